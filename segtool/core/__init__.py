@@ -1,0 +1,1 @@
+"""Qt-free application core: devices, engine, sources, sinks, pipeline, overlay."""

@@ -1,0 +1,1 @@
+"""Dataset importers, validation, transforms, trainer and metrics. Imports `models`; never `segtool` or Qt."""
