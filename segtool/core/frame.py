@@ -28,3 +28,16 @@ class Frame:
     def size(self) -> tuple[int, int]:
         """(height, width)."""
         return int(self.rgb.shape[0]), int(self.rgb.shape[1])
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the engine returns for one frame.
+
+    Attributes:
+        mask: H x W uint8 array of class ids, same size as the frame.
+        confidence: optional H x W float32 array in [0, 1] (softmax probability of the chosen class).
+    """
+
+    mask: np.ndarray
+    confidence: np.ndarray | None = None

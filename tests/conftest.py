@@ -1,0 +1,25 @@
+"""Test configuration shared by every test.
+
+Qt runs offscreen (no display needed). Real data lives in ../shared/data beside the repository;
+tests that need it skip with a clear reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SEGTOOL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to ../shared/data; skips the test when it is absent (a user's machine will not have it)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set SEGTOOL_SHARED_DATA to its location)")
+    return SHARED_DATA
