@@ -1,0 +1,200 @@
+"""segtool checkpoints: a self-describing `.pt` file that rebuilds its own model.
+
+Format (plain types and tensors only, loadable with `torch.load(weights_only=True)`):
+    {"format": "segtool-checkpoint", "version": 1, "model": ModelConfig.to_dict(),
+     "classes": [{"name", "color"}], "ignore_index": 255,
+     "preprocess": {"mean", "std", "resize_short"}, "state_dict": {...}, "train": {...} | None}
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.classes import validate_classes
+from models.config import ModelConfig
+from models.deeplab import DeepLabV3, build_from_config
+from models.errors import CheckpointError, UserInputError
+from models.state_dict import explain_mismatch, is_state_dict, strip_prefixes
+
+FORMAT = "segtool-checkpoint"
+VERSION = 1
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def default_preprocess(resize_short: int | None = 520) -> dict[str, Any]:
+    """ImageNet normalisation; `resize_short` = shorter image side fed to the network (None = native size).
+    520 is what torchvision's published DeepLabV3 weights were evaluated with."""
+    return {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "resize_short": resize_short}
+
+
+@dataclass
+class Checkpoint:
+    """A loaded (or to-be-saved) checkpoint."""
+
+    config: ModelConfig
+    classes: list[dict[str, Any]]
+    state_dict: dict[str, torch.Tensor]
+    preprocess: dict[str, Any] = field(default_factory=default_preprocess)
+    ignore_index: int = 255
+    train: dict[str, Any] | None = None
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c["name"] for c in self.classes]
+
+    def build_model(self) -> DeepLabV3:
+        """Rebuild the network from the stored config and load the weights (eval mode)."""
+        model = build_from_config(self.config)
+        load_weights(model, self.state_dict, what="the checkpoint's weights")
+        return model.eval()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": self.config.to_dict(),
+            "classes": [dict(c) for c in self.classes],
+            "ignore_index": int(self.ignore_index),
+            "preprocess": _check_preprocess(self.preprocess),
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+            "train": self.train,
+        }
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], *, what: str) -> None:
+    """`load_state_dict(strict=True)` with a mismatch explained in words instead of torch's key dump.
+    Missing `num_batches_tracked` buffers (files from older PyTorch) are tolerated."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state_dict.items()}
+    problems = explain_mismatch(expected, got, backbone=getattr(getattr(model, "config", None), "backbone", None))
+    if problems:
+        raise CheckpointError(f"{what} do not fit the model:\n  " + "\n  ".join(problems))
+    model.load_state_dict(state_dict, strict=False)
+
+
+def _check_preprocess(p: Any) -> dict[str, Any]:
+    if not isinstance(p, dict):
+        raise UserInputError(f"preprocess must be a dict with mean, std and resize_short; got {p!r}")
+    for key in ("mean", "std"):
+        v = p.get(key)
+        if not (isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
+            raise UserInputError(f"preprocess {key} must be three numbers (one per RGB channel); got {v!r}")
+    if any(float(s) <= 0 for s in p["std"]):
+        raise UserInputError(f"preprocess std must be positive; got {p['std']!r}")
+    r = p.get("resize_short")
+    if r is not None and (not isinstance(r, int) or isinstance(r, bool) or r < 16):
+        raise UserInputError(f"preprocess resize_short must be an integer >= 16 or null (native size); got {r!r}")
+    return {"mean": [float(x) for x in p["mean"]], "std": [float(x) for x in p["std"]], "resize_short": r}
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """torch.save to a temporary file in the same folder, fsync, then rename over `path`:
+    a crash or a full disk never leaves a half-written file under the real name."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserInputError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserInputError(f"could not write {path}: {e.strerror or e}; check free space and permissions") from e
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
+    """Validate and write a checkpoint atomically."""
+    validate_classes(ckpt.classes)
+    if len(ckpt.classes) != ckpt.config.num_classes:
+        raise UserInputError(
+            f"{len(ckpt.classes)} classes named but the model has {ckpt.config.num_classes} outputs; make them agree"
+        )
+    return atomic_torch_save(ckpt.to_dict(), path)
+
+
+def safe_torch_load(path: str | os.PathLike) -> Any:
+    """`torch.load(weights_only=True)` with every failure turned into a message that says what is wrong.
+    Files that need arbitrary code to unpickle are refused, never executed (there is no unsafe fallback)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"{path} does not exist; check the path")
+    if path.is_dir():
+        raise UserInputError(f"{path} is a folder; give the checkpoint file (.pt) inside it")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes); the file was not written completely — copy or save it again")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()
+        hint = next((ln for ln in first if "GLOBAL" in ln or "Unsupported" in ln), first[0] if first else "")
+        raise CheckpointError(
+            f"{path} refused: it contains Python objects that would run code when loaded ({hint.strip()[:200]}). "
+            "segtool only loads plain weights. If you trust the file, re-save just its tensors "
+            "(torch.save(model.state_dict(), 'weights.pth')) and convert them with `segtool import-weights`."
+        ) from e
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch file (truncated or another format: {str(e).splitlines()[0][:160]}); "
+            "copy or download it again"
+        ) from e
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Load and validate a segtool checkpoint (weights stay on the CPU).
+
+    Raises:
+        CheckpointError / UserInputError: with a message naming the problem and the fix.
+    """
+    path = Path(path)
+    obj = safe_torch_load(path)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        if isinstance(obj, dict) and (is_state_dict(obj) or is_state_dict(obj.get("model")) or is_state_dict(obj.get("state_dict"))):
+            raise CheckpointError(
+                f"{path} is a plain state dict, not a segtool checkpoint (it does not say which network or classes it is "
+                f"for); convert it once with: segtool import-weights {path} --backbone resnet50 --classes NAME,NAME,... "
+                "-o model.pt"
+            )
+        raise CheckpointError(f"{path} is not a segtool checkpoint (no 'format': '{FORMAT}' entry)")
+    version = obj.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {version!r}; this segtool reads version {VERSION} — upgrade segtool")
+    try:
+        config = ModelConfig.from_dict(obj["model"])
+        classes = validate_classes(obj["classes"], require_colors=False)
+        state_dict = obj["state_dict"]
+        if not is_state_dict(state_dict):
+            raise UserInputError("its state_dict entry is not a mapping of names to tensors")
+        ckpt = Checkpoint(
+            config=config,
+            classes=classes,
+            state_dict=strip_prefixes(state_dict),
+            preprocess=_check_preprocess(obj.get("preprocess")),
+            ignore_index=int(obj.get("ignore_index", 255)),
+            train=obj.get("train"),
+        )
+    except KeyError as e:
+        raise CheckpointError(f"{path} is a damaged segtool checkpoint: the entry {e} is missing") from e
+    except UserInputError as e:
+        raise CheckpointError(f"{path}: {e}") from e
+    if len(classes) != config.num_classes:
+        raise CheckpointError(
+            f"{path}: {len(classes)} classes are named but the model has {config.num_classes} outputs"
+        )
+    return ckpt

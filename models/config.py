@@ -1,0 +1,95 @@
+"""The model configuration stored in every checkpoint, with the checks that give clear messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from models.errors import UserInputError
+
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_large")
+OUTPUT_STRIDES = (8, 16)
+DECODERS = ("none", "v3plus")
+# DeepLabV3 paper rates: 6/12/18 at output stride 16, doubled at output stride 8.
+DEFAULT_ASPP_RATES = {8: (12, 24, 36), 16: (6, 12, 18)}
+MULTI_GRID = (1, 2, 4)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a DeepLabV3 network (without its weights).
+
+    Attributes:
+        backbone: one of BACKBONES.
+        num_classes: number of output classes (>= 2).
+        output_stride: 8 or 16 (input size / feature map size).
+        aspp_rates: three atrous rates of the ASPP module.
+        multi_grid: unit rates of the last stage's blocks (e.g. (1, 2, 4)), or None. ResNets only.
+        decoder: "none" (DeepLabV3) or "v3plus" (DeepLabV3+ low-level skip connection).
+        aux_head: whether an auxiliary FCN head on the stride-16/8 stage is present (training aid).
+    """
+
+    backbone: str = "resnet50"
+    num_classes: int = 2
+    output_stride: int = 16
+    aspp_rates: tuple[int, int, int] = DEFAULT_ASPP_RATES[16]
+    multi_grid: tuple[int, ...] | None = None
+    decoder: str = "none"
+    aux_head: bool = True
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        backbone: str = "resnet50",
+        num_classes: int = 2,
+        output_stride: int = 16,
+        aspp_rates: Sequence[int] | None = None,
+        multi_grid: Sequence[int] | bool | None = None,
+        decoder: str = "none",
+        aux_head: bool = True,
+    ) -> ModelConfig:
+        """Validated constructor; `aspp_rates=None` picks the paper default for the output stride,
+        `multi_grid=True` means (1, 2, 4)."""
+        if backbone not in BACKBONES:
+            raise UserInputError(f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}")
+        if output_stride not in OUTPUT_STRIDES:
+            raise UserInputError(f"output stride {output_stride!r} is not supported; use 8 or 16")
+        if decoder not in DECODERS:
+            raise UserInputError(f"unknown decoder {decoder!r}; use 'none' (DeepLabV3) or 'v3plus' (DeepLabV3+)")
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+            raise UserInputError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        rates = tuple(DEFAULT_ASPP_RATES[output_stride] if aspp_rates is None else aspp_rates)
+        if len(rates) != 3 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates):
+            raise UserInputError(f"ASPP rates must be three positive integers such as 6,12,18; got {aspp_rates!r}")
+        grid: tuple[int, ...] | None
+        if multi_grid is True:
+            grid = MULTI_GRID
+        elif multi_grid in (None, False):
+            grid = None
+        else:
+            grid = tuple(multi_grid)  # type: ignore[arg-type]
+            if not grid or not all(isinstance(g, int) and g >= 1 for g in grid):
+                raise UserInputError(f"multi-grid must be positive integers such as 1,2,4; got {multi_grid!r}")
+        if grid is not None and backbone.startswith("mobilenet"):
+            raise UserInputError("multi-grid applies to ResNet backbones only; drop it for mobilenet_v3_large")
+        return cls(backbone, num_classes, output_stride, rates, grid, decoder, bool(aux_head))  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, as stored in the checkpoint's "model" entry."""
+        d = asdict(self)
+        d["aspp_rates"] = list(self.aspp_rates)
+        d["multi_grid"] = list(self.multi_grid) if self.multi_grid else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of `to_dict`, validated; unknown keys are an error (a newer format)."""
+        known = {"backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid", "decoder", "aux_head"}
+        extra = set(d) - known
+        if extra:
+            raise UserInputError(
+                f"model config has unknown fields {sorted(extra)}; it was probably written by a newer segtool — upgrade"
+            )
+        return cls.create(**dict(d))

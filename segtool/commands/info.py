@@ -1,0 +1,78 @@
+"""`segtool info CKPT`: describe a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "info",
+        help="describe a checkpoint (model, classes, preprocessing, training)",
+        description="Print a checkpoint's backbone, output stride, classes with colours, preprocessing and "
+        "training summary.",
+    )
+    p.add_argument("checkpoint", help="segtool checkpoint (.pt)")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
+    p.set_defaults(run=run)
+
+
+def _swatch(color: list[int] | None) -> str:
+    if color is None or not sys.stdout.isatty():
+        return ""
+    r, g, b = color
+    return f"\x1b[48;2;{r};{g};{b}m    \x1b[0m "
+
+
+def _fmt_metric(v: Any) -> str:
+    return "not present" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def format_text(d: dict[str, Any]) -> str:
+    m = d["model"]
+    pre = d["preprocess"]
+    name = "DeepLabV3+" if m["decoder"] == "v3plus" else "DeepLabV3"
+    grid = ",".join(map(str, m["multi_grid"])) if m["multi_grid"] else "none"
+    resize = f"shorter side to {pre['resize_short']} px" if pre["resize_short"] else "none (native size)"
+    lines = [
+        f"checkpoint   {d['path']} ({d['size_mb']} MB)",
+        f"model        {name}, backbone {m['backbone']}, output stride {m['output_stride']}, "
+        f"ASPP rates {'/'.join(map(str, m['aspp_rates']))}, multi-grid {grid}, aux head {'yes' if m['aux_head'] else 'no'}",
+        f"parameters   {d['parameters'] / 1e6:.2f} M",
+        f"classes      {len(d['classes'])} (ignore index {d['ignore_index']})",
+    ]
+    width = max(len(c["name"]) for c in d["classes"])
+    for i, c in enumerate(d["classes"]):
+        col = c["color"]
+        rgb = f"({col[0]:3d}, {col[1]:3d}, {col[2]:3d})  #{col[0]:02x}{col[1]:02x}{col[2]:02x}" if col else "no colour"
+        lines.append(f"  {i:3d}  {_swatch(col)}{c['name']:<{width}}  {rgb}")
+    lines.append(
+        f"preprocess   mean {', '.join(f'{x:.3f}' for x in pre['mean'])}; std {', '.join(f'{x:.3f}' for x in pre['std'])}; "
+        f"resize {resize}"
+    )
+    t = d.get("train") or {}
+    if not t:
+        lines.append("training     no training record")
+    else:
+        for key in ("source", "dataset", "epochs", "seconds"):
+            if key in t:
+                lines.append(f"training     {key}: {t[key]}")
+        metrics = t.get("metrics") or {}
+        if "miou" in metrics:
+            lines.append(f"  mIoU {_fmt_metric(metrics['miou'])}")
+        for cname, iou in (metrics.get("per_class_iou") or {}).items():
+            lines.append(f"  IoU {cname:<{width}} {_fmt_metric(iou)}")
+        for note in t.get("notes") or []:
+            lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from segtool.core.checkpoint_info import describe
+
+    d = describe(args.checkpoint)
+    print(json.dumps(d, indent=2) if args.json else format_text(d))
+    return 0
