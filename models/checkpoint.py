@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,20 +138,27 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         raise UserInputError(f"{path} is a folder; give the checkpoint file (.pt) inside it")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes); the file was not written completely — copy or save it again")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    # torch.save writes a zip archive (PK..); files from before PyTorch 1.6 start with a pickle protocol byte.
+    if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
+        raise CheckpointError(f"{path} is not a PyTorch file (it starts with {magic!r}); check that you picked the right file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()
-        hint = next((ln for ln in first if "GLOBAL" in ln or "Unsupported" in ln), first[0] if first else "")
+        text = str(e)
+        if "Weights only load failed" not in text and "Unsupported" not in text and "GLOBAL" not in text:
+            raise CheckpointError(f"{path} is not a readable PyTorch file (truncated or damaged: {text.splitlines()[0][:160]})") from e
+        hint = next((ln for ln in text.splitlines() if "GLOBAL" in ln or "Unsupported" in ln), text.splitlines()[0])
         raise CheckpointError(
             f"{path} refused: it contains Python objects that would run code when loaded ({hint.strip()[:200]}). "
             "segtool only loads plain weights. If you trust the file, re-save just its tensors "
             "(torch.save(model.state_dict(), 'weights.pth')) and convert them with `segtool import-weights`."
         ) from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - any other failure of a damaged file gets the same explanation
+        first = (str(e).splitlines() or [type(e).__name__])[0]
         raise CheckpointError(
-            f"{path} is not a readable PyTorch file (truncated or another format: {str(e).splitlines()[0][:160]}); "
-            "copy or download it again"
+            f"{path} is not a readable PyTorch file (truncated or damaged: {first[:160]}); copy or download it again"
         ) from e
 
 
