@@ -58,12 +58,19 @@ def decode_video_frames(path: Path) -> Iterator[av.VideoFrame]:
         if not container.streams.video:
             return
         stream = container.streams.video[0]
+        decoder = stream.codec_context
+        if decoder is None:  # header cut off before the codec parameters
+            return
         try:
             for packet in container.demux(stream):
-                yield from packet.decode()
+                if packet.is_corrupt:
+                    break
+                yield from decoder.decode(packet)
         except av.FFmpegError:
-            with contextlib.suppress(av.FFmpegError):
-                yield from stream.codec_context.decode(None)
+            pass
+        # Flush: frames decoded but held back (reordering, threads) come out now.
+        with contextlib.suppress(av.FFmpegError):
+            yield from decoder.decode(None)
     finally:
         container.close()
 
