@@ -55,7 +55,9 @@ class ConfusionMatrix:
         if t.numel():
             bad_t = (t < 0) | (t >= n)
             if bool(bad_t.any()):
-                raise ValueError(f"label value {int(t[bad_t][0])} is not a class id (0..{n - 1}) or {self.ignore_index}")
+                raise ValueError(
+                    f"label value {int(t[bad_t][0])} is not a class id (0..{n - 1}) or {self.ignore_index}"
+                )
             bad_p = (p < 0) | (p >= n)
             if bool(bad_p.any()):
                 raise ValueError(f"prediction value {int(p[bad_p][0])} is outside 0..{n - 1}")
@@ -65,7 +67,9 @@ class ConfusionMatrix:
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add another matrix (e.g. from a data-loader worker) into this one; returns self."""
         if other.mat.shape != self.mat.shape:
-            raise ValueError(f"cannot merge a {other.num_classes}-class matrix into a {self.num_classes}-class one")
+            raise ValueError(
+                f"cannot merge a {other.num_classes}-class matrix into a {self.num_classes}-class one"
+            )
         self.mat += other.mat
         return self
 
@@ -104,7 +108,9 @@ class ConfusionMatrix:
         pred_px = m.sum(axis=0)
         union = label_px + pred_px - tp
         total = m.sum()
-        iou: list[float | None] = [float(tp[i] / union[i]) if union[i] > 0 else None for i in range(self.num_classes)]
+        iou: list[float | None] = [
+            float(tp[i] / union[i]) if union[i] > 0 else None for i in range(self.num_classes)
+        ]
         present_iou = [v for v in iou if v is not None]
         in_labels = label_px > 0
         share = label_px / total if total > 0 else np.zeros_like(label_px)
@@ -113,7 +119,9 @@ class ConfusionMatrix:
             "miou": float(np.mean(present_iou)) if present_iou else None,
             "pixel_accuracy": float(tp.sum() / total) if total > 0 else None,
             "mean_accuracy": float(np.mean(tp[in_labels] / label_px[in_labels])) if in_labels.any() else None,
-            "fw_iou": float(sum(share[i] * iou[i] for i in range(self.num_classes) if in_labels[i])) if total > 0 else None,
+            "fw_iou": float(sum(share[i] * iou[i] for i in range(self.num_classes) if in_labels[i]))
+            if total > 0
+            else None,
             "pixel_share": [float(v) for v in share],
             "pixels": int(total),
         }
@@ -140,10 +148,10 @@ def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int) ->
         "miou": r["miou"],
         "pixel_accuracy": r["pixel_accuracy"],
         "mean_accuracy": r["mean_accuracy"],
-        "per_class_iou": dict(zip(names, r["iou"])),
+        "per_class_iou": dict(zip(names, r["iou"], strict=True)),
         "confusion_matrix": cm.mat.astype(int).tolist(),
         "classes": names,
         "images": int(images),
         "fw_iou": r["fw_iou"],
-        "pixel_share": dict(zip(names, r["pixel_share"])),
+        "pixel_share": dict(zip(names, r["pixel_share"], strict=True)),
     }

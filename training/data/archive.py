@@ -38,7 +38,9 @@ def check_zip(path: Path) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise UserInputError(f"cannot open {path} as a zip archive: {exc} — re-download or re-export it") from exc
+        raise UserInputError(
+            f"cannot open {path} as a zip archive: {exc} — re-download or re-export it"
+        ) from exc
     for info in zf.infolist():
         reason = _unsafe_reason(info)
         if reason:
@@ -70,7 +72,9 @@ def extract_zip(path: Path) -> Path:
             for info in zf.infolist():
                 target = (tmp / info.filename.replace("\\", "/")).resolve()
                 if tmp.resolve() not in target.parents and target != tmp.resolve():
-                    raise UserInputError(f"refusing to extract {path}: entry {info.filename!r} escapes the folder")
+                    raise UserInputError(
+                        f"refusing to extract {path}: entry {info.filename!r} escapes the folder"
+                    )
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue

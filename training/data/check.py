@@ -101,7 +101,7 @@ def _near_class(rgb: tuple, classes) -> tuple[int, int] | None:
     """(class id, max channel difference) of the nearest class colour, if within NEAR."""
     best = None
     for i, c in enumerate(classes):
-        d = max(abs(int(a) - int(b)) for a, b in zip(rgb, c.color))
+        d = max(abs(int(a) - int(b)) for a, b in zip(rgb, c.color, strict=True))
         if d <= NEAR and (best is None or d < best[1]):
             best = (i, d)
     return best
@@ -169,7 +169,9 @@ def check_dataset(
             unreadable.append(str(exc))
             img_size = None
         except (OSError, ValueError, SyntaxError) as exc:
-            unreadable.append(f"cannot read image {data.display(s.image)}: {exc} — replace or remove the file")
+            unreadable.append(
+                f"cannot read image {data.display(s.image)}: {exc} — replace or remove the file"
+            )
             img_size = None
         try:
             ids, unknown = data.decode_mask(s)
@@ -256,15 +258,21 @@ def check_dataset(
                     f"{data.class_source}; it is left out of mIoU"
                 )
             elif data.split("val") and split_pixels["train"][i] == 0:
-                rep.warnings.append(f"class {i} {c.name!r} appears only in val masks — the model never sees it in training")
+                rep.warnings.append(
+                    f"class {i} {c.name!r} appears only in val masks — the model never sees it in training"
+                )
     if all_ignored:
-        rep.warnings.append(f"{len(all_ignored)} mask(s) are entirely void/ignored: {_names(data, all_ignored)}")
+        rep.warnings.append(
+            f"{len(all_ignored)} mask(s) are entirely void/ignored: {_names(data, all_ignored)}"
+        )
     if only_bg and len(only_bg) == len(labelled) and len(labelled) > 1:
         rep.warnings.append(
             f"every mask is only class 0 ({data.classes[0].name}) — is the class list right for these masks?"
         )
     elif only_bg:
-        rep.warnings.append(f"{len(only_bg)} mask(s) contain only {data.classes[0].name!r}: {_names(data, only_bg)}")
+        rep.warnings.append(
+            f"{len(only_bg)} mask(s) contain only {data.classes[0].name!r}: {_names(data, only_bg)}"
+        )
     return rep
 
 

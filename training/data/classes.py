@@ -137,7 +137,9 @@ def read_classes_json(path: Path) -> ClassList:
     for i, c in enumerate(doc):
         if not isinstance(c, dict) or "name" not in c or "color" not in c:
             raise UserInputError(f"{path}: class {i} must have 'name' and 'color' [r, g, b] — fix the entry")
-        classes.append(ClassInfo(str(c["name"]), _parse_rgb(",".join(map(str, c["color"])), f"{path} class {i}")))
+        classes.append(
+            ClassInfo(str(c["name"]), _parse_rgb(",".join(map(str, c["color"])), f"{path} class {i}"))
+        )
     _check_unique(classes, path)
     return ClassList(classes, path.name, void_colors, void_ids)
 

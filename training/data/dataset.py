@@ -143,7 +143,7 @@ class LabelledData:
         labelled = [s for s in self.samples if s.mask is not None]
         open_ = [s for s in labelled if s.split not in ("train", "val")]
         if open_ and len(open_) == len(labelled):
-            for s, name in zip(open_, seeded_split(len(open_), val_fraction, seed)):
+            for s, name in zip(open_, seeded_split(len(open_), val_fraction, seed), strict=True):
                 s.split = name
             n_val = sum(s.split == "val" for s in open_)
             self.split_note = (

@@ -68,7 +68,9 @@ def open_dataset(
         raise UserInputError(f"dataset {src} does not exist — give a dataset folder or a .zip export")
     if src.is_file():
         if not zipfile.is_zipfile(src):
-            raise UserInputError(f"dataset {src} is a file but not a zip archive — give a folder or a .zip; {FORMS_HELP}")
+            raise UserInputError(
+                f"dataset {src} is a file but not a zip archive — give a folder or a .zip; {FORMS_HELP}"
+            )
         root = extract_zip(src)
     else:
         root = src
@@ -90,7 +92,9 @@ def open_dataset(
             data = import_labelme(root, class_file, val_fraction, seed)
         else:
             found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:12]
-            raise UserInputError(f"cannot tell the dataset layout of {src} (found: {', '.join(found) or 'nothing'}); {FORMS_HELP}")
+            raise UserInputError(
+                f"cannot tell the dataset layout of {src} (found: {', '.join(found) or 'nothing'}); {FORMS_HELP}"
+            )
     data.source = src
     if src.is_file():
         data.notes.insert(0, f"extracted {src.name} to {root}")

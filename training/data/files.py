@@ -67,7 +67,7 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def split_from_parts(rel_parts: Iterable[str]) -> str | None:
-    """"train" / "val" when a folder name on the path says so, else None."""
+    """Return "train" or "val" when a folder name on the path says so, else None."""
     for part in rel_parts:
         low = part.lower()
         if low in VAL_NAMES:

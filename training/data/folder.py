@@ -10,10 +10,17 @@ from PIL import Image
 
 from models.errors import UserInputError
 
-from .classes import CAMVID_CLASSES, CAMVID_VOID_ID, ClassList, default_classes, find_class_file, read_class_file
+from .classes import (
+    CAMVID_CLASSES,
+    CAMVID_VOID_ID,
+    ClassList,
+    default_classes,
+    find_class_file,
+    read_class_file,
+)
 from .dataset import LabelledData, Sample
 from .files import index_by_stem, list_images, natural_key, split_from_parts
-from .masks import MaskCoding
+from .masks import MaskCoding, pack_rgb, unpack_rgb
 
 PEEK_MASKS = 5  # masks read at import to tell colour from indexed masks
 
@@ -74,7 +81,9 @@ def import_folder(root: Path, class_file: Path | None, val_fraction: float, seed
     else:
         _infer_indexed_classes(data, root)
     named = sorted({f"{s}/" for s, _, _ in pairs if s})
-    data.assign_splits(val_fraction, seed, origin="folders " + " and ".join(named) if named else "folder names")
+    data.assign_splits(
+        val_fraction, seed, origin="folders " + " and ".join(named) if named else "folder names"
+    )
     return data
 
 
@@ -83,7 +92,6 @@ def _use_class_list(data: LabelledData, cl: ClassList) -> None:
     data.class_source = cl.source
     kind = "color" if cl.colors_given else "index"
     data.coding = MaskCoding(kind, tuple(cl.void_ids), tuple(cl.void_colors), colors_known=cl.colors_given)
-    data.notes.append(f"classes from {cl.source}")
 
 
 def _peek_colours(paths: list[Path]) -> tuple[Counter, bool]:
@@ -101,11 +109,11 @@ def _peek_colours(paths: list[Path]) -> tuple[Counter, bool]:
         if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
             continue
         colour = True
-        vals, n = np.unique(rgb.reshape(-1, 3), axis=0, return_counts=True)
+        vals, n = np.unique(pack_rgb(rgb), return_counts=True)  # packed: far faster than unique(axis=0)
         if len(vals) > 64:  # JPEG or photo-like: do not try to list colours
             continue
-        for v, c in zip(vals, n):
-            counts[tuple(int(x) for x in v)] += int(c)
+        for v, c in zip(vals, n, strict=True):
+            counts[unpack_rgb(int(v))] += int(c)
     return counts, colour
 
 
@@ -155,7 +163,7 @@ def _infer_indexed_classes(data: LabelledData, root: Path) -> None:
     data.class_source = "the ids found in the masks"
     data.warnings.append(
         f"no labelmap.txt or classes.json: {n} classes named class0..class{n - 1} from the ids found in the "
-        f"masks ({', '.join(map(str, ids[:20]))}) — add classes.json (e.g. [\"background\", \"rock\"]) to name them"
+        f'masks ({", ".join(map(str, ids[:20]))}) — add classes.json (e.g. ["background", "rock"]) to name them'
     )
 
 
@@ -171,7 +179,9 @@ def import_camvid(root: Path, class_file: Path | None, val_fraction: float, seed
     if class_file is not None:
         cl = read_class_file(class_file)
         _use_class_list(data, cl)
-        data.coding = MaskCoding("index", (CAMVID_VOID_ID, *cl.void_ids), tuple(cl.void_colors), cl.colors_given)
+        data.coding = MaskCoding(
+            "index", (CAMVID_VOID_ID, *cl.void_ids), tuple(cl.void_colors), cl.colors_given
+        )
     else:
         data.classes = list(CAMVID_CLASSES)
         data.class_source = "CamVid's 11 classes"

@@ -87,7 +87,9 @@ def import_labelme(root: Path, class_file: Path | None, val_fraction: float, see
     labelled = {s.image.resolve() for s in data.samples}
     folders = {s.mask.parent for s in data.samples if s.mask is not None}
     for folder in sorted(folders):
-        data.unmatched_images.extend(p for p in list_images(folder, recursive=False) if p.resolve() not in labelled)
+        data.unmatched_images.extend(
+            p for p in list_images(folder, recursive=False) if p.resolve() not in labelled
+        )
 
     if class_file is None and (root / "labels.txt").is_file():
         class_file = root / "labels.txt"

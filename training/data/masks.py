@@ -43,13 +43,13 @@ class MaskCoding:
     colors_known: bool = False
 
 
-def _pack(rgb: np.ndarray) -> np.ndarray:
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     """HxWx3 uint8 → HxW uint32 code, so a colour compares as one number."""
     rgb = rgb.astype(np.uint32)
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
-def _unpack(code: int) -> RGB:
+def unpack_rgb(code: int) -> RGB:
     return ((code >> 16) & 255, (code >> 8) & 255, code & 255)
 
 
@@ -66,13 +66,13 @@ def _decode_codes(code: np.ndarray, classes: list[ClassInfo], coding: MaskCoding
     unknown: Unknown = {}
     if not matched.all():
         vals, counts = np.unique(code[~matched], return_counts=True)
-        unknown = {_unpack(int(v)): int(n) for v, n in zip(vals, counts)}
+        unknown = {unpack_rgb(int(v)): int(n) for v, n in zip(vals, counts, strict=True)}
     return ids, unknown
 
 
 def decode_colors(rgb: np.ndarray, classes: list[ClassInfo], coding: MaskCoding, ignore: int):
     """HxWx3 colour mask → (ids, unknown colours)."""
-    return _decode_codes(_pack(rgb), classes, coding, ignore)
+    return _decode_codes(pack_rgb(rgb), classes, coding, ignore)
 
 
 def decode_ids(values: np.ndarray, num_classes: int, coding: MaskCoding, ignore: int):
@@ -92,7 +92,7 @@ def decode_ids(values: np.ndarray, num_classes: int, coding: MaskCoding, ignore:
     bad = mapped < 0
     if bad.any():
         vals, counts = np.unique(values[bad], return_counts=True)
-        unknown = {int(v): int(n) for v, n in zip(vals, counts)}
+        unknown = {int(v): int(n) for v, n in zip(vals, counts, strict=True)}
         mapped[bad] = ignore
     return mapped.astype(np.uint8), unknown
 
@@ -129,7 +129,7 @@ def _decode_color_kind(im: Image.Image, classes: list[ClassInfo], coding: MaskCo
         return decode_colors(np.asarray(im.convert("RGB")), classes, coding, ignore)
     # Decode the (≤256) palette entries once, then index: exact, and fast on big masks.
     pal = _palette(im)
-    pal_ids, pal_unknown = _decode_codes(_pack(pal), classes, coding, ignore)
+    pal_ids, pal_unknown = _decode_codes(pack_rgb(pal), classes, coding, ignore)
     idx = np.asarray(im)
     ids = pal_ids[idx]
     unknown: Unknown = {}

@@ -12,7 +12,15 @@ from .dataset import LabelledData, Sample
 from .files import list_images, natural_key, rel_stem, split_from_parts
 from .masks import MaskCoding
 
-MASK_DIRS = {"masks", "labels", "annotations", "segmentationclass", "segmentationobject", "trainannot", "valannot"}
+MASK_DIRS = {
+    "masks",
+    "labels",
+    "annotations",
+    "segmentationclass",
+    "segmentationobject",
+    "trainannot",
+    "valannot",
+}
 SUBSET_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val"}
 
 
@@ -51,7 +59,11 @@ def _image_lookup(images_dir: Path):
     """
     # A user's image folder may hold their masks too (rocks/train/{images,masks}): skip mask folders so
     # "1.png" in masks/ does not compete with "1.jpeg" in images/.
-    imgs = [p for p in list_images(images_dir) if not MASK_DIRS & {q.lower() for q in p.relative_to(images_dir).parts[:-1]}]
+    imgs = [
+        p
+        for p in list_images(images_dir)
+        if not MASK_DIRS & {q.lower() for q in p.relative_to(images_dir).parts[:-1]}
+    ]
     by_rel = {rel_stem(p, images_dir): p for p in imgs}
     by_name: dict[str, list[Path]] = {}
     for p in imgs:
