@@ -215,5 +215,6 @@ def coverage(mask: np.ndarray, num_classes: int) -> np.ndarray:
         (K,) float64 array of pixel fractions.
     """
     ids = _as_ids(mask)
+    # bincount, not cv2.calcHist: calcHist counts in float32, which stops being exact past 2**24 pixels.
     counts = np.bincount(ids.ravel(), minlength=256)[:num_classes]
     return counts / max(ids.size, 1)

@@ -127,13 +127,17 @@ class SinkGroup(Sink):
             raise
         if not resume or not self.sinks:
             return 0
-        order_list = None if order is None else _Replayable(order)
-        n = min(
-            _prefix_length(s, c, None if order_list is None else iter(order_list))
-            for s, c in zip(self.sinks, counts, strict=True)
-        )
-        for sink in self.sinks:
-            sink.keep_first(n)
+        try:
+            replay = None if order is None else _Replayable(order)
+            n = min(
+                _prefix_length(s, c, None if replay is None else iter(replay))
+                for s, c in zip(self.sinks, counts, strict=True)
+            )
+            for sink in self.sinks:
+                sink.keep_first(n)
+        except BaseException:
+            self._close_opened(complete=False)
+            raise
         return n
 
     def write(self, frame: Frame, pred: Prediction) -> None:

@@ -102,12 +102,13 @@ class _VideoFileSink(Sink):
         self._keep = 0  # of those, how many go into the new file
         self._frames = 0  # frames in the new file so far
         self._last_pts = -1
+        self._copied = False  # the kept frames of resume_src are all in the new file
 
     # -- Sink API ---------------------------------------------------------------------------------
     def open(self, *, resume: bool) -> int:
         prepare_dir(self.path.parent)
         remove_quietly(temp_name(self.partial))
-        self._frames, self._last_pts = 0, -1
+        self._frames, self._last_pts, self._copied = 0, -1, False
         if not resume:
             # A finished video from an older run beside this run's partial one would look complete.
             remove_quietly(self.path, self.partial, self.resume_src)
@@ -170,7 +171,9 @@ class _VideoFileSink(Sink):
             container.close()
         if complete:
             os.replace(self.partial, self.path)
-        remove_quietly(self.resume_src)
+        if self._copied:
+            # Only now is the old file redundant; after a failed copy both stay for the next resume.
+            remove_quietly(self.resume_src)
 
     # -- subclass hooks ---------------------------------------------------------------------------
     def _image(self, frame: Frame, pred: Prediction) -> np.ndarray:
@@ -202,6 +205,7 @@ class _VideoFileSink(Sink):
         stream.codec_context.time_base = self.time_base
         self._configure(stream)
         self._stream = stream
+        self._copied = first is None
         if first is None:
             return
         copied = 0
@@ -216,6 +220,7 @@ class _VideoFileSink(Sink):
         old.close()
         if copied < self._keep:
             raise RuntimeError(f"{self.resume_src} now decodes {copied} frames, expected {self._keep}")
+        self._copied = True
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         """Make later frames match the stream size (a source may change resolution mid-stream)."""
