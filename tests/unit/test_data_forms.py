@@ -268,3 +268,28 @@ def test_unknown_layout_and_missing_path(tmp_path):
         open_dataset(tmp_path / "nope")
     with pytest.raises(UserInputError, match="not a zip"):
         open_dataset(tmp_path / "readme.md")
+
+
+def test_split_subfolders_inside_images_and_masks(tmp_path):
+    for split, n in (("train", "a"), ("train", "b"), ("val", "c")):
+        photo(tmp_path / "images" / split / f"{n}.png")
+        save(tmp_path / "masks" / split / f"{n}.png", ids_mask(1, n=2))
+    data = open_dataset(tmp_path)
+    assert [(s.image.name, s.split) for s in data.samples] == [
+        ("a.png", "train"),
+        ("b.png", "train"),
+        ("c.png", "val"),
+    ]
+
+
+def test_exif_rotated_photo_is_compared_upright(tmp_path):
+    im = Image.fromarray(np.zeros((W, H, 3), np.uint8))  # stored landscape-rotated: W rows × H cols
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° CW to display"
+    (tmp_path / "images").mkdir()
+    im.save(tmp_path / "images" / "p.jpg", exif=exif)
+    save(tmp_path / "masks" / "p.png", ids_mask(1, n=2))  # the mask is drawn on the upright photo: H × W
+    (tmp_path / "classes.json").write_text(json.dumps(["background", "rock"]))
+    data = open_dataset(tmp_path)
+    assert data.load_image(data.samples[0]).shape == (H, W, 3)
+    assert check_dataset(data).ok
