@@ -134,7 +134,9 @@ def test_real_photo(shared_data):
 def test_natural_key():
     names = ["img10.png", "img2.png", "IMG1.png", "img2b.png", "a.png", "img02.png"]
     assert sorted(names, key=natural_key)[:2] == ["a.png", "IMG1.png"]
-    assert sorted(names, key=natural_key).index("img2.png") < sorted(names, key=natural_key).index("img10.png")
+    assert sorted(names, key=natural_key).index("img2.png") < sorted(names, key=natural_key).index(
+        "img10.png"
+    )
 
 
 def _make_folder(root: Path) -> Path:

@@ -83,19 +83,28 @@ def variants(truth, tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("video_variants")
     return {
         "mkv_vp9": _encode(
-            d / "vp9.mkv", truth, "libvpx-vp9", "yuv420p",
+            d / "vp9.mkv",
+            truth,
+            "libvpx-vp9",
+            "yuv420p",
             options={"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0", "g": "10"},
         ),
         "avi_mjpeg": _encode(d / "mjpeg.avi", truth, "mjpeg", "yuvj420p", options={"q:v": "3"}),
         "mp4_bframes": _encode(
-            d / "bframes.mp4", truth, "libx264", "yuv420p",
+            d / "bframes.mp4",
+            truth,
+            "libx264",
+            "yuv420p",
             # Short open GOPs: seeks land on keyframes that B-frames before them depend on.
             options={**X264, "preset": "fast", "x264-params": "keyint=12:min-keyint=12:bframes=3:open-gop=1"},
             max_b_frames=3,
         ),
         # 479x359: odd sizes break naive 4:2:0 handling; VP9 accepts them.
         "odd_479x359": _encode(
-            d / "odd.webm", [t[:359, :479] for t in truth], "libvpx-vp9", "yuv420p",
+            d / "odd.webm",
+            [t[:359, :479] for t in truth],
+            "libvpx-vp9",
+            "yuv420p",
             options={"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0"},
         ),
     }
@@ -131,12 +140,16 @@ def assert_is_frame(rgb: np.ndarray, i: int, truth: list[np.ndarray], crop=None,
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.flags.c_contiguous
     if turn:
         rgb = np.rot90(rgb, -turn // 90)
+
     def ref(j):
         return truth[j] if crop is None else truth[j][: crop[0], : crop[1]]
+
     here = _dist(rgb, ref(i))
     for j in (i - 1, i + 1):
         if 0 <= j < len(truth):
-            assert here < _dist(rgb, ref(j)), f"frame {i} looks like truth {j} ({here:.2f} vs {_dist(rgb, ref(j)):.2f})"
+            assert here < _dist(rgb, ref(j)), (
+                f"frame {i} looks like truth {j} ({here:.2f} vs {_dist(rgb, ref(j)):.2f})"
+            )
     assert here < 12, f"frame {i} differs from its ground truth by {here:.1f} grey levels on average"
 
 

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 STREAM_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "http", "https")
-SOURCE_FORMS = "an image file, a folder of images, a video file, cam:N (camera index) or an rtsp:// / http(s):// URL"
+SOURCE_FORMS = (
+    "an image file, a folder of images, a video file, cam:N (camera index) or an rtsp:// / http(s):// URL"
+)
 
 _CAMERA = re.compile(r"cam:(.*)", re.IGNORECASE)
 _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -71,7 +73,9 @@ def open_source(
     if cam and not isinstance(spec, os.PathLike):
         arg = cam.group(1).strip()
         if not arg.isdigit():
-            raise UserInputError(f"camera {text!r} is not cam:N with a number N; use cam:0 for the first camera")
+            raise UserInputError(
+                f"camera {text!r} is not cam:N with a number N; use cam:0 for the first camera"
+            )
         return CameraSource(int(arg))
 
     url = _URL.match(text)

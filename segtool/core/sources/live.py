@@ -25,11 +25,14 @@ __all__ = ["CameraSource", "StreamSource", "redact_url"]
 
 
 def _camera_hint() -> str:
+    """Which `cam:N` values exist, as far as the OS tells without opening them."""
     if sys.platform.startswith("linux"):
-        found = sorted(glob.glob("/dev/video*"), key=lambda p: int(p[10:]) if p[10:].isdigit() else 0)
-        listed = ", ".join(f"cam:{p[10:]}" for p in found if p[10:].isdigit()) or "none"
-        return f"cameras present (/dev/video*): {listed}; `v4l2-ctl --list-devices` names them"
-    return "try cam:0, cam:1, … in order (the system camera settings list the devices)"
+        found = sorted(int(p[10:]) for p in glob.glob("/dev/video*") if p[10:].isdigit())
+        if not found:
+            return "no camera found (/dev/video* is empty): connect one; cam:0 is the first camera"
+        listed = ", ".join(f"cam:{n}" for n in found)
+        return f"cameras present: {listed} (`v4l2-ctl --list-devices` names them)"
+    return "cameras count from cam:0 in the order the system lists them (see its camera settings)"
 
 
 class CameraSource(Source):
@@ -159,7 +162,7 @@ class StreamSource(Source):
             self._container: av.container.InputContainer | None = self._connect()
         except (av.FFmpegError, OSError) as e:
             raise UserInputError(
-                f"stream {self._label} cannot be opened after {time.monotonic() - t0:.1f}s ({e}); check "
+                f"stream {self._label} cannot be opened after {time.monotonic() - t0:.1f}s ({self._clean(e)}); check "
                 "the address, that the camera/server is running and reachable, or raise the connect timeout"
             ) from e
         if not self._container.streams.video:
@@ -240,7 +243,7 @@ class StreamSource(Source):
                         return  # a finite stream delivered all of its frames
                     reason = "the stream ended"
                 except av.FFmpegError as e:
-                    reason = str(e)
+                    reason = self._clean(e)
                 # The connection dropped: reconnect, a bounded number of times in a row.
                 self._close_container()
                 while True:
@@ -259,7 +262,7 @@ class StreamSource(Source):
                             raise av.InvalidDataError(0, "no video track after reconnecting")
                         break
                     except (av.FFmpegError, OSError) as e:
-                        reason = str(e)
+                        reason = self._clean(e)
                         self._close_container()
                 if self._resumable and last_pts is not None:
                     stream = self._container.streams.video[0]
@@ -270,6 +273,10 @@ class StreamSource(Source):
                     skip_to = last_pts
         finally:
             self._close_container()
+
+    def _clean(self, error: BaseException) -> str:
+        """An FFmpeg error message without the password (PyAV puts the URL in it)."""
+        return str(error).replace(self.url, self._label)
 
     def _reached_end(self, last: int, last_pts_s: float) -> bool:
         """True when a finite stream (known frame count or duration) ended where it should."""

@@ -25,7 +25,9 @@ from segtool.core.sources.base import Source, check_range
 
 __all__ = ["VideoSource", "frame_to_rgb", "open_av"]
 
-VIDEO_HINT = "give an image, a folder of images, or a video file FFmpeg can read (.mp4 .mkv .mov .avi .webm …)"
+VIDEO_HINT = (
+    "give an image, a folder of images, or a video file FFmpeg can read (.mp4 .mkv .mov .avi .webm …)"
+)
 
 
 def open_av(target: str, **kwargs) -> av.container.InputContainer:
@@ -211,7 +213,9 @@ class VideoSource(Source):
         try:
             container = open_av(str(self.path))
         except (av.FFmpegError, OSError, ValueError) as e:
-            raise UserInputError(f"{self.path} is not a video or image segtool can read ({e}); {VIDEO_HINT}") from e
+            raise UserInputError(
+                f"{self.path} is not a video or image segtool can read ({e}); {VIDEO_HINT}"
+            ) from e
         with container:
             if not container.streams.video:
                 raise UserInputError(f"{self.path} has no video stream (audio only?); {VIDEO_HINT}")
@@ -230,7 +234,9 @@ class VideoSource(Source):
             try:
                 first = next(container.decode(stream))
             except (av.FFmpegError, StopIteration) as e:
-                raise UserInputError(f"video {self.path}: no frame could be decoded ({e}); {VIDEO_HINT}") from e
+                raise UserInputError(
+                    f"video {self.path}: no frame could be decoded ({e}); {VIDEO_HINT}"
+                ) from e
             self.rotation = round((first.rotation or 0) / 90) % 4 * 90
             w, h = first.width, first.height
             self.width, self.height = (h, w) if self.rotation in (90, 270) else (w, h)
@@ -251,7 +257,9 @@ class VideoSource(Source):
     def description(self) -> str:  # type: ignore[override]
         fps = f"{self.fps:.1f} fps" if self.fps else "unknown fps"
         turn = f", rotated {self.rotation}°" if self.rotation else ""
-        return f"video {self.path.name} ({self.width}x{self.height}, {fps}, {self.frames_expected} frames{turn})"
+        return (
+            f"video {self.path.name} ({self.width}x{self.height}, {fps}, {self.frames_expected} frames{turn})"
+        )
 
     def _get_index(self) -> _Index:
         if self._index is None:
@@ -333,7 +341,9 @@ class VideoSource(Source):
                 raise self._interrupted(last, delivered, str(e)) from None
             # Clean end of file: make sure it is the real end, not a file cut off at a packet boundary.
             if self._ended_early(last, last_pts_s):
-                raise self._interrupted(last, delivered, f"the file ends at {last_pts_s:.2f}s of {self.duration_s:.2f}s")
+                raise self._interrupted(
+                    last, delivered, f"the file ends at {last_pts_s:.2f}s of {self.duration_s:.2f}s"
+                )
         finally:
             cursor.close()
 
