@@ -379,3 +379,25 @@ def test_random_access_every_frame_shuffled_open_gop(variants):
         random.Random(7).shuffle(order)
         wrong = [i for i in order if not np.array_equal(src.read(i).rgb, sequential[i])]
     assert wrong == []
+
+
+def test_closed_source_refuses(clip):
+    src = open_source(clip)
+    src.close()
+    src.close()  # twice is fine
+    assert src.closed
+    with pytest.raises(ValueError, match="closed"):
+        src.read(0)
+    with pytest.raises(ValueError, match="closed"):
+        src.frames()
+
+
+def test_animated_gif_is_a_video(tmp_path):
+    shades = [Image.fromarray(np.full((20, 30, 3), 40 * k, np.uint8)) for k in range(5)]
+    shades[0].save(tmp_path / "anim.gif", save_all=True, append_images=shades[1:], duration=100, loop=0)
+    with open_source(tmp_path / "anim.gif") as src:
+        assert (src.kind, src.frames_expected) == ("video", 5)
+        frames = list(src.frames())
+        assert [int(f.rgb[0, 0, 0]) for f in frames] == [0, 40, 80, 120, 160]
+        assert [f.pts_s for f in frames] == pytest.approx([0, 0.1, 0.2, 0.3, 0.4])
+        assert int(src.read(3).rgb[5, 5, 1]) == 120

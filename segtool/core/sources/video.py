@@ -287,6 +287,7 @@ class VideoSource(Source):
             IndexError: index out of range.
             SourceInterrupted: the file is truncated or corrupt before that frame.
         """
+        self._check_open()
         n = self.frames_expected
         if not 0 <= index < n:
             raise IndexError(f"video {self.path.name} has {n} frames (0..{n - 1}), got index {index}")
@@ -310,6 +311,7 @@ class VideoSource(Source):
 
         Each call opens its own decoder, so several iterators and `read()` do not disturb each other.
         """
+        self._check_open()
         end = check_range(start, end, every, self.frames_expected, f"video {self.path.name}")
         return self._iter(start, end, every)
 
@@ -361,6 +363,10 @@ class VideoSource(Source):
             f"{last} were read; the file is probably truncated or corrupt — re-copy or re-encode it",
             last_index=delivered,
         )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"video {self.path.name} was closed; open it again")
 
     def close(self) -> None:
         self._reader.close()
