@@ -1,0 +1,97 @@
+"""`segtool predict SOURCE -c CKPT -o OUT`: export masks of images, folders, videos, cameras and streams."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="export masks (PNG / FFV1), overlay video, coverage CSV",
+        description="Segment SOURCE (image, folder, video file, cam:N, rtsp/http URL) with a checkpoint and write "
+        "masks, optional overlays, coverage.csv and summary.json into OUT. See docs/outputs.md.",
+        epilog="Exit codes: 0 complete; 1 partial (the source broke mid-way; what was written is valid; "
+        "summary.json says complete: false); 2 bad usage or input; 130 interrupted (Ctrl-C; --resume continues).",
+    )
+    p.add_argument("source", help="image, folder, video file, cam:N or stream URL")
+    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--overlay", action="store_true", help="also write overlays (overlay.mp4 for videos, overlays/*.jpg for images)")
+    p.add_argument("--format", choices=("png", "ffv1"), default="png", help="video masks as PNG files or one FFV1 lossless video")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="autocast on GPUs (auto: bf16/fp16 on CUDA)")
+    p.add_argument("--batch-size", type=int, help="frames per forward pass (default 4 on CUDA, 1 on CPU)")
+    p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
+    p.add_argument("--end", type=int, help="stop before this frame index")
+    p.add_argument("--every", type=int, default=1, help="process every N-th frame")
+    p.add_argument("--tta", help="test-time augmentation: flip, ms (scales 0.75/1/1.25) or flip,ms")
+    p.add_argument("--tile", type=int, default=1024, help="sliding-window size for images too large to run whole")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted export in OUT")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in OUT")
+    p.add_argument("--timeout", type=float, default=10.0, help="streams: connect/read timeout in seconds")
+    p.add_argument("--reconnects", type=int, default=3, help="streams: reconnect attempts before giving up")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from segtool.core.engine import Engine
+    from segtool.core.export import ExportOptions, expected_frames, run_export
+    from segtool.core.sources import open_source
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise_usage(f"--batch-size {args.batch_size}: use 1 or more")
+    opts = ExportOptions(
+        format=args.format, overlay=args.overlay, start=args.start, end=args.end, every=args.every,
+        batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite,
+    )  # fmt: skip
+    engine = Engine(args.checkpoint, device=args.device, precision=args.precision, tta=args.tta, tile=args.tile)
+    with open_source(args.source, connect_timeout_s=args.timeout, max_reconnects=args.reconnects) as source:
+        for name in source.skipped:
+            print(f"segtool: warning: skipped {name} (not an image)", file=sys.stderr)
+        total = expected_frames(source, opts)
+        bar = tqdm(total=total, unit="frame", disable=args.quiet, desc=source.kind, dynamic_ncols=True)
+
+        def on_progress(p) -> None:
+            bar.update(1)
+            bar.set_postfix(fps=f"{p.fps:.1f}", refresh=False)
+
+        cancel = threading.Event()
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop cleanly and keep what was written
+            cancel.set()
+            signal.signal(signal.SIGINT, previous)
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, on_sigint)
+        try:
+            result = run_export(source, engine, args.output, opts, checkpoint_label=str(args.checkpoint), progress=on_progress, cancel=cancel)
+        finally:
+            bar.close()
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, previous)
+    s = result.summary
+    line = f"{s['frames_written']} frame(s) in {s['seconds']:.1f} s ({s['fps']:.1f} fps) on {s['device']} -> {result.out}"
+    code = result.exit_code
+    if code == 0:
+        print(f"done: {line}")
+    elif code == 1:
+        print(f"segtool: partial: {s['stopped']}\n  wrote {line}; summary.json says complete: false", file=sys.stderr)
+    elif code == 2:
+        print(f"segtool: error: {s['stopped']}\n  wrote {line}; summary.json says complete: false", file=sys.stderr)
+    else:
+        print(f"segtool: interrupted: {line}; rerun with --resume to continue", file=sys.stderr)
+    return code
+
+
+def raise_usage(message: str) -> None:
+    from models.errors import UserInputError
+
+    raise UserInputError(message)
