@@ -23,3 +23,7 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set SEGTOOL_SHARED_DATA to its location)")
     return SHARED_DATA
+
+
+# Real-footage video fixtures (clip, truth, variants, rotated_mov, vfr_mkv), shared by every test folder.
+from tests.videos import clip, rotated_mov, truth, variants, vfr_mkv  # noqa: E402,F401
