@@ -55,7 +55,7 @@ def main() -> None:
             rows.append((backbone, os_, params, time_forward(model, x, args.repeats)))
             print(f"  measured {backbone} OS{os_}", flush=True)
     base = next((t for b, o, _, t in rows if b == "resnet50" and o == 16), rows[0][3])
-    print(f"\n| backbone | output stride | parameters (M) | forward (ms) | time / resnet50 OS16 |")
+    print("\n| backbone | output stride | parameters (M) | forward (ms) | time / resnet50 OS16 |")
     print("|---|---|---|---|---|")
     for b, o, p, t in rows:
         print(f"| {b} | {o} | {p / 1e6:.1f} | {t * 1000:.0f} | {t / base:.2f} |")

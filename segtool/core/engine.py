@@ -100,7 +100,7 @@ class Engine:
             if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
                 raise UserInputError(f"frame {i} must be HxWx3 uint8 RGB, got {f.dtype} {f.shape}")
             groups.setdefault(f.shape, []).append(i)
-        for shape, idx in groups.items():
+        for idx in groups.values():
             batch = np.stack([frames[i] for i in idx]) if len(idx) > 1 else frames[idx[0]][None]
             for i, pred in zip(idx, self._predict_batch(batch, confidence)):
                 results[i] = pred
@@ -124,6 +124,8 @@ class Engine:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
+        if not batch.flags.writeable:  # e.g. a view of a read-only decoded buffer; torch wants writable memory
+            batch = batch.copy()
         t = torch.from_numpy(np.ascontiguousarray(batch))
         if self.device.type == "cuda":
             t = t.pin_memory().to(self.device, non_blocking=True)

@@ -172,9 +172,12 @@ def run_export(
     batch = opts.batch_size or (4 if engine.device.type == "cuda" else 1)
     run = RunResult()
     try:
-        frames = source.frames(opts.start + skip * opts.every, opts.end, opts.every)
         todo = None if expected is None else max(0, expected - skip)
-        run = run_pipeline(frames, engine, sinks=group, batch_size=batch, expected=todo, cancel=cancel, progress=progress)
+        if todo == 0:  # resuming a finished export: nothing left to do
+            run = RunResult(complete=True)
+        else:
+            frames = source.frames(opts.start + skip * opts.every, opts.end, opts.every)
+            run = run_pipeline(frames, engine, sinks=group, batch_size=batch, expected=todo, cancel=cancel, progress=progress)
     finally:
         complete = run.complete
         try:
@@ -203,6 +206,10 @@ def run_export(
             summary["stopped"] = str(run.error)
         elif not complete:
             summary["stopped"] = "cancelled; rerun with --resume to continue"
-        write_summary(out, summary)
+        try:
+            write_summary(out, summary)
+        except (OSError, UserInputError) as e:  # e.g. the disk filled up: report the first problem
+            run.error = run.error or e
+            summary["complete"] = False
     return ExportResult(run, summary, out)
 

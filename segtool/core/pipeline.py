@@ -57,27 +57,34 @@ class RunResult:
 
 
 class _LatestSlot:
-    """A one-frame mailbox: `put` replaces an unread frame (counted as dropped)."""
+    """A one-frame mailbox: `put` replaces an unread frame (counted as dropped). The end marker (or an
+    error) never replaces a frame: it is delivered after the last one."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item: object | None = None
         self._has = False
+        self._final: object | None = None
         self.dropped = 0
 
     def put(self, item: object) -> None:
         with self._cond:
-            if self._has and item is not _END:
-                self.dropped += 1
-            self._item, self._has = item, True
+            if item is _END or isinstance(item, BaseException):
+                self._final = item
+            else:
+                if self._has:
+                    self.dropped += 1
+                self._item, self._has = item, True
             self._cond.notify()
 
     def get(self, timeout: float) -> object:
         with self._cond:
-            if not self._cond.wait_for(lambda: self._has, timeout=timeout):
+            if not self._cond.wait_for(lambda: self._has or self._final is not None, timeout=timeout):
                 raise queue.Empty
-            self._has = False
-            return self._item
+            if self._has:
+                self._has = False
+                return self._item
+            return self._final
 
 
 def _put(q: queue.Queue, item: object, cancel: threading.Event) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 
