@@ -77,7 +77,9 @@ class Engine:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes per video: autotune once
         model = ck.build_model().to(self.device)
-        if self.device.type == "cuda":
+        # channels_last: cuDNN tensor cores on CUDA, and oneDNN on CPU (~1.35x faster measured on 2 EPYC cores)
+        self.channels_last = self.device.type in ("cuda", "cpu")
+        if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model.eval()
         pre = ck.preprocess
@@ -142,7 +144,7 @@ class Engine:
         if (nh, nw) != (h, w):
             x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)
         x = (x - self._mean) / self._std
-        if self.device.type == "cuda":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if nh * nw > self.max_pixels:
             masks, conf = self._tiled(x, (h, w), confidence)

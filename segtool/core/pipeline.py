@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -49,7 +50,8 @@ class RunResult:
     interrupted: SourceInterrupted | None = None  # the source broke mid-way (exit code 1)
     error: BaseException | None = None  # any other failure (bad input → exit code 2)
     last_index: int = -1
-    latencies: list[float] = field(default_factory=list, repr=False)
+    # decode-to-written seconds of the most recent frames (bounded: a camera may run for days)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=4096), repr=False)
 
     @property
     def fps(self) -> float:
