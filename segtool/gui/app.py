@@ -10,23 +10,25 @@ from PySide6.QtWidgets import QApplication
 
 from segtool import __version__
 from segtool.gui.main_window import MainWindow
+from segtool.gui.settings import AppSettings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Open the main window (optionally with a checkpoint) and run the Qt event loop."""
-    parser = argparse.ArgumentParser(prog="segtool gui")
-    parser.add_argument("source", nargs="?")
-    parser.add_argument("-c", "--checkpoint")
+def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None) -> int:
+    """Open the main window (optionally with a source and a checkpoint) and run the Qt event loop."""
+    parser = argparse.ArgumentParser(prog="segtool gui", description="Open the segtool desktop app.")
+    parser.add_argument("source", nargs="?", help="image, folder, video file, cam:N or stream URL")
+    parser.add_argument("-c", "--checkpoint", help="segtool checkpoint (.pt)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segtool")
+    app.setOrganizationName("segtool")
     app.setApplicationVersion(__version__)
-    window = MainWindow()
+    window = MainWindow(settings)
     if args.checkpoint:
         window.open_checkpoint(args.checkpoint)
     if args.source:
-        window.statusBar().showMessage(
-            f"Opening sources ({args.source}) arrives with the live viewer; this build shows checkpoints only.", 10000
-        )
+        window.open_source(args.source)
     window.show()
-    return app.exec()
+    code = app.exec()
+    window.shutdown()  # also when the loop was quit without closing the window
+    return code

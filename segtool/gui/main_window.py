@@ -1,138 +1,531 @@
-"""The main window. For now: a welcome view and a panel describing the loaded checkpoint
-(classes with colours, backbone, training metrics). The live viewer builds on it."""
+"""The main window: picture, playback bar, side panel (model, view, classes), menus and status bar.
+
+The window only paints and handles input. Everything that loads, decodes or predicts runs in the
+`ViewerWorker` thread (see `segtool.gui.workers` for who owns what); exports run in `ExportJob`
+threads. Results arrive as read-only copies; the window keeps just the one on screen, so it can
+repaint it when the view settings change.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from models.errors import UserInputError
-from segtool.core.checkpoint_info import describe
+from segtool.core.sources import IMAGE_EXTENSIONS
+from segtool.gui.canvas import ImageCanvas
+from segtool.gui.export_dialog import ExportDialog
+from segtool.gui.player import PlayerBar
+from segtool.gui.render import MODES, compose
+from segtool.gui.settings import AppSettings
+from segtool.gui.side_panel import SidePanel
+from segtool.gui.workers import EngineInfo, SourceInfo, ViewerWorker, ViewResult
 
-WELCOME = (
-    "<h2>segtool</h2>"
-    "<p>Semantic segmentation of images and video with DeepLabV3.</p>"
-    "<p><b>File ▸ Open checkpoint…</b> (Ctrl+O) or drop a <code>.pt</code> file here to see its classes.</p>"
-    "<p>From the command line: <code>segtool info MODEL.pt</code>, "
-    "<code>segtool import-weights WEIGHTS.pth --backbone resnet50 --classes background,rock -o MODEL.pt</code>.</p>"
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+VIDEO_FILTER = "*.mp4 *.mkv *.mov *.avi *.webm *.gif *.m4v *.mpg *.mpeg *.ts *.wmv"
+PLACEHOLDER = (
+    "Drop a model (.pt) and a video, image or folder here\n\n"
+    "File ▸ Open checkpoint… (Ctrl+O)    File ▸ Open video or image… (Ctrl+Shift+O)\n"
+    "File ▸ Open folder…    File ▸ Open camera    File ▸ Open stream URL…"
 )
 
 
-def color_icon(rgb: list[int] | None, size: int = 14) -> QIcon:
-    pix = QPixmap(size, size)
-    pix.fill(QColor(*rgb) if rgb else QColor(0, 0, 0, 0))
-    return QIcon(pix)
-
-
-class CheckpointPanel(QWidget):
-    """Backbone, classes with colours and training metrics of the loaded checkpoint."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.summary = QLabel("No checkpoint loaded.")
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.classes = QListWidget()
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
-        layout.addWidget(QLabel("Classes"))
-        layout.addWidget(self.classes)
-
-    def show_description(self, d: dict[str, Any]) -> None:
-        m = d["model"]
-        metrics = (d.get("train") or {}).get("metrics") or {}
-        miou = metrics.get("miou")
-        lines = [
-            f"<b>{Path(d['path']).name}</b> ({d['size_mb']} MB)",
-            f"{'DeepLabV3+' if m['decoder'] == 'v3plus' else 'DeepLabV3'} · {m['backbone']} · "
-            f"output stride {m['output_stride']}",
-            f"{d['parameters'] / 1e6:.1f} M parameters",
-            f"mIoU {miou:.3f}" if isinstance(miou, float) else "no validation metrics recorded",
-        ]
-        self.summary.setText("<br>".join(lines))
-        self.classes.clear()
-        per_class = metrics.get("per_class_iou") or {}
-        for c in d["classes"]:
-            iou = per_class.get(c["name"])
-            text = c["name"] + (f"   IoU {iou:.3f}" if isinstance(iou, float) else "")
-            self.classes.addItem(QListWidgetItem(color_icon(c["color"]), text))
-
-
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    """The segtool desktop app's window.
+
+    Args:
+        settings: where settings persist (default: the user's settings file).
+    """
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("segtool")
-        self.resize(1100, 700)
         self.setAcceptDrops(True)
+        self.settings = settings or AppSettings()
         self.checkpoint_path: Path | None = None
+        self.engine_info: EngineInfo | None = None
+        self.source: SourceInfo | None = None
+        self.current: ViewResult | None = None  # the result on screen (repainted on view changes)
         self.last_error: str | None = None
         self._dialog: QMessageBox | None = None
+        self.export_dialog: ExportDialog | None = None
+        self._old_exports: list[ExportDialog] = []
+        self.playing = False
+        self.shown_frames = 0  # results painted (display fps, tests)
+        self._display_times: list[float] = []
+        self._closed = False
 
-        welcome = QLabel(WELCOME)
-        welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        welcome.setWordWrap(True)
-        self.setCentralWidget(welcome)
+        self.worker = ViewerWorker(self)
+        self.worker.engineReady.connect(self._engine_ready)
+        self.worker.sourceOpened.connect(self._source_opened)
+        self.worker.resultReady.connect(self._result_ready)
+        self.worker.playbackEnded.connect(self._playback_ended)
+        self.worker.failed.connect(self.show_error)
+        self.worker.busy.connect(lambda text: self.statusBar().showMessage(text))
 
-        self.checkpoint_panel = CheckpointPanel()
-        dock = QDockWidget("Model", self)
-        dock.setObjectName("model-dock")
-        dock.setWidget(self.checkpoint_panel)
+        self.canvas = ImageCanvas()
+        self.canvas.placeholder = PLACEHOLDER
+        self.player = PlayerBar()
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.canvas, 1)
+        lay.addWidget(self.player)
+        self.setCentralWidget(central)
+
+        self.panel = SidePanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(300)
+        dock = QDockWidget("Model and view", self)
+        dock.setObjectName("side-dock")
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
-        file_menu = self.menuBar().addMenu("&File")
-        open_ckpt = QAction("Open &checkpoint…", self, shortcut=QKeySequence.StandardKey.Open)
-        open_ckpt.triggered.connect(self._choose_checkpoint)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(open_ckpt)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        self.statusBar().showMessage("Ready — open a checkpoint (Ctrl+O)")
+        self._build_status_bar()
+        self._build_actions()
+        self.player.playToggled.connect(self.toggle_play)
+        self.player.stepRequested.connect(self.step)
+        self.player.seekRequested.connect(self.seek)
+        self.player.speedChanged.connect(self._speed_changed)
+        self.player.loopChanged.connect(lambda on: setattr(self.worker, "loop", on))
+        self.panel.viewChanged.connect(self._view_changed)
+        self.panel.deviceChanged.connect(self._device_changed)
+        self.panel.confidenceToggled.connect(self._confidence_toggled)
+        self._restore_settings()
+        self.worker.start()
+        self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
+        self._stats_timer.start()
+
+    # --- construction ------------------------------------------------------------------------------
+
+    def _build_status_bar(self) -> None:
+        self.status_device = QLabel("no model")
+        self.status_rates = QLabel("")
+        self.status_rates.setToolTip(
+            "inference: frames the model finished per second · display: pictures painted per second · "
+            "latency: decode-to-result time · dropped: frames skipped because the model was busy"
+        )
+        for w in (self.status_rates, self.status_device):
+            self.statusBar().addPermanentWidget(w)
+        self.statusBar().showMessage("Open a checkpoint (Ctrl+O) and a video, image or folder — or drop them here")
+
+    def _action(self, text: str, slot, shortcut=None, menu=None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(a)
+        self.addAction(a)  # shortcuts work while focus is anywhere in the window
+        return a
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self.act_open_ckpt = self._action("Open &checkpoint…", self._choose_checkpoint, QKeySequence.StandardKey.Open, f)
+        self.recent_ckpt_menu = f.addMenu("Recent checkpoints")
+        f.addSeparator()
+        self.act_open_file = self._action("Open &video or image…", self._choose_file, "Ctrl+Shift+O", f)
+        self.act_open_folder = self._action("Open &folder of images…", self._choose_folder, "Ctrl+Shift+F", f)
+        self.camera_menu = f.addMenu("Open ca&mera")
+        self.camera_menu.aboutToShow.connect(self._fill_camera_menu)
+        self.act_open_url = self._action("Open stream &URL…", self._choose_url, "Ctrl+U", f)
+        self.recent_src_menu = f.addMenu("Recent sources")
+        f.addSeparator()
+        self.act_export = self._action("&Export masks…", self.open_export_dialog, "Ctrl+E", f,
+                                       "Write masks, overlay video and coverage CSV of the current source")
+        f.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, f)
+
+        p = bar.addMenu("&Playback")
+        self.act_play = self._action("Play / pause", self.toggle_play, Qt.Key.Key_Space, p)
+        self._action("Next frame", lambda: self.step(1), Qt.Key.Key_Right, p)
+        self._action("Previous frame", lambda: self.step(-1), Qt.Key.Key_Left, p)
+        self._action("Go to frame…", self._go_to_frame, "Ctrl+G", p)
+
+        v = bar.addMenu("&View")
+        self._action("Fit to window", self.canvas.fit, "F", v)
+        self._action("Actual pixels (100 %)", self.canvas.zoom_100, "1", v)
+        self._action("Zoom in", lambda: self.canvas.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn, v)
+        self._action("Zoom out", lambda: self.canvas.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut, v)
+        v.addSeparator()
+        group = QActionGroup(self)
+        for n, (key, label) in enumerate(MODES.items(), start=1):
+            a = self._action(label, lambda _=False, k=key: self.panel.set_mode_key(k), f"Ctrl+{n}", v)
+            a.setCheckable(True)
+            group.addAction(a)
+        self._mode_actions = group
+        self.panel.mode.currentIndexChanged.connect(lambda i: group.actions()[i].setChecked(True))
+        group.actions()[self.panel.mode.currentIndex()].setChecked(True)
+
+        h = bar.addMenu("&Help")
+        self._action("Keyboard and mouse", self._show_help, QKeySequence.StandardKey.HelpContents, h)
+
+        tb = QToolBar("Main", self)
+        tb.setObjectName("main-toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.setMovable(False)
+        tb.addAction(self.act_open_ckpt)
+        tb.addAction(self.act_open_file)
+        tb.addAction(self.act_open_folder)
+        tb.addAction(self.camera_menu.menuAction())
+        tb.addAction(self.act_open_url)
+        tb.addSeparator()
+        tb.addAction(self.act_export)
+        self.act_open_ckpt.setIconText("Open model")
+        self.act_open_file.setIconText("Open video/image")
+        self.act_open_folder.setIconText("Open folder")
+        self.camera_menu.menuAction().setIconText("Camera")
+        self.act_open_url.setIconText("Stream URL")
+        self.act_export.setIconText("Export masks…")
+        self.addToolBar(tb)
+        self._fill_recent_menus()
+
+    # --- settings ----------------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geom = s.store.value("window/geometry")
+        if isinstance(geom, QByteArray):
+            self.restoreGeometry(geom)
+        else:
+            self.resize(1280, 800)
+        state = s.store.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.panel.opacity.setValue(s.get("view/opacity", 50, int))
+        self.panel.set_mode_key(s.get("view/mode", "overlay"))
+        self.panel.set_device_key(s.get("model/device", "auto"), s.get("model/precision", "auto"))
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.set("window/geometry", self.saveGeometry())
+        s.set("window/state", self.saveState())
+        s.set("view/opacity", self.panel.opacity.value())
+        s.set("view/mode", self.panel.mode_key())
+        s.set("model/device", self.panel.device_key())
+        s.set("model/precision", self.panel.precision_key())
+        s.sync()
+
+    def _fill_recent_menus(self) -> None:
+        for menu, key, slot in (
+            (self.recent_ckpt_menu, "recent/checkpoints", self.open_checkpoint),
+            (self.recent_src_menu, "recent/sources", self.open_source),
+        ):
+            menu.clear()
+            items = self.settings.recent(key)
+            for item in items:
+                menu.addAction(item, lambda _=False, x=item, fn=slot: fn(x))
+            menu.setEnabled(bool(items))
+
+    # --- opening things ----------------------------------------------------------------------------
 
     def _choose_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", "", "segtool checkpoints (*.pt *.pth);;All files (*)")
+        start = self.settings.get("dirs/checkpoint", "")
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "segtool checkpoints (*.pt *.pth);;All files (*)")
         if path:
             self.open_checkpoint(path)
 
-    def open_checkpoint(self, path: str | Path) -> bool:
-        """Load and show a checkpoint's description; on failure show the reason and keep the window usable."""
-        try:
-            d = describe(path)
-        except UserInputError as e:
-            self.show_error(f"Could not open {Path(path).name}", str(e))
-            return False
-        self.checkpoint_path = Path(path)
-        self.checkpoint_panel.show_description(d)
-        self.statusBar().showMessage(f"Loaded {Path(path).name}: {d['model']['backbone']}, {len(d['classes'])} classes")
-        return True
+    def _choose_file(self) -> None:
+        start = self.settings.get("dirs/source", "")
+        images = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open video or image", start, f"Videos and images ({VIDEO_FILTER} {images});;All files (*)"
+        )
+        if path:
+            self.open_source(path)
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open folder of images", self.settings.get("dirs/source", ""))
+        if path:
+            self.open_source(path)
+
+    def _fill_camera_menu(self) -> None:
+        self.camera_menu.clear()
+        for n in available_cameras():
+            self.camera_menu.addAction(f"Camera {n}  (cam:{n})", lambda _=False, k=n: self.open_source(f"cam:{k}"))
+        if self.camera_menu.isEmpty():
+            none = self.camera_menu.addAction("No camera found")
+            none.setEnabled(False)
+        self.camera_menu.addSeparator()
+        self.camera_menu.addAction("Camera number…", self._choose_camera_number)
+
+    def _choose_camera_number(self) -> None:
+        n, ok = QInputDialog.getInt(self, "Open camera", "Camera number (0 = first camera):", 0, 0, 99)
+        if ok:
+            self.open_source(f"cam:{n}")
+
+    def _choose_url(self) -> None:
+        url, ok = QInputDialog.getText(self, "Open stream", "rtsp://, http:// or https:// address:",
+                                       text=self.settings.get("dirs/url", "rtsp://"))  # fmt: skip
+        if ok and url.strip():
+            self.settings.set("dirs/url", url.strip())
+            self.open_source(url.strip())
+
+    def open_checkpoint(self, path: str | Path) -> None:
+        """Load a checkpoint in the worker; `engineReady` or an error follows."""
+        path = str(path)
+        self.settings.set("dirs/checkpoint", str(Path(path).parent))
+        self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key())
+        self.statusBar().showMessage(f"Loading {Path(path).name}…")
+
+    def open_source(self, spec: str | Path) -> None:
+        """Open an image, folder, video, `cam:N` or URL in the worker; `sourceOpened` or an error follows."""
+        spec = str(spec)
+        if "://" not in spec and not spec.lower().startswith("cam:"):
+            p = Path(spec)
+            self.settings.set("dirs/source", str(p if p.is_dir() else p.parent))
+        self._set_playing(False)
+        self.worker.open_source(spec)
+
+    def _engine_ready(self, info: EngineInfo) -> None:
+        self.engine_info = info
+        self.checkpoint_path = Path(info.path)
+        self.panel.show_model(info.description, info.class_names, info.palette, info.device_label)
+        self.status_device.setText(info.device_label)
+        self.settings.push_recent("recent/checkpoints", info.path)
+        self._fill_recent_menus()
+        self.statusBar().showMessage(f"Model {Path(info.path).name} ready on {info.device_label}", 5000)
+        self._refresh_after_change()
+
+    def _source_opened(self, info: SourceInfo) -> None:
+        self.source = info
+        self.current = None
+        self.canvas.clear()
+        self.player.set_source(info)
+        self.settings.push_recent("recent/sources", info.spec)
+        self._fill_recent_menus()
+        self.setWindowTitle(f"segtool — {info.description}")
+        self.statusBar().showMessage(f"Opened {info.description}", 5000)
+        if info.is_live:
+            self._set_playing(True)
+            self.worker.play(0)
+        else:
+            self.worker.show_frame(0)
+
+    def _refresh_after_change(self) -> None:
+        """Model or device changed: show the current frame again with the new model."""
+        if self.source is None:
+            return
+        index = self.current.index if self.current is not None else 0
+        if self.playing:
+            self.worker.play(index)
+        elif not self.source.is_live:
+            self.worker.show_frame(index)
+
+    # --- playback ----------------------------------------------------------------------------------
+
+    def toggle_play(self) -> None:
+        if self.source is None:
+            return
+        if self.playing:
+            self._set_playing(False)
+            self.worker.pause()
+            return
+        n = self.source.frames or 0
+        start = self.current.index + 1 if self.current is not None else 0
+        if not self.source.is_live and start >= n:
+            start = 0  # at the end: play from the start again
+        self._set_playing(True)
+        self.worker.play(start)
+
+    def step(self, delta: int) -> None:
+        if self.source is None or self.source.is_live:
+            return
+        index = (self.current.index if self.current is not None else 0) + delta
+        self.seek(max(0, min(index, (self.source.frames or 1) - 1)))
+
+    def seek(self, index: int) -> None:
+        """Show frame `index` exactly; playback continues from there if it was playing."""
+        if self.source is None or self.source.is_live:
+            return
+        if self.playing:
+            self.worker.play(index)
+        else:
+            self.worker.show_frame(index)
+
+    def _go_to_frame(self) -> None:
+        if self.source is None or not self.source.frames:
+            return
+        cur = self.current.index if self.current is not None else 0
+        n, ok = QInputDialog.getInt(self, "Go to frame", f"Frame (0–{self.source.frames - 1}):", cur, 0, self.source.frames - 1)
+        if ok:
+            self.seek(n)
+
+    def _set_playing(self, playing: bool) -> None:
+        self.playing = playing
+        self.player.set_playing(playing)
+
+    def _playback_ended(self, reason: str, last_index: int) -> None:
+        if reason in ("end", "stopped") and self.playing:
+            self._set_playing(False)
+            if reason == "end":
+                self.statusBar().showMessage("End of video", 3000)
+
+    def _speed_changed(self, speed: float) -> None:
+        self.worker.speed = speed
+
+    # --- results -----------------------------------------------------------------------------------
+
+    def _result_ready(self) -> None:
+        r = self.worker.take_result()
+        if r is None or self.source is None or r.source_id != self.source.source_id:
+            return  # a late result from a source that was closed since
+        self.current = r
+        self.render()
+        self.player.set_position(r.index, r.pts_s, r.name)
+        self.shown_frames += 1
+        now = time.perf_counter()
+        self._display_times = [t for t in self._display_times if now - t < 2.0] + [now]
+
+    def render(self) -> None:
+        """Paint the current result with the current view settings."""
+        r = self.current
+        if r is None:
+            return
+        info = self.engine_info
+        palette = info.palette if info is not None and r.mask is not None else None
+        visible = self.panel.legend.visible() if palette is not None else None
+        conf = r.confidence if self.panel.confidence.isChecked() else None
+        picture = compose(r.rgb, r.mask if palette is not None else None, palette, mode=self.panel.mode_key(),
+                          alpha=self.panel.alpha(), visible=visible, confidence=conf)  # fmt: skip
+        self.canvas.set_image(picture)
+        self.panel.legend.set_shares(r.coverage)
+
+    def _view_changed(self) -> None:
+        self.render()
+
+    def _confidence_toggled(self, on: bool) -> None:
+        self.worker.confidence = on
+        self._refresh_after_change()  # the current frame needs its confidence map
+
+    def _device_changed(self, device: str, precision: str) -> None:
+        if self.checkpoint_path is not None:
+            self.worker.set_device(device, precision)
+
+    def _update_stats(self) -> None:
+        if self.engine_info is None and self.source is None:
+            return
+        s = self.worker.stats
+        now = time.perf_counter()
+        recent = [t for t in self._display_times if now - t < 2.0]
+        display_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        if self.playing:
+            self.status_rates.setText(
+                f"inference {s.inference_fps:.1f} fps · display {display_fps:.1f} fps · "
+                f"latency {1000 * s.latency_s:.0f} ms · dropped {s.dropped}"
+            )
+        elif self.current is not None and self.current.latency_s is not None:
+            self.status_rates.setText(f"paused · last prediction {1000 * self.current.latency_s:.0f} ms")
+
+    # --- export ------------------------------------------------------------------------------------
+
+    def open_export_dialog(self) -> ExportDialog | None:
+        if self.export_dialog is not None and self.export_dialog.running():
+            self.export_dialog.show()
+            self.export_dialog.raise_()
+            return self.export_dialog
+        if self.source is None or self.checkpoint_path is None:
+            self.show_error("Nothing to export yet", "Open a checkpoint (Ctrl+O) and a source first; the export writes the masks of the source that is open.")
+            return None
+        if self.export_dialog is not None:
+            self._old_exports.append(self.export_dialog)
+        base = self.settings.get("dirs/export", str(Path.home()))
+        name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
+        out = str(Path(base) / f"{name.replace(':', '')}_masks")
+        self.export_dialog = ExportDialog(self.source, str(self.checkpoint_path), self.panel.device_key(),
+                                          self.panel.precision_key(), out, self)  # fmt: skip
+        self.export_dialog.start_btn.clicked.connect(
+            lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
+        )
+        self.export_dialog.show()
+        return self.export_dialog
+
+    # --- errors, drops, closing --------------------------------------------------------------------
 
     def show_error(self, title: str, message: str) -> None:
         """Non-modal dialog plus status-bar message: errors never block or close the window."""
         self.last_error = message
         self.statusBar().showMessage(f"{title}: {message.splitlines()[0]}")
+        if self._dialog is not None:
+            self._dialog.close()
         self._dialog = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
-        self._dialog.open()
+        self._dialog.setWindowModality(Qt.WindowModality.NonModal)  # the window stays usable behind it
+        self._dialog.show()
+
+    def _show_help(self) -> None:
+        QMessageBox.information(self, "Keyboard and mouse", HELP)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        for url in event.mimeData().urls():
-            if url.isLocalFile() and url.toLocalFile().endswith((".pt", ".pth")):
-                self.open_checkpoint(url.toLocalFile())
-                break
+        self.open_dropped([u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()])
+
+    def open_dropped(self, paths: list[str]) -> None:
+        """A checkpoint among the dropped paths loads the model; the first other path is the source."""
+        ckpts = [p for p in paths if p.lower().endswith(CHECKPOINT_SUFFIXES)]
+        others = [p for p in paths if not p.lower().endswith(CHECKPOINT_SUFFIXES)]
+        if ckpts:
+            self.open_checkpoint(ckpts[0])
+        if others:
+            self.open_source(others[0])
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the viewer worker and any export, waiting for their threads (no thread outlives the window)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stats_timer.stop()
+        self._save_settings()
+        for d in [*self._old_exports, self.export_dialog]:
+            if d is not None:
+                d.shutdown()
+        self.worker.shutdown()
+
+
+HELP = """<table>
+<tr><td><b>Space</b></td><td>play / pause</td></tr>
+<tr><td><b>← →</b></td><td>previous / next frame (or image in a folder)</td></tr>
+<tr><td><b>Ctrl+G</b></td><td>go to a frame number</td></tr>
+<tr><td><b>Mouse wheel</b></td><td>zoom around the pointer</td></tr>
+<tr><td><b>Drag</b></td><td>pan</td></tr>
+<tr><td><b>Double-click, F</b></td><td>fit the picture to the window</td></tr>
+<tr><td><b>1</b></td><td>actual pixels</td></tr>
+<tr><td><b>Ctrl+1…4</b></td><td>overlay / mask only / side by side / outlines</td></tr>
+<tr><td><b>Ctrl+E</b></td><td>export masks of the open source</td></tr>
+</table>"""
+
+
+def available_cameras() -> list[int]:
+    """Camera numbers the system lists without opening them (Linux: /dev/videoN); elsewhere 0 and 1."""
+    import glob
+    import sys
+
+    if sys.platform.startswith("linux"):
+        return sorted(int(p[10:]) for p in glob.glob("/dev/video*") if p[10:].isdigit())
+    return [0, 1]

@@ -1,73 +1,255 @@
-"""The main window opens offscreen, shows a checkpoint's classes, and survives a bad file."""
+"""The main window on the real clip with a tiny real checkpoint: model panel, playback, seeking,
+class toggles, errors, settings, closing while busy."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
+from segtool.gui.canvas import qimage_to_array
+from segtool.gui.render import compose
+from tests.gui.conftest import nearest_frame
+
+N = 101
 
 
-@pytest.fixture(scope="module")
-def gui_checkpoint(tmp_path_factory):
-    model = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False)
-    ckpt = Checkpoint(
-        config=model.config,
-        classes=make_classes(["background", "rock", "vein"], [[0, 0, 0], [250, 50, 83], [20, 200, 20]]),
-        state_dict=model.state_dict(),
-        train={"metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55, "vein": None}}},
-    )
-    return save_checkpoint(ckpt, tmp_path_factory.mktemp("gui") / "rocks.pt")
+def load(qtbot, win, ckpt=None, source=None, timeout=20000):
+    """Open a checkpoint and/or source and wait until a frame with its mask is on screen."""
+    if ckpt is not None:
+        with qtbot.waitSignal(win.worker.engineReady, timeout=timeout):
+            win.open_checkpoint(ckpt)
+    if source is not None:
+        win.open_source(source)
+        qtbot.waitUntil(lambda: win.current is not None and (ckpt is None or win.current.mask is not None), timeout=timeout)
 
 
-def test_open_checkpoint_shows_classes_with_colours(qtbot, gui_checkpoint):
-    from segtool.gui.main_window import MainWindow
+def shown(win) -> np.ndarray:
+    return qimage_to_array(win.canvas.image())
 
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    assert win.open_checkpoint(gui_checkpoint)
-    items = [win.checkpoint_panel.classes.item(i) for i in range(win.checkpoint_panel.classes.count())]
-    assert [it.text().split()[0] for it in items] == ["background", "rock", "vein"]
-    assert "IoU 0.550" in items[1].text()
-    icon = items[1].icon().pixmap(14, 14).toImage()
+
+def test_checkpoint_panel_shows_classes_colours_and_metrics(qtbot, window, gui_checkpoint):
+    load(qtbot, window, gui_checkpoint)
+    legend = window.panel.legend
+    assert [legend.topLevelItem(i).text(0) for i in range(legend.topLevelItemCount())] == ["background", "rock"]
+    assert legend.topLevelItem(1).text(2) == "0.550"
+    icon = legend.topLevelItem(1).icon(0).pixmap(14, 14).toImage()
     assert icon.pixelColor(7, 7).getRgb()[:3] == (250, 50, 83)
-    assert "mobilenet_v3_large" in win.checkpoint_panel.summary.text()
-    assert "mIoU 0.612" in win.checkpoint_panel.summary.text()
+    text = window.panel.summary.text()
+    assert "mobilenet_v3_large" in text and "0.612" in text and "cpu" in text
+    assert "cpu" in window.status_device.text()
 
 
-def test_bad_file_shows_error_and_window_stays_usable(qtbot, gui_checkpoint, tmp_path):
-    from segtool.gui.main_window import MainWindow
+def test_playing_shows_masks_of_the_frame_they_belong_to(qtbot, window, gui_checkpoint, clip, truth, reference_engine):
+    load(qtbot, window, gui_checkpoint, clip)
+    seen = []
+    original = window.render
 
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
+    def spy():
+        original()
+        r = window.current
+        seen.append((r, shown(window)))
+
+    window.panel.opacity.setValue(60)
+    window.render = spy
+    window.worker.speed = 4.0
+    window.toggle_play()
+    assert window.playing
+    qtbot.waitUntil(lambda: len(seen) >= 8, timeout=30000)
+    window.toggle_play()  # pause
+    assert not window.playing
+    indices = [r.index for r, _ in seen]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices)  # forward, no repeats
+    for r, picture in seen[:8]:
+        assert r.mask is not None and r.playing
+        assert nearest_frame(r.rgb, truth) == r.index  # the frame is the frame its index says
+        expected_mask = reference_engine.predict([np.array(r.rgb)])[0].mask
+        assert np.array_equal(r.mask, expected_mask)  # the mask was computed from this very frame
+        assert 0 < (r.mask == 1).mean() < 1  # both classes occur: the comparison means something
+        want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6)
+        assert np.abs(picture.astype(int) - want).max() <= 1  # the screen shows exactly that pair
+        assert not r.rgb.flags.writeable and not r.mask.flags.writeable  # read-only copies
+
+
+def test_seek_shows_the_exact_frame(qtbot, window, gui_checkpoint, clip, truth):
+    load(qtbot, window, gui_checkpoint, clip)
+    window.panel.opacity.setValue(0)  # the picture is then the bare frame
+    for n in (57, 3, 100):
+        window.player.frame.setValue(n)  # type a frame number (no keyboard tracking: one seek)
+        qtbot.waitUntil(lambda n=n: window.current.index == n and window.current.mask is not None, timeout=10000)
+        assert nearest_frame(window.current.rgb, truth) == n
+        assert nearest_frame(shown(window), truth) == n
+        assert window.player.slider.value() == n
+    window.step(-1)
+    qtbot.waitUntil(lambda: window.current.index == 99 and window.current.mask is not None, timeout=10000)
+    assert nearest_frame(shown(window), truth) == 99
+
+
+def test_toggling_a_class_changes_exactly_its_pixels(qtbot, window, gui_checkpoint, clip):
+    load(qtbot, window, gui_checkpoint, clip)
+    r = window.current
+    rock = r.mask == 1
+    assert rock.any() and (~rock).any()
+    before = shown(window)
+    with qtbot.waitSignal(window.panel.legend.visibilityChanged):
+        window.panel.legend.set_visible(1, False)
+    after = shown(window)
+    assert not np.array_equal(before[rock], after[rock])
+    assert np.array_equal(after[rock], np.asarray(r.rgb)[rock])  # hidden class: the bare frame
+    assert np.array_equal(before[~rock], after[~rock])  # other classes untouched
+    share = window.panel.legend.topLevelItem(1).text(1)
+    assert share == f"{100 * rock.mean():.1f} %"
+
+
+@pytest.mark.parametrize("mode", ["mask", "side", "outlines"])
+def test_display_modes(qtbot, window, gui_checkpoint, clip, mode):
+    load(qtbot, window, gui_checkpoint, clip)
+    window.panel.set_mode_key(mode)
+    img = shown(window)
+    r = window.current
+    h, w = r.mask.shape
+    assert img.shape == ((h, 2 * w, 3) if mode == "side" else (h, w, 3))
+    if mode == "mask":
+        assert (img[r.mask == 1] == [250, 50, 83]).all()
+
+
+def test_confidence_shading(qtbot, window, gui_checkpoint, clip):
+    load(qtbot, window, gui_checkpoint, clip)
+    window.panel.confidence.setChecked(True)
+    qtbot.waitUntil(lambda: window.current.confidence is not None, timeout=10000)
+    c = window.current.confidence
+    assert c.shape == window.current.mask.shape and 0.5 <= c.min() and c.max() <= 1.0
+
+
+def test_corrupt_video_shows_error_and_app_still_works(qtbot, window, gui_checkpoint, clip, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with qtbot.waitSignal(window.worker.failed, timeout=10000):
+        window.open_source(bad)
+    assert "broken.mp4" in window.last_error
+    assert "broken.mp4" in window.statusBar().currentMessage()
+    assert window._dialog is not None and window._dialog.isVisible() and not window._dialog.isModal()
+    window._dialog.close()
+    load(qtbot, window, gui_checkpoint, clip)  # still works afterwards
+    assert window.current.index == 0
+
+
+def test_bad_checkpoint_shows_error_and_window_stays_usable(qtbot, window, gui_checkpoint, tmp_path):
     bad = tmp_path / "broken.pt"
     bad.write_text("not a checkpoint")
-    assert not win.open_checkpoint(bad)
-    assert "not a PyTorch file" in win.last_error
-    assert "broken.pt" in win.statusBar().currentMessage()
-    assert win._dialog is not None and win._dialog.isVisible()
-    win._dialog.close()
-    assert win.open_checkpoint(gui_checkpoint)  # still works afterwards
-    assert win.checkpoint_panel.classes.count() == 3
+    with qtbot.waitSignal(window.worker.failed, timeout=10000):
+        window.open_checkpoint(bad)
+    assert "not a PyTorch file" in window.last_error
+    assert "checkpoint" in window._dialog.windowTitle().lower()
+    load(qtbot, window, gui_checkpoint)
+    assert window.panel.legend.topLevelItemCount() == 2
 
 
-def test_app_main_with_checkpoint_argument(qtbot, gui_checkpoint):
-    """`segtool gui -c CKPT` opens the window with the checkpoint loaded (event loop quit by a timer)."""
+def test_truncated_video_stops_playback_with_a_message(qtbot, window, gui_checkpoint, clip, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    load(qtbot, window, gui_checkpoint, cut)
+    window.worker.speed = 8.0
+    with qtbot.waitSignal(window.worker.failed, timeout=30000) as sig:
+        window.toggle_play()
+    assert "truncated" in sig.args[1]
+    qtbot.waitUntil(lambda: not window.playing, timeout=5000)
+    window.seek(2)  # the window is still usable
+    qtbot.waitUntil(lambda: window.current.index == 2, timeout=10000)
+
+
+def test_folder_browsing_with_next_and_previous(qtbot, window, gui_checkpoint, truth, tmp_path):
+    from PIL import Image
+
+    for i in (0, 10, 20):
+        Image.fromarray(truth[i]).save(tmp_path / f"shot{i}.png")
+    load(qtbot, window, gui_checkpoint, tmp_path)
+    assert window.source.kind == "folder" and window.source.frames == 3
+    assert window.current.name == "shot0.png"
+    window.step(1)
+    qtbot.waitUntil(lambda: window.current.name == "shot10.png" and window.current.mask is not None, timeout=10000)
+    assert window.player.time.text() == "shot10.png"
+    window.step(1)
+    window.step(1)  # past the end: stays on the last image
+    qtbot.waitUntil(lambda: window.current.name == "shot20.png", timeout=10000)
+    assert nearest_frame(window.current.rgb, truth) == 20
+
+
+def test_loop_plays_past_the_end(qtbot, window, gui_checkpoint, clip):
+    load(qtbot, window, gui_checkpoint, clip)
+    window.player.loop.setChecked(True)
+    window.worker.speed = 8.0
+    window.seek(95)
+    qtbot.waitUntil(lambda: window.current.index == 95, timeout=10000)
+    window.toggle_play()
+    seen = []
+    window.worker.resultReady.connect(lambda: seen.append(window.current.index if window.current else -1))
+    qtbot.waitUntil(lambda: any(i < 50 for i in seen[3:]), timeout=30000)
+    assert window.playing
+
+
+def test_closing_while_playing_stops_every_thread(qtbot, settings, gui_checkpoint, clip):
+    from segtool.gui.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    load(qtbot, win, gui_checkpoint, clip)
+    win.toggle_play()
+    qtbot.wait(300)
+    win.close()
+    assert not win.worker.isRunning()
+
+
+def test_settings_persist_between_runs(qtbot, settings):
+    from segtool.gui.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.panel.opacity.setValue(30)
+    win.panel.set_mode_key("outlines")
+    win.resize(760, 560)  # within the offscreen screen (800x600): restoreGeometry clamps to the screen
+    size = win.size()
+    win.settings.push_recent("recent/sources", "/data/a.mp4")
+    win.close()
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.panel.opacity.value() == 30
+    assert again.panel.mode_key() == "outlines"
+    assert again.size() == size
+    assert [a.text() for a in again.recent_src_menu.actions()] == ["/data/a.mp4"]
+    again.close()
+
+
+def test_drop_checkpoint_and_video_together(qtbot, window, gui_checkpoint, clip):
+    window.open_dropped([str(clip), str(gui_checkpoint)])
+    qtbot.waitUntil(lambda: window.current is not None and window.engine_info is not None, timeout=20000)
+    window.seek(0)
+    qtbot.waitUntil(lambda: window.current.mask is not None, timeout=10000)
+
+
+def test_app_main_with_source_and_checkpoint(qtbot, gui_checkpoint, clip, settings):
+    """`segtool gui CLIP -c CKPT` opens the window with both loaded (event loop quit by a timer)."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from segtool.gui.app import main
+    from segtool.gui.main_window import MainWindow
 
     seen = {}
 
-    def inspect_and_quit():
-        wins = [w for w in QApplication.topLevelWidgets() if w.objectName() == "" and hasattr(w, "checkpoint_panel")]
-        seen["count"] = wins[-1].checkpoint_panel.classes.count() if wins else -1
-        for w in wins:
-            w.close()
-        QApplication.instance().quit()
+    def check():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if wins and wins[-1].current is not None and wins[-1].current.mask is not None:
+            seen["index"] = wins[-1].current.index
+            seen["classes"] = wins[-1].panel.legend.topLevelItemCount()
+            wins[-1].close()
+            QApplication.instance().quit()
+        else:
+            QTimer.singleShot(100, check)
 
-    QTimer.singleShot(200, inspect_and_quit)
-    assert main(["-c", str(gui_checkpoint)]) == 0
-    assert seen["count"] == 3
+    QTimer.singleShot(100, check)
+    assert main([str(clip), "-c", str(gui_checkpoint)], settings=settings) == 0
+    assert seen == {"index": 0, "classes": 2}

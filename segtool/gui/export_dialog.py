@@ -1,0 +1,279 @@
+"""Export from the window: the `segtool predict` job for the current source, in the background.
+
+`ExportJob` (a QThread) opens its own Source and builds its own Engine — neither is thread-safe, so
+the viewer's are never shared — and runs `segtool.core.export.run_export`, the same function as the
+CLI. The dialog is not modal: the user keeps browsing while it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QThread, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.errors import UserInputError
+from segtool.core.engine import Engine
+from segtool.core.export import ExportOptions, run_export
+from segtool.core.pipeline import Progress
+from segtool.core.sources import open_source
+from segtool.gui.workers import SourceInfo
+
+EXIT_TEXT = {
+    0: "Finished: every selected frame was written.",
+    1: "The source broke off; what was written is valid.",
+    2: "Stopped by an error.",
+    130: "Cancelled. Run it again with “Continue an earlier export” to finish it.",
+}
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Everything the export job needs; plain values, so the job shares nothing with the viewer."""
+
+    source: str
+    checkpoint: str
+    out: str
+    options: ExportOptions
+    device: str = "auto"
+    precision: str = "auto"
+
+
+class ExportJob(QThread):
+    """Runs one export. Signals: progress(Progress), done(exit_code, summary dict), failed(message)."""
+
+    progress = Signal(object)
+    done = Signal(int, dict)
+    failed = Signal(str)
+
+    def __init__(self, request: ExportRequest, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("segtool-export")
+        self.request = request
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def run(self) -> None:  # noqa: D102
+        r = self.request
+        src = None
+        try:
+            src = open_source(r.source)
+            engine = Engine(r.checkpoint, device=r.device, precision=r.precision)
+            if self.cancel_event.is_set():
+                return
+            result = run_export(
+                src, engine, r.out, r.options, checkpoint_label=str(r.checkpoint),
+                progress=self.progress.emit, cancel=self.cancel_event,
+            )  # fmt: skip
+            self.done.emit(result.exit_code, dict(result.summary))
+        except UserInputError as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - a failed export must never take the window down
+            self.failed.emit(f"{type(e).__name__}: {e}")
+        finally:
+            if src is not None:
+                src.close()
+
+
+class ExportDialog(QDialog):
+    """Choose the outputs (the `predict` options) and run the export with progress, ETA and Cancel."""
+
+    def __init__(self, info: SourceInfo, checkpoint: str, device: str, precision: str, out_dir: str,
+                 parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setWindowTitle("Export masks")
+        self.setModal(False)
+        self.info, self.checkpoint, self.device, self.precision = info, checkpoint, device, precision
+        self.job: ExportJob | None = None
+        self.exit_code: int | None = None
+        self.summary: dict | None = None
+        self.error: str | None = None
+        still = info.kind in ("image", "folder")
+
+        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint).name}")
+        head.setWordWrap(True)
+        self.out = QLineEdit(out_dir)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out, 1)
+        out_row.addWidget(browse)
+        self.format = QComboBox()
+        self.format.addItem("PNG files (masks/000000.png …, pixel = class id)", "png")
+        if not still:
+            self.format.addItem("One lossless FFV1 video (masks.mkv)", "ffv1")
+        self.overlay = QCheckBox("overlays/*.jpg" if still else "overlay.mp4 (H.264, colours blended over the video)")
+        always = QLabel("coverage.csv (share of each class per frame) and summary.json are always written.")
+        always.setWordWrap(True)
+        n = info.frames or 0
+        self.start = QSpinBox()
+        self.end = QSpinBox()
+        self.every = QSpinBox()
+        self.start.setRange(0, max(0, n - 1) if n else 10**9)
+        self.end.setRange(0, n if n else 10**9)
+        self.end.setSpecialValueText("end")  # 0 = to the end
+        self.every.setRange(1, 10**6)
+        range_row = QHBoxLayout()
+        for label, w in (("from", self.start), ("to (exclusive)", self.end), ("every", self.every)):
+            range_row.addWidget(QLabel(label))
+            range_row.addWidget(w)
+        range_row.addStretch(1)
+        self.existing = QComboBox()
+        self.existing.addItem("Stop if the folder holds an export", "refuse")
+        if not info.is_live:
+            self.existing.addItem("Continue an earlier export (resume)", "resume")
+        self.existing.addItem("Replace an earlier export", "overwrite")
+
+        form = QFormLayout()
+        form.addRow(head)
+        form.addRow("Output folder", out_row)
+        form.addRow("Masks", self.format)
+        form.addRow("Overlay", self.overlay)
+        form.addRow("", always)
+        if not info.is_live and n > 1:
+            form.addRow("Frames", range_row)
+        form.addRow("Existing export", self.existing)
+
+        self.bar = QProgressBar()
+        self.bar.setRange(0, max(1, n) if n else 0)
+        self.bar.setValue(0)
+        self.eta = QLabel("Ready.")
+        self.eta.setWordWrap(True)
+        self.start_btn = QPushButton("Export")
+        self.start_btn.setDefault(True)
+        self.cancel_btn = QPushButton("Cancel")
+        self.open_btn = QPushButton("Open folder")
+        self.open_btn.setVisible(False)
+        self.start_btn.clicked.connect(self.start_export)
+        self.cancel_btn.clicked.connect(self._cancel_or_close)
+        self.open_btn.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.out.text())))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.cancel_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.eta)
+        lay.addLayout(buttons)
+        self.resize(620, self.sizeHint().height())
+
+    # --- actions -----------------------------------------------------------------------------------
+
+    def options(self) -> ExportOptions:
+        existing = self.existing.currentData()
+        return ExportOptions(
+            format=str(self.format.currentData()),
+            overlay=self.overlay.isChecked(),
+            start=self.start.value(),
+            end=self.end.value() or None,
+            every=self.every.value(),
+            resume=existing == "resume",
+            overwrite=existing == "overwrite",
+        )
+
+    def start_export(self) -> None:
+        if self.running():
+            return
+        out = self.out.text().strip()
+        if not out:
+            self.eta.setText("Choose an output folder first.")
+            return
+        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision)
+        self.exit_code = self.summary = self.error = None
+        self.job = ExportJob(req, self)
+        self.job.progress.connect(self._progress)
+        self.job.done.connect(self._done)
+        self.job.failed.connect(self._failed)
+        self.job.finished.connect(self._finished)
+        self._t0 = time.perf_counter()
+        self.bar.setValue(0)
+        self.eta.setText("Loading the model and opening the source…")
+        self.start_btn.setEnabled(False)
+        self.open_btn.setVisible(False)
+        self.cancel_btn.setText("Cancel")
+        self.job.start()
+
+    def running(self) -> bool:
+        return self.job is not None and self.job.isRunning()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.eta.setText("Cancelling…")
+
+    def shutdown(self, timeout_ms: int = 15000) -> None:
+        """Cancel a running export and wait for its thread (window closing)."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait(timeout_ms)
+
+    def _cancel_or_close(self) -> None:
+        if self.running():
+            self.cancel()
+        else:
+            self.close()
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
+        if d:
+            self.out.setText(d)
+
+    # --- job signals (GUI thread) ------------------------------------------------------------------
+
+    def _progress(self, p: Progress) -> None:
+        if p.expected:
+            self.bar.setRange(0, p.expected)
+            self.bar.setValue(p.done)
+            left = (p.expected - p.done) / p.fps if p.fps > 0 else None
+            eta = f", about {left:.0f} s left" if left is not None else ""
+            self.eta.setText(f"Frame {p.done} of {p.expected} · {p.fps:.1f} frames/s{eta}")
+        else:
+            self.eta.setText(f"{p.done} frames · {p.fps:.1f} frames/s (live source: Cancel to stop)")
+
+    def _done(self, code: int, summary: dict) -> None:
+        self.exit_code, self.summary = code, summary
+        written = summary.get("frames_written")
+        if code == 0 and self.bar.maximum() > 0:
+            self.bar.setValue(self.bar.maximum())
+        text = f"{EXIT_TEXT.get(code, 'Stopped.')} {written} frames in {self.out.text()}"
+        if code not in (0, 130) and summary.get("stopped"):
+            text += f"\n{summary['stopped']}"
+        self.eta.setText(text)
+
+    def _failed(self, message: str) -> None:
+        self.exit_code, self.error = 2, message
+        self.eta.setText(f"Export failed: {message}")
+
+    def _finished(self) -> None:
+        self.start_btn.setEnabled(True)
+        self.start_btn.setText("Export again")
+        self.cancel_btn.setText("Close")
+        self.open_btn.setVisible(Path(self.out.text()).is_dir())
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        # Closing the dialog does not stop a running export silently: it keeps running, the window
+        # cancels it on exit. Hide instead of destroying so the thread object outlives the dialog.
+        event.ignore()
+        self.hide()

@@ -1,0 +1,104 @@
+"""Export from the window: the dialog runs `segtool predict`'s job in the background, with progress,
+to completion and to cancellation, while the viewer keeps working."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.gui.test_main_window import load
+
+
+def start(qtbot, window, out, *, end=0, every=1, overlay=False):
+    dlg = window.open_export_dialog()
+    assert dlg is not None and dlg.isVisible() and not dlg.isModal()
+    dlg.out.setText(str(out))
+    dlg.end.setValue(end)
+    dlg.every.setValue(every)
+    dlg.overlay.setChecked(overlay)
+    dlg.start_btn.click()
+    assert dlg.running()
+    return dlg
+
+
+def test_export_runs_to_completion_while_the_user_browses(qtbot, window, gui_checkpoint, clip, reference_engine):
+    load(qtbot, window, gui_checkpoint, clip)
+    out = Path(window.settings.store.fileName()).parent / "export"
+    progress = []
+    dlg = start(qtbot, window, out, end=30, every=3, overlay=True)
+    dlg.job.progress.connect(lambda p: progress.append(p))
+    window.seek(60)  # the viewer keeps working during the export
+    qtbot.waitUntil(lambda: window.current.index == 60 and window.current.mask is not None, timeout=20000)
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    assert dlg.exit_code == 0, dlg.eta.text()
+    assert "Finished" in dlg.eta.text() and dlg.bar.value() == dlg.bar.maximum() == 10
+    assert [p.done for p in progress] == list(range(1, 11))
+    summary = json.loads(open(f"{out}/summary.json").read())
+    assert summary["complete"] is True and summary["frames_written"] == 10
+    masks = sorted(p.name for p in Path(out, "masks").glob("*.png"))
+    assert masks == [f"{i:06d}.png" for i in range(0, 30, 3)]
+    rows = list(csv.DictReader(open(f"{out}/coverage.csv")))
+    assert [int(r["frame"]) for r in rows] == list(range(0, 30, 3))
+    assert Path(out, "overlay.mp4").is_file()
+    # the exported masks are the viewer's masks (same core job, same model)
+    from segtool.core.sources import open_source
+
+    with open_source(clip) as src:
+        want = reference_engine.predict([src.read(0).rgb])[0].mask
+    assert np.array_equal(np.asarray(Image.open(f"{out}/masks/000000.png")), want)
+    assert dlg.open_btn.isVisible()
+
+
+def test_export_can_be_cancelled(qtbot, window, gui_checkpoint, clip, tmp_path):
+    load(qtbot, window, gui_checkpoint, clip)
+    out = tmp_path / "out"
+    dlg = start(qtbot, window, out)
+    with qtbot.waitSignal(dlg.job.progress, timeout=30000):
+        pass
+    dlg.cancel_btn.click()  # Cancel while running
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=30000)
+    assert dlg.exit_code == 130 and "Cancelled" in dlg.eta.text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is False and 0 < summary["frames_written"] < 101
+    # Resume from the dialog finishes the job without redoing frames.
+    dlg.existing.setCurrentIndex(dlg.existing.findData("resume"))
+    dlg.start_btn.click()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    assert dlg.exit_code == 0, dlg.eta.text()
+    assert len(list((out / "masks").glob("*.png"))) == 101
+
+
+def test_export_into_an_old_export_explains_the_choice(qtbot, window, gui_checkpoint, clip, tmp_path):
+    load(qtbot, window, gui_checkpoint, clip)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    dlg = start(qtbot, window, out, end=5)
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=30000)
+    assert dlg.exit_code == 2 and "--overwrite" in dlg.error  # the core message, shown as is
+    assert window.isVisible()
+
+
+def test_closing_the_window_cancels_a_running_export(qtbot, settings, gui_checkpoint, clip, tmp_path):
+    from segtool.gui.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    load(qtbot, win, gui_checkpoint, clip)
+    dlg = start(qtbot, win, tmp_path / "out")
+    with qtbot.waitSignal(dlg.job.progress, timeout=30000):
+        pass
+    win.close()
+    assert not dlg.job.isRunning() and not win.worker.isRunning()
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["complete"] is False
+
+
+def test_export_without_a_model_says_what_to_do(qtbot, window, clip):
+    load(qtbot, window, None, clip)
+    assert window.open_export_dialog() is None
+    assert "checkpoint" in window.last_error
