@@ -1,0 +1,178 @@
+"""`segtool train DATA -o RUN`: train a DeepLabV3 model; `segtool train --check DATA` validates only.
+
+Multi-GPU: `torchrun --nproc_per_node N -m segtool train …` (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from training.events import TrainingEvents  # no torch import: `segtool --help` stays fast
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model on a labelled dataset (or --check it)",
+        description="Train DeepLabV3 on DATA (images/+masks/, CVAT or VOC export, labelme, CamVid; folder or .zip) and "
+        "write RUN/last.pt, best.pt, history.csv, config.json, report.json. See docs/training.md and docs/datasets.md.",
+        epilog="Exit codes: 0 done; 2 bad usage, input or dataset errors (the message names the file and the fix), "
+        "diverged loss, out of memory; 130 interrupted (last.pt written; --resume continues).",
+    )
+    p.add_argument("data", help="dataset folder or .zip")
+    p.add_argument("-o", "--output", help="run folder (created)")
+    p.add_argument("--check", action="store_true", help="print the dataset validation report and exit (0 ok, 2 errors)")
+    p.add_argument("--val", help="separate validation dataset (then all of DATA trains)")
+    p.add_argument("--images", help="image folder for exports without images (CVAT)")
+    p.add_argument("--classes", help="labelmap.txt or classes.json for data without one")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="val share when the data names no split (default 0.2)")
+    g = p.add_argument_group("model")
+    g.add_argument("--backbone", default="resnet50", help="resnet18, resnet34, resnet50 (default), resnet101, mobilenet_v3_large")
+    g.add_argument("--output-stride", type=int, default=16, choices=(8, 16))
+    g.add_argument("--decoder", default="none", choices=("none", "v3plus"))
+    g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune")
+    g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
+    g = p.add_argument_group("schedule")
+    g.add_argument("--epochs", type=int, default=30)
+    g.add_argument("--repeat", type=int, default=1, help="show the training set N times per epoch (tiny datasets)")
+    g.add_argument("--batch-size", type=int, default=8, help="images per step (per process under torchrun)")
+    g.add_argument("--crop-size", type=int, default=512, help="square training crop (default 512)")
+    g.add_argument("--eval-size", type=int, default=520, help="shorter side for validation/inference, stored in the checkpoint; 0 = native")
+    g.add_argument("--scale", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
+    g.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    g.add_argument("--color-jitter", action="store_true", help="random brightness/contrast/saturation/hue")
+    g.add_argument("--optimizer", default="sgd", choices=("sgd", "adamw"))
+    g.add_argument("--lr", type=float, default=0.0, help="base learning rate (default 0.01 SGD, 1e-4 AdamW)")
+    g.add_argument("--weight-decay", type=float, default=1e-4, help="default 1e-4 (5e-4 is the other usual value)")
+    g.add_argument("--head-lr-mult", type=float, default=1.0, help="heads learn N times faster (10 with a pretrained backbone)")
+    g.add_argument("--warmup-iters", type=int, default=-1, help="linear warm-up steps (default: 5%% of all, at most 500)")
+    g.add_argument("--aux-weight", type=float, default=0.4, help="auxiliary loss weight; 0 = no auxiliary head")
+    g.add_argument("--class-weights", default="none", choices=("none", "log", "median"), help="weights for rare classes")
+    g = p.add_argument_group("runtime")
+    g.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    g.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16/fp16 autocast)")
+    g.add_argument("--workers", type=int, default=None, help="data-loading processes (default: up to 4)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--limit", type=int, default=0, help="debug: only the first N train and N val images")
+    g.add_argument("--resume", action="store_true", help="continue the run in RUN (settings from RUN/config.json)")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _config(args: argparse.Namespace):
+    from training.config import TrainConfig
+
+    workers = args.workers if args.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
+    return TrainConfig(
+        data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
+        val_fraction=args.val_fraction, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
+        init=args.init, weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
+        crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],
+        hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
+        weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
+        aux_weight=args.aux_weight, class_weights=args.class_weights, amp=not args.no_amp, workers=workers,
+        device=args.device, seed=args.seed, limit=args.limit,
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.check:
+        return run_check(args)
+    if not args.output:
+        from models.errors import UserInputError
+
+        raise UserInputError("no run folder: pass -o RUN (or --check to validate DATA only)")
+    from training.trainer import train
+
+    cfg = _config(args)
+    events = _ProgressEvents(quiet=args.quiet)
+    cancel = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame) -> None:  # first Ctrl-C: finish the step, save last.pt, stop; the second one kills
+        cancel.set()
+        print("\nsegtool: stopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
+        signal.signal(signal.SIGINT, previous)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = train(cfg, resume=args.resume, events=events, cancel=cancel)
+    finally:
+        events.close()
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    if not events.is_main:
+        return 0
+    best = f"best mIoU {result.best_miou:.4f} (epoch {result.best_epoch})" if result.best_miou is not None else "no validation"
+    if result.stopped:
+        print(f"segtool: interrupted after {result.epochs_done} epoch(s); {result.run_dir}/last.pt saved — "
+              f"continue with: segtool train {args.data} -o {result.run_dir} --resume", file=sys.stderr)  # fmt: skip
+        return 130
+    print(f"done: {result.epochs_done} epoch(s) in {result.seconds:.0f} s; {best} -> {result.run_dir}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from training.data import check_dataset
+    from training.rundata import open_run_data
+
+    rd = open_run_data(_config(args))
+    datasets = [rd.train_data] + ([rd.val_data] if rd.val_data is not rd.train_data else [])
+    ok = True
+    for data in datasets:
+        n = len([s for s in data.samples if s.mask is not None])
+        with tqdm(total=n, unit="mask", desc="checking", disable=args.quiet, leave=False, file=sys.stderr) as bar:
+            report = check_dataset(data, progress=lambda done, total: bar.update(done - bar.n))
+        print(report.as_text())
+        ok = ok and report.ok
+    return 0 if ok else 2
+
+
+class _ProgressEvents(TrainingEvents):
+    """tqdm bars and one line per epoch for the CLI (only the first process prints under torchrun)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+        self.is_main = os.environ.get("RANK", "0") == "0"
+
+    def on_train_start(self, info) -> None:
+        where = f"{info.device}" + (f" × {info.world_size} processes" if info.world_size > 1 else "")
+        print(f"training {len(info.classes)} classes on {info.train_images} images "
+              f"(val {info.val_images}), {info.steps_per_epoch} steps/epoch, {where} -> {info.run_dir}")  # fmt: skip
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(desc=f"epoch {epoch}/{epochs}", unit="step", disable=self.quiet, dynamic_ncols=True)
+
+    def on_batch_end(self, p) -> None:
+        if self.bar is not None:
+            self.bar.total = p.steps
+            self.bar.update(p.step - self.bar.n)
+            self.bar.set_postfix(loss=f"{p.loss:.4f}", lr=f"{p.lr:.2g}", img_s=f"{p.images_per_s:.1f}")
+
+    def on_epoch_end(self, s) -> None:
+        self.close()
+        m = s.metrics
+        val = "no val"
+        if m and m.get("miou") is not None:
+            val = f"val_loss {s.val_loss:.4f} mIoU {m['miou']:.4f} pixel acc {m['pixel_accuracy']:.4f}"
+        print(f"epoch {s.epoch}/{s.epochs}: train_loss {s.train_loss:.4f} {val} lr {s.lr:.3g} "
+              f"{s.seconds:.0f} s{' *best*' if s.is_best else ''}", flush=True)  # fmt: skip
+
+    def on_message(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

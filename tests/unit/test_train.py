@@ -1,0 +1,193 @@
+"""Training end to end on a tiny real dataset: outputs, resume exactness, Ctrl-C, divergence, refusal."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models import load_checkpoint
+from models.errors import UserInputError
+from segtool.cli import main
+from training.config import TrainConfig
+from training.engine import TrainingDiverged
+from training.events import TrainingEvents
+from training.trainer import train
+
+SIZE = 64
+
+
+def make_dataset(root: Path, n_train: int = 4, n_val: int = 1, *, classes=("background", "rock"), seed: int = 0) -> Path:
+    """`train/` + `val/` folders of SIZE×SIZE photos with a bright square labelled `rock` (id 1)."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("val", n_val)):
+        for i in range(n):
+            img = rng.integers(0, 90, (SIZE, SIZE, 3), np.uint8)
+            mask = np.zeros((SIZE, SIZE), np.uint8)
+            y, x = rng.integers(4, SIZE - 28, 2)
+            mask[y : y + 24, x : x + 24] = 1
+            if len(classes) > 2:
+                mask[:6, :] = 2
+            img[mask == 1] += 140
+            for sub, arr in (("images", img), ("masks", mask)):
+                (root / split / sub).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(arr).save(root / split / sub / f"{split}{i}.png")
+    (root / "classes.json").write_text(json.dumps(list(classes)))
+    return root
+
+
+def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(data=str(data), output=str(out), backbone="resnet18", epochs=2, batch_size=2, crop_size=SIZE,
+                eval_size=SIZE, device="cpu", seed=0)  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+class Recorder(TrainingEvents):
+    def __init__(self, stop_at: tuple[int, int] | None = None, cancel: threading.Event | None = None, how: str = "raise"):
+        self.events: list[tuple] = []
+        self.stop_at, self.cancel, self.how = stop_at, cancel, how
+
+    def on_train_start(self, info) -> None:
+        self.events.append(("start", info.start_epoch, info.steps_per_epoch))
+
+    def on_epoch_start(self, epoch, epochs) -> None:
+        self.events.append(("epoch_start", epoch))
+
+    def on_batch_end(self, p) -> None:
+        self.events.append(("batch", p.epoch, p.step, p.loss))
+        if self.stop_at == (p.epoch, p.step):
+            if self.how == "raise":
+                raise KeyboardInterrupt
+            self.cancel.set()
+
+    def on_epoch_end(self, s) -> None:
+        self.events.append(("epoch_end", s.epoch, s.metrics.get("miou")))
+
+    def on_train_end(self, result) -> None:
+        self.events.append(("end", result.stopped))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def finished_run(dataset, tmp_path_factory):
+    """An uninterrupted 2-epoch run (the reference for the resume test)."""
+    out = tmp_path_factory.mktemp("runs") / "full"
+    rec = Recorder()
+    result = train(tiny_config(dataset, out), events=rec)
+    return out, result, rec
+
+
+def state_dict_of(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path).state_dict
+
+
+def test_run_writes_checkpoints_history_config_report(finished_run, dataset):
+    out, result, rec = finished_run
+    assert result.stopped is None and result.epochs_done == 2
+    assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "history.csv", "config.json", "report.json"}
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "miou", "pixel_accuracy", "lr", "seconds"]
+    assert all(float(r["train_loss"]) > 0 and 0 <= float(r["miou"]) <= 1 for r in rows)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["backbone"] == "resnet18" and cfg["epochs"] == 2 and cfg["data"] == str(dataset)
+    report = json.loads((out / "report.json").read_text())
+    assert set(report) >= {"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes", "images"}
+    assert report["images"] == 1 and report["classes"] == ["background", "rock"]
+    assert sum(map(sum, report["confusion_matrix"])) == SIZE * SIZE  # full-resolution labels of the one val image
+
+    best = load_checkpoint(out / "best.pt")
+    assert best.class_names == ["background", "rock"] and best.config.backbone == "resnet18"
+    assert best.preprocess["resize_short"] == SIZE
+    assert best.train["metrics"]["miou"] == report["miou"] and best.train["epochs"] == report["epoch"]
+    assert set(best.train) >= {"dataset", "epochs", "metrics", "config", "seconds"}
+    assert set(best.train["metrics"]["per_class_iou"]) == {"background", "rock"}
+    # last.pt: a normal checkpoint plus resume state, all loadable without unpickling code
+    raw = torch.load(out / "last.pt", weights_only=True)
+    assert raw["train"]["epochs"] == 2 and raw["resume"]["epoch"] == 2 and raw["resume"]["step"] == 0
+    assert set(raw["resume"]) >= {"optimizer", "scheduler", "rng", "best_miou", "history"}
+    # events in order: start, epoch 1 (2 steps), epoch 2, end
+    kinds = [e[0] for e in rec.events]
+    assert kinds == ["start", "epoch_start", "batch", "batch", "epoch_end", "epoch_start", "batch", "batch", "epoch_end", "end"]
+
+
+@pytest.mark.parametrize("how", ["raise", "cancel"])
+def test_interrupt_saves_last_and_resume_matches_uninterrupted_run(finished_run, dataset, tmp_path, how):
+    """Ctrl-C (KeyboardInterrupt from a callback) or a GUI cancel mid-epoch 2 writes last.pt; --resume then
+    ends with exactly the weights of the uninterrupted run (same seed, CPU)."""
+    full_dir = finished_run[0]
+    out = tmp_path / "run"
+    cancel = threading.Event()
+    rec = Recorder(stop_at=(2, 1), cancel=cancel, how=how)
+    if how == "raise":
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_config(dataset, out), events=rec, cancel=cancel)
+    else:
+        assert train(tiny_config(dataset, out), events=rec, cancel=cancel).stopped == "cancelled"
+    raw = torch.load(out / "last.pt", weights_only=True)
+    assert (raw["resume"]["epoch"], raw["resume"]["step"]) == (1, 1)  # epoch 2 (0-based 1), one step done
+
+    with pytest.raises(UserInputError, match="--resume"):  # an existing run is never overwritten
+        train(tiny_config(dataset, out))
+    rec2 = Recorder()
+    result = train(tiny_config(dataset, out, device="cpu"), resume=True, events=rec2)
+    assert result.stopped is None and result.epochs_done == 2
+    assert [e for e in rec2.events if e[0] == "batch"][0][1:3] == (2, 2)  # continued at epoch 2, step 2
+    a, b = state_dict_of(full_dir / "last.pt"), state_dict_of(out / "last.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    full_rows = list(csv.DictReader((full_dir / "history.csv").open()))
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    assert [(r["epoch"], r["train_loss"], r["miou"]) for r in rows] == [(r["epoch"], r["train_loss"], r["miou"]) for r in full_rows]
+
+
+def test_non_finite_loss_stops_with_message(dataset, tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"loss became .* Lower --lr"):
+        train(tiny_config(dataset, tmp_path / "run", lr=1e30, epochs=1, warmup_iters=0))
+
+
+def test_refuses_too_few_images_for_a_batch(dataset, tmp_path):
+    with pytest.raises(UserInputError, match="--batch-size 4"):
+        train(tiny_config(dataset, tmp_path / "run", batch_size=5))
+
+
+def test_check_reports_and_training_refuses_a_broken_dataset(tmp_path, capsys):
+    data = make_dataset(tmp_path / "data", n_train=2)
+    bad = np.zeros((SIZE, SIZE), np.uint8)
+    bad[:4, :4] = 7  # not a class id
+    Image.fromarray(bad).save(data / "train" / "masks" / "train1.png")
+    assert main(["train", "--check", str(data), "-q"]) == 2
+    text = capsys.readouterr().out
+    assert "train/masks/train1.png" in text and "id 7" in text and "NOT OK" in text
+
+    assert main(["train", str(data), "-o", str(tmp_path / "run"), "--device", "cpu", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "train1.png" in err and "--check" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_check_ok_dataset_exits_0(dataset, capsys):
+    assert main(["train", "--check", str(dataset), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: ready to train" in out and "4 train / 1 val" in out
+
+
+def test_cli_usage_errors(dataset, tmp_path, capsys):
+    assert main(["train", str(dataset)]) == 2
+    assert "-o RUN" in capsys.readouterr().err
+    assert main(["train", str(dataset), "-o", str(tmp_path / "r"), "--crop-size", "8"]) == 2
+    assert "--crop-size" in capsys.readouterr().err
+    assert main(["train", str(dataset), "-o", str(tmp_path / "r"), "--resume"]) == 2
+    assert "no run to continue" in capsys.readouterr().err

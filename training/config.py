@@ -1,0 +1,161 @@
+"""`TrainConfig`: every setting of a training run, stored as `RUN/config.json` so `--resume` and readers
+of old runs know exactly what was done."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from models.config import BACKBONES, DECODERS, OUTPUT_STRIDES
+from models.errors import UserInputError
+
+INITS = ("scratch", "imagenet", "coco")  # or the path of a segtool checkpoint
+OPTIMIZERS = ("sgd", "adamw")
+CLASS_WEIGHTS = ("none", "log", "median")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (plain types only; `to_dict` is what config.json holds).
+
+    Attributes:
+        data: dataset path (any form `training.data.open_dataset` accepts).
+        output: run folder (last.pt, best.pt, history.csv, config.json, report.json).
+        val: a separate validation dataset; then every labelled sample of `data` is used for training.
+        images: image folder for exports that hold no images (CVAT).
+        classes: class file (labelmap.txt / classes.json) for data without one.
+        val_fraction: share of samples put in val when the data names no split.
+        backbone, output_stride, decoder, aux_head: the network (see docs/models.md).
+        init: "scratch", "imagenet", "coco" or the path of a segtool checkpoint to fine-tune.
+        weights_file: local .pth for imagenet/coco init (offline machines).
+        epochs: passes over the training set (times `repeat`).
+        repeat: the training set is shown this many times per epoch (tiny datasets: fewer, longer epochs).
+        batch_size: images per step (per process under torchrun).
+        crop_size: square training crop in network pixels.
+        eval_size: shorter side the image is resized to for validation and inference (stored in the
+            checkpoint's preprocess); 0 = the image's own size. Training scales are relative to it.
+        scale_min, scale_max: random scale range (relative to eval_size) before cropping.
+        hflip: random horizontal flips.
+        color_jitter: random brightness/contrast/saturation/hue.
+        optimizer: "sgd" (momentum 0.9) or "adamw".
+        lr: base learning rate (backbone); 0 = 0.01 for SGD, 1e-4 for AdamW.
+        weight_decay: 1e-4 (5e-4 is the other common choice; AdamW default 1e-2 when left at 0).
+        head_lr_mult: the heads learn this many times faster (10 is usual with a pretrained backbone).
+        warmup_iters: linear warm-up steps; -1 = automatic (5% of all steps, at most 500).
+        poly_power: poly learning-rate decay power.
+        aux_weight: weight of the auxiliary head's loss (0 builds no auxiliary head).
+        class_weights: "none", "log" (1/ln(1.02+p), ENet) or "median" (median-frequency balancing).
+        amp: mixed precision on CUDA.
+        channels_last: NHWC memory format (faster with cuDNN and oneDNN).
+        workers: data-loading processes.
+        device: auto, cpu, cuda, cuda:N, mps.
+        seed: seeds the split, initialisation, augmentations and order.
+        limit: use only the first N training and N validation samples (quick trials); 0 = all.
+    """
+
+    data: str = ""
+    output: str = ""
+    val: str | None = None
+    images: str | None = None
+    classes: str | None = None
+    val_fraction: float = 0.2
+    backbone: str = "resnet50"
+    output_stride: int = 16
+    decoder: str = "none"
+    init: str = "scratch"
+    weights_file: str | None = None
+    epochs: int = 30
+    repeat: int = 1
+    batch_size: int = 8
+    crop_size: int = 512
+    eval_size: int = 520
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    hflip: bool = True
+    color_jitter: bool = False
+    optimizer: str = "sgd"
+    lr: float = 0.0
+    weight_decay: float = 1e-4
+    head_lr_mult: float = 1.0
+    warmup_iters: int = -1
+    poly_power: float = 0.9
+    aux_weight: float = 0.4
+    class_weights: str = "none"
+    amp: bool = True
+    channels_last: bool = True
+    workers: int = 0
+    device: str = "auto"
+    seed: int = 0
+    limit: int = 0
+
+    @property
+    def base_lr(self) -> float:
+        if self.lr > 0:
+            return self.lr
+        return 0.01 if self.optimizer == "sgd" else 1e-4
+
+    @property
+    def aux_head(self) -> bool:
+        return self.aux_weight > 0
+
+    def validate(self) -> TrainConfig:
+        """Check values a user typed; raises UserInputError naming the option and the accepted values."""
+        def bad(opt: str, value: Any, want: str) -> UserInputError:
+            return UserInputError(f"--{opt.replace('_', '-')} {value!r}: {want}")
+
+        if not self.data:
+            raise UserInputError("no dataset given; pass DATA (a folder or .zip)")
+        if not self.output:
+            raise UserInputError("no run folder given; pass -o RUN")
+        if self.backbone not in BACKBONES:
+            raise bad("backbone", self.backbone, f"choose one of {', '.join(BACKBONES)}")
+        if self.output_stride not in OUTPUT_STRIDES:
+            raise bad("output_stride", self.output_stride, "use 8 or 16")
+        if self.decoder not in DECODERS:
+            raise bad("decoder", self.decoder, "use none or v3plus")
+        if self.init not in INITS and not Path(self.init).is_file():
+            raise bad("init", self.init, f"use {', '.join(INITS)} or the path of a segtool checkpoint (.pt)")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", self.optimizer, "use sgd or adamw")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise bad("class_weights", self.class_weights, "use none, log or median")
+        for name in ("epochs", "batch_size", "repeat"):
+            if getattr(self, name) < 1:
+                raise bad(name, getattr(self, name), "use 1 or more")
+        if self.crop_size < 32:
+            raise bad("crop_size", self.crop_size, "use 32 or more (e.g. 512)")
+        if self.eval_size != 0 and self.eval_size < 32:
+            raise bad("eval_size", self.eval_size, "use 32 or more, or 0 for the images' own size")
+        if not 0 < self.scale_min <= self.scale_max:
+            raise bad("scale_min", self.scale_min, "need 0 < scale-min <= scale-max")
+        if self.lr < 0 or self.weight_decay < 0 or self.head_lr_mult <= 0:
+            raise UserInputError("--lr and --weight-decay must be >= 0 and --head-lr-mult > 0")
+        if not 0 <= self.val_fraction < 1:
+            raise bad("val_fraction", self.val_fraction, "use a fraction in [0, 1), e.g. 0.2")
+        if self.aux_weight < 0:
+            raise bad("aux_weight", self.aux_weight, "use 0 (no auxiliary head) or a weight such as 0.4")
+        if self.workers < 0 or self.limit < 0:
+            raise UserInputError("--workers and --limit must be >= 0")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild from config.json; unknown keys (from a newer segtool) are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrainConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise UserInputError(f"cannot read {path}: {e}; the run folder is damaged — start a new run") from e

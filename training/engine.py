@@ -1,0 +1,188 @@
+"""The training step and the evaluation loop as plain functions (torchvision references style).
+
+`train_one_epoch` runs the steps of one epoch; `evaluate` scores a model on full-resolution labels with
+the checkpoint's own preprocessing. The `Trainer` (trainer.py) orchestrates them; nothing here writes
+files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.errors import UserInputError
+from training import distributed
+from training.metrics import ConfusionMatrix
+from training.transforms import preprocess
+
+
+class TrainingDiverged(UserInputError):
+    """The loss became NaN or infinite; the message says which step and what to change."""
+
+
+@dataclass
+class EpochStats:
+    """Running totals of one epoch (kept across a mid-epoch interrupt so a resume continues them)."""
+
+    loss_sum: float = 0.0
+    steps: int = 0  # steps done in this epoch
+    images: int = 0
+    seconds: float = 0.0
+    lr: float = 0.0  # learning rate of the last step (backbone group)
+    stopped: bool = False  # interrupted before the epoch's last step
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.steps if self.steps else float("nan")
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def train_one_epoch(
+    model: nn.Module,
+    criterion: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loader: Iterable,
+    device: torch.device,
+    *,
+    stats: EpochStats,
+    amp_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    channels_last: bool = False,
+    on_step: Callable[[EpochStats, float, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    where: str = "",
+) -> EpochStats:
+    """Train over `loader` (the batches still to do in this epoch), updating `stats` in place.
+
+    Args:
+        stats: totals so far (non-zero when resuming mid-epoch).
+        amp_dtype: autocast dtype (CUDA) or None for fp32.
+        scaler: gradient scaler for float16 autocast.
+        on_step: called after every step as on_step(stats, loss, lr).
+        should_stop: checked after every step; True ends the epoch early with `stats.stopped`.
+        where: "epoch 3" etc., for the divergence message.
+
+    Raises:
+        TrainingDiverged: the loss is not finite (on any process).
+    """
+    model.train()
+    for images, targets in loader:
+        t0 = time.perf_counter()
+        images = images.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast(device, amp_dtype):
+            outputs = model(images)
+        loss = criterion(outputs, targets)  # in fp32: the criterion upcasts the logits
+
+        # The mean over processes both logs one number and makes every rank take the same decision.
+        reduced = distributed.all_reduce_sum(loss.detach().float().reshape(1).to(distributed.reduce_device(device)))
+        loss_value = float(reduced.item()) / distributed.current().world_size
+        lr = optimizer.param_groups[0]["lr"]
+        if not torch.isfinite(torch.tensor(loss_value)):
+            raise TrainingDiverged(
+                f"the training loss became {loss_value} at {where} step {stats.steps + 1} (learning rate {lr:.3g}); "
+                "training stopped. Lower --lr (e.g. by 10x), keep the warm-up, or check the labels "
+                "(`segtool train --check DATA`); last.pt still holds the last good epoch"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+
+        stats.loss_sum += loss_value
+        stats.steps += 1
+        stats.lr = lr
+        stats.images += images.shape[0]
+        dt = time.perf_counter() - t0
+        stats.seconds += dt
+        if on_step is not None:
+            on_step(stats, loss_value, lr)
+        if should_stop is not None and should_stop():
+            stats.stopped = True
+            break
+    return stats
+
+
+@dataclass
+class EvalResult:
+    matrix: ConfusionMatrix
+    loss: float | None
+    images: int
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    device: torch.device,
+    *,
+    num_classes: int,
+    preprocess_cfg: dict,
+    ignore_index: int = 255,
+    weight: torch.Tensor | None = None,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> EvalResult:
+    """Score `model` on full-resolution labels.
+
+    Each image is resized as `preprocess_cfg` says (the checkpoint's preprocessing), the logits are
+    upsampled back to the label's size and compared there, as `segtool eval` / `predict` do. Under
+    torchrun every process scores its share and the matrices and losses are summed, so all ranks
+    return the same result.
+
+    Args:
+        loader: yields (list of uint8 3xHxW images, list of HxW labels) — see `collate_list`.
+        weight: class weights for the validation loss (the training criterion's).
+        on_progress: called with the number of images done so far (this process).
+
+    Returns:
+        The confusion matrix, the mean cross-entropy per labelled pixel (None without labelled
+        pixels) and the number of images (over all processes).
+    """
+    model.eval()
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    weight_sum = torch.zeros((), dtype=torch.float64)
+    done = 0
+    w = weight.to(device) if weight is not None else None
+    for images, targets in loader:
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(tuple(im.shape), []).append(i)
+        for idx in groups.values():  # equal sizes run as one batch
+            x = torch.stack([images[i] for i in idx]).to(device, non_blocking=True)
+            y = torch.stack([targets[i] for i in idx]).to(device, non_blocking=True).long()
+            with autocast(device, amp_dtype):
+                logits = model(preprocess(x, preprocess_cfg, channels_last=channels_last))["out"]
+            logits = F.interpolate(logits.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
+            cm.update(logits.argmax(1), y)
+            counted = y != ignore_index
+            if bool(counted.any()):
+                loss_sum += F.cross_entropy(logits, y, weight=w, ignore_index=ignore_index, reduction="sum").double().cpu()
+                weight_sum += (w[y[counted]].sum() if w is not None else counted.sum()).double().cpu()
+            done += len(idx)
+        if on_progress is not None:
+            on_progress(done)
+    rd = distributed.reduce_device(device)
+    cm.reduce_(distributed.all_reduce_sum, device=rd)
+    totals = distributed.all_reduce_sum(torch.stack([loss_sum, weight_sum, torch.tensor(float(done), dtype=torch.float64)]).to(rd)).cpu()
+    loss = float(totals[0] / totals[1]) if totals[1] > 0 else None
+    return EvalResult(cm, loss, int(totals[2]))

@@ -1,0 +1,71 @@
+"""The network a run starts from: random, ImageNet backbone, COCO/VOC DeepLabV3, or a segtool checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from models import build_deeplabv3, load_checkpoint
+from models.config import ModelConfig
+from models.deeplab import DeepLabV3, build_from_config
+from models.heads import AUX_FINAL_KEY, final_layer_key
+from models.pretrained import init_pretrained
+from training.config import TrainConfig
+
+
+def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, list[str]]:
+    """Build the network for `cfg` and initialise it; returns (model, notes for the user).
+
+    With `init` = a checkpoint, the architecture comes from that checkpoint (backbone, output stride,
+    decoder; the flags are ignored) and its weights are loaded; when its classes differ from the
+    dataset's, the class-specific last layers are re-created (random) and everything else is kept.
+    """
+    torch.manual_seed(cfg.seed)  # the same seed gives the same random head
+    if cfg.init in ("scratch", "imagenet", "coco"):
+        model = build_deeplabv3(
+            backbone=cfg.backbone,
+            num_classes=len(class_names),
+            output_stride=cfg.output_stride,
+            decoder=cfg.decoder,
+            aux_head=cfg.aux_head,
+        )
+        if cfg.init == "scratch":
+            return model, ["initialised from scratch (random weights)"]
+        return model, init_pretrained(model, cfg.init, weights_file=cfg.weights_file, progress=True)
+    return _from_checkpoint(Path(cfg.init), cfg, class_names)
+
+
+def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, list[str]]:
+    ckpt = load_checkpoint(path)
+    c = ckpt.config
+    config = ModelConfig.create(
+        backbone=c.backbone,
+        num_classes=len(class_names),
+        output_stride=c.output_stride,
+        aspp_rates=c.aspp_rates,
+        multi_grid=c.multi_grid,
+        decoder=c.decoder,
+        aux_head=cfg.aux_head,
+    )
+    model = build_from_config(config)
+    own = model.state_dict()
+    same_classes = ckpt.class_names == list(class_names)
+    drop = set()
+    if not same_classes:
+        drop = {final_layer_key(c.decoder), AUX_FINAL_KEY}
+    take = {
+        k: v
+        for k, v in ckpt.state_dict.items()
+        if k in own and v.shape == own[k].shape and k.rsplit(".", 1)[0] not in drop
+    }
+    model.load_state_dict(take, strict=False)
+    notes = [f"initialised {len(take)} of {len(own)} tensors from {path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})"]
+    if not same_classes:
+        notes.append(
+            f"the checkpoint's classes ({', '.join(ckpt.class_names)}) differ from the dataset's "
+            f"({', '.join(class_names)}): the last classifier layers were re-created"
+        )
+    if (c.backbone, c.output_stride, c.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
+        notes.append(f"architecture taken from the checkpoint: {c.backbone}, output stride {c.output_stride}, decoder {c.decoder}")
+    return model, notes

@@ -1,0 +1,87 @@
+"""The datasets of a run: open, validate (refusing errors), split, limit, and the class weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from models.errors import UserInputError
+from training.config import TrainConfig
+from training.data import LabelledData, Sample, ValidationReport, check_dataset, open_dataset
+from training.losses import class_pixel_stats, class_weights
+
+
+@dataclass
+class RunData:
+    """Training and validation samples with the datasets that read them."""
+
+    train_data: LabelledData
+    train: list[Sample]
+    val_data: LabelledData
+    val: list[Sample]
+    reports: list[ValidationReport] = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.train_data.class_names
+
+
+def open_run_data(cfg: TrainConfig) -> RunData:
+    """Open `cfg.data` (and `cfg.val`) without reading every mask.
+
+    With `val`, every labelled sample of `data` trains and every labelled sample of `val` validates.
+    """
+    data = open_dataset(cfg.data, images=cfg.images, val_fraction=0.0 if cfg.val else cfg.val_fraction,
+                        seed=cfg.seed, classes=cfg.classes)  # fmt: skip
+    if cfg.val:
+        vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
+        if vdata.class_names != data.class_names:
+            raise UserInputError(
+                f"--val {cfg.val} has classes {', '.join(vdata.class_names)} but {cfg.data} has "
+                f"{', '.join(data.class_names)}; both need the same classes in the same order (use --classes FILE)"
+            )
+        train = [s for s in data.samples if s.mask is not None]
+        val = [s for s in vdata.samples if s.mask is not None]
+    else:
+        vdata, train, val = data, data.split("train"), data.split("val")
+    if cfg.limit:
+        train, val = train[: cfg.limit], val[: cfg.limit]
+    return RunData(data, train, vdata, val)
+
+
+def check_run_data(rd: RunData) -> list[ValidationReport]:
+    """Validate every dataset of the run (reads every mask once)."""
+    reports = [check_dataset(rd.train_data)]
+    if rd.val_data is not rd.train_data:
+        reports.append(check_dataset(rd.val_data))
+    rd.reports = reports
+    return reports
+
+
+def require_trainable(rd: RunData, batch_size: int, repeat: int, world_size: int) -> None:
+    """Refuse a run that could not take a single step, saying how to fix it."""
+    for rep in rd.reports:
+        rep.raise_for_errors()
+    n = len(rd.train)
+    if n == 0:
+        raise UserInputError(f"{rd.train_data.source or rd.train_data.root}: no training samples; put images in train/ "
+                             "or lower --val-fraction")  # fmt: skip
+    per_step = batch_size * world_size
+    if n * repeat < per_step:
+        raise UserInputError(
+            f"only {n} training image(s) × --repeat {repeat} but one step needs {per_step} "
+            f"(--batch-size {batch_size}{f' × {world_size} processes' if world_size > 1 else ''}); "
+            f"use --batch-size {max(1, (n * repeat) // world_size)} or --repeat {-(-per_step // n)}"
+        )
+
+
+def run_class_weights(rd: RunData, method: str) -> tuple[torch.Tensor | None, str | None]:
+    """Class weights from the training labels (reads each training mask once); (None, None) for "none"."""
+    if method == "none":
+        return None, None
+    d = rd.train_data
+    pixels, image_pixels = class_pixel_stats((d.load_mask(s) for s in rd.train), d.num_classes, d.ignore_index)
+    w = class_weights(method, pixels, image_pixels)
+    shown = ", ".join(f"{n} {v:.2f}" for n, v in zip(d.class_names, w.tolist()))
+    return w, f"class weights ({method}): {shown}"

@@ -1,0 +1,344 @@
+"""`train(cfg)`: one training run from a dataset to `RUN/{last,best}.pt`, history.csv, config.json and
+report.json. The CLI (`segtool train`) and the GUI wizard both call it; progress goes to a
+`TrainingEvents`, and a `threading.Event` cancels.
+
+    result = train(TrainConfig(data="rocks.zip", images="rocks/", output="runs/rocks", backbone="resnet18"),
+                   events=MyEvents(), cancel=stop_event)
+
+`last.pt` (written every epoch, and on cancel / Ctrl-C mid-epoch) is a normal segtool checkpoint plus
+a "resume" entry (optimizer, scheduler, scaler, epoch, step, RNG states, history; plain types and
+tensors), from which `train(cfg, resume=True)` continues exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from models import Checkpoint, default_preprocess, load_checkpoint, make_classes
+from models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
+from models.deeplab import build_from_config
+from models.errors import UserInputError
+from training import distributed
+from training.config import TrainConfig
+from training.engine import EpochStats, evaluate, train_one_epoch
+from training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
+from training.init import build_model
+from training.losses import make_criterion
+from training.metrics import report_dict
+from training.optim import auto_warmup, build_optimizer, build_scheduler
+from training.rundata import check_run_data, open_run_data, require_trainable, run_class_weights
+from training.state import rng_state, set_rng_state, write_history, write_text_atomic
+from training.transforms import (
+    EvalSamples,
+    TrainSamples,
+    collate_list,
+    epoch_order,
+    steps_per_epoch,
+    train_transform,
+)
+
+RUNTIME_OPTIONS = ("device", "workers")  # the only settings a resume may change
+
+
+@dataclass
+class TrainResult:
+    """How a run ended. `stopped` is None when every epoch ran, "cancelled" after a cancel."""
+
+    run_dir: Path
+    epochs_done: int
+    best_miou: float | None
+    best_epoch: int | None
+    stopped: str | None
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """auto → cuda (this process's GPU under torchrun) > mps > cpu."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise UserInputError(f"--device {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserInputError(f"--device {name}: CUDA is not available here; use --device cpu (or auto)")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", local_rank)
+    return dev
+
+
+def amp_dtype_for(device: torch.device, amp: bool) -> torch.dtype | None:
+    """bf16 autocast on CUDA GPUs that have it, else fp16 (with a gradient scaler); fp32 elsewhere."""
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    events: TrainingEvents | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainResult:
+    """Run (or with `resume`, continue) training as `cfg` says. See the module docstring.
+
+    Raises:
+        UserInputError: bad settings, a dataset with errors (the message names the file and the fix),
+            a run folder that already holds a run (use resume), a diverged loss, out of GPU memory.
+        KeyboardInterrupt: re-raised after `last.pt` was written.
+    """
+    run_dir = Path(cfg.output)
+    if resume:
+        cfg = _resume_config(cfg, run_dir)
+    elif (run_dir / "last.pt").exists():
+        raise UserInputError(f"{run_dir} already holds a training run (last.pt); continue it with --resume or choose another -o")
+    cfg.validate()
+    env = distributed.env_info()
+    device = resolve_device(cfg.device, env.local_rank)
+    created_group = env.enabled and not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    dist = distributed.setup(device)
+    try:
+        return _Run(cfg, run_dir, device, dist, resume, events if dist.is_main and events else TrainingEvents(), cancel).run()
+    finally:
+        if created_group:
+            distributed.cleanup()
+
+
+def _resume_config(given: TrainConfig, run_dir: Path) -> TrainConfig:
+    if not (run_dir / "last.pt").exists() or not (run_dir / "config.json").exists():
+        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no last.pt / config.json); start one without --resume")
+    saved = TrainConfig.load(run_dir / "config.json")
+    for name in RUNTIME_OPTIONS:
+        setattr(saved, name, getattr(given, name))
+    saved.output = str(run_dir)
+    return saved
+
+
+class _Run:
+    """The state of one run; `run()` is the epoch loop."""
+
+    def __init__(self, cfg, run_dir, device, dist, resume, events, cancel) -> None:
+        self.cfg, self.run_dir, self.device, self.dist = cfg, run_dir, device, dist
+        self.resume, self.events, self.cancel = resume, events, cancel or threading.Event()
+        self.history: list[dict[str, Any]] = []
+        self.best_miou: float | None = None
+        self.best_epoch: int | None = None
+        self.seconds_before = 0.0
+
+    # -- setup -------------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        cfg, ev = self.cfg, self.events
+        self.rd = open_run_data(cfg)
+        for rep in check_run_data(self.rd):
+            for w in rep.warnings:
+                ev.on_message(f"dataset warning: {w}")
+        require_trainable(self.rd, cfg.batch_size, cfg.repeat, self.dist.world_size)
+        self.names = self.rd.class_names
+        self.classes = make_classes(self.names, [list(c.color) for c in self.rd.train_data.classes])
+        self.ignore_index = self.rd.train_data.ignore_index
+        self.preprocess = default_preprocess(cfg.eval_size or None)
+        self.resume_state: dict[str, Any] | None = None
+        if self.resume:
+            last = self.run_dir / "last.pt"
+            ckpt = load_checkpoint(last)
+            self.resume_state = safe_torch_load(last).get("resume")
+            if not self.resume_state:
+                raise UserInputError(f"{last} has no resume state (it was written by another tool); start a new run")
+            if ckpt.class_names != self.names:
+                raise UserInputError(f"--resume: {last} was trained on classes {ckpt.class_names}, the data now has {self.names}")
+            model = build_from_config(ckpt.config)
+            load_weights(model, ckpt.state_dict, what=f"{last}'s weights")
+            notes = [f"resuming {self.run_dir} at epoch {self.resume_state['epoch'] + 1}, step {self.resume_state['step']}"]
+        else:
+            model, notes = build_model(cfg, self.names)
+        self.model_config = model.config
+        for n in notes:
+            ev.on_message(n)
+        self.weight, note = run_class_weights(self.rd, cfg.class_weights)
+        if note:
+            ev.on_message(note)
+        self.channels_last = cfg.channels_last and self.device.type in ("cuda", "cpu")
+        model = model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.dist.enabled and self.device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.net = model
+        self.model = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None) if self.dist.enabled else model
+        self.steps = steps_per_epoch(len(self.rd.train), cfg.repeat, cfg.batch_size, self.dist.world_size)
+        total = self.steps * cfg.epochs
+        self.optimizer = build_optimizer(self.net, name=cfg.optimizer, lr=cfg.base_lr, weight_decay=cfg.weight_decay, head_lr_mult=cfg.head_lr_mult)
+        self.scheduler = build_scheduler(self.optimizer, total_steps=total, warmup=auto_warmup(total) if cfg.warmup_iters < 0 else cfg.warmup_iters, power=cfg.poly_power)
+        self.amp_dtype = amp_dtype_for(self.device, cfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.criterion = make_criterion(aux_weight=cfg.aux_weight, weight=self.weight, ignore_index=self.ignore_index)
+        self.transform = train_transform(cfg.crop_size, eval_size=cfg.eval_size or None, scale=(cfg.scale_min, cfg.scale_max),
+                                         hflip=cfg.hflip, color_jitter=cfg.color_jitter)  # fmt: skip
+
+    def _restore(self) -> tuple[int, int, EpochStats]:
+        s = self.resume_state
+        if s is None:
+            return 0, 0, EpochStats()
+        self.optimizer.load_state_dict(s["optimizer"])
+        self.scheduler.load_state_dict(s["scheduler"])
+        if self.scaler is not None and s.get("scaler"):
+            self.scaler.load_state_dict(s["scaler"])
+        self.history = list(s["history"])
+        self.best_miou, self.best_epoch, self.seconds_before = s["best_miou"], s["best_epoch"], s["seconds"]
+        step, stats = s["step"], EpochStats(**s["stats"])
+        if step and s.get("world_size", 1) != self.dist.world_size:
+            self.events.on_message("the number of processes changed: the interrupted epoch restarts from its first step")
+            step, stats = 0, EpochStats()
+            self.scheduler.last_epoch = s["epoch"] * self.steps
+        set_rng_state(s["rng"])
+        return s["epoch"], step, stats
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        cfg, ev = self.cfg, self.events
+        self._setup()
+        start_epoch, start_step, stats = self._restore()
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            cfg.save(self.run_dir / "config.json")
+        ev.on_train_start(RunInfo(str(self.run_dir), self.names, len(self.rd.train), len(self.rd.val), cfg.epochs, start_epoch,
+                                  self.steps, str(self.device), self.dist.world_size))  # fmt: skip
+        self.t0 = time.perf_counter()
+        pos = (start_epoch, stats)  # where a resume would continue: (epoch, totals of its steps so far)
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                ev.on_epoch_start(epoch + 1, cfg.epochs)
+                self._train_epoch(epoch, start_step, stats)
+                if stats.stopped:
+                    self._save_last(epoch, stats)
+                    return self._finish("cancelled")
+                self._end_epoch(epoch, stats)
+                start_step, stats = 0, EpochStats()
+                pos = (epoch + 1, stats)
+                ev.on_epoch_end(self.last_summary)  # after last.pt is written: a stop here loses nothing
+        except KeyboardInterrupt:
+            self._save_last(*pos)
+            ev.on_message(f"interrupted: {self.run_dir / 'last.pt'} saved; continue with --resume")
+            raise
+        except torch.OutOfMemoryError as e:
+            raise UserInputError(
+                f"out of GPU memory with --batch-size {cfg.batch_size} and --crop-size {cfg.crop_size}; try "
+                f"--batch-size {max(1, cfg.batch_size // 2)} or --crop-size {max(32, cfg.crop_size * 3 // 4)}"
+            ) from e
+        return self._finish(None)
+
+    def _train_epoch(self, epoch: int, start_step: int, stats: EpochStats) -> None:
+        cfg = self.cfg
+        order = distributed.shard(epoch_order(len(self.rd.train), cfg.repeat, cfg.seed, epoch), self.dist, cfg.batch_size)
+        items = [(epoch, i) for i in order[start_step * cfg.batch_size :]]
+        loader = DataLoader(
+            TrainSamples(self.rd.train_data, self.rd.train, self.transform, cfg.seed), batch_size=cfg.batch_size,
+            sampler=items, num_workers=cfg.workers, drop_last=True, pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(cfg.seed + epoch),  # keeps the global RNG untouched
+        )  # fmt: skip
+
+        def on_step(st: EpochStats, loss: float, lr: float) -> None:
+            ips = st.images * self.dist.world_size / st.seconds if st.seconds else 0.0
+            self.events.on_batch_end(BatchProgress(epoch + 1, cfg.epochs, st.steps, self.steps, loss, lr, ips))
+
+        def should_stop() -> bool:
+            flag = self.cancel.is_set()
+            return distributed.broadcast_flag(flag, self.device) if self.dist.enabled else flag
+
+        train_one_epoch(self.model, self.criterion, self.optimizer, self.scheduler, loader, self.device, stats=stats,
+                        amp_dtype=self.amp_dtype, scaler=self.scaler, channels_last=self.channels_last, on_step=on_step,
+                        should_stop=should_stop, where=f"epoch {epoch + 1}")  # fmt: skip
+
+    def _validate(self) -> tuple[dict[str, Any], float | None]:
+        if not self.rd.val:
+            return {}, None
+        mine = list(range(len(self.rd.val)))[self.dist.rank :: self.dist.world_size]
+        loader = DataLoader(EvalSamples(self.rd.val_data, self.rd.val), batch_size=self.cfg.batch_size, sampler=mine,
+                            num_workers=self.cfg.workers, collate_fn=collate_list)  # fmt: skip
+        total = len(mine)
+        r = evaluate(self.net, loader, self.device, num_classes=len(self.names), preprocess_cfg=self.preprocess,
+                     ignore_index=self.ignore_index, weight=self.weight, amp_dtype=self.amp_dtype,
+                     channels_last=self.channels_last, on_progress=lambda done: self.events.on_validation_progress(done, total))  # fmt: skip
+        return report_dict(r.matrix, self.names, r.images), r.loss
+
+    def _end_epoch(self, epoch: int, stats: EpochStats) -> None:
+        cfg = self.cfg
+        report, val_loss = self._validate()
+        miou = report.get("miou")
+        is_best = not report or (miou is not None and (self.best_miou is None or miou > self.best_miou))
+        if is_best:
+            self.best_miou, self.best_epoch = miou, epoch + 1
+        lr = stats.lr
+        row = {"epoch": epoch + 1, "train_loss": round(stats.mean_loss, 6), "val_loss": None if val_loss is None else round(val_loss, 6),
+               "miou": miou, "pixel_accuracy": report.get("pixel_accuracy"), "lr": lr, "seconds": round(stats.seconds, 3)}  # fmt: skip
+        # A stop during the end of an epoch resumes by redoing it: never list an epoch twice.
+        self.history = [r for r in self.history if r["epoch"] != epoch + 1] + [row]
+        if self.dist.is_main:
+            self._save_last(epoch + 1, EpochStats(), report=report)
+            if is_best:
+                self._write(self.run_dir / "best.pt", report, resume=None)
+                if report:
+                    write_text_atomic(self.run_dir / "report.json", json.dumps({**report, "epoch": epoch + 1, "checkpoint": "best.pt"}, indent=2) + "\n")
+            write_history(self.run_dir / "history.csv", self.history)
+        self.last_summary = EpochSummary(epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best)
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def _elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.t0
+
+    def _save_last(self, epoch: int, stats: EpochStats, report: dict | None = None) -> None:
+        """last.pt with the resume state at (epoch, stats.steps): an epoch boundary or a mid-epoch stop."""
+        if not self.dist.is_main:
+            return
+        state = {
+            "epoch": epoch, "step": stats.steps,
+            "stats": {"loss_sum": stats.loss_sum, "steps": stats.steps, "images": stats.images, "seconds": stats.seconds,
+                      "lr": stats.lr},
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None, "rng": rng_state(),
+            "best_miou": self.best_miou, "best_epoch": self.best_epoch, "history": list(self.history),
+            "seconds": self._elapsed(), "world_size": self.dist.world_size,
+        }  # fmt: skip
+        if report is None and self.history:
+            last = self.history[-1]
+            report = {"miou": last["miou"], "pixel_accuracy": last["pixel_accuracy"]}
+        self._write(self.run_dir / "last.pt", report or {}, resume=state, epochs=epoch, partial_steps=stats.steps)
+
+    def _write(self, path: Path, report: dict, *, resume: dict | None, epochs: int | None = None, partial_steps: int = 0) -> None:
+        done = epochs if epochs is not None else len(self.history)
+        metrics = {k: report.get(k) for k in ("miou", "pixel_accuracy", "mean_accuracy", "fw_iou", "per_class_iou", "pixel_share") if k in report}
+        train_info = {
+            "dataset": str(self.cfg.data), "epochs": done, "metrics": metrics, "config": self.cfg.to_dict(),
+            "seconds": round(self._elapsed(), 3), "train_images": len(self.rd.train), "val_images": len(self.rd.val),
+            "best_epoch": self.best_epoch, "steps_into_next_epoch": partial_steps, "world_size": self.dist.world_size,
+        }  # fmt: skip
+        ckpt = Checkpoint(config=self.model_config, classes=self.classes, state_dict=self.net.state_dict(),
+                          preprocess=self.preprocess, ignore_index=self.ignore_index, train=train_info)  # fmt: skip
+        obj = ckpt.to_dict()
+        if resume is not None:
+            obj["resume"] = resume
+        atomic_torch_save(obj, path)
+
+    def _finish(self, stopped: str | None) -> TrainResult:
+        done = len(self.history)
+        result = TrainResult(self.run_dir, done, self.best_miou, self.best_epoch, stopped, self._elapsed(), list(self.history))
+        self.events.on_train_end(result)
+        return result
