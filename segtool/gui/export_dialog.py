@@ -35,7 +35,7 @@ from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
 from segtool.core.pipeline import Progress
 from segtool.core.sources import open_source
-from segtool.gui.workers import SourceInfo
+from segtool.gui.workers import SourceInfo, app_cpu_threads
 
 EXIT_TEXT = {
     0: "Finished: every selected frame was written.",
@@ -78,7 +78,7 @@ class ExportJob(QThread):
         src = None
         try:
             src = open_source(r.source)
-            engine = Engine(r.checkpoint, device=r.device, precision=r.precision)
+            engine = Engine(r.checkpoint, device=r.device, precision=r.precision, threads=app_cpu_threads())
             if self.cancel_event.is_set():
                 return
             result = run_export(

@@ -61,10 +61,12 @@ def gui_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def reference_engine(gui_checkpoint):
-    """An Engine of the test checkpoint, to recompute what the app should show."""
+    """An Engine of the test checkpoint, to recompute what the app should show (same thread count as the
+    app's engines: a different OpenMP split changes float sums, and argmax at near-ties with them)."""
     from segtool.core.engine import Engine
+    from segtool.gui.workers import app_cpu_threads
 
-    return Engine(load_checkpoint(gui_checkpoint), device="cpu")
+    return Engine(load_checkpoint(gui_checkpoint), device="cpu", threads=app_cpu_threads())
 
 
 @pytest.fixture
