@@ -68,21 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     for i, name in enumerate(win.engine_info.class_names):
         if name in names:
             win.panel.legend.set_visible(i, False)
-    # Status-bar numbers as they look while playing (one short burst of playback).
-    win.toggle_play()
-    run_until(lambda: False, 1.5)
-    win.toggle_play()
-    win.seek(args.frame)
-    run_until(lambda: win.current.index == args.frame and win.current.mask is not None and not win.current.playing, 60)
-    win.playing = True  # keep the playing-time numbers in the status bar for the picture
-    win._update_stats()
-    win.playing = False
     if args.export:
         dlg = win.open_export_dialog()
         if dlg is not None:
             dlg.out.setText(str(Path.home() / "exports" / "clip_masks"))
             dlg.overlay.setChecked(True)
-            dlg.move(win.x() + w - dlg.width() - 340, win.y() + h - dlg.sizeHint().height() - 120)
+            dlg.move(win.x() + 40, win.y() + h - dlg.sizeHint().height() - 50)  # over the frame, the mask stays visible
     run_until(lambda: False, 0.5)
     if args.export:
         pix = app.primaryScreen().grabWindow(0, 0, 0, w, h)
