@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -50,11 +51,11 @@ def open_run_data(cfg: TrainConfig) -> RunData:
     return RunData(data, train, vdata, val)
 
 
-def check_run_data(rd: RunData) -> list[ValidationReport]:
-    """Validate every dataset of the run (reads every mask once)."""
-    reports = [check_dataset(rd.train_data)]
+def check_run_data(rd: RunData, progress: Callable[[int, int], None] | None = None) -> list[ValidationReport]:
+    """Validate every dataset of the run (reads every mask once); `progress(done, total)` per mask."""
+    reports = [check_dataset(rd.train_data, progress=progress)]
     if rd.val_data is not rd.train_data:
-        reports.append(check_dataset(rd.val_data))
+        reports.append(check_dataset(rd.val_data, progress=progress))
     rd.reports = reports
     return reports
 

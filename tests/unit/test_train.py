@@ -122,28 +122,22 @@ def test_run_writes_checkpoints_history_config_report(finished_run, dataset):
     assert kinds == ["start", "epoch_start", "batch", "batch", "epoch_end", "epoch_start", "batch", "batch", "epoch_end", "end"]
 
 
-@pytest.mark.parametrize("how", ["raise", "cancel"])
-def test_interrupt_saves_last_and_resume_matches_uninterrupted_run(finished_run, dataset, tmp_path, how):
-    """Ctrl-C (KeyboardInterrupt from a callback) or a GUI cancel mid-epoch 2 writes last.pt; --resume then
-    ends with exactly the weights of the uninterrupted run (same seed, CPU)."""
+def test_ctrl_c_saves_last_and_resume_matches_uninterrupted_run(finished_run, dataset, tmp_path):
+    """Ctrl-C (KeyboardInterrupt from a callback) mid-epoch 2 writes last.pt; --resume then ends with
+    exactly the weights and history of the uninterrupted run (same seed, CPU)."""
     full_dir = finished_run[0]
     out = tmp_path / "run"
-    cancel = threading.Event()
-    rec = Recorder(stop_at=(2, 1), cancel=cancel, how=how)
-    if how == "raise":
-        with pytest.raises(KeyboardInterrupt):
-            train(tiny_config(dataset, out), events=rec, cancel=cancel)
-    else:
-        assert train(tiny_config(dataset, out), events=rec, cancel=cancel).stopped == "cancelled"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(dataset, out), events=Recorder(stop_at=(2, 1)))
     raw = torch.load(out / "last.pt", weights_only=True)
     assert (raw["resume"]["epoch"], raw["resume"]["step"]) == (1, 1)  # epoch 2 (0-based 1), one step done
 
     with pytest.raises(UserInputError, match="--resume"):  # an existing run is never overwritten
         train(tiny_config(dataset, out))
-    rec2 = Recorder()
-    result = train(tiny_config(dataset, out, device="cpu"), resume=True, events=rec2)
+    rec = Recorder()
+    result = train(tiny_config(dataset, out), resume=True, events=rec)
     assert result.stopped is None and result.epochs_done == 2
-    assert [e for e in rec2.events if e[0] == "batch"][0][1:3] == (2, 2)  # continued at epoch 2, step 2
+    assert [e for e in rec.events if e[0] == "batch"][0][1:3] == (2, 2)  # continued at epoch 2, step 2
     a, b = state_dict_of(full_dir / "last.pt"), state_dict_of(out / "last.pt")
     assert a.keys() == b.keys()
     for k in a:
@@ -151,6 +145,17 @@ def test_interrupt_saves_last_and_resume_matches_uninterrupted_run(finished_run,
     full_rows = list(csv.DictReader((full_dir / "history.csv").open()))
     rows = list(csv.DictReader((out / "history.csv").open()))
     assert [(r["epoch"], r["train_loss"], r["miou"]) for r in rows] == [(r["epoch"], r["train_loss"], r["miou"]) for r in full_rows]
+
+
+def test_cancel_event_stops_after_the_step_and_saves_last(dataset, tmp_path):
+    """The GUI's cancel: the run returns "cancelled" (no exception) with a resumable last.pt."""
+    cancel = threading.Event()
+    rec = Recorder(stop_at=(1, 1), cancel=cancel, how="cancel")
+    result = train(tiny_config(dataset, tmp_path / "run", epochs=1), events=rec, cancel=cancel)
+    assert result.stopped == "cancelled" and result.epochs_done == 0
+    assert [e[0] for e in rec.events] == ["start", "epoch_start", "batch", "end"]
+    raw = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert (raw["resume"]["epoch"], raw["resume"]["step"]) == (0, 1) and raw["train"]["epochs"] == 0
 
 
 def test_non_finite_loss_stops_with_message(dataset, tmp_path):
