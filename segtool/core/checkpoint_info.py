@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from models.checkpoint import Checkpoint, load_checkpoint
 
-def describe(path: str | Path) -> dict[str, Any]:
-    """Model config, parameter count, classes with colours, preprocessing and training record of a checkpoint."""
-    from models.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(path)
+def describe(path: str | Path, ckpt: Checkpoint | None = None) -> dict[str, Any]:
+    """Model config, parameter count, classes with colours, preprocessing and training record of a checkpoint.
+
+    Args:
+        path: the checkpoint file.
+        ckpt: the checkpoint already loaded from `path` (saves reading the file twice).
+    """
+    if ckpt is None:
+        ckpt = load_checkpoint(path)
     params = sum(int(v.numel()) for k, v in ckpt.state_dict.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     return {
         "path": str(path),

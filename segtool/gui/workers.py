@@ -36,6 +36,7 @@ from PySide6.QtCore import QThread, Signal
 
 from models.checkpoint import Checkpoint, load_checkpoint
 from models.errors import UserInputError
+from segtool.core.checkpoint_info import describe
 from segtool.core.engine import Engine
 from segtool.core.errors import SourceInterrupted
 from segtool.core.frame import Frame, Prediction
@@ -120,22 +121,8 @@ class LiveStats:
 
 
 def describe_checkpoint(path: str | Path, ck: Checkpoint) -> dict[str, Any]:
-    """The fields of `segtool.core.checkpoint_info.describe`, from an already loaded checkpoint (so the
-    file is read once)."""
-    params = sum(
-        int(v.numel())
-        for k, v in ck.state_dict.items()
-        if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
-    )
-    return {
-        "path": str(path),
-        "size_mb": round(Path(path).stat().st_size / 1e6, 1),
-        "model": ck.config.to_dict(),
-        "parameters": params,
-        "classes": ck.classes,
-        "preprocess": ck.preprocess,
-        "train": ck.train,
-    }
+    """`segtool.core.checkpoint_info.describe` of an already loaded checkpoint (the file is read once)."""
+    return describe(path, ck)
 
 
 class _FramesOnly:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
-import torch
 
-from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 from models.checkpoint import load_checkpoint
-from tests.helpers import randomize_bn_stats
+from tests.helpers import make_small_checkpoint
 
 
 def pytest_collection_modifyitems(items):
@@ -34,29 +30,9 @@ def no_dangling_qthreads(qapp):
 
 @pytest.fixture(scope="session")
 def gui_checkpoint(tmp_path_factory):
-    """A real 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame.
-
-    Like tests/unit/conftest.py::small_checkpoint: the head is amplified and its bias centred so that both
-    classes appear on real frames (the tests compare real masks, not constant ones).
-    """
-    torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=False)).eval()
-    with torch.no_grad():
-        model.classifier[4].weight.mul_(100.0)
-        model.classifier[4].bias.zero_()
-        g = torch.Generator().manual_seed(0)
-        probe = torch.rand(1, 3, 96, 128, generator=g)
-        probe[:, :, :48] /= 4
-        logits = model((probe - 0.45) / 0.225)["out"]
-        model.classifier[4].bias[1] = -(logits[:, 1] - logits[:, 0]).median()
-    ckpt = Checkpoint(
-        config=model.config,
-        classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
-        state_dict=model.state_dict(),
-        train={"dataset": "gui-test", "metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55}}},
-    )
-    ck = dataclasses.replace(ckpt, preprocess=dict(ckpt.preprocess, resize_short=64))
-    return save_checkpoint(ck, tmp_path_factory.mktemp("gui") / "rocks.pt")
+    """A real 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
+    train = {"dataset": "gui-test", "metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55}}}
+    return make_small_checkpoint(tmp_path_factory.mktemp("gui") / "rocks.pt", resize_short=64, train=train)[0]
 
 
 @pytest.fixture(scope="session")

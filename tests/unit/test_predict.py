@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
-import subprocess
 import threading
 
 import av
@@ -222,17 +220,6 @@ def test_existing_export_needs_resume_or_overwrite(fast_ckpt, tmp_path, capsys):
     assert main([*argv, "--overwrite"]) == 0
     assert main([*argv, "--resume"]) == 0  # already complete: nothing to redo
 
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("disk-full test needs root to mount a tiny tmpfs")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_disk_full_is_reported_and_resumable(clip, fast_ckpt, tiny_disk, capsys):

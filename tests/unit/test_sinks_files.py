@@ -7,7 +7,6 @@ import csv
 import itertools
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -288,21 +287,6 @@ def test_read_only_folder_is_a_user_error(tmp_path):
     finally:
         out.chmod(0o755)
 
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 256 KiB tmpfs (needs root and mount rights); skips with the reason otherwise."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("disk-full test needs root to mount a tiny tmpfs")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def noise(i: int, h: int = 128, w: int = 128) -> tuple[Frame, Prediction]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import av
@@ -213,20 +212,6 @@ def test_video_output_under_a_regular_file_is_a_user_error(tmp_path):
     with pytest.raises(UserInputError, match="-o"):
         Ffv1MaskSink(tmp_path / "f" / "masks.mkv", FPS).open(resume=False)
 
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("disk-full test needs root to mount a tiny tmpfs")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_disk_full_while_encoding_video_is_a_user_error(tiny_disk):
