@@ -76,12 +76,13 @@ def build_resnet(name: str, output_stride: int, multi_grid: Sequence[int] | None
     return IntermediateLayerGetter(net, {layer_of[k]: k for k in returns}), info
 
 
-def build_mobilenet_v3_large(output_stride: int, returns: dict[str, str]):
+def build_mobilenet_v3_large(output_stride: int, returns: dict[str, str], width_mult: float = 1.0):
     """torchvision's MobileNetV3-Large features, dilated as torchvision does for DeepLabV3 (output stride 16),
-    or one stage further for output stride 8 (stage C3 at dilation 2, C4 at dilation 4)."""
-    settings, last_channel = mobilenetv3._mobilenet_v3_conf("mobilenet_v3_large", dilated=True)
+    or one stage further for output stride 8 (stage C3 at dilation 2, C4 at dilation 4). `width_mult`
+    scales every layer's channels (rounded to multiples of 8, as torchvision does)."""
+    settings, last_channel = mobilenetv3._mobilenet_v3_conf("mobilenet_v3_large", width_mult=width_mult, dilated=True)
     if output_stride == 8:
-        c3 = next(i for i, s in enumerate(settings) if s.out_channels == 80 and s.stride == 2)
+        c3 = [i for i, s in enumerate(settings) if s.stride == 2][2]  # the block that starts stage C3 (80 ch at 1.0x)
         c4 = next(i for i, s in enumerate(settings) if s.dilation == 2)
         for i in range(c3, len(settings)):
             settings[i].dilation = 2 if i < c4 else 4

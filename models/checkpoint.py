@@ -57,7 +57,11 @@ class Checkpoint:
         load_weights(model, self.state_dict, what="the checkpoint's weights")
         return model.eval()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, half: bool = False) -> dict[str, Any]:
+        """Plain types and tensors, as saved. `half` stores convolution/linear weights as float16 (about
+        half the file size; `load_checkpoint` casts them back to float32, so use and fine-tuning are
+        unchanged apart from the rounding, ~3 significant digits). 1-D tensors (biases, BatchNorm
+        statistics) stay float32: they are few, and a tiny running variance would round to 0 in fp16."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -65,9 +69,14 @@ class Checkpoint:
             "classes": [dict(c) for c in self.classes],
             "ignore_index": int(self.ignore_index),
             "preprocess": _check_preprocess(self.preprocess),
-            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.state_dict.items()},
+            "state_dict": {k: _stored(v, half) for k, v in self.state_dict.items()},
             "train": self.train,
         }
+
+
+def _stored(t: torch.Tensor, half: bool) -> torch.Tensor:
+    t = t.detach().cpu().contiguous()
+    return t.half() if half and t.is_floating_point() and t.dim() >= 2 else t
 
 
 def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], *, what: str) -> None:
@@ -118,14 +127,15 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike) -> Path:
-    """Validate and write a checkpoint atomically."""
+def save_checkpoint(ckpt: Checkpoint, path: str | os.PathLike, *, half: bool = False) -> Path:
+    """Validate and write a checkpoint atomically; `half` stores the weight matrices as float16
+    (see `Checkpoint.to_dict`)."""
     validate_classes(ckpt.classes)
     if len(ckpt.classes) != ckpt.config.num_classes:
         raise UserInputError(
             f"{len(ckpt.classes)} classes named but the model has {ckpt.config.num_classes} outputs; make them agree"
         )
-    return atomic_torch_save(ckpt.to_dict(), path)
+    return atomic_torch_save(ckpt.to_dict(half=half), path)
 
 
 def safe_torch_load(path: str | os.PathLike) -> Any:
@@ -162,6 +172,12 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
         ) from e
 
 
+def _as_float32(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights stored in half precision (fp16/bf16, to save space) come back as float32, the dtype
+    every model is built with; other tensors (e.g. BatchNorm's int64 counters) are kept as they are."""
+    return {k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in state_dict.items()}
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load and validate a segtool checkpoint (weights stay on the CPU).
 
@@ -190,7 +206,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         ckpt = Checkpoint(
             config=config,
             classes=classes,
-            state_dict=strip_prefixes(state_dict),
+            state_dict=_as_float32(strip_prefixes(state_dict)),
             preprocess=_check_preprocess(obj.get("preprocess")),
             ignore_index=int(obj.get("ignore_index", 255)),
             train=obj.get("train"),

@@ -14,6 +14,8 @@ DECODERS = ("none", "v3plus")
 # DeepLabV3 paper rates: 6/12/18 at output stride 16, doubled at output stride 8.
 DEFAULT_ASPP_RATES = {8: (12, 24, 36), 16: (6, 12, 18)}
 MULTI_GRID = (1, 2, 4)
+DEFAULT_WIDTH_MULT = 1.0
+DEFAULT_ASPP_CHANNELS = 256  # torchvision's ASPP width
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,13 @@ class ModelConfig:
         multi_grid: unit rates of the last stage's blocks (e.g. (1, 2, 4)), or None. ResNets only.
         decoder: "none" (DeepLabV3) or "v3plus" (DeepLabV3+ low-level skip connection).
         aux_head: whether an auxiliary FCN head on the stride-16/8 stage is present (training aid).
+        width_mult: MobileNetV3 channel multiplier (torchvision's `width_mult`; 1.0 = the standard
+            network, 0.5 = about a quarter of the backbone's weights). mobilenet_v3_large only.
+        aspp_channels: width of the ASPP module and of the layers after it (the DeepLabV3+ decoder
+            too); 256 as in the paper and torchvision. Most of a MobileNet DeepLabV3's weights are there.
+
+    The last two fields are written to a checkpoint only when they differ from the defaults, so
+    standard checkpoints stay readable by segtool versions that predate them.
     """
 
     backbone: str = "resnet50"
@@ -37,6 +46,8 @@ class ModelConfig:
     multi_grid: tuple[int, ...] | None = None
     decoder: str = "none"
     aux_head: bool = True
+    width_mult: float = DEFAULT_WIDTH_MULT
+    aspp_channels: int = DEFAULT_ASPP_CHANNELS
 
     @classmethod
     def create(
@@ -49,6 +60,8 @@ class ModelConfig:
         multi_grid: Sequence[int] | bool | None = None,
         decoder: str = "none",
         aux_head: bool = True,
+        width_mult: float = DEFAULT_WIDTH_MULT,
+        aspp_channels: int = DEFAULT_ASPP_CHANNELS,
     ) -> ModelConfig:
         """Validated constructor; `aspp_rates=None` picks the paper default for the output stride,
         `multi_grid=True` means (1, 2, 4)."""
@@ -74,19 +87,33 @@ class ModelConfig:
                 raise UserInputError(f"multi-grid must be positive integers such as 1,2,4; got {multi_grid!r}")
         if grid is not None and backbone.startswith("mobilenet"):
             raise UserInputError("multi-grid applies to ResNet backbones only; drop it for mobilenet_v3_large")
-        return cls(backbone, num_classes, output_stride, rates, grid, decoder, bool(aux_head))  # type: ignore[arg-type]
+        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0.1 <= width_mult <= 2.0:
+            raise UserInputError(f"width multiplier must be a number from 0.1 to 2.0 (e.g. 0.5); got {width_mult!r}")
+        if float(width_mult) != DEFAULT_WIDTH_MULT and not backbone.startswith("mobilenet"):
+            raise UserInputError(f"a width multiplier applies to mobilenet_v3_large only, not {backbone}; drop it")
+        if isinstance(aspp_channels, bool) or not isinstance(aspp_channels, int) or aspp_channels < 8:
+            raise UserInputError(f"ASPP channels must be an integer >= 8 (default 256); got {aspp_channels!r}")
+        return cls(backbone, num_classes, output_stride, rates, grid, decoder, bool(aux_head),  # type: ignore[arg-type]
+                   float(width_mult), int(aspp_channels))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, as stored in the checkpoint's "model" entry."""
         d = asdict(self)
         d["aspp_rates"] = list(self.aspp_rates)
         d["multi_grid"] = list(self.multi_grid) if self.multi_grid else None
+        # Only when not the default: older segtool versions refuse unknown fields, and a standard model
+        # must stay readable by them (a slimmer one rightly asks for an upgrade).
+        if self.width_mult == DEFAULT_WIDTH_MULT:
+            del d["width_mult"]
+        if self.aspp_channels == DEFAULT_ASPP_CHANNELS:
+            del d["aspp_channels"]
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
         """Inverse of `to_dict`, validated; unknown keys are an error (a newer format)."""
-        known = {"backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid", "decoder", "aux_head"}
+        known = {"backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid", "decoder", "aux_head",
+                 "width_mult", "aspp_channels"}  # fmt: skip
         extra = set(d) - known
         if extra:
             raise UserInputError(

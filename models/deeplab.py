@@ -52,13 +52,14 @@ def _build(config: ModelConfig) -> DeepLabV3:
     if config.decoder == "v3plus":
         returns["low"] = "low"
     if config.backbone == "mobilenet_v3_large":
-        backbone, info = build_mobilenet_v3_large(config.output_stride, returns)
+        backbone, info = build_mobilenet_v3_large(config.output_stride, returns, config.width_mult)
     else:
         backbone, info = build_resnet(config.backbone, config.output_stride, config.multi_grid, returns)
     if config.decoder == "v3plus":
-        classifier = DeepLabV3PlusHead(info.out_channels, info.low_channels, config.num_classes, config.aspp_rates)
+        classifier = DeepLabV3PlusHead(info.out_channels, info.low_channels, config.num_classes, config.aspp_rates,
+                                       config.aspp_channels)  # fmt: skip
     else:
-        classifier = deeplab_head(info.out_channels, config.num_classes, config.aspp_rates)
+        classifier = deeplab_head(info.out_channels, config.num_classes, config.aspp_rates, config.aspp_channels)
     aux = FCNHead(info.aux_channels, config.num_classes) if config.aux_head else None
     return DeepLabV3(config, backbone, classifier, aux)
 
@@ -72,6 +73,8 @@ def build_deeplabv3(
     multi_grid: Sequence[int] | bool | None = None,
     decoder: str = "none",
     aux_head: bool = True,
+    width_mult: float = 1.0,
+    aspp_channels: int = 256,
 ) -> DeepLabV3:
     """Build a randomly initialised DeepLabV3 network.
 
@@ -83,6 +86,8 @@ def build_deeplabv3(
         multi_grid: True for (1, 2, 4), or explicit unit rates for the last ResNet stage.
         decoder: "none" for DeepLabV3, "v3plus" for DeepLabV3+.
         aux_head: add the auxiliary FCN head used for the auxiliary training loss.
+        width_mult: MobileNetV3 channel multiplier (mobilenet_v3_large only; 0.5 for a small, fast model).
+        aspp_channels: width of the ASPP module and the layers after it (default 256).
 
     Raises:
         UserInputError: an option is not supported; the message says which values are.
@@ -96,6 +101,8 @@ def build_deeplabv3(
             multi_grid=multi_grid,
             decoder=decoder,
             aux_head=aux_head,
+            width_mult=width_mult,
+            aspp_channels=aspp_channels,
         )
     )
 

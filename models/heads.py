@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.segmentation.deeplabv3 import ASPP, DeepLabHead
+from torchvision.models.segmentation.deeplabv3 import ASPP
 
-ASPP_CHANNELS = 256  # torchvision's ASPP output width
+ASPP_CHANNELS = 256  # torchvision's ASPP output width (the default of `aspp_channels`)
 
 
 class ASPPPooling(nn.Sequential):
@@ -41,37 +41,47 @@ class ASPPPooling(nn.Sequential):
         return F.interpolate(act(y), size=size, mode="bilinear", align_corners=False)
 
 
-def _make_pooling_safe(aspp: ASPP, in_channels: int) -> ASPP:
-    aspp.convs[-1] = ASPPPooling(in_channels, ASPP_CHANNELS)
+def _make_pooling_safe(aspp: ASPP, in_channels: int, channels: int) -> ASPP:
+    aspp.convs[-1] = ASPPPooling(in_channels, channels)
     return aspp
 
 
-def deeplab_head(in_channels: int, num_classes: int, rates: Sequence[int]) -> nn.Module:
-    """torchvision's DeepLabHead (ASPP → 3x3 conv → BN → ReLU → 1x1 conv) with the batch-size-1-safe pooling."""
-    head = DeepLabHead(in_channels, num_classes, atrous_rates=tuple(rates))
-    _make_pooling_safe(head[0], in_channels)
-    return head
+def deeplab_head(in_channels: int, num_classes: int, rates: Sequence[int], channels: int = ASPP_CHANNELS) -> nn.Module:
+    """torchvision's DeepLabHead (ASPP → 3x3 conv → BN → ReLU → 1x1 conv) with the batch-size-1-safe pooling.
+
+    Built here rather than with torchvision's class so the width (`channels`) can be chosen; the
+    module layout and state-dict keys (`0.*`, `1`, `2`, `4`) are torchvision's, and so are the
+    layers at the default width of 256.
+    """
+    return nn.Sequential(
+        _make_pooling_safe(ASPP(in_channels, tuple(rates), channels), in_channels, channels),
+        nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(),
+        nn.Conv2d(channels, num_classes, 1),
+    )
 
 
 class DeepLabV3PlusHead(nn.Module):
     """DeepLabV3+ decoder (Chen et al. 2018): ASPP on the deep features, upsampled and fused with
-    projected stride-4 low-level features by two 3x3 convolutions."""
+    projected stride-4 low-level features by two 3x3 convolutions (`channels` wide, 256 in the paper)."""
 
-    def __init__(self, in_channels: int, low_channels: int, num_classes: int, rates: Sequence[int]) -> None:
+    def __init__(self, in_channels: int, low_channels: int, num_classes: int, rates: Sequence[int],
+                 channels: int = ASPP_CHANNELS) -> None:  # fmt: skip
         super().__init__()
-        self.aspp = _make_pooling_safe(ASPP(in_channels, tuple(rates), ASPP_CHANNELS), in_channels)
+        self.aspp = _make_pooling_safe(ASPP(in_channels, tuple(rates), channels), in_channels, channels)
         self.project_low = nn.Sequential(
             nn.Conv2d(low_channels, 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU(inplace=True)
         )
         self.fuse = nn.Sequential(
-            nn.Conv2d(ASPP_CHANNELS + 48, 256, 3, padding=1, bias=False),
-            nn.BatchNorm2d(256),
+            nn.Conv2d(channels + 48, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
             nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1, bias=False),
-            nn.BatchNorm2d(256),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
             nn.ReLU(inplace=True),
         )
-        self.head = nn.Conv2d(256, num_classes, 1)
+        self.head = nn.Conv2d(channels, num_classes, 1)
 
     def forward(self, x: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
         x = self.aspp(x)
