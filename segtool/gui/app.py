@@ -1,4 +1,8 @@
-"""Start the desktop app: `segtool`, `segtool gui [SOURCE] [-c CKPT]`, `python run_gui.py`."""
+"""Start the desktop app: `segtool`, `segtool gui [SOURCE] [-c CKPT]`, `python run_gui.py`.
+
+Started with nothing to open, the app plays the built-in synthetic demo (`segtool.gui.demo_banner`):
+the shipped demo model on a synthetic rock clip generated into the cache on first use.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,18 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import QApplication
 
 from segtool import __version__
+from segtool.gui.demo_banner import DemoLauncher
 from segtool.gui.main_window import MainWindow
 from segtool.gui.settings import AppSettings
 
 
 def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None) -> int:
-    """Open the main window (optionally with a source and a checkpoint) and run the Qt event loop."""
+    """Open the main window (optionally with a source and a checkpoint) and run the Qt event loop.
+    With neither, the built-in demo starts (unless `--no-demo`)."""
     parser = argparse.ArgumentParser(prog="segtool gui", description="Open the segtool desktop app.")
     parser.add_argument("source", nargs="?", help="image, folder, video file, cam:N or stream URL")
     parser.add_argument("-c", "--checkpoint", help="segtool checkpoint (.pt)")
+    parser.add_argument("--no-demo", action="store_true", help="start empty instead of playing the built-in demo")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segtool")
@@ -29,6 +36,12 @@ def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None)
     if args.source:
         window.open_source(args.source)
     window.show()
+    launcher = None
+    if not (args.source or args.checkpoint or args.no_demo):
+        launcher = DemoLauncher(window)
+        launcher.start()
     code = app.exec()
+    if launcher is not None:
+        launcher.shutdown()
     window.shutdown()  # also when the loop was quit without closing the window
     return code

@@ -1,0 +1,149 @@
+"""The built-in demo in the app: started with no arguments, the window generates the synthetic clip
+(first run, with a progress dialog), loads the shipped demo model, plays with the mask on, and says
+that it is a synthetic demo. Tiny clips keep these fast; the real start-up time is measured in
+benchmarks/bench_demo.py."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QPushButton, QToolBar
+
+from segtool import demo
+from segtool.gui.demo_banner import DemoLauncher
+
+TINY = demo.ClipSpec(seed=3, width=160, height=96, frames=8, fps=10)
+LONG = demo.ClipSpec(seed=1, width=96, height=64, frames=2000, fps=25)  # long enough to cancel mid-way
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGTOOL_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def launcher(window):
+    made = []
+
+    def make(spec=TINY):
+        made.append(DemoLauncher(window, spec))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.shutdown()
+
+
+def _playing_with_mask(window) -> bool:
+    return window.playing and window.current is not None and window.current.mask is not None
+
+
+def test_first_run_generates_the_clip_with_progress_then_plays_the_demo(qtbot, window, cache, launcher):
+    d = launcher()
+    d.start()
+    assert d.dialog is not None and d.dialog.isVisible()  # progress while the clip is generated
+    assert "first run" in d.dialog.labelText()
+    qtbot.waitUntil(lambda: d.started and _playing_with_mask(window), timeout=30000)
+    assert d.dialog is None
+    assert demo.demo_clip_path(TINY).is_file()
+    assert window.engine_info.path == str(demo.demo_checkpoint())
+    assert window.engine_info.class_names == ["background", "rock"]
+    assert window.player.loop.isChecked()
+    assert window.panel.legend.visible() == [False, True]  # rocks coloured over the natural ground
+    # The notice is on screen and says what this is and how to open one's own files.
+    assert d.toolbar.isVisible()
+    text = d.banner.text.text()
+    assert "Synthetic demo" in text and "Open video/image" in text and "Open model" in text
+
+
+def test_cached_clip_opens_without_a_dialog(qtbot, window, cache, launcher):
+    demo.ensure_demo_clip(TINY)
+    d = launcher()
+    d.start()
+    assert d.dialog is None and d.job is None
+    qtbot.waitUntil(lambda: d.started and _playing_with_mask(window), timeout=30000)
+
+
+def test_opening_your_own_video_hides_the_notice(qtbot, window, cache, launcher, tmp_path):
+    other = demo.write_clip(tmp_path / "mine.mp4", demo.ClipSpec(seed=9, width=160, height=96, frames=4, fps=10))
+    demo.ensure_demo_clip(TINY)
+    d = launcher()
+    d.start()
+    qtbot.waitUntil(lambda: d.started, timeout=30000)
+    assert d.toolbar.isVisible()
+    window.open_source(str(other))
+    qtbot.waitUntil(lambda: window.source is not None and window.source.spec == str(other), timeout=10000)
+    qtbot.waitUntil(lambda: not d.toolbar.isVisible(), timeout=5000)
+
+
+def test_cancel_leaves_nothing_in_the_cache_and_says_what_to_do(qtbot, window, cache, launcher):
+    d = launcher(LONG)
+    d.start()
+    cancel_button = d.dialog.findChild(QPushButton)
+    d.job.progress.connect(lambda done, total: cancel_button.click() if done == 1 else None)
+    qtbot.waitUntil(lambda: not d.job.isRunning(), timeout=10000)
+    qtbot.waitUntil(lambda: d.dialog is None, timeout=5000)
+    assert not any(p.is_file() for p in (cache / "demo").iterdir())
+    assert not d.toolbar.isVisible()
+    assert "Demo cancelled" in window.statusBar().currentMessage()
+    assert window.engine_info is None and window.source is None
+
+
+def test_closing_the_window_while_generating_stops_the_thread(qtbot, window, cache, launcher):
+    d = launcher(LONG)
+    d.start()
+    qtbot.waitUntil(lambda: d.dialog.value() > 0, timeout=10000)
+    window.close()
+    assert not d.job.isRunning()
+
+
+def test_app_main_without_arguments_plays_the_demo(qtbot, cache, settings, monkeypatch):
+    """`segtool` with nothing to open: the demo plays with its notice (event loop quit by a timer)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from segtool.gui.app import main
+    from segtool.gui.main_window import MainWindow
+
+    monkeypatch.setattr(demo, "DEMO_CLIP", TINY)
+    seen = {}
+
+    def check():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if wins and _playing_with_mask(wins[-1]):
+            bar = wins[-1].findChild(QToolBar, "demo-banner")
+            seen["banner"] = bar is not None and bar.isVisible()
+            seen["source"] = wins[-1].source.spec
+            wins[-1].close()
+            QApplication.instance().quit()
+        else:
+            QTimer.singleShot(100, check)
+
+    QTimer.singleShot(100, check)
+    assert main([], settings=settings) == 0
+    assert seen == {"banner": True, "source": str(demo.demo_clip_path(TINY))}
+
+
+def test_no_demo_flag_starts_empty(qtbot, cache, settings):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from segtool.gui.app import main
+    from segtool.gui.main_window import MainWindow
+
+    seen = {}
+
+    def check():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if wins:
+            seen["source"] = wins[-1].source
+            seen["banner"] = wins[-1].findChild(QToolBar, "demo-banner")
+            wins[-1].close()
+            QApplication.instance().quit()
+        else:
+            QTimer.singleShot(50, check)
+
+    QTimer.singleShot(50, check)
+    assert main(["--no-demo"], settings=settings) == 0
+    assert seen == {"source": None, "banner": None}
+    assert not (cache / "demo").exists()
