@@ -29,6 +29,8 @@ class TrainConfig:
         classes: class file (labelmap.txt / classes.json) for data without one.
         val_fraction: share of samples put in val when the data names no split.
         backbone, output_stride, decoder, aux_head: the network (see docs/models.md).
+        width_mult: MobileNetV3 channel multiplier (mobilenet_v3_large only; 1.0 = standard).
+        aspp_channels: width of the ASPP module and the layers after it (256 = standard).
         init: "scratch", "imagenet", "coco" or the path of a segtool checkpoint to fine-tune.
         weights_file: local .pth for imagenet/coco init (offline machines).
         epochs: passes over the training set (times `repeat`).
@@ -65,6 +67,8 @@ class TrainConfig:
     backbone: str = "resnet50"
     output_stride: int = 16
     decoder: str = "none"
+    width_mult: float = 1.0
+    aspp_channels: int = 256
     init: str = "scratch"
     weights_file: str | None = None
     epochs: int = 30

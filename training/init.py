@@ -29,6 +29,8 @@ def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, li
             output_stride=cfg.output_stride,
             decoder=cfg.decoder,
             aux_head=cfg.aux_head,
+            width_mult=cfg.width_mult,
+            aspp_channels=cfg.aspp_channels,
         )
         if cfg.init == "scratch":
             return model, ["initialised from scratch (random weights)"]
@@ -47,6 +49,8 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
         multi_grid=c.multi_grid,
         decoder=c.decoder,
         aux_head=cfg.aux_head,
+        width_mult=c.width_mult,
+        aspp_channels=c.aspp_channels,
     )
     model = build_from_config(config)
     own = model.state_dict()

@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
     g.add_argument("--backbone", default="resnet50", help="resnet18, resnet34, resnet50 (default), resnet101, mobilenet_v3_large")
     g.add_argument("--output-stride", type=int, default=16, choices=(8, 16))
     g.add_argument("--decoder", default="none", choices=("none", "v3plus"))
+    g.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV3 channel multiplier (e.g. 0.5: small, fast model)")
+    g.add_argument("--aspp-channels", type=int, default=256, help="width of the ASPP head (default 256; 64 for a small model)")
     g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune")
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
@@ -70,6 +72,7 @@ def _config(args: argparse.Namespace):
     return TrainConfig(
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
         val_fraction=args.val_fraction, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
+        width_mult=args.width_mult, aspp_channels=args.aspp_channels,
         init=args.init, weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
         crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],
         hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
