@@ -9,6 +9,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("gui", help="open the desktop app", description="Open the desktop app.")
     p.add_argument("source", nargs="?", help="image, folder, video file, cam:N or stream URL to open")
     p.add_argument("-c", "--checkpoint", help="segtool checkpoint (.pt) to load")
+    p.add_argument("--no-demo", action="store_true", help="start empty instead of playing the built-in demo")
     p.set_defaults(run=run)
 
 
@@ -20,4 +21,6 @@ def run(args: argparse.Namespace) -> int:
         argv.append(args.source)
     if args.checkpoint:
         argv += ["-c", args.checkpoint]
+    if getattr(args, "no_demo", False):
+        argv.append("--no-demo")
     return main(argv)

@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="autocast on GPUs (auto: bf16/fp16 on CUDA)")
     p.add_argument("--batch-size", type=int, help="frames per forward pass (default 4 on CUDA, 1 on CPU)")
+    p.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores but one)")
     p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
     p.add_argument("--end", type=int, help="stop before this frame index")
     p.add_argument("--every", type=int, default=1, help="process every N-th frame")
@@ -51,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         format=args.format, overlay=args.overlay, start=args.start, end=args.end, every=args.every,
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite,
     )  # fmt: skip
-    engine = Engine(args.checkpoint, device=args.device, precision=args.precision, tta=args.tta, tile=args.tile)
+    if args.threads is not None and args.threads < 1:
+        raise_usage(f"--threads {args.threads}: use 1 or more")
+    engine = Engine(args.checkpoint, device=args.device, precision=args.precision, tta=args.tta, tile=args.tile, threads=args.threads)
     with open_source(args.source, connect_timeout_s=args.timeout, max_reconnects=args.reconnects) as source:
         for name in source.skipped:
             print(f"segtool: warning: skipped {name} (not an image)", file=sys.stderr)

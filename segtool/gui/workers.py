@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from PySide6.QtCore import QThread, Signal
 from models.checkpoint import Checkpoint, load_checkpoint
 from models.errors import UserInputError
 from segtool.core.checkpoint_info import describe
+from segtool.core.device import default_cpu_threads
 from segtool.core.engine import Engine
 from segtool.core.errors import SourceInterrupted
 from segtool.core.frame import Frame, Prediction
@@ -50,13 +50,9 @@ STILL_FPS = 1.0  # playing a folder or image is a slideshow: one picture per sec
 
 
 def app_cpu_threads() -> int:
-    """Torch CPU threads for the app's engines: one core fewer than the machine has.
-
-    The app always has other busy threads (decoding, painting). Measured on 2 cores: with 2 torch
-    threads, the decode thread preempting one OpenMP worker stalls every parallel region, and a 34 ms
-    model took 250-3000 ms per frame at 4x playback; with 1 thread it ran at 37 fps.
-    """
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Torch CPU threads for the app's engines: `default_cpu_threads()`, one core fewer than the machine
+    has (the app always has other busy threads: decoding, painting)."""
+    return default_cpu_threads()
 
 
 def _frozen(a: np.ndarray | None) -> np.ndarray | None:
