@@ -40,7 +40,9 @@ def format_text(d: dict[str, Any]) -> str:
     lines = [
         f"checkpoint   {d['path']} ({d['size_mb']} MB)",
         f"model        {name}, backbone {m['backbone']}, output stride {m['output_stride']}, "
-        f"ASPP rates {'/'.join(map(str, m['aspp_rates']))}, multi-grid {grid}, aux head {'yes' if m['aux_head'] else 'no'}",
+        f"ASPP rates {'/'.join(map(str, m['aspp_rates']))}, multi-grid {grid}, aux head {'yes' if m['aux_head'] else 'no'}"
+        + (f", width x{m['width_mult']}" if m.get("width_mult", 1.0) != 1.0 else "")
+        + (f", ASPP channels {m['aspp_channels']}" if m.get("aspp_channels", 256) != 256 else ""),
         f"parameters   {d['parameters'] / 1e6:.2f} M",
         f"classes      {len(d['classes'])} (ignore index {d['ignore_index']})",
     ]
