@@ -33,6 +33,7 @@ from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
 from segtool.gui.settings import AppSettings
 from segtool.gui.side_panel import SidePanel
+from segtool.gui.wizard.hub import TrainingHub
 from segtool.gui.workers import EngineInfo, SourceInfo, ViewerWorker, ViewResult
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self._build_actions()
+        self.training = TrainingHub(self)  # Train menu, wizard, Runs view, training progress in the status bar
         self.player.playToggled.connect(self.toggle_play)
         self.player.stepRequested.connect(self.step)
         self.player.seekRequested.connect(self.seek)
@@ -505,6 +507,7 @@ class MainWindow(QMainWindow):
         for d in [*self._old_exports, self.export_dialog]:
             if d is not None:
                 d.shutdown()
+        self.training.shutdown()  # a running training child saves last.pt and exits
         self.worker.shutdown()
 
 

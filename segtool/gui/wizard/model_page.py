@@ -1,0 +1,206 @@
+"""Wizard page 2 — Model: where the weights start from, the backbone and output stride (with their
+speed/accuracy trade-off in one line), and the input size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+BACKBONE_NOTES = {
+    "mobilenet_v3_large": "fastest and smallest (11 M parameters); least accurate — a laptop CPU or a quick look",
+    "resnet18": "fast (16 M); good when photos are few or the computer has no GPU",
+    "resnet34": "between resnet18 and resnet50 in speed and accuracy (26 M)",
+    "resnet50": "the usual choice: accurate, about 3× the time of resnet18 (40 M)",
+    "resnet101": "most accurate on large datasets, about 1.6× the time of resnet50 (59 M)",
+}
+STRIDE_NOTES = {
+    16: "16: the standard — good masks at normal speed",
+    8: "8: finer boundaries (thin veins, small clasts), about 3× the compute and memory",
+}
+
+
+def cached_weights(backbone: str, source: str) -> Path | None:
+    """The torchvision weights file in torch's cache, if it was downloaded before."""
+    try:
+        import torch
+
+        from models.pretrained import weights_entry
+
+        p = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights_entry(backbone, source).url).name
+        return p if p.exists() else None
+    except Exception:  # noqa: BLE001 - no weights for this backbone: the radio note says so
+        return None
+
+
+class ModelPage(QWizardPage):
+    """Initialisation, backbone, output stride, input size."""
+
+    def __init__(self, state, parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.setTitle("2 · Model")
+        self.setSubTitle("Where the model starts from, and how big it is.")
+
+        self.from_viewer = QRadioButton("The model open in the viewer")
+        self.from_pretrained = QRadioButton("A model pretrained by torchvision (recommended)")
+        self.from_file = QRadioButton("Another segtool checkpoint")
+        self.from_scratch = QRadioButton("From scratch (random weights; needs far more photos and time)")
+        self.init_group = QButtonGroup(self)
+        for b in (self.from_viewer, self.from_pretrained, self.from_file, self.from_scratch):
+            self.init_group.addButton(b)
+            b.toggled.connect(self._update)
+        self.source = QComboBox()
+        self.source.addItem("ImageNet backbone", "imagenet")
+        self.source.addItem("COCO DeepLabV3 (whole network)", "coco")
+        self.weights = QLineEdit(placeholderText="download when training starts (needs internet)")
+        weights_btn = QPushButton("Local file…")
+        weights_btn.clicked.connect(self._choose_weights)
+        self.weights_note = QLabel("")
+        self.ckpt = QLineEdit(placeholderText="a .pt written by segtool train")
+        ckpt_btn = QPushButton("Browse…")
+        ckpt_btn.clicked.connect(self._choose_ckpt)
+
+        start = QGroupBox("Start from")
+        sl = QVBoxLayout(start)
+        sl.addWidget(self.from_viewer)
+        sl.addWidget(self.from_pretrained)
+        row = QHBoxLayout()
+        row.addSpacing(24)
+        row.addWidget(self.source)
+        row.addWidget(self.weights, 1)
+        row.addWidget(weights_btn)
+        sl.addLayout(row)
+        note = QHBoxLayout()
+        note.addSpacing(24)
+        note.addWidget(self.weights_note, 1)
+        sl.addLayout(note)
+        sl.addWidget(self.from_file)
+        row = QHBoxLayout()
+        row.addSpacing(24)
+        row.addWidget(self.ckpt, 1)
+        row.addWidget(ckpt_btn)
+        sl.addLayout(row)
+        sl.addWidget(self.from_scratch)
+
+        self.backbone = QComboBox()
+        for name in BACKBONE_NOTES:
+            self.backbone.addItem(name, name)
+        self.backbone.setCurrentIndex(self.backbone.findData("resnet50"))
+        self.backbone_note = QLabel()
+        self.stride = QComboBox()
+        self.stride.addItem("16", 16)
+        self.stride.addItem("8", 8)
+        self.stride_note = QLabel()
+        self.eval_size = QSpinBox(minimum=64, maximum=2048, singleStep=32, value=520, suffix=" px")
+        size_note = QLabel("photos are resized so their shorter side is this long, for validation and later "
+                           "prediction; larger keeps small things visible but is slower")  # fmt: skip
+        for lbl in (self.backbone_note, self.stride_note, size_note, self.weights_note):
+            lbl.setWordWrap(True)
+            lbl.setStyleSheet("color: palette(mid);")
+        self.arch_note = QLabel("")
+        self.arch_note.setWordWrap(True)
+        self.backbone.currentIndexChanged.connect(self._update)
+        self.stride.currentIndexChanged.connect(self._update)
+        self.source.currentIndexChanged.connect(self._update)
+        self.weights.textChanged.connect(self._update)
+        self.ckpt.textChanged.connect(self.completeChanged)
+
+        arch = QGroupBox("Network")
+        form = QFormLayout(arch)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("", self.backbone_note)
+        form.addRow("Output stride", self.stride)
+        form.addRow("", self.stride_note)
+        form.addRow("Input size (shorter side)", self.eval_size)
+        form.addRow("", size_note)
+        form.addRow(self.arch_note)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(start)
+        lay.addWidget(arch)
+        lay.addStretch(1)
+        self.from_pretrained.setChecked(True)
+
+    def initializePage(self) -> None:  # noqa: N802
+        ck = self.state.viewer_checkpoint
+        self.from_viewer.setEnabled(ck is not None)
+        self.from_viewer.setText(f"The model open in the viewer ({Path(ck).name})" if ck else
+                                 "The model open in the viewer (none is open)")  # fmt: skip
+        self._update()
+
+    def _choose_weights(self) -> None:
+        p, _ = QFileDialog.getOpenFileName(
+            self, "Pretrained weights (.pth)", "", "PyTorch weights (*.pth *.pt);;All files (*)"
+        )
+        if p:
+            self.weights.setText(p)
+            self.from_pretrained.setChecked(True)
+
+    def _choose_ckpt(self) -> None:
+        p, _ = QFileDialog.getOpenFileName(
+            self, "segtool checkpoint", "", "segtool checkpoints (*.pt);;All files (*)"
+        )
+        if p:
+            self.ckpt.setText(p)
+            self.from_file.setChecked(True)
+
+    def _update(self) -> None:
+        bb, stride = self.backbone.currentData(), self.stride.currentData()
+        self.backbone_note.setText(BACKBONE_NOTES[bb])
+        self.stride_note.setText(STRIDE_NOTES[stride])
+        from_ckpt = self.from_viewer.isChecked() or self.from_file.isChecked()
+        self.backbone.setEnabled(not from_ckpt)
+        self.stride.setEnabled(not from_ckpt)
+        self.arch_note.setText("The network is taken from the checkpoint (its backbone and output stride); classes "
+                               "that differ from the dataset's get a new last layer." if from_ckpt else "")  # fmt: skip
+        source = self.source.currentData()
+        if self.weights.text().strip():
+            note = "uses the local file (no internet needed)"
+        elif source == "coco" and bb not in ("resnet50", "resnet101", "mobilenet_v3_large"):
+            note = f"torchvision has no COCO DeepLabV3 for {bb}: choose ImageNet, or resnet50/101/mobilenet"
+        elif cached_weights(bb, source) is not None:
+            note = "already downloaded — no internet needed"
+        else:
+            note = ("downloaded with a progress bar when training starts; offline, pick the .pth file with "
+                    "Local file… (copied from a computer with internet)")  # fmt: skip
+        self.weights_note.setText(note)
+        self.completeChanged.emit()
+
+    def init_value(self) -> str:
+        if self.from_viewer.isChecked() and self.state.viewer_checkpoint:
+            return str(self.state.viewer_checkpoint)
+        if self.from_file.isChecked():
+            return self.ckpt.text().strip()
+        if self.from_pretrained.isChecked():
+            return self.source.currentData()
+        return "scratch"
+
+    def model_config(self) -> dict:
+        """The TrainConfig fields this page decides."""
+        init = self.init_value()
+        pretrained = init in ("imagenet", "coco")
+        return {"init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
+                "eval_size": self.eval_size.value(), "weights_file": (self.weights.text().strip() or None) if pretrained else None,
+                "head_lr_mult": 10.0 if init != "scratch" else 1.0}  # fmt: skip
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return not self.from_file.isChecked() or Path(self.ckpt.text().strip()).is_file()
+
+    def validatePage(self) -> bool:  # noqa: N802
+        self.state.config.update(self.model_config())
+        return True

@@ -1,0 +1,309 @@
+"""Wizard page 3 — Schedule: presets with their epochs, crop and an estimated time on the chosen device
+(measured: two training steps timed in the background), an Advanced panel, the device and run folder.
+Next starts the training."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from segtool.core.runs import new_run_dir
+from segtool.core.train_progress import format_duration
+from segtool.gui.wizard.jobs import StepTimeJob, stop_thread
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    epochs: int
+    crop: int
+    batch: int
+    note: str
+
+
+PRESETS = {
+    "quick": Preset("Quick look", 5, 256, 4, "see whether the labels are learnable at all"),
+    "balanced": Preset("Balanced", 30, 384, 8, "a usable model"),
+    "best": Preset("Best quality", 80, 512, 8, "the most accurate model these photos allow"),
+}
+
+
+def repeat_for(n_train: int, batch: int) -> int:
+    """Show a small training set several times per epoch, so each epoch has at least 4 steps."""
+    return max(1, math.ceil(4 * batch / max(1, n_train)))
+
+
+def estimate_seconds(s_per_px: float, *, epochs: int, crop: int, batch: int, n_train: int, repeat: int,
+                     n_val: int, eval_size: int) -> float:  # fmt: skip
+    """Training steps at the measured speed, plus validation (a forward pass ≈ 1/3 of a training step on
+    a 4:3 photo at `eval_size`), plus ~10 s of start-up."""
+    steps = max(1, n_train * repeat // batch)
+    train = steps * batch * crop * crop * s_per_px
+    val = n_val * eval_size * eval_size * 4 / 3 * s_per_px / 3
+    return 10 + epochs * (train + val)
+
+
+class SchedulePage(QWizardPage):
+    """Presets, Advanced settings, device, run folder."""
+
+    def __init__(self, state, parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.setTitle("3 · Schedule")
+        self.setSubTitle("How long to train. Next starts training; you can keep using the viewer meanwhile.")
+        self.speed: dict | None = None
+        self.job: StepTimeJob | None = None
+        self._old_jobs: list[StepTimeJob] = []
+        self._applying = False
+
+        self.device = QComboBox()
+        self.preset_group = QButtonGroup(self)
+        self.preset_buttons: dict[str, QRadioButton] = {}
+        presets = QGroupBox("Preset")
+        pl = QVBoxLayout(presets)
+        for key, p in PRESETS.items():
+            b = QRadioButton(p.label)
+            b.toggled.connect(lambda on, k=key: on and self.apply_preset(k))
+            self.preset_group.addButton(b)
+            self.preset_buttons[key] = b
+            pl.addWidget(b)
+        self.custom = QRadioButton("Custom (Advanced settings below)")
+        self.preset_group.addButton(self.custom)
+        pl.addWidget(self.custom)
+        self.estimate_note = QLabel("")
+        self.estimate_note.setWordWrap(True)
+        self.estimate_note.setStyleSheet("color: palette(mid);")
+        pl.addWidget(self.estimate_note)
+
+        self.toggle = QToolButton(text="Advanced ▸", checkable=True)
+        self.toggle.setAutoRaise(True)
+        self.advanced = QWidget()
+        self.toggle.toggled.connect(self._show_advanced)
+        self.epochs = QSpinBox(minimum=1, maximum=1000)
+        self.repeat = QSpinBox(minimum=1, maximum=1000)
+        self.crop = QSpinBox(minimum=32, maximum=2048, singleStep=32, suffix=" px")
+        self.batch = QSpinBox(minimum=1, maximum=256)
+        self.optimizer = QComboBox()
+        self.optimizer.addItem("SGD (momentum 0.9)", "sgd")
+        self.optimizer.addItem("AdamW", "adamw")
+        self.lr = QDoubleSpinBox(
+            decimals=5, minimum=0.0, maximum=1.0, singleStep=0.001, specialValueText="default"
+        )
+        self.weight_decay = QDoubleSpinBox(
+            decimals=5, minimum=0.0, maximum=0.1, singleStep=0.0001, value=1e-4
+        )
+        self.class_weights = QComboBox()
+        for label, key in (
+            ("none", "none"),
+            ("log (rare classes count more)", "log"),
+            ("median frequency", "median"),
+        ):
+            self.class_weights.addItem(label, key)
+        self.flip = QCheckBox("random left-right flips", checked=True)
+        self.jitter = QCheckBox("random colour changes (light, camera)")
+        self.scale_min = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=4.0, singleStep=0.1, value=0.5)
+        self.scale_max = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=4.0, singleStep=0.1, value=2.0)
+        self.aux = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.1, value=0.4)
+        grid = QGridLayout(self.advanced)
+        rows = [("Epochs", self.epochs, "Repeat photos per epoch", self.repeat),
+                ("Crop", self.crop, "Batch size", self.batch),
+                ("Optimizer", self.optimizer, "Learning rate", self.lr),
+                ("Weight decay", self.weight_decay, "Class weights", self.class_weights),
+                ("Scale from", self.scale_min, "to", self.scale_max),
+                ("Auxiliary loss", self.aux, "", self.flip)]  # fmt: skip
+        for r, (a, wa, b, wb) in enumerate(rows):
+            grid.addWidget(QLabel(a), r, 0)
+            grid.addWidget(wa, r, 1)
+            grid.addWidget(QLabel(b), r, 2)
+            grid.addWidget(wb, r, 3)
+        grid.addWidget(self.jitter, len(rows), 3)
+        self.advanced.hide()
+        for w in (self.epochs, self.repeat, self.crop, self.batch, self.lr, self.weight_decay, self.scale_min,
+                  self.scale_max, self.aux):  # fmt: skip
+            w.valueChanged.connect(self._edited)
+        for w in (self.optimizer, self.class_weights):
+            w.currentIndexChanged.connect(self._edited)
+        for w in (self.flip, self.jitter):
+            w.toggled.connect(self._edited)
+        self.device.currentIndexChanged.connect(self._measure)
+
+        self.out = QLineEdit()
+        out_btn = QPushButton("Change…")
+        out_btn.clicked.connect(self._choose_out)
+        form = QFormLayout()
+        form.addRow("Device", self.device)
+        row = QHBoxLayout()
+        row.addWidget(self.out, 1)
+        row.addWidget(out_btn)
+        form.addRow("Save the run in", row)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(presets)
+        lay.addWidget(self.toggle)
+        lay.addWidget(self.advanced)
+        lay.addStretch(1)
+
+    # --- filling ----------------------------------------------------------------------------------
+
+    def initializePage(self) -> None:  # noqa: N802
+        from segtool.core.device import list_devices
+
+        if not self.device.count():
+            for d in list_devices():
+                self.device.addItem(d.label, d.key)
+        cfg = self.state.config
+        label = f"{Path(cfg.get('data', 'data')).stem[:20]}_{cfg.get('backbone', '')}"
+        self.out.setText(str(new_run_dir(self.state.runs_dir, label)))
+        if self.preset_group.checkedButton() is None:
+            self.preset_buttons["quick"].setChecked(True)
+        else:
+            self.apply_preset(self._preset_key() or "quick") if not self.custom.isChecked() else None
+        self._measure()
+
+    def _preset_key(self) -> str | None:
+        return next((k for k, b in self.preset_buttons.items() if b.isChecked()), None)
+
+    def apply_preset(self, key: str) -> None:
+        """Fill the Advanced fields from a preset (crop never above the input size)."""
+        p = PRESETS[key]
+        check = self.state.check
+        n_train = check.train if check is not None else 100
+        crop = min(p.crop, int(self.state.config.get("eval_size") or p.crop))
+        self._applying = True
+        try:
+            self.epochs.setValue(p.epochs)
+            self.crop.setValue(crop)
+            self.batch.setValue(p.batch)
+            self.repeat.setValue(repeat_for(n_train, p.batch))
+        finally:
+            self._applying = False
+        self._update_labels()
+
+    def _edited(self) -> None:
+        if not self._applying:
+            self.custom.setChecked(True)
+            self._update_labels()
+
+    def _show_advanced(self, on: bool) -> None:
+        self.advanced.setVisible(on)
+        self.toggle.setText("Advanced ▾" if on else "Advanced ▸")
+
+    def _choose_out(self) -> None:
+        p = QFileDialog.getExistingDirectory(
+            self, "Folder for the run (a new, empty folder)", str(self.state.runs_dir)
+        )
+        if p:
+            self.out.setText(p)
+
+    # --- time estimates ---------------------------------------------------------------------------
+
+    def _measure(self) -> None:
+        """Time two training steps of this network on this device, in the background."""
+        if self.job is not None:
+            self.job.requestInterruption()
+            self._old_jobs.append(self.job)
+        self.speed = None
+        cfg = self.state.config
+        device = self.device.currentData() or "auto"
+        probe = 256 if device.startswith("cuda") else 128
+        self.job = StepTimeJob(
+            cfg.get("backbone", "resnet50"), int(cfg.get("output_stride", 16)), device, probe, self
+        )
+        self.job.done.connect(self._measured)
+        self.job.failed.connect(self._not_measured)
+        self.job.start()
+        self._update_labels()
+
+    def _measured(self, token: int, speed: dict) -> None:
+        if self.job is not None and token == self.job.token:
+            self.speed = speed
+            self._update_labels()
+
+    def _not_measured(self, token: int, message: str) -> None:
+        if self.job is not None and token == self.job.token:
+            self.estimate_note.setText(f"No time estimate: {message}")
+
+    def _update_labels(self) -> None:
+        check, cfg = self.state.check, self.state.config
+        n_train, n_val = (check.train, check.val) if check is not None else (100, 20)
+        eval_size = int(cfg.get("eval_size") or 520)
+        for key, p in PRESETS.items():
+            crop = min(p.crop, eval_size)
+            text = f"{p.label} — {p.epochs} epochs · crop {crop} px · {p.note}"
+            if self.speed:
+                secs = estimate_seconds(self.speed["s_per_px"], epochs=p.epochs, crop=crop, batch=p.batch, n_train=n_train,
+                                        repeat=repeat_for(n_train, p.batch), n_val=n_val, eval_size=eval_size)  # fmt: skip
+                text += f" · ≈ {format_duration(secs)}"
+            self.preset_buttons[key].setText(text)
+        if self.speed:
+            secs = estimate_seconds(self.speed["s_per_px"], epochs=self.epochs.value(), crop=self.crop.value(),
+                                    batch=self.batch.value(), n_train=n_train, repeat=self.repeat.value(), n_val=n_val,
+                                    eval_size=eval_size)  # fmt: skip
+            self.custom.setText(
+                f"Custom — {self.epochs.value()} epochs · crop {self.crop.value()} px · ≈ {format_duration(secs)}"
+            )
+            self.estimate_note.setText(
+                f"Times are estimates from 2 training steps of {self.speed['backbone']} timed just now on "
+                f"{self.speed['device']} ({self.speed['crop']} px crops), for {n_train} training and {n_val} validation "
+                "photos; other programs running at the same time make training slower."
+            )
+        else:
+            self.estimate_note.setText("Measuring the speed of this computer for the time estimates…")
+
+    # --- QWizardPage ------------------------------------------------------------------------------
+
+    def schedule_config(self) -> dict:
+        """The TrainConfig fields this page decides."""
+        return {"epochs": self.epochs.value(), "repeat": self.repeat.value(), "crop_size": self.crop.value(),
+                "batch_size": self.batch.value(), "optimizer": self.optimizer.currentData(), "lr": self.lr.value(),
+                "weight_decay": self.weight_decay.value(), "class_weights": self.class_weights.currentData(),
+                "hflip": self.flip.isChecked(), "color_jitter": self.jitter.isChecked(),
+                "scale_min": self.scale_min.value(), "scale_max": self.scale_max.value(), "aux_weight": self.aux.value(),
+                "device": self.device.currentData() or "auto", "output": self.out.text().strip(),
+                "workers": max(0, min(4, (os.cpu_count() or 1) - 2))}  # fmt: skip
+
+    def validatePage(self) -> bool:  # noqa: N802 - Next = start training
+        from models.errors import UserInputError
+        from training.config import TrainConfig
+
+        cfg = {**self.state.config, **self.schedule_config()}
+        try:
+            TrainConfig.from_dict(cfg).validate()
+            if (Path(cfg["output"]) / "last.pt").exists():
+                raise UserInputError(f"{cfg['output']} already holds a run; choose another folder")
+        except UserInputError as e:
+            QMessageBox.warning(self, "Cannot start training", str(e))
+            return False
+        self.state.config = cfg
+        self.shutdown()
+        self.state.start_training(cfg)
+        return True
+
+    def shutdown(self) -> None:
+        for job in [*self._old_jobs, self.job]:
+            stop_thread(job)

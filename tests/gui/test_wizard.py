@@ -1,0 +1,259 @@
+"""The training wizard, driven like a user would: Data → Model → Schedule → Training → Results on a tiny
+dataset made here; the Data page blocks on broken masks; cancel and resume; a killed training process
+is reported with how to continue, and the window survives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.unit.test_train import make_dataset
+
+RUN_TIMEOUT_MS = 120_000  # a child process imports torch (a few s) and trains a 64-px mobilenet
+
+
+def wait_until(cond, timeout_ms: int) -> None:
+    """Process events until `cond()` holds.
+
+    Not `qtbot.waitUntil`: pytest-qt waits in a nested QEventLoop, and once any earlier test has run
+    `QApplication.exec()` to its end (the app-main tests do), a nested QEventLoop.exec() returns at once
+    without processing events — every later waitUntil would time out. QTest.qWait processes events
+    directly.
+    """
+    from PySide6.QtTest import QTest
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout_ms} ms")
+        QTest.qWait(20)
+
+
+def training_children() -> list[int]:
+    """Pids of this process's children running the training child (Linux /proc; [] elsewhere)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"segtool.core.train_process" in cmd:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def runs_env(tmp_path, monkeypatch):
+    """Runs go to a temporary folder, never the user's; no training process outlives a test."""
+    monkeypatch.setenv("SEGTOOL_RUNS", str(tmp_path / "runs"))
+    yield tmp_path / "runs"
+    assert not training_children(), "a training child process is still running"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("wizdata"))
+
+
+@pytest.fixture
+def wizard(qtbot, runs_env):
+    from segtool.gui.wizard import TrainingWizard
+
+    wiz = TrainingWizard(None, runs_env)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    yield wiz
+    wiz.shutdown()
+    wiz.close()
+
+
+def check_data(qtbot, wiz, data: Path, images: Path | None = None) -> None:
+    wiz.data_page.set_path(data, images)
+    wait_until(lambda: wiz.data_page.check is not None or "cannot" in wiz.data_page.summary.text(), 60_000)
+
+
+def drive_to_training(qtbot, wiz, data: Path, *, epochs: int = 2, repeat: int = 1, eval_size: int = 64,
+                      images: Path | None = None) -> None:  # fmt: skip
+    """Fill the first three pages as a user would and press Start training."""
+    check_data(qtbot, wiz, data, images)
+    assert wiz.data_page.isComplete(), wiz.data_page.problems.text()
+    wiz.next()
+    mp = wiz.model_page
+    assert wiz.currentPage() is mp
+    mp.from_scratch.setChecked(True)  # no internet in tests
+    mp.backbone.setCurrentIndex(mp.backbone.findData("mobilenet_v3_large"))
+    mp.eval_size.setValue(eval_size)
+    wiz.next()
+    sp = wiz.schedule_page
+    assert wiz.currentPage() is sp
+    assert sp.preset_buttons["quick"].isChecked()
+    sp.device.setCurrentIndex(sp.device.findData("cpu"))
+    sp.epochs.setValue(epochs)
+    sp.crop.setValue(64)
+    sp.batch.setValue(2)
+    sp.repeat.setValue(repeat)
+    assert sp.custom.isChecked()  # editing Advanced leaves the preset
+    wiz.next()
+    assert wiz.currentPage() is wiz.training_page
+    assert wiz.run is not None and wiz.run.running
+
+
+def wait_ended(qtbot, wiz) -> None:
+    wait_until(lambda: wiz.run.outcome is not None, RUN_TIMEOUT_MS)
+
+
+def test_data_page_report_and_random_split(qtbot, wizard, tmp_path):
+    # images/ + masks/ without a split: a seeded random split, the classes with their pixel share
+    root = tmp_path / "flat"
+    root.mkdir()
+    src = make_dataset(tmp_path / "src", n_train=5, n_val=0)
+    for sub in ("images", "masks"):
+        (src / "train" / sub).rename(root / sub)
+    (src / "classes.json").rename(root / "classes.json")
+    check_data(qtbot, wizard, root)
+    page = wizard.data_page
+    assert page.isComplete()
+    assert page.random_split.isEnabled() and page.random_split.isChecked()
+    assert (page.check.train, page.check.val) == (4, 1)
+    assert page.classes.rowCount() == 2 and page.classes.item(1, 0).text() == "rock"
+    assert "%" in page.classes.item(1, 2).text()
+    assert "Ready to train" in page.summary.text()
+    page.val_fraction.setValue(0.4)  # the widget changes the split…
+    page.start_check()
+    wait_until(lambda: page.check is not None, 30_000)
+    assert (page.check.train, page.check.val) == (3, 2)  # …and the report follows
+
+
+def test_data_page_blocks_on_broken_mask_folder(qtbot, wizard, tmp_path):
+    data = make_dataset(tmp_path / "broken")
+    bad = np.zeros((64, 64), np.uint8)
+    bad[:10, :10] = 7  # a class id the class list does not have
+    Image.fromarray(bad).save(data / "train" / "masks" / "train1.png")
+    (data / "train" / "masks" / "train2.png").write_bytes(b"not a png")
+    check_data(qtbot, wizard, data)
+    page = wizard.data_page
+    assert not page.isComplete()
+    assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()
+    text = page.problems.text()
+    assert "train1.png" in text and "train2.png" in text
+    assert "must be fixed" in page.summary.text()
+    # fixing the files unblocks Next
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(data / "train" / "masks" / "train1.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(data / "train" / "masks" / "train2.png")
+    page.start_check()
+    wait_until(lambda: page.check is not None, 30_000)
+    assert page.isComplete() and wizard.button(wizard.WizardButton.NextButton).isEnabled()
+
+
+def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tmp_path):
+    """From the Train menu to "Use this model": the run trains in a child process while the window works."""
+    hub = window.training
+    hub.runs_dir = runs_env
+    hub.act_train.trigger()
+    wiz = hub.wizard
+    assert wiz is not None and wiz.isVisible()
+    drive_to_training(qtbot, wiz, tiny, epochs=2)
+    wiz.reject()  # closing the wizard while training only hides it; progress shows in the status bar
+    assert not wiz.isVisible() and wiz.run.running
+    wait_until(lambda: hub.status.isVisible() and "epoch" in hub.status_label.text(), RUN_TIMEOUT_MS)
+    wait_ended(qtbot, wiz)
+    assert wiz.run.outcome.kind == "finished", wiz.run.outcome
+    assert hub.status_label.text() == "Training finished"  # the wizard is hidden: the status bar says so
+    run_dir = Path(wiz.config["output"])
+    assert run_dir.parent == runs_env
+    assert {"best.pt", "last.pt", "history.csv", "config.json", "report.json"} <= {
+        p.name for p in run_dir.iterdir()
+    }
+    assert hub.show_wizard() is wiz and wiz.isVisible()
+    assert not hub.status.isVisible()
+    page = wiz.training_page
+    assert page.isComplete()
+    assert len(page.miou_curve.getData()[0]) == 2  # one validation point per epoch
+    wiz.next()
+    res = wiz.results_page
+    assert wiz.currentPage() is res
+    assert res.table.rowCount() == 2
+    report = json.loads((run_dir / "report.json").read_text())
+    ious = [res.table.item(r, 1).text() for r in range(2)]
+    assert ious == ["not present" if v is None else f"{v:.3f}" for v in report["per_class_iou"].values()]
+    assert res.heatmap.names == ["background", "rock"]
+    wait_until(lambda: getattr(res, "shown_examples", 0) == 1, 30_000)  # the 1 val photo
+    js, png = res.export(tmp_path / "export")
+    assert json.loads(js.read_text())["miou"] == report["miou"]
+    assert Image.open(png).size == (900, 900)
+    res.use_btn.click()
+    wait_until(lambda: window.engine_info is not None, 30_000)
+    assert Path(window.engine_info.path) == run_dir / "best.pt"
+
+
+def test_cancel_mid_training_then_resume(qtbot, wizard, tiny):
+    drive_to_training(qtbot, wizard, tiny, epochs=1, repeat=6)  # 12 steps: time to cancel mid-epoch
+    page, run = wizard.training_page, wizard.run
+    wait_until(lambda: run.progress.step >= 1, RUN_TIMEOUT_MS)
+    assert page.cancel_btn.isEnabled() and not page.resume_btn.isEnabled()
+    page.cancel_btn.click()
+    wait_ended(qtbot, wizard)
+    assert run.outcome.kind == "cancelled", run.outcome
+    assert (run.run_dir / "last.pt").exists()
+    assert page.resume_btn.isEnabled()
+    page.resume_btn.click()
+    assert run.running
+    wait_ended(qtbot, wizard)
+    assert run.outcome.kind == "finished", run.outcome
+    from segtool.core.runs import read_run
+
+    r = read_run(run.run_dir)
+    assert r.state == "finished" and [h["epoch"] for h in r.history] == [1.0]
+    assert run.progress.start_epoch == 0 and run.progress.losses[0][0] >= 2 / 12 - 1e-9  # resumed mid-epoch
+
+
+@pytest.mark.slow
+def test_killed_training_process_is_reported_and_resumable(qtbot, wizard, tiny):
+    """The child dying (here: killed, as the out-of-memory killer does) never takes the window down."""
+    drive_to_training(qtbot, wizard, tiny, epochs=2, repeat=8)
+    run = wizard.run
+    wait_until(lambda: len(run.progress.epochs_rows) == 1, RUN_TIMEOUT_MS)  # epoch 1 saved
+    run.proc.kill()
+    wait_ended(qtbot, wizard)
+    assert run.outcome.kind == "died"
+    assert "SIGKILL" in run.outcome.message and "Resume" in run.outcome.message
+    assert (
+        "Resume" in wizard.training_page.headline.text() or "killed" in wizard.training_page.headline.text()
+    )
+    assert wizard.training_page.resume_btn.isEnabled()
+    wizard.training_page.resume()
+    wait_ended(qtbot, wizard)
+    assert run.outcome.kind == "finished", run.outcome
+
+
+@pytest.mark.slow
+def test_bad_settings_error_is_reported(qtbot, wizard, tiny):
+    """An error inside the child (here: batch larger than the data) comes back as a message, not a crash."""
+    drive_to_training(qtbot, wizard, tiny, epochs=1)
+    wizard.run.shutdown()  # replace the run with one that cannot take a step
+    cfg = dict(wizard.config, batch_size=64, output=str(Path(wizard.config["output"]) / "bad"))
+    run = wizard.start_training(cfg)
+    wizard.training_page.initializePage()
+    wait_ended(qtbot, wizard)
+    assert run.outcome.kind == "error" and "--batch-size" in run.outcome.message
+
+
+@pytest.mark.slow
+def test_wizard_on_real_rocks(qtbot, wizard, shared_data):
+    rocks = shared_data / "rocks"
+    export = rocks / "cvat_annotations_segmentation mask 1.1.zip"
+    if not export.is_file():
+        pytest.skip(f"{export} not found")
+    drive_to_training(qtbot, wizard, export, epochs=1, eval_size=128, images=rocks)  # CVAT zip + the photos
+    assert [c["name"] for c in wizard.data_page.check.reports[0]["classes"]][:1] == ["background"]
+    wait_ended(qtbot, wizard)
+    assert wizard.run.outcome.kind == "finished", wizard.run.outcome
+    wizard.next()
+    assert wizard.results_page.table.rowCount() >= 2
