@@ -15,6 +15,7 @@ from models.errors import UserInputError
 INITS = ("scratch", "imagenet", "coco")  # or the path of a segtool checkpoint
 OPTIMIZERS = ("sgd", "adamw")
 CLASS_WEIGHTS = ("none", "log", "median")
+SELECT_BEST = ("miou", "loss", "last")  # or "iou:CLASS"
 
 
 @dataclass
@@ -50,6 +51,9 @@ class TrainConfig:
         poly_power: poly learning-rate decay power.
         aux_weight: weight of the auxiliary head's loss (0 builds no auxiliary head).
         class_weights: "none", "log" (1/ln(1.02+p), ENet) or "median" (median-frequency balancing).
+        select_best: the epoch `best.pt` keeps: "miou" (highest validation mIoU), "loss" (lowest
+            validation loss), "last", or "iou:CLASS" (highest IoU of one class, e.g. "iou:rocks": with
+            sparse labels mIoU prefers an epoch that predicts only background).
         amp: mixed precision on CUDA.
         channels_last: NHWC memory format (faster with cuDNN and oneDNN).
         workers: data-loading processes.
@@ -88,6 +92,7 @@ class TrainConfig:
     poly_power: float = 0.9
     aux_weight: float = 0.4
     class_weights: str = "none"
+    select_best: str = "miou"
     amp: bool = True
     channels_last: bool = True
     workers: int = 0
@@ -126,6 +131,8 @@ class TrainConfig:
             raise bad("optimizer", self.optimizer, "use sgd or adamw")
         if self.class_weights not in CLASS_WEIGHTS:
             raise bad("class_weights", self.class_weights, "use none, log or median")
+        if self.select_best not in SELECT_BEST and not (self.select_best.startswith("iou:") and self.select_best[4:]):
+            raise bad("select_best", self.select_best, "use miou, loss, last or iou:CLASS (e.g. iou:rocks)")
         for name in ("epochs", "batch_size", "repeat"):
             if getattr(self, name) < 1:
                 raise bad(name, getattr(self, name), "use 1 or more")

@@ -13,6 +13,29 @@ from models.heads import AUX_FINAL_KEY, final_layer_key
 from models.pretrained import init_pretrained
 from training.config import TrainConfig
 
+SCRATCH_BN_MOMENTUM = 0.1
+
+
+def set_scratch_bn_momentum(model: torch.nn.Module, cfg: TrainConfig) -> str | None:
+    """From scratch, every BatchNorm layer gets momentum 0.1 (PyTorch's default); returns a note or None.
+
+    torchvision's MobileNetV3 uses 0.01, meant for fine-tuning an ImageNet backbone whose statistics are
+    already right. From random weights the activations change fast and running statistics averaged over
+    ~100 steps lag far behind the network: after 4 CamVid epochs a mobilenet_v3_large scored val mIoU
+    0.06 with them and 0.22 with statistics recomputed on 15 training batches. Momentum is not part of
+    the weights, so checkpoints and inference are unchanged; a resumed run sets it again (same config).
+    """
+    if cfg.init != "scratch":
+        return None
+    changed = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.momentum != SCRATCH_BN_MOMENTUM:
+            m.momentum = SCRATCH_BN_MOMENTUM
+            changed += 1
+    if not changed:
+        return None
+    return f"from scratch: BatchNorm momentum {SCRATCH_BN_MOMENTUM} in {changed} layer(s) (running statistics keep up with random-init training)"
+
 
 def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, list[str]]:
     """Build the network for `cfg` and initialise it; returns (model, notes for the user).

@@ -31,7 +31,7 @@ from training import distributed
 from training.config import TrainConfig
 from training.engine import EpochStats, evaluate, train_one_epoch
 from training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
-from training.init import build_model
+from training.init import build_model, set_scratch_bn_momentum
 from training.losses import make_criterion
 from training.metrics import report_dict
 from training.optim import auto_warmup, build_optimizer, build_scheduler
@@ -136,7 +136,8 @@ class _Run:
         self.cfg, self.run_dir, self.device, self.dist = cfg, run_dir, device, dist
         self.resume, self.events, self.cancel = resume, events, cancel or threading.Event()
         self.history: list[dict[str, Any]] = []
-        self.best_miou: float | None = None
+        self.best_miou: float | None = None  # the mIoU of the epoch best.pt holds
+        self.best_score: float | None = None  # what --select-best compares (higher is better)
         self.best_epoch: int | None = None
         self.seconds_before = 0.0
 
@@ -150,6 +151,9 @@ class _Run:
                 ev.on_message(f"dataset warning: {w}")
         require_trainable(self.rd, cfg.batch_size, cfg.repeat, self.dist.world_size)
         self.names = self.rd.class_names
+        if cfg.select_best.startswith("iou:") and cfg.select_best[4:] not in self.names:
+            raise UserInputError(f"--select-best {cfg.select_best}: the data has no class {cfg.select_best[4:]!r}; "
+                                 f"use iou: with one of {', '.join(self.names)}")  # fmt: skip
         self.classes = make_classes(self.names, [list(c.color) for c in self.rd.train_data.classes])
         self.ignore_index = self.rd.train_data.ignore_index
         self.preprocess = default_preprocess(cfg.eval_size or None)
@@ -168,6 +172,9 @@ class _Run:
         else:
             model, notes = build_model(cfg, self.names)
         self.model_config = model.config
+        note = set_scratch_bn_momentum(model, cfg)
+        if note:
+            notes.append(note)
         for n in notes:
             ev.on_message(n)
         self.weight, note = run_class_weights(self.rd, cfg.class_weights)
@@ -201,6 +208,7 @@ class _Run:
             self.scaler.load_state_dict(s["scaler"])
         self.history = list(s["history"])
         self.best_miou, self.best_epoch, self.seconds_before = s["best_miou"], s["best_epoch"], s["seconds"]
+        self.best_score = s.get("best_score", s["best_miou"])
         step, stats = s["step"], EpochStats(**s["stats"])
         if step and s.get("world_size", 1) != self.dist.world_size:
             self.events.on_message("the number of processes changed: the interrupted epoch restarts from its first step")
@@ -278,13 +286,25 @@ class _Run:
                      channels_last=self.channels_last, on_progress=lambda done: self.events.on_validation_progress(done, total))  # fmt: skip
         return report_dict(r.matrix, self.names, r.images), r.loss
 
+    def _score(self, report: dict[str, Any], val_loss: float | None, epoch: int) -> float | None:
+        """The number --select-best compares (higher is better); None = this epoch cannot be ranked."""
+        how = self.cfg.select_best
+        if how == "last":
+            return float(epoch + 1)
+        if how == "loss":
+            return None if val_loss is None else -val_loss
+        if how.startswith("iou:"):
+            return report.get("per_class_iou", {}).get(how[4:])
+        return report.get("miou")
+
     def _end_epoch(self, epoch: int, stats: EpochStats) -> None:
         cfg = self.cfg
         report, val_loss = self._validate()
         miou = report.get("miou")
-        is_best = not report or (miou is not None and (self.best_miou is None or miou > self.best_miou))
+        score = self._score(report, val_loss, epoch)
+        is_best = not report or (score is not None and (self.best_score is None or score > self.best_score))
         if is_best:
-            self.best_miou, self.best_epoch = miou, epoch + 1
+            self.best_miou, self.best_score, self.best_epoch = miou, score, epoch + 1
         lr = stats.lr
         row = {"epoch": epoch + 1, "train_loss": round(stats.mean_loss, 6), "val_loss": None if val_loss is None else round(val_loss, 6),
                "miou": miou, "pixel_accuracy": report.get("pixel_accuracy"), "lr": lr, "seconds": round(stats.seconds, 3)}  # fmt: skip
@@ -295,7 +315,8 @@ class _Run:
             if is_best:
                 self._write(self.run_dir / "best.pt", report, resume=None)
                 if report:
-                    write_text_atomic(self.run_dir / "report.json", json.dumps({**report, "epoch": epoch + 1, "checkpoint": "best.pt"}, indent=2) + "\n")
+                    write_text_atomic(self.run_dir / "report.json", json.dumps({**report, "epoch": epoch + 1, "checkpoint": "best.pt",
+                                                                                   "selected_by": cfg.select_best}, indent=2) + "\n")  # fmt: skip
             write_history(self.run_dir / "history.csv", self.history)
         self.last_summary = EpochSummary(epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best)
 
@@ -314,7 +335,7 @@ class _Run:
                       "lr": stats.lr},
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None, "rng": rng_state(),
-            "best_miou": self.best_miou, "best_epoch": self.best_epoch, "history": list(self.history),
+            "best_miou": self.best_miou, "best_score": self.best_score, "best_epoch": self.best_epoch, "history": list(self.history),
             "seconds": self._elapsed(), "world_size": self.dist.world_size,
         }  # fmt: skip
         if report is None and self.history:

@@ -54,6 +54,8 @@ def add_parser(sub) -> None:
     g.add_argument("--warmup-iters", type=int, default=-1, help="linear warm-up steps (default: 5%% of all, at most 500)")
     g.add_argument("--aux-weight", type=float, default=0.4, help="auxiliary loss weight; 0 = no auxiliary head")
     g.add_argument("--class-weights", default="none", choices=("none", "log", "median"), help="weights for rare classes")
+    g.add_argument("--select-best", default="miou", metavar="HOW",
+                   help="epoch best.pt keeps: miou (default), loss (lowest val loss), last, or iou:CLASS (e.g. iou:rocks)")
     g = p.add_argument_group("runtime")
     g.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     g.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16/fp16 autocast)")
@@ -77,7 +79,7 @@ def _config(args: argparse.Namespace):
         crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],
         hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
-        aux_weight=args.aux_weight, class_weights=args.class_weights, amp=not args.no_amp, workers=workers,
+        aux_weight=args.aux_weight, class_weights=args.class_weights, select_best=args.select_best, amp=not args.no_amp, workers=workers,
         device=args.device, seed=args.seed, limit=args.limit,
     )  # fmt: skip
 
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if not events.is_main:
         return 0
     best = f"best mIoU {result.best_miou:.4f} (epoch {result.best_epoch})" if result.best_miou is not None else "no validation"
+    if result.best_miou is not None and cfg.select_best != "miou":
+        best = f"best.pt = epoch {result.best_epoch} by {cfg.select_best} (mIoU {result.best_miou:.4f})"
     if result.stopped:
         print(f"segtool: interrupted after {result.epochs_done} epoch(s); {result.run_dir}/last.pt saved — "
               f"continue with: segtool train {args.data} -o {result.run_dir} --resume", file=sys.stderr)  # fmt: skip
