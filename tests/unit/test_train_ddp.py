@@ -31,8 +31,16 @@ def _score(data_dir: str, rank: int, world: int) -> dict:
     rd = open_run_data(tiny_config(Path(data_dir), Path("unused")))
     torch.manual_seed(0)
     model = build_deeplabv3(backbone="resnet18", num_classes=2, aux_head=False)
-    with torch.no_grad():  # a random net predicts one class everywhere; make both classes occur
+    with torch.no_grad():
+        # A random net predicts one class everywhere; amplify the head and centre its bias on a real val
+        # image so that both classes occur (the matrix then says something).
+        model.eval()
         model.classifier[4].weight.mul_(50)
+        model.classifier[4].bias.zero_()
+        rgb = torch.from_numpy(rd.val_data.load_image(rd.val[0])).permute(2, 0, 1)[None].float() / 255
+        mean, std = torch.tensor(PRE["mean"]).view(1, 3, 1, 1), torch.tensor(PRE["std"]).view(1, 3, 1, 1)
+        logits = model((rgb - mean) / std)["out"]
+        model.classifier[4].bias[1] = -(logits[:, 1] - logits[:, 0]).median()
     mine = list(range(len(rd.val)))[rank::world]
     loader = DataLoader(EvalSamples(rd.val_data, rd.val), batch_size=2, sampler=mine, collate_fn=collate_list)
     r = evaluate(model, loader, torch.device("cpu"), num_classes=2, preprocess_cfg=PRE)
