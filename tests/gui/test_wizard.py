@@ -93,6 +93,7 @@ def drive_to_training(qtbot, wiz, data: Path, *, epochs: int = 2, repeat: int = 
     wiz.next()
     sp = wiz.schedule_page
     assert wiz.currentPage() is sp
+    assert wiz.check is not None  # leaving the Data page (focus out) must not throw the report away
     assert sp.preset_buttons["quick"].isChecked()
     sp.device.setCurrentIndex(sp.device.findData("cpu"))
     sp.epochs.setValue(epochs)

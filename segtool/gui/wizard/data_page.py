@@ -43,6 +43,7 @@ class DataPage(QWizardPage):
         self.check: DataCheck | None = None
         self.job: DataCheckJob | None = None
         self._old_jobs: list[DataCheckJob] = []
+        self._started_cfg: dict | None = None
 
         self.path = QLineEdit(
             placeholderText="folder or .zip with images and masks (CVAT, VOC, labelme, CamVid …)"
@@ -55,13 +56,13 @@ class DataPage(QWizardPage):
         )
         cls_btn = QPushButton("Browse…")
         cls_btn.clicked.connect(self._choose_classes)
-        self.class_file.editingFinished.connect(self.start_check)
         folder_btn, zip_btn, img_btn = QPushButton("Folder…"), QPushButton("Zip…"), QPushButton("Browse…")
         folder_btn.clicked.connect(self._choose_folder)
         zip_btn.clicked.connect(self._choose_zip)
         img_btn.clicked.connect(self._choose_images)
-        self.path.editingFinished.connect(self.start_check)
-        self.images.editingFinished.connect(self.start_check)
+        for box in (self.path, self.images, self.class_file):
+            box.editingFinished.connect(lambda: self.start_check(force=False))
+        self.path.returnPressed.connect(self.start_check)  # Enter re-checks, e.g. after fixing files
 
         self.own_split = QRadioButton("Use the dataset's own train / validation split")
         self.random_split = QRadioButton("Random split, the same every time for a given seed:")
@@ -74,7 +75,7 @@ class DataPage(QWizardPage):
         )
         self.seed = QSpinBox(minimum=0, maximum=99999, prefix="seed ")
         for w in (self.val_fraction, self.seed):
-            w.editingFinished.connect(self.start_check)
+            w.editingFinished.connect(lambda: self.start_check(force=False))
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Dataset"), 0, 0)
@@ -173,10 +174,13 @@ class DataPage(QWizardPage):
             "seed": self.seed.value(),
         }
 
-    def start_check(self) -> None:
+    def start_check(self, force: bool = True) -> None:
+        """Validate the data in the background (`force=False`: only when the settings changed)."""
         cfg = self.data_config()
-        if not cfg["data"]:
-            return
+        busy = self.job is not None and self.job.isRunning()
+        if not cfg["data"] or (not force and cfg == self._started_cfg and (self.check is not None or busy)):
+            return  # editingFinished fires again when focus leaves a box (e.g. on Next): nothing changed
+        self._started_cfg = cfg
         if self.job is not None:
             self.job.requestInterruption()
             self._old_jobs.append(self.job)
