@@ -18,9 +18,10 @@ from segtool.gui.main_window import MainWindow
 from segtool.gui.settings import AppSettings
 
 
-def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None) -> int:
-    """Open the main window (optionally with a source and a checkpoint) and run the Qt event loop.
-    With neither, the built-in demo starts (unless `--no-demo`)."""
+def open_app(argv: Sequence[str] | None = None, settings: AppSettings | None = None):
+    """Create the application object and the main window, open what `argv` names (or start the demo),
+    and return `(app, window, launcher)` without running the event loop (tests drive it themselves:
+    quitting an event loop leaves Qt's quit flag set for the rest of the process)."""
     parser = argparse.ArgumentParser(prog="segtool gui", description="Open the segtool desktop app.")
     parser.add_argument("source", nargs="?", help="image, folder, video file, cam:N or stream URL")
     parser.add_argument("-c", "--checkpoint", help="segtool checkpoint (.pt)")
@@ -40,8 +41,20 @@ def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None)
     if not (args.source or args.checkpoint or args.no_demo):
         launcher = DemoLauncher(window)
         launcher.start()
-    code = app.exec()
+    return app, window, launcher
+
+
+def close_app(window: MainWindow, launcher: DemoLauncher | None) -> None:
+    """Stop the demo launcher and every worker of the window (also when the loop quit without a close)."""
     if launcher is not None:
         launcher.shutdown()
-    window.shutdown()  # also when the loop was quit without closing the window
+    window.shutdown()
+
+
+def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None) -> int:
+    """Open the main window (optionally with a source and a checkpoint) and run the Qt event loop.
+    With neither, the built-in demo starts (unless `--no-demo`)."""
+    app, window, launcher = open_app(argv, settings)
+    code = app.exec()
+    close_app(window, launcher)
     return code

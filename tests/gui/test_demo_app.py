@@ -97,53 +97,31 @@ def test_closing_the_window_while_generating_stops_the_thread(qtbot, window, cac
     assert not d.job.isRunning()
 
 
-def test_app_main_without_arguments_plays_the_demo(qtbot, cache, settings, monkeypatch):
-    """`segtool` with nothing to open: the demo plays with its notice (event loop quit by a timer)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from segtool.gui.app import main
-    from segtool.gui.main_window import MainWindow
+def test_app_without_arguments_plays_the_demo(qtbot, cache, settings, monkeypatch):
+    """`segtool` with nothing to open: the demo plays with its notice."""
+    from segtool.gui.app import close_app, open_app
 
     monkeypatch.setattr(demo, "DEMO_CLIP", TINY)
-    seen = {}
-
-    def check():
-        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if wins and _playing_with_mask(wins[-1]):
-            bar = wins[-1].findChild(QToolBar, "demo-banner")
-            seen["banner"] = bar is not None and bar.isVisible()
-            seen["source"] = wins[-1].source.spec
-            wins[-1].close()
-            QApplication.instance().quit()
-        else:
-            QTimer.singleShot(100, check)
-
-    QTimer.singleShot(100, check)
-    assert main([], settings=settings) == 0
-    assert seen == {"banner": True, "source": str(demo.demo_clip_path(TINY))}
+    _, window, launcher = open_app([], settings=settings)
+    try:
+        qtbot.waitUntil(lambda: _playing_with_mask(window), timeout=60000)
+        bar = window.findChild(QToolBar, "demo-banner")
+        assert bar is not None and bar.isVisible()
+        assert window.source.spec == str(demo.demo_clip_path(TINY))
+    finally:
+        window.close()
+        close_app(window, launcher)
 
 
 def test_no_demo_flag_starts_empty(qtbot, cache, settings):
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    from segtool.gui.app import close_app, open_app
 
-    from segtool.gui.app import main
-    from segtool.gui.main_window import MainWindow
-
-    seen = {}
-
-    def check():
-        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if wins:
-            seen["source"] = wins[-1].source
-            seen["banner"] = wins[-1].findChild(QToolBar, "demo-banner")
-            wins[-1].close()
-            QApplication.instance().quit()
-        else:
-            QTimer.singleShot(50, check)
-
-    QTimer.singleShot(50, check)
-    assert main(["--no-demo"], settings=settings) == 0
-    assert seen == {"source": None, "banner": None}
-    assert not (cache / "demo").exists()
+    _, window, launcher = open_app(["--no-demo"], settings=settings)
+    try:
+        qtbot.wait(200)
+        assert launcher is None and window.source is None
+        assert window.findChild(QToolBar, "demo-banner") is None
+        assert not (cache / "demo").exists()
+    finally:
+        window.close()
+        close_app(window, launcher)

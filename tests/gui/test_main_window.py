@@ -230,26 +230,37 @@ def test_drop_checkpoint_and_video_together(qtbot, window, gui_checkpoint, clip)
     qtbot.waitUntil(lambda: window.current.mask is not None, timeout=10000)
 
 
-def test_app_main_with_source_and_checkpoint(qtbot, gui_checkpoint, clip, settings):
-    """`segtool gui CLIP -c CKPT` opens the window with both loaded (event loop quit by a timer)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+def test_app_with_source_and_checkpoint(qtbot, gui_checkpoint, clip, settings):
+    """`segtool gui CLIP -c CKPT` opens the window with both loaded."""
+    from segtool.gui.app import close_app, open_app
 
-    from segtool.gui.app import main
-    from segtool.gui.main_window import MainWindow
+    _, window, launcher = open_app([str(clip), "-c", str(gui_checkpoint)], settings=settings)
+    try:
+        assert launcher is None
+        qtbot.waitUntil(lambda: window.current is not None and window.current.mask is not None, timeout=30000)
+        assert window.current.index == 0 and window.panel.legend.topLevelItemCount() == 2
+    finally:
+        window.close()
+        close_app(window, launcher)
 
-    seen = {}
 
-    def check():
-        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if wins and wins[-1].current is not None and wins[-1].current.mask is not None:
-            seen["index"] = wins[-1].current.index
-            seen["classes"] = wins[-1].panel.legend.topLevelItemCount()
-            wins[-1].close()
-            QApplication.instance().quit()
-        else:
-            QTimer.singleShot(100, check)
+def test_main_runs_the_event_loop_in_a_subprocess(gui_checkpoint, tmp_path):
+    """The real entry point end to end, in its own process (quitting an event loop here would leave
+    Qt's quit flag set for the other tests): `segtool gui -c CKPT --no-demo` starts, runs, and exits 0
+    when its window is closed."""
+    import os
+    import subprocess
+    import sys
 
-    QTimer.singleShot(100, check)
-    assert main([str(clip), "-c", str(gui_checkpoint)], settings=settings) == 0
-    assert seen == {"index": 0, "classes": 2}
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from segtool.cli import main\n"
+        "QApplication(sys.argv[:1])\n"
+        "QTimer.singleShot(1500, lambda: [w.close() for w in QApplication.topLevelWidgets()])\n"
+        f"sys.exit(main(['gui', '--no-demo', '-c', {str(gui_checkpoint)!r}]))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
