@@ -29,6 +29,8 @@ class TrainConfig:
         images: image folder for exports that hold no images (CVAT).
         classes: class file (labelmap.txt / classes.json) for data without one.
         val_fraction: share of samples put in val when the data names no split.
+        random_split: ignore the split the data names (train/val folders, ImageSets) and use a seeded random
+            split with `val_fraction` instead.
         backbone, output_stride, decoder, aux_head: the network (see docs/models.md).
         width_mult: MobileNetV3 channel multiplier (mobilenet_v3_large only; 1.0 = standard).
         aspp_channels: width of the ASPP module and the layers after it (256 = standard).
@@ -68,6 +70,7 @@ class TrainConfig:
     images: str | None = None
     classes: str | None = None
     val_fraction: float = 0.2
+    random_split: bool = False
     backbone: str = "resnet50"
     output_stride: int = 16
     decoder: str = "none"

@@ -88,3 +88,19 @@ def test_cli_select_best(dataset, tmp_path, capsys):
     assert "best.pt = epoch 2 by last" in capsys.readouterr().out
     assert main(["train", str(dataset), "-o", str(tmp_path / "r2"), "--select-best", "iou:"]) == 2
     assert "--select-best" in capsys.readouterr().err
+
+
+def test_random_split_replaces_the_datas_own_split(tmp_path):
+    """`--random-split`: a dataset with train/ and val/ folders is split at random (seeded) instead."""
+    from tests.unit.test_train import make_dataset, tiny_config
+    from training.rundata import open_run_data
+
+    data = make_dataset(tmp_path / "data", n_train=6, n_val=2)
+    own = open_run_data(tiny_config(data, tmp_path / "unused"))
+    assert (len(own.train), len(own.val)) == (6, 2)
+    cfg = tiny_config(data, tmp_path / "unused", random_split=True, val_fraction=0.5)
+    forced = open_run_data(cfg)
+    assert (len(forced.train), len(forced.val)) == (4, 4)
+    assert "replaced on request by a seeded random split" in forced.train_data.split_note
+    again = open_run_data(cfg)
+    assert [s.image for s in again.val] == [s.image for s in forced.val]  # seeded: the same every time

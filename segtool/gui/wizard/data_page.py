@@ -76,6 +76,8 @@ class DataPage(QWizardPage):
         self.seed = QSpinBox(minimum=0, maximum=99999, prefix="seed ")
         for w in (self.val_fraction, self.seed):
             w.editingFinished.connect(lambda: self.start_check(force=False))
+        # choosing between the data's own split and a random one re-counts train/val
+        self.random_split.toggled.connect(lambda _checked: self.start_check(force=False))
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Dataset"), 0, 0)
@@ -172,6 +174,8 @@ class DataPage(QWizardPage):
             "classes": self.class_file.text().strip() or None,
             "val_fraction": round(self.val_fraction.value(), 4),
             "seed": self.seed.value(),
+            # the data's own split unless the user picked the random one over it
+            "random_split": bool(self.check is not None and self.check.own_split and self.random_split.isChecked()),
         }
 
     def start_check(self, force: bool = True) -> None:
@@ -220,15 +224,16 @@ class DataPage(QWizardPage):
         self.busy.hide()
         self.check = check
         self.state.check = check
-        self.own_split.setChecked(check.own_split)
-        self.random_split.setEnabled(not check.own_split)
-        self.val_fraction.setEnabled(not check.own_split)
+        forced = bool(self._started_cfg and self._started_cfg.get("random_split"))
+        if not forced:
+            self.own_split.setChecked(check.own_split)
+            self.random_split.setChecked(not check.own_split)
         self.own_split.setEnabled(check.own_split)
         self.own_split.setToolTip(
             "" if check.own_split else "this dataset has no train/val folders or ImageSets lists"
         )
-        self.random_split.setToolTip("this dataset names its own split (train/ and val/ folders or ImageSets lists), "
-                                     "which is used as is" if check.own_split else "")  # fmt: skip
+        self.random_split.setToolTip("replaces the split this dataset names (train/ and val/ folders or ImageSets lists)"
+                                     if check.own_split else "")  # fmt: skip
         rep = check.reports[0]
         c = rep["counts"]
         verdict = ("<b style='color:#1b7f3a'>✓ Ready to train.</b>" if check.ok else

@@ -82,7 +82,7 @@ class DataCheckJob(QThread):
             self.done.emit(self.token, DataCheck(
                 reports=[r.to_dict() for r in reports], text="\n\n".join(r.as_text() for r in reports),
                 train=len(rd.train), val=len(rd.val), split_note=d.split_note, form=d.form,
-                own_split=bool(self.config.get("val")) or "random" not in d.split_note.lower(),
+                own_split=bool(self.config.get("val")) or "no split given" not in d.split_note.lower(),
                 colors=[tuple(int(v) for v in c.color) for c in d.classes],
             ))  # fmt: skip
         except _Interrupted:
