@@ -10,7 +10,6 @@ import torch
 from models.errors import UserInputError
 from training.config import TrainConfig
 from training.data import LabelledData, Sample, ValidationReport, check_dataset, open_dataset
-from training.data.files import seeded_split
 from training.losses import class_pixel_stats, class_weights
 
 
@@ -46,24 +45,12 @@ def open_run_data(cfg: TrainConfig) -> RunData:
         train = [s for s in data.samples if s.mask is not None]
         val = [s for s in vdata.samples if s.mask is not None]
     else:
-        if cfg.random_split:
-            _force_random_split(data, cfg.val_fraction, cfg.seed)
+        if cfg.random_split:  # replace the split the data names, on request
+            data.split_note = f"{data.split_note}; replaced on request by a {data.random_split(cfg.val_fraction, cfg.seed)}"
         vdata, train, val = data, data.split("train"), data.split("val")
     if cfg.limit:
         train, val = train[: cfg.limit], val[: cfg.limit]
     return RunData(data, train, vdata, val)
-
-
-def _force_random_split(data, val_fraction: float, seed: int) -> None:
-    """Replace the data's own split by a seeded random one (`--random-split`), noting both in split_note."""
-    labelled = [s for s in data.samples if s.mask is not None]
-    for sample, name in zip(labelled, seeded_split(len(labelled), val_fraction, seed), strict=True):
-        sample.split = name
-    n_val = sum(s.split == "val" for s in labelled)
-    data.split_note = (
-        f"{data.split_note}; replaced on request by a seeded random split (seed {seed}, val_fraction "
-        f"{val_fraction:g}): {len(labelled) - n_val} train / {n_val} val"
-    )
 
 
 def check_run_data(rd: RunData, progress: Callable[[int, int], None] | None = None) -> list[ValidationReport]:

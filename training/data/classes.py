@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.classes import voc_color as models_voc_color
 from models.errors import UserInputError
 
 RGB = tuple[int, int, int]
@@ -60,14 +61,7 @@ VOC_VOID_COLOR: RGB = (224, 224, 192)  # the palette entry of index 255 (object 
 
 def voc_color(index: int) -> RGB:
     """Colour of `index` in the Pascal VOC palette (bit-interleaved, as in the VOC devkit)."""
-    r = g = b = 0
-    c = index
-    for j in range(8):
-        r |= ((c >> 0) & 1) << (7 - j)
-        g |= ((c >> 1) & 1) << (7 - j)
-        b |= ((c >> 2) & 1) << (7 - j)
-        c >>= 3
-    return (r, g, b)
+    return tuple(models_voc_color(index))  # type: ignore[return-value]
 
 
 def voc_classes() -> list[ClassInfo]:

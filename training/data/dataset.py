@@ -137,19 +137,21 @@ class LabelledData:
 
     # -- splitting ---------------------------------------------------------------------------------
 
+    def random_split(self, val_fraction: float, seed: int) -> str:
+        """Give every labelled sample a seeded random split (replacing any it had); returns a description."""
+        labelled = [s for s in self.samples if s.mask is not None]
+        for s, name in zip(labelled, seeded_split(len(labelled), val_fraction, seed), strict=True):
+            s.split = name
+        n_val = sum(s.split == "val" for s in labelled)
+        return f"seeded random split (seed {seed}, val_fraction {val_fraction:g}): {len(labelled) - n_val} train / {n_val} val"
+
     def assign_splits(self, val_fraction: float, seed: int, origin: str) -> None:
         """Give samples without a split one: a seeded random split when none has a split yet, else
         "train" (the user chose the val set explicitly). Records how in `split_note`."""
         labelled = [s for s in self.samples if s.mask is not None]
         open_ = [s for s in labelled if s.split not in ("train", "val")]
         if open_ and len(open_) == len(labelled):
-            for s, name in zip(open_, seeded_split(len(open_), val_fraction, seed), strict=True):
-                s.split = name
-            n_val = sum(s.split == "val" for s in open_)
-            self.split_note = (
-                f"no split given: seeded random split (seed {seed}, val_fraction {val_fraction:g}): "
-                f"{len(open_) - n_val} train / {n_val} val"
-            )
+            self.split_note = f"no split given: {self.random_split(val_fraction, seed)}"
         else:
             for s in open_:
                 s.split = "train"
