@@ -135,10 +135,11 @@ def naive_loop(ckpt_path: Path, video: Path, out: Path, device: torch.device) ->
     return n / (time.perf_counter() - t)
 
 
-def predict_e2e(ckpt: Path, video: Path, out: Path, device: str) -> float:
+def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | None) -> float:
     """(b) `segtool predict --overlay` in this process."""
+    extra = ["--threads", str(threads)] if threads else []
     t = time.perf_counter()
-    rc = segtool_main(["predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device])
+    rc = segtool_main(["predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device, *extra])
     elapsed = time.perf_counter() - t
     assert rc == 0, f"predict failed with exit code {rc}"
     import json
@@ -179,7 +180,7 @@ def speed(engine: Engine, ckpt: Path, video: Path, tmp: Path, args, h: int, w: i
     """(a), (b), (c) and their ratios, on the same checkpoint and video."""
     a = model_only(engine, h, w, min(args.frames, 60 if device.type == "cpu" else 400))
     print(f"(a) model only        {a:8.2f} frames/s", flush=True)
-    b = predict_e2e(ckpt, video, tmp / "pred", args.device)
+    b = predict_e2e(ckpt, video, tmp / "pred", args.device, args.threads)
     print(f"(b) segtool predict   {b:8.2f} frames/s  (masks PNG + overlay.mp4 + coverage.csv)", flush=True)
     c = naive_loop(ckpt, video, tmp, device)
     print(f"(c) naive loop        {c:8.2f} frames/s", flush=True)
@@ -192,13 +193,14 @@ def main() -> None:
     ap.add_argument("--backbone", default="mobilenet_v3_large")
     ap.add_argument("--frames", type=int, default=303, help="frames of the speed runs (0: skip them)")
     ap.add_argument("--long", type=int, default=0, help="frames of the memory run (0: skip it)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the model in (a), (b) and (c) (default: segtool's)")
     ap.add_argument("--height", type=int, default=0, help="resize the video to this height (e.g. 1080); 0 = 360 (native)")
     args = ap.parse_args()
     device = torch.device(args.device if args.device != "cuda" else "cuda:0")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ckpt = make_checkpoint(tmp / "model.pt", args.backbone)
-        engine = Engine(ckpt, device=args.device)
+        engine = Engine(ckpt, device=args.device, threads=args.threads)  # sets torch's thread count for (c) too
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
         print(f"device: {name}; torch {torch.__version__}; {args.backbone}; {engine.device_label}")
         if args.frames:
