@@ -11,7 +11,7 @@ from torch import nn
 from torchvision.models.segmentation.fcn import FCNHead
 
 from models.backbones import build_mobilenet_v3_large, build_resnet
-from models.config import ModelConfig
+from models.config import DEFAULT_ASPP_CHANNELS, DEFAULT_WIDTH_MULT, ModelConfig
 from models.heads import DeepLabV3PlusHead, deeplab_head
 
 
@@ -73,8 +73,8 @@ def build_deeplabv3(
     multi_grid: Sequence[int] | bool | None = None,
     decoder: str = "none",
     aux_head: bool = True,
-    width_mult: float = 1.0,
-    aspp_channels: int = 256,
+    width_mult: float = DEFAULT_WIDTH_MULT,
+    aspp_channels: int = DEFAULT_ASPP_CHANNELS,
 ) -> DeepLabV3:
     """Build a randomly initialised DeepLabV3 network.
 

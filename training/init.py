@@ -64,17 +64,9 @@ def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, li
 def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, list[str]]:
     ckpt = load_checkpoint(path)
     c = ckpt.config
-    config = ModelConfig.create(
-        backbone=c.backbone,
-        num_classes=len(class_names),
-        output_stride=c.output_stride,
-        aspp_rates=c.aspp_rates,
-        multi_grid=c.multi_grid,
-        decoder=c.decoder,
-        aux_head=cfg.aux_head,
-        width_mult=c.width_mult,
-        aspp_channels=c.aspp_channels,
-    )
+    # Everything as stored (backbone, stride, rates, width…), only the classes and the aux head as asked:
+    # copying field by field once dropped the width options, so a slim checkpoint rebuilt full-width.
+    config = ModelConfig.from_dict({**c.to_dict(), "num_classes": len(class_names), "aux_head": cfg.aux_head})
     model = build_from_config(config)
     own = model.state_dict()
     same_classes = ckpt.class_names == list(class_names)
