@@ -60,11 +60,16 @@ class _Inbox:
         self._settings = ViewSettings()
         self._cancel: threading.Event | None = None
 
+    def adopt(self, cmd: Command) -> None:
+        """Make the settings `cmd` carries (if any) the ones in force."""
+        new = getattr(cmd, "settings", None)
+        if new is not None:
+            with self._cond:
+                self._settings = new
+
     def put(self, cmd: Command) -> None:
         with self._cond:
-            new = getattr(cmd, "settings", None)
-            if new is not None:
-                self._settings = new  # the newest snapshot wins, whichever command brought it
+            self.adopt(cmd)  # the newest snapshot wins, whichever command brought it (the lock is an RLock)
             if isinstance(cmd, ApplySettings):
                 return  # nothing to run: the session reads the snapshot at the next frame
             self._queue.append(cmd)
@@ -226,7 +231,7 @@ class ViewerSession:
                 if isinstance(cmd, Stop):
                     break
                 if cmd is not None:
-                    self.handle(cmd)
+                    self._handle(cmd)
         finally:
             self.close()
 
@@ -235,7 +240,15 @@ class ViewerSession:
         self._engine = None
 
     def handle(self, cmd: Command) -> None:
-        """Run one command; a failure is reported through `events.failed` (the session keeps going)."""
+        """Run one command now, on the calling thread, which must be the session thread (use it instead of
+        `run()` to drive a session synchronously, as the tests do). Its settings apply first. A failure
+        is reported through `events.failed` (the session keeps going)."""
+        self._inbox.adopt(cmd)
+        self._handle(cmd)
+
+    def _handle(self, cmd: Command) -> None:
+        # Settings a queued command carried were adopted when it arrived (`submit`): adopting them
+        # again here could replace a newer ApplySettings.
         try:
             match cmd:
                 case LoadCheckpoint(path, device, precision):
@@ -354,7 +367,9 @@ class ViewerSession:
         if res.interrupted is not None:
             self.events.playback_ended("stopped", res.last_index)
             raise res.interrupted
-        self.events.playback_ended("end" if res.complete else "paused", res.last_index)
+        # The pacer ends its iteration when cancelled, which the pipeline may take for the end of the
+        # source: a cancelled playback is "paused", never "end" (the window would stop a newer one).
+        self.events.playback_ended("end" if res.complete and not cancel.is_set() else "paused", res.last_index)
 
     def _publish(self, **changes) -> None:
         with self._stats_lock:
