@@ -44,7 +44,6 @@ class Recorder(SessionEvents):
         self.session: ViewerSession | None = None
         self.take = True  # take each result as it is announced, as the window does
 
-
     def _add(self, *event) -> None:
         with self.cond:
             self.events.append(event)
@@ -119,11 +118,11 @@ def test_session_imports_no_qt():
 
 
 def test_load_open_and_show_a_frame(session, tiny_ckpt, truth):
-    (_, info), = session.rec.of("engine")
+    ((_, info),) = session.rec.of("engine")
     assert isinstance(info, EngineInfo) and isinstance(info.checkpoint, Checkpoint)
     assert info.checkpoint is session.checkpoint  # the loaded object is handed out, not a path to read again
     assert info.class_names == ["background", "rock"] and info.palette.tolist() == [[0, 0, 0], [250, 50, 83]]
-    (_, src), = session.rec.of("source")
+    ((_, src),) = session.rec.of("source")
     assert isinstance(src, SourceInfo) and src.frames == 101 and src.source_id == 1 and not src.is_live
 
     session.rec.take = False
@@ -144,7 +143,7 @@ def test_load_open_and_show_a_frame(session, tiny_ckpt, truth):
 def test_errors_are_reported_and_the_session_goes_on(session, tmp_path, clip):
     missing = tmp_path / "nope.mp4"
     session.handle(OpenSource(str(missing)))
-    (_, title, message), = session.rec.of("failed")
+    ((_, title, message),) = session.rec.of("failed")
     assert title == "Could not open the source" and "nope.mp4" in message
     session.handle(OpenSource(str(clip)))
     session.handle(ShowFrame(3))
@@ -172,7 +171,7 @@ def test_play_pause_and_play_to_the_end(session):
         rec.wait(lambda: len(rec.of("result")) >= 3)
         s.submit(Pause())
         rec.wait(lambda: rec.of("ended"))
-        (_, reason, last), = rec.of("ended")
+        ((_, reason, last),) = rec.of("ended")
         assert reason == "paused" and 0 < last < 100
         r = s.last_result()
         assert r.playing and r.index == last and r.mask is not None

@@ -3,7 +3,6 @@ thread. See `segtool.core.viewer` for the threads, the commands and where new fe
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 import threading
@@ -23,6 +22,7 @@ from segtool.core.frame import Frame, Prediction
 from segtool.core.overlay import coverage
 from segtool.core.pipeline import Progress, run_pipeline
 from segtool.core.sources import Source, open_source
+from segtool.core.viewer.boxes import Inbox, Mailbox
 from segtool.core.viewer.messages import (
     TITLES,
     ApplySettings,
@@ -45,99 +45,6 @@ from segtool.core.viewer.messages import (
 from segtool.core.viewer.pacing import paced_frames
 
 log = logging.getLogger(__name__)
-
-
-class _Inbox:
-    """Commands from any thread to the session thread, and the newest settings snapshot.
-
-    The only state shared with other threads besides the result mailbox, behind one lock. A command
-    that arrives while a playback runs sets that playback's cancel event (except ApplySettings).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._queue: collections.deque[Command] = collections.deque()
-        self._settings = ViewSettings()
-        self._cancel: threading.Event | None = None
-
-    def adopt(self, cmd: Command) -> None:
-        """Make the settings `cmd` carries (if any) the ones in force."""
-        new = getattr(cmd, "settings", None)
-        if new is not None:
-            with self._cond:
-                self._settings = new
-
-    def put(self, cmd: Command) -> None:
-        with self._cond:
-            self.adopt(cmd)  # the newest snapshot wins, whichever command brought it (the lock is an RLock)
-            if isinstance(cmd, ApplySettings):
-                return  # nothing to run: the session reads the snapshot at the next frame
-            self._queue.append(cmd)
-            if self._cancel is not None:
-                self._cancel.set()  # any other command pre-empts playback
-            self._cond.notify()
-
-    def settings(self) -> ViewSettings:
-        with self._cond:
-            return self._settings
-
-    def get(self, timeout_s: float) -> Command | None:
-        """The next command, or None after `timeout_s` or when it was superseded."""
-        with self._cond:
-            if not self._queue:
-                self._cond.wait(timeout_s)
-            if not self._queue:
-                return None
-            cmd = self._queue.popleft()
-            # A seek superseded by a later seek, play or source switch is skipped (slider drags).
-            if isinstance(cmd, ShowFrame) and any(isinstance(c, (ShowFrame, Play, OpenSource, Stop)) for c in self._queue):
-                return None
-            return cmd
-
-    def has_newer(self, ignore_pause: bool = False) -> bool:
-        with self._cond:
-            return any(not (ignore_pause and isinstance(c, Pause)) for c in self._queue)
-
-    def start_playback(self) -> threading.Event | None:
-        """A cancel event for a new playback, or None when a command is already waiting."""
-        with self._cond:
-            if self._queue:
-                return None
-            self._cancel = threading.Event()
-            return self._cancel
-
-    def end_playback(self) -> None:
-        with self._cond:
-            self._cancel = None
-
-
-class _Mailbox:
-    """One result: a new one replaces an untaken one (a display drop), so nothing queues up."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: ViewResult | None = None
-        self._last: ViewResult | None = None
-        self._notified = False
-        self.dropped = 0
-
-    def post(self, r: ViewResult) -> bool:
-        """Store `r`; True when the receiver must be told (it has not been told since its last take)."""
-        with self._lock:
-            if self._pending is not None:
-                self.dropped += 1
-            self._pending = self._last = r
-            notify, self._notified = not self._notified, True
-        return notify
-
-    def take(self) -> ViewResult | None:
-        with self._lock:
-            r, self._pending, self._notified = self._pending, None, False
-        return r
-
-    def last(self) -> ViewResult | None:
-        with self._lock:
-            return self._last
 
 
 class _PlayMeter:
@@ -178,8 +85,8 @@ class ViewerSession:
                  connect_timeout_s: float = 5.0) -> None:  # fmt: skip
         self.events = events or SessionEvents()
         self.threads, self.connect_timeout_s = threads, connect_timeout_s
-        self._inbox = _Inbox()
-        self._mail = _Mailbox()
+        self._inbox = Inbox()
+        self._mail = Mailbox()
         self._stats_lock = threading.Lock()
         self._stats = LiveStats()
         # Owned by the session thread (the one in `run` / `handle`):
@@ -211,7 +118,7 @@ class ViewerSession:
         """A copy of the current numbers."""
         with self._stats_lock:
             s = self._stats
-        return dataclasses.replace(s, display_dropped=self._mail.dropped)
+        return dataclasses.replace(s, display_dropped=self._mail.drops())
 
     def settings(self) -> ViewSettings:
         """The newest settings snapshot received."""
@@ -292,7 +199,9 @@ class ViewerSession:
     def _engine_info(self) -> EngineInfo:
         e, ck, path = self._engine, self._ckpt, self._ckpt_path
         assert e is not None and ck is not None and path is not None
-        return EngineInfo(path, describe(path, ck), list(e.class_names), frozen(e.palette), e.device_label, ck)
+        return EngineInfo(
+            path, describe(path, ck), list(e.class_names), frozen(e.palette), e.device_label, ck
+        )
 
     def _open(self, spec: str) -> None:
         self.events.busy(f"Opening {spec}…")
@@ -369,13 +278,17 @@ class ViewerSession:
             raise res.interrupted
         # The pacer ends its iteration when cancelled, which the pipeline may take for the end of the
         # source: a cancelled playback is "paused", never "end" (the window would stop a newer one).
-        self.events.playback_ended("end" if res.complete and not cancel.is_set() else "paused", res.last_index)
+        self.events.playback_ended(
+            "end" if res.complete and not cancel.is_set() else "paused", res.last_index
+        )
 
     def _publish(self, **changes) -> None:
         with self._stats_lock:
             self._stats = dataclasses.replace(self._stats, **changes)
 
-    def _result_maker(self, source_id: int, num_classes: int) -> Callable[[Frame, Prediction | None, float | None, bool], ViewResult]:
+    def _result_maker(
+        self, source_id: int, num_classes: int
+    ) -> Callable[[Frame, Prediction | None, float | None, bool], ViewResult]:
         """Builds results from plain values captured now, so the writer thread never reads session state."""
         settings = self._inbox.settings
 
