@@ -235,3 +235,18 @@ def test_stats_are_copies_and_count_drops(session):
     assert during.inference_fps > 0 and during.display_dropped >= 4
     with pytest.raises(dataclasses.FrozenInstanceError):
         during.dropped = 0  # type: ignore[misc]
+
+
+def test_analyses_get_the_frame_and_its_prediction_and_a_failure_stays_in_its_slot(session):
+    def rock_share(frame, pred):
+        assert not pred.mask.flags.writeable and pred.mask.shape == frame.rgb.shape[:2]
+        return float((pred.mask == 1).mean())
+
+    def broken(frame, pred):
+        raise ValueError("bug in an analysis")
+
+    session.handle(ShowFrame(12, ViewSettings(analyses=(("rock", rock_share), ("broken", broken)))))
+    r = session.last_result()
+    assert r.analysis["rock"] == pytest.approx(float((r.mask == 1).mean()))
+    assert isinstance(r.analysis["broken"], ValueError)
+    assert session.rec.of("failed") == []  # the frame is still shown, with its mask
