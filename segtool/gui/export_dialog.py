@@ -3,7 +3,8 @@
 `ExportJob` (a QThread) opens its own Source and builds its own Engine — neither is thread-safe, so
 the viewer's are never shared — from the Checkpoint the viewer loaded (the window hands over the
 object, so the export uses exactly the weights on screen and the file is not read again), and runs
-`segtool.core.export.run_export`, the same function as the CLI. The dialog is not modal: the user keeps browsing while it runs.
+`segtool.core.export.run_export`, the same function as the CLI. The dialog is not modal: the user
+keeps browsing while it runs.
 """
 
 from __future__ import annotations
