@@ -78,7 +78,8 @@ class Play:
 
 @dataclass(frozen=True)
 class Pause:
-    """Stop playback where it is (`playback_ended("paused", last_index)` follows)."""
+    """Stop playback where it is (`playback_ended("paused", last_index)` follows). A Play still waiting
+    in the queue does not start (a quick play-pause leaves the session paused)."""
 
 
 @dataclass(frozen=True)
