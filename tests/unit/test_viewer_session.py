@@ -250,3 +250,11 @@ def test_analyses_get_the_frame_and_its_prediction_and_a_failure_stays_in_its_sl
     assert r.analysis["rock"] == pytest.approx(float((r.mask == 1).mean()))
     assert isinstance(r.analysis["broken"], ValueError)
     assert session.rec.of("failed") == []  # the frame is still shown, with its mask
+
+
+def test_a_quick_play_then_pause_leaves_the_session_paused(session):
+    session.submit(Play(0))
+    session.submit(Pause())  # before the session thread got to the Play
+    with Running(session) as s:
+        time.sleep(1.0)
+        assert s.last_result() is None and s.rec.of("ended") == []
