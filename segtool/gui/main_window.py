@@ -446,7 +446,7 @@ class MainWindow(QMainWindow):
             self.export_dialog.show()
             self.export_dialog.raise_()
             return self.export_dialog
-        if self.source is None or self.checkpoint_path is None:
+        if self.source is None or self.checkpoint_path is None or self.engine_info is None:
             self.show_error("Nothing to export yet", "Open a checkpoint (Ctrl+O) and a source first; the export writes the masks of the source that is open.")
             return None
         if self.export_dialog is not None:
@@ -454,8 +454,10 @@ class MainWindow(QMainWindow):
         base = self.settings.get("dirs/export", str(Path.home()))
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
-        self.export_dialog = ExportDialog(self.source, str(self.checkpoint_path), self.panel.device_key(),
-                                          self.panel.precision_key(), out, self)  # fmt: skip
+        # The Checkpoint object the viewer loaded, not its path: the export uses exactly the weights on
+        # screen, and the file is not read again.
+        self.export_dialog = ExportDialog(self.source, self.engine_info.checkpoint, self.panel.device_key(),
+                                          self.panel.precision_key(), out, self, checkpoint_path=self.engine_info.path)  # fmt: skip
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
