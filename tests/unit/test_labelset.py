@@ -104,3 +104,19 @@ def test_seed_rocks_cvat_export_imports(shared_data, tmp_path):
     back = export_cvat(ls, tmp_path / "again.zip")
     again = import_cvat(back, tmp_path / "L" / "images", tmp_path / "L3")
     assert np.array_equal(again.load_mask(ls.frames[0].stem), m)
+
+
+def test_labels_cli_round_trip(tmp_path, capsys):
+    from segtool.cli import main
+
+    ls = LabelSet.create(tmp_path / "L", CLASSES)
+    rgb, mask = _frame(1)
+    ls.save(rgb, mask, source="clip.mp4", frame=4)
+    assert main(["labels", "export-cvat", str(tmp_path / "L"), "-o", str(tmp_path / "c.zip")]) == 0
+    assert main(["labels", "import-cvat", str(tmp_path / "c.zip"), "--images", str(tmp_path / "L" / "images"),
+                 "-o", str(tmp_path / "L2")]) == 0
+    assert main(["labels", "info", str(tmp_path / "L2")]) == 0
+    out = capsys.readouterr().out
+    assert "clip_000004.png: background" in out and "unknown" in out
+    assert main(["labels", "info", str(tmp_path / "none")]) == 2
+    assert "not a label set" in capsys.readouterr().err
