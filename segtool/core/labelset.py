@@ -88,8 +88,13 @@ class LabelSet:
                     "open it as it is, or choose a new folder"
                 )
             return existing
-        for sub in ("images", "masks"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise UserInputError(f"{root} is a file; a label set is a folder — choose another name")
+        try:
+            for sub in ("images", "masks"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserInputError(f"cannot create the label set {root} ({e.strerror or e}); choose a folder you can write to") from e
         ls = cls(root, classes, [])
         atomic_write_bytes(root / CLASSES, (json.dumps(classes, indent=2) + "\n").encode())
         ls._write_manifest()

@@ -413,6 +413,8 @@ class MainWindow(QMainWindow):
             return
         info = self.engine_info
         palette = info.palette if info is not None and r.mask is not None else None
+        if self.labels.hides_prediction():
+            palette = None  # label mode: the bare frame under the labels
         visible = self.panel.legend.visible() if palette is not None else None
         conf = r.confidence if self.panel.confidence.isChecked() else None
         picture = compose(r.rgb, r.mask if palette is not None else None, palette, mode=self.panel.mode_key(),

@@ -67,6 +67,11 @@ def test_bad_values_and_mismatched_classes_are_refused(tmp_path):
         LabelSet.create(tmp_path / "L", [{"name": "sky", "color": [0, 0, 255]}, *CLASSES])
     with pytest.raises(UserInputError, match="not a label set"):
         LabelSet.open(tmp_path / "nothing")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(UserInputError, match="is a file"):
+        LabelSet.create(tmp_path / "afile", CLASSES)
+    with pytest.raises(UserInputError, match="cannot create the label set"):
+        LabelSet.create(tmp_path / "afile" / "sub", CLASSES)
 
 
 def test_cvat_round_trip_keeps_every_pixel_and_unknown(tmp_path):

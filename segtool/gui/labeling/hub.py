@@ -62,6 +62,9 @@ class LabelHub(QObject):
         self.dock.setObjectName("label-dock")
         self.dock.setWidget(scroll)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        side = window.findChild(QDockWidget, "side-dock")
+        if side is not None:  # a tab beside "Model and view": label mode gets the whole height
+            window.tabifyDockWidget(side, self.dock)
         self.dock.hide()
         self.strip = SuggestStrip(window)
         self.strip.frameChosen.connect(self._open_suggestion)
@@ -134,6 +137,7 @@ class LabelHub(QObject):
         p.suggest_btn.clicked.connect(self.suggest_frames)
         p.train_btn.clicked.connect(self.train_on_labels)
         p.superpixel_size.valueChanged.connect(lambda _: self._segments.clear())
+        p.show_prediction.toggled.connect(lambda _: self.window.render())
         layer.pressed.connect(self._press)
         layer.moved.connect(self._move)
         layer.released.connect(self._release)
@@ -162,6 +166,10 @@ class LabelHub(QObject):
         info = getattr(self.window, "engine_info", None)
         return [] if info is None else list(info.class_names)
 
+    def hides_prediction(self) -> bool:
+        """In label mode the frame is shown bare under the labels, unless "Show the model's mask" is on."""
+        return self.active and not self.panel.show_prediction.isChecked()
+
     def set_active(self, on: bool) -> None:
         """Enter or leave label mode. Entering pauses playback; leaving saves (or asks) first."""
         w = self.window
@@ -178,6 +186,8 @@ class LabelHub(QObject):
             return
         self.layer.set_active(on)
         self.dock.setVisible(on)
+        if on:
+            self.dock.raise_()
         for a in (self.act_save, self.act_undo, self.act_redo, self.act_from_pred):
             a.setEnabled(on)
         if on:
@@ -194,6 +204,7 @@ class LabelHub(QObject):
             w.worker.confidence = w.panel.confidence.isChecked()
             self.editor, self.key, self.result = None, None, None
         self._update_state()
+        w.render()
 
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
@@ -303,9 +314,18 @@ class LabelHub(QObject):
         if self.active and self.result is not None:
             self.on_result(self.result)
 
+    def default_folder(self) -> Path:
+        """`<source folder>/<source name>_labels`: next to the footage, where a user looks for it."""
+        src = self.window.source
+        if src is None or "://" in src.spec:
+            return Path.home() / "segtool_labels"
+        p = Path(src.spec)
+        return (p if p.is_dir() else p.parent) / f"{p.stem}_labels"
+
     def choose_new_label_set(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "New label set: choose or create an empty folder",
-                                                  str(Path.home()))  # fmt: skip
+        folder, _ = QFileDialog.getSaveFileName(
+            self.window, "New label set: name its folder", str(self.default_folder()), "Label-set folder (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite)  # fmt: skip
         if not folder:
             return
         names = None

@@ -28,18 +28,24 @@ TOOLS = {
 
 
 def label_rgba(mask: np.ndarray, palette: np.ndarray, opacity: float, instances: np.ndarray | None = None) -> np.ndarray:
-    """H x W x 4 uint8: class colours at `opacity`, unknown pixels fully transparent; fragment edges
-    (where the instance id changes) drawn opaque white so outlined fragments stay apart."""
+    """H x W x 4 uint8: class colours at `opacity`, unknown pixels fully transparent, the edges of painted
+    areas light grey and fragment outlines (where the instance id changes) opaque white."""
     lut = np.zeros((256, 4), np.uint8)
     k = min(len(palette), UNKNOWN)
     lut[:k, :3] = palette[:k]
     lut[:k, 3] = int(round(255 * max(0.0, min(1.0, opacity))))
     out = lut[mask]
+    # Edges of what was painted (between classes, and against unknown) in light grey, so a dark class such
+    # as a black background stays visible; fragment outlines (instance changes) in opaque white.
+    edge = np.zeros(mask.shape, bool)
+    edge[:, 1:] |= mask[:, 1:] != mask[:, :-1]
+    edge[1:, :] |= mask[1:, :] != mask[:-1, :]
+    out[edge] = (220, 220, 220, 220)
     if instances is not None and instances.any():
-        edge = np.zeros(mask.shape, bool)
-        edge[:, 1:] |= instances[:, 1:] != instances[:, :-1]
-        edge[1:, :] |= instances[1:, :] != instances[:-1, :]
-        out[edge] = (255, 255, 255, 255)
+        ie = np.zeros(mask.shape, bool)
+        ie[:, 1:] |= instances[:, 1:] != instances[:, :-1]
+        ie[1:, :] |= instances[1:, :] != instances[:-1, :]
+        out[ie] = (255, 255, 255, 255)
     return out
 
 

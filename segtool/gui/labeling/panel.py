@@ -99,6 +99,8 @@ class LabelPanel(QWidget):
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=60)
         self.opacity.valueChanged.connect(lambda v: self.opacityChanged.emit(v / 100.0))
         vf.addRow("Opacity", self.opacity)
+        self.show_prediction = QCheckBox("Show the model's mask under the labels")
+        vf.addRow(self.show_prediction)
         self.autosave = QCheckBox("Save automatically on frame change")
         self.autosave.setChecked(True)
         vf.addRow(self.autosave)
