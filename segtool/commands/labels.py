@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     i.add_argument("export", help="the CVAT export (.zip or folder)")
     i.add_argument("--images", help="the photos, when the export holds none")
     i.add_argument("-o", "--output", required=True, help="label-set folder (created)")
+    i.add_argument("--unknown-class", action="append", default=[], metavar="NAME",
+                   help="make the pixels of class NAME unknown (the class stays): sparse exports whose unpainted "
+                   "pixels were saved as background; then paint real background in label mode (repeatable)")
     i.set_defaults(run=_import)
     e = lsub.add_parser("export-cvat", help="label set -> CVAT 'Segmentation mask 1.1' zip")
     e.add_argument("labels", help="label-set folder")
@@ -30,7 +33,7 @@ def add_parser(sub) -> None:
 def _import(args: argparse.Namespace) -> int:
     from segtool.core.labelset import import_cvat
 
-    ls = import_cvat(args.export, args.images, args.output)
+    ls = import_cvat(args.export, args.images, args.output, unknown_classes=args.unknown_class)
     print(f"done: {len(ls.frames)} frame(s), classes {', '.join(ls.class_names)} -> {ls.root}")
     return 0
 

@@ -244,12 +244,23 @@ def _instance_colors(inst: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def import_cvat(export: str | os.PathLike, images: str | os.PathLike | None, root: str | os.PathLike) -> LabelSet:
+def import_cvat(
+    export: str | os.PathLike,
+    images: str | os.PathLike | None,
+    root: str | os.PathLike,
+    *,
+    unknown_classes: list[str] | tuple[str, ...] = (),
+) -> LabelSet:
     """Read a CVAT "Segmentation mask 1.1" export (zip or folder; images in it or in `images`) into a
-    label set at `root`. A label named `unknown` becomes unknown (255)."""
+    label set at `root`. A label named `unknown` becomes unknown (255).
+
+    `unknown_classes`: classes whose pixels become unknown while the class stays in the set — for sparse
+    exports whose unpainted pixels were saved as "background": import with `["background"]`, then paint
+    some real background in label mode.
+    """
     from training.data import check_dataset, open_dataset  # training is below core: allowed
 
-    data = open_dataset(export, images=images, val_fraction=0.0)
+    data = open_dataset(export, images=images, val_fraction=0.0, unknown_classes=unknown_classes)
     report = check_dataset(data)
     report.raise_for_errors()
     names = data.class_names

@@ -106,6 +106,10 @@ def test_seed_rocks_cvat_export_imports(shared_data, tmp_path):
     m = ls.load_mask(ls.frames[0].stem)
     ref = np.asarray(Image.open(rocks / "train" / "masks" / f"{ls.frames[0].stem}.png").convert("RGB"))
     assert np.array_equal(m == 1, (ref == [250, 50, 83]).all(-1))
+    sparse = import_cvat(zips[0], rocks / "train" / "images", tmp_path / "S", unknown_classes=["background"])
+    assert sparse.class_names == ls.class_names  # background stays a class to paint
+    sm = sparse.load_mask(ls.frames[0].stem)
+    assert np.array_equal(sm == 1, m == 1) and set(np.unique(sm)) == {1, 255}
     back = export_cvat(ls, tmp_path / "again.zip")
     again = import_cvat(back, tmp_path / "L" / "images", tmp_path / "L3")
     assert np.array_equal(again.load_mask(ls.frames[0].stem), m)
