@@ -30,7 +30,7 @@ def no_dangling_qthreads(qapp):
 
 @pytest.fixture(scope="session")
 def gui_checkpoint(tmp_path_factory):
-    """A real 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
+    """A real tiny 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
     train = {"dataset": "gui-test", "metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55}}}
     return make_small_checkpoint(tmp_path_factory.mktemp("gui") / "rocks.pt", resize_short=64, train=train)[0]
 
