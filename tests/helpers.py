@@ -23,17 +23,25 @@ def randomize_bn_stats(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module
     return model
 
 
-def make_small_checkpoint(path: Path, *, resize_short: int | None = 520, train: dict | None = None) -> tuple[Path, torch.nn.Module]:
+def make_small_checkpoint(
+    path: Path,
+    *,
+    resize_short: int | None = 520,
+    train: dict | None = None,
+    width_mult: float = TINY_WIDTH,
+    aspp_channels: int = TINY_ASPP,
+) -> tuple[Path, torch.nn.Module]:
     """A real 2-class (background, rock) mobilenet_v3_large checkpoint and the model it was saved from.
 
     Tiny (width 0.25, 16 ASPP channels: 0.33 M parameters, 1.4 MB instead of 11 M and 44 MB), so tests
     spend their time on what they check, not on convolutions; every code path is the full-size one.
+    `width_mult=1.0, aspp_channels=256` gives the standard network, for tests about its size.
     A random DeepLab predicts nearly the same logits everywhere; the head is amplified and its bias centred
     so that both classes occur on structured images, so tests compare real masks, not constant ones.
     """
     torch.manual_seed(0)
     model = build_deeplabv3(
-        backbone="mobilenet_v3_large", num_classes=2, aux_head=False, width_mult=TINY_WIDTH, aspp_channels=TINY_ASPP
+        backbone="mobilenet_v3_large", num_classes=2, aux_head=False, width_mult=width_mult, aspp_channels=aspp_channels
     )
     model = randomize_bn_stats(model).eval()
     with torch.no_grad():
