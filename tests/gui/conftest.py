@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from models.checkpoint import load_checkpoint
@@ -62,9 +61,3 @@ def window(qtbot, settings):
     win.show()
     yield win
     win.close()
-
-
-def nearest_frame(rgb: np.ndarray, truth: list[np.ndarray]) -> int:
-    """Index of the ground-truth frame closest to `rgb` (the clip is lossy H.264, so not equal)."""
-    a = rgb.astype(np.int16)
-    return int(np.argmin([np.abs(a - t).mean() for t in truth]))

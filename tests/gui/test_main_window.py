@@ -8,19 +8,9 @@ import pytest
 
 from segtool.gui.canvas import qimage_to_array
 from segtool.gui.render import compose
-from tests.gui.conftest import nearest_frame
+from tests.gui.helpers import load, nearest_frame
 
 N = 101
-
-
-def load(qtbot, win, ckpt=None, source=None, timeout=20000):
-    """Open a checkpoint and/or source and wait until a frame with its mask is on screen."""
-    if ckpt is not None:
-        with qtbot.waitSignal(win.worker.engineReady, timeout=timeout):
-            win.open_checkpoint(ckpt)
-    if source is not None:
-        win.open_source(source)
-        qtbot.waitUntil(lambda: win.current is not None and (ckpt is None or win.current.mask is not None), timeout=timeout)
 
 
 def shown(win) -> np.ndarray:

@@ -12,10 +12,9 @@ from PIL import Image
 
 from models import load_checkpoint
 from segtool.cli import main
-from tests.unit.test_train import make_dataset, tiny_config
+from tests.helpers import make_dataset, tiny_config
 from tests.videos import _encode
 from training.trainer import train
-
 
 EVAL_SIZE = 40  # the 64-px images are resized for the network and its logits back to label size
 
