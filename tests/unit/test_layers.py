@@ -57,6 +57,7 @@ def _add_import(root: Path, module: str, line: str) -> None:
         ("segtool/core/overlay.py", "from PySide6 import QtGui", "Qt only in segtool.gui"),
         ("segtool/core/overlay.py", "import segtool.gui.render", "segtool's own layers"),
         ("segtool/gui/render.py", "import segtool.commands.predict", "segtool's own layers"),
+        ("segtool/gui/wizard/wizard.py", "import segtool.gui.main_window", "segtool.gui's top"),
         ("training/metrics.py", "import segtool.core.frame", "segtool, above training, above models"),
         ("models/classes.py", "import training.metrics", "segtool, above training, above models"),
         ("models/classes.py", "import numpy", "models imports only torch"),
