@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.gui.test_main_window import load
+from tests.gui.helpers import load
 
 
 def start(qtbot, window, out, *, end=0, every=1, overlay=False):

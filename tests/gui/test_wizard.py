@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.unit.test_train import make_dataset
+from tests.helpers import make_dataset
 
 RUN_TIMEOUT_MS = 120_000  # a child process imports torch (a few s) and trains a 64-px mobilenet
 

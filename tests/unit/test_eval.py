@@ -10,17 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from models import load_checkpoint
 from segtool.cli import main
-from tests.unit.test_train import make_dataset, tiny_config
+from tests.helpers import make_dataset, tiny_config
 from tests.videos import _encode
 from training.trainer import train
+
+EVAL_SIZE = 40  # the 64-px images are resized for the network and its logits back to label size
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     data = make_dataset(tmp_path_factory.mktemp("data"), n_train=4, n_val=2)
     run = tmp_path_factory.mktemp("runs") / "run"
-    train(tiny_config(data, run, epochs=1))
+    train(tiny_config(data, run, epochs=1, eval_size=EVAL_SIZE))
     return data, run
 
 
@@ -46,7 +49,9 @@ def test_eval_dataset_prints_table_and_matches_the_training_report(trained, tmp_
     report = json.loads(out.read_text())
     assert report["split"] == "val" and report["images"] == 2  # the data names a split: val is scored
     assert set(report) >= {"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes"}
-    # The trainer's validation uses predict's preprocessing: the same numbers as `segtool eval`.
+    # The trainer's validation uses predict's preprocessing: the same numbers as `segtool eval`, here through
+    # the resize path (images 64 px, network input 40 px), where a different resize would show
+    assert load_checkpoint(run / "best.pt").preprocess["resize_short"] == EVAL_SIZE
     trained_report = json.loads((run / "report.json").read_text())
     assert report["confusion_matrix"] == trained_report["confusion_matrix"]
     assert report["miou"] == pytest.approx(trained_report["miou"])
