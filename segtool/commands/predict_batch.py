@@ -61,6 +61,12 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
     devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
     if args.devices is not None and not devices:
         raise _usage(f"--devices {args.devices!r}: list devices like cuda:0,cuda:1")
+    if args.ray is not None:
+        from segtool.core.batch.ray_runner import import_ray
+
+        import_ray()  # missing Ray is exit 2 before OUT is touched
+    if args.retries < 0:
+        raise _usage(f"--retries {args.retries}: use 0 or more")
     load_checkpoint(Path(args.checkpoint))  # a bad checkpoint is exit 2 before anything starts
     state = BatchState.create(args.output, items, command="predict", settings=_settings(args, opts), all_items=all_items,
                               shard=shard, resume=args.resume, overwrite=args.overwrite)  # fmt: skip
