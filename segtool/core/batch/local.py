@@ -40,6 +40,13 @@ class BatchProgress:
     running: list[str]  # sources being worked on now
     sources_done: int
     sources_total: int
+    per_source: dict[str, int] = field(default_factory=dict)  # frames on disk of each source begun
+
+    def of(self, name: str) -> tuple[int, int | None]:
+        """(frames on disk, frames expected) of one source, for a per-source bar."""
+        return self.per_source.get(name, 0), self.expected.get(name)
+
+    expected: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def eta_s(self) -> float | None:
@@ -69,7 +76,7 @@ class _Tally:
         written = sum(self.written.values())
         el = time.perf_counter() - self.t0
         return BatchProgress(sum(self.pos.values()), total, written, written / el if el > 0 else 0.0,
-                             list(self.running), self.finished, len(self.expected))  # fmt: skip
+                             list(self.running), self.finished, len(self.expected), dict(self.pos), dict(self.expected))  # fmt: skip
 
 
 def plan_workers(spec: EngineSpec, workers: int = 1, devices: Sequence[str] | None = None) -> list[EngineSpec]:
