@@ -214,7 +214,9 @@ class BatchQueueDialog(QDialog):
         self._rows.clear()
         for r, it in enumerate(self.items()):
             self.table.insertRow(r)
-            self.table.setItem(r, 0, QTableWidgetItem(it.source))
+            src = QTableWidgetItem(Path(it.source).name if "://" not in it.source else it.source)
+            src.setToolTip(it.source)
+            self.table.setItem(r, 0, src)
             self.table.setItem(r, 1, QTableWidgetItem(f"{it.name}/"))
             bar = QProgressBar()
             bar.setRange(0, 1)
@@ -313,11 +315,11 @@ class BatchQueueDialog(QDialog):
             self.overall.setValue(min(p.done, p.total))
         eta = f", about {p.eta_s:.0f} s left" if p.eta_s is not None else ""
         now = f" · now: {', '.join(p.running)}" if p.running else ""
-        self.status.setText(f"Video {min(p.sources_done + 1, p.sources_total)} of {p.sources_total}{now} · "
+        self.status.setText(f"Video {min(p.sources_done + 1, p.sources_total)} of {p.sources_total} to run{now} · "
                             f"{p.fps:.1f} frames/s{eta}")  # fmt: skip
 
     def _source_done(self, name: str, state: str, message: str, frames: int) -> None:
-        self._set_state(name, STATE_TEXT.get(state, state) + (f": {message}" if message and state != "complete" else ""), message)
+        self._set_state(name, STATE_TEXT.get(state, state), message)  # the reason: tooltip and the final status
         bar = self._bars.get(name)
         if bar is not None and state == "complete":
             bar.setRange(0, max(1, frames))
@@ -338,7 +340,8 @@ class BatchQueueDialog(QDialog):
         elif code == 130:
             self.status.setText(f"Cancelled ({counts}). Choose “Continue an earlier batch” to finish it.")
         else:
-            self.status.setText(f"Finished with problems ({counts}); see the State column. batch.json in {self.out.text()} lists them.")
+            why = "\n".join(f"{s.name}: {s.message}" for s in (st.problems() if st is not None else []))
+            self.status.setText(f"Finished with problems ({counts}); batch.json in {self.out.text()} lists them.\n{why}".strip())
 
     def _failed(self, message: str) -> None:
         self.exit_code, self.error = 2, message

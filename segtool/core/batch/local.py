@@ -92,7 +92,9 @@ def plan_workers(spec: EngineSpec, workers: int = 1, devices: Sequence[str] | No
     return [spec.on(spec.device, threads) for _ in range(workers)]
 
 
-def prepare(state: BatchState, items: Sequence[BatchItem], opts: ExportOptions) -> tuple[list[BatchItem], dict[str, int | None]]:
+def prepare(
+    state: BatchState, items: Sequence[BatchItem], opts: ExportOptions, on_state: Callable[[Any], None] | None = None
+) -> tuple[list[BatchItem], dict[str, int | None]]:
     """Sources left to run, and their frame counts. Complete sources are skipped when resuming; a
     source that cannot even be opened is recorded as failed here, before any worker starts."""
     todo: list[BatchItem] = []
@@ -103,11 +105,11 @@ def prepare(state: BatchState, items: Sequence[BatchItem], opts: ExportOptions) 
             continue
         try:
             expected[it.name] = probe(it, opts)
-        except UserInputError as e:
-            state.update(it.name, state="failed", message=str(e), frames_written=0, attempts=s.attempts + 1)
-            continue
         except Exception as e:  # noqa: BLE001 - recorded; the batch goes on
-            state.update(it.name, state="failed", message=f"{type(e).__name__}: {e}", attempts=s.attempts + 1)
+            msg = str(e) if isinstance(e, UserInputError) else f"{type(e).__name__}: {e}"
+            state.update(it.name, state="failed", message=msg, frames_written=0, attempts=s.attempts + 1)
+            if on_state is not None:
+                on_state(s)
             continue
         state.update(it.name, state="pending", frames_expected=expected[it.name], message="")
         todo.append(it)
@@ -147,7 +149,7 @@ def run_batch(
     Returns:
         `state`, updated. `state.problems()` lists partial and failed sources.
     """
-    todo, expected = prepare(state, items, opts)
+    todo, expected = prepare(state, items, opts, on_state)
     tally = _Tally(expected)
     specs = plan_workers(spec, workers, devices)
     if not todo:

@@ -86,7 +86,7 @@ def run_batch_ray(
     ray = import_ray()
     out = Path(state.out).absolute()
     spec = EngineSpec(**{**asdict(spec), "checkpoint": str(Path(spec.checkpoint).absolute())})
-    todo, expected = prepare(state, items, opts)
+    todo, expected = prepare(state, items, opts, on_state)
     if not todo:
         return state
     started_here = not ray.is_initialized()
