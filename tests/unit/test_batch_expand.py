@@ -115,3 +115,17 @@ def test_batch_state_resume_rules_and_merge(tmp_path, field):
     assert [s["name"] for s in report["problems"]] == [again.sources[0].name]
     doc = json.loads((out / "batch-2-of-2.json").read_text())
     assert doc["format"] == "segtool-batch" and doc["complete"] is True and doc["shard"] == {"index": 2, "count": 2}
+
+
+def test_workers_divide_threads_and_devices_get_one_worker_each():
+    from segtool.core.batch.local import plan_workers
+    from segtool.core.batch.runner import EngineSpec
+
+    spec = EngineSpec("m.pt", device="cpu", threads=8)
+    assert [s.threads for s in plan_workers(spec, 3)] == [2, 2, 2]
+    assert [s.threads for s in plan_workers(EngineSpec("m.pt", threads=1), 4)] == [1, 1, 1, 1]  # at least one each
+    assert plan_workers(spec, 1) == [spec]
+    gpus = plan_workers(EngineSpec("m.pt"), 1, ["cuda:0", " cuda:1"])
+    assert [s.device for s in gpus] == ["cuda:0", "cuda:1"]
+    with pytest.raises(UserInputError, match="--workers 0"):
+        plan_workers(spec, 0)
