@@ -129,3 +129,15 @@ def test_workers_divide_threads_and_devices_get_one_worker_each():
     assert [s.device for s in gpus] == ["cuda:0", "cuda:1"]
     with pytest.raises(UserInputError, match="--workers 0"):
         plan_workers(spec, 0)
+
+
+def test_ray_task_resources_follow_the_device():
+    from segtool.core.batch.ray_runner import task_resources
+    from segtool.core.batch.runner import EngineSpec
+
+    assert task_resources(EngineSpec("m.pt", device="cpu", threads=4), 0)[:2] == (4, 0)
+    cpus, gpus, spec = task_resources(EngineSpec("m.pt"), 0)  # auto on a CPU-only cluster: 1 CPU, 1 thread
+    assert (cpus, gpus, spec.device, spec.threads) == (1, 0, "cpu", 1)
+    cpus, gpus, spec = task_resources(EngineSpec("m.pt"), 8)  # auto with GPUs: one GPU per task
+    assert (cpus, gpus, spec.device) == (1, 1, "cuda")
+    assert task_resources(EngineSpec("m.pt", device="cuda:3"), 8)[2].device == "cuda"  # Ray picks the GPU
