@@ -50,12 +50,18 @@ def run(folder: Path, ckpt: Path, out: Path, frames: int, extra: list[str]) -> t
     return wall, sum(s["frames_written"] for s in doc["sources"])
 
 
-def same(a: Path, b: Path) -> bool:
+def differing(a: Path, b: Path) -> float | None:
+    """Share of mask pixels that differ between two batch outputs (None: not the same files)."""
     fa = sorted(a.rglob("masks/*.png"))
     fb = sorted(b.rglob("masks/*.png"))
-    return [p.relative_to(a) for p in fa] == [p.relative_to(b) for p in fb] and all(
-        np.array_equal(np.asarray(Image.open(x)), np.asarray(Image.open(y))) for x, y in zip(fa, fb)
-    )
+    if [p.relative_to(a) for p in fa] != [p.relative_to(b) for p in fb]:
+        return None
+    diff = total = 0
+    for x, y in zip(fa, fb):
+        ma, mb = np.asarray(Image.open(x)), np.asarray(Image.open(y))
+        diff += int((ma != mb).sum())
+        total += ma.size
+    return diff / max(total, 1)
 
 
 def main() -> None:
@@ -86,7 +92,9 @@ def main() -> None:
             out = tmp / f"out_{name}"
             wall, n = run(folder, ckpt, out, args.frames, extra)
             results[name] = (wall, n, out)
-            ok = "masks identical to w1" if name == "w1" or same(out, results["w1"][2]) else "MASKS DIFFER from w1"
+            d = 0.0 if name == "w1" else differing(out, results["w1"][2])
+            # Another model-thread count changes float sums, and the argmax at near-ties with them.
+            ok = "masks identical to w1" if d == 0 else ("OTHER FILES than w1" if d is None else f"{100 * d:.4f} % of mask pixels differ from w1")
             print(f"{name:>8}: {n} frames in {wall:6.1f} s = {n / wall:5.2f} frames/s  ({ok})")
         base = results["w1"][1] / results["w1"][0]
         for name, (wall, n, _) in results.items():
