@@ -9,7 +9,7 @@ command (a subprocess: start-up, model loads and process spawns included, as a u
 and prints frames/s over the batch and the ratios against w1. The masks of every run are compared
 with w1's (they must be identical).
 
-Usage: python benchmarks/bench_batch.py [--copies 4] [--frames 101] [--resize 240] [--workers 2] [--ray]
+Usage: python benchmarks/bench_batch.py [--copies 4] [--frames 101] [--resize 240] [--workers 2] [--ray] [--no-all-cores]
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def main() -> None:
     ap.add_argument("--resize", type=int, default=240, help="model input shorter side")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ray", action="store_true", help="also time --ray on a local Ray")
+    ap.add_argument("--no-all-cores", action="store_true", help="skip w1-tN (on a busy machine it can take 10x longer)")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,6 +84,8 @@ def main() -> None:
         for i in range(args.copies):
             shutil.copy(CLIP, folder / f"clip{i}.mp4")
         configs = [("w1", []), (f"w1-t{cores}", ["--threads", str(cores)]), (f"w{args.workers}", ["--workers", str(args.workers)])]
+        if args.no_all_cores:
+            del configs[1]
         if args.ray:
             configs.append(("ray", ["--ray", "--threads", "1"]))
         print(f"{args.copies} x {args.frames} frames, mobilenet_v3_large at {args.resize} px, {cores} cores, "
