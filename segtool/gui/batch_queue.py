@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QThread, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -53,6 +54,7 @@ class BatchRequest:
     options: ExportOptions
     device: str = "auto"
     precision: str = "auto"
+    loaded: Any = None  # the viewer's Checkpoint object (read-only): the weights on screen, not re-read
 
 
 class BatchJob(QThread):
@@ -81,7 +83,12 @@ class BatchJob(QThread):
             self.state = BatchState.create(r.out, r.items, command="predict", settings=settings,
                                            resume=r.options.resume, overwrite=r.options.overwrite)  # fmt: skip
             spec = EngineSpec(r.checkpoint, r.device, r.precision, threads=app_cpu_threads())
-            run_batch(self.state, r.items, spec, r.options, checkpoint_label=r.checkpoint, progress=self.progress.emit,
+            engine = None
+            if r.loaded is not None:
+                from segtool.core.engine import Engine
+
+                engine = Engine(r.loaded, device=r.device, precision=r.precision, threads=app_cpu_threads())
+            run_batch(self.state, r.items, spec, r.options, engine=engine, checkpoint_label=r.checkpoint, progress=self.progress.emit,
                       on_state=lambda s: self.source_done.emit(s.name, s.state, s.message, s.frames_written),
                       cancel=self.cancel_event)  # fmt: skip
             if self.cancel_event.is_set():
@@ -105,6 +112,7 @@ class BatchQueueDialog(QDialog):
         self.setWindowTitle("Export a queue of videos")
         self.setModal(False)
         self.checkpoint, self.device, self.precision = checkpoint, device, precision
+        self.loaded: Any = None  # a loaded Checkpoint to use instead of reading `checkpoint` again
         self.job: BatchJob | None = None
         self.exit_code: int | None = None
         self.error: str | None = None
@@ -182,6 +190,12 @@ class BatchQueueDialog(QDialog):
         if sources:
             self.add_sources(sources)
 
+    def set_model(self, path: str | Path, loaded: Any, device: str, precision: str) -> None:
+        """Use this model for the next run (the window calls it with the model on screen)."""
+        self.checkpoint, self.loaded, self.device, self.precision = str(path), loaded, device, precision
+        if not self.running() and self.job is None:
+            self.status.setText(f"model: {Path(path).name}. Add videos or a folder, then Export.")
+
     # --- the queue ---------------------------------------------------------------------------------
 
     def add_sources(self, paths: list[str]) -> None:
@@ -241,7 +255,7 @@ class BatchQueueDialog(QDialog):
             self.status.setText("Choose an output folder first.")
             return
         self._refill()
-        req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision)
+        req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision, self.loaded)
         self.exit_code = self.error = None
         self.job = BatchJob(req, self)
         self.job.progress.connect(self._progress)
