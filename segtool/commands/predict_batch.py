@@ -19,7 +19,8 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--devices", help="one worker per device, e.g. cuda:0,cuda:1")
     g.add_argument("--shard", metavar="I/N", help="run only shard I of N (1-based) of the batch, e.g. $SLURM_ARRAY_TASK_ID/4")
     g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                   help="run on a Ray cluster (ADDRESS, or RAY_ADDRESS, or a local Ray); needs pip install segtool[cluster]")
+                   help="run on a Ray cluster (ADDRESS, or RAY_ADDRESS, or a local Ray); needs pip install segtool[cluster]; "
+                   "put it after the SOURCEs or write --ray=ADDRESS")
     g.add_argument("--retries", type=int, default=1, help="--ray: retries of a source whose task died (default 1)")
 
 
@@ -61,6 +62,10 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
     devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
     if args.devices is not None and not devices:
         raise _usage(f"--devices {args.devices!r}: list devices like cuda:0,cuda:1")
+    if devices and args.workers != 1:
+        raise _usage("--devices starts one worker per device; drop --workers (or drop --devices for CPU workers)")
+    if args.ray is not None and (devices or args.workers != 1):
+        raise _usage("--ray places one task per source itself; drop --workers/--devices (use --device and --threads per task)")
     if args.ray is not None:
         from segtool.core.batch.ray_runner import import_ray
 

@@ -188,6 +188,11 @@ def test_missing_ray_is_a_clear_usage_error(field, fast_ckpt, tmp_path, capsys, 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     assert main(["predict", str(field / "clip.mp4"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o"), "-q", "--ray"]) == 2
     assert "segtool[cluster]" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    two = [str(field / "clip.mp4"), str(field / "day2.avi"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o"), "-q"]
+    assert main(["predict", *two, "--workers", "2", "--devices", "cpu,cpu"]) == 2  # never one silently ignored
+    assert "drop --workers" in capsys.readouterr().err
+    assert main(["predict", *two, "--shard", "3/2"]) == 2 and "I/N" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
