@@ -103,6 +103,8 @@ class ExportJob(QThread):
 class ExportDialog(QDialog):
     """Choose the outputs (the `predict` options) and run the export with progress, ETA and Cancel."""
 
+    queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
+
     def __init__(self, info: SourceInfo, checkpoint: Checkpoint, device: str, precision: str, out_dir: str,
                  parent: QWidget | None = None, *, checkpoint_path: str) -> None:  # fmt: skip
         super().__init__(parent)
@@ -170,11 +172,16 @@ class ExportDialog(QDialog):
         self.cancel_btn = QPushButton("Cancel")
         self.open_btn = QPushButton("Open folder")
         self.open_btn.setVisible(False)
+        # Many videos: the queue dialog (segtool/gui/batch_queue.py), started with this source in it.
+        self.queue_btn = QPushButton("Several videos…")
+        self.queue_btn.setToolTip("Export a queue of videos or a folder of them, one output folder each")
+        self.queue_btn.clicked.connect(self.queue_requested.emit)
         self.start_btn.clicked.connect(self.start_export)
         self.cancel_btn.clicked.connect(self._cancel_or_close)
         self.open_btn.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.out.text())))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_btn)
+        buttons.addWidget(self.queue_btn)
         buttons.addStretch(1)
         buttons.addWidget(self.start_btn)
         buttons.addWidget(self.cancel_btn)

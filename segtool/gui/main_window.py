@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.core.sources import IMAGE_EXTENSIONS
+from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog
 from segtool.gui.labeling.hub import LabelHub
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._dialog: QMessageBox | None = None
         self.export_dialog: ExportDialog | None = None
         self._old_exports: list[ExportDialog] = []
+        self.batch_dialog: BatchQueueDialog | None = None
         self.playing = False
         self.shown_frames = 0  # results painted (display fps, tests)
         self._display_times: list[float] = []
@@ -157,6 +159,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.act_export = self._action("&Export masks…", self.open_export_dialog, "Ctrl+E", f,
                                        "Write masks, overlay video and coverage CSV of the current source")
+        self.act_export_queue = self._action("Export a &queue of videos…", self.open_batch_dialog, "Ctrl+Shift+E", f,
+                                             "Export masks of many videos, one output folder each")
         f.addSeparator()
         self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, f)
 
@@ -470,8 +474,27 @@ class MainWindow(QMainWindow):
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
+        self.export_dialog.queue_requested.connect(lambda: self.open_batch_dialog([self.source.spec] if self.source else []))
         self.export_dialog.show()
         return self.export_dialog
+
+    def open_batch_dialog(self, sources: list[str] | None = None) -> BatchQueueDialog | None:
+        """The export queue (segtool/gui/batch_queue.py); one per window, kept while it runs. It exports
+        with the model on screen (the loaded Checkpoint object, as the Export dialog does)."""
+        if self.checkpoint_path is None or self.engine_info is None:
+            self.show_error("No model yet", "Open a checkpoint (Ctrl+O) first; the queue exports with the model that is open.")
+            return None
+        if self.batch_dialog is None:
+            out = str(Path(self.settings.get("dirs/export", str(Path.home()))) / "batch_masks")
+            self.batch_dialog = BatchQueueDialog(str(self.checkpoint_path), self.panel.device_key(), self.panel.precision_key(), out,
+                                                 parent=self)  # fmt: skip
+        if not self.batch_dialog.running():  # a queue started earlier keeps its model; a new one takes the current
+            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.checkpoint, self.panel.device_key(), self.panel.precision_key())
+            if sources:
+                self.batch_dialog.add_sources([s for s in sources if s not in self.batch_dialog.specs])
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+        return self.batch_dialog
 
     # --- errors, drops, closing --------------------------------------------------------------------
 
@@ -518,7 +541,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._stats_timer.stop()
         self._save_settings()
-        for d in [*self._old_exports, self.export_dialog]:
+        for d in [*self._old_exports, self.export_dialog, self.batch_dialog]:
             if d is not None:
                 d.shutdown()
         self.training.shutdown()  # a running training child saves last.pt and exits
