@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.errors import UserInputError
+from models.preprocess import Preprocess
 from training import distributed
 from training.metrics import ConfusionMatrix
-from training.transforms import preprocess
 
 
 class TrainingDiverged(UserInputError):
@@ -158,6 +158,7 @@ def evaluate(
         pixels) and the number of images (over all processes).
     """
     model.eval()
+    pre = Preprocess(preprocess_cfg, device)
     cm = ConfusionMatrix(num_classes, ignore_index)
     loss_sum = torch.zeros((), dtype=torch.float64)
     weight_sum = torch.zeros((), dtype=torch.float64)
@@ -171,7 +172,7 @@ def evaluate(
             x = torch.stack([images[i] for i in idx]).to(device, non_blocking=True)
             y = torch.stack([targets[i] for i in idx]).to(device, non_blocking=True).long()
             with autocast(device, amp_dtype):
-                logits = model(preprocess(x, preprocess_cfg, channels_last=channels_last))["out"]
+                logits = model(pre(x, channels_last=channels_last))["out"]
             logits = F.interpolate(logits.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
             cm.update(logits.argmax(1), y)
             counted = y != ignore_index

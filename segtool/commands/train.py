@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
     g = p.add_argument_group("runtime")
     g.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     g.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16/fp16 autocast)")
-    g.add_argument("--workers", type=int, default=None, help="data-loading processes (default: up to 4)")
+    g.add_argument("--workers", type=int, default=None, help="data-loading processes (default: cores - 1, at most 4)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--limit", type=int, default=0, help="debug: only the first N train and N val images")
     g.add_argument("--resume", action="store_true", help="continue the run in RUN (settings from RUN/config.json)")
@@ -70,9 +70,10 @@ def add_parser(sub) -> None:
 
 
 def _config(args: argparse.Namespace):
+    from models.device import default_loader_workers
     from training.config import TrainConfig
 
-    workers = args.workers if args.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
+    workers = args.workers if args.workers is not None else default_loader_workers()
     return TrainConfig(
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
         val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,

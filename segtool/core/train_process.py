@@ -63,7 +63,9 @@ class TrainProcess:
     def __init__(self, config: dict[str, Any], *, resume: bool = False, threads: int | None = None) -> None:
         self.config = dict(config)
         self.resume = resume
-        self.threads = threads or max(1, (os.cpu_count() or 1) - 1)
+        from models.device import default_cpu_threads
+
+        self.threads = threads or default_cpu_threads()
         self._proc: subprocess.Popen | None = None
         self._events: queue.Queue[dict] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)

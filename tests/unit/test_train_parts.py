@@ -9,11 +9,12 @@ from torchvision import tv_tensors
 
 from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 from models.errors import UserInputError
+from models.preprocess import network_size, preprocess
 from training.config import TrainConfig
 from training.init import build_model
 from training.losses import class_pixel_stats, class_weights, make_criterion
 from training.optim import PolyWithWarmup, build_optimizer
-from training.transforms import epoch_order, network_size, preprocess, train_transform
+from training.transforms import epoch_order, train_transform
 
 
 def _pair(h: int, w: int):

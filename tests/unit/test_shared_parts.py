@@ -1,0 +1,98 @@
+"""One implementation each: the pieces inference, training, the CLI and the app used to compute apart
+(preprocessing, device and CPU-count choices) now come from one place; these tests pin that down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import models.device as device_mod
+from models import load_checkpoint
+from models.device import default_cpu_threads, default_loader_workers, resolve_device, resolve_precision
+from segtool.core.engine import Engine
+from training.engine import evaluate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _network_inputs_of_engine(engine: Engine, rgb: np.ndarray) -> torch.Tensor:
+    seen = []
+    h = engine.model.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    try:
+        engine.predict_one(rgb)
+    finally:
+        h.remove()
+    return seen[0]
+
+
+def _network_inputs_of_validation(ck, rgb: np.ndarray) -> torch.Tensor:
+    model = ck.build_model()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    image = torch.from_numpy(rgb).permute(2, 0, 1).contiguous()  # as EvalSamples gives it
+    loader = [([image], [torch.zeros(rgb.shape[:2], dtype=torch.uint8)])]
+    evaluate(model, loader, torch.device("cpu"), num_classes=len(ck.classes), preprocess_cfg=ck.preprocess,
+             channels_last=True)  # fmt: skip
+    return seen[0]
+
+
+@pytest.mark.parametrize(("name", "shrinks"), [("rocks/train/images/1.jpeg", True), ("camvid/val/0016E5_07959.png", False)])
+def test_engine_and_validation_feed_the_network_identical_tensors(small_checkpoint, shared_data, name, shrinks):
+    """A real photo at a size that needs the resize (1600x1066 shrinks to 520 with antialiasing; CamVid's
+    480x360 grows to 520): the Engine (predict, eval, the app) and training's validation give the network
+    the very same tensor, bit for bit."""
+    rgb = np.array(Image.open(shared_data / name).convert("RGB"))
+    ck = load_checkpoint(small_checkpoint[0])
+    assert ck.preprocess["resize_short"] == 520 and (min(rgb.shape[:2]) > 520) == shrinks
+    engine = Engine(ck, device="cpu", threads=1)
+    a = _network_inputs_of_engine(engine, rgb)
+    b = _network_inputs_of_validation(ck, rgb)
+    assert a.shape == b.shape == (1, 3, *engine.network_size(*rgb.shape[:2]))
+    assert a.shape[-2:] != rgb.shape[:2]  # the resize path ran
+    assert torch.equal(a.contiguous(), b.contiguous())
+
+
+def test_training_and_inference_resolve_devices_and_precision_alike():
+    # the trainer's amp flag is the engine's precision setting: on = auto, off = fp32
+    for dev in (torch.device("cpu"),):
+        assert resolve_precision("auto", dev) is None and resolve_precision("fp32", dev) is None
+    assert resolve_device("auto", local_rank=1).type in ("cpu", "cuda", "mps")
+    import training.trainer as trainer
+
+    assert trainer.resolve_device is resolve_device and trainer.resolve_precision is resolve_precision
+
+
+@pytest.mark.parametrize(("cores", "threads", "workers"), [(1, 1, 0), (2, 1, 1), (3, 2, 2), (16, 15, 4)])
+def test_cpu_count_defaults_come_from_one_place(monkeypatch, cores, threads, workers):
+    monkeypatch.setattr(device_mod.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert default_cpu_threads() == threads and default_loader_workers() == workers
+    # the CLI's --workers default and the training child's threads use them
+    from segtool.commands import train as train_cmd
+    from segtool.core.train_process import TrainProcess
+
+    args = train_cmd_args(train_cmd)
+    assert train_cmd._config(args).workers == workers
+    assert TrainProcess({}).threads == threads
+
+
+def train_cmd_args(train_cmd):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    train_cmd.add_parser(parser.add_subparsers())
+    return parser.parse_args(["train", "data", "-o", "run"])
+
+
+def test_no_other_cpu_count_rule():
+    """Only models/device.py reads the core count: every default (torch threads, loader workers) is its."""
+    offenders = [
+        str(p.relative_to(REPO))
+        for folder in ("segtool", "training", "models")
+        for p in (REPO / folder).rglob("*.py")
+        if "os.cpu_count" in p.read_text(encoding="utf-8") and p != REPO / "models" / "device.py"
+    ]
+    assert offenders == []
