@@ -21,7 +21,6 @@ from models.device import default_cpu_threads, describe_device, resolve_device, 
 from models.errors import UserInputError
 from models.preprocess import Preprocess
 from segtool.core.frame import Prediction
-from segtool.core.overlay import palette_from_classes
 from segtool.core.tiling import plan_tiles
 
 TTA_MODES = ("flip", "ms")
@@ -66,7 +65,7 @@ class Engine:
     ) -> None:
         self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(Path(checkpoint))
         ck = self.checkpoint
-        self.palette = palette_from_classes(ck.classes)  # refuses classes without colours, with the fix
+        self.palette = np.asarray(ck.palette, np.uint8)  # refuses classes without colours, with the fix
         self.class_names = ck.class_names
         self.num_classes = len(ck.classes)
         self.device = resolve_device(device)

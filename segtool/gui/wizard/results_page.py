@@ -163,13 +163,12 @@ class ResultsPage(QWizardPage):
 
     def _show_examples(self, examples: list) -> None:
         from models import load_checkpoint
-        from segtool.core.overlay import palette_from_classes
 
         while self.examples_grid.count():
             w = self.examples_grid.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        palette = palette_from_classes(load_checkpoint(self.run_dir / "best.pt").classes)
+        palette = np.asarray(load_checkpoint(self.run_dir / "best.pt").palette, np.uint8)
         for row, ex in enumerate(examples):
             for col, rgb in enumerate((ex.rgb, label_rgb(ex.label, palette), label_rgb(ex.pred, palette))):
                 lbl = QLabel()
