@@ -11,10 +11,13 @@ import torch
 from PIL import Image
 
 import models.device as device_mod
-from models import load_checkpoint
+from models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
 from models.device import default_cpu_threads, default_loader_workers, resolve_device, resolve_precision
+from models.state_dict import load_matching
 from segtool.core.engine import Engine
+from training.config import TrainConfig
 from training.engine import evaluate
+from training.init import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,3 +99,26 @@ def test_no_other_cpu_count_rule():
         if "os.cpu_count" in p.read_text(encoding="utf-8") and p != REPO / "models" / "device.py"
     ]
     assert offenders == []
+
+
+def test_partial_loading_returns_and_reports_what_it_skipped(tmp_path):
+    """One partial-loading rule (models.state_dict.load_matching) for fine-tuning and pretrained weights:
+    tensors of another shape or with no place in the model are skipped and listed, the rest load."""
+    torch.manual_seed(0)
+    src = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=True)
+    dst = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False)
+    report = load_matching(dst, src.state_dict())
+    assert "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in report.skipped
+    assert "aux_classifier.0.weight: no place in the model" in report.skipped
+    assert len(report.skipped) == 2 + sum(k.startswith("aux_classifier.") for k in src.state_dict())
+    assert report.loaded == report.total - 2 and report.missing == []
+    assert torch.equal(dst.backbone["0"][0].weight, src.backbone["0"][0].weight)
+    notes = report.notes("rocks.pt")
+    assert notes[0] == f"initialised {report.total - 2} of {report.total} tensors from rocks.pt"
+    assert notes[1].startswith(f"warning: {len(report.skipped)} tensor(s) of rocks.pt not loaded") and "and" in notes[1]
+
+    # fine-tuning prints it: the trainer sends build_model's notes as messages (stderr in the CLI)
+    ck = tmp_path / "two.pt"
+    save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), ck)
+    _, notes = build_model(TrainConfig(data="x", output="y", init=str(ck), aux_weight=0.0), ["background", "rock"])
+    assert any(n.startswith("warning: ") and "aux_classifier.0.weight: no place in the model" in n for n in notes)

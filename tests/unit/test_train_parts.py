@@ -117,10 +117,12 @@ def test_init_from_checkpoint_with_other_classes_recreates_the_head(tmp_path):
     for k in ("backbone.0.0.weight", "classifier.0.convs.0.0.weight", "classifier.1.weight", "aux_classifier.0.weight"):
         assert torch.equal(sd[k], old[k]), k
     assert any("re-created" in n for n in notes)
+    warning = next(n for n in notes if n.startswith("warning:"))
+    assert "4 tensor(s) of rocks.pt not loaded" in warning and "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
 
     same, notes = build_model(cfg, ["background", "rock"])  # same classes: every tensor is taken
     assert all(torch.equal(v, old[k]) for k, v in same.state_dict().items())
-    assert not any("re-created" in n for n in notes)
+    assert not any("re-created" in n or "warning" in n for n in notes)
 
 
 def test_config_validation_names_the_option():
