@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
+from segtool.commands._interrupt import first_ctrl_c_cancels
 from training.events import TrainingEvents  # no torch import: `segtool --help` stays fast
 
 
@@ -98,23 +97,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     events = _ProgressEvents(quiet=args.quiet)
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum, frame) -> None:  # first Ctrl-C: finish the step, save last.pt, stop; the second one kills
-        cancel.set()
-        print("\nsegtool: stopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
-        signal.signal(signal.SIGINT, previous)
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:
-        signal.signal(signal.SIGINT, on_sigint)
+    # first Ctrl-C: finish the step, save last.pt, stop; the second one kills
     try:
-        result = train(cfg, resume=args.resume, events=events, cancel=cancel)
+        with first_ctrl_c_cancels("\nsegtool: stopping after this step (Ctrl-C again to abort)…") as cancel:
+            result = train(cfg, resume=args.resume, events=events, cancel=cancel)
     finally:
         events.close()
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
     if not events.is_main:
         return 0
     best = f"best mIoU {result.best_miou:.4f} (epoch {result.best_epoch})" if result.best_miou is not None else "no validation"

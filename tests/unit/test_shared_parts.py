@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ import models.device as device_mod
 from models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
 from models.device import default_cpu_threads, default_loader_workers, resolve_device, resolve_precision
 from models.state_dict import load_matching
+from segtool.commands._interrupt import first_ctrl_c_cancels
 from segtool.core.engine import Engine
 from training.config import TrainConfig
 from training.engine import evaluate
@@ -122,3 +126,22 @@ def test_partial_loading_returns_and_reports_what_it_skipped(tmp_path):
     save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), ck)
     _, notes = build_model(TrainConfig(data="x", output="y", init=str(ck), aux_weight=0.0), ["background", "rock"])
     assert any(n.startswith("warning: ") and "aux_classifier.0.weight: no place in the model" in n for n in notes)
+
+
+def test_first_ctrl_c_cancels_the_second_interrupts(capsys):
+    """predict and train share this handler: Ctrl-C #1 sets the event and says so, #2 raises, and the
+    previous handler is back afterwards."""
+    before = signal.getsignal(signal.SIGINT)
+    with first_ctrl_c_cancels("stopping after this step") as cancel:
+        assert not cancel.is_set()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs in the main thread between bytecodes
+        assert cancel.is_set() and "stopping after this step" in capsys.readouterr().err
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is before
+    import segtool.commands.predict as predict_cmd
+    import segtool.commands.train as train_cmd
+
+    assert predict_cmd.first_ctrl_c_cancels is train_cmd.first_ctrl_c_cancels is first_ctrl_c_cancels
