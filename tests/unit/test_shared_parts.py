@@ -16,6 +16,7 @@ from PIL import Image
 import models.device as device_mod
 from models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
 from models.device import default_cpu_threads, default_loader_workers, resolve_device, resolve_precision
+from models.errors import UserInputError
 from models.state_dict import load_matching
 from segtool.commands._interrupt import first_ctrl_c_cancels
 from segtool.core.engine import Engine
@@ -145,3 +146,31 @@ def test_first_ctrl_c_cancels_the_second_interrupts(capsys):
     import segtool.commands.train as train_cmd
 
     assert predict_cmd.first_ctrl_c_cancels is train_cmd.first_ctrl_c_cancels is first_ctrl_c_cancels
+
+
+def test_every_source_answers_the_same_interface(shared_data, clip, tmp_path):
+    """path, names, seekable, read and origin are on the Source base class: export and the app ask them
+    directly instead of probing with getattr."""
+    import cv2
+
+    from segtool.core.sources import open_source
+    from segtool.core.sources.live import CameraSource
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for n in ("b10.png", "b2.png"):
+        Image.open(shared_data / "camvid/val/0016E5_07959.png").save(folder / n)
+    image = shared_data / "camvid/val/0016E5_07959.png"
+    with open_source(image) as s:
+        assert (s.path, s.names, s.seekable, s.origin) == (image, None, True, str(image)) and s.read(0).rgb.shape == (360, 480, 3)
+    with open_source(folder) as s:
+        assert s.path == folder and s.names == ["b2.png", "b10.png"] and s.read(1).name == "b10.png"
+    with open_source(clip) as s:
+        assert s.path == clip and s.names is None and s.seekable and s.read(3).index == 3
+    cam = CameraSource(0, capture=cv2.VideoCapture(str(clip)), label="test camera")
+    try:
+        assert cam.path is None and cam.names is None and not cam.seekable and cam.origin == cam.description
+        with pytest.raises(UserInputError, match="cannot jump to frame 5"):
+            cam.read(5)
+    finally:
+        cam.close()
