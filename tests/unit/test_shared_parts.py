@@ -174,3 +174,17 @@ def test_every_source_answers_the_same_interface(shared_data, clip, tmp_path):
             cam.read(5)
     finally:
         cam.close()
+
+
+@pytest.mark.parametrize("bad", ["300,0,0", "1,2", "a,b,c", "-1,0,0"])
+def test_one_colour_rule_for_labelmaps_colors_option_and_checkpoints(tmp_path, bad):
+    from models.classes import make_classes, parse_colors
+    from training.data.classes import read_labelmap
+
+    (tmp_path / "labelmap.txt").write_text(f"background:0,0,0::\nrock:{bad}::\n")
+    with pytest.raises(UserInputError, match=f"line 2: colour '{bad}' is not 'R,G,B'"):
+        read_labelmap(tmp_path / "labelmap.txt")
+    with pytest.raises(UserInputError, match="RGB triple"):
+        parse_colors(f"0,0,0;{bad}")
+    with pytest.raises(UserInputError, match="'rock' colour"):
+        make_classes(["background", "rock"], [[0, 0, 0], [int(v) if v.lstrip("-").isdigit() else v for v in bad.split(",")]])
