@@ -333,7 +333,13 @@ def child_main() -> int:
             out.write(json.dumps(ev) + "\n")
             out.flush()
 
-    first = sys.stdin.readline()
+    # The watcher thread below blocks reading stdin, holding that file's lock. A DataLoader worker is a
+    # fork, and multiprocessing closes `sys.stdin` first thing in the fork: with the watcher's file, the
+    # fork would wait forever for a lock no thread of it holds (training hung at its first batch
+    # whenever --workers was 1 or more). So the watcher reads its own file, and sys.stdin is /dev/null.
+    commands = os.fdopen(os.dup(sys.stdin.fileno()), "r", encoding="utf-8")
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - stays open for the process's life
+    first = commands.readline()
     try:
         req = json.loads(first)
     except ValueError:
@@ -349,7 +355,7 @@ def child_main() -> int:
     cancel = threading.Event()
 
     def watch_stdin() -> None:  # a "cancel" line, or the app going away (end of stdin), stops the run
-        for line in sys.stdin:
+        for line in commands:
             if line.strip() == "cancel":
                 break
         cancel.set()

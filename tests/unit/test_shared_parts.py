@@ -188,3 +188,27 @@ def test_one_colour_rule_for_labelmaps_colors_option_and_checkpoints(tmp_path, b
         parse_colors(f"0,0,0;{bad}")
     with pytest.raises(UserInputError, match="'rock' colour"):
         make_classes(["background", "rock"], [[0, 0, 0], [int(v) if v.lstrip("-").isdigit() else v for v in bad.split(",")]])
+
+
+def test_training_child_process_runs_with_loader_workers(tmp_path):
+    """The app trains in a child process with `default_loader_workers()` loader processes (1 or more on
+    any multi-core machine). The forked workers used to hang at the first batch: the child's stdin
+    watcher held sys.stdin's lock, which multiprocessing takes in every fork."""
+    from segtool.core.train_process import TrainProcess
+    from tests.unit.test_train import make_dataset
+
+    data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
+    cfg = TrainConfig(data=str(data), output=str(tmp_path / "run"), backbone="mobilenet_v3_large", epochs=1, crop_size=64,
+                      batch_size=2, eval_size=64, device="cpu", workers=1).to_dict()  # fmt: skip
+    proc = TrainProcess(cfg, threads=1).start()
+    try:
+        if not proc.wait(timeout=240):
+            # a hung fork keeps the child's pipes open: end the child's own children too, then fail
+            for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+            proc.kill()
+            pytest.fail("the training child did not finish within 240 s (its loader workers hung)")
+        assert proc.outcome().kind == "finished", proc.outcome()
+    finally:
+        proc.shutdown()
+    assert (tmp_path / "run" / "best.pt").is_file()
