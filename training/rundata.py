@@ -33,9 +33,11 @@ def open_run_data(cfg: TrainConfig) -> RunData:
 
     With `val`, every labelled sample of `data` trains and every labelled sample of `val` validates.
     """
+    unknown = tuple(cfg.unknown_classes or ())
     data = open_dataset(cfg.data, images=cfg.images, val_fraction=0.0 if cfg.val else cfg.val_fraction,
-                        seed=cfg.seed, classes=cfg.classes)  # fmt: skip
+                        seed=cfg.seed, classes=cfg.classes, unknown_classes=unknown)  # fmt: skip
     if cfg.val:
+        # The validation set is scored as labelled: --unknown-class is about how the training labels were made.
         vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
         if vdata.class_names != data.class_names:
             raise UserInputError(

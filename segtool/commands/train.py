@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--val", help="separate validation dataset (then all of DATA trains)")
     p.add_argument("--images", help="image folder for exports without images (CVAT)")
     p.add_argument("--classes", help="labelmap.txt or classes.json for data without one")
+    p.add_argument("--unknown-class", action="append", default=[], metavar="NAME",
+                   help="read the pixels of class NAME as unknown (not trained on): for sparse exports where "
+                   "every unpainted pixel was saved as background (repeatable)")
     p.add_argument("--val-fraction", type=float, default=0.2, help="val share when the data names no split (default 0.2)")
     p.add_argument("--random-split", action="store_true",
                    help="ignore the split the data names (train/ val/ folders, ImageSets) and split at random (seeded)")
@@ -75,7 +78,7 @@ def _config(args: argparse.Namespace):
     workers = args.workers if args.workers is not None else default_loader_workers()
     return TrainConfig(
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
-        val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
+        unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
         width_mult=args.width_mult, aspp_channels=args.aspp_channels,
         init=args.init, weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
         crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],

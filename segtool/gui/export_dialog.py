@@ -1,8 +1,10 @@
 """Export from the window: the `segtool predict` job for the current source, in the background.
 
 `ExportJob` (a QThread) opens its own Source and builds its own Engine — neither is thread-safe, so
-the viewer's are never shared — and runs `segtool.core.export.run_export`, the same function as the
-CLI. The dialog is not modal: the user keeps browsing while it runs.
+the viewer's are never shared — from the Checkpoint the viewer loaded (the window hands over the
+object, so the export uses exactly the weights on screen and the file is not read again), and runs
+`segtool.core.export.run_export`, the same function as the CLI. The dialog is not modal: the user
+keeps browsing while it runs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.checkpoint import Checkpoint
 from models.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
@@ -47,14 +50,16 @@ EXIT_TEXT = {
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """Everything the export job needs; plain values, so the job shares nothing with the viewer."""
+    """Everything the export job needs. It shares only the viewer's loaded Checkpoint, which nobody
+    writes (an Engine copies its weights); the rest are plain values."""
 
     source: str
-    checkpoint: str
+    checkpoint: Checkpoint
     out: str
     options: ExportOptions
     device: str = "auto"
     precision: str = "auto"
+    checkpoint_path: str = ""  # where it was loaded from: shown and written into summary.json
 
 
 class ExportJob(QThread):
@@ -82,7 +87,7 @@ class ExportJob(QThread):
             if self.cancel_event.is_set():
                 return
             result = run_export(
-                src, engine, r.out, r.options, checkpoint_label=str(r.checkpoint),
+                src, engine, r.out, r.options, checkpoint_label=r.checkpoint_path,
                 progress=self.progress.emit, cancel=self.cancel_event,
             )  # fmt: skip
             self.done.emit(result.exit_code, dict(result.summary))
@@ -98,19 +103,20 @@ class ExportJob(QThread):
 class ExportDialog(QDialog):
     """Choose the outputs (the `predict` options) and run the export with progress, ETA and Cancel."""
 
-    def __init__(self, info: SourceInfo, checkpoint: str, device: str, precision: str, out_dir: str,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+    def __init__(self, info: SourceInfo, checkpoint: Checkpoint, device: str, precision: str, out_dir: str,
+                 parent: QWidget | None = None, *, checkpoint_path: str) -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Export masks")
         self.setModal(False)
         self.info, self.checkpoint, self.device, self.precision = info, checkpoint, device, precision
+        self.checkpoint_path = checkpoint_path
         self.job: ExportJob | None = None
         self.exit_code: int | None = None
         self.summary: dict | None = None
         self.error: str | None = None
         still = info.kind in ("image", "folder")
 
-        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint).name}")
+        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name}")
         head.setWordWrap(True)
         self.out = QLineEdit(out_dir)
         browse = QPushButton("Browse…")
@@ -200,7 +206,8 @@ class ExportDialog(QDialog):
         if not out:
             self.eta.setText("Choose an output folder first.")
             return
-        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision)
+        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision,
+                            self.checkpoint_path)  # fmt: skip
         self.exit_code = self.summary = self.error = None
         self.job = ExportJob(req, self)
         self.job.progress.connect(self._progress)

@@ -102,3 +102,37 @@ def test_export_without_a_model_says_what_to_do(qtbot, window, clip):
     load(qtbot, window, None, clip)
     assert window.open_export_dialog() is None
     assert "checkpoint" in window.last_error
+
+
+def test_export_uses_the_weights_on_screen_without_reading_the_file_again(
+    qtbot, window, gui_checkpoint, clip, tmp_path, reference_engine, monkeypatch
+):
+    """The window hands the export its loaded Checkpoint: the file is read once, off the GUI thread,
+    and a file changed on disk after loading does not change (or break) the export."""
+    import shutil
+    import threading
+
+    import torch
+
+    ckpt = tmp_path / "model.pt"
+    shutil.copy(gui_checkpoint, ckpt)
+    reads, real_load = [], torch.load
+
+    def spy(f, *args, **kwargs):
+        reads.append((str(f), threading.current_thread() is threading.main_thread()))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    load(qtbot, window, ckpt, clip)
+    ckpt.write_bytes(b"not a checkpoint any more")
+    dlg = start(qtbot, window, tmp_path / "out", end=2)
+    assert dlg.checkpoint is window.engine_info.checkpoint
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    assert dlg.exit_code == 0, dlg.eta.text()
+    assert reads == [(str(ckpt), False)]  # once, in the viewer's worker thread
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["checkpoint"] == str(ckpt)
+    from segtool.core.sources import open_source
+
+    with open_source(clip) as src:
+        want = reference_engine.predict([src.read(1).rgb])[0].mask
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "masks" / "000001.png")), want)

@@ -153,8 +153,21 @@ def test_data_page_blocks_on_broken_mask_folder(qtbot, wizard, tmp_path):
     assert page.isComplete() and wizard.button(wizard.WizardButton.NextButton).isEnabled()
 
 
-def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tmp_path):
-    """From the Train menu to "Use this model": the run trains in a child process while the window works."""
+def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tmp_path, monkeypatch):
+    """From the Train menu to "Use this model": the run trains in a child process while the window works.
+    No checkpoint is read on the GUI thread (the results page gets its colours from the examples job)."""
+    import threading
+
+    import torch
+
+    gui_reads, real_load = [], torch.load
+
+    def spy(f, *args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            gui_reads.append(str(f))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
     hub = window.training
     hub.runs_dir = runs_env
     hub.act_train.trigger()
@@ -192,6 +205,7 @@ def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tm
     res.use_btn.click()
     wait_until(lambda: window.engine_info is not None, 30_000)
     assert Path(window.engine_info.path) == run_dir / "best.pt"
+    assert gui_reads == []
 
 
 def test_cancel_mid_training_then_resume(qtbot, wizard, tiny):
