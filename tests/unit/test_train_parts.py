@@ -118,7 +118,7 @@ def test_init_from_checkpoint_with_other_classes_recreates_the_head(tmp_path):
         assert torch.equal(sd[k], old[k]), k
     assert any("re-created" in n for n in notes)
     warning = next(n for n in notes if n.startswith("warning:"))
-    assert "4 tensor(s) of rocks.pt not loaded" in warning and "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
+    assert warning.startswith("warning: 4 tensor(s) of rocks.pt (mobilenet_v3_large") and "not loaded" in warning and "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
 
     same, notes = build_model(cfg, ["background", "rock"])  # same classes: every tensor is taken
     assert all(torch.equal(v, old[k]) for k, v in same.state_dict().items())
