@@ -11,6 +11,7 @@ from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
 from models.heads import AUX_FINAL_KEY, final_layer_key
 from models.pretrained import init_pretrained
+from models.state_dict import load_matching
 from training.config import TrainConfig
 
 SCRATCH_BN_MOMENTUM = 0.1
@@ -68,18 +69,11 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
     # copying field by field once dropped the width options, so a slim checkpoint rebuilt full-width.
     config = ModelConfig.from_dict({**c.to_dict(), "num_classes": len(class_names), "aux_head": cfg.aux_head})
     model = build_from_config(config)
-    own = model.state_dict()
     same_classes = ckpt.class_names == list(class_names)
-    drop = set()
-    if not same_classes:
-        drop = {final_layer_key(c.decoder), AUX_FINAL_KEY}
-    take = {
-        k: v
-        for k, v in ckpt.state_dict.items()
-        if k in own and v.shape == own[k].shape and k.rsplit(".", 1)[0] not in drop
-    }
-    model.load_state_dict(take, strict=False)
-    notes = [f"initialised {len(take)} of {len(own)} tensors from {path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})"]
+    # Other classes: the last layers are re-created even when the class count (and so the shape) agrees.
+    drop = () if same_classes else (final_layer_key(c.decoder), AUX_FINAL_KEY)
+    loaded = load_matching(model, ckpt.state_dict, leave_out=drop)
+    notes = loaded.notes(f"{path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})")
     if not same_classes:
         notes.append(
             f"the checkpoint's classes ({', '.join(ckpt.class_names)}) differ from the dataset's "

@@ -6,9 +6,9 @@ One SOURCE writes into OUT directly; several (or a folder of videos, a glob, @li
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
+
+from segtool.commands._interrupt import first_ctrl_c_cancels
 
 
 def add_parser(sub) -> None:
@@ -81,21 +81,11 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(fps=f"{p.fps:.1f}", refresh=False)
 
-        cancel = threading.Event()
-        previous = signal.getsignal(signal.SIGINT)
-
-        def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop cleanly and keep what was written
-            cancel.set()
-            signal.signal(signal.SIGINT, previous)
-
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, on_sigint)
         try:
-            result = run_export(source, engine, args.output, opts, checkpoint_label=str(args.checkpoint), progress=on_progress, cancel=cancel)
+            with first_ctrl_c_cancels() as cancel:  # first Ctrl-C: stop cleanly and keep what was written
+                result = run_export(source, engine, args.output, opts, checkpoint_label=str(args.checkpoint), progress=on_progress, cancel=cancel)
         finally:
             bar.close()
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGINT, previous)
     s = result.summary
     line = f"{s['frames_written']} frame(s) in {s['seconds']:.1f} s ({s['fps']:.1f} fps) on {s['device']} -> {result.out}"
     code = result.exit_code

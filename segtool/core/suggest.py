@@ -151,7 +151,7 @@ def pick_diverse(
 
 def suggestion_name(source: Source, frame: FrameScore) -> str:
     """`<stem>_<frame:06d>.png` as the label-set contract names video frames."""
-    stem = Path(getattr(source, "path", None) or frame.name or "frame").stem
+    stem = Path(source.path or frame.name or "frame").stem
     if source.kind in ("folder", "image") and frame.name:
         stem = Path(frame.name).stem
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "frame"
@@ -164,10 +164,9 @@ def write_suggestions(source: Source, picks: list[FrameScore], out: str | Path) 
     out.mkdir(parents=True, exist_ok=True)
     wanted = {p.index for p in picks}
     frames: dict[int, np.ndarray] = {}
-    read = getattr(source, "read", None)
-    if read is not None:
+    if source.seekable:
         for i in sorted(wanted):
-            frames[i] = read(i).rgb
+            frames[i] = source.read(i).rgb
     else:  # sources without random access: one pass over the frames
         for f in source.frames(0):
             if f.index in wanted:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models import UserInputError, load_checkpoint
-from segtool.core.device import resolve_device, resolve_precision
+from models.device import resolve_device, resolve_precision
 from segtool.core.engine import Engine, parse_tta
 from segtool.core.tiling import plan_tiles
 

@@ -9,11 +9,12 @@ from torchvision import tv_tensors
 
 from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 from models.errors import UserInputError
+from models.preprocess import network_size, preprocess
 from training.config import TrainConfig
 from training.init import build_model
 from training.losses import class_pixel_stats, class_weights, make_criterion
 from training.optim import PolyWithWarmup, build_optimizer
-from training.transforms import epoch_order, network_size, preprocess, train_transform
+from training.transforms import epoch_order, train_transform
 
 
 def _pair(h: int, w: int):
@@ -134,10 +135,12 @@ def test_init_from_checkpoint_with_other_classes_recreates_the_head(tmp_path):
     for k in ("backbone.0.0.weight", "classifier.0.convs.0.0.weight", "classifier.1.weight", "aux_classifier.0.weight"):
         assert torch.equal(sd[k], old[k]), k
     assert any("re-created" in n for n in notes)
+    warning = next(n for n in notes if n.startswith("warning:"))
+    assert warning.startswith("warning: 4 tensor(s) of rocks.pt (mobilenet_v3_large") and "not loaded" in warning and "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
 
     same, notes = build_model(cfg, ["background", "rock"])  # same classes: every tensor is taken
     assert all(torch.equal(v, old[k]) for k, v in same.state_dict().items())
-    assert not any("re-created" in n for n in notes)
+    assert not any("re-created" in n or "warning" in n for n in notes)
 
 
 def test_config_validation_names_the_option():

@@ -210,7 +210,7 @@ class ViewerSession:
         self._source, self._spec, self._live_used = src, spec, False
         self._source_id += 1
         n = src.frames_expected  # counting an MKV's packets happens here, not on the caller's thread
-        names = getattr(src, "names", None)
+        names = src.names
         self.events.source_opened(
             SourceInfo(self._source_id, spec, src.kind, src.description, src.is_live, src.fps, n,
                        [str(x) for x in names] if names is not None else None)
@@ -226,7 +226,7 @@ class ViewerSession:
         if src is None or src.is_live:
             return
         n = src.frames_expected or 1
-        frame: Frame = src.read(max(0, min(index, n - 1)))  # type: ignore[attr-defined]
+        frame: Frame = src.read(max(0, min(index, n - 1)))
         engine = self._engine
         make = self._result_maker(self._source_id, engine.num_classes if engine is not None else 0)
         if engine is None or self._last_infer_s > 0.1:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segtool.core.device import default_cpu_threads
+from models.device import default_cpu_threads
 
 
 class SuggestStrip(QWidget):

@@ -111,7 +111,7 @@ class StepTimeJob(QThread):
             import torch
 
             from models import build_deeplabv3
-            from training.trainer import resolve_device
+            from models.device import resolve_device
 
             dev = resolve_device(self.device)
             model = build_deeplabv3(
