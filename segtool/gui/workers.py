@@ -18,8 +18,8 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from models.checkpoint import Checkpoint
+from models.device import default_cpu_threads
 from segtool.core.checkpoint_info import describe
-from segtool.core.device import default_cpu_threads
 from segtool.core.viewer import (
     STILL_FPS,
     ApplySettings,
