@@ -172,3 +172,29 @@ def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
     hub.strip.list.itemClicked.emit(item)
     qtbot.waitUntil(lambda: win.current.index == picks[1].index, timeout=10000)
     assert hub.active
+
+
+def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labelling, gui_checkpoint, tmp_path):
+    from training.config import TrainConfig
+    from training.trainer import train
+
+    win, hub, root = labelling
+    for i in range(6):  # six labelled frames: the model's own mask, corrected by a rock stroke
+        if i:
+            win.seek(i * 10)
+            qtbot.waitUntil(lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}"), timeout=10000)
+        hub.start_from_prediction()
+        hub.editor.begin_stroke(60, 60, 20, 1)
+        hub.editor.end_stroke()
+        assert hub.save()
+    hub._before = win.engine_info.checkpoint  # what "Train on my labels" records before opening the wizard
+    run = tmp_path / "run"
+    train(TrainConfig(data=str(root), output=str(run), init=str(gui_checkpoint), epochs=1, batch_size=2,
+                      crop_size=64, eval_size=64, device="cpu", aux_weight=0.0, workers=0))
+    with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
+        hub.compare_and_switch(run)
+    qtbot.waitUntil(lambda: win.engine_info is not None and win.engine_info.path.endswith("best.pt"), timeout=30000)
+    cmp = hub.last_comparison
+    assert cmp["before"] is not None and cmp["after"] is not None and cmp["frames"] >= 1
+    assert set(cmp["after"]["per_class_iou"]) == {"background", "rock"}
+    assert "before" in hub.comparison_box.informativeText() and "held out" in hub.comparison_box.informativeText()

@@ -38,6 +38,7 @@ class LabelHub(QObject):
     """Label mode of one main window (see the module docstring)."""
 
     superpixelsReady = Signal(object, object)  # (frame key, segments)
+    comparisonReady = Signal(object, object)  # (run folder, result dict or error message)
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
@@ -51,6 +52,10 @@ class LabelHub(QObject):
         self._segments: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._pending_region: list[tuple[float, float]] = []
         self._sp_threads: list[threading.Thread] = []
+        self._before = None  # the Checkpoint in the viewer when "Train on my labels" was pressed
+        self._cmp_thread: threading.Thread | None = None
+        self.last_comparison: dict | None = None
+        self.comparison_box: QMessageBox | None = None
 
         self.layer = LabelLayer(window.canvas)
         self.layer.accepts_key = lambda k: self.active
@@ -75,6 +80,7 @@ class LabelHub(QObject):
         self._wire()
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
+        self.comparisonReady.connect(self._comparison_ready)
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -573,8 +579,53 @@ class LabelHub(QObject):
         hub = getattr(self.window, "training", None)
         if hub is None:
             return
+        info = self.window.engine_info
+        self._before = getattr(info, "checkpoint", None)
         wizard = hub.open_wizard()
         wizard.data_page.set_path(str(self.labelset.root))
+        if not getattr(wizard, "_label_mode_connected", False):
+            wizard._label_mode_connected = True
+            wizard.runEnded.connect(lambda outcome, w=wizard: self._run_ended(w, outcome))
+
+    def _run_ended(self, wizard, outcome) -> None:
+        """A run started from label mode finished: score the model before and after on the run's
+        validation frames (background thread), then show the new model in the viewer."""
+        if getattr(outcome, "kind", "") != "finished" or wizard.run is None:
+            return
+        self.compare_and_switch(wizard.run.run_dir)
+
+    def compare_and_switch(self, run_dir: str | Path) -> None:
+        from segtool.core.before_after import compare_on_run
+
+        run_dir, before = Path(run_dir), self._before
+        self.window.statusBar().showMessage("Scoring the model before and after on your held-out labelled frames…")
+
+        def work() -> None:
+            try:
+                self.comparisonReady.emit(run_dir, compare_on_run(run_dir, before))
+            except Exception as e:  # noqa: BLE001 - shown to the user
+                self.comparisonReady.emit(run_dir, str(e) or type(e).__name__)
+
+        self._cmp_thread = threading.Thread(target=work, name="segtool-before-after", daemon=True)
+        self._cmp_thread.start()
+
+    def _comparison_ready(self, run_dir: Path, result) -> None:
+        from segtool.core.before_after import format_comparison
+
+        best = run_dir / "best.pt"
+        if best.is_file():
+            self.window.open_checkpoint(str(best))  # the viewer switches to the new model
+        if isinstance(result, str):
+            self.window.show_error("Could not compare the models", result)
+            return
+        self.last_comparison = result
+        text = format_comparison(result)
+        box = QMessageBox(QMessageBox.Icon.Information, "Before and after training on your labels", "", parent=self.window)
+        box.setText("<b>Per-class IoU on your held-out labelled frames</b> (the viewer now shows the new model)")
+        box.setInformativeText(f"<pre>{text}</pre>")
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+        self.comparison_box = box
 
     # --- drawing ---------------------------------------------------------------------------------
 
@@ -606,3 +657,5 @@ class LabelHub(QObject):
             self.save()
         self.strip.shutdown()
         self.wait_superpixels(10.0)
+        if self._cmp_thread is not None:
+            self._cmp_thread.join(30.0)
