@@ -38,7 +38,14 @@ def open_run_data(cfg: TrainConfig) -> RunData:
                         seed=cfg.seed, classes=cfg.classes, unknown_classes=unknown)  # fmt: skip
     if cfg.val:
         # The validation set is scored as labelled: --unknown-class is about how the training labels were made.
-        vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
+        # --images names the photos of an export without images; it applies to --val only when --val is
+        # such an export too (a CVAT export trained against a folder of photos with masks is common).
+        try:
+            vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
+        except UserInputError as e:
+            if cfg.images is None or "--images is for" not in str(e):
+                raise
+            vdata = open_dataset(cfg.val, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
         if vdata.class_names != data.class_names:
             raise UserInputError(
                 f"--val {cfg.val} has classes {', '.join(vdata.class_names)} but {cfg.data} has "

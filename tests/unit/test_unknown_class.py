@@ -85,3 +85,17 @@ def test_rocks_export_sparse_labels_become_rock_only(shared_data):
     rock = names.index(next(n for n in names if n.startswith("rock")))
     assert set(np.unique(ids)) <= {rock, 255}
     assert 0 < (ids == rock).mean() < 0.1  # sparse: a few rocks painted, the rest unknown
+
+
+def test_images_for_a_cvat_export_do_not_break_a_folder_val(shared_data, tmp_path):
+    rocks = shared_data / "rocks"
+    zips = list(rocks.glob("*.zip"))
+    if not zips:
+        pytest.skip("rocks CVAT export absent")
+    val = _folder(tmp_path)
+    (val / "classes.json").write_text(json.dumps([{"name": "background", "color": [0, 0, 0]},
+                                                  {"name": "rocks", "color": [250, 50, 83]}]))
+    cfg = TrainConfig(data=str(zips[0]), images=str(rocks / "train" / "images"), val=str(val),
+                      output=str(tmp_path / "run"))
+    rd = open_run_data(cfg)
+    assert len(rd.train) == 3 and len(rd.val) == 3
