@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.atomic import atomic_writer, describe_write_error
 from models.classes import validate_classes
 from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
@@ -106,24 +106,21 @@ def _check_preprocess(p: Any) -> dict[str, Any]:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save to a temporary file in the same folder, fsync, then rename over `path`:
-    a crash or a full disk never leaves a half-written file under the real name."""
+    """torch.save through `models.atomic.atomic_writer` (temporary file, fsync, rename): a kill, a power
+    cut or a full disk never leaves a half-written file under the real name.
+
+    Raises:
+        UserInputError: the file could not be written (full disk, read-only folder, name too long),
+            naming the file and the fix.
+    """
     path = Path(path)
     if not path.parent.is_dir():
         raise UserInputError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_writer(path) as f:
             torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserInputError(f"could not write {path}: {e.strerror or e}; check free space and permissions") from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise UserInputError(describe_write_error(path, e)) from e
     return path
 
 

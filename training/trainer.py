@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from models import Checkpoint, default_preprocess, load_checkpoint, make_classes
+from models.atomic import remove_temp_files
 from models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
 from models.deeplab import build_from_config
 from models.errors import UserInputError
@@ -36,7 +37,7 @@ from training.losses import make_criterion
 from training.metrics import report_dict
 from training.optim import auto_warmup, build_optimizer, build_scheduler
 from training.rundata import check_run_data, open_run_data, require_trainable, run_class_weights
-from training.state import rng_state, set_rng_state, write_history, write_text_atomic
+from training.state import prepare_run_dir, rng_state, set_rng_state, write_history, write_text_atomic
 from training.transforms import (
     EvalSamples,
     TrainSamples,
@@ -224,7 +225,8 @@ class _Run:
         self._setup()
         start_epoch, start_step, stats = self._restore()
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            prepare_run_dir(self.run_dir, self.net)
+            remove_temp_files(self.run_dir)  # half-written checkpoints of a killed run
             cfg.save(self.run_dir / "config.json")
         ev.on_train_start(RunInfo(str(self.run_dir), self.names, len(self.rd.train), len(self.rd.val), cfg.epochs, start_epoch,
                                   self.steps, str(self.device), self.dist.world_size))  # fmt: skip

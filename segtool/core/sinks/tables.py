@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction
@@ -19,7 +20,6 @@ from segtool.core.sinks._files import (
     disk_full_as_user_error,
     prepare_dir,
     remove_quietly,
-    temp_name,
 )
 from segtool.core.sinks.base import Sink
 from segtool.core.sinks.video import partial_path
@@ -56,7 +56,7 @@ class CoverageCsvSink(Sink):
 
     def open(self, *, resume: bool) -> int:
         prepare_dir(self.path.parent)
-        remove_quietly(temp_name(self.partial))
+        remove_temp_files(self.partial.parent)
         self._named, self._kept = None, []
         if not resume:
             remove_quietly(self.path, self.partial)

@@ -25,13 +25,13 @@ import av
 import cv2
 import numpy as np
 
+from models.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.frame import Frame, Prediction
 from segtool.core.sinks._files import (
     disk_full_as_user_error,
     prepare_dir,
     remove_quietly,
-    temp_name,
 )
 from segtool.core.sinks.base import Sink
 
@@ -107,7 +107,7 @@ class _VideoFileSink(Sink):
     # -- Sink API ---------------------------------------------------------------------------------
     def open(self, *, resume: bool) -> int:
         prepare_dir(self.path.parent)
-        remove_quietly(temp_name(self.partial))
+        remove_temp_files(self.partial.parent)
         self._frames, self._last_pts, self._copied = 0, -1, False
         if not resume:
             # A finished video from an older run beside this run's partial one would look complete.
