@@ -226,18 +226,18 @@ def describe_write_error(path: str | os.PathLike, exc: OSError, *, then: str = "
     after = f", then {then}" if then else ""
     if code in _NO_SPACE:
         free = _free_space(path)
-        return f"disk full while writing {str(path)!r}{free}; free some space or choose another output folder{after}"
+        return f"disk full while writing {str(path)!r}{free}; free some space or choose another -o{after}"
     if code in _NO_PERMISSION:
         return (f"cannot write {str(path)!r}: {exc.strerror or exc} (the folder is read-only or not yours); "
-                f"choose a writable output folder{after}")  # fmt: skip
+                f"choose a writable folder with -o{after}")  # fmt: skip
     if code == errno.ENAMETOOLONG:
         limit = name_max(_existing_parent(path))
         size = len(os.fsencode(path.name))
         return (f"cannot write {str(path)!r}: the name is too long ({size} bytes; this file system allows {limit} "
-                f"per name and about 4096 per path); shorten the file name or choose a shorter output folder{after}")  # fmt: skip
+                f"per name and about 4096 per path); shorten the file name or choose a shorter -o path{after}")  # fmt: skip
     if code in (errno.ENOTDIR, errno.EEXIST):
         return (f"cannot write {str(path)!r}: a file is in the way where a folder is needed ({exc.strerror or exc}); "
-                f"move that file or choose another output folder{after}")  # fmt: skip
+                f"move that file or choose another -o{after}")  # fmt: skip
     return f"cannot write {str(path)!r}: {exc.strerror or exc}; check the output folder and free space{after}"
 
 

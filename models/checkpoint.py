@@ -8,6 +8,8 @@ Format (plain types and tensors only, loadable with `torch.load(weights_only=Tru
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -72,6 +74,23 @@ class Checkpoint:
             "state_dict": {k: _stored(v, half) for k, v in self.state_dict.items()},
             "train": self.train,
         }
+
+
+def fingerprint(ckpt: Checkpoint) -> str:
+    """SHA-256 of what a checkpoint computes: config, classes, preprocessing and every weight's bytes.
+
+    Two files with the same weights give the same fingerprint whatever their names or paths; any
+    change that can change a mask (one weight, a colour, the input size) gives another.
+    """
+    h = hashlib.sha256()
+    meta = {"model": ckpt.config.to_dict(), "classes": ckpt.classes, "preprocess": ckpt.preprocess,
+            "ignore_index": ckpt.ignore_index}  # fmt: skip
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    for name in sorted(ckpt.state_dict):
+        t = ckpt.state_dict[name].detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}:{t.dtype}:{tuple(ckpt.state_dict[name].shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def _stored(t: torch.Tensor, half: bool) -> torch.Tensor:
