@@ -201,7 +201,8 @@ def open_job(
 def _write(out: Path, kind: str, journal: dict[str, Any]) -> None:
     path = journal_path(out, kind)
     try:
-        atomic_write(path, json.dumps(journal, indent=2, ensure_ascii=False) + "\n")
+        # ASCII escapes keep file names that are not UTF-8 (surrogate escapes) exact and the file valid.
+        atomic_write(path, json.dumps(journal, indent=2) + "\n")
     except OSError as e:
         raise UserInputError(describe_write_error(path, e)) from e
 

@@ -87,7 +87,7 @@ class _PerFrameFileSink(Sink):
             prepare_dir(path.parent)
         atomic_write_bytes(path, data)
 
-    def close(self, complete: bool) -> None:
+    def finish(self) -> None:
         self._owners.clear()
 
     def _encode(self, frame: Frame, pred: Prediction) -> bytes:

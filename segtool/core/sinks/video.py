@@ -146,12 +146,17 @@ class _VideoFileSink(Sink):
             self._encode(av.VideoFrame.from_ndarray(image, format=self.frame_format), pts)
 
     def close(self, complete: bool) -> None:
-        target = self.path if complete else self.partial
+        self.finish()
+        if complete:
+            self.promote()
+
+    def finish(self) -> None:
+        """Close the video under its partial name (playable); `promote` then gives it the final name."""
         with disk_full_as_user_error(self.partial):
             if self._container is None:
                 if self._restored and self._keep == self._restored:
                     # Nothing new and nothing dropped: the old file is already exactly the result.
-                    os.replace(self.resume_src, target)
+                    os.replace(self.resume_src, self.partial)
                     return
                 if not self._keep:
                     remove_quietly(self.resume_src)
@@ -169,11 +174,13 @@ class _VideoFileSink(Sink):
                     container.close()
                 raise
             container.close()
-        if complete:
-            os.replace(self.partial, self.path)
         if self._copied:
             # Only now is the old file redundant; after a failed copy both stay for the next resume.
             remove_quietly(self.resume_src)
+
+    def promote(self) -> None:
+        if self.partial.exists():
+            os.replace(self.partial, self.path)
 
     # -- subclass hooks ---------------------------------------------------------------------------
     def _image(self, frame: Frame, pred: Prediction) -> np.ndarray:
