@@ -105,7 +105,10 @@ def train(
     """
     run_dir = Path(cfg.output)
     if resume:
-        cfg = _resume_config(cfg, run_dir)
+        cfg, resume = _resume_config(cfg, run_dir)
+        if not resume and events is not None:
+            events.on_message(f"{run_dir} has config.json but no last.pt yet (stopped before the first save): "
+                              "starting the run from the beginning with its saved settings")  # fmt: skip
     elif (run_dir / "last.pt").exists():
         raise UserInputError(f"{run_dir} already holds a training run (last.pt); continue it with --resume or choose another -o")
     cfg.validate()
@@ -120,14 +123,19 @@ def train(
             distributed.cleanup()
 
 
-def _resume_config(given: TrainConfig, run_dir: Path) -> TrainConfig:
-    if not (run_dir / "last.pt").exists() or not (run_dir / "config.json").exists():
-        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no last.pt / config.json); start one without --resume")
+def _resume_config(given: TrainConfig, run_dir: Path) -> tuple[TrainConfig, bool]:
+    """The saved settings (runtime options from `given`) and whether there is a last.pt to continue.
+
+    last.pt is only ever replaced whole (models.atomic), so whatever is there is the last complete
+    save; a run killed before its first save has config.json only and starts again from scratch.
+    """
+    if not (run_dir / "config.json").exists():
+        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no config.json / last.pt); start one without --resume")
     saved = TrainConfig.load(run_dir / "config.json")
     for name in RUNTIME_OPTIONS:
         setattr(saved, name, getattr(given, name))
     saved.output = str(run_dir)
-    return saved
+    return saved, (run_dir / "last.pt").exists()
 
 
 class _Run:
