@@ -80,8 +80,17 @@ def _parse_rgb(text: str, where: str) -> RGB:
         rgb = tuple(int(p) for p in parts)
     except ValueError:
         rgb = ()
-    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-        raise UserInputError(f"{where}: colour {text!r} is not 'R,G,B' with values 0-255 — fix the line")
+    if len(rgb) != 3:
+        raise UserInputError(
+            f"{where}: colour {text!r} is not three whole numbers R,G,B — write it like 250,50,83 (each 0-255)"
+        )
+    bad = [v for v in rgb if not 0 <= v <= 255]
+    if bad:
+        fixed = ",".join(str(min(255, max(0, v))) for v in rgb)
+        raise UserInputError(
+            f"{where}: colour {text!r} has {', '.join(map(str, bad))} outside 0-255 — each of R,G,B must be 0-255 "
+            f"(e.g. {fixed})"
+        )
     return rgb  # type: ignore[return-value]
 
 
