@@ -208,6 +208,13 @@ def run_export(
         else:
             frames = source.frames(opts.start + skip * opts.every, opts.end, opts.every)
             run = run_pipeline(frames, engine, sinks=group, batch_size=batch, expected=todo, cancel=cancel, progress=progress)
+            if run.complete and skip + run.frames_written == 0:
+                # A source of unknown length that ended before --start: an empty export is not "complete".
+                run.complete = False
+                run.error = UserInputError(
+                    f"the selection --start {opts.start} --end {opts.end} --every {opts.every} gave no frame: "
+                    f"{source.description} ended before it; use a smaller --start"
+                )
     finally:
         complete = run.complete
         try:

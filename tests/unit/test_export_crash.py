@@ -306,3 +306,22 @@ def test_a_255_byte_and_a_non_utf8_file_name_export(fast_ckpt, tmp_path):
     assert main(["predict", str(src), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 0
     assert (out / "masks" / long_name).is_file() and (out / "overlays" / ("p" * 251 + ".jpg")).is_file()
     assert (out / "masks" / odd_name).is_file()
+
+
+def test_unknown_length_source_ending_before_start_is_not_complete(tmp_path):
+    """A source that cannot say its length (a stream file, a damaged index) and has no frame at --start."""
+    from segtool.core.sources import Source
+
+    class Empty(Source):
+        kind, description = "video", "video short.mp4 (length unknown)"
+
+        def frames(self, start=0, end=None, every=1):
+            return iter(())
+
+    class Engine0:
+        palette, class_names, device_label = np.zeros((2, 3), np.uint8), ["a", "b"], "none"
+        device = __import__("torch").device("cpu")
+
+    res = run_export(Empty(), Engine0(), tmp_path / "o", ExportOptions(start=500))
+    assert res.exit_code == 2 and res.summary["complete"] is False
+    assert "--start 500" in res.summary["stopped"] and "smaller --start" in res.summary["stopped"]

@@ -319,3 +319,11 @@ def test_disk_full_csv_is_a_user_error(tiny_disk):
     with pytest.raises(UserInputError, match="coverage.partial.csv.*--resume"):
         for i in range(1000):
             sink.write(*make(i))
+
+
+def test_name_too_long_names_the_limit_and_the_fix(tmp_path):
+    sink = PngMaskSink(tmp_path, PALETTE)
+    sink.open(resume=False)
+    frame, pred = make(0, name="n" * 300 + ".jpg")
+    with pytest.raises(UserInputError, match=r"name is too long \(304 bytes; this file system allows 255.*shorten"):
+        sink.write(frame, pred)

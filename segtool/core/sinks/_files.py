@@ -31,6 +31,8 @@ def prepare_dir(folder: Path) -> Path:
     except OSError as exc:
         if exc.errno in _NO_SPACE:
             raise disk_full(folder, exc) from exc
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UserInputError(describe_write_error(folder, exc)) from exc
         raise UserInputError(
             f"cannot write to output folder {str(folder)!r} ({exc.strerror or exc}); "
             f"choose a writable folder with -o"
