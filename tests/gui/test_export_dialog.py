@@ -102,3 +102,14 @@ def test_export_without_a_model_says_what_to_do(qtbot, window, clip):
     load(qtbot, window, None, clip)
     assert window.open_export_dialog() is None
     assert "checkpoint" in window.last_error
+
+
+def test_a_selection_that_selects_nothing_is_explained_not_raised(qtbot, window, gui_checkpoint, clip, tmp_path):
+    load(qtbot, window, gui_checkpoint, clip)
+    dlg = window.open_export_dialog()
+    dlg.out.setText(str(tmp_path / "out"))
+    dlg.start.setValue(10)
+    dlg.end.setValue(5)  # "to" before "from"
+    dlg.start_btn.click()
+    assert not dlg.running() and "--end 5 must be greater than --start 10" in dlg.eta.text()
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,7 @@ read-only run folders are messages, not tracebacks."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import random
@@ -40,10 +41,23 @@ def _argv(dataset, out):
             "--crop-size", "64", "--eval-size", "64", "--device", "cpu", "--workers", "0", "-q"]  # fmt: skip
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Every run compared here uses one CPU thread: float sums depend on the thread count, and other
+    tests change it in this process (the killed subprocesses get OMP_NUM_THREADS=1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("full") / "run"
-    assert main(_argv(dataset, out)) == 0
+    with one_thread():
+        assert main(_argv(dataset, out)) == 0
     return out
 
 
@@ -81,7 +95,7 @@ def _check_resumed(run: Path, uninterrupted: Path) -> None:
 
 
 def _cli_kill_and_resume(dataset, uninterrupted, run, seed):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "segtool", *_argv(dataset, run)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -91,7 +105,8 @@ def _cli_kill_and_resume(dataset, uninterrupted, run, seed):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     load_checkpoint(run / "last.pt")  # whatever the moment, last.pt is a whole checkpoint
-    assert main([*_argv(dataset, run), "--resume"]) == 0
+    with one_thread():
+        assert main([*_argv(dataset, run), "--resume"]) == 0
     _check_resumed(run, uninterrupted)
 
 
@@ -109,14 +124,14 @@ def test_cli_training_killed_at_many_random_moments_resumes(dataset, uninterrupt
 def test_app_training_child_killed_then_resumed(dataset, uninterrupted, tmp_path):
     run = tmp_path / "run"
     cfg = small_config(dataset, run, epochs=EPOCHS).to_dict()
-    proc = TrainProcess(cfg, threads=torch.get_num_threads()).start()
+    proc = TrainProcess(cfg, threads=1).start()
     try:
         _kill_after_first_save(lambda: proc._proc.poll() is None, proc.kill, run, random.Random(5))
         proc.wait(30)
         assert proc.outcome().kind == "died"
     finally:
         proc.shutdown()
-    again = TrainProcess(cfg, resume=True, threads=torch.get_num_threads()).start()
+    again = TrainProcess(cfg, resume=True, threads=1).start()
     try:
         assert again.wait(300)
         assert again.outcome().kind == "finished", again.outcome()
