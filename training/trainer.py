@@ -236,6 +236,9 @@ class _Run:
             prepare_run_dir(self.run_dir, self.net)
             remove_temp_files(self.run_dir)  # half-written checkpoints of a killed run
             cfg.save(self.run_dir / "config.json")
+            if self.resume_state is not None:
+                # history.csv may be ahead of last.pt (killed between the two): last.pt's history is the truth.
+                write_history(self.run_dir / "history.csv", self.history)
         ev.on_train_start(RunInfo(str(self.run_dir), self.names, len(self.rd.train), len(self.rd.val), cfg.epochs, start_epoch,
                                   self.steps, str(self.device), self.dist.world_size))  # fmt: skip
         self.t0 = time.perf_counter()
@@ -321,13 +324,16 @@ class _Run:
         # A stop during the end of an epoch resumes by redoing it: never list an epoch twice.
         self.history = [r for r in self.history if r["epoch"] != epoch + 1] + [row]
         if self.dist.is_main:
-            self._save_last(epoch + 1, EpochStats(), report=report)
+            # last.pt is written last: it is the commit point. A kill before it redoes this epoch from the
+            # previous last.pt (rewriting best.pt / report.json / history.csv as it goes); a kill after it
+            # finds every other file of this epoch already written.
             if is_best:
                 self._write(self.run_dir / "best.pt", report, resume=None)
                 if report:
                     write_text_atomic(self.run_dir / "report.json", json.dumps({**report, "epoch": epoch + 1, "checkpoint": "best.pt",
                                                                                    "selected_by": cfg.select_best}, indent=2) + "\n")  # fmt: skip
             write_history(self.run_dir / "history.csv", self.history)
+            self._save_last(epoch + 1, EpochStats(), report=report)
         self.last_summary = EpochSummary(epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best)
 
     # -- files -------------------------------------------------------------------------------------

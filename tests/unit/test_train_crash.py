@@ -27,7 +27,7 @@ from tests.unit.test_train import Recorder, make_dataset, tiny_config
 from training.trainer import train
 
 REPO = Path(__file__).resolve().parents[2]
-EPOCHS = 2
+EPOCHS = 4
 SMALL = ["--backbone", "mobilenet_v3_large", "--width-mult", "0.5", "--aspp-channels", "32", "--aux-weight", "0"]
 
 
@@ -77,13 +77,13 @@ def _same_weights(a: Path, b: Path) -> None:
 
 
 def _kill_after_first_save(proc_alive, kill, run: Path, rng: random.Random) -> None:
-    """Wait for the first last.pt, then kill at a random moment within the next second or so."""
+    """Wait for the first last.pt, then kill at a random moment in the following epochs."""
     deadline = time.monotonic() + 300
     while not (run / "last.pt").exists():
         assert proc_alive(), "training ended before its first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 1.2))
+    time.sleep(rng.uniform(0.0, 0.6))  # an epoch of this tiny run takes ~0.3-1 s: the kill lands in epochs 2-3
     assert proc_alive(), "training finished before the kill"
     kill()
 
@@ -149,8 +149,11 @@ def test_half_written_checkpoint_is_never_resumed_from(dataset, tmp_path):
     whole = (run / "last.pt").read_bytes()
     half = temp_sibling(run / "last.pt")
     half.write_bytes(whole[: len(whole) // 2])
+    with (run / "history.csv").open("a") as f:  # killed after history.csv got a row, before last.pt did
+        f.write("1,9.0,,,,0.01,1.0\n")
     result = train(small_config(dataset, run, epochs=1), resume=True)
     assert result.stopped is None and result.epochs_done == 1 and not half.exists()
+    assert [e for e, _ in _history(run)] == ["1"] and _history(run)[0][1] != "9.0"  # last.pt's history wins
 
 
 def test_resume_before_the_first_save_starts_over(dataset, tmp_path, capsys):
