@@ -116,7 +116,7 @@ def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, fast_ck
     assert first.exit_code == 130 and first.summary["complete"] is False
     assert json.loads((out / "summary.json").read_text())["complete"] is False
     assert (out / "overlay.partial.mp4").exists() and not (out / "overlay.mp4").exists()
-    with pytest.raises(UserInputError, match=r"already holds an export \(summary.json is there\); add --resume"):
+    with pytest.raises(UserInputError, match=r"already holds a segtool export \(.segtool-export.json\); add --resume"):
         with open_source(clip) as src:
             run_export(src, oracle, out, ExportOptions(overlay=True))
     assert main(["predict", str(clip), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 2  # CLI: exit 2

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.device import cpu_count
 from segtool.core.batch.expand import BatchItem
 from segtool.core.batch.runner import EngineSpec, Outcome, export_one, probe
 from segtool.core.batch.state import BatchState
@@ -88,7 +89,7 @@ def plan_workers(spec: EngineSpec, workers: int = 1, devices: Sequence[str] | No
         raise UserInputError(f"--workers {workers}: use 1 or more")
     if workers == 1:
         return [spec]
-    threads = max(1, (spec.threads or os.cpu_count() or 1) // workers)
+    threads = max(1, (spec.threads or cpu_count()) // workers)
     return [spec.on(spec.device, threads) for _ in range(workers)]
 
 
