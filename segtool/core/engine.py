@@ -3,13 +3,16 @@
 Preprocessing comes from the checkpoint (mean/std, shorter-side resize); logits are upsampled to each
 frame's own size; optional flip / multi-scale test-time augmentation; sliding-window inference for
 images too large to run whole. Not thread-safe: one thread owns an Engine.
+
+The network itself runs on a runtime backend (segtool/core/runtimes: PyTorch, OpenVINO, ONNX Runtime) that
+maps a normalised N×3×H×W tensor to logits; everything else here is the same whichever runtime runs it.
+An exported `.onnx` model (segtool export-onnx) is accepted wherever a checkpoint is.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,9 @@ from models.checkpoint import Checkpoint, load_checkpoint
 from models.errors import UserInputError
 from segtool.core.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
 from segtool.core.frame import Prediction
+from segtool.core.onnx_export import checkpoint_from_metadata, is_onnx_path, read_metadata
 from segtool.core.overlay import palette_from_classes
+from segtool.core.runtimes import open_backend, requested_runtime, resolve_runtime
 from segtool.core.tiling import plan_tiles
 
 TTA_MODES = ("flip", "ms")
@@ -42,14 +47,16 @@ class Engine:
     """A model ready to segment RGB frames.
 
     Args:
-        checkpoint: a `Checkpoint` or the path of a segtool checkpoint.
+        checkpoint: a `Checkpoint`, the path of a segtool checkpoint (.pt), or of an exported model (.onnx).
         device: auto, cpu, cuda, cuda:N or mps.
-        precision: auto (bf16/fp16 autocast on CUDA, fp32 elsewhere), fp32, fp16 or bf16.
+        precision: auto (bf16/fp16 autocast on CUDA, fp32 elsewhere; OpenVINO's own choice on its CPU), fp32,
+            fp16 or bf16.
         tta: test-time augmentation modes ("flip", "ms").
         tile: sliding-window size in network pixels, used when the network input would exceed
             `max_pixels`.
         max_pixels: largest network input run whole.
         threads: CPU threads (default: all cores on 2-core machines, cores-1 above).
+        runtime: auto, torch, openvino or onnxruntime (see segtool.core.runtimes).
     """
 
     def __init__(
@@ -62,26 +69,42 @@ class Engine:
         tile: int = 1024,
         max_pixels: int = 2048 * 2048,
         threads: int | None = None,
+        runtime: str = "auto",
     ) -> None:
-        self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(Path(checkpoint))
+        self.onnx_path: Path | None = None
+        self.onnx_metadata: dict | None = None
+        if isinstance(checkpoint, Checkpoint):
+            self.checkpoint = checkpoint
+        elif is_onnx_path(checkpoint):
+            self.onnx_path = Path(checkpoint)
+            self.onnx_metadata = read_metadata(self.onnx_path)
+            self.checkpoint = checkpoint_from_metadata(self.onnx_metadata)
+        else:
+            self.checkpoint = load_checkpoint(Path(checkpoint))
         ck = self.checkpoint
         self.palette = palette_from_classes(ck.classes)  # refuses classes without colours, with the fix
         self.class_names = ck.class_names
         self.num_classes = len(ck.classes)
+        wanted = requested_runtime(runtime)
+        if wanted in ("openvino", "onnxruntime") and (device or "auto").strip().lower() == "auto":
+            device = "cpu"  # a CPU runtime asked for by name: `auto` must not pick the GPU it cannot use
         self.device = resolve_device(device)
-        self.autocast_dtype = resolve_precision(precision, self.device)
+        self.runtime = resolve_runtime(wanted, self.device, onnx_model=self.onnx_path is not None)
+        self.autocast_dtype = resolve_precision(precision, self.device) if self.runtime == "torch" else None
         self.tta = parse_tta(tta)
         self.tile, self.max_pixels = int(tile), int(max_pixels)
+        self.threads = threads or default_cpu_threads()
         if self.device.type == "cpu":
-            torch.set_num_threads(threads or default_cpu_threads())
+            torch.set_num_threads(self.threads)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes per video: autotune once
-        model = ck.build_model().to(self.device)
-        # channels_last: cuDNN tensor cores on CUDA, and oneDNN on CPU (~1.35x faster measured on 2 EPYC cores)
-        self.channels_last = self.device.type in ("cuda", "cpu")
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model.eval()
+        self.int8 = bool(self.onnx_metadata and (self.onnx_metadata.get("int8") or {}).get("kept"))
+        self.backend = open_backend(
+            self.runtime, ck, onnx_path=self.onnx_path, device=self.device, precision=precision,
+            autocast_dtype=self.autocast_dtype, threads=self.threads, int8=self.int8,
+        )  # fmt: skip
+        self.channels_last = self.backend.channels_last
+        self.model = getattr(self.backend, "model", None)  # the torch module (torch runtime only)
         pre = ck.preprocess
         self.resize_short = pre.get("resize_short")
         self._mean = torch.tensor(pre["mean"], device=self.device).view(1, 3, 1, 1) * 255.0
@@ -89,8 +112,8 @@ class Engine:
 
     @property
     def device_label(self) -> str:
-        prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
-        return f"{describe_device(self.device)}, {prec}"
+        """e.g. "cpu (1 threads), OpenVINO 2026.4.1, fp32": where, with which runtime and precision."""
+        return f"{describe_device(self.device)}, {self.backend.label}"
 
     # --- public API -------------------------------------------------------------------------------
 
@@ -119,11 +142,6 @@ class Engine:
         return max(1, round(height * s)), max(1, round(width * s))
 
     # --- internals --------------------------------------------------------------------------------
-
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
         if not batch.flags.writeable:  # e.g. a view of a read-only decoded buffer; torch wants writable memory
@@ -157,8 +175,7 @@ class Engine:
         return [Prediction(masks_np[i], conf_np[i] if conf_np is not None else None) for i in range(n)]
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
-            return self.model(x)["out"]
+        return self.backend.forward(x)
 
     def _scores(self, x: torch.Tensor, out_size: tuple[int, int], need_probs: bool = True) -> torch.Tensor:
         """Class scores at `out_size`: probabilities averaged over the test-time augmentations, or, with no
