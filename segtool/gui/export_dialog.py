@@ -55,6 +55,7 @@ class ExportRequest:
     options: ExportOptions
     device: str = "auto"
     precision: str = "auto"
+    runtime: str = "auto"
 
 
 class ExportJob(QThread):
@@ -78,7 +79,7 @@ class ExportJob(QThread):
         src = None
         try:
             src = open_source(r.source)
-            engine = Engine(r.checkpoint, device=r.device, precision=r.precision, threads=app_cpu_threads())
+            engine = Engine(r.checkpoint, device=r.device, precision=r.precision, threads=app_cpu_threads(), runtime=r.runtime)
             if self.cancel_event.is_set():
                 return
             result = run_export(
@@ -99,11 +100,12 @@ class ExportDialog(QDialog):
     """Choose the outputs (the `predict` options) and run the export with progress, ETA and Cancel."""
 
     def __init__(self, info: SourceInfo, checkpoint: str, device: str, precision: str, out_dir: str,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+                 parent: QWidget | None = None, *, runtime: str = "auto") -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Export masks")
         self.setModal(False)
         self.info, self.checkpoint, self.device, self.precision = info, checkpoint, device, precision
+        self.runtime = runtime
         self.job: ExportJob | None = None
         self.exit_code: int | None = None
         self.summary: dict | None = None
@@ -200,7 +202,7 @@ class ExportDialog(QDialog):
         if not out:
             self.eta.setText("Choose an output folder first.")
             return
-        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision)
+        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision, self.runtime)
         self.exit_code = self.summary = self.error = None
         self.job = ExportJob(req, self)
         self.job.progress.connect(self._progress)

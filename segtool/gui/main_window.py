@@ -36,7 +36,7 @@ from segtool.gui.side_panel import SidePanel
 from segtool.gui.wizard.hub import TrainingHub
 from segtool.gui.workers import EngineInfo, SourceInfo, ViewerWorker, ViewResult
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".onnx")
 VIDEO_FILTER = "*.mp4 *.mkv *.mov *.avi *.webm *.gif *.m4v *.mpg *.mpeg *.ts *.wmv"
 PLACEHOLDER = (
     "Drop a model (.pt) and a video, image or folder here\n\n"
@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.panel.opacity.setValue(s.get("view/opacity", 50, int))
         self.panel.set_mode_key(s.get("view/mode", "overlay"))
-        self.panel.set_device_key(s.get("model/device", "auto"), s.get("model/precision", "auto"))
+        self.panel.set_device_key(s.get("model/device", "auto"), s.get("model/precision", "auto"), s.get("model/runtime", "auto"))
 
     def _save_settings(self) -> None:
         s = self.settings
@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         s.set("view/mode", self.panel.mode_key())
         s.set("model/device", self.panel.device_key())
         s.set("model/precision", self.panel.precision_key())
+        s.set("model/runtime", self.panel.runtime_key())
         s.sync()
 
     def _fill_recent_menus(self) -> None:
@@ -243,7 +244,7 @@ class MainWindow(QMainWindow):
 
     def _choose_checkpoint(self) -> None:
         start = self.settings.get("dirs/checkpoint", "")
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "segtool checkpoints (*.pt *.pth);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "segtool checkpoints and exported models (*.pt *.pth *.onnx);;All files (*)")
         if path:
             self.open_checkpoint(path)
 
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
         """Load a checkpoint in the worker; `engineReady` or an error follows."""
         path = str(path)
         self.settings.set("dirs/checkpoint", str(Path(path).parent))
-        self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key())
+        self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key(), self.panel.runtime_key())
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
 
     def open_source(self, spec: str | Path) -> None:
@@ -420,9 +421,9 @@ class MainWindow(QMainWindow):
         self.worker.confidence = on
         self._refresh_after_change()  # the current frame needs its confidence map
 
-    def _device_changed(self, device: str, precision: str) -> None:
+    def _device_changed(self, device: str, precision: str, runtime: str) -> None:
         if self.checkpoint_path is not None:
-            self.worker.set_device(device, precision)
+            self.worker.set_device(device, precision, runtime)
 
     def _update_stats(self) -> None:
         if self.engine_info is None and self.source is None:
@@ -455,7 +456,7 @@ class MainWindow(QMainWindow):
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
         self.export_dialog = ExportDialog(self.source, str(self.checkpoint_path), self.panel.device_key(),
-                                          self.panel.precision_key(), out, self)  # fmt: skip
+                                          self.panel.precision_key(), out, self, runtime=self.panel.runtime_key())  # fmt: skip
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )

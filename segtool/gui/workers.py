@@ -40,6 +40,7 @@ from segtool.core.device import default_cpu_threads
 from segtool.core.engine import Engine
 from segtool.core.errors import SourceInterrupted
 from segtool.core.frame import Frame, Prediction
+from segtool.core.onnx_export import is_onnx_path
 from segtool.core.overlay import coverage
 from segtool.core.pipeline import Progress, run_pipeline
 from segtool.core.sources import Source, open_source
@@ -214,11 +215,11 @@ class ViewerWorker(QThread):
 
     # --- GUI-thread API: each call only queues a command -------------------------------------------
 
-    def load_checkpoint(self, path: str, device: str = "auto", precision: str = "auto") -> None:
-        self._command("checkpoint", str(path), device, precision)
+    def load_checkpoint(self, path: str, device: str = "auto", precision: str = "auto", runtime: str = "auto") -> None:
+        self._command("checkpoint", str(path), device, precision, runtime)
 
-    def set_device(self, device: str, precision: str) -> None:
-        self._command("device", device, precision)
+    def set_device(self, device: str, precision: str, runtime: str = "auto") -> None:
+        self._command("device", device, precision, runtime)
 
     def open_source(self, spec: str) -> None:
         self._command("open", str(spec))
@@ -294,20 +295,22 @@ class ViewerWorker(QThread):
             self._close_source()
             self._engine = None
 
-    def _do_checkpoint(self, path: str, device: str, precision: str) -> None:
+    def _do_checkpoint(self, path: str, device: str, precision: str, runtime: str = "auto") -> None:
         self.busy.emit(f"Loading {Path(path).name}…")
-        ck = load_checkpoint(path)
         self._engine = None  # free the old model before building the new one
-        engine = Engine(ck, device=device, precision=precision, threads=app_cpu_threads())
-        self._ckpt, self._ckpt_path, self._engine = ck, path, engine
+        # an exported .onnx model is read by the Engine itself (its metadata is the checkpoint, without weights)
+        model = path if is_onnx_path(path) else load_checkpoint(path)
+        engine = Engine(model, device=device, precision=precision, threads=app_cpu_threads(), runtime=runtime)
+        self._ckpt, self._ckpt_path, self._engine = engine.checkpoint, path, engine
         self.engineReady.emit(self._engine_info())
 
-    def _do_device(self, device: str, precision: str) -> None:
-        if self._ckpt is None:
+    def _do_device(self, device: str, precision: str, runtime: str = "auto") -> None:
+        if self._ckpt is None or self._ckpt_path is None:
             return
         self.busy.emit(f"Moving the model to {device}…")
         self._engine = None
-        self._engine = Engine(self._ckpt, device=device, precision=precision, threads=app_cpu_threads())
+        model = self._ckpt_path if is_onnx_path(self._ckpt_path) else self._ckpt
+        self._engine = Engine(model, device=device, precision=precision, threads=app_cpu_threads(), runtime=runtime)
         self.engineReady.emit(self._engine_info())
 
     def _engine_info(self) -> EngineInfo:
