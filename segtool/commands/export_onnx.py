@@ -60,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
 
     result = quantize_int8(ck, out, args.calibrate, calib_frames=args.calib_frames, check_frames=args.check_frames,
                            max_drop=args.max_drop, threads=args.threads, classes=args.classes, progress=lambda m: print(m, file=sys.stderr))  # fmt: skip
-    print(result.message)
+    print(result.message, file=sys.stdout if result.kept else sys.stderr)
     return 0 if result.kept else 1
