@@ -146,10 +146,10 @@ def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | 
     """(b) `segtool predict --overlay` in this process (after one untimed run, so a first conversion to the
     runtime's format, cached from then on, is not counted)."""
     extra = ["--threads", str(threads)] if threads else []
-    cmd = ["predict", str(video), "-c", str(ckpt), "--overlay", "-q", "--device", device, "--runtime", runtime, *extra]
+    cmd = ["predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device, "--runtime", runtime, *extra]
     Engine(ckpt, device=device, threads=threads, runtime=runtime)  # converts (once) and caches
     t = time.perf_counter()
-    rc = segtool_main([*cmd[:3], "-o", str(out), *cmd[3:]])
+    rc = segtool_main(cmd)
     elapsed = time.perf_counter() - t
     assert rc == 0, f"predict failed with exit code {rc}"
     import json
