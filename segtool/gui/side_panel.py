@@ -59,7 +59,7 @@ class SidePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # Model
-        self.summary = QLabel("No model loaded.<br>Open a checkpoint (Ctrl+O) or drop a .pt file here.")
+        self.summary = QLabel("No model loaded.<br>Open a checkpoint (Ctrl+O) or drop a .pt or .onnx file here.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.device = QComboBox()
