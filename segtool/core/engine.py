@@ -86,8 +86,10 @@ class Engine:
         self.class_names = ck.class_names
         self.num_classes = len(ck.classes)
         wanted = requested_runtime(runtime)
-        if wanted in ("openvino", "onnxruntime") and (device or "auto").strip().lower() == "auto":
-            device = "cpu"  # a CPU runtime asked for by name: `auto` must not pick the GPU it cannot use
+        if (wanted in ("openvino", "onnxruntime") or self.onnx_path is not None) and (device or "auto").strip().lower() == "auto":
+            # a CPU runtime asked for by name, or an exported model: `auto` must not pick a GPU they cannot use
+            # (a .pt checkpoint is the way to the GPU; --device cuda with an .onnx needs ONNX Runtime's CUDA build)
+            device = "cpu"
         self.device = resolve_device(device)
         self.runtime = resolve_runtime(wanted, self.device, onnx_model=self.onnx_path is not None)
         self.autocast_dtype = resolve_precision(precision, self.device) if self.runtime == "torch" else None
