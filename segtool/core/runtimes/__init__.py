@@ -96,10 +96,10 @@ def open_backend(
 
         if precision not in ("auto", "fp32"):
             raise UserInputError(f"--precision {precision} is not available with ONNX Runtime; use auto or fp32")
-        return OnnxRuntimeBackend(path, device, threads, "int8" if int8 else "fp32")
+        return OnnxRuntimeBackend(path, device, threads, "int8 convolutions, fp32 elsewhere" if int8 else "fp32")
     from segtool.core.runtimes.openvino_rt import OpenVINOBackend
 
     backend = OpenVINOBackend(path, device, threads, precision, openvino_cache_dir(path))
     if int8:
-        backend.label += " (int8 weights)"
+        backend.label = backend.label.replace(f", {backend.precision}", f", int8 convolutions, {backend.precision} elsewhere")
     return backend
