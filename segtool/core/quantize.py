@@ -236,6 +236,8 @@ def quantize_int8(
             kept = drop <= max_drop
             verdict = (f"mIoU {check['miou_fp32'] * 100:.2f} -> {check['miou_int8'] * 100:.2f} "
                        f"({-drop:+.2f} points) on {check['frames']} held-out labelled frames")  # fmt: skip
+            if check["frames"] < 20:
+                verdict += f" (only {check['frames']} frames: a rough figure; label more frames or give a val split)"
         else:
             kept = True
             verdict = (f"accuracy change NOT measured ({str(data)!r} has no labels); INT8 and float agree on "
