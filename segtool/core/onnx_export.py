@@ -80,6 +80,9 @@ def export_onnx(ck: Checkpoint, path: str | os.PathLike, *, sample_size: tuple[i
                 dynamic_axes={"image": {0: "n", 2: "height", 3: "width"}, "logits": {0: "n", 2: "height", 3: "width"}},
             )  # fmt: skip
         write_metadata(tmp, checkpoint_metadata(ck))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the model is an ordinary file others may read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
