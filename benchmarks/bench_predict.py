@@ -157,6 +157,37 @@ def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | 
     return json.loads((out / "summary.json").read_text())["frames_written"] / elapsed
 
 
+def interleaved_model_only(models: list[tuple[str, Path, str]], device: str, threads: int | None, h: int, w: int,
+                           rounds: int) -> None:
+    """(a) again, robust to a machine whose load changes by the second: the runtimes take turns, two forward
+    passes each per round, and each one's median over the rounds is compared with torch's."""
+    engines = {label: Engine(model, device=device, threads=threads, runtime=rt) for label, model, rt in models}
+    times: dict[str, list[float]] = {label: [] for label in engines}
+    x = None
+    with torch.inference_mode():
+        for r in range(rounds + 1):
+            for label, e in engines.items():
+                if x is None:
+                    nh, nw = e.network_size(h, w)
+                    x = torch.randn(1, 3, nh, nw, device=e.device)
+                xi = x.contiguous(memory_format=torch.channels_last) if e.channels_last else x.contiguous()
+                t = time.perf_counter()
+                for _ in range(2):
+                    e._logits(xi).argmax(1)
+                sync(e.device)
+                if r:  # round 0 warms up
+                    times[label].append((time.perf_counter() - t) / 2)
+    med = {label: float(np.median(v)) for label, v in times.items()}
+    base = med.get("torch")
+    print(f"\n(a) interleaved, {rounds} rounds of 2 forward passes each, median ms per frame:")
+    for label, m in med.items():
+        vs = f"  {base / m:.2f}x torch" if base else ""
+        print(f"  {label:<18} {1000 * m:7.1f} ms = {1 / m:6.2f} frames/s{vs}")
+    for label in med:
+        if label.endswith(" int8") and label[:-5] in med:
+            print(f"  INT8 speed-up on {label[:-5]}: {med[label[:-5]] / med[label]:.2f}x")
+
+
 def mixed_sizes(ckpt: Path, device: str, threads: int | None, runtimes: list[str]) -> None:
     """A folder of mixed photo sizes, one frame at a time: ms per megapixel on the first pass over 4 sizes never
     seen before (a runtime that recompiles per size pays it here) against a second pass over the same frames."""
@@ -255,6 +286,7 @@ def main() -> None:
     ap.add_argument("--int8", metavar="DATA", default=None, help="also time an INT8 export calibrated on DATA")
     ap.add_argument("--calib-frames", type=int, default=100)
     ap.add_argument("--mixed", action="store_true", help="also time a folder of mixed frame sizes per runtime")
+    ap.add_argument("--rounds", type=int, default=0, help="also time (a) with the runtimes taking turns, N rounds")
     args = ap.parse_args()
     device = torch.device(args.device if args.device != "cuda" else "cuda:0")
     with tempfile.TemporaryDirectory() as tmp:
@@ -283,6 +315,12 @@ def main() -> None:
                 h, w = c.streams.video[0].height, c.streams.video[0].width
             print(f"video {w}x{h}, {args.frames} frames; runtimes {', '.join(runtimes)}")
             speed(ckpt, video, tmp, args, h, w, device, runtimes, int8_model)
+        if args.rounds:
+            h0, w0 = (args.height, round(480 * args.height / 360 / 2) * 2) if args.height else (360, 480)
+            models = [(rt, ckpt, rt) for rt in runtimes]
+            if int8_model is not None:
+                models += [(f"{rt} int8", int8_model, rt) for rt in runtimes if rt != "torch"]
+            interleaved_model_only(models, args.device, args.threads, h0, w0, args.rounds)
         if args.mixed:
             mixed_sizes(ckpt, args.device, args.threads, runtimes)
         if args.long:
