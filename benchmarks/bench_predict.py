@@ -283,7 +283,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=0, help="resize the video to this height (e.g. 1080); 0 = 360 (native)")
     ap.add_argument("--runtimes", default=None, help="comma-separated runtimes to time (default: every installed one on CPU, torch on GPUs)")
     ap.add_argument("--checkpoint", default=None, help="time this checkpoint instead of a random 2-class one")
-    ap.add_argument("--int8", metavar="DATA", default=None, help="also time an INT8 export calibrated on DATA")
+    ap.add_argument("--int8", metavar="DATA", default=None,
+                    help="also time an INT8 export calibrated on DATA (or an INT8 .onnx of --checkpoint made before)")
     ap.add_argument("--calib-frames", type=int, default=100)
     ap.add_argument("--mixed", action="store_true", help="also time a folder of mixed frame sizes per runtime")
     ap.add_argument("--rounds", type=int, default=0, help="also time (a) with the runtimes taking turns, N rounds")
@@ -301,7 +302,9 @@ def main() -> None:
 
         runtimes = args.runtimes.split(",") if args.runtimes else (installed_runtimes() if device.type == "cpu" else ["torch"])
         int8_model = None
-        if args.int8:
+        if args.int8 and args.int8.endswith(".onnx"):  # an INT8 model exported before (of the same checkpoint)
+            int8_model = Path(args.int8)
+        elif args.int8:
             from segtool.core.quantize import quantize_int8
 
             res = quantize_int8(engine.checkpoint, tmp / "int8.onnx", args.int8, calib_frames=args.calib_frames,
