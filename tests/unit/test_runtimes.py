@@ -232,3 +232,22 @@ def test_int8_needs_calibration_data(tiny, tmp_path, capsys):
     assert "--int8 needs --calibrate" in capsys.readouterr().err
     assert segtool_main(["export-onnx", str(tiny), "-o", str(tmp_path / "q.txt")]) == 2
     assert not os.path.exists(tmp_path / "q.onnx")
+
+
+@pytest.mark.gpu
+def test_auto_keeps_pytorch_on_cuda(tiny, tmp_path, monkeypatch):
+    """Unmeasured here (no GPU was lent): on CUDA `auto` is PyTorch; an .onnx with --device cuda needs ONNX
+    Runtime's CUDA build and says so otherwise."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    monkeypatch.delenv("SEGTOOL_RUNTIME", raising=False)
+    assert Engine(tiny, device="cuda").runtime == "torch"
+    onnx_file = export_onnx(load_checkpoint(tiny), tmp_path / "m.onnx")
+    assert Engine(onnx_file).device.type == "cpu"  # --device auto with an exported model: the CPU
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(UserInputError, match="no CUDA provider"):
+            Engine(onnx_file, device="cuda")
