@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-app", action="store_true")
     ap.add_argument("--skip-predict", action="store_true")
     ap.add_argument("--skip-model", action="store_true")
+    ap.add_argument("--runtimes", default="", help="also measure the app's live rate with each of these runtimes "
+                    "(e.g. torch,openvino,onnxruntime; set through $SEGTOOL_RUNTIME, which the app's Auto follows)")
     args = ap.parse_args(argv)
     import torch
 
@@ -157,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"app     {label}: first overlay {r['first_overlay_s']:.1f} s after start (imports {r['import_s']:.1f} s); "
                       f"then inference {r['inference_fps']:.1f} fps, display {r['display_fps']:.1f} fps, "
                       f"latency {r['latency_ms']:.0f} ms, dropped {r['dropped']} ({r['device']})")  # fmt: skip
+            for rt in [r for r in args.runtimes.split(",") if r]:
+                os.environ["SEGTOOL_RUNTIME"] = rt
+                bench_app(tmp, cache, 3.0)  # untimed: the first use converts the model (cached from then on)
+                r = bench_app(tmp, cache, args.play_seconds)
+                print(f"app     runtime {rt}: inference {r['inference_fps']:.1f} fps, display {r['display_fps']:.1f} fps, "
+                      f"latency {r['latency_ms']:.0f} ms, dropped {r['dropped']} ({r['device']})")  # fmt: skip
+            os.environ.pop("SEGTOOL_RUNTIME", None)
     return 0
 
 

@@ -1,21 +1,27 @@
-"""End-to-end speed of `segtool predict` against the model alone and a naive per-frame loop.
+"""End-to-end speed of `segtool predict` against the model alone and a naive per-frame loop, per runtime.
 
-On the same checkpoint and video, in one run:
-  (a) model-only throughput: the engine's network on an input already on the device;
-  (b) `segtool predict --overlay` end to end (decode thread, inference, writer thread; PNG masks,
-      H.264 overlay, coverage CSV, summary);
+On the same checkpoint and video, in one run, for each runtime (PyTorch, OpenVINO, ONNX Runtime):
+  (a) model-only throughput: the engine's network (its runtime backend) on an input already on the device;
+  (b) `segtool predict --overlay --runtime R` end to end (decode thread, inference, writer thread; PNG
+      masks, H.264 overlay, coverage CSV, summary);
+and once (before and after the runtimes; their mean is the baseline):
   (c) a naive loop in the style of the seed notebooks: OpenCV read -> PIL -> torchvision transforms ->
-      model -> argmax -> colour overlay -> OpenCV write, one frame at a time.
-Prints (b)/(a) and (b)/(c). With --long N it also runs predict on an N-frame video in a subprocess and
-reports its peak memory (RSS) and the growth from 10 % to 100 % of the run.
+      torch model -> argmax -> colour overlay -> OpenCV write, one frame at a time.
+Prints (b)/(a) and (b)/(c) per runtime. With --int8 DATA it also exports the model as INT8 calibrated on
+DATA (segtool export-onnx --int8) and times (a) and (b) for it on the ONNX runtimes: the INT8 speed-up over
+the same runtime in float, with the accuracy change measured when DATA is labelled. With --long N it also
+runs predict on an N-frame video in a subprocess and reports its peak memory (RSS).
 
 Usage: python benchmarks/bench_predict.py [--device cpu|cuda] [--backbone mobilenet_v3_large]
-                                          [--frames 303] [--long 3030] [--size native|1080]
+                                          [--frames 303] [--long 3030] [--height 1080] [--threads 1]
+                                          [--runtimes torch,openvino,onnxruntime] [--checkpoint CKPT]
+                                          [--int8 DATA]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -85,6 +91,7 @@ def sync(device: torch.device) -> None:
 def model_only(engine: Engine, h: int, w: int, frames: int) -> float:
     """(a) frames/s of the network alone, input already on the device, same batch size as predict."""
     batch = 4 if engine.device.type == "cuda" else 1
+    h, w = engine.network_size(h, w)
     x = torch.randn(batch, 3, h, w, device=engine.device)
     if engine.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -135,16 +142,73 @@ def naive_loop(ckpt_path: Path, video: Path, out: Path, device: torch.device) ->
     return n / (time.perf_counter() - t)
 
 
-def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | None) -> float:
-    """(b) `segtool predict --overlay` in this process."""
+def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | None, runtime: str = "auto") -> float:
+    """(b) `segtool predict --overlay` in this process (after one untimed run, so a first conversion to the
+    runtime's format, cached from then on, is not counted)."""
     extra = ["--threads", str(threads)] if threads else []
+    cmd = ["predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device, "--runtime", runtime, *extra]
+    Engine(ckpt, device=device, threads=threads, runtime=runtime)  # converts (once) and caches
     t = time.perf_counter()
-    rc = segtool_main(["predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device, *extra])
+    rc = segtool_main(cmd)
     elapsed = time.perf_counter() - t
     assert rc == 0, f"predict failed with exit code {rc}"
     import json
 
     return json.loads((out / "summary.json").read_text())["frames_written"] / elapsed
+
+
+def interleaved_model_only(models: list[tuple[str, Path, str]], device: str, threads: int | None, h: int, w: int,
+                           rounds: int) -> None:
+    """(a) again, robust to a machine whose load changes by the second: the runtimes take turns, two forward
+    passes each per round, and each one's median over the rounds is compared with torch's."""
+    engines = {label: Engine(model, device=device, threads=threads, runtime=rt) for label, model, rt in models}
+    times: dict[str, list[float]] = {label: [] for label in engines}
+    x = None
+    with torch.inference_mode():
+        for r in range(rounds + 1):
+            for label, e in engines.items():
+                if x is None:
+                    nh, nw = e.network_size(h, w)
+                    x = torch.randn(1, 3, nh, nw, device=e.device)
+                xi = x.contiguous(memory_format=torch.channels_last) if e.channels_last else x.contiguous()
+                t = time.perf_counter()
+                for _ in range(2):
+                    e._logits(xi).argmax(1)
+                sync(e.device)
+                if r:  # round 0 warms up
+                    times[label].append((time.perf_counter() - t) / 2)
+    med = {label: float(np.median(v)) for label, v in times.items()}
+    base = med.get("torch")
+    print(f"\n(a) interleaved, {rounds} rounds of 2 forward passes each, median ms per frame:")
+    for label, m in med.items():
+        vs = f"  {base / m:.2f}x torch" if base else ""
+        print(f"  {label:<18} {1000 * m:7.1f} ms = {1 / m:6.2f} frames/s{vs}")
+    for label in med:
+        if label.endswith(" int8") and label[:-5] in med:
+            print(f"  INT8 speed-up on {label[:-5]}: {med[label[:-5]] / med[label]:.2f}x")
+
+
+def mixed_sizes(ckpt: Path, device: str, threads: int | None, runtimes: list[str]) -> None:
+    """A folder of mixed photo sizes, one frame at a time: ms per megapixel on the first pass over 4 sizes never
+    seen before (a runtime that recompiles per size pays it here) against a second pass over the same frames."""
+    src = sorted((REPO.parent / "shared" / "data" / "camvid" / "val").glob("*.png"))[:8]
+    rng = np.random.default_rng(0)
+    base = [np.asarray(Image.open(f).convert("RGB")) for f in src] or [rng.integers(0, 255, (360, 480, 3), dtype=np.uint8)] * 8
+    sizes = [(360, 480), (480, 640), (300, 400), (540, 720)]
+    frames = [cv2.resize(base[i % len(base)], sizes[i % 4][::-1]) for i in range(8)]
+    mp = sum(f.shape[0] * f.shape[1] for f in frames) / 1e6
+    print(f"\nmixed sizes: {len(frames)} CamVid frames cycling through {', '.join(f'{w}x{h}' for h, w in sizes)}, one at a time")
+    for rt in runtimes:
+        engine = Engine(ckpt, device=device, threads=threads, runtime=rt)
+        engine.predict_one(np.zeros((64, 64, 3), np.uint8))  # the engine is built and warm; no size above seen yet
+        passes = []
+        for _ in range(2):
+            t = time.perf_counter()
+            for f in frames:
+                engine.predict_one(f)
+            passes.append(1000 * (time.perf_counter() - t) / mp)
+        print(f"  {rt:<12} first pass {passes[0]:7.0f} ms/MP, second pass {passes[1]:7.0f} ms/MP "
+              f"(first/second {passes[0] / passes[1]:.2f}); compiled {engine.backend.compiles}x")
 
 
 def long_run_memory(ckpt: Path, video: Path, out: Path, device: str) -> tuple[float, list[float], int]:
@@ -176,15 +240,37 @@ def long_run_memory(ckpt: Path, video: Path, out: Path, device: str) -> tuple[fl
     return max(rss), at, frames
 
 
-def speed(engine: Engine, ckpt: Path, video: Path, tmp: Path, args, h: int, w: int, device: torch.device) -> None:
-    """(a), (b), (c) and their ratios, on the same checkpoint and video."""
-    a = model_only(engine, h, w, min(args.frames, 60 if device.type == "cpu" else 400))
-    print(f"(a) model only        {a:8.2f} frames/s", flush=True)
-    b = predict_e2e(ckpt, video, tmp / "pred", args.device, args.threads)
-    print(f"(b) segtool predict   {b:8.2f} frames/s  (masks PNG + overlay.mp4 + coverage.csv)", flush=True)
-    c = naive_loop(ckpt, video, tmp, device)
-    print(f"(c) naive loop        {c:8.2f} frames/s", flush=True)
-    print(f"(b)/(a) = {b / a:.2f}    (b)/(c) = {b / c:.2f}")
+def speed(ckpt: Path, video: Path, tmp: Path, args, h: int, w: int, device: torch.device, runtimes: list[str],
+          int8_model: Path | None = None) -> None:
+    """(a), (b) per runtime, (c) before and after them, and the ratios, on the same checkpoint and video."""
+    n_model = min(args.frames, 60 if device.type == "cpu" else 400)
+    c1 = naive_loop(ckpt, video, tmp, device)
+    print(f"(c) naive loop (before)      {c1:8.2f} frames/s", flush=True)
+    rows = []
+    models = [(rt, ckpt, rt) for rt in runtimes]
+    if int8_model is not None:
+        models += [(f"{rt} int8", int8_model, rt) for rt in runtimes if rt != "torch"]
+    for label, model, rt in models:
+        engine = Engine(model, device=args.device, threads=args.threads, runtime=rt)
+        a = model_only(engine, h, w, n_model)
+        b = predict_e2e(model, video, tmp / f"pred_{label.replace(' ', '_')}", args.device, args.threads, rt)
+        print(f"{label:<16} (a) model only {a:7.2f} frames/s   (b) segtool predict {b:7.2f} frames/s   [{engine.device_label}]", flush=True)
+        rows.append((label, a, b))
+        del engine
+    c2 = naive_loop(ckpt, video, tmp, device)
+    c = (c1 + c2) / 2
+    print(f"(c) naive loop (after)       {c2:8.2f} frames/s; mean {c:.2f}", flush=True)
+    print("\n| runtime | (a) model only | (b) predict | (b)/(a) | (b)/(c) |\n|---|---|---|---|---|")
+    for label, a, b in rows:
+        print(f"| {label} | {a:.2f} | {b:.2f} | {b / a:.2f} | {b / c:.2f} |")
+    fast = {label: (a, b) for label, a, b in rows}
+    for rt in runtimes:
+        if f"{rt} int8" in fast:
+            (a0, b0), (a1, b1) = fast[rt], fast[f"{rt} int8"]
+            print(f"INT8 speed-up on {rt}: model {a1 / a0:.2f}x, predict {b1 / b0:.2f}x")
+    if "torch" in fast:
+        for label, a, b in rows:
+            print(f"{label}: (a) {a / fast['torch'][0]:.2f}x torch's, (b) {b / fast['torch'][1]:.2f}x torch's")
 
 
 def main() -> None:
@@ -195,20 +281,51 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=0, help="frames of the memory run (0: skip it)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for the model in (a), (b) and (c) (default: segtool's)")
     ap.add_argument("--height", type=int, default=0, help="resize the video to this height (e.g. 1080); 0 = 360 (native)")
+    ap.add_argument("--runtimes", default=None, help="comma-separated runtimes to time (default: every installed one on CPU, torch on GPUs)")
+    ap.add_argument("--checkpoint", default=None, help="time this checkpoint instead of a random 2-class one")
+    ap.add_argument("--int8", metavar="DATA", default=None,
+                    help="also time an INT8 export calibrated on DATA (or an INT8 .onnx of --checkpoint made before)")
+    ap.add_argument("--calib-frames", type=int, default=100)
+    ap.add_argument("--mixed", action="store_true", help="also time a folder of mixed frame sizes per runtime")
+    ap.add_argument("--rounds", type=int, default=0, help="also time (a) with the runtimes taking turns, N rounds")
     args = ap.parse_args()
     device = torch.device(args.device if args.device != "cuda" else "cuda:0")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ckpt = make_checkpoint(tmp / "model.pt", args.backbone)
-        engine = Engine(ckpt, device=args.device, threads=args.threads)  # sets torch's thread count for (c) too
+        os.environ.setdefault("SEGTOOL_CACHE", str(tmp / "cache"))  # conversions go with the run, not into ~/.cache
+        ckpt = Path(args.checkpoint) if args.checkpoint else make_checkpoint(tmp / "model.pt", args.backbone)
+        engine = Engine(ckpt, device=args.device, threads=args.threads, runtime="torch")  # sets torch's thread count for (c) too
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-        print(f"device: {name}; torch {torch.__version__}; {args.backbone}; {engine.device_label}")
+        load = os.getloadavg()[0]
+        print(f"device: {name}; torch {torch.__version__}; {engine.checkpoint.config.backbone}; load average {load:.1f}")
+        from segtool.core.runtimes import installed_runtimes
+
+        runtimes = args.runtimes.split(",") if args.runtimes else (installed_runtimes() if device.type == "cpu" else ["torch"])
+        int8_model = None
+        if args.int8 and args.int8.endswith(".onnx"):  # an INT8 model exported before (of the same checkpoint)
+            int8_model = Path(args.int8)
+        elif args.int8:
+            from segtool.core.quantize import quantize_int8
+
+            res = quantize_int8(engine.checkpoint, tmp / "int8.onnx", args.int8, calib_frames=args.calib_frames,
+                                check_frames=50, max_drop=100.0, threads=args.threads, progress=lambda m: None)  # fmt: skip
+            print(f"INT8 export: {res.info['verdict']}")
+            int8_model = res.path
+        del engine
         if args.frames:
             video = make_video(tmp / "clip.mp4", args.frames, args.height or None)
             with av.open(str(video)) as c:
                 h, w = c.streams.video[0].height, c.streams.video[0].width
-            print(f"video {w}x{h}, {args.frames} frames")
-            speed(engine, ckpt, video, tmp, args, h, w, device)
+            print(f"video {w}x{h}, {args.frames} frames; runtimes {', '.join(runtimes)}")
+            speed(ckpt, video, tmp, args, h, w, device, runtimes, int8_model)
+        if args.rounds:
+            h0, w0 = (args.height, round(480 * args.height / 360 / 2) * 2) if args.height else (360, 480)
+            models = [(rt, ckpt, rt) for rt in runtimes]
+            if int8_model is not None:
+                models += [(f"{rt} int8", int8_model, rt) for rt in runtimes if rt != "torch"]
+            interleaved_model_only(models, args.device, args.threads, h0, w0, args.rounds)
+        if args.mixed:
+            mixed_sizes(ckpt, args.device, args.threads, runtimes)
         if args.long:
             long_video = make_video(tmp / "long.mp4", args.long, args.height or None)
             peak, at, frames = long_run_memory(ckpt, long_video, tmp / "long", args.device)

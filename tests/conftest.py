@@ -6,13 +6,23 @@ tests that need it skip with a clear reason when it is absent.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never write into the user's cache (runtime conversions land there), and `--runtime auto` means
+# PyTorch here: converting each test's fresh checkpoint to OpenVINO would add seconds per test. The runtime
+# tests (tests/unit/test_runtimes*.py) name their runtime, or clear this to test `auto` itself.
+if "SEGTOOL_CACHE" not in os.environ:
+    os.environ["SEGTOOL_CACHE"] = _cache = tempfile.mkdtemp(prefix="segtool-test-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+os.environ.setdefault("SEGTOOL_RUNTIME", "torch")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEGTOOL_SHARED_DATA", REPO.parent / "shared" / "data"))

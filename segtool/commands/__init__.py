@@ -5,6 +5,7 @@ from segtool.commands import (
     batch_status,
     demo,
     eval,
+    export_onnx,
     gui,
     import_weights,
     info,
@@ -14,4 +15,4 @@ from segtool.commands import (
     train,
 )
 
-COMMANDS = (gui, predict, batch_status, train, eval, info, import_weights, demo, suggest, labels)
+COMMANDS = (gui, predict, batch_status, train, eval, info, import_weights, export_onnx, demo, suggest, labels)

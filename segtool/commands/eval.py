@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
         "share and writes the report (mIoU, accuracies, per-class IoU, confusion matrix) as JSON.",
         epilog="Exit codes: 0 done; 2 bad usage or input (mismatched classes or frame counts, unknown label values).",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt)")
+    p.add_argument("checkpoint", help="segtool checkpoint (.pt) or exported model (.onnx)")
     p.add_argument("data", help="labelled dataset, or an image / folder / video with --labels")
     p.add_argument("-o", "--output", default="report.json", help="report file (default ./report.json)")
     p.add_argument("--images", help="dataset: image folder for exports without images (CVAT)")
@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--void-ids", default=None,
                    help="label values that mean 'unlabelled' besides 255, e.g. 11 (automatic for CamVid *annot folders)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino", "onnxruntime"),
+                   help="what runs the network: auto (PyTorch on GPUs; on the CPU OpenVINO, else ONNX Runtime, else PyTorch; "
+                   "$SEGTOOL_RUNTIME overrides auto), torch, openvino, onnxruntime. See docs/runtimes.md")
     p.add_argument("--batch-size", type=int, default=None, help="frames per forward pass (default 4 on CUDA, 1 on CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from segtool.core.engine import Engine
     from segtool.core.evaluate import dataset_frames, evaluate, label_folder_frames
 
-    engine = Engine(args.checkpoint, device=args.device)
+    engine = Engine(args.checkpoint, device=args.device, runtime=args.runtime)
     ck = engine.checkpoint
     if args.labels:
         frames = label_folder_frames(args.data, ck, args.labels, labels_glob=args.labels_glob, void_ids=_void_ids(args.void_ids))

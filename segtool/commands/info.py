@@ -11,11 +11,11 @@ from typing import Any
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "info",
-        help="describe a checkpoint (model, classes, preprocessing, training)",
+        help="describe a checkpoint or exported model (model, classes, preprocessing, training, INT8)",
         description="Print a checkpoint's backbone, output stride, classes with colours, preprocessing and "
-        "training summary.",
+        "training summary; for an exported .onnx model also its opset, INT8 record and the runtimes that can run it.",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt)")
+    p.add_argument("checkpoint", help="segtool checkpoint (.pt) or exported model (.onnx)")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(run=run)
 
@@ -69,7 +69,27 @@ def format_text(d: dict[str, Any]) -> str:
             lines.append(f"  IoU {cname:<{width}} {_fmt_metric(iou)}")
         for note in t.get("notes") or []:
             lines.append(f"  note: {note}")
+    if "onnx" in d:
+        lines += _onnx_lines(d["onnx"])
     return "\n".join(lines)
+
+
+def _onnx_lines(o: dict[str, Any]) -> list[str]:
+    exp = o.get("export") or {}
+    lines = [f"onnx         opset {o.get('opset')}; exported with torch {exp.get('torch', '?')}, onnx {exp.get('onnx', '?')}; "
+             f"input {exp.get('input', '?')}; output {exp.get('output', '?')}"]  # fmt: skip
+    q = o.get("int8")
+    if not q:
+        lines.append("int8         no (float32 weights)")
+    else:
+        state = "yes" if q.get("kept") else "REJECTED (this file holds the float model)"
+        lines.append(f"int8         {state}: {q.get('verdict', '')}")
+        cal = q.get("calibration") or {}
+        lines.append(f"  calibrated on {cal.get('data')} ({cal.get('what', '')}); allowed drop {q.get('max_drop_points')} mIoU points")
+        lines.append(f"  method: {q.get('method', '')}")
+    runtimes = o.get("runtimes") or []
+    lines.append(f"runtimes     {', '.join(runtimes) if runtimes else 'none installed that read ONNX (pip install openvino onnxruntime)'}")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:

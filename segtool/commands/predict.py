@@ -25,12 +25,15 @@ def add_parser(sub) -> None:
     )
     p.add_argument("source", nargs="+", metavar="SOURCE",
                    help="image, folder, video file, cam:N or stream URL; several, a glob ('clips/*.mp4') or @list.txt for a batch")
-    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt)")
+    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt) or exported model (.onnx)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--overlay", action="store_true", help="also write overlays (overlay.mp4 for videos, overlays/*.jpg for images)")
     p.add_argument("--format", choices=("png", "ffv1"), default="png", help="video masks as PNG files or one FFV1 lossless video")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="autocast on GPUs (auto: bf16/fp16 on CUDA)")
+    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino", "onnxruntime"),
+                   help="what runs the network: auto (PyTorch on GPUs; on the CPU OpenVINO, else ONNX Runtime, else PyTorch; "
+                   "$SEGTOOL_RUNTIME overrides auto), torch, openvino, onnxruntime. See docs/runtimes.md")
     p.add_argument("--batch-size", type=int, help="frames per forward pass (default 4 on CUDA, 1 on CPU)")
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores but one)")
     p.add_argument("--start", type=int, default=0, help="first frame index (default 0)")
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if batch is not None:
         return run_batch_command(args, opts, *batch)
     args.source = args.source[0]
-    engine = Engine(args.checkpoint, device=args.device, precision=args.precision, tta=args.tta, tile=args.tile, threads=args.threads)
+    engine = Engine(args.checkpoint, device=args.device, precision=args.precision, tta=args.tta, tile=args.tile, threads=args.threads,
+                    runtime=args.runtime)
     with open_source(args.source, connect_timeout_s=args.timeout, max_reconnects=args.reconnects) as source:
         for name in source.skipped:
             print(f"segtool: warning: skipped {name} (not an image)", file=sys.stderr)

@@ -78,7 +78,7 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
     where = f" (shard {shard[0]}/{shard[1]}: {len(items)} of {len(all_items)})" if shard else ""
     if not args.quiet:
         print(f"batch: {len(items)} source(s){where} -> {state.out}/<name>/, state in {state.path.name}", file=sys.stderr)
-    spec = EngineSpec(str(args.checkpoint), args.device, args.precision, args.tta, args.tile, args.threads)
+    spec = EngineSpec(str(args.checkpoint), args.device, args.precision, args.tta, args.tile, args.threads, args.runtime)
     bar = tqdm(total=None, unit="frame", disable=args.quiet, dynamic_ncols=True, desc="batch")
 
     def on_progress(p) -> None:

@@ -3,13 +3,17 @@
 Preprocessing comes from the checkpoint (mean/std, shorter-side resize); logits are upsampled to each
 frame's own size; optional flip / multi-scale test-time augmentation; sliding-window inference for
 images too large to run whole. Not thread-safe: one thread owns an Engine.
+
+The network itself runs on a runtime backend (segtool/core/runtimes: PyTorch, OpenVINO, ONNX Runtime) that
+maps a normalised N×3×H×W tensor to logits; everything else here is the same whichever runtime runs it.
+An exported `.onnx` model (segtool export-onnx) is accepted wherever a checkpoint is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +25,20 @@ from models.device import default_cpu_threads, describe_device, resolve_device, 
 from models.errors import UserInputError
 from models.preprocess import Preprocess
 from segtool.core.frame import Prediction
+from segtool.core.onnx_export import checkpoint_from_metadata, is_onnx_path, read_metadata
+from segtool.core.runtimes import open_backend, requested_runtime, resolve_runtime
 from segtool.core.tiling import plan_tiles
 
 TTA_MODES = ("flip", "ms")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
 MS_SCALES = (0.75, 1.0, 1.25)
 
 
@@ -42,14 +57,16 @@ class Engine:
     """A model ready to segment RGB frames.
 
     Args:
-        checkpoint: a `Checkpoint` or the path of a segtool checkpoint.
+        checkpoint: a `Checkpoint`, the path of a segtool checkpoint (.pt), or of an exported model (.onnx).
         device: auto, cpu, cuda, cuda:N or mps.
-        precision: auto (bf16/fp16 autocast on CUDA, fp32 elsewhere), fp32, fp16 or bf16.
+        precision: auto (bf16/fp16 autocast on CUDA, fp32 elsewhere; OpenVINO's own choice on its CPU), fp32,
+            fp16 or bf16.
         tta: test-time augmentation modes ("flip", "ms").
         tile: sliding-window size in network pixels, used when the network input would exceed
             `max_pixels`.
         max_pixels: largest network input run whole.
         threads: CPU threads (default: all cores on 2-core machines, cores-1 above).
+        runtime: auto, torch, openvino or onnxruntime (see segtool.core.runtimes).
     """
 
     def __init__(
@@ -62,44 +79,67 @@ class Engine:
         tile: int = 1024,
         max_pixels: int = 2048 * 2048,
         threads: int | None = None,
+        runtime: str = "auto",
     ) -> None:
-        self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(Path(checkpoint))
         self._fingerprint: str | None = None
+        self.onnx_path: Path | None = None
+        self.onnx_metadata: dict | None = None
+        if isinstance(checkpoint, Checkpoint):
+            self.checkpoint = checkpoint
+        elif is_onnx_path(checkpoint):
+            self.onnx_path = Path(checkpoint)
+            self.onnx_metadata = read_metadata(self.onnx_path)
+            self.checkpoint = checkpoint_from_metadata(self.onnx_metadata)
+        else:
+            self.checkpoint = load_checkpoint(Path(checkpoint))
         ck = self.checkpoint
         self.palette = np.asarray(ck.palette, np.uint8)  # refuses classes without colours, with the fix
         self.class_names = ck.class_names
         self.num_classes = len(ck.classes)
+        wanted = requested_runtime(runtime)
+        if (wanted in ("openvino", "onnxruntime") or self.onnx_path is not None) and (device or "auto").strip().lower() == "auto":
+            # a CPU runtime asked for by name, or an exported model: `auto` must not pick a GPU they cannot use
+            # (a .pt checkpoint is the way to the GPU; --device cuda with an .onnx needs ONNX Runtime's CUDA build)
+            device = "cpu"
         self.device = resolve_device(device)
-        self.autocast_dtype = resolve_precision(precision, self.device)
+        self.runtime = resolve_runtime(wanted, self.device, onnx_model=self.onnx_path is not None)
+        self.autocast_dtype = resolve_precision(precision, self.device) if self.runtime == "torch" else None
         self.tta = parse_tta(tta)
         self.tile, self.max_pixels = int(tile), int(max_pixels)
+        self.threads = threads or default_cpu_threads()
         if self.device.type == "cpu":
-            torch.set_num_threads(threads or default_cpu_threads())
+            torch.set_num_threads(self.threads)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes per video: autotune once
-        model = ck.build_model().to(self.device)
-        # channels_last: cuDNN tensor cores on CUDA, and oneDNN on CPU (~1.35x faster measured on 2 EPYC cores)
-        self.channels_last = self.device.type in ("cuda", "cpu")
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model.eval()
+        self.int8 = bool(self.onnx_metadata and (self.onnx_metadata.get("int8") or {}).get("kept"))
+        self.backend = open_backend(
+            self.runtime, ck, onnx_path=self.onnx_path, device=self.device, precision=precision,
+            autocast_dtype=self.autocast_dtype, threads=self.threads, int8=self.int8,
+        )  # fmt: skip
+        self.channels_last = self.backend.channels_last
+        self.model = getattr(self.backend, "model", None)  # the torch module (torch runtime only)
         self._preprocess = Preprocess(ck.preprocess, self.device)  # the same code as training's validation
         self.resize_short = self._preprocess.resize_short
 
     @property
     def device_label(self) -> str:
-        prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
-        return f"{describe_device(self.device)}, {prec}"
+        """e.g. "cpu (1 threads), OpenVINO 2026.4.1, fp32": where, with which runtime and precision."""
+        return f"{describe_device(self.device)}, {self.backend.label}"
 
     def identity(self) -> dict:
         """Every engine setting that changes a mask, for an export's job record (resume must match).
         The device is left out on purpose: a job started on a laptop may continue on another machine;
         the precision it implies is recorded instead."""
         if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.checkpoint)
-        prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+            # an exported model carries no torch weights: its file's bytes are what it computes
+            self._fingerprint = (file_sha256(self.onnx_path) if self.onnx_path is not None
+                                 else fingerprint(self.checkpoint))  # fmt: skip
+        if self.runtime == "torch":
+            prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+        else:
+            prec = getattr(self.backend, "precision", "fp32")
         return {"checkpoint": self._fingerprint, "classes": [c["name"] for c in self.checkpoint.classes],
-                "runtime": "torch", "precision": prec, "tta": list(self.tta), "resize_short": self.resize_short,
+                "runtime": self.runtime, "int8": self.int8, "precision": prec, "tta": list(self.tta), "resize_short": self.resize_short,
                 "tile": self.tile, "max_pixels": self.max_pixels}  # fmt: skip
 
     # --- public API -------------------------------------------------------------------------------
@@ -126,11 +166,6 @@ class Engine:
         return self._preprocess.network_size(height, width)
 
     # --- internals --------------------------------------------------------------------------------
-
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
         if not batch.flags.writeable:  # e.g. a view of a read-only decoded buffer; torch wants writable memory
@@ -159,8 +194,7 @@ class Engine:
         return [Prediction(masks_np[i], conf_np[i] if conf_np is not None else None) for i in range(n)]
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
-            return self.model(x)["out"]
+        return self.backend.forward(x)
 
     def _scores(self, x: torch.Tensor, out_size: tuple[int, int], need_probs: bool = True) -> torch.Tensor:
         """Class scores at `out_size`: probabilities averaged over the test-time augmentations, or, with no

@@ -39,6 +39,7 @@ from segtool.core.batch.expand import VIDEO_EXTENSIONS
 from segtool.core.batch.local import BatchProgress, run_batch
 from segtool.core.batch.runner import EngineSpec
 from segtool.core.export import ExportOptions
+from segtool.core.onnx_export import is_onnx_path
 from segtool.gui.workers import app_cpu_threads
 
 STATE_TEXT = {"pending": "waiting", "running": "running", "complete": "done", "partial": "partial", "failed": "failed"}
@@ -55,6 +56,7 @@ class BatchRequest:
     device: str = "auto"
     precision: str = "auto"
     loaded: Any = None  # the viewer's Checkpoint object (read-only): the weights on screen, not re-read
+    runtime: str = "auto"
 
 
 class BatchJob(QThread):
@@ -82,12 +84,13 @@ class BatchJob(QThread):
             settings = {"checkpoint": str(Path(r.checkpoint).resolve()), "tta": None, "tile": 1024, **r.options.selection()}
             self.state = BatchState.create(r.out, r.items, command="predict", settings=settings,
                                            resume=r.options.resume, overwrite=r.options.overwrite)  # fmt: skip
-            spec = EngineSpec(r.checkpoint, r.device, r.precision, threads=app_cpu_threads())
+            spec = EngineSpec(r.checkpoint, r.device, r.precision, threads=app_cpu_threads(), runtime=r.runtime)
             engine = None
-            if r.loaded is not None:
+            if r.loaded is not None and not is_onnx_path(r.checkpoint):  # an .onnx file is its own weights
                 from segtool.core.engine import Engine
 
-                engine = Engine(r.loaded, device=r.device, precision=r.precision, threads=app_cpu_threads())
+                engine = Engine(r.loaded, device=r.device, precision=r.precision, threads=app_cpu_threads(),
+                                runtime=r.runtime)  # fmt: skip
             run_batch(self.state, r.items, spec, r.options, engine=engine, checkpoint_label=r.checkpoint, progress=self.progress.emit,
                       on_state=lambda s: self.source_done.emit(s.name, s.state, s.message, s.frames_written),
                       cancel=self.cancel_event)  # fmt: skip
@@ -113,6 +116,7 @@ class BatchQueueDialog(QDialog):
         self.setModal(False)
         self.checkpoint, self.device, self.precision = checkpoint, device, precision
         self.loaded: Any = None  # a loaded Checkpoint to use instead of reading `checkpoint` again
+        self.runtime = "auto"
         self.job: BatchJob | None = None
         self.exit_code: int | None = None
         self.error: str | None = None
@@ -190,9 +194,10 @@ class BatchQueueDialog(QDialog):
         if sources:
             self.add_sources(sources)
 
-    def set_model(self, path: str | Path, loaded: Any, device: str, precision: str) -> None:
+    def set_model(self, path: str | Path, loaded: Any, device: str, precision: str, runtime: str = "auto") -> None:
         """Use this model for the next run (the window calls it with the model on screen)."""
         self.checkpoint, self.loaded, self.device, self.precision = str(path), loaded, device, precision
+        self.runtime = runtime
         if not self.running() and self.job is None:
             self.status.setText(f"model: {Path(path).name}. Add videos or a folder, then Export.")
 
@@ -255,7 +260,8 @@ class BatchQueueDialog(QDialog):
             self.status.setText("Choose an output folder first.")
             return
         self._refill()
-        req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision, self.loaded)
+        req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision, self.loaded,
+                           self.runtime)  # fmt: skip
         self.exit_code = self.error = None
         self.job = BatchJob(req, self)
         self.job.progress.connect(self._progress)

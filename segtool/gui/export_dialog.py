@@ -60,6 +60,7 @@ class ExportRequest:
     device: str = "auto"
     precision: str = "auto"
     checkpoint_path: str = ""  # where it was loaded from: shown and written into summary.json
+    runtime: str = "auto"
 
 
 class ExportJob(QThread):
@@ -83,7 +84,7 @@ class ExportJob(QThread):
         src = None
         try:
             src = open_source(r.source)
-            engine = Engine(r.checkpoint, device=r.device, precision=r.precision, threads=app_cpu_threads())
+            engine = Engine(r.checkpoint, device=r.device, precision=r.precision, threads=app_cpu_threads(), runtime=r.runtime)
             if self.cancel_event.is_set():
                 return
             result = run_export(
@@ -105,13 +106,14 @@ class ExportDialog(QDialog):
 
     queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
 
-    def __init__(self, info: SourceInfo, checkpoint: Checkpoint, device: str, precision: str, out_dir: str,
-                 parent: QWidget | None = None, *, checkpoint_path: str) -> None:  # fmt: skip
+    def __init__(self, info: SourceInfo, checkpoint: Checkpoint | str, device: str, precision: str, out_dir: str,
+                 parent: QWidget | None = None, *, checkpoint_path: str, runtime: str = "auto") -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Export masks")
         self.setModal(False)
         self.info, self.checkpoint, self.device, self.precision = info, checkpoint, device, precision
         self.checkpoint_path = checkpoint_path
+        self.runtime = runtime
         self.job: ExportJob | None = None
         self.exit_code: int | None = None
         self.summary: dict | None = None
@@ -219,7 +221,7 @@ class ExportDialog(QDialog):
             self.eta.setText(str(e))
             return
         req = ExportRequest(self.info.spec, self.checkpoint, out, opts, self.device, self.precision,
-                            self.checkpoint_path)  # fmt: skip
+                            self.checkpoint_path, self.runtime)  # fmt: skip
         self.exit_code = self.summary = self.error = None
         self.job = ExportJob(req, self)
         self.job.progress.connect(self._progress)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segtool.core.onnx_export import is_onnx_path
 from segtool.core.sources import IMAGE_EXTENSIONS
 from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
@@ -38,7 +39,7 @@ from segtool.gui.side_panel import SidePanel
 from segtool.gui.wizard.hub import TrainingHub
 from segtool.gui.workers import EngineInfo, SourceInfo, ViewerWorker, ViewResult
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".onnx")
 VIDEO_FILTER = "*.mp4 *.mkv *.mov *.avi *.webm *.gif *.m4v *.mpg *.mpeg *.ts *.wmv"
 PLACEHOLDER = (
     "Drop a model (.pt) and a video, image or folder here\n\n"
@@ -222,7 +223,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.panel.opacity.setValue(s.get("view/opacity", 50, int))
         self.panel.set_mode_key(s.get("view/mode", "overlay"))
-        self.panel.set_device_key(s.get("model/device", "auto"), s.get("model/precision", "auto"))
+        self.panel.set_device_key(s.get("model/device", "auto"), s.get("model/precision", "auto"), s.get("model/runtime", "auto"))
 
     def _save_settings(self) -> None:
         s = self.settings
@@ -232,6 +233,7 @@ class MainWindow(QMainWindow):
         s.set("view/mode", self.panel.mode_key())
         s.set("model/device", self.panel.device_key())
         s.set("model/precision", self.panel.precision_key())
+        s.set("model/runtime", self.panel.runtime_key())
         s.sync()
 
     def _fill_recent_menus(self) -> None:
@@ -249,7 +251,7 @@ class MainWindow(QMainWindow):
 
     def _choose_checkpoint(self) -> None:
         start = self.settings.get("dirs/checkpoint", "")
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "segtool checkpoints (*.pt *.pth);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "segtool checkpoints and exported models (*.pt *.pth *.onnx);;All files (*)")
         if path:
             self.open_checkpoint(path)
 
@@ -293,7 +295,7 @@ class MainWindow(QMainWindow):
         """Load a checkpoint in the worker; `engineReady` or an error follows."""
         path = str(path)
         self.settings.set("dirs/checkpoint", str(Path(path).parent))
-        self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key())
+        self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key(), self.panel.runtime_key())
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
 
     def open_source(self, spec: str | Path) -> None:
@@ -433,9 +435,9 @@ class MainWindow(QMainWindow):
         self.worker.confidence = on
         self._refresh_after_change()  # the current frame needs its confidence map
 
-    def _device_changed(self, device: str, precision: str) -> None:
+    def _device_changed(self, device: str, precision: str, runtime: str) -> None:
         if self.checkpoint_path is not None:
-            self.worker.set_device(device, precision)
+            self.worker.set_device(device, precision, runtime)
 
     def _update_stats(self) -> None:
         if self.engine_info is None and self.source is None:
@@ -468,9 +470,12 @@ class MainWindow(QMainWindow):
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
         # The Checkpoint object the viewer loaded, not its path: the export uses exactly the weights on
-        # screen, and the file is not read again.
-        self.export_dialog = ExportDialog(self.source, self.engine_info.checkpoint, self.panel.device_key(),
-                                          self.panel.precision_key(), out, self, checkpoint_path=self.engine_info.path)  # fmt: skip
+        # screen, and the file is not read again. An exported .onnx model has no torch weights: its file is
+        # the model, so it goes by path.
+        info = self.engine_info
+        model = info.path if is_onnx_path(info.path) else info.checkpoint
+        self.export_dialog = ExportDialog(self.source, model, self.panel.device_key(), self.panel.precision_key(), out,
+                                          self, checkpoint_path=info.path, runtime=self.panel.runtime_key())  # fmt: skip
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
@@ -489,7 +494,8 @@ class MainWindow(QMainWindow):
             self.batch_dialog = BatchQueueDialog(str(self.checkpoint_path), self.panel.device_key(), self.panel.precision_key(), out,
                                                  parent=self)  # fmt: skip
         if not self.batch_dialog.running():  # a queue started earlier keeps its model; a new one takes the current
-            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.checkpoint, self.panel.device_key(), self.panel.precision_key())
+            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.checkpoint, self.panel.device_key(),
+                                        self.panel.precision_key(), self.panel.runtime_key())  # fmt: skip
             if sources:
                 self.batch_dialog.add_sources([s for s in sources if s not in self.batch_dialog.specs])
         self.batch_dialog.show()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.device import PRECISIONS, list_devices
+from segtool.core.runtimes import LABELS, installed_runtimes
 from segtool.gui.legend import ClassLegend
 from segtool.gui.render import MODES
 
@@ -46,19 +47,19 @@ class SidePanel(QWidget):
     """Model, view and class controls.
 
     Signals:
-        deviceChanged(device_key, precision): the user picked another device or precision.
+        deviceChanged(device_key, precision, runtime): the user picked another device, precision or runtime.
         viewChanged(): display mode, opacity, class visibility or confidence shading changed.
         confidenceToggled(bool): the view needs (or no longer needs) confidence maps.
     """
 
-    deviceChanged = Signal(str, str)
+    deviceChanged = Signal(str, str, str)
     viewChanged = Signal()
     confidenceToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # Model
-        self.summary = QLabel("No model loaded.<br>Open a checkpoint (Ctrl+O) or drop a .pt file here.")
+        self.summary = QLabel("No model loaded.<br>Open a checkpoint (Ctrl+O) or drop a .pt or .onnx file here.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.device = QComboBox()
@@ -69,11 +70,18 @@ class SidePanel(QWidget):
         for p in PRECISIONS:
             self.precision.addItem({"auto": "Auto (fp16/bf16 on GPU)", "fp32": "fp32"}.get(p, p), p)
         self.precision.setToolTip("Numeric precision. Half precision is faster on GPUs; the CPU uses fp32.")
+        self.runtime = QComboBox()
+        self.runtime.addItem("Auto (fastest installed)", "auto")
+        for r in installed_runtimes():
+            self.runtime.addItem(LABELS[r], r)
+        self.runtime.setToolTip("What runs the network. Auto: PyTorch on a GPU; on the CPU OpenVINO, else ONNX Runtime, "
+                                "else PyTorch (the first use converts the model once; it is cached).")  # fmt: skip
         model_box = QGroupBox("Model")
         form = QFormLayout()
         form.addRow(self.summary)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
+        form.addRow("Runtime", self.runtime)
         model_box.setLayout(form)
 
         # View
@@ -112,6 +120,7 @@ class SidePanel(QWidget):
 
         self.device.activated.connect(self._device_picked)
         self.precision.activated.connect(self._device_picked)
+        self.runtime.activated.connect(self._device_picked)
         self.mode.currentIndexChanged.connect(lambda _: self.viewChanged.emit())
         self.opacity.valueChanged.connect(self._opacity_moved)
         self.legend.visibilityChanged.connect(lambda _: self.viewChanged.emit())
@@ -130,11 +139,16 @@ class SidePanel(QWidget):
     def precision_key(self) -> str:
         return str(self.precision.currentData())
 
-    def set_device_key(self, key: str, precision: str) -> None:
+    def runtime_key(self) -> str:
+        return str(self.runtime.currentData())
+
+    def set_device_key(self, key: str, precision: str, runtime: str = "auto") -> None:
         i = self.device.findData(key)
         self.device.setCurrentIndex(i if i >= 0 else 0)
         j = self.precision.findData(precision)
         self.precision.setCurrentIndex(j if j >= 0 else 0)
+        k = self.runtime.findData(runtime)
+        self.runtime.setCurrentIndex(k if k >= 0 else 0)
 
     def mode_key(self) -> str:
         return str(self.mode.currentData())
@@ -152,4 +166,4 @@ class SidePanel(QWidget):
         self.viewChanged.emit()
 
     def _device_picked(self, _index: int) -> None:
-        self.deviceChanged.emit(self.device_key(), self.precision_key())
+        self.deviceChanged.emit(self.device_key(), self.precision_key(), self.runtime_key())

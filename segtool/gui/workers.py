@@ -107,11 +107,11 @@ class ViewerWorker(QThread):
 
     # --- GUI-thread API: each call only queues a command -------------------------------------------
 
-    def load_checkpoint(self, path: str, device: str = "auto", precision: str = "auto") -> None:
-        self.session.submit(LoadCheckpoint(str(path), device, precision))
+    def load_checkpoint(self, path: str, device: str = "auto", precision: str = "auto", runtime: str = "auto") -> None:
+        self.session.submit(LoadCheckpoint(str(path), device, precision, runtime))
 
-    def set_device(self, device: str, precision: str) -> None:
-        self.session.submit(SetDevice(device, precision))
+    def set_device(self, device: str, precision: str, runtime: str = "auto") -> None:
+        self.session.submit(SetDevice(device, precision, runtime))
 
     def open_source(self, spec: str) -> None:
         self.session.submit(OpenSource(str(spec)))

@@ -33,12 +33,13 @@ class EngineSpec:
     tta: str | None = None
     tile: int = 1024
     threads: int | None = None
-    runtime: str | None = None  # reserved for the runtimes issue; None = the Engine's default
+    runtime: str = "auto"  # auto, torch, openvino, onnxruntime (docs/runtimes.md)
 
     def build(self):
         from segtool.core.engine import Engine
 
-        return Engine(self.checkpoint, device=self.device, precision=self.precision, tta=self.tta, tile=self.tile, threads=self.threads)
+        return Engine(self.checkpoint, device=self.device, precision=self.precision, tta=self.tta, tile=self.tile,
+                      threads=self.threads, runtime=self.runtime)  # fmt: skip
 
     def on(self, device: str, threads: int | None) -> EngineSpec:
         return EngineSpec(self.checkpoint, device, self.precision, self.tta, self.tile, threads, self.runtime)

@@ -46,6 +46,7 @@ class LoadCheckpoint:
     path: str
     device: str = "auto"
     precision: str = "auto"
+    runtime: str = "auto"  # auto, torch, openvino, onnxruntime (docs/runtimes.md)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class SetDevice:
 
     device: str
     precision: str = "auto"
+    runtime: str = "auto"
 
 
 @dataclass(frozen=True)

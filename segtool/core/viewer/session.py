@@ -19,6 +19,7 @@ from segtool.core.checkpoint_info import describe
 from segtool.core.engine import Engine
 from segtool.core.errors import SourceInterrupted
 from segtool.core.frame import Frame, Prediction
+from segtool.core.onnx_export import is_onnx_path
 from segtool.core.overlay import coverage
 from segtool.core.pipeline import Progress, run_pipeline
 from segtool.core.sources import Source, open_source
@@ -158,10 +159,10 @@ class ViewerSession:
         # again here could replace a newer ApplySettings.
         try:
             match cmd:
-                case LoadCheckpoint(path, device, precision):
-                    self._load(path, device, precision)
-                case SetDevice(device, precision):
-                    self._set_device(device, precision)
+                case LoadCheckpoint(path, device, precision, runtime):
+                    self._load(path, device, precision, runtime)
+                case SetDevice(device, precision, runtime):
+                    self._set_device(device, precision, runtime)
                 case OpenSource(spec):
                     self._open(spec)
                 case ShowFrame(index):
@@ -180,20 +181,23 @@ class ViewerSession:
             log.exception("viewer session: %s failed", type(cmd).__name__)
             self.events.failed(TITLES.get(type(cmd), "Error"), f"{type(e).__name__}: {e}")
 
-    def _load(self, path: str, device: str, precision: str) -> None:
+    def _load(self, path: str, device: str, precision: str, runtime: str = "auto") -> None:
         self.events.busy(f"Loading {Path(path).name}…")
-        ck = load_checkpoint(path)  # the only read of this file in the viewer
         self._engine = None  # free the old model before building the new one
-        engine = Engine(ck, device=device, precision=precision, threads=self.threads)
-        self._ckpt, self._ckpt_path, self._engine = ck, str(path), engine
+        # the only read of this file in the viewer; an exported .onnx model is read by the Engine itself
+        # (its metadata is the checkpoint, without weights)
+        model = path if is_onnx_path(path) else load_checkpoint(path)
+        engine = Engine(model, device=device, precision=precision, threads=self.threads, runtime=runtime)
+        self._ckpt, self._ckpt_path, self._engine = engine.checkpoint, str(path), engine
         self.events.engine_ready(self._engine_info())
 
-    def _set_device(self, device: str, precision: str) -> None:
-        if self._ckpt is None:
+    def _set_device(self, device: str, precision: str, runtime: str = "auto") -> None:
+        if self._ckpt is None or self._ckpt_path is None:
             return
         self.events.busy(f"Moving the model to {device}…")
         self._engine = None
-        self._engine = Engine(self._ckpt, device=device, precision=precision, threads=self.threads)
+        model = self._ckpt_path if is_onnx_path(self._ckpt_path) else self._ckpt
+        self._engine = Engine(model, device=device, precision=precision, threads=self.threads, runtime=runtime)
         self.events.engine_ready(self._engine_info())
 
     def _engine_info(self) -> EngineInfo:
