@@ -33,10 +33,12 @@ def open_run_data(cfg: TrainConfig) -> RunData:
 
     With `val`, every labelled sample of `data` trains and every labelled sample of `val` validates.
     """
+    opts = cfg.instance_options()
     data = open_dataset(cfg.data, images=cfg.images, val_fraction=0.0 if cfg.val else cfg.val_fraction,
-                        seed=cfg.seed, classes=cfg.classes)  # fmt: skip
+                        seed=cfg.seed, classes=cfg.classes, instances=opts)  # fmt: skip
     if cfg.val:
-        vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
+        vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes,
+                             instances=opts)  # fmt: skip
         if vdata.class_names != data.class_names:
             raise UserInputError(
                 f"--val {cfg.val} has classes {', '.join(vdata.class_names)} but {cfg.data} has "
