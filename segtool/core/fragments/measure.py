@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
 
 COLUMNS = ("fragment", "area_px", "diameter_px", "feret_min_px", "feret_max_px", "cx", "cy", "touches_border", "confidence")
 
@@ -67,34 +66,35 @@ def _empty() -> FragmentTable:
     return FragmentTable(z.astype(np.int32), z.astype(np.int64), z, z, z, z, z, z.astype(bool), z, z.astype(bool), z.astype(bool))
 
 
-def feret_diameters(rows: np.ndarray, cols: np.ndarray) -> tuple[float, float]:
-    """(min, max) caliper width of a set of pixels, measured on their corners (rotating calipers over
-    the convex hull: the minimum width is attained with one side flush to a hull edge)."""
-    # Only the first and last pixel of each row can be on the hull.
-    order = np.lexsort((cols, rows))
-    r, c = rows[order], cols[order]
-    starts = np.r_[0, np.nonzero(np.diff(r))[0] + 1]
-    ends = np.r_[starts[1:] - 1, len(r) - 1]
-    rr = np.r_[r[starts], r[ends]].astype(float)
-    cc = np.r_[c[starts], c[ends]].astype(float)
-    pts = np.concatenate([np.stack([cc + dx, rr + dy], 1) for dx in (-0.5, 0.5) for dy in (-0.5, 0.5)])
-    pts = np.unique(pts, axis=0)
-    try:
-        hull = pts[ConvexHull(pts).vertices]
-    except (QhullError, ValueError):
-        hull = pts
+def _calipers(pts: np.ndarray) -> tuple[float, float]:
+    """(min, max) caliper width of a point set: rotating calipers over its convex hull (the minimum
+    width is attained with one side flush to a hull edge)."""
+    import cv2
+
+    hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(float)
     d = hull[:, None, :] - hull[None, :, :]
     fmax = float(np.sqrt((d**2).sum(-1)).max())
     edges = np.roll(hull, -1, axis=0) - hull
     lens = np.hypot(edges[:, 0], edges[:, 1])
     ok = lens > 0
     if not ok.any():
-        return 1.0, fmax
+        return 1.0, max(fmax, 1.0)
     e = edges[ok] / lens[ok, None]
-    normals = np.stack([-e[:, 1], e[:, 0]], 1)
-    proj = hull @ normals.T  # (points, edges)
-    fmin = float((proj.max(0) - proj.min(0)).min())
-    return fmin, fmax
+    proj = hull @ np.stack([-e[:, 1], e[:, 0]], 1).T  # (points, edges)
+    return float((proj.max(0) - proj.min(0)).min()), fmax
+
+
+_CORNERS = np.array([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]])
+
+
+def feret_diameters(mask: np.ndarray) -> tuple[float, float]:
+    """(min, max) Feret diameter of one fragment's mask, measured on its pixels' corners (so a single
+    pixel is 1 x sqrt(2) and an s x s square s x s*sqrt(2))."""
+    import cv2
+
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(float)  # (x, y) of outline pixels
+    return _calipers((pts[:, None, :] + _CORNERS[None]).reshape(-1, 2))
 
 
 def measure(
@@ -108,32 +108,34 @@ def measure(
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must be HxW, got shape {labels.shape}")
-    ids = np.unique(labels)
-    ids = ids[ids != 0]
-    if len(ids) == 0:
+    if labels.size == 0 or labels.max() <= 0:
         return _empty()
     h, w = labels.shape
+    flat = labels.ravel()
+    m = int(labels.max()) + 1
+    counts = np.bincount(flat, minlength=m)
+    ids = np.nonzero(counts)[0]
+    ids = ids[ids != 0]
+    area = counts[ids].astype(np.int64)
+    cy = np.zeros(len(ids))
+    cx = np.zeros(len(ids))
+    edge_ids = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    border = np.isin(ids, edge_ids)
+    conf = np.full(len(ids), np.nan)
+    if confidence is not None:
+        conf = np.bincount(flat, weights=np.asarray(confidence, np.float64).ravel(), minlength=m)[ids] / area
     slices = ndimage.find_objects(labels)
-    n = len(ids)
-    area = np.zeros(n, np.int64)
-    fmin = np.zeros(n)
-    fmax = np.zeros(n)
-    cx = np.zeros(n)
-    cy = np.zeros(n)
-    border = np.zeros(n, bool)
-    conf = np.full(n, np.nan)
+    fmin = np.zeros(len(ids))
+    fmax = np.zeros(len(ids))
+    import cv2
+
     for i, k in enumerate(ids):
         sl = slices[int(k) - 1]
-        sub = labels[sl] == k
-        rr, cc = np.nonzero(sub)
-        area[i] = len(rr)
-        r0, c0 = sl[0].start, sl[1].start
-        cy[i] = rr.mean() + r0
-        cx[i] = cc.mean() + c0
-        border[i] = r0 == 0 or c0 == 0 or sl[0].stop == h or sl[1].stop == w
-        fmin[i], fmax[i] = feret_diameters(rr, cc)
-        if confidence is not None:
-            conf[i] = float(np.asarray(confidence)[sl][sub].mean())
+        sub = (labels[sl] == k).astype(np.uint8)
+        mo = cv2.moments(sub, binaryImage=True)
+        cx[i] = mo["m10"] / mo["m00"] + sl[1].start
+        cy[i] = mo["m01"] / mo["m00"] + sl[0].start
+        fmin[i], fmax[i] = feret_diameters(sub)
     diameter = 2.0 * np.sqrt(area / np.pi)
     fines = area < int(min_size_px)
     use = ~fines & (include_border | ~border)
