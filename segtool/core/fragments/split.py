@@ -24,7 +24,18 @@ from skimage.segmentation import watershed
 MIN_DISTANCE = 7
 
 
-def split_with_edges(interior: np.ndarray, rock: np.ndarray) -> np.ndarray:
+# Edge pixels farther than this from every interior are not part of a fragment (working-resolution
+# pixels). A fragment's edge band is a few pixels wide by construction; a model that paints "edge"
+# over sand and gaps (it did on gravel, with no background predicted at all) would otherwise let
+# every fragment grow over its surroundings. Rock islands with no interior (stones too small to have
+# one) count only up to LONELY_MAX_PX; larger ones are such painted-over gaps.
+MAX_GROW = 6
+LONELY_MAX_PX = 150
+
+
+def split_with_edges(
+    interior: np.ndarray, rock: np.ndarray, max_grow: float | None = MAX_GROW, lonely_max_px: int | None = LONELY_MAX_PX
+) -> np.ndarray:
     """HxW int32 fragment ids from an interior mask and the rock mask (interior | edge).
 
     OpenCV's marker watershed (Meyer's flooding) grows every interior component over the rock mask;
@@ -40,11 +51,18 @@ def split_with_edges(interior: np.ndarray, rock: np.ndarray) -> np.ndarray:
     seeds = cc_label(interior, connectivity=1).astype(np.int32)
     n = int(seeds.max())
     comps = cc_label(rock, connectivity=1).astype(np.int32)
-    if n == 0:
-        return comps
     # Rock islands with no interior (small stones that are all edge) are fragments of their own.
     has_seed = np.bincount(comps[interior], minlength=int(comps.max()) + 1) > 0
     lonely = ~has_seed[comps] & rock
+    if lonely_max_px is not None and lonely.any():
+        sizes = np.bincount(comps[lonely], minlength=int(comps.max()) + 1)
+        lonely &= sizes[comps] <= lonely_max_px
+    if max_grow is not None and n:
+        near = ndimage.distance_transform_edt(~interior) <= max_grow
+        rock = (rock & (near | ~has_seed[comps])) | lonely
+        rock &= ~(~has_seed[comps] & ~lonely)
+    if n == 0:
+        return cc_label(lonely, connectivity=1).astype(np.int32)
     markers = seeds
     if lonely.any():
         extra = cc_label(lonely, connectivity=1).astype(np.int32)
