@@ -169,3 +169,19 @@ def test_scale_sidecar_roundtrip(tmp_path):
     path.write_text(json.dumps({"format": "segtool-scale", "mm_per_px": -1}))
     with pytest.raises(UserInputError, match="positive"):
         load_scale(img)
+
+
+def test_large_frames_are_split_on_a_subsampled_map_with_full_frame_sizes():
+    ids = np.zeros((1080, 1920), np.uint8)
+    for k, (r, c, s) in enumerate([(100, 100, 200), (400, 700, 300), (700, 1300, 150)]):
+        ids[r : r + s, c : c + s] = 2
+        ids[r + 4 : r + s - 4, c + 4 : c + s - 4] = 1
+    spec = FragmentSpec(1, 2, "rock", "rock_edge")
+    full = analyse_prediction(ids, None, spec, FragmentSettings(work_pixels=0))
+    fast = analyse_prediction(ids, None, spec, FragmentSettings())
+    assert fast.notes and not full.notes  # the default works on a smaller map
+    assert full.table.area_px.tolist() == [40000, 90000, 22500]
+    assert fast.table.area_px.tolist() == pytest.approx([40000, 90000, 22500], rel=0.02)
+    assert fast.table.cx.tolist() == pytest.approx(full.table.cx.tolist(), abs=2)
+    assert fast.table.feret_min_px.tolist() == pytest.approx([200, 300, 150], rel=0.02)
+    assert fast.labels.shape == ids.shape and set(np.unique(fast.labels)) == {0, 1, 2, 3}

@@ -21,9 +21,10 @@ from .distribution import Distribution, distribution
 from .measure import FragmentTable, measure
 from .split import MIN_DISTANCE, relabel_sequential, split_by_distance, split_classes
 
-# Splitting runs on at most this many pixels (the class map is subsampled, the fragment ids brought
-# back to full size): a model's class map carries no more detail than the network's input (~0.47 MP
-# for a 1080p frame at resize_short 512), and the watershed's cost grows with the pixel count.
+# Splitting and measuring run on at most this many pixels (the class map is subsampled, sizes converted
+# to full-frame pixels, the fragment ids brought back to full size): a model's class map carries no
+# more detail than the network's input (~0.47 MP for a 1080p frame at resize_short 512), and the cost
+# grows with the pixel count.
 WORK_PIXELS = 600_000
 # Pieces under this many pixels count as fines, not fragments: ~5 px across, below which an outline
 # from a model (or a hand) is mostly noise. 0 keeps everything.
@@ -41,8 +42,8 @@ class FragmentSettings:
         min_distance: distance-transform splitting: minimum distance between seeds (pixels).
         fit_basis: curve the Rosin–Rammler / Swebrec fits are made to: "area" (default), "count", "volume".
         sieve: sizes (in the output unit) to report % passing at; None = 30 log-spaced sizes.
-        work_pixels: split a model's class map on at most this many pixels (0 = full size); the
-            fragments are measured at full size either way.
+        work_pixels: split and measure a model's class map on at most this many pixels (0 = full
+            size); sizes are given in full-frame pixels either way.
     """
 
     min_size_px: int = MIN_SIZE_PX
@@ -169,23 +170,39 @@ def analyse_prediction(
     step = 1
     if settings.work_pixels and h * w > settings.work_pixels:
         step = int(np.ceil(np.sqrt(h * w / settings.work_pixels)))
-    if step > 1:  # split on a subsampled map (min_distance scaled with it), ids back at full size
-        small = split_classes(ids[::step, ::step], spec.interior_id, spec.edge_id, max(1, round(settings.min_distance / step)))
-        import cv2
-
-        small = relabel_sequential(small)
-        dtype = np.uint16 if small.max() < 65536 else np.float32  # cv2 resizes neither int32 nor int64
-        labels = cv2.resize(small.astype(dtype), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int32)
-        rock_full = ids == spec.interior_id
-        if spec.edge_id is not None:
-            rock_full |= ids == spec.edge_id
-        labels[~rock_full] = 0
-    else:
-        labels = split_classes(ids, spec.interior_id, spec.edge_id, settings.min_distance)
     rock = ids == spec.interior_id
     if spec.edge_id is not None:
         rock |= ids == spec.edge_id
-    return analyse_labels(labels, settings, mm_per_px=mm_per_px, confidence=confidence, rock=rock)
+    if step == 1:
+        labels = split_classes(ids, spec.interior_id, spec.edge_id, settings.min_distance)
+        return analyse_labels(labels, settings, mm_per_px=mm_per_px, confidence=confidence, rock=rock)
+    # Split and measure on the subsampled map (min_distance scaled with it); sizes are converted to
+    # full-frame pixels and the ids brought back to full size for display and --instances.
+    import cv2
+
+    small = relabel_sequential(
+        split_classes(ids[::step, ::step], spec.interior_id, spec.edge_id, max(1, round(settings.min_distance / step)))
+    )
+    hs, ws = small.shape
+    sy, sx = h / hs, w / ws
+    conf = None if confidence is None else np.asarray(confidence)[::step, ::step]
+    t = measure(small, conf, min_size_px=0, include_border=settings.include_border)
+    fa = sx * sy
+    area = np.round(t.area_px * fa).astype(np.int64)
+    t.area_px = area
+    t.diameter_px = 2.0 * np.sqrt(area / np.pi)
+    lin = float(np.sqrt(fa))
+    t.feret_min_px = t.feret_min_px * lin
+    t.feret_max_px = t.feret_max_px * lin
+    t.cx = (t.cx + 0.5) * sx - 0.5
+    t.cy = (t.cy + 0.5) * sy - 0.5
+    t.fines = area < int(settings.min_size_px)
+    t.use = ~t.fines & (settings.include_border | ~t.touches_border)
+    dtype = np.uint16 if small.max() < 65536 else np.float32  # cv2 resizes neither int32 nor int64
+    labels = cv2.resize(small.astype(dtype), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int32)
+    labels[~rock] = 0
+    return FrameFragments(labels, t, distribution_of([t], settings, mm_per_px), float(rock.mean()), mm_per_px,
+                          notes=[f"split and measured on a {ws}x{hs} map (1/{step} of the frame)"])  # fmt: skip
 
 
 def analyse_binary(mask: np.ndarray, settings: FragmentSettings = FragmentSettings(), *, mm_per_px: float | None = None) -> FrameFragments:

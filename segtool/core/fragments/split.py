@@ -58,7 +58,9 @@ def split_with_edges(
         sizes = np.bincount(comps[lonely], minlength=int(comps.max()) + 1)
         lonely &= sizes[comps] <= lonely_max_px
     if max_grow is not None and n:
-        near = ndimage.distance_transform_edt(~interior) <= max_grow
+        import cv2
+
+        near = cv2.distanceTransform((~interior).astype(np.uint8), cv2.DIST_L2, 5) <= max_grow
         rock = (rock & (near | ~has_seed[comps])) | lonely
         rock &= ~(~has_seed[comps] & ~lonely)
     if n == 0:
