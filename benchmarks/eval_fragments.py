@@ -27,7 +27,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fragments_data import labelled_items  # noqa: E402
 
-from segtool.core.fragments import FragmentSettings, FragmentSpec, analyse_labels, analyse_prediction  # noqa: E402
+from segtool.core.fragments import (  # noqa: E402
+    FragmentSettings,
+    FragmentSpec,
+    analyse_binary,
+    analyse_labels,
+    analyse_prediction,
+)
 from segtool.core.fragments.distribution import d_value  # noqa: E402
 from segtool.core.fragments.split import split_with_edges  # noqa: E402
 from training.data.instances import edge_band  # noqa: E402
@@ -72,6 +78,8 @@ def main() -> None:
     ap.add_argument("-c", "--checkpoint")
     ap.add_argument("--interior", help="split a model by distance transform using this class (rock-only baseline)")
     ap.add_argument("--oracle", action="store_true", help="labels → background/rock/edge → split (no model)")
+    ap.add_argument("--oracle-binary", action="store_true",
+                    help="labels → one rock mask → distance-transform split: the best a perfect rock-only model could do")
     ap.add_argument("--edge-width", type=int, default=3)
     ap.add_argument("--sets", nargs="+", default=["gravel", "conveyor", "muckseg", "rockpiles"])
     ap.add_argument("--min-size", type=int, default=20)
@@ -106,6 +114,8 @@ def main() -> None:
             if engine is not None:
                 pred = engine.predict_one(rgb, confidence=True)
                 r = analyse_prediction(pred.mask, pred.confidence, spec, settings)
+            elif a.oracle_binary:
+                r = analyse_binary(inst > 0, settings)
             else:
                 edge = edge_band(inst, a.edge_width)
                 r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)
