@@ -34,7 +34,8 @@ def main() -> None:
     quarry, gravel, dst = (Path(a) for a in sys.argv[1:4])
     ov = Image.open(next((quarry / "overlays").glob("*.jpg"))).convert("RGB")
     d = ImageDraw.Draw(ov)
-    sc = json.loads((Path(json.loads((quarry / "fragments_settings.json").read_text())["sources"][0] + ".scale.json")).read_text())
+    rec = json.loads((quarry / "frames.jsonl").read_text().splitlines()[0])
+    sc = json.loads(Path(rec["scale_file"]).read_text())  # the scale file the run used
     (x0, y0), (x1, y1) = sc["reference"]["points"]
     d.line([(x0, y0), (x1, y1)], fill=(255, 0, 255), width=5)
     d.text((x0, y1 + 12), f"{sc['reference']['length_mm']:.0f} mm = {sc['reference']['length_px']:.0f} px", fill=(255, 0, 255))

@@ -200,6 +200,10 @@ def _overlay(rgb: np.ndarray, res: FrameFragments) -> np.ndarray:
     color[1:][~t.use & t.touches_border] = (0, 220, 255)
     color[1:][t.fines] = (150, 150, 150)
     b = find_boundaries(lab, mode="inner")
+    if max(lab.shape) > 1200:  # a 1-px line disappears when a large photo is shown scaled down
+        from scipy import ndimage
+
+        b = ndimage.binary_dilation(b) & (lab > 0)
     img[b] = color[lab[b]]
     return img
 

@@ -34,6 +34,7 @@ def atomic_write(path: Path, data: bytes | str) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are ordinary files others may read
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)

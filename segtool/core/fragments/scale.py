@@ -117,6 +117,7 @@ def save_scale(source: str | os.PathLike, scale: Scale) -> Path:
         with os.fdopen(fd, "w") as f:
             json.dump(scale.to_dict(), f, indent=2)
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
