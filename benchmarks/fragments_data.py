@@ -10,7 +10,7 @@ background / rock / rock_edge, 255 where nobody labelled (the conveyor's unlabel
 
 Hold-out (fixed by file name, never trained on; the numbers in docs/fragments.md are measured on it):
   gravel:    6_P1060355_0, 7_P1060359_3 (the last two of six)
-  conveyor:  tiles whose number is divisible by 5 (image05, images0010, …): 35 of 174
+  conveyor:  tiles whose number is divisible by 5 (image05, images0010, …): 36 of 174
   muckseg:   the bottom half (rows 2048-4095) of its one image; the top half is its training part
   rockpiles: all 15 (no licence: test only)
 """
