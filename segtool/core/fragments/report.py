@@ -153,7 +153,7 @@ def over_time_png(path: Path, t: list[float], d50: list[float | None], d80: list
     ax2.plot(tt, 100 * np.asarray(coverage, float), color="tab:brown", lw=1)
     ax2.set_ylabel("rock coverage (%)")
     ax2.set_xlabel("time (s)")
-    ax2.set_ylim(0, 100)
+    ax2.set_ylim(0, 102)  # a pile covering the frame draws at 100 %, not hidden by the axis
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
