@@ -132,7 +132,7 @@ def test_video_windows_and_over_time(frag_ckpt, tmp_path, capsys):
             c.mux(p)
     out = tmp_path / "v"
     code = main(["fragments", str(video), "-c", str(frag_ckpt), "-o", str(out), "--every", "3", "--window", "1",
-                 "--min-size", "0", "--include-border", "-q"])  # fmt: skip
+                 "--min-size", "0", "--include-border", "--overlay", "-q"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     s = json.loads((out / "summary.json").read_text())
     wins = s["sources"][0]["windows"]
@@ -140,6 +140,8 @@ def test_video_windows_and_over_time(frag_ckpt, tmp_path, capsys):
     assert (out / "over_time.png").is_file()
     frames = sorted({int(r["frame"]) for r in _rows(out)})
     assert set(frames) <= set(range(0, 30, 3))
+    with av.open(str(out / "overlay_pile.mp4")) as c:  # H.264 outline video: one frame per measured frame
+        assert sum(1 for _ in c.decode(video=0)) == 10
 
 
 def test_bad_input_exits_2(gravel, frag_ckpt, tmp_path, capsys):
