@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     )
     p.add_argument("source", nargs="+", help="image, folder or video file (with --from-masks: a folder of mask PNGs)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("-c", "--checkpoint", help="segtool checkpoint (.pt); its 'fragments' entry says how to split")
+    src.add_argument("-c", "--checkpoint",
+                     help="segtool checkpoint (.pt); its 'fragments' entry says how to split; 'rock_fragments' = the shipped model")
     src.add_argument("--from-masks", choices=("instances", "binary"),
                      help="measure labels instead of a model: instance PNGs (0 = none, k = fragment k) as they are, "
                           "or binary rock masks split by distance transform")
@@ -69,7 +70,18 @@ def run(args: argparse.Namespace) -> int:
         min_size_px=MIN_SIZE_PX if args.min_size is None else args.min_size, include_border=args.include_border,
         min_distance=MIN_DISTANCE if args.min_distance is None else args.min_distance, fit_basis=args.fit_basis, sieve=sieve,
     )  # fmt: skip
-    opts = FragmentsOptions(checkpoint=args.checkpoint, from_masks=args.from_masks, interior=args.interior, scale=args.scale,
+    checkpoint = args.checkpoint
+    if checkpoint in ("rock_fragments", "rock_fragments.pt"):
+        from pathlib import Path
+
+        from segtool.demo import shipped_model
+
+        if not Path(checkpoint).is_file():
+            found = shipped_model("rock_fragments.pt")
+            if found is None:
+                raise UserInputError("the shipped model rock_fragments.pt is not installed; reinstall segtool or give -c PATH")
+            checkpoint = str(found)
+    opts = FragmentsOptions(checkpoint=checkpoint, from_masks=args.from_masks, interior=args.interior, scale=args.scale,
                             every=args.every, window_s=args.window, instances=args.instances, overlay=args.overlay,
                             resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads)  # fmt: skip
     bar = tqdm(unit="frame", disable=args.quiet, desc="fragments", dynamic_ncols=True)

@@ -152,3 +152,19 @@ def test_bad_input_exits_2(gravel, frag_ckpt, tmp_path, capsys):
     assert main(["fragments", str(gravel / "images"), "--from-masks", "instances", "-o", str(tmp_path / "x"), "-q"]) == 2
     assert main(["fragments", str(gravel / "images"), "-c", str(frag_ckpt), "-o", str(tmp_path / "y"), "--scale", "-1"]) == 2
     assert main(["fragments", str(gravel / "images"), "-c", str(frag_ckpt), "--interior", "sky", "-o", str(tmp_path / "z")]) == 2
+
+
+def test_shipped_model_by_name(tmp_path, capsys):
+    from segtool.demo import shipped_model
+
+    path = shipped_model("rock_fragments.pt")
+    assert path is not None and path.stat().st_size < 8_000_000
+    ck = load_checkpoint(path)
+    assert ck.fragments == {"interior": "rock", "edge": "rock_edge"} and ck.class_names == ["background", "rock", "rock_edge"]
+    img = tmp_path / "pile.png"
+    from training.synthetic import make_image
+
+    Image.fromarray(make_image(seed=2, size=(160, 96))[0]).save(img)
+    assert main(["fragments", str(img), "-c", "rock_fragments", "-o", str(tmp_path / "o"), "-q"]) == 0
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["complete"] and s["settings"]["method"] == "edge-seeded watershed"
