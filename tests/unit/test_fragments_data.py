@@ -118,3 +118,24 @@ def test_checkpoint_fragments_entry_roundtrip_and_old_files(tmp_path, small_chec
         fragments_entry("rock,edge", "folder", ["background", "rock"])
     assert fragments_entry("rock", "folder", ["background", "rock"]) == {"interior": "rock", "edge": None}
     assert isinstance(ck, Checkpoint)
+
+
+def test_training_on_outlines_writes_the_fragments_entry(tmp_path):
+    from tests.unit.test_train import tiny_config
+    from training.trainer import train
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("val", 1)):
+        for i in range(n):
+            img = rng.integers(0, 90, (64, 64, 3), np.uint8)
+            inst = np.zeros((64, 64), np.uint16)
+            inst[8:30, 8:30] = 1
+            inst[8:30, 30:52] = 2
+            img[inst > 0] += 140
+            for sub, arr, ext in (("images", img, ".jpg"), ("instances", inst, ".png")):
+                (tmp_path / "d" / split / sub).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(arr).save(tmp_path / "d" / split / sub / f"{split}{i}{ext}")
+    train(tiny_config(tmp_path / "d", tmp_path / "run", epochs=1, edge_width=2))
+    ck = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ck.class_names == ["background", "rock", "rock_edge"]
+    assert ck.fragments == {"interior": "rock", "edge": "rock_edge"}
