@@ -173,7 +173,7 @@ def test_scale_sidecar_roundtrip(tmp_path):
 
 def test_large_frames_are_split_on_a_subsampled_map_with_full_frame_sizes():
     ids = np.zeros((1080, 1920), np.uint8)
-    for k, (r, c, s) in enumerate([(100, 100, 200), (400, 700, 300), (700, 1300, 150)]):
+    for r, c, s in [(100, 100, 200), (400, 700, 300), (700, 1300, 150)]:
         ids[r : r + s, c : c + s] = 2
         ids[r + 4 : r + s - 4, c + 4 : c + s - 4] = 1
     spec = FragmentSpec(1, 2, "rock", "rock_edge")
