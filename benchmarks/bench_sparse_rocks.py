@@ -4,6 +4,8 @@ The seed's CVAT export paints 2–3 rocks per quarry photo and saves every other
 unpainted rocks) as background. Two runs with the same model and budget, both scored on real, densely
 labelled rock photos (../shared/data/rocks_dense/rockpiles: every rock outlined, binary masks):
 
+Both start from the built-in demo rock model (synthetic rock fields; what a geologist has on day one).
+
   (a) as is: `segtool train export.zip --images photos/` (unpainted rocks are taught as background);
   (b) the label-mode route: `segtool labels import-cvat export.zip --unknown-class background` (unpainted
       pixels unknown), plus a few background strokes per photo painted where there is no rock (sky, flat
@@ -71,8 +73,8 @@ def add_strokes(ls: LabelSet) -> float:
 def run(name: str, data: str, out: Path, val: Path, epochs: int, images: str | None = None) -> dict:
     cfg = TrainConfig(
         data=data, images=images, val=str(val), output=str(out / name), backbone="mobilenet_v3_large",
-        width_mult=0.5, aspp_channels=64, epochs=epochs, repeat=8, batch_size=4, crop_size=256, eval_size=384,
-        optimizer="adamw", lr=1e-3, select_best="last", device="cpu", aux_weight=0.0, workers=0,
+        width_mult=0.5, aspp_channels=64, init=str(REPO / "assets" / "demo_rocks.pt"), epochs=epochs, repeat=8, batch_size=4, crop_size=256, eval_size=384,
+        optimizer="adamw", lr=5e-4, select_best="last", device="cpu", aux_weight=0.0, workers=0,
     )  # fmt: skip
     t0 = time.perf_counter()
     train(cfg)

@@ -3,7 +3,10 @@
 Format (plain types and tensors only, loadable with `torch.load(weights_only=True)`):
     {"format": "segtool-checkpoint", "version": 1, "model": ModelConfig.to_dict(),
      "classes": [{"name", "color"}], "ignore_index": 255,
-     "preprocess": {"mean", "std", "resize_short"}, "state_dict": {...}, "train": {...} | None}
+     "preprocess": {"mean", "std", "resize_short"}, "state_dict": {...}, "train": {...} | None,
+     "fragments": {"interior": CLASS, "edge": CLASS | None} | None}
+`fragments` (optional; older files lack it) names the class that is the inside of a rock fragment and
+the class of its edge band, so fragment tools know how to split a prediction into fragments.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Checkpoint:
     ignore_index: int = 255
     train: dict[str, Any] | None = None
     source: str | None = field(default=None, compare=False)  # the file it was loaded from (for messages)
+    fragments: dict[str, Any] | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -83,6 +87,7 @@ class Checkpoint:
             "preprocess": _check_preprocess(self.preprocess),
             "state_dict": {k: _stored(v, half) for k, v in self.state_dict.items()},
             "train": self.train,
+            "fragments": check_fragments(self.fragments, self.class_names),
         }
 
 
@@ -101,6 +106,22 @@ def fingerprint(ckpt: Checkpoint) -> str:
         h.update(f"{name}:{t.dtype}:{tuple(ckpt.state_dict[name].shape)}".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def check_fragments(value: Any, class_names: list[str]) -> dict[str, Any] | None:
+    """Validate a checkpoint's `fragments` entry: None, or {"interior": class, "edge": class | None}
+    naming two different classes of the model."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("interior"), str):
+        raise UserInputError(f'fragments must be {{"interior": CLASS, "edge": CLASS or null}}; got {value!r}')
+    interior, edge = value["interior"], value.get("edge")
+    for what, name in (("interior", interior), ("edge", edge)):
+        if name is not None and name not in class_names:
+            raise UserInputError(f"fragments {what} class {name!r} is not one of the model's classes ({', '.join(class_names)})")
+    if edge is not None and (not isinstance(edge, str) or edge == interior):
+        raise UserInputError(f"fragments edge must be another class than the interior ({interior!r}) or null; got {edge!r}")
+    return {"interior": interior, "edge": edge}
 
 
 def _stored(t: torch.Tensor, half: bool) -> torch.Tensor:
@@ -263,6 +284,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             ignore_index=int(obj.get("ignore_index", 255)),
             train=obj.get("train"),
             source=str(path),
+            fragments=check_fragments(obj.get("fragments"), [c["name"] for c in classes]),
         )
     except KeyError as e:
         raise CheckpointError(f"{path} is a damaged segtool checkpoint: the entry {e} is missing") from e

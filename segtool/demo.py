@@ -59,17 +59,22 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "segtool"
 
 
-def _checkpoint_candidates() -> list[Path]:
+def _checkpoint_candidates(name: str = CHECKPOINT_NAME) -> list[Path]:
     """Where the demo model can be: a source checkout (also an editable install), package data, or the
     wheel's data files (`share/segtool/` under the install prefix: the environment, or ~/.local for
     `pip install --user`)."""
     import site
 
-    out = [_REPO_ASSETS / CHECKPOINT_NAME, Path(__file__).resolve().parent / "assets" / CHECKPOINT_NAME]
+    out = [_REPO_ASSETS / name, Path(__file__).resolve().parent / "assets" / name]
     for prefix in (sys.prefix, site.USER_BASE):
         if prefix:
-            out.append(Path(prefix) / "share" / "segtool" / CHECKPOINT_NAME)
+            out.append(Path(prefix) / "share" / "segtool" / name)
     return out
+
+
+def shipped_model(name: str) -> Path | None:
+    """Path of a model shipped in assets/ (e.g. "rock_fragments.pt"), or None when it is not installed."""
+    return next((p for p in _checkpoint_candidates(name) if p.is_file()), None)
 
 
 def demo_checkpoint() -> Path:

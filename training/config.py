@@ -65,6 +65,10 @@ class TrainConfig:
         device: auto, cpu, cuda, cuda:N, mps.
         seed: seeds the split, initialisation, augmentations and order.
         limit: use only the first N training and N validation samples (quick trials); 0 = all.
+        fragments: "INTERIOR[,EDGE]": the classes a fragment's inside and edge are, written to the
+            checkpoint's `fragments` entry; "" = automatic (rock,rock_edge for fragment-outline data).
+        edge_width, unlabelled, background_categories: how fragment outlines (instance PNGs, COCO) become
+            classes (see training/data/instances.py).
     """
 
     data: str = ""
@@ -106,6 +110,15 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     limit: int = 0
+    fragments: str = ""
+    edge_width: int = 3
+    unlabelled: str = "auto"
+    background_categories: list[str] = field(default_factory=list)
+
+    def instance_options(self):
+        from training.data.instances import InstanceOptions
+
+        return InstanceOptions(self.edge_width, self.unlabelled, tuple(self.background_categories)).validate()
 
     @property
     def base_lr(self) -> float:
@@ -157,6 +170,9 @@ class TrainConfig:
             raise bad("aux_weight", self.aux_weight, "use 0 (no auxiliary head) or a weight such as 0.4")
         if self.workers < 0 or self.limit < 0:
             raise UserInputError("--workers and --limit must be >= 0")
+        self.instance_options()
+        if self.fragments and not self.fragments.split(",")[0].strip():
+            raise bad("fragments", self.fragments, "use INTERIOR or INTERIOR,EDGE class names, e.g. rock,rock_edge")
         return self
 
     def to_dict(self) -> dict[str, Any]:

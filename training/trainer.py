@@ -64,6 +64,23 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def fragments_entry(spec: str, form: str, names: list[str]) -> dict[str, Any] | None:
+    """The checkpoint's `fragments` entry: from --fragments INTERIOR[,EDGE], else automatic for data made
+    from fragment outlines (instance PNGs / COCO give background, rock, rock_edge)."""
+    from models.checkpoint import check_fragments
+
+    if spec:
+        parts = [p.strip() for p in spec.split(",")]
+        value = {"interior": parts[0], "edge": parts[1] if len(parts) > 1 and parts[1] else None}
+        try:
+            return check_fragments(value, names)
+        except UserInputError as e:
+            raise UserInputError(f"--fragments {spec}: {e}") from e
+    if form in ("instances", "coco"):
+        return {"interior": "rock", "edge": "rock_edge"}
+    return None
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -140,6 +157,7 @@ class _Run:
                                  f"use iou: with one of {', '.join(self.names)}")  # fmt: skip
         self.classes = make_classes(self.names, [list(c.color) for c in self.rd.train_data.classes])
         self.ignore_index = self.rd.train_data.ignore_index
+        self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names)
         self.preprocess = default_preprocess(cfg.eval_size or None)
         self.resume_state: dict[str, Any] | None = None
         if self.resume:
@@ -343,7 +361,8 @@ class _Run:
             "best_epoch": self.best_epoch, "steps_into_next_epoch": partial_steps, "world_size": self.dist.world_size,
         }  # fmt: skip
         ckpt = Checkpoint(config=self.model_config, classes=self.classes, state_dict=self.net.state_dict(),
-                          preprocess=self.preprocess, ignore_index=self.ignore_index, train=train_info)  # fmt: skip
+                          preprocess=self.preprocess, ignore_index=self.ignore_index, train=train_info,
+                          fragments=self.fragments)  # fmt: skip
         obj = ckpt.to_dict()
         if resume is not None:
             obj["resume"] = resume

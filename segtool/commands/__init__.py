@@ -6,6 +6,7 @@ from segtool.commands import (
     demo,
     eval,
     export_onnx,
+    fragments,
     gui,
     import_weights,
     info,
@@ -15,4 +16,4 @@ from segtool.commands import (
     train,
 )
 
-COMMANDS = (gui, predict, batch_status, train, eval, info, import_weights, export_onnx, demo, suggest, labels)
+COMMANDS = (gui, predict, batch_status, train, eval, fragments, info, import_weights, export_onnx, demo, suggest, labels)

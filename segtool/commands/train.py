@@ -34,6 +34,17 @@ def add_parser(sub) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2, help="val share when the data names no split (default 0.2)")
     p.add_argument("--random-split", action="store_true",
                    help="ignore the split the data names (train/ val/ folders, ImageSets) and split at random (seeded)")
+    g = p.add_argument_group("fragment outlines (instance PNGs, COCO)")
+    g.add_argument("--edge-width", type=int, default=3,
+                   help="width in pixels of the rock_edge band drawn inside every fragment outline (default 3)")
+    g.add_argument("--unlabelled", default="auto", choices=("auto", "background", "unknown"),
+                   help="pixels outside every fragment: background, or unknown (ignored); auto = unknown for COCO data "
+                        "with --background-category, else background")
+    g.add_argument("--background-category", action="append", default=[], metavar="NAME",
+                   help="COCO category that is background, not a fragment (e.g. a belt); repeatable")
+    g.add_argument("--fragments", default="", metavar="INTERIOR[,EDGE]",
+                   help="record in the checkpoint which class is a fragment's inside and which its edge "
+                        "(automatic for fragment-outline data: rock,rock_edge)")
     g = p.add_argument_group("model")
     g.add_argument("--backbone", default="resnet50", help="resnet18, resnet34, resnet50 (default), resnet101, mobilenet_v3_large")
     g.add_argument("--output-stride", type=int, default=16, choices=(8, 16))
@@ -85,7 +96,8 @@ def _config(args: argparse.Namespace):
         hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
         aux_weight=args.aux_weight, class_weights=args.class_weights, select_best=args.select_best, amp=not args.no_amp, workers=workers,
-        device=args.device, seed=args.seed, limit=args.limit,
+        device=args.device, seed=args.seed, limit=args.limit, fragments=args.fragments, edge_width=args.edge_width,
+        unlabelled=args.unlabelled, background_categories=list(args.background_category),
     )  # fmt: skip
 
 

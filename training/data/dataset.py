@@ -39,7 +39,7 @@ class LabelledData:
     Attributes:
         classes: class list; the class id is the position.
         samples: image/label pairs in a stable (natural-sorted) order.
-        form: detected form: "folder", "cvat", "voc", "labelme" or "camvid".
+        form: detected form: "folder", "cvat", "voc", "labelme", "camvid", "instances" or "coco".
         root: the folder the data was read from (the extraction folder for a zip).
         ignore_index: the id that void / unlabelled pixels get (never counted in loss or metrics).
         coding: how labels are stored (see `MaskCoding`).
@@ -143,6 +143,10 @@ class LabelledData:
         if sample.mask is None:
             raise UserInputError(f"image {self.display(sample.image)} has no mask")
         try:
+            if self.coding.kind in ("instances", "coco"):
+                from .instances import decode_instance_sample  # the importer module imports this one
+
+                return decode_instance_sample(sample, self.coding, self.ignore_index)
             if self.coding.kind == "labelme":
                 doc = read_labelme(sample.mask)
                 size = None

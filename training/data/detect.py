@@ -11,13 +11,21 @@ from .archive import extract_zip
 from .dataset import LabelledData
 from .files import split_from_parts
 from .folder import folder_pairs, import_camvid, import_folder, is_camvid
+from .instances import (
+    InstanceOptions,
+    find_coco_files,
+    import_coco,
+    import_instance_folder,
+    instance_folder_pairs,
+)
 from .labelme import find_labelme_files, import_labelme
 from .voc import import_voc, is_voc_like
 
 FORMS_HELP = (
     "accepted layouts: images/ + masks/ (optionally under train/ and val/); a CVAT 'Segmentation mask 1.1' "
     "export (zip or folder); a VOC folder (JPEGImages/, SegmentationClass/); labelme JSON files beside "
-    "their images; CamVid (train/, trainannot/, val/, valannot/) — see docs/datasets.md"
+    "their images; CamVid (train/, trainannot/, val/, valannot/); fragment outlines: images/ + instances/ (16-bit "
+    "instance PNGs) or a COCO instance JSON beside images/ — see docs/datasets.md"
 )
 _DEBRIS = {"__MACOSX", ".DS_Store", "Thumbs.db"}
 
@@ -40,6 +48,7 @@ def open_dataset(
     seed: int = 0,
     classes: str | Path | None = None,
     unknown_classes: list[str] | tuple[str, ...] = (),
+    instances: InstanceOptions | None = None,
 ) -> LabelledData:
     """Open a labelled dataset in any supported form; the form is detected from the files.
 
@@ -53,6 +62,8 @@ def open_dataset(
             in the data, e.g. for a read-only colour-mask folder.
         unknown_classes: class names whose pixels are read as unknown (ignored in training and
             metrics): for sparse exports where unpainted pixels were saved as background.
+        instances: how fragment outlines (instance PNGs, COCO) become background / rock / rock_edge
+            (edge width, unlabelled pixels); None = the defaults.
 
     Returns:
         The dataset. Nothing but file names (and, for some forms, a few masks) is read here; call
@@ -69,6 +80,13 @@ def open_dataset(
         raise UserInputError(f"class file {class_file} does not exist — give a labelmap.txt or classes.json")
     if not src.exists():
         raise UserInputError(f"dataset {src} does not exist — give a dataset folder or a .zip export")
+    if src.is_file() and src.suffix.lower() == ".json":
+        # A COCO instance file given directly: images beside it or in images/ next to it.
+        data = import_coco(src.parent, instances or InstanceOptions(), val_fraction, seed, files=[src])
+        data.source = src
+        if unknown_classes:
+            data.set_unknown_classes(list(unknown_classes))
+        return data
     if src.is_file():
         if not zipfile.is_zipfile(src):
             raise UserInputError(
@@ -91,6 +109,10 @@ def open_dataset(
             data = import_camvid(root, class_file, val_fraction, seed)
         elif folder_pairs(root):
             data = import_folder(root, class_file, val_fraction, seed)
+        elif instance_folder_pairs(root):
+            data = import_instance_folder(root, instances or InstanceOptions(), val_fraction, seed)
+        elif find_coco_files(root, limit=1):
+            data = import_coco(root, instances or InstanceOptions(), val_fraction, seed)
         elif find_labelme_files(root, limit=1):
             data = import_labelme(root, class_file, val_fraction, seed)
         else:

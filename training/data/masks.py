@@ -35,12 +35,17 @@ class MaskCoding:
         void_colors: colours that mean "ignore" (VOC borders: (224, 224, 192)).
         colors_known: for "index" datasets whose class colours are the real ones (VOC, CamVid): an RGB
             mask is then decoded by colour instead of being rejected.
+        edge_width, unlabelled, background_categories: for "instances" / "coco" (fragment outlines
+            turned into background / rock / rock_edge; see training/data/instances.py).
     """
 
     kind: str = "index"
     void_ids: tuple[int, ...] = ()
     void_colors: tuple[RGB, ...] = ()
     colors_known: bool = False
+    edge_width: int = 3
+    unlabelled: str = "auto"
+    background_categories: tuple[str, ...] = ()
 
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:

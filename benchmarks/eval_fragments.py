@@ -1,0 +1,145 @@
+"""Fragment detection and size-distribution accuracy on the rocks_dense hold-out (docs/fragments.md).
+
+    python benchmarks/eval_fragments.py -c MODEL.pt [--interior rock] [--sets gravel conveyor muckseg rockpiles]
+    python benchmarks/eval_fragments.py --oracle --edge-width 3     # labels → classes → split: the ceiling
+
+Per set: detection precision / recall / F1 (a predicted fragment matches a labelled one at IoU ≥ 0.5,
+one-to-one), and the relative error of D50 and D80, by area and by count, of the predicted fragments
+against the labelled ones, both measured by segtool's own code with the same rules (border fragments
+out, pieces under --min-size are fines). Predicted pieces lying mostly where nobody labelled (the
+conveyor's unlabelled area) are not counted as false positives. The hold-out is fixed in
+benchmarks/fragments_data.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from fragments_data import labelled_items  # noqa: E402
+
+from segtool.core.fragments import (  # noqa: E402
+    FragmentSettings,
+    FragmentSpec,
+    analyse_binary,
+    analyse_labels,
+    analyse_prediction,
+)
+from segtool.core.fragments.distribution import d_value  # noqa: E402
+from segtool.core.fragments.split import split_with_edges  # noqa: E402
+from training.data.instances import edge_band  # noqa: E402
+
+
+def match(pred: np.ndarray, gt: np.ndarray, known: np.ndarray | None, min_size: int) -> tuple[int, int, int]:
+    """(true positives, predicted fragments counted, labelled fragments counted) at IoU ≥ 0.5."""
+    p_ids, p_area = np.unique(pred[pred > 0], return_counts=True)
+    g_ids, g_area = np.unique(gt[gt > 0], return_counts=True)
+    p_keep = set(p_ids[p_area >= min_size].tolist())
+    g_keep = set(g_ids[g_area >= min_size].tolist())
+    if known is not None:  # predicted pieces mostly in unlabelled area are not judged
+        unl = (~known) & (gt == 0)
+        ids, n_unl = np.unique(pred[(pred > 0) & unl], return_counts=True)
+        area = dict(zip(p_ids.tolist(), p_area.tolist(), strict=True))
+        p_keep -= {int(i) for i, n in zip(ids, n_unl, strict=True) if n > 0.5 * area[int(i)]}
+    both = (pred > 0) & (gt > 0)
+    pairs, inter = np.unique(pred[both].astype(np.int64) * (1 << 20) + gt[both], return_counts=True)
+    pa = dict(zip(p_ids.tolist(), p_area.tolist(), strict=True))
+    ga = dict(zip(g_ids.tolist(), g_area.tolist(), strict=True))
+    tp = 0
+    for key, n in zip(pairs.tolist(), inter.tolist(), strict=True):
+        pi, gi = key >> 20, key & ((1 << 20) - 1)
+        if pi in p_keep and gi in g_keep and n / (pa[pi] + ga[gi] - n) >= 0.5:
+            tp += 1  # IoU > 0.5 pairs are unique on both sides
+    return tp, len(p_keep), len(g_keep)
+
+
+def dvals(tables) -> dict[str, float | None]:
+    sizes = np.concatenate([t.diameter_px[t.use] for t in tables]) if tables else np.zeros(0)
+    areas = np.concatenate([t.area_px[t.use] for t in tables]).astype(float) if tables else np.zeros(0)
+    out = {}
+    for basis, w in (("area", areas), ("count", np.ones_like(areas))):
+        for p in (50, 80):
+            out[f"D{p}_{basis}"] = d_value(sizes, w, p)
+    out["n"] = int(len(sizes))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-c", "--checkpoint")
+    ap.add_argument("--interior", help="split a model by distance transform using this class (rock-only baseline)")
+    ap.add_argument("--oracle", action="store_true", help="labels → background/rock/edge → split (no model)")
+    ap.add_argument("--oracle-binary", action="store_true",
+                    help="labels → one rock mask → distance-transform split: the best a perfect rock-only model could do")
+    ap.add_argument("--edge-width", type=int, default=3)
+    ap.add_argument("--sets", nargs="+", default=["gravel", "conveyor", "muckseg", "rockpiles"])
+    ap.add_argument("--min-size", type=int, default=20)
+    ap.add_argument("--min-distance", type=int, default=7)
+    ap.add_argument("--resize", type=int, default=None, help="override the model's resize_short (0 = native)")
+    ap.add_argument("--json", help="write the numbers here")
+    a = ap.parse_args()
+    settings = FragmentSettings(min_size_px=a.min_size, min_distance=a.min_distance)
+    engine = spec = None
+    if a.checkpoint:
+        import torch
+
+        from segtool.core.engine import Engine
+
+        torch.set_num_threads(1)
+        engine = Engine(a.checkpoint, device="cpu", threads=1)
+        if a.resize is not None:
+            engine.resize_short = a.resize or None
+        spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=a.interior)
+        print(f"model {a.checkpoint}: {spec.method} (interior {spec.interior}, edge {spec.edge})")
+    results = {}
+    for set_name in a.sets:
+        tp = npred = ngt = 0
+        pt, gt_t = [], []
+        t0 = time.perf_counter()
+        n_img = 0
+        for _stem, rgb, inst, known, hold in labelled_items(set_name):
+            if not hold:
+                continue
+            n_img += 1
+            g = analyse_labels(inst, settings)
+            if engine is not None:
+                pred = engine.predict_one(rgb, confidence=True)
+                r = analyse_prediction(pred.mask, pred.confidence, spec, settings)
+            elif a.oracle_binary:
+                r = analyse_binary(inst > 0, settings)
+            else:
+                edge = edge_band(inst, a.edge_width)
+                r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)
+            x = match(r.labels, inst, known, a.min_size)
+            tp, npred, ngt = tp + x[0], npred + x[1], ngt + x[2]
+            pt.append(r.table)
+            gt_t.append(g.table)
+        p = tp / npred if npred else 0.0
+        rc = tp / ngt if ngt else 0.0
+        f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
+        dp, dg = dvals(pt), dvals(gt_t)
+        err = {k: (None if dp[k] is None or not dg[k] else round((dp[k] - dg[k]) / dg[k], 4)) for k in dg if k != "n"}
+        results[set_name] = {"images": n_img, "precision": round(p, 4), "recall": round(rc, 4), "f1": round(f1, 4),
+                             "pred_fragments": npred, "gt_fragments": ngt, "rel_err": err,
+                             "pred": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dp.items()},
+                             "gt": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dg.items()},
+                             "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        e = err
+        print(f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f}  ({npred} pred / {ngt} gt)  "
+              f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"
+              if None not in e.values() else f"{set_name}: {results[set_name]}", flush=True)  # fmt: skip
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
