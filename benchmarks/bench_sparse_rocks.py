@@ -70,11 +70,11 @@ def add_strokes(ls: LabelSet) -> float:
     return float(np.mean(shares))
 
 
-def run(name: str, data: str, out: Path, val: Path, epochs: int, images: str | None = None) -> dict:
+def run(name: str, data: str, out: Path, val: Path, epochs: int, images: str | None = None, seed: int = 0) -> dict:
     cfg = TrainConfig(
         data=data, images=images, val=str(val), output=str(out / name), backbone="mobilenet_v3_large",
         width_mult=0.5, aspp_channels=64, init=str(REPO / "assets" / "demo_rocks.pt"), epochs=epochs, repeat=8, batch_size=4, crop_size=256, eval_size=384,
-        optimizer="adamw", lr=5e-4, select_best="last", device="cpu", aux_weight=0.0, workers=0,
+        optimizer="adamw", lr=5e-4, select_best="last", device="cpu", aux_weight=0.0, workers=0, seed=seed,
     )  # fmt: skip
     t0 = time.perf_counter()
     train(cfg)
@@ -86,6 +86,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     zips = list(ROCKS.glob("*.zip"))
     if not zips or not PILES.is_dir():
@@ -94,10 +95,10 @@ def main() -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="segtool_sparse_"))
     val = rockpiles_val(out / "rockpiles")
     images = str(ROCKS / "train" / "images")
-    rows = [run("as exported", str(zips[0]), out, val, args.epochs, images=images)]
+    rows = [run("as exported", str(zips[0]), out, val, args.epochs, images=images, seed=args.seed)]
     ls = import_cvat(zips[0], images, out / "labels", unknown_classes=["background"])
     share = add_strokes(ls)
-    rows.append(run("unknown + strokes", str(ls.root), out, val, args.epochs))
+    rows.append(run("unknown + strokes", str(ls.root), out, val, args.epochs, seed=args.seed))
     print(f"3 quarry photos, scored on {len(list((val / 'images').glob('*.png')))} rockpiles photos (every rock "
           f"outlined); background strokes cover {100 * share:.1f} % of each photo; {args.epochs} epochs × repeat 8")  # fmt: skip
     print(f"{'arm':20s} {'rock IoU':>9s} {'mIoU':>7s} {'time s':>7s}")

@@ -44,6 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--overlay", action="store_true", help="also write outline overlays (overlays/*.jpg; overlay_<video>.mp4 for video)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores but one)")
+    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino", "onnxruntime"),
+                   help="what runs the network (docs/runtimes.md): auto (PyTorch on GPUs; on the CPU OpenVINO, else "
+                   "ONNX Runtime, else PyTorch), torch, openvino, onnxruntime")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             checkpoint = str(found)
     opts = FragmentsOptions(checkpoint=checkpoint, from_masks=args.from_masks, interior=args.interior, scale=args.scale,
                             every=args.every, window_s=args.window, instances=args.instances, overlay=args.overlay,
-                            resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads)  # fmt: skip
+                            resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads, runtime=args.runtime)  # fmt: skip
     bar = tqdm(unit="frame", disable=args.quiet, desc="fragments", dynamic_ncols=True)
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)

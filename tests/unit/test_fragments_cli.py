@@ -168,3 +168,20 @@ def test_shipped_model_by_name(tmp_path, capsys):
     assert main(["fragments", str(img), "-c", "rock_fragments", "-o", str(tmp_path / "o"), "-q"]) == 0
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["complete"] and s["settings"]["method"] == "edge-seeded watershed"
+
+
+def test_runtime_choice_gives_the_same_fragments(gravel, tmp_path, capsys):
+    """The shipped fragment model through ONNX Runtime finds the same rocks as through PyTorch."""
+    d50, n = {}, {}
+    for rt in ("torch", "onnxruntime"):
+        out = tmp_path / rt
+        assert main(["fragments", str(gravel / "images"), "-c", "rock_fragments", "-o", str(out), "-q", "--runtime", rt]) == 0
+        overall = json.loads((out / "summary.json").read_text())["overall"]
+        d50[rt], n[rt] = overall["by_area"]["D50"], overall["fragments"]
+    assert n["torch"] > 10
+    assert n["onnxruntime"] == pytest.approx(n["torch"], rel=0.02)
+    assert d50["onnxruntime"] == pytest.approx(d50["torch"], rel=0.02)
+    out = tmp_path / "torch"
+    assert main(["fragments", str(gravel / "images"), "-c", "rock_fragments", "-o", str(out), "-q", "--resume",
+                 "--runtime", "onnxruntime"]) == 2  # a resume must continue the same job
+    assert "runtime" in capsys.readouterr().err

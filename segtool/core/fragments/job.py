@@ -57,12 +57,13 @@ class FragmentsOptions:
     settings: FragmentSettings = field(default_factory=FragmentSettings)
     device: str = "auto"
     threads: int | None = None
+    runtime: str = "auto"
 
     def selection(self) -> dict[str, Any]:
         """What must match when resuming."""
         return {"checkpoint": self.checkpoint and str(Path(self.checkpoint).resolve()), "from_masks": self.from_masks,
                 "interior": self.interior, "scale": self.scale, "every": self.every, "instances": self.instances,
-                "overlay": self.overlay, "settings": self.settings.to_dict()}  # fmt: skip
+                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime}  # fmt: skip
 
 
 @dataclass
@@ -232,7 +233,7 @@ def run_fragments(
     if opts.checkpoint:
         from segtool.core.engine import Engine
 
-        engine = Engine(opts.checkpoint, device=opts.device, threads=opts.threads)
+        engine = Engine(opts.checkpoint, device=opts.device, threads=opts.threads, runtime=opts.runtime)
         spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=opts.interior)
     records = _prepare(out, opts, sources)
     done = {r["key"] for r in records}
