@@ -19,22 +19,22 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QMessageBox, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea
 
-from models.classes import default_colors
 from models.errors import UserInputError
-from segtool.core.label_edit import UNKNOWN, LabelEditor, superpixels
-from segtool.core.labelset import LabelSet, export_cvat, frame_name, import_cvat
+from segtool.core.label_edit import UNKNOWN, LabelEditor
+from segtool.core.labelset import LabelSet, frame_name
+from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
 from segtool.gui.labeling.suggest import SuggestStrip
+from segtool.gui.labeling.teaching import TeachingActions
+from segtool.gui.labeling.tools import ToolHandlers
 
-_TOOL_KEYS = {Qt.Key.Key_B: "brush", Qt.Key.Key_E: "eraser", Qt.Key.Key_P: "polygon", Qt.Key.Key_R: "region",
-              Qt.Key.Key_O: "outline"}  # fmt: skip
 AUTOSAVE_MS = 30_000
 
 
-class LabelHub(QObject):
+class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
     """Label mode of one main window (see the module docstring)."""
 
     superpixelsReady = Signal(object, object)  # (frame key, segments)
@@ -285,104 +285,6 @@ class LabelHub(QObject):
             return True
         return False
 
-    # --- label sets ------------------------------------------------------------------------------
-
-    def new_label_set(self, folder: str | Path, names: list[str] | None = None) -> LabelSet:
-        """Create (or reopen) a label set with the model's classes, or `names`."""
-        if names is None:
-            names = self.class_names
-            palette = self.palette
-            colors = palette.tolist() if palette is not None else default_colors(len(names))
-        else:
-            colors = default_colors(len(names))
-        if len(names) < 2:
-            raise UserInputError("a label set needs at least two classes (e.g. background, rock)")
-        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)])
-        self._use_label_set(ls)
-        return ls
-
-    def open_label_set(self, folder: str | Path) -> LabelSet:
-        ls = LabelSet.open(folder)
-        self._use_label_set(ls)
-        return ls
-
-    def _use_label_set(self, ls: LabelSet) -> None:
-        model = self.window.engine_info
-        if model is not None and list(model.class_names) != ls.class_names:
-            self.window.statusBar().showMessage(
-                f"The label set's classes ({', '.join(ls.class_names)}) differ from the model's "
-                f"({', '.join(model.class_names)}): \"Start from the prediction\" is off", 10000)  # fmt: skip
-        self.labelset = ls
-        self.panel.set_label.setText(f"<b>{ls.root.name}</b> — {len(ls.frames)} frame(s) labelled<br>"
-                                     f"<small>{ls.root}</small>")  # fmt: skip
-        self.panel.set_classes(ls.class_names, self.palette)
-        self.key = None  # reload the frame's labels from the set
-        if self.active and self.result is not None:
-            self.on_result(self.result)
-
-    def default_folder(self) -> Path:
-        """`<source folder>/<source name>_labels`: next to the footage, where a user looks for it."""
-        src = self.window.source
-        if src is None or "://" in src.spec:
-            return Path.home() / "segtool_labels"
-        p = Path(src.spec)
-        return (p if p.is_dir() else p.parent) / f"{p.stem}_labels"
-
-    def choose_new_label_set(self) -> None:
-        folder, _ = QFileDialog.getSaveFileName(
-            self.window, "New label set: name its folder", str(self.default_folder()), "Label-set folder (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite)  # fmt: skip
-        if not folder:
-            return
-        names = None
-        if not self.class_names:
-            text, ok = QInputDialog.getText(self.window, "Classes", "Class names, comma separated:",
-                                            text="background, rock")  # fmt: skip
-            if not ok:
-                return
-            names = [n.strip() for n in text.split(",") if n.strip()]
-        try:
-            self.new_label_set(folder, names)
-        except UserInputError as e:
-            self.window.show_error("Could not create the label set", str(e))
-
-    def choose_open_label_set(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open label set", str(Path.home()))
-        if folder:
-            try:
-                self.open_label_set(folder)
-            except UserInputError as e:
-                self.window.show_error("Could not open the label set", str(e))
-
-    def choose_import_cvat(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "CVAT export (Segmentation mask 1.1)", str(Path.home()),
-                                              "CVAT export (*.zip);;All files (*)")  # fmt: skip
-        if not path:
-            return
-        images = QFileDialog.getExistingDirectory(self.window, "The photos of that export (Cancel if it holds them)",
-                                                  str(Path(path).parent))  # fmt: skip
-        folder = QFileDialog.getExistingDirectory(self.window, "New label set folder", str(Path(path).parent))
-        if not folder:
-            return
-        try:
-            self._use_label_set(import_cvat(path, images or None, folder))
-        except UserInputError as e:
-            self.window.show_error("Could not import the CVAT export", str(e))
-
-    def choose_export_cvat(self) -> None:
-        if self.labelset is None:
-            self.window.show_error("No label set", "Create or open a label set first (Label ▸ New label set…).")
-            return
-        self.save()
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export to CVAT", str(self.labelset.root.with_suffix(".zip")),
-                                              "Zip (*.zip)")  # fmt: skip
-        if path:
-            try:
-                export_cvat(self.labelset, path)
-                self.window.statusBar().showMessage(f"Exported to {path} — import it in CVAT as 'Segmentation mask 1.1'", 10000)
-            except UserInputError as e:
-                self.window.show_error("Could not export", str(e))
-
     # --- editing ---------------------------------------------------------------------------------
 
     def save(self) -> bool:
@@ -440,192 +342,6 @@ class LabelHub(QObject):
         ed.set_from_prediction(r.mask, r.confidence, thr)
         self._redraw()
         self._update_state()
-
-    def _press(self, x: float, y: float) -> None:
-        ed = self.editor
-        if ed is None:
-            return
-        if self.tool in ("brush", "eraser"):
-            ed.begin_stroke(x, y, self.panel.brush.value(), UNKNOWN if self.tool == "eraser" else self.cls)
-            self._redraw()
-        elif self.tool in ("polygon", "outline"):
-            self._poly.append((x, y))
-            self.layer.show_path(self._poly)
-        elif self.tool == "region":
-            self._region_at([(x, y)])
-
-    def _move(self, x: float, y: float) -> None:
-        ed = self.editor
-        if ed is None:
-            return
-        if self.tool in ("brush", "eraser"):
-            ed.stroke_to(x, y)
-            self._redraw()
-        elif self.tool == "region":
-            self._region_at([(x, y)])
-
-    def _release(self, x: float, y: float) -> None:
-        if self.editor is not None and self.tool in ("brush", "eraser"):
-            self.editor.end_stroke()
-            self._update_state()
-
-    def _double(self, x: float, y: float) -> None:
-        if self.tool in ("polygon", "outline"):
-            self.close_polygon()
-
-    def close_polygon(self) -> None:
-        ed, pts = self.editor, self._poly
-        self._poly = []
-        self.layer.show_path([])
-        if ed is None or len(pts) < 3:
-            return
-        if self.tool == "outline":
-            ed.outline_fragment(pts, self.cls)
-        else:
-            ed.fill_polygon(pts, self.cls)
-        self._redraw()
-        self._update_state()
-
-    def _hover(self, x: float, y: float) -> None:
-        radius = self.panel.brush.value() if self.tool in ("brush", "eraser") else None
-        self.layer.show_cursor(x, y, radius)
-        if self._poly:
-            self.layer.show_path([*self._poly, (x, y)])
-
-    def _key(self, key: int) -> None:
-        k = Qt.Key(key)
-        if Qt.Key.Key_0 <= k <= Qt.Key.Key_9:
-            n = 9 if k == Qt.Key.Key_0 else int(k - Qt.Key.Key_1)
-            if n < len(self.class_names):
-                self.panel.classes.setCurrentRow(n)
-        elif k == Qt.Key.Key_BracketLeft:
-            self.panel.brush.setValue(self.panel.brush.value() - max(1, self.panel.brush.value() // 8))
-        elif k == Qt.Key.Key_BracketRight:
-            self.panel.brush.setValue(self.panel.brush.value() + max(1, self.panel.brush.value() // 8))
-        elif k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.close_polygon()
-        elif k == Qt.Key.Key_Escape:
-            self._poly = []
-            self.layer.show_path([])
-        elif k in _TOOL_KEYS:
-            self.set_tool(_TOOL_KEYS[k])
-
-    # --- superpixels (off the GUI thread, cached per frame) --------------------------------------
-
-    def _sp_key(self) -> tuple | None:
-        return None if self.key is None else (*self.key, self.panel.superpixel_size.value())
-
-    def _request_superpixels(self) -> None:
-        key, r = self._sp_key(), self.result
-        if key is None or r is None or key in self._segments:
-            return
-        rgb, size = r.rgb, self.panel.superpixel_size.value()
-
-        def work() -> None:
-            self.superpixelsReady.emit(key, superpixels(rgb, method="slic", size=size))
-
-        t = threading.Thread(target=work, name="segtool-superpixels", daemon=True)
-        self._sp_threads = [x for x in self._sp_threads if x.is_alive()] + [t]
-        t.start()
-        self.window.statusBar().showMessage("Computing regions for the region fill…", 3000)
-
-    def _superpixels_ready(self, key, segments) -> None:
-        self._segments[key] = segments
-        while len(self._segments) > 8:
-            self._segments.popitem(last=False)
-        if key == self._sp_key() and self._pending_region:
-            pts, self._pending_region = self._pending_region, []
-            self._region_at(pts)
-
-    def wait_superpixels(self, timeout: float = 30.0) -> None:
-        """Tests: wait for the background superpixel computations."""
-        for t in self._sp_threads:
-            t.join(timeout)
-
-    def _region_at(self, pts: list[tuple[float, float]]) -> None:
-        segs = self._segments.get(self._sp_key())
-        if segs is None:
-            self._pending_region.extend(pts)
-            self._request_superpixels()
-            return
-        if self.editor is not None and self.editor.fill_regions(segs, pts, self.cls):
-            self._redraw()
-            self._update_state()
-
-    # --- suggestions and training ----------------------------------------------------------------
-
-    def suggest_frames(self) -> None:
-        w = self.window
-        if w.source is None or w.source.is_live or w.checkpoint_path is None:
-            w.show_error("Nothing to rank", "Open a model (Ctrl+O) and a video or folder first.")
-            return
-        n, ok = QInputDialog.getInt(w, "Suggest frames", "How many frames to suggest:", 10, 1, 200)
-        if ok:
-            self.strip.start(w.source.spec, str(w.checkpoint_path), n, every=max(1, (w.source.frames or 1) // 200))
-
-    def _open_suggestion(self, index: int) -> None:
-        if not self.confirm_leave():
-            return
-        if not self.active:
-            self.set_active(True)
-        self.window.seek(index)
-
-    def train_on_labels(self) -> None:
-        if self.labelset is None:
-            self.window.show_error("No label set", "Label some frames first (Label ▸ New label set…).")
-            return
-        if not self.save():
-            return
-        hub = getattr(self.window, "training", None)
-        if hub is None:
-            return
-        info = self.window.engine_info
-        self._before = getattr(info, "checkpoint", None)
-        wizard = hub.open_wizard()
-        wizard.data_page.set_path(str(self.labelset.root))
-        if not getattr(wizard, "_label_mode_connected", False):
-            wizard._label_mode_connected = True
-            wizard.runEnded.connect(lambda outcome, w=wizard: self._run_ended(w, outcome))
-
-    def _run_ended(self, wizard, outcome) -> None:
-        """A run started from label mode finished: score the model before and after on the run's
-        validation frames (background thread), then show the new model in the viewer."""
-        if getattr(outcome, "kind", "") != "finished" or wizard.run is None:
-            return
-        self.compare_and_switch(wizard.run.run_dir)
-
-    def compare_and_switch(self, run_dir: str | Path) -> None:
-        from segtool.core.before_after import compare_on_run
-
-        run_dir, before = Path(run_dir), self._before
-        self.window.statusBar().showMessage("Scoring the model before and after on your held-out labelled frames…")
-
-        def work() -> None:
-            try:
-                self.comparisonReady.emit(run_dir, compare_on_run(run_dir, before))
-            except Exception as e:  # noqa: BLE001 - shown to the user
-                self.comparisonReady.emit(run_dir, str(e) or type(e).__name__)
-
-        self._cmp_thread = threading.Thread(target=work, name="segtool-before-after", daemon=True)
-        self._cmp_thread.start()
-
-    def _comparison_ready(self, run_dir: Path, result) -> None:
-        from segtool.core.before_after import format_comparison
-
-        best = run_dir / "best.pt"
-        if best.is_file():
-            self.window.open_checkpoint(str(best))  # the viewer switches to the new model
-        if isinstance(result, str):
-            self.window.show_error("Could not compare the models", result)
-            return
-        self.last_comparison = result
-        text = format_comparison(result)
-        box = QMessageBox(QMessageBox.Icon.Information, "Before and after training on your labels", "", parent=self.window)
-        box.setText("<b>Per-class IoU on your held-out labelled frames</b> (the viewer now shows the new model)")
-        box.setInformativeText(f"<pre>{text}</pre>")
-        box.setWindowModality(Qt.WindowModality.NonModal)
-        box.show()
-        self.comparison_box = box
 
     # --- drawing ---------------------------------------------------------------------------------
 

@@ -1,0 +1,112 @@
+"""Label mode's label-set actions: new, open, import from and export to CVAT (a mixin of `LabelHub`,
+kept apart so each file stays readable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+from models.classes import default_colors
+from models.errors import UserInputError
+from segtool.core.labelset import LabelSet, export_cvat, import_cvat
+
+
+class LabelSetActions:
+    """New / open / import / export of label sets; mixed into `LabelHub` (uses its window, panel, state)."""
+
+    def new_label_set(self, folder: str | Path, names: list[str] | None = None) -> LabelSet:
+        """Create (or reopen) a label set with the model's classes, or `names`."""
+        if names is None:
+            names = self.class_names
+            palette = self.palette
+            colors = palette.tolist() if palette is not None else default_colors(len(names))
+        else:
+            colors = default_colors(len(names))
+        if len(names) < 2:
+            raise UserInputError("a label set needs at least two classes (e.g. background, rock)")
+        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)])
+        self._use_label_set(ls)
+        return ls
+
+    def open_label_set(self, folder: str | Path) -> LabelSet:
+        ls = LabelSet.open(folder)
+        self._use_label_set(ls)
+        return ls
+
+    def _use_label_set(self, ls: LabelSet) -> None:
+        model = self.window.engine_info
+        if model is not None and list(model.class_names) != ls.class_names:
+            self.window.statusBar().showMessage(
+                f"The label set's classes ({', '.join(ls.class_names)}) differ from the model's "
+                f"({', '.join(model.class_names)}): \"Start from the prediction\" is off", 10000)  # fmt: skip
+        self.labelset = ls
+        self.panel.set_label.setText(f"<b>{ls.root.name}</b> — {len(ls.frames)} frame(s) labelled<br>"
+                                     f"<small>{ls.root}</small>")  # fmt: skip
+        self.panel.set_classes(ls.class_names, self.palette)
+        self.key = None  # reload the frame's labels from the set
+        if self.active and self.result is not None:
+            self.on_result(self.result)
+
+    def default_folder(self) -> Path:
+        """`<source folder>/<source name>_labels`: next to the footage, where a user looks for it."""
+        src = self.window.source
+        if src is None or "://" in src.spec:
+            return Path.home() / "segtool_labels"
+        p = Path(src.spec)
+        return (p if p.is_dir() else p.parent) / f"{p.stem}_labels"
+
+    def choose_new_label_set(self) -> None:
+        folder, _ = QFileDialog.getSaveFileName(
+            self.window, "New label set: name its folder", str(self.default_folder()), "Label-set folder (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite)  # fmt: skip
+        if not folder:
+            return
+        names = None
+        if not self.class_names:
+            text, ok = QInputDialog.getText(self.window, "Classes", "Class names, comma separated:",
+                                            text="background, rock")  # fmt: skip
+            if not ok:
+                return
+            names = [n.strip() for n in text.split(",") if n.strip()]
+        try:
+            self.new_label_set(folder, names)
+        except UserInputError as e:
+            self.window.show_error("Could not create the label set", str(e))
+
+    def choose_open_label_set(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open label set", str(Path.home()))
+        if folder:
+            try:
+                self.open_label_set(folder)
+            except UserInputError as e:
+                self.window.show_error("Could not open the label set", str(e))
+
+    def choose_import_cvat(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "CVAT export (Segmentation mask 1.1)", str(Path.home()),
+                                              "CVAT export (*.zip);;All files (*)")  # fmt: skip
+        if not path:
+            return
+        images = QFileDialog.getExistingDirectory(self.window, "The photos of that export (Cancel if it holds them)",
+                                                  str(Path(path).parent))  # fmt: skip
+        folder = QFileDialog.getExistingDirectory(self.window, "New label set folder", str(Path(path).parent))
+        if not folder:
+            return
+        try:
+            self._use_label_set(import_cvat(path, images or None, folder))
+        except UserInputError as e:
+            self.window.show_error("Could not import the CVAT export", str(e))
+
+    def choose_export_cvat(self) -> None:
+        if self.labelset is None:
+            self.window.show_error("No label set", "Create or open a label set first (Label ▸ New label set…).")
+            return
+        self.save()
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export to CVAT", str(self.labelset.root.with_suffix(".zip")),
+                                              "Zip (*.zip)")  # fmt: skip
+        if path:
+            try:
+                export_cvat(self.labelset, path)
+                self.window.statusBar().showMessage(f"Exported to {path} — import it in CVAT as 'Segmentation mask 1.1'", 10000)
+            except UserInputError as e:
+                self.window.show_error("Could not export", str(e))
