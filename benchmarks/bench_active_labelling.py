@@ -4,7 +4,8 @@ scribbles teach as much as full masks?
 On real conveyor-ore tiles (../shared/data/rocks_dense/conveyor: background = belt, rock = rock + clump,
 unlabelled = unknown), in one run and with the same training budget for every arm:
 
-1. A small model is trained on a few tiles (the "few frames" start).
+1. The built-in demo rock model (synthetic rock fields, assets/demo_rocks.pt) is fine-tuned on a few tiles:
+   the "model trained on a few frames" a user starts from.
 2. K more tiles are chosen from the pool (a) by `segtool.core.suggest` (the model's uncertainty, spread
    apart), (b) evenly spaced, (c) at random; each is "labelled" from the ground truth, and the start
    model is fine-tuned on start + K with the same epochs. Validation IoU on held-out tiles is reported.
@@ -87,8 +88,8 @@ def write_set(root: Path, items: list[tuple[str, np.ndarray, np.ndarray]]) -> Pa
 def run(name: str, data: Path, val: Path, out: Path, epochs: int, init: str, seed: int) -> dict:
     cfg = TrainConfig(
         data=str(data), val=str(val), output=str(out / name), backbone="mobilenet_v3_large", width_mult=0.5,
-        aspp_channels=64, init=init, epochs=epochs, repeat=4, batch_size=8, crop_size=160, eval_size=192,
-        scale_min=0.75, scale_max=1.5, optimizer="adamw", lr=1e-3, select_best="last", device="cpu",
+        aspp_channels=64, init=init, epochs=epochs, repeat=8, batch_size=8, crop_size=160, eval_size=192,
+        scale_min=0.75, scale_max=1.5, optimizer="adamw", lr=5e-4, select_best="last", device="cpu",
         aux_weight=0.0, workers=0, seed=seed,
     )  # fmt: skip
     t0 = time.perf_counter()
@@ -101,7 +102,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--start", type=int, default=8, help="tiles of the start model")
     ap.add_argument("--k", type=int, default=16, help="tiles added by each arm")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -115,7 +116,8 @@ def main() -> int:
     rest = [t for t in pool if t not in start]
     tmp = Path(args.out or tempfile.mkdtemp(prefix="segtool_active_"))
     val_dir = write_set(tmp / "val", val)
-    rows = [run("start", write_set(tmp / "d_start", start), val_dir, tmp, args.epochs, "scratch", args.seed)]
+    demo = REPO / "assets" / "demo_rocks.pt"
+    rows = [run("start", write_set(tmp / "d_start", start), val_dir, tmp, args.epochs, str(demo), args.seed)]
     base = str(tmp / "start" / "last.pt")
 
     # (a) suggestions: score the pool with the start model, pick K uncertain, spread tiles
@@ -141,7 +143,7 @@ def main() -> int:
     rows.append(run("scribbles", write_set(tmp / "d_scrib", strokes), val_dir, tmp, args.epochs, base, args.seed))
 
     print(f"conveyor tiles: start {len(start)}, pool {len(rest)}, val {len(val)}; K = {args.k}; "
-          f"{args.epochs} epochs × repeat 4 each; scribbles label {100 * painted:.1f} % of pixels")  # fmt: skip
+          f"{args.epochs} epochs × repeat 8 each; scribbles label {100 * painted:.1f} % of pixels")  # fmt: skip
     print(f"{'arm':16s} {'rock IoU':>9s} {'mIoU':>7s} {'time s':>7s}")
     for r in rows:
         print(f"{r['arm']:16s} {r['rock_iou']:9.3f} {r['miou']:7.3f} {r['s']:7.0f}")
