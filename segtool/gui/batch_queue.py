@@ -40,6 +40,7 @@ from segtool.core.batch.local import BatchProgress, run_batch
 from segtool.core.batch.runner import EngineSpec
 from segtool.core.export import ExportOptions
 from segtool.core.onnx_export import is_onnx_path
+from segtool.gui.job_dialog import JobDialogMixin
 from segtool.gui.workers import app_cpu_threads
 
 STATE_TEXT = {"pending": "waiting", "running": "running", "complete": "done", "partial": "partial", "failed": "failed"}
@@ -104,7 +105,7 @@ class BatchJob(QThread):
             self.failed.emit(f"{type(e).__name__}: {e}")
 
 
-class BatchQueueDialog(QDialog):
+class BatchQueueDialog(JobDialogMixin, QDialog):
     """A queue of videos (or folders of them) exported one after another into OUT/<name>/."""
 
     COLS = ("Source", "Output", "Progress", "State")
@@ -276,25 +277,10 @@ class BatchQueueDialog(QDialog):
         self.status.setText("Loading the model and opening the videos…")
         self.job.start()
 
-    def running(self) -> bool:
-        return self.job is not None and self.job.isRunning()
+    CANCELLING = "Cancelling… (the video being written stays resumable)"
 
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.status.setText("Cancelling… (the video being written stays resumable)")
-
-    def shutdown(self, timeout_ms: int = 15000) -> None:
-        """Cancel a running queue and wait for its thread (window closing)."""
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait(timeout_ms)
-
-    def _cancel_or_close(self) -> None:
-        if self.running():
-            self.cancel()
-        else:
-            self.close()
+    def _say_cancelling(self, text: str) -> None:
+        self.status.setText(text)
 
     def _choose_files(self) -> None:
         pattern = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)

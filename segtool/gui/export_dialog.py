@@ -38,6 +38,7 @@ from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
 from segtool.core.pipeline import Progress
 from segtool.core.sources import open_source
+from segtool.gui.job_dialog import JobDialogMixin
 from segtool.gui.workers import SourceInfo, app_cpu_threads
 
 EXIT_TEXT = {
@@ -101,7 +102,7 @@ class ExportJob(QThread):
                 src.close()
 
 
-class ExportDialog(QDialog):
+class ExportDialog(JobDialogMixin, QDialog):
     """Choose the outputs (the `predict` options) and run the export with progress, ETA and Cancel."""
 
     queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
@@ -236,25 +237,10 @@ class ExportDialog(QDialog):
         self.cancel_btn.setText("Cancel")
         self.job.start()
 
-    def running(self) -> bool:
-        return self.job is not None and self.job.isRunning()
+    CANCELLING = "Cancelling…"
 
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.eta.setText("Cancelling…")
-
-    def shutdown(self, timeout_ms: int = 15000) -> None:
-        """Cancel a running export and wait for its thread (window closing)."""
-        if self.job is not None:
-            self.job.cancel()
-            self.job.wait(timeout_ms)
-
-    def _cancel_or_close(self) -> None:
-        if self.running():
-            self.cancel()
-        else:
-            self.close()
+    def _say_cancelling(self, text: str) -> None:
+        self.eta.setText(text)
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
