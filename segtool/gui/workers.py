@@ -19,22 +19,13 @@ from PySide6.QtCore import QThread, Signal
 
 from models.checkpoint import Checkpoint
 from models.device import default_cpu_threads
+from segtool.core import viewer
 from segtool.core.checkpoint_info import describe
 from segtool.core.viewer import (
     STILL_FPS,
-    ApplySettings,
     EngineInfo,
     LiveStats,
-    LoadCheckpoint,
-    OpenSource,
-    Pause,
-    Play,
-    SessionEvents,
-    SetDevice,
-    ShowFrame,
     SourceInfo,
-    Stop,
-    ViewerSession,
     ViewResult,
     ViewSettings,
     paced_frames,
@@ -57,7 +48,7 @@ def describe_checkpoint(path: str | Path, ck: Checkpoint) -> dict[str, Any]:
     return describe(path, ck)
 
 
-class _SignalEvents(SessionEvents):
+class _SignalEvents(viewer.SessionEvents):
     """Session events as the worker's signals (queued to the GUI thread, from whichever thread)."""
 
     def __init__(self, worker: ViewerWorker) -> None:
@@ -102,34 +93,34 @@ class ViewerWorker(QThread):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("segtool-viewer-worker")
-        self.session = ViewerSession(_SignalEvents(self), threads=app_cpu_threads())
+        self.session = viewer.ViewerSession(_SignalEvents(self), threads=app_cpu_threads())
         self._settings = ViewSettings()  # GUI thread only; the session gets copies with commands
 
     # --- GUI-thread API: each call only queues a command -------------------------------------------
 
     def load_checkpoint(self, path: str, device: str = "auto", precision: str = "auto", runtime: str = "auto") -> None:
-        self.session.submit(LoadCheckpoint(str(path), device, precision, runtime))
+        self.session.submit(viewer.LoadCheckpoint(str(path), device, precision, runtime))
 
     def set_device(self, device: str, precision: str, runtime: str = "auto") -> None:
-        self.session.submit(SetDevice(device, precision, runtime))
+        self.session.submit(viewer.SetDevice(device, precision, runtime))
 
     def open_source(self, spec: str) -> None:
-        self.session.submit(OpenSource(str(spec)))
+        self.session.submit(viewer.OpenSource(str(spec)))
 
     def show_frame(self, index: int) -> None:
         """Show frame `index` (stops playback)."""
-        self.session.submit(ShowFrame(int(index), self._settings))
+        self.session.submit(viewer.ShowFrame(int(index), self._settings))
 
     def play(self, start: int) -> None:
-        self.session.submit(Play(int(start), self._settings))
+        self.session.submit(viewer.Play(int(start), self._settings))
 
     def pause(self) -> None:
-        self.session.submit(Pause())
+        self.session.submit(viewer.Pause())
 
     def shutdown(self, timeout_ms: int = 15000) -> bool:
         """Stop playback, close the source, end the thread; True when the thread has finished."""
         self.requestInterruption()
-        self.session.submit(Stop())
+        self.session.submit(viewer.Stop())
         return self.wait(timeout_ms) if self.isRunning() else True
 
     def take_result(self) -> ViewResult | None:
@@ -150,7 +141,7 @@ class ViewerWorker(QThread):
     def update_settings(self, **changes: Any) -> None:
         """Replace fields of the settings snapshot; a running playback uses it from its next frame."""
         self._settings = dataclasses.replace(self._settings, **changes)
-        self.session.submit(ApplySettings(self._settings))
+        self.session.submit(viewer.ApplySettings(self._settings))
 
     speed = property(lambda self: self._settings.speed, lambda self, v: self.update_settings(speed=float(v)))
     loop = property(lambda self: self._settings.loop, lambda self, v: self.update_settings(loop=bool(v)))

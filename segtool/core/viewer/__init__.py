@@ -48,29 +48,9 @@ Where label mode and the Measure panel plug in
 
 from __future__ import annotations
 
-from segtool.core.viewer.messages import (
-    Analysis,
-    ApplySettings,
-    Command,
-    EngineInfo,
-    LiveStats,
-    LoadCheckpoint,
-    OpenSource,
-    Pause,
-    Play,
-    SessionEvents,
-    SetDevice,
-    ShowFrame,
-    SourceInfo,
-    Stop,
-    ViewResult,
-    ViewSettings,
-)
+from segtool.core.viewer import messages
+from segtool.core.viewer.messages import *  # noqa: F403 - the package's public types (messages.__all__)
 from segtool.core.viewer.pacing import STILL_FPS, paced_frames
 from segtool.core.viewer.session import ViewerSession
 
-__all__ = [
-    "Analysis", "ApplySettings", "Command", "EngineInfo", "LiveStats", "LoadCheckpoint", "OpenSource", "Pause",
-    "Play", "STILL_FPS", "SessionEvents", "SetDevice", "ShowFrame", "SourceInfo", "Stop", "ViewResult",
-    "ViewSettings", "ViewerSession", "paced_frames",
-]  # fmt: skip
+__all__ = [*messages.__all__, "STILL_FPS", "ViewerSession", "paced_frames"]

@@ -19,6 +19,11 @@ from segtool.core.frame import Frame, Prediction
 # A per-result analysis (the Measure panel's fragments, label mode's starting mask): called off the
 # GUI thread with the frame and the prediction made from it (read-only arrays it may keep); what it
 # returns lands in `ViewResult.analysis[name]`. It must not touch the Engine or the Source.
+__all__ = [
+    "Analysis", "ApplySettings", "Command", "EngineInfo", "LiveStats", "LoadCheckpoint", "OpenSource", "Pause",
+    "Play", "SessionEvents", "SetDevice", "ShowFrame", "SourceInfo", "Stop", "ViewResult", "ViewSettings",
+]  # fmt: skip
+
 Analysis = Callable[[Frame, Prediction], Any]
 
 
