@@ -124,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
               f"continue with: segtool train {args.data} -o {result.run_dir} --resume", file=sys.stderr)  # fmt: skip
         return 130
     print(f"done: {result.epochs_done} epoch(s) in {result.seconds:.0f} s; {best} -> {result.run_dir}")
+    from segtool.commands.eval import warning_text
+    from segtool.core.runs import read_report
+
+    for line in warning_text(read_report(result.run_dir) or {}):  # a useless model must not read as a success
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -48,6 +48,7 @@ class TrainOutcome:
     kind: str
     message: str
     details: str = ""
+    warnings: tuple[str, ...] = ()  # a finished run whose model never predicts a class (training.diagnose)
 
 
 class TrainProcess:
@@ -186,13 +187,26 @@ class TrainProcess:
                     "cancelled",
                     f"Stopped after {ev.get('epochs_done', 0)} epoch(s); last.pt saved — Resume continues it.",
                 )
-            return TrainOutcome("finished", f"Finished {ev.get('epochs_done', 0)} epoch(s).")
+            return finished_outcome(ev.get("epochs_done", 0), self.config.get("output", ""))
         if ev is not None and ev["event"] == "error":
             return TrainOutcome(
                 "error", ev.get("message", "training failed"), ev.get("traceback", "") or tail
             )
         code = self._proc.returncode if self._proc is not None else None
         return TrainOutcome("died", explain_exit(code, self.config.get("output", "")), tail)
+
+
+def finished_outcome(epochs_done: int, run_dir: str) -> TrainOutcome:
+    """A run that ended normally: "finished", with the best model's warnings (read from report.json)
+    so that a model predicting background everywhere does not read as a success."""
+    from segtool.core.runs import read_report
+    from training.diagnose import warning_lines
+
+    warnings = tuple(warning_lines((read_report(run_dir) or {}).get("warnings") or [])) if run_dir else ()
+    if warnings:
+        return TrainOutcome("finished", f"Finished {epochs_done} epoch(s), but the model is not useful yet — "
+                            "see the warning on the Results page.", warnings=warnings)  # fmt: skip
+    return TrainOutcome("finished", f"Finished {epochs_done} epoch(s).")
 
 
 def explain_exit(code: int | None, run_dir: str) -> str:

@@ -258,3 +258,52 @@ def test_wizard_on_real_rocks(qtbot, wizard, shared_data):
     assert wizard.run.outcome.kind == "finished", wizard.run.outcome
     wizard.next()
     assert wizard.results_page.table.rowCount() >= 2
+
+
+def _useless_run(run_dir: Path) -> Path:
+    """A run folder whose best model painted background everywhere on sparse rock labels."""
+    from training.metrics import ConfusionMatrix, report_dict
+
+    labels = np.zeros((100, 100), np.uint8)
+    labels[:6, :10] = 1
+    cm = ConfusionMatrix(2)
+    cm.update(np.zeros_like(labels), labels)
+    run_dir.mkdir(parents=True)
+    (run_dir / "report.json").write_text(json.dumps({**report_dict(cm, ["background", "rocks"], 1), "epoch": 3}))
+    return run_dir
+
+
+def test_results_page_warns_about_a_useless_model(qtbot, wizard, tmp_path):
+    """mIoU 0.50 / pixel accuracy 0.99 with rocks never predicted: a warning, not a silent success."""
+    from segtool.core.train_process import finished_outcome
+
+    run_dir = _useless_run(tmp_path / "run")
+    outcome = finished_outcome(3, str(run_dir))
+    assert outcome.kind == "finished" and outcome.warnings and "not useful" in outcome.message
+    wizard.config = {"output": str(run_dir)}
+    page = wizard.results_page
+    page.initializePage()
+    assert not page.warning.isHidden()
+    text = page.warning.text()
+    assert "never predicts &#x27;rocks&#x27;" in text or "never predicts 'rocks'" in text
+    assert "unknown" in text and "Class weights" in text and "pretrained" in text
+    assert "--" not in text  # the app speaks of buttons and fields, not CLI options
+    wizard.training_page._ended(outcome)
+    assert "#8a5a00" in wizard.training_page.headline.text()  # amber, not the green of a success
+
+
+def test_results_page_has_no_warning_for_a_working_model(qtbot, wizard, tmp_path):
+    from segtool.core.train_process import finished_outcome
+    from training.metrics import ConfusionMatrix, report_dict
+
+    labels = np.zeros((10, 10), np.uint8)
+    labels[:3] = 1
+    cm = ConfusionMatrix(2)
+    cm.update(labels, labels)
+    run_dir = tmp_path / "good"
+    run_dir.mkdir()
+    (run_dir / "report.json").write_text(json.dumps(report_dict(cm, ["background", "rocks"], 1)))
+    assert finished_outcome(1, str(run_dir)).warnings == ()
+    wizard.config = {"output": str(run_dir)}
+    wizard.results_page.initializePage()
+    assert wizard.results_page.warning.isHidden()

@@ -124,6 +124,10 @@ class TrainingPage(QWizardPage):
 
     def _ended(self, outcome) -> None:
         color = {"finished": "#1b7f3a", "cancelled": "#8a5a00"}.get(outcome.kind, "#b00020")
+        if outcome.warnings:
+            color = "#8a5a00"  # finished, but the model is useless: not green
+            for line in outcome.warnings:
+                self.log.appendPlainText(f"Warning: {line}")
         self.headline.setText(f"<b style='color:{color}'>{html.escape(outcome.message)}</b>")
         if outcome.kind in ("error", "died"):
             self.log.appendPlainText(outcome.message)
