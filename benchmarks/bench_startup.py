@@ -62,7 +62,9 @@ def launch_once(python: str, env: dict[str, str], display: str, timeout_s: float
     env = dict(env, XDG_CONFIG_HOME=cfg, DISPLAY=display)
     env.pop("QT_QPA_PLATFORM", None)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([python, "-m", "segtool"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [python, "-m", "segtool"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     t_win = t_overlay = float("nan")
     try:
         while time.perf_counter() - t0 < timeout_s and proc.poll() is None:

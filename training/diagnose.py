@@ -76,7 +76,9 @@ def warning_lines(warnings: Sequence[dict]) -> list[str]:
     return [f"{w['message']}. Try: {'; '.join(w['try'])}." for w in warnings]
 
 
-def rare_classes(shares: Sequence[float], class_names: Sequence[str], *, skip_first: bool = True) -> list[tuple[str, float]]:
+def rare_classes(
+    shares: Sequence[float], class_names: Sequence[str], *, skip_first: bool = True
+) -> list[tuple[str, float]]:
     """Classes (other than class 0, the background, unless `skip_first` is off) with labelled pixels
     under RARE_SHARE of all labelled pixels: (name, share)."""
     start = 1 if skip_first else 0

@@ -70,7 +70,9 @@ def test_eval_cli_prints_the_warning(tmp_path, capsys):
                                     state_dict=net.state_dict()), tmp_path / "m.pt")  # fmt: skip
     (tmp_path / "d" / "images").mkdir(parents=True)
     (tmp_path / "d" / "masks").mkdir()
-    Image.new("RGB", (64, 48), (0, 0, 0)).save(tmp_path / "d" / "images" / "a.png")  # dark: predicted background
+    Image.new("RGB", (64, 48), (0, 0, 0)).save(
+        tmp_path / "d" / "images" / "a.png"
+    )  # dark: predicted background
     mask = np.zeros((48, 64), np.uint8)
     mask[:10, :10] = 1
     Image.fromarray(mask).save(tmp_path / "d" / "masks" / "a.png")
@@ -79,6 +81,6 @@ def test_eval_cli_prints_the_warning(tmp_path, capsys):
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "r.json").read_text())
     assert code == 0
-    assert report["per_class_iou"]["rock"] == 0.0  
+    assert report["per_class_iou"]["rock"] == 0.0
     assert "WARNING: the model never predicts 'rock'" in out and "--class-weights" in out
     assert any(w["class"] == "rock" for w in report["warnings"])
