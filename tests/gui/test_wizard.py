@@ -307,3 +307,32 @@ def test_results_page_has_no_warning_for_a_working_model(qtbot, wizard, tmp_path
     wizard.config = {"output": str(run_dir)}
     wizard.results_page.initializePage()
     assert wizard.results_page.warning.isHidden()
+
+
+def test_start_from_viewer_model_shows_and_records_its_network(qtbot, runs_env, tiny, tmp_path):
+    """A mobilenet model open in the viewer: the Model page, the Schedule page's run folder and the
+    config handed to training all say mobilenet_v3_large, not the resnet50 default."""
+    from segtool.gui.wizard import TrainingWizard
+    from tests.helpers import make_small_checkpoint
+
+    ck, _ = make_small_checkpoint(tmp_path / "viewer.pt")  # mobilenet_v3_large
+    wiz = TrainingWizard(str(ck), runs_env)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, tiny)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.backbone.currentData() == "resnet50"  # the default, before choosing the viewer's model
+        mp.from_viewer.setChecked(True)
+        assert mp.backbone.currentData() == "mobilenet_v3_large" and not mp.backbone.isEnabled()
+        assert mp.model_config()["backbone"] == "mobilenet_v3_large"
+        mp.from_scratch.setChecked(True)
+        assert mp.backbone.currentData() == "resnet50" and mp.backbone.isEnabled()  # the user's choice is back
+        mp.from_viewer.setChecked(True)
+        wiz.next()
+        assert wiz.config["backbone"] == "mobilenet_v3_large" and wiz.config["init"] == str(ck)
+        assert wiz.schedule_page.out.text().endswith("_mobilenet_v3_large")
+    finally:
+        wiz.shutdown()
+        wiz.close()

@@ -47,6 +47,32 @@ def cached_weights(backbone: str, source: str) -> Path | None:
         return None
 
 
+_NETWORKS: dict[tuple[str, float], dict | None] = {}
+
+
+def checkpoint_network(path: str | Path | None) -> dict | None:
+    """The `model` section of a segtool checkpoint (backbone, output stride …), or None if unreadable.
+
+    Memory-mapped, so a 160 MB resnet50 checkpoint is not read into memory to learn its backbone."""
+    if not path:
+        return None
+    p = Path(path)
+    try:
+        key = (str(p.resolve()), p.stat().st_mtime)
+    except OSError:
+        return None
+    if key not in _NETWORKS:
+        try:
+            import torch
+
+            obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+            model = obj.get("model") if isinstance(obj, dict) else None
+            _NETWORKS[key] = dict(model) if isinstance(model, dict) and model.get("backbone") else None
+        except Exception:  # noqa: BLE001 - not a segtool checkpoint: training says why when it starts
+            _NETWORKS[key] = None
+    return _NETWORKS[key]
+
+
 class ModelPage(QWizardPage):
     """Initialisation, backbone, output stride, input size."""
 
@@ -118,7 +144,8 @@ class ModelPage(QWizardPage):
         self.stride.currentIndexChanged.connect(self._update)
         self.source.currentIndexChanged.connect(self._update)
         self.weights.textChanged.connect(self._update)
-        self.ckpt.textChanged.connect(self.completeChanged)
+        self.ckpt.textChanged.connect(self._update)
+        self._chosen: tuple[str, int] | None = None  # the user's network, restored when a checkpoint is unticked
 
         arch = QGroupBox("Network")
         form = QFormLayout(arch)
@@ -160,10 +187,11 @@ class ModelPage(QWizardPage):
             self.from_file.setChecked(True)
 
     def _update(self) -> None:
-        bb, stride = self.backbone.currentData(), self.stride.currentData()
-        self.backbone_note.setText(BACKBONE_NOTES[bb])
-        self.stride_note.setText(STRIDE_NOTES[stride])
         from_ckpt = self.from_viewer.isChecked() or self.from_file.isChecked()
+        self._show_network(from_ckpt)
+        bb, stride = self.backbone.currentData(), self.stride.currentData()
+        self.backbone_note.setText(BACKBONE_NOTES.get(bb, ""))
+        self.stride_note.setText(STRIDE_NOTES.get(stride, str(stride)))
         self.backbone.setEnabled(not from_ckpt)
         self.stride.setEnabled(not from_ckpt)
         self.arch_note.setText("The network is taken from the checkpoint (its backbone and output stride); classes "
@@ -180,6 +208,32 @@ class ModelPage(QWizardPage):
                     "Local file… (copied from a computer with internet)")  # fmt: skip
         self.weights_note.setText(note)
         self.completeChanged.emit()
+
+    def _show_network(self, from_ckpt: bool) -> None:
+        """Starting from a checkpoint, the combos show the network that will be trained: the checkpoint's
+        (the viewer's mobilenet must not read "resnet50" here, on the Schedule page or in config.json)."""
+        net = checkpoint_network(self.init_value()) if from_ckpt else None
+        for combo in (self.backbone, self.stride):
+            combo.blockSignals(True)
+        try:
+            if net is not None:
+                if self._chosen is None:
+                    self._chosen = (self.backbone.currentData(), self.stride.currentData())
+                bb, os_ = str(net["backbone"]), int(net.get("output_stride") or 16)
+                if self.backbone.findData(bb) < 0:
+                    self.backbone.addItem(bb, bb)
+                if self.stride.findData(os_) < 0:
+                    self.stride.addItem(str(os_), os_)
+                self.backbone.setCurrentIndex(self.backbone.findData(bb))
+                self.stride.setCurrentIndex(self.stride.findData(os_))
+            elif not from_ckpt and self._chosen is not None:
+                bb, os_ = self._chosen
+                self._chosen = None
+                self.backbone.setCurrentIndex(self.backbone.findData(bb))
+                self.stride.setCurrentIndex(self.stride.findData(os_))
+        finally:
+            for combo in (self.backbone, self.stride):
+                combo.blockSignals(False)
 
     def init_value(self) -> str:
         if self.from_viewer.isChecked() and self.state.viewer_checkpoint:
