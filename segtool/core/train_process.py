@@ -49,6 +49,8 @@ class TrainOutcome:
     message: str
     details: str = ""
     warnings: tuple[str, ...] = ()  # a finished run whose model never predicts a class (training.diagnose)
+    error_type: str = ""  # for "error": the exception's class name, e.g. PretrainedWeightsUnavailable
+    user_error: bool = False  # for "error": bad input the user can change (no traceback is worth showing)
 
 
 class TrainProcess:
@@ -189,9 +191,8 @@ class TrainProcess:
                 )
             return finished_outcome(ev.get("epochs_done", 0), self.config.get("output", ""))
         if ev is not None and ev["event"] == "error":
-            return TrainOutcome(
-                "error", ev.get("message", "training failed"), ev.get("traceback", "") or tail
-            )
+            return TrainOutcome("error", ev.get("message", "training failed"), ev.get("traceback", "") or tail,
+                                error_type=ev.get("error_type", ""), user_error=ev.get("kind") == "input")  # fmt: skip
         code = self._proc.returncode if self._proc is not None else None
         return TrainOutcome("died", explain_exit(code, self.config.get("output", "")), tail)
 
@@ -392,7 +393,8 @@ def child_main() -> int:
         if isinstance(e, MemoryError):
             msg = ("out of memory (RAM) — start a new run with a smaller batch size or crop size; "
                    "last.pt holds the last finished epoch")  # fmt: skip
-        emit({"event": "error", "kind": kind, "message": msg, "traceback": traceback.format_exc()})
+        emit({"event": "error", "kind": kind, "message": msg, "traceback": traceback.format_exc(),
+              "error_type": type(e).__name__})  # fmt: skip
         return 2
     return 0
 

@@ -323,8 +323,7 @@ def test_start_from_viewer_model_shows_and_records_its_network(qtbot, runs_env, 
         check_data(qtbot, wiz, tiny)
         wiz.next()
         mp = wiz.model_page
-        assert mp.backbone.currentData() == "resnet50"  # the default, before choosing the viewer's model
-        mp.from_viewer.setChecked(True)
+        assert mp.from_viewer.isChecked()  # nothing cached: the viewer's model is the start that works now
         assert mp.backbone.currentData() == "mobilenet_v3_large" and not mp.backbone.isEnabled()
         assert mp.model_config()["backbone"] == "mobilenet_v3_large"
         mp.from_scratch.setChecked(True)
@@ -336,3 +335,78 @@ def test_start_from_viewer_model_shows_and_records_its_network(qtbot, runs_env, 
     finally:
         wiz.shutdown()
         wiz.close()
+
+
+def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(qtbot, runs_env, tiny, tmp_path, monkeypatch):
+    """No internet: the default start works without one; ImageNet weights, chosen on purpose, are said to
+    need a download before Start; the failure is a sentence with "Choose another start", which goes back to
+    the Model page with the data and schedule kept; the next wizard remembers the dataset."""
+    from segtool.gui.settings import AppSettings, ini_settings
+    from segtool.gui.wizard import TrainingWizard
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing cached
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # offline, and fast to fail
+    settings = AppSettings(ini_settings(tmp_path / "settings.ini"))
+    wiz = TrainingWizard(None, runs_env, settings=settings)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, tiny)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.from_scratch.isChecked()  # nothing cached, no viewer model: a start that works now
+        mp.from_pretrained.setChecked(True)
+        mp.backbone.setCurrentIndex(mp.backbone.findData("mobilenet_v3_large"))
+        mp.eval_size.setValue(64)
+        assert "needs internet" in mp.weights_note.text()
+        wiz.next()
+        sp = wiz.schedule_page
+        assert not sp.download_note.isHidden() and "needs internet" in sp.download_note.text()
+        sp.device.setCurrentIndex(sp.device.findData("cpu"))
+        sp.epochs.setValue(1)
+        sp.crop.setValue(64)
+        sp.batch.setValue(2)
+        wiz.next()
+        wait_ended(qtbot, wiz)
+        outcome, page = wiz.run.outcome, wiz.training_page
+        assert outcome.kind == "error" and outcome.error_type == "PretrainedWeightsUnavailable", outcome
+        headline, log = page.headline.text(), page.log.toPlainText()
+        assert "offline" in headline and "Choose another start" in headline and page.headline.wordWrap()
+        assert "--" not in headline + log and "Traceback" not in log
+        assert not page.another_btn.isHidden()
+        page.another_btn.click()
+        assert wiz.currentPage() is mp and wiz.run is None
+        assert wiz.data_page.path.text() == str(tiny) and wiz.check is not None
+        mp.from_scratch.setChecked(True)
+        wiz.next()
+        assert sp.epochs.value() == 1 and sp.batch.value() == 2 and sp.download_note.isHidden()
+    finally:
+        wiz.shutdown()
+        wiz.close()
+    again = TrainingWizard(None, runs_env, settings=settings)
+    qtbot.addWidget(again)
+    try:
+        assert again.data_page.path.text() == str(tiny)  # the last dataset is remembered
+    finally:
+        again.shutdown()
+        again.close()
+
+
+def test_data_page_speaks_of_fields_not_cli_options(qtbot, wizard, shared_data):
+    """A CVAT export without photos: the message names the Photos field, never `--images DIR`."""
+    export = shared_data / "rocks" / "cvat_annotations_segmentation mask 1.1.zip"
+    if not export.is_file():
+        pytest.skip(f"{export} not found")
+    check_data(qtbot, wizard, export)
+    text = wizard.data_page.problems.text()
+    assert "Photos field" in text and "--" not in text, text
+
+
+def test_wording_replaces_cli_options():
+    from segtool.gui.wording import in_app_words
+
+    out = in_app_words("out of GPU memory with --batch-size 8; try --batch-size 4 or --crop-size 384")
+    assert out == ("out of GPU memory with Batch size 8 (Schedule ▸ Advanced); try Batch size 4 (Schedule ▸ Advanced) "
+                   "or Crop 384 px (Schedule ▸ Advanced)")  # fmt: skip
+    assert "--" not in in_app_words("Offline? pass it with --weights-file PATH, or add a val/ folder or use --val")

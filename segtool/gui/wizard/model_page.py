@@ -73,6 +73,16 @@ def checkpoint_network(path: str | Path | None) -> dict | None:
     return _NETWORKS[key]
 
 
+def download_mb(backbone: str, source: str) -> float | None:
+    """Size of torchvision's weights file for this backbone and source, in MB (its own metadata)."""
+    try:
+        from models.pretrained import weights_entry
+
+        return float(weights_entry(backbone, source).meta["_file_size"])
+    except Exception:  # noqa: BLE001 - unknown size: the note leaves it out
+        return None
+
+
 class ModelPage(QWizardPage):
     """Initialisation, backbone, output stride, input size."""
 
@@ -83,7 +93,7 @@ class ModelPage(QWizardPage):
         self.setSubTitle("Where the model starts from, and how big it is.")
 
         self.from_viewer = QRadioButton("The model open in the viewer")
-        self.from_pretrained = QRadioButton("A model pretrained by torchvision (recommended)")
+        self.from_pretrained = QRadioButton("A model pretrained by torchvision (most accurate; may need a download)")
         self.from_file = QRadioButton("Another segtool checkpoint")
         self.from_scratch = QRadioButton("From scratch (random weights; needs far more photos and time)")
         self.init_group = QButtonGroup(self)
@@ -145,6 +155,7 @@ class ModelPage(QWizardPage):
         self.source.currentIndexChanged.connect(self._update)
         self.weights.textChanged.connect(self._update)
         self.ckpt.textChanged.connect(self._update)
+        self._start_chosen = False  # the default start is picked once, on the first visit
         self._chosen: tuple[str, int] | None = None  # the user's network, restored when a checkpoint is unticked
 
         arch = QGroupBox("Network")
@@ -161,14 +172,30 @@ class ModelPage(QWizardPage):
         lay.addWidget(start)
         lay.addWidget(arch)
         lay.addStretch(1)
-        self.from_pretrained.setChecked(True)
 
     def initializePage(self) -> None:  # noqa: N802
         ck = self.state.viewer_checkpoint
         self.from_viewer.setEnabled(ck is not None)
         self.from_viewer.setText(f"The model open in the viewer ({Path(ck).name})" if ck else
                                  "The model open in the viewer (none is open)")  # fmt: skip
+        if not self._start_chosen:
+            self._start_chosen = True
+            self.default_start().setChecked(True)
         self._update()
+
+    def default_start(self) -> QRadioButton:
+        """A start that works now, without internet: ImageNet weights already in the cache, else the
+        viewer's model, else from scratch. A download is only ever the user's explicit choice."""
+        if cached_weights(self.backbone.currentData(), "imagenet") is not None:
+            return self.from_pretrained
+        if self.state.viewer_checkpoint:
+            return self.from_viewer
+        return self.from_scratch
+
+    def needs_download(self) -> bool:
+        """True when Start would first download pretrained weights (no local file, nothing cached)."""
+        return (self.from_pretrained.isChecked() and not self.weights.text().strip()
+                and cached_weights(self.backbone.currentData(), self.source.currentData()) is None)  # fmt: skip
 
     def _choose_weights(self) -> None:
         p, _ = QFileDialog.getOpenFileName(
@@ -204,8 +231,8 @@ class ModelPage(QWizardPage):
         elif cached_weights(bb, source) is not None:
             note = "already downloaded — no internet needed"
         else:
-            note = ("downloaded with a progress bar when training starts; offline, pick the .pth file with "
-                    "Local file… (copied from a computer with internet)")  # fmt: skip
+            note = ("<b>needs internet</b>: downloaded when training starts. Offline, pick the .pth file with "
+                    "Local file… (copied from a computer with internet), or choose another start")  # fmt: skip
         self.weights_note.setText(note)
         self.completeChanged.emit()
 
