@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from segtool.core.sources import IMAGE_EXTENSIONS
 from segtool.gui.canvas import ImageCanvas
-from segtool.gui.export_dialog import ExportDialog
+from segtool.gui.export_dialog import ExportDialog, OverlayView
 from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
 from segtool.gui.settings import AppSettings
@@ -308,6 +308,12 @@ class MainWindow(QMainWindow):
         self._fill_recent_menus()
         self.statusBar().showMessage(f"Model {Path(info.path).name} ready on {info.device_label}", 5000)
         self._refresh_after_change()
+        d = self.export_dialog
+        if d is not None and d.isVisible() and not d.running():  # it must name and use the model now open
+            out = d.out.text()
+            d.hide()
+            if self.open_export_dialog() is not None:
+                self.export_dialog.out.setText(out)
 
     def _source_opened(self, info: SourceInfo) -> None:
         self.source = info
@@ -455,12 +461,18 @@ class MainWindow(QMainWindow):
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
         self.export_dialog = ExportDialog(self.source, str(self.checkpoint_path), self.panel.device_key(),
-                                          self.panel.precision_key(), out, self)  # fmt: skip
+                                          self.panel.precision_key(), out, self, view=self.overlay_view)  # fmt: skip
+        self.panel.viewChanged.connect(self.export_dialog.refresh_view)
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
         self.export_dialog.show()
         return self.export_dialog
+
+    def overlay_view(self) -> OverlayView:
+        """The view's opacity and class ticks, for an export that looks like what is on screen."""
+        names = tuple(self.engine_info.class_names) if self.engine_info is not None else ()
+        return OverlayView(self.panel.alpha(), tuple(self.panel.legend.visible()) or None, names)
 
     # --- errors, drops, closing --------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ def test_playing_shows_masks_of_the_frame_they_belong_to(qtbot, window, gui_chec
         expected_mask = reference_engine.predict([np.array(r.rgb)])[0].mask
         assert np.array_equal(r.mask, expected_mask)  # the mask was computed from this very frame
         assert 0 < (r.mask == 1).mean() < 1  # both classes occur: the comparison means something
-        want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6)
+        want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6, visible=window.panel.legend.visible())
         assert np.abs(picture.astype(int) - want).max() <= 1  # the screen shows exactly that pair
         assert not r.rgb.flags.writeable and not r.mask.flags.writeable  # read-only copies
 
