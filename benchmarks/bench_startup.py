@@ -133,8 +133,10 @@ def main() -> int:
             wins.append(w)
             overlays.append(o)
             print(f"launch {i + 1}: window {w:6.2f} s  first overlay {o:6.2f} s")
-        print(f"{'launch → window':20s} median {statistics.median(wins):6.2f} s")
-        print(f"{'launch → overlay':20s} median {statistics.median(overlays):6.2f} s")
+        for name, vals in (("launch → window", wins), ("launch → overlay", overlays)):
+            ok = [v for v in vals if v == v]  # a launch that failed (nan) is counted, not averaged in
+            med = f"{statistics.median(ok):6.2f} s" if ok else "   n/a"
+            print(f"{name:20s} median {med}  ({len(ok)} of {len(vals)} launches)")
     finally:
         if xvfb is not None:
             xvfb.terminate()
