@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -103,7 +104,10 @@ class DataPage(QWizardPage):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.classes = QTableWidget(0, 4)
-        self.classes.setHorizontalHeaderLabels(["Class", "Colour", "Share of labelled pixels", "In images"])
+        self.classes.setHorizontalHeaderLabels(["Class", "Colour", "Share of pixels", "In images"])
+        self.classes.horizontalHeaderItem(2).setToolTip("share of the labelled (painted) pixels")
+        # Columns as wide as their header and cells: a header cut to "re of labelled pi:" says nothing.
+        self.classes.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.classes.verticalHeader().hide()
         self.classes.horizontalHeader().setStretchLastSection(True)
         self.classes.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

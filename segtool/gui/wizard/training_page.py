@@ -173,7 +173,7 @@ class TrainingPage(QWizardPage):
                 self.headline.setText(f"<b>Downloading pretrained weights</b> — {size}")
                 if total:
                     self.bar.setValue(int(1000 * done / total))
-            elif p.phase == "starting":
+            elif p.phase == "starting" or not p.epochs or not p.steps:  # never "Epoch 0 of 0 — step 0 / 0"
                 self.headline.setText("<b>Starting</b> — reading the dataset and building the model…")
             elif p.phase == "validating":
                 self.headline.setText(
