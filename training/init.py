@@ -11,7 +11,7 @@ from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
 from models.heads import AUX_FINAL_KEY, final_layer_key
 from models.pretrained import init_pretrained
-from training.config import TrainConfig
+from training.config import TrainConfig, parse_class_map
 
 SCRATCH_BN_MOMENTUM = 0.1
 
@@ -61,6 +61,24 @@ def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, li
     return _from_checkpoint(Path(cfg.init), cfg, class_names)
 
 
+def _classifier_rows_by_name(ckpt, own: dict, take: dict, drop: set[str], class_names: list[str],
+                             mapping: dict[str, str]) -> dict[str, str]:
+    """Copy the last layers' rows of classes present in both lists (by name, after `mapping`) into `take`;
+    the other rows keep their fresh initialisation. Returns {checkpoint name: dataset name} kept."""
+    renamed = [mapping.get(n, n) for n in ckpt.class_names]
+    pairs = [(renamed.index(n), j) for j, n in enumerate(class_names) if n in renamed]
+    for prefix in drop:
+        for suffix in (".weight", ".bias"):
+            key = prefix + suffix
+            if key not in ckpt.state_dict or key not in own:
+                continue
+            rows = own[key].clone()
+            for i, j in pairs:
+                rows[j] = ckpt.state_dict[key][i]
+            take[key] = rows
+    return {ckpt.class_names[i]: class_names[j] for i, j in pairs}
+
+
 def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, list[str]]:
     ckpt = load_checkpoint(path)
     c = ckpt.config
@@ -69,7 +87,8 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
     config = ModelConfig.from_dict({**c.to_dict(), "num_classes": len(class_names), "aux_head": cfg.aux_head})
     model = build_from_config(config)
     own = model.state_dict()
-    same_classes = ckpt.class_names == list(class_names)
+    mapping = parse_class_map(cfg.class_map)
+    same_classes = [mapping.get(n, n) for n in ckpt.class_names] == list(class_names)
     drop = set()
     if not same_classes:
         drop = {final_layer_key(c.decoder), AUX_FINAL_KEY}
@@ -78,12 +97,17 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
         for k, v in ckpt.state_dict.items()
         if k in own and v.shape == own[k].shape and k.rsplit(".", 1)[0] not in drop
     }
+    kept = _classifier_rows_by_name(ckpt, own, take, drop, class_names, parse_class_map(cfg.class_map))
     model.load_state_dict(take, strict=False)
     notes = [f"initialised {len(take)} of {len(own)} tensors from {path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})"]
     if not same_classes:
+        new = [n for n in class_names if n not in kept.values()]
         notes.append(
             f"the checkpoint's classes ({', '.join(ckpt.class_names)}) differ from the dataset's "
-            f"({', '.join(class_names)}): the last classifier layers were re-created"
+            f"({', '.join(class_names)}): classes matched by name keep their trained classifier "
+            f"({', '.join(f'{o}→{n}' if o != n else n for o, n in kept.items()) or 'none'}); "
+            f"new: {', '.join(new) or 'none'}"
+            + ("" if cfg.class_map or not new else " — a renamed class is mapped with --class-map OLD=NEW")
         )
     if (c.backbone, c.output_stride, c.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
         notes.append(f"architecture taken from the checkpoint: {c.backbone}, output stride {c.output_stride}, decoder {c.decoder}")

@@ -39,6 +39,9 @@ def add_parser(sub) -> None:
     g.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV3 channel multiplier (e.g. 0.5: small, fast model)")
     g.add_argument("--aspp-channels", type=int, default=256, help="width of the ASPP head (default 256; 64 for a small model)")
     g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune")
+    g.add_argument("--class-map", action="append", metavar="OLD=NEW",
+                   help="with --init CKPT: the checkpoint's class OLD is the data's class NEW (renamed), so its trained "
+                   "classifier is kept; repeatable. Classes with the same name are matched without it")
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
     g.add_argument("--epochs", type=int, default=30)
@@ -82,7 +85,7 @@ def _config(args: argparse.Namespace):
         hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
         aux_weight=args.aux_weight, class_weights=args.class_weights, select_best=args.select_best, amp=not args.no_amp, workers=workers,
-        device=args.device, seed=args.seed, limit=args.limit,
+        device=args.device, seed=args.seed, limit=args.limit, class_map=",".join(args.class_map or []),
     )  # fmt: skip
 
 

@@ -410,3 +410,30 @@ def test_wording_replaces_cli_options():
     assert out == ("out of GPU memory with Batch size 8 (Schedule ▸ Advanced); try Batch size 4 (Schedule ▸ Advanced) "
                    "or Crop 384 px (Schedule ▸ Advanced)")  # fmt: skip
     assert "--" not in in_app_words("Offline? pass it with --weights-file PATH, or add a val/ folder or use --val")
+
+
+def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
+    """The viewer's model says "rock", the labels say "rocks": the page names the mismatch and the mapping
+    typed there goes into the training config."""
+    from segtool.gui.wizard import TrainingWizard
+    from tests.helpers import make_small_checkpoint
+    from tests.unit.test_train import make_dataset
+
+    ck, _ = make_small_checkpoint(tmp_path / "viewer.pt")  # background, rock
+    data = make_dataset(tmp_path / "data", classes=("background", "rocks"))
+    wiz = TrainingWizard(str(ck), runs_env)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, data)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.from_viewer.isChecked()
+        note = mp.class_map_note.text()
+        assert "<b>rock</b>" in note and "<b>rocks</b>" in note
+        mp.class_map.setText("rock=rocks")
+        assert "all it learned is kept" in mp.class_map_note.text()
+        assert mp.model_config()["class_map"] == "rock=rocks"
+    finally:
+        wiz.shutdown()
+        wiz.close()

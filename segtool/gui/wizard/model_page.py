@@ -67,7 +67,10 @@ def checkpoint_network(path: str | Path | None) -> dict | None:
 
             obj = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
             model = obj.get("model") if isinstance(obj, dict) else None
-            _NETWORKS[key] = dict(model) if isinstance(model, dict) and model.get("backbone") else None
+            net = dict(model) if isinstance(model, dict) and model.get("backbone") else None
+            if net is not None:
+                net["class_names"] = [str(c.get("name")) for c in obj.get("classes") or [] if isinstance(c, dict)]
+            _NETWORKS[key] = net
         except Exception:  # noqa: BLE001 - not a segtool checkpoint: training says why when it starts
             _NETWORKS[key] = None
     return _NETWORKS[key]
@@ -150,6 +153,11 @@ class ModelPage(QWizardPage):
             lbl.setStyleSheet("color: palette(mid);")
         self.arch_note = QLabel("")
         self.arch_note.setWordWrap(True)
+        # A class renamed in the labels ("rock" -> "rocks") keeps what the checkpoint learned when mapped here.
+        self.class_map = QLineEdit(placeholderText="e.g. rock=rocks (the model's name = your data's name)")
+        self.class_map.textChanged.connect(self._update)
+        self.class_map_note = QLabel("")
+        self.class_map_note.setWordWrap(True)
         self.backbone.currentIndexChanged.connect(self._update)
         self.stride.currentIndexChanged.connect(self._update)
         self.source.currentIndexChanged.connect(self._update)
@@ -167,6 +175,8 @@ class ModelPage(QWizardPage):
         form.addRow("Input size (shorter side)", self.eval_size)
         form.addRow("", size_note)
         form.addRow(self.arch_note)
+        form.addRow("Renamed classes", self.class_map)
+        form.addRow("", self.class_map_note)
 
         lay = QVBoxLayout(self)
         lay.addWidget(start)
@@ -223,6 +233,7 @@ class ModelPage(QWizardPage):
         self.stride.setEnabled(not from_ckpt)
         self.arch_note.setText("The network is taken from the checkpoint (its backbone and output stride); classes "
                                "that differ from the dataset's get a new last layer." if from_ckpt else "")  # fmt: skip
+        self._update_class_map(from_ckpt)
         source = self.source.currentData()
         if self.weights.text().strip():
             note = "uses the local file (no internet needed)"
@@ -235,6 +246,35 @@ class ModelPage(QWizardPage):
                     "Local file… (copied from a computer with internet), or choose another start")  # fmt: skip
         self.weights_note.setText(note)
         self.completeChanged.emit()
+
+    def _update_class_map(self, from_ckpt: bool) -> None:
+        """Say which of the checkpoint's classes match the data's by name, and which need a mapping."""
+        self.class_map.setEnabled(from_ckpt)
+        net = checkpoint_network(self.init_value()) if from_ckpt else None
+        check = self.state.check
+        if net is None or check is None or not net.get("class_names"):
+            self.class_map_note.setText("Only for a start from a checkpoint whose class names differ from your data's."
+                                        if not from_ckpt else "")  # fmt: skip
+            return
+        data = [c["name"] for c in check.reports[0]["classes"]]
+        try:
+            from training.config import parse_class_map
+
+            mapping = parse_class_map(self.class_map.text())
+        except Exception as e:  # noqa: BLE001 - UserInputError: shown, Next stays possible after fixing
+            self.class_map_note.setText(f"<span style='color:#b00020'>{e}</span>")
+            return
+        model = [mapping.get(n, n) for n in net["class_names"]]
+        lost = [n for n in net["class_names"] if mapping.get(n, n) not in data]
+        new = [n for n in data if n not in model]
+        if not lost and not new:
+            self.class_map_note.setText("Every class of the model matches a class of your data: all it learned is kept.")
+        else:
+            self.class_map_note.setText(
+                f"Model classes without a match: <b>{', '.join(lost) or 'none'}</b>; new in your data: "
+                f"<b>{', '.join(new) or 'none'}</b>. If one was only renamed, map it here (model=data) to keep "
+                "what the model learned for it."
+            )
 
     def _show_network(self, from_ckpt: bool) -> None:
         """Starting from a checkpoint, the combos show the network that will be trained: the checkpoint's
@@ -277,7 +317,8 @@ class ModelPage(QWizardPage):
         pretrained = init in ("imagenet", "coco")
         return {"init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
                 "eval_size": self.eval_size.value(), "weights_file": (self.weights.text().strip() or None) if pretrained else None,
-                "head_lr_mult": 10.0 if init != "scratch" else 1.0}  # fmt: skip
+                "head_lr_mult": 10.0 if init != "scratch" else 1.0,
+                "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else ""}  # fmt: skip
 
     def isComplete(self) -> bool:  # noqa: N802
         return not self.from_file.isChecked() or Path(self.ckpt.text().strip()).is_file()
