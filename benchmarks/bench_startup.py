@@ -5,14 +5,14 @@ checkout (`--repo`), before and after a change, on the same machine:
 
   help      wall time of `python -m segtool --help` and `--version` (median of --runs), beside
             `python -c "import torch"` for scale.
-  window    launch of `python -m segtool` → the main window is mapped on the X server
-            (`xdotool search --onlyvisible --name ^segtool`, polled every 20 ms).
+  window    launch of `python -m segtool` → a window of that process is mapped on the X server
+            (`xdotool search --onlyvisible --pid PID --name ^segtool`, polled every 20 ms).
   overlay   launch → the first demo overlay on screen: the screen is grabbed every 50 ms and the first
             grab with more than 400 pixels of the demo's rock overlay colour (red, blended at 50 %) counts.
 
 The app runs with fresh settings (a temporary XDG_CONFIG_HOME, so the demo plays) and a shared demo cache
-(--cache, filled by one warm-up launch that is not counted). Needs an X server: pass `--xvfb :75` to start
-one for the run, or set DISPLAY.
+(--cache, filled by one warm-up launch that is not counted). Needs an X server of its own (the overlay is
+found by colour on the whole screen): pass `--xvfb :75` to start one for the run, or set DISPLAY.
 
 Usage: python benchmarks/bench_startup.py [--repo PATH] [--runs 5] [--xvfb :75] [--skip-gui]
 """
@@ -49,9 +49,10 @@ def overlay_pixels(display: str) -> int:
     return int(((r > 170) & (g < 110) & (b < 130) & (r - g > 100)).sum())
 
 
-def window_visible(display: str) -> bool:
+def window_visible(display: str, pid: int) -> bool:
+    """A visible window of this very process (its _NET_WM_PID), so no other window on the display counts."""
     out = subprocess.run(
-        ["xdotool", "search", "--onlyvisible", "--name", "^segtool"],
+        ["xdotool", "search", "--onlyvisible", "--pid", str(pid), "--name", "^segtool"],
         env=dict(os.environ, DISPLAY=display), capture_output=True, text=True, check=False,
     )  # fmt: skip
     return bool(out.stdout.strip())
@@ -70,7 +71,7 @@ def launch_once(python: str, env: dict[str, str], display: str, timeout_s: float
     try:
         while time.perf_counter() - t0 < timeout_s and proc.poll() is None:
             now = time.perf_counter() - t0
-            if t_win != t_win and window_visible(display):
+            if t_win != t_win and window_visible(display, proc.pid):
                 t_win = time.perf_counter() - t0
             if t_win == t_win and overlay_pixels(display) > 400:
                 t_overlay = time.perf_counter() - t0
