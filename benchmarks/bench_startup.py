@@ -64,8 +64,9 @@ def launch_once(python: str, env: dict[str, str], display: str, timeout_s: float
     env = dict(env, XDG_CONFIG_HOME=cfg, DISPLAY=display)
     env.pop("QT_QPA_PLATFORM", None)
     t0 = time.perf_counter()
+    # cwd = the checkout: `python -m` puts the current folder before PYTHONPATH on sys.path
     proc = subprocess.Popen(
-        [python, "-m", "segtool"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [python, "-m", "segtool"], env=env, cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     t_win = t_overlay = float("nan")
     try:
