@@ -332,7 +332,8 @@ def _download_pretrained(cfg, emit) -> None:
         emit({"event": "download", "done": done, "total": total or done, "url": url})
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        emit({"event": "message", "text": f"download failed ({e})"})
+        reason = getattr(e, "reason", e)  # URLError wraps the socket error; its strerror is the sentence
+        emit({"event": "message", "text": f"download failed: {getattr(reason, 'strerror', None) or reason}"})
 
 
 def child_main() -> int:

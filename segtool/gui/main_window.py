@@ -126,6 +126,9 @@ class MainWindow(QMainWindow):
             "latency: decode-to-result time · dropped: frames skipped because the model was busy"
         )
         for w in (self.status_rates, self.status_device):
+            # A gap and a rule before the numbers: a long message must not run into "inference 12 fps".
+            w.setContentsMargins(10, 0, 4, 0)
+            w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); }")
             self.statusBar().addPermanentWidget(w)
         self.statusBar().showMessage("Open a checkpoint (Ctrl+O) and a video, image or folder — or drop them here")
 
