@@ -158,6 +158,7 @@ class ModelPage(QWizardPage):
         self.class_map.textChanged.connect(self._update)
         self.class_map_note = QLabel("")
         self.class_map_note.setWordWrap(True)
+        self.class_map_note.setStyleSheet("color: palette(mid);")
         self.backbone.currentIndexChanged.connect(self._update)
         self.stride.currentIndexChanged.connect(self._update)
         self.source.currentIndexChanged.connect(self._update)
