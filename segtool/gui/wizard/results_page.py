@@ -123,7 +123,7 @@ class ResultsPage(QWizardPage):
             self.table.setRowCount(0)
         else:
             run = self.state.run
-            epochs = run.progress.epochs if run is not None else "?"
+            epochs = run.progress.epochs if run is not None else self.state.config.get("epochs", "?")
             fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
             self.summary.setText(
                 f"<p style='font-size:14pt'>mIoU <b>{fmt(r.get('miou'))}</b> · pixel accuracy "
@@ -144,7 +144,7 @@ class ResultsPage(QWizardPage):
         tries = "".join(f"<li>{html.escape(t[0].upper() + t[1:])}</li>" for t in warnings[0]["try"])
         self.warning.setText(
             "<b>⚠ This model is not useful yet</b> — the scores below look better than the model is."
-            f"<ul style='margin:2px'>{items}</ul>What to try (start a new run with <b>Back</b>):"
+            f"<ul style='margin:2px'>{items}</ul>What to try, in a new run (<b>Train…</b> in the main window):"
             f"<ul style='margin:2px'>{tries}</ul>"
         )
 
