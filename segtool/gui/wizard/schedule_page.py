@@ -315,7 +315,9 @@ class SchedulePage(QWizardPage):
             if (Path(cfg["output"]) / "last.pt").exists():
                 raise UserInputError(f"{cfg['output']} already holds a run; choose another folder")
         except UserInputError as e:
-            QMessageBox.warning(self, "Cannot start training", str(e))
+            from segtool.gui.wording import in_app_words
+
+            QMessageBox.warning(self, "Cannot start training", in_app_words(str(e)))
             return False
         self.state.config = cfg
         self.shutdown()
