@@ -91,8 +91,10 @@ def main(argv: Sequence[str] | None = None, settings: AppSettings | None = None)
     warmer = ImportWarmer()
     warmer.start()
     warmer.wait()  # the startup window stays on screen and responsive meanwhile
+    if startup.closed_by_user:  # closed while loading: the user wants no app
+        return 0
     app, window, launcher = open_app(argv, settings)
-    startup.close()
+    startup.hide()
     code = app.exec()
     close_app(window, launcher)
     return code

@@ -38,6 +38,11 @@ class StartupWindow(QMainWindow):
         self.notice.setStyleSheet("background: #26282b; color: #e8e8e8;")
         self.setCentralWidget(self.notice)
         self.statusBar().showMessage("Loading the model…")
+        self.closed_by_user = False
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - closing it while loading quits the app
+        self.closed_by_user = True
+        super().closeEvent(event)
 
 
 class ImportWarmer(threading.Thread):

@@ -258,9 +258,45 @@ def test_main_runs_the_event_loop_in_a_subprocess(gui_checkpoint, tmp_path):
         "from PySide6.QtWidgets import QApplication\n"
         "from segtool.cli import main\n"
         "QApplication(sys.argv[:1])\n"
-        "QTimer.singleShot(1500, lambda: [w.close() for w in QApplication.topLevelWidgets()])\n"
+        "def close_when_shown():\n"  # the startup window comes first; close once the main window is up
+        "    if any(type(w).__name__ == 'MainWindow' and w.isVisible() for w in QApplication.topLevelWidgets()):\n"
+        "        QTimer.singleShot(1500, lambda: [w.close() for w in QApplication.topLevelWidgets()])\n"
+        "    else:\n"
+        "        QTimer.singleShot(200, close_when_shown)\n"
+        "close_when_shown()\n"
         f"sys.exit(main(['gui', '--no-demo', '-c', {str(gui_checkpoint)!r}]))\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_window_shows_before_torch_and_closing_it_quits(tmp_path):
+    """`segtool` shows the startup window while torch is not yet imported; closing it ends the app."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from segtool.cli import main\n"
+        "QApplication(sys.argv[:1])\n"
+        "seen = []\n"
+        "def look():\n"
+        "    shown = [type(w).__name__ for w in QApplication.topLevelWidgets() if w.isVisible()]\n"
+        "    if 'StartupWindow' in shown:\n"
+        "        seen.append('torch' in sys.modules and 'segtool.gui.main_window' in sys.modules)\n"
+        "        [w.close() for w in QApplication.topLevelWidgets()]\n"
+        "    else:\n"
+        "        QTimer.singleShot(5, look)\n"
+        "QTimer.singleShot(0, look)\n"
+        "code = main(['gui', '--no-demo'])\n"
+        "print('SEEN', seen, 'MAIN', any(type(w).__name__ == 'MainWindow' for w in QApplication.topLevelWidgets()))\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SEEN [False] MAIN False" in proc.stdout, proc.stdout
