@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from segtool.core.sources import IMAGE_EXTENSIONS
 from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog, OverlayView
+from segtool.gui.fit_notice import FitNotice
 from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
 from segtool.gui.settings import AppSettings
@@ -111,6 +112,9 @@ class MainWindow(QMainWindow):
         self.panel.viewChanged.connect(self._view_changed)
         self.panel.deviceChanged.connect(self._device_changed)
         self.panel.confidenceToggled.connect(self._confidence_toggled)
+        self.fit_notice = FitNotice()  # how sure the model is on this footage: a hint it does not fit
+        self.panel.layout().insertWidget(1, self.fit_notice)
+        self.worker.confidence = True  # always: the notice needs it; the view fades only when ticked
         self._restore_settings()
         self.worker.start()
         self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
@@ -305,6 +309,7 @@ class MainWindow(QMainWindow):
     def _engine_ready(self, info: EngineInfo) -> None:
         self.engine_info = info
         self.checkpoint_path = Path(info.path)
+        self.fit_notice.reset()
         self.panel.show_model(info.description, info.class_names, info.palette, info.device_label)
         self.status_device.setText(info.device_label)
         self.settings.push_recent("recent/checkpoints", info.path)
@@ -321,6 +326,7 @@ class MainWindow(QMainWindow):
     def _source_opened(self, info: SourceInfo) -> None:
         self.source = info
         self.current = None
+        self.fit_notice.reset()
         self.canvas.clear()
         self.player.set_source(info)
         self.settings.push_recent("recent/sources", info.spec)
@@ -402,6 +408,8 @@ class MainWindow(QMainWindow):
         if r is None or self.source is None or r.source_id != self.source.source_id:
             return  # a late result from a source that was closed since
         self.current = r
+        if r.mask is not None and self.engine_info is not None:
+            self.fit_notice.add(r.confidence, len(self.engine_info.class_names))
         self.render()
         self.player.set_position(r.index, r.pts_s, r.name)
         self.shown_frames += 1
@@ -426,8 +434,7 @@ class MainWindow(QMainWindow):
         self.render()
 
     def _confidence_toggled(self, on: bool) -> None:
-        self.worker.confidence = on
-        self._refresh_after_change()  # the current frame needs its confidence map
+        self.render()  # the confidence map is always computed (for the fit notice)
 
     def _device_changed(self, device: str, precision: str) -> None:
         if self.checkpoint_path is not None:

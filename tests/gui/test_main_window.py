@@ -300,3 +300,10 @@ def test_the_window_shows_before_torch_and_closing_it_quits(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "SEEN [False] MAIN False" in proc.stdout, proc.stdout
+
+
+def test_fit_notice_shows_the_model_confidence_on_the_footage(qtbot, window, gui_checkpoint, clip):
+    load(qtbot, window, gui_checkpoint, clip)
+    qtbot.waitUntil(lambda: window.fit_notice.meter.value is not None, timeout=10000)
+    assert not window.fit_notice.isHidden() and "confidence" in window.fit_notice.text()
+    assert window.current.confidence is not None and not window.panel.confidence.isChecked()
