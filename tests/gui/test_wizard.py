@@ -381,6 +381,8 @@ def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(q
         mp.from_scratch.setChecked(True)
         wiz.next()
         assert sp.epochs.value() == 1 and sp.batch.value() == 2 and sp.download_note.isHidden()
+        wiz.next()  # starts the scratch run: the failure's button is gone
+        assert wiz.currentPage() is page and page.another_btn.isHidden()
     finally:
         wiz.shutdown()
         wiz.close()

@@ -127,6 +127,7 @@ class TrainingPage(QWizardPage):
             run.ended.connect(self._ended, Qt.ConnectionType.UniqueConnection)
         self._shown_lines = 0
         self.log.clear()
+        self.another_btn.setVisible(run is not None and run.outcome is not None and run.outcome.kind == "error")
         self.refresh()
 
     def cancel(self) -> None:
