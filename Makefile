@@ -25,7 +25,7 @@ test-all: $(VENV)/.installed ## everything, including slow tests (gpu tests skip
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "slow or not slow"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check segtool models training tests benchmarks
+	$(VENV)/bin/ruff check segtool models training tests benchmarks tools
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_backbones.py

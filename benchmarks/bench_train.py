@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_reference as ref  # noqa: E402
 
 from models import build_deeplabv3  # noqa: E402
+from models.device import resolve_precision  # noqa: E402
 from training.data import open_dataset  # noqa: E402
 from training.engine import EpochStats, train_one_epoch  # noqa: E402
 from training.losses import make_criterion  # noqa: E402
 from training.optim import auto_warmup, build_optimizer, build_scheduler  # noqa: E402
-from training.trainer import amp_dtype_for  # noqa: E402
 from training.transforms import TrainSamples, epoch_order, train_transform  # noqa: E402
 
 
@@ -68,7 +68,7 @@ class Segtool:
         self.optimizer = build_optimizer(self.model, name="sgd", lr=0.01, weight_decay=1e-4, head_lr_mult=1.0)
         self.scheduler = build_scheduler(self.optimizer, total_steps=total, warmup=auto_warmup(total))
         self.criterion = make_criterion(aux_weight=0.4, ignore_index=data.ignore_index)
-        self.amp_dtype = amp_dtype_for(device, not args.no_amp)
+        self.amp_dtype = resolve_precision("fp32" if args.no_amp else "auto", device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         transform = train_transform(args.crop_size, eval_size=args.base_size, scale=(0.5, 2.0), hflip=True)
         self.dataset = TrainSamples(data, samples, transform, args.seed)

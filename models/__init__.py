@@ -28,7 +28,23 @@ _WHERE = {
     "UserInputError": "models.errors",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "BACKBONES",
+    "DECODERS",
+    "OUTPUT_STRIDES",
+    "Checkpoint",
+    "CheckpointError",
+    "DeepLabV3",
+    "ModelConfig",
+    "PretrainedWeightsUnavailable",
+    "UserInputError",
+    "build_deeplabv3",
+    "build_from_config",
+    "default_preprocess",
+    "load_checkpoint",
+    "make_classes",
+    "save_checkpoint",
+]
 
 if TYPE_CHECKING:  # static tools see the real names
     from models.checkpoint import Checkpoint, default_preprocess, load_checkpoint, save_checkpoint

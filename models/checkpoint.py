@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.classes import validate_classes
+from models.classes import class_palette, validate_classes
 from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
 from models.errors import CheckpointError, UserInputError
@@ -50,6 +50,12 @@ class Checkpoint:
     @property
     def class_names(self) -> list[str]:
         return [c["name"] for c in self.classes]
+
+    @property
+    def palette(self) -> list[list[int]]:
+        """One [r, g, b] per class (validated when loaded); raises `UserInputError` naming a class that
+        has no colour (a checkpoint may be stored without colours), with the fix."""
+        return class_palette(self.classes)
 
     def build_model(self) -> DeepLabV3:
         """Rebuild the network from the stored config and load the weights (eval mode)."""

@@ -91,6 +91,28 @@ def make_classes(names: Sequence[str], colors: Sequence[Sequence[int]] | None = 
     return validate_classes([{"name": n, "color": list(c)} for n, c in zip(names, cols)])
 
 
+def class_palette(classes: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """The [r, g, b] colour of each class, in class-id order: what overlays, legends and indexed PNGs use.
+
+    Raises:
+        UserInputError: no classes, or a class without a (valid) colour; the message names the class
+            and how to set colours.
+    """
+    if not classes:
+        raise UserInputError("the checkpoint has no classes; rebuild it with `segtool import-weights --classes NAME,...`")
+    out = []
+    for i, c in enumerate(classes):
+        name = c.get("name", f"#{i}")
+        how = "set the colours with `segtool import-weights --colors R,G,B;R,G,B;...`"
+        if c.get("color") is None:
+            raise UserInputError(f"class {i} {name!r} has no colour; {how}")
+        try:
+            out.append(check_color(c["color"], f"class {i} {name!r} colour"))
+        except UserInputError as e:
+            raise UserInputError(f"{e}; {how}") from None
+    return out
+
+
 def validate_classes(classes: Any, *, require_colors: bool = True) -> list[dict[str, Any]]:
     """Check a class list: at least two, non-empty unique names, RGB colours.
 

@@ -25,7 +25,7 @@ from models.checkpoint import safe_torch_load
 from models.deeplab import DeepLabV3
 from models.errors import PretrainedWeightsUnavailable, UserInputError
 from models.heads import AUX_FINAL_KEY, final_layer_key
-from models.state_dict import explain_mismatch, strip_prefixes
+from models.state_dict import explain_mismatch, load_matching, strip_prefixes
 
 # The ImageNet weights torchvision's own DeepLabV3 builders start from.
 IMAGENET_WEIGHTS = {
@@ -122,18 +122,15 @@ def init_pretrained(
             take = {k: v for k, v in sd.items() if k.startswith(("backbone.", "classifier."))}
         if cfg.aux_head:
             take.update({k: v for k, v in sd.items() if k.startswith("aux_classifier.")})
-        for last in (final_layer_key(cfg.decoder), AUX_FINAL_KEY):
-            for suffix in (".weight", ".bias"):
-                k = last + suffix
-                if k in take and k in own and take[k].shape != own[k].shape:
-                    del take[k]  # class-specific layer: different class count, keep it freshly initialised
     expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith("backbone.")}
     got = {k: tuple(v.shape) for k, v in take.items() if k.startswith("backbone.")}
     problems = explain_mismatch(expected, got, backbone=cfg.backbone)
     if problems:
         raise UserInputError(f"{origin} does not fit a {cfg.backbone} backbone:\n  " + "\n  ".join(problems))
-    bad = [k for k in take if k not in own or take[k].shape != own[k].shape]
+    # The class-specific last layers may differ (another class count): load_matching skips and lists
+    # them (they stay freshly initialised). Any other head weight that does not fit is a wrong file.
+    class_specific = {final_layer_key(cfg.decoder), AUX_FINAL_KEY}
+    bad = [k for k in take if k.rsplit(".", 1)[0] not in class_specific and (k not in own or take[k].shape != own[k].shape)]
     if bad:
         raise UserInputError(f"{origin}: {len(bad)} head weights do not fit this model (first: {bad[0]})")
-    model.load_state_dict(take, strict=False)
-    return [f"initialised {len(take)} of {len(own)} tensors from {source} weights ({origin})"]
+    return load_matching(model, take).notes(f"{source} weights ({origin})")

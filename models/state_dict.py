@@ -1,9 +1,11 @@
-"""Plain state dicts: recognising them, cleaning their keys, and explaining mismatches in words."""
+"""Plain state dicts: recognising them, cleaning their keys, explaining mismatches in words, and loading
+the part of one that fits a model (`load_matching`)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -78,3 +80,51 @@ def explain_mismatch(
     if unexpected:
         problems.append(f"{len(unexpected)} weight(s) in the file have no place in the model: {_group(unexpected)}")
     return problems
+
+
+@dataclass(frozen=True)
+class PartialLoad:
+    """What `load_matching` did: how many of the model's tensors came from the file, and, in words, each
+    tensor of the file that was not loaded and each tensor of the model the file did not provide."""
+
+    loaded: int
+    total: int
+    skipped: list[str] = field(default_factory=list)  # "key: file [..] vs model [..]", "key: no place in the model"
+    missing: list[str] = field(default_factory=list)  # model keys left as initialised
+
+    def notes(self, origin: str) -> list[str]:
+        """One line of what was loaded, and a warning line for what was skipped (never silent)."""
+        out = [f"initialised {self.loaded} of {self.total} tensors from {origin}"]
+        if self.skipped:
+            out.append(f"warning: {len(self.skipped)} tensor(s) of {origin} not loaded (their layers keep fresh weights): "
+                       + "; ".join(self.skipped[:4]) + (f"; and {len(self.skipped) - 4} more" if len(self.skipped) > 4 else ""))  # fmt: skip
+        return out
+
+
+def load_matching(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], *, leave_out: Iterable[str] = ()) -> PartialLoad:
+    """Load the tensors of `state_dict` that fit `model` (same name and shape) and say what did not.
+
+    The one partial-loading rule for fine-tuning from a checkpoint and for pretrained weights: a tensor
+    whose shape differs (e.g. the class-specific last layer of a net with another class count) or that
+    has no place in the model is skipped and listed, never dropped silently.
+
+    Args:
+        leave_out: layer names (`classifier.4`) whose tensors are skipped even if they fit, e.g. a last
+            layer that must be re-created because the classes changed.
+    """
+    own = model.state_dict()
+    drop = set(leave_out)
+    take: dict[str, torch.Tensor] = {}
+    skipped: list[str] = []
+    for k, v in state_dict.items():
+        if k not in own:
+            skipped.append(f"{k}: no place in the model")
+        elif tuple(v.shape) != tuple(own[k].shape):
+            skipped.append(f"{k}: file {list(v.shape)} vs model {list(own[k].shape)}")
+        elif k.rsplit(".", 1)[0] in drop:
+            skipped.append(f"{k}: re-created")
+        else:
+            take[k] = v
+    model.load_state_dict(take, strict=False)
+    missing = [k for k in own if k not in take and k not in state_dict and not k.endswith("num_batches_tracked")]
+    return PartialLoad(len(take), len(own), skipped, missing)

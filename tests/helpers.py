@@ -1,13 +1,23 @@
-"""Small helpers shared by tests (not fixtures)."""
+"""Helpers shared by tests (not fixtures): the tiny model, small datasets, run folders.
+
+Test modules import from here (or tests/gui/helpers.py), never from each other."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
+from training.config import TrainConfig
+
+TINY_WIDTH = 0.25  # MobileNetV3 channel multiplier of the shared test model
+TINY_ASPP = 16  # its ASPP width
 
 
 def randomize_bn_stats(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -20,14 +30,27 @@ def randomize_bn_stats(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module
     return model
 
 
-def make_small_checkpoint(path: Path, *, resize_short: int | None = 520, train: dict | None = None) -> tuple[Path, torch.nn.Module]:
+def make_small_checkpoint(
+    path: Path,
+    *,
+    resize_short: int | None = 520,
+    train: dict | None = None,
+    width_mult: float = TINY_WIDTH,
+    aspp_channels: int = TINY_ASPP,
+) -> tuple[Path, torch.nn.Module]:
     """A real 2-class (background, rock) mobilenet_v3_large checkpoint and the model it was saved from.
 
+    Tiny (width 0.25, 16 ASPP channels: 0.33 M parameters, 1.4 MB instead of 11 M and 44 MB), so tests
+    spend their time on what they check, not on convolutions; every code path is the full-size one.
+    `width_mult=1.0, aspp_channels=256` gives the standard network, for tests about its size.
     A random DeepLab predicts nearly the same logits everywhere; the head is amplified and its bias centred
     so that both classes occur on structured images, so tests compare real masks, not constant ones.
     """
     torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=False)).eval()
+    model = build_deeplabv3(
+        backbone="mobilenet_v3_large", num_classes=2, aux_head=False, width_mult=width_mult, aspp_channels=aspp_channels
+    )
+    model = randomize_bn_stats(model).eval()
     with torch.no_grad():
         model.classifier[4].weight.mul_(100.0)
         model.classifier[4].bias.zero_()
@@ -44,3 +67,58 @@ def make_small_checkpoint(path: Path, *, resize_short: int | None = 520, train: 
     )
     ckpt = dataclasses.replace(ckpt, preprocess=dict(ckpt.preprocess, resize_short=resize_short))
     return save_checkpoint(ckpt, path), model
+
+
+TINY_DATA_SIZE = 64  # side of make_dataset's square photos
+
+
+def make_dataset(root: Path, n_train: int = 4, n_val: int = 1, *, classes=("background", "rock"), seed: int = 0) -> Path:
+    """`train/` + `val/` folders of TINY_DATA_SIZE×TINY_DATA_SIZE photos with a bright square labelled `rock` (id 1)."""
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("val", n_val)):
+        for i in range(n):
+            img = rng.integers(0, 90, (TINY_DATA_SIZE, TINY_DATA_SIZE, 3), np.uint8)
+            mask = np.zeros((TINY_DATA_SIZE, TINY_DATA_SIZE), np.uint8)
+            y, x = rng.integers(4, TINY_DATA_SIZE - 28, 2)
+            mask[y : y + 24, x : x + 24] = 1
+            if len(classes) > 2:
+                mask[:6, :] = 2
+            img[mask == 1] += 140
+            for sub, arr in (("images", img), ("masks", mask)):
+                (root / split / sub).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(arr).save(root / split / sub / f"{split}{i}.png")
+    (root / "classes.json").write_text(json.dumps(list(classes)))
+    return root
+
+
+def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(data=str(data), output=str(out), backbone="resnet18", epochs=2, batch_size=2, crop_size=TINY_DATA_SIZE,
+                eval_size=TINY_DATA_SIZE, device="cpu", seed=0)  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float | None], epochs: int | None = None,
+             last: bool = True, mtime: float | None = None) -> Path:  # fmt: skip
+    """A run folder as `segtool train` writes it (config.json, history.csv, report.json, last.pt)."""
+    run = root / name
+    run.mkdir(parents=True)
+    cfg = {"data": "/data/rocks", "output": str(run), "backbone": "resnet18", "output_stride": 16, "epochs": epochs or len(mious),
+           "crop_size": crop, "optimizer": "sgd", "lr": lr, "batch_size": 4, "workers": 2}  # fmt: skip
+    (run / "config.json").write_text(json.dumps(cfg))
+    rows = ["epoch,train_loss,val_loss,miou,pixel_accuracy,lr,seconds"]
+    rows += [
+        f"{i + 1},{1.0 / (i + 1)},{1.2 / (i + 1)},{'' if m is None else m},0.9,{lr},10.5"
+        for i, m in enumerate(mious)
+    ]
+    (run / "history.csv").write_text("\n".join(rows) + "\n")
+    best = max((m for m in mious if m is not None), default=None)
+    report = {"miou": best, "per_class_iou": {"background": 0.9, "rock": best, "moss": None}, "classes": ["background", "rock", "moss"],
+              "confusion_matrix": [[9, 1, 0], [2, 8, 0], [0, 0, 0]], "images": 1}  # fmt: skip
+    (run / "report.json").write_text(json.dumps(report))
+    if last:
+        (run / "last.pt").write_bytes(b"x")
+        (run / "best.pt").write_bytes(b"x")
+    if mtime is not None:
+        os.utime(run / "config.json", (mtime, mtime))
+    return run

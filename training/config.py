@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class TrainConfig:
         val: a separate validation dataset; then every labelled sample of `data` is used for training.
         images: image folder for exports that hold no images (CVAT).
         classes: class file (labelmap.txt / classes.json) for data without one.
+        unknown_classes: class names whose pixels are read as unknown (not trained on, not scored):
+            sparse exports where every unpainted pixel was saved as "background".
         val_fraction: share of samples put in val when the data names no split.
         random_split: ignore the split the data names (train/val folders, ImageSets) and use a seeded random
             split with `val_fraction` instead.
@@ -69,6 +71,7 @@ class TrainConfig:
     val: str | None = None
     images: str | None = None
     classes: str | None = None
+    unknown_classes: list[str] = field(default_factory=list)
     val_fraction: float = 0.2
     random_split: bool = False
     backbone: str = "resnet50"

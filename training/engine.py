@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.errors import UserInputError
+from models.preprocess import Preprocess
 from training import distributed
 from training.metrics import ConfusionMatrix
-from training.transforms import preprocess
 
 
 class TrainingDiverged(UserInputError):
@@ -158,9 +158,11 @@ def evaluate(
         pixels) and the number of images (over all processes).
     """
     model.eval()
+    pre = Preprocess(preprocess_cfg, device)
     cm = ConfusionMatrix(num_classes, ignore_index)
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    weight_sum = torch.zeros((), dtype=torch.float64)
+    # Sums stay on the device and are read once at the end: no batch waits for the GPU to finish.
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    weight_sum = torch.zeros((), dtype=torch.float64, device=device)
     done = 0
     w = weight.to(device) if weight is not None else None
     for images, targets in loader:
@@ -171,18 +173,20 @@ def evaluate(
             x = torch.stack([images[i] for i in idx]).to(device, non_blocking=True)
             y = torch.stack([targets[i] for i in idx]).to(device, non_blocking=True).long()
             with autocast(device, amp_dtype):
-                logits = model(preprocess(x, preprocess_cfg, channels_last=channels_last))["out"]
+                logits = model(pre(x, channels_last=channels_last))["out"]
             logits = F.interpolate(logits.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
             cm.update(logits.argmax(1), y)
-            counted = y != ignore_index
-            if bool(counted.any()):
-                loss_sum += F.cross_entropy(logits, y, weight=w, ignore_index=ignore_index, reduction="sum").double().cpu()
-                weight_sum += (w[y[counted]].sum() if w is not None else counted.sum()).double().cpu()
+            # labels that are no class are reported when the matrix is read; the loss leaves them out
+            counted = (y >= 0) & (y < num_classes)
+            y = torch.where(counted, y, ignore_index)
+            loss_sum += F.cross_entropy(logits, y, weight=w, ignore_index=ignore_index, reduction="sum").double()
+            weight_sum += (w[torch.where(counted, y, 0)] * counted).sum().double() if w is not None else counted.sum().double()
             done += len(idx)
         if on_progress is not None:
             on_progress(done)
     rd = distributed.reduce_device(device)
     cm.reduce_(distributed.all_reduce_sum, device=rd)
-    totals = distributed.all_reduce_sum(torch.stack([loss_sum, weight_sum, torch.tensor(float(done), dtype=torch.float64)]).to(rd)).cpu()
+    count = torch.tensor(float(done), dtype=torch.float64, device=loss_sum.device)
+    totals = distributed.all_reduce_sum(torch.stack([loss_sum, weight_sum, count]).to(rd)).cpu()
     loss = float(totals[0] / totals[1]) if totals[1] > 0 else None
     return EvalResult(cm, loss, int(totals[2]))

@@ -11,6 +11,7 @@ from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
 from models.heads import AUX_FINAL_KEY, final_layer_key
 from models.pretrained import init_pretrained
+from models.state_dict import load_matching
 from training.config import TrainConfig, parse_class_map
 
 SCRATCH_BN_MOMENTUM = 0.1
@@ -61,21 +62,23 @@ def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, li
     return _from_checkpoint(Path(cfg.init), cfg, class_names)
 
 
-def _classifier_rows_by_name(ckpt, own: dict, take: dict, drop: set[str], class_names: list[str],
+def _classifier_rows_by_name(ckpt, model: torch.nn.Module, drop, class_names: list[str],
                              mapping: dict[str, str]) -> dict[str, str]:
-    """Copy the last layers' rows of classes present in both lists (by name, after `mapping`) into `take`;
-    the other rows keep their fresh initialisation. Returns {checkpoint name: dataset name} kept."""
+    """Into the re-created last layers, copy the rows of the classes present in both lists (by name,
+    after `mapping`); the other rows keep their fresh initialisation. Returns {checkpoint name: dataset
+    name} of the classes kept."""
     renamed = [mapping.get(n, n) for n in ckpt.class_names]
     pairs = [(renamed.index(n), j) for j, n in enumerate(class_names) if n in renamed]
-    for prefix in drop:
-        for suffix in (".weight", ".bias"):
-            key = prefix + suffix
-            if key not in ckpt.state_dict or key not in own:
-                continue
-            rows = own[key].clone()
-            for i, j in pairs:
-                rows[j] = ckpt.state_dict[key][i]
-            take[key] = rows
+    own = model.state_dict()  # tensors sharing the parameters' storage: copy_ writes into the model
+    with torch.no_grad():
+        for prefix in drop:
+            for suffix in (".weight", ".bias"):
+                key = prefix + suffix
+                src = ckpt.state_dict.get(key)
+                if src is None or key not in own or tuple(src.shape[1:]) != tuple(own[key].shape[1:]):
+                    continue
+                for i, j in pairs:
+                    own[key][j].copy_(src[i])
     return {ckpt.class_names[i]: class_names[j] for i, j in pairs}
 
 
@@ -86,25 +89,19 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
     # copying field by field once dropped the width options, so a slim checkpoint rebuilt full-width.
     config = ModelConfig.from_dict({**c.to_dict(), "num_classes": len(class_names), "aux_head": cfg.aux_head})
     model = build_from_config(config)
-    own = model.state_dict()
     mapping = parse_class_map(cfg.class_map)
     same_classes = [mapping.get(n, n) for n in ckpt.class_names] == list(class_names)
-    drop = set()
-    if not same_classes:
-        drop = {final_layer_key(c.decoder), AUX_FINAL_KEY}
-    take = {
-        k: v
-        for k, v in ckpt.state_dict.items()
-        if k in own and v.shape == own[k].shape and k.rsplit(".", 1)[0] not in drop
-    }
-    kept = _classifier_rows_by_name(ckpt, own, take, drop, class_names, parse_class_map(cfg.class_map))
-    model.load_state_dict(take, strict=False)
-    notes = [f"initialised {len(take)} of {len(own)} tensors from {path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})"]
+    # Other classes: the last layers are re-created even when the class count (and so the shape) agrees.
+    drop = () if same_classes else (final_layer_key(c.decoder), AUX_FINAL_KEY)
+    loaded = load_matching(model, ckpt.state_dict, leave_out=drop)
+    notes = loaded.notes(f"{path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})")
+    kept = _classifier_rows_by_name(ckpt, model, drop, class_names, mapping)
     if not same_classes:
         new = [n for n in class_names if n not in kept.values()]
         notes.append(
             f"the checkpoint's classes ({', '.join(ckpt.class_names)}) differ from the dataset's "
-            f"({', '.join(class_names)}): classes matched by name keep their trained classifier "
+            f"({', '.join(class_names)}): the last classifier layers were re-created; classes matched by name keep "
+            "their trained rows "
             f"({', '.join(f'{o}→{n}' if o != n else n for o, n in kept.items()) or 'none'}); "
             f"new: {', '.join(new) or 'none'}"
             + ("" if cfg.class_map or not new else " — a renamed class is mapped with --class-map OLD=NEW")

@@ -15,6 +15,8 @@ import torch
 
 from .diagnose import model_warnings
 
+_NONE = torch.iinfo(torch.int64).min  # "no bad value seen"
+
 
 def _as_tensor(x: Any) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
@@ -22,6 +24,10 @@ def _as_tensor(x: Any) -> torch.Tensor:
 
 class ConfusionMatrix:
     """Accumulates a num_classes × num_classes confusion matrix (rows = label, columns = prediction).
+
+    The counts stay where the batches are (a GPU batch is counted on the GPU, into a matrix on the GPU),
+    and nothing in `update` waits for the device: values that are not classes are counted apart and
+    reported when the matrix is read (`mat`, `compute`), which copies it to the host once.
 
     Args:
         num_classes: number of classes.
@@ -33,17 +39,27 @@ class ConfusionMatrix:
             raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        self.mat = np.zeros((num_classes, num_classes), np.int64)
+        self._counts: torch.Tensor | None = None  # n*n + 1 int64 (the last slot takes what is not counted)
+        self._bad_label: torch.Tensor | None = None  # largest non-class label seen, or _NONE
+        self._bad_pred: torch.Tensor | None = None
+        self._host: np.ndarray | None = None  # the last read-back, until the next update
+
+    @property
+    def tensor(self) -> torch.Tensor:
+        """The n × n counts where they are kept (the device of the first batch; a CPU zero matrix before
+        any), without copying or checking."""
+        n = self.num_classes
+        if self._counts is None:
+            return torch.zeros((n, n), dtype=torch.int64)
+        return self._counts[: n * n].view(n, n)
 
     def update(self, pred: Any, target: Any) -> None:
         """Add a batch. `pred` and `target` are class ids of the same shape (numpy or torch, any device).
 
-        The counting runs where the tensors are (a GPU batch is counted on the GPU); only the small
-        matrix is copied back.
-
         Raises:
-            ValueError: shapes differ, a prediction is outside [0, num_classes), or a label is neither a
-                class id nor the ignore index (a wrong class list must not pass unnoticed).
+            ValueError: shapes differ. (A prediction outside [0, num_classes) or a label that is neither a
+                class id nor the ignore index raises when the matrix is read: a wrong class list must
+                not pass unnoticed, but checking here would stall the GPU every batch.)
         """
         p, t = _as_tensor(pred), _as_tensor(target)
         if p.shape != t.shape:
@@ -51,45 +67,81 @@ class ConfusionMatrix:
         if p.device != t.device:
             p = p.to(t.device)
         p, t = p.reshape(-1).long(), t.reshape(-1).long()
-        keep = t != self.ignore_index
-        p, t = p[keep], t[keep]
         n = self.num_classes
-        if t.numel():
-            bad_t = (t < 0) | (t >= n)
-            if bool(bad_t.any()):
-                raise ValueError(
-                    f"label value {int(t[bad_t][0])} is not a class id (0..{n - 1}) or {self.ignore_index}"
-                )
-            bad_p = (p < 0) | (p >= n)
-            if bool(bad_p.any()):
-                raise ValueError(f"prediction value {int(p[bad_p][0])} is outside 0..{n - 1}")
-        counts = torch.bincount(t * n + p, minlength=n * n).reshape(n, n)
-        self.mat += counts.cpu().numpy()
+        if self._counts is None:
+            self._counts = torch.zeros(n * n + 1, dtype=torch.int64, device=t.device)
+            self._bad_label = torch.full((), _NONE, dtype=torch.int64, device=t.device)
+            self._bad_pred = torch.full((), _NONE, dtype=torch.int64, device=t.device)
+        elif t.device != self._counts.device:
+            p, t = p.to(self._counts.device), t.to(self._counts.device)
+        self._host = None
+        if not t.numel():
+            return
+        labelled = t != self.ignore_index
+        class_t = (t >= 0) & (t < n)
+        class_p = (p >= 0) & (p < n)
+        bad_t = labelled & ~class_t
+        bad_p = labelled & class_t & ~class_p
+        counted = labelled & class_t & class_p
+        # scatter_add_ in place: no host sync (bincount on CUDA reads the maximum back to size its output)
+        self._counts.scatter_add_(0, torch.where(counted, t * n + p, n * n), torch.ones_like(t))
+        torch.maximum(self._bad_label, torch.where(bad_t, t, _NONE).amax(), out=self._bad_label)
+        torch.maximum(self._bad_pred, torch.where(bad_p, p, _NONE).amax(), out=self._bad_pred)
+
+    @property
+    def mat(self) -> np.ndarray:
+        """The n × n int64 counts on the host (one copy from the device per read after an update).
+
+        Raises:
+            ValueError: a label was neither a class id nor the ignore index, or a prediction was outside
+                0..n-1 (naming the value).
+        """
+        if self._host is None:
+            n = self.num_classes
+            if self._counts is None:
+                self._host = np.zeros((n, n), np.int64)
+            else:
+                host = torch.cat([self._counts[: n * n], self._bad_label.view(1), self._bad_pred.view(1)]).cpu().numpy()
+                bad_label, bad_pred = int(host[-2]), int(host[-1])
+                if bad_label != _NONE:
+                    raise ValueError(f"label value {bad_label} is not a class id (0..{n - 1}) or {self.ignore_index}")
+                if bad_pred != _NONE:
+                    raise ValueError(f"prediction value {bad_pred} is outside 0..{n - 1}")
+                self._host = host[: n * n].reshape(n, n)
+        return self._host
 
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add another matrix (e.g. from a data-loader worker) into this one; returns self."""
-        if other.mat.shape != self.mat.shape:
+        if other.num_classes != self.num_classes:
             raise ValueError(
                 f"cannot merge a {other.num_classes}-class matrix into a {self.num_classes}-class one"
             )
-        self.mat += other.mat
+        self._set(torch.from_numpy(self.mat + other.mat))
         return self
 
     def reduce_(self, fn: Callable[[torch.Tensor], Any], device: str | torch.device | None = None) -> None:
         """Combine across processes in place, e.g. ``cm.reduce_(torch.distributed.all_reduce, device="cuda")``.
 
-        `fn` gets the matrix as an int64 tensor on `device`; it may change it in place (all_reduce) or
-        return a new tensor, which then replaces the matrix.
+        `fn` gets the matrix as an int64 tensor on `device` (default: where it is kept); it may change it
+        in place (all_reduce) or return a new tensor, which then replaces the matrix.
         """
-        t = torch.from_numpy(self.mat.copy())
+        self.mat  # noqa: B018 - raises on values that are not classes before anything is combined
+        t = self.tensor.clone()
         if device is not None:
             t = t.to(device)
         out = fn(t)
-        result = out if isinstance(out, torch.Tensor) else t
-        self.mat = result.detach().cpu().numpy().astype(np.int64, copy=False).reshape(self.mat.shape)
+        self._set(out if isinstance(out, torch.Tensor) else t)
+
+    def _set(self, m: torch.Tensor) -> None:
+        n = self.num_classes
+        m = m.detach().to(torch.int64).reshape(n * n)
+        self._counts = torch.cat([m, torch.zeros(1, dtype=torch.int64, device=m.device)])
+        self._bad_label = torch.full((), _NONE, dtype=torch.int64, device=m.device)
+        self._bad_pred = torch.full((), _NONE, dtype=torch.int64, device=m.device)
+        self._host = None
 
     def reset(self) -> None:
-        self.mat[:] = 0
+        self._counts = self._bad_label = self._bad_pred = self._host = None
 
     def compute(self) -> dict:
         """Metrics from the matrix.

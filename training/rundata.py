@@ -33,10 +33,19 @@ def open_run_data(cfg: TrainConfig) -> RunData:
 
     With `val`, every labelled sample of `data` trains and every labelled sample of `val` validates.
     """
+    unknown = tuple(cfg.unknown_classes or ())
     data = open_dataset(cfg.data, images=cfg.images, val_fraction=0.0 if cfg.val else cfg.val_fraction,
-                        seed=cfg.seed, classes=cfg.classes)  # fmt: skip
+                        seed=cfg.seed, classes=cfg.classes, unknown_classes=unknown)  # fmt: skip
     if cfg.val:
-        vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
+        # The validation set is scored as labelled: --unknown-class is about how the training labels were made.
+        # --images names the photos of an export without images; it applies to --val only when --val is
+        # such an export too (a CVAT export trained against a folder of photos with masks is common).
+        try:
+            vdata = open_dataset(cfg.val, images=cfg.images, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
+        except UserInputError as e:
+            if cfg.images is None or "--images is for" not in str(e):
+                raise
+            vdata = open_dataset(cfg.val, val_fraction=0.0, seed=cfg.seed, classes=cfg.classes)
         if vdata.class_names != data.class_names:
             raise UserInputError(
                 f"--val {cfg.val} has classes {', '.join(vdata.class_names)} but {cfg.data} has "

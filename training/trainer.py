@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from models import Checkpoint, default_preprocess, load_checkpoint, make_classes
 from models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
 from models.deeplab import build_from_config
+from models.device import resolve_device, resolve_precision
 from models.errors import UserInputError
 from training import distributed
 from training.config import TrainConfig
@@ -63,32 +64,6 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto → cuda (this process's GPU under torchrun) > mps > cpu."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as e:
-        raise UserInputError(f"--device {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserInputError(f"--device {name}: CUDA is not available here; use --device cpu (or auto)")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", local_rank)
-    return dev
-
-
-def amp_dtype_for(device: torch.device, amp: bool) -> torch.dtype | None:
-    """bf16 autocast on CUDA GPUs that have it, else fp16 (with a gradient scaler); fp32 elsewhere."""
-    if not amp or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def train(
     cfg: TrainConfig,
     *,
@@ -110,7 +85,7 @@ def train(
         raise UserInputError(f"{run_dir} already holds a training run (last.pt); continue it with --resume or choose another -o")
     cfg.validate()
     env = distributed.env_info()
-    device = resolve_device(cfg.device, env.local_rank)
+    device = resolve_device(cfg.device, local_rank=env.local_rank)
     created_group = env.enabled and not (torch.distributed.is_available() and torch.distributed.is_initialized())
     dist = distributed.setup(device)
     try:
@@ -199,7 +174,7 @@ class _Run:
         total = self.steps * cfg.epochs
         self.optimizer = build_optimizer(self.net, name=cfg.optimizer, lr=cfg.base_lr, weight_decay=cfg.weight_decay, head_lr_mult=cfg.head_lr_mult)
         self.scheduler = build_scheduler(self.optimizer, total_steps=total, warmup=auto_warmup(total) if cfg.warmup_iters < 0 else cfg.warmup_iters, power=cfg.poly_power)
-        self.amp_dtype = amp_dtype_for(self.device, cfg.amp)
+        self.amp_dtype = resolve_precision("auto" if cfg.amp else "fp32", self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.criterion = make_criterion(aux_weight=cfg.aux_weight, weight=self.weight, ignore_index=self.ignore_index)
         self.transform = train_transform(cfg.crop_size, eval_size=cfg.eval_size or None, scale=(cfg.scale_min, cfg.scale_max),

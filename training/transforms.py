@@ -1,5 +1,6 @@
 """Training augmentation (torchvision `transforms.v2` on `tv_tensors.Image` + `tv_tensors.Mask`), the
-datasets the loaders read, and the evaluation preprocessing (the same as `segtool predict`'s).
+datasets the loaders read (validation images stay at full size: `models.preprocess` resizes them on the
+device, the same code `segtool predict` runs).
 
 Augmentation randomness is seeded per (run seed, epoch, sample index), not drawn from a shared stream:
 a sample gets the same crop whatever the number of loader workers or processes, and a resumed run
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -113,7 +113,7 @@ class TrainSamples(Dataset):
 
 class EvalSamples(Dataset):
     """Validation pairs at full resolution: (uint8 3xHxW image, uint8 HxW labels). Resizing happens in
-    `preprocess` on the device, exactly as `segtool predict` does, so validation scores what users get."""
+    `models.preprocess` on the device, exactly as `segtool predict` does, so validation scores what users get."""
 
     def __init__(self, data: Any, samples: list) -> None:
         self.data, self.samples = data, samples
@@ -130,31 +130,6 @@ class EvalSamples(Dataset):
 def collate_list(batch: list) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Keep images of different sizes apart (evaluation groups equal sizes itself)."""
     return [b[0] for b in batch], [b[1] for b in batch]
-
-
-def network_size(height: int, width: int, resize_short: int | None) -> tuple[int, int]:
-    """The size a frame is resized to before the network (shorter side = resize_short); as the Engine."""
-    if not resize_short:
-        return height, width
-    s = resize_short / min(height, width)
-    return max(1, round(height * s)), max(1, round(width * s))
-
-
-def preprocess(images: torch.Tensor, preprocess_cfg: dict, *, channels_last: bool = False) -> torch.Tensor:
-    """uint8 N×3×H×W (on the target device) → normalised float input at the checkpoint's resize.
-
-    Mirrors `segtool.core.engine.Engine` (bilinear, antialiased when shrinking, mean/std in 0..255), so
-    the validation mIoU stored in a checkpoint is what `segtool eval` measures.
-    """
-    x = images.float()
-    h, w = x.shape[-2:]
-    nh, nw = network_size(h, w, preprocess_cfg.get("resize_short"))
-    if (nh, nw) != (h, w):
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)
-    mean = torch.tensor(preprocess_cfg["mean"], device=x.device).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(preprocess_cfg["std"], device=x.device).view(1, 3, 1, 1) * 255.0
-    x = (x - mean) / std
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def epoch_order(n: int, repeat: int, seed: int, epoch: int) -> list[int]:

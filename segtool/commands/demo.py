@@ -156,7 +156,7 @@ def recompute_bn_stats(ckpt, files: list, batch_size: int = 8, progress=None) ->
     import numpy as np
     import torch
 
-    from training.transforms import preprocess
+    from models.preprocess import preprocess
 
     # Training mode runs the auxiliary head too (its statistics are renewed as well); no dropout sits
     # before a BatchNorm layer, and no_grad keeps every weight as it is.

@@ -3,13 +3,13 @@
 DATA is a labelled dataset (any form `segtool train` accepts), or, with `--labels DIR`, an image, a
 folder or a video whose frames pair, in order, with the label images in DIR (`--labels-glob` picks
 them, natural sort): e.g. a CamVid clip and `camvid/valannot` filtered to `0016E5_*`.
-Inference is `segtool predict`'s (the checkpoint's preprocessing, masks at the frame's own size).
+The scoring itself is `segtool.core.evaluate` (shared with the app); this module parses the options,
+shows progress and writes the report.
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import sys
 from pathlib import Path
@@ -46,35 +46,18 @@ def run(args: argparse.Namespace) -> int:
 
     from models.errors import UserInputError
     from segtool.core.engine import Engine
-    from training.metrics import ConfusionMatrix, report_dict
+    from segtool.core.evaluate import dataset_frames, evaluate, label_folder_frames
 
     engine = Engine(args.checkpoint, device=args.device)
     ck = engine.checkpoint
-    batch = args.batch_size or (4 if engine.device.type == "cuda" else 1)
-    if batch < 1:
-        raise UserInputError(f"--batch-size {batch}: use 1 or more")
-    pairs, total, described = (_label_frames if args.labels else _dataset_pairs)(args, ck)
-    cm = ConfusionMatrix(len(ck.classes), ck.ignore_index)
-    images = 0
-    with tqdm(total=total, unit="image", disable=args.quiet, desc="eval", file=sys.stderr) as bar:
-        pending: list = []
-
-        def flush() -> None:
-            for (_, label), pred in zip(pending, engine.predict([rgb for rgb, _ in pending])):
-                if pred.mask.shape != label.shape:
-                    raise UserInputError(f"label {label.shape[::-1]} and frame {pred.mask.shape[::-1]} sizes differ (w×h)")
-                cm.update(pred.mask, label)
-                bar.update(1)
-            pending.clear()
-
-        for rgb, label in pairs:
-            pending.append((rgb, label()))
-            images += 1
-            if len(pending) >= batch:
-                flush()
-        flush()
-    report = report_dict(cm, ck.class_names, images)
-    report.update({"checkpoint": str(args.checkpoint), "data": str(args.data), **described, "device": engine.device_label})
+    if args.labels:
+        frames = label_folder_frames(args.data, ck, args.labels, labels_glob=args.labels_glob, void_ids=_void_ids(args.void_ids))
+    else:
+        frames = dataset_frames(args.data, ck, images=args.images, classes=args.classes, split=args.split,
+                                checkpoint_label=str(args.checkpoint))  # fmt: skip
+    with tqdm(total=frames.total, unit="image", disable=args.quiet, desc="eval", file=sys.stderr) as bar:
+        report = evaluate(engine, frames, batch_size=args.batch_size, checkpoint_label=str(args.checkpoint),
+                          data_label=str(args.data), progress=lambda done: bar.update(done - bar.n))  # fmt: skip
     print(format_table(report))
     out = Path(args.output)
     try:
@@ -108,85 +91,12 @@ def warning_text(report: dict) -> list[str]:
     return lines + [f"  ({CLI_HINT})"] if lines else []
 
 
-def _dataset_pairs(args: argparse.Namespace, ck):
+def _void_ids(text: str | None) -> tuple[int, ...] | None:
+    """--void-ids "11,12" → (11, 12); None = automatic (CamVid's label folders use 11)."""
     from models.errors import UserInputError
-    from training.data import open_dataset
 
-    data = open_dataset(args.data, images=args.images, val_fraction=0.0, classes=args.classes)
-    if data.class_names != ck.class_names:
-        raise UserInputError(
-            f"{args.data} has classes {', '.join(data.class_names)} but {args.checkpoint} predicts "
-            f"{', '.join(ck.class_names)}; evaluate with data labelled for this model (or give --classes FILE)"
-        )
-    labelled = [s for s in data.samples if s.mask is not None]
-    split = args.split
-    if split == "auto":
-        split = "val" if any(s.split == "val" for s in labelled) else "all"
-    samples = labelled if split == "all" else [s for s in labelled if s.split == split]
-    if not samples:
-        raise UserInputError(f"{args.data} has no labelled {split} samples; use --split all")
-    pairs = ((data.load_image(s), (lambda s=s: data.load_mask(s))) for s in samples)
-    return pairs, len(samples), {"split": split, "form": data.form}
-
-
-def _label_frames(args: argparse.Namespace, ck):
-    from models.errors import UserInputError
-    from segtool.core.sources import open_source
-    from training.data.classes import ClassInfo
-    from training.data.files import list_images, natural_key
-    from training.data.folder import is_camvid
-    from training.data.masks import MaskCoding, decode_raster, read_mask_image
-
-    labels_dir = Path(args.labels)
-    if not labels_dir.is_dir():
-        raise UserInputError(f"--labels {labels_dir} is not a folder; give the folder of label images")
-    files = sorted((p for p in list_images(labels_dir, recursive=False) if fnmatch.fnmatch(p.name, args.labels_glob)),
-                   key=lambda p: natural_key(p.name))  # fmt: skip
-    if not files:
-        raise UserInputError(f"--labels {labels_dir}: no image file matches {args.labels_glob!r}")
-    void = _void_ids(args.void_ids, labels_dir, is_camvid)
-    classes = [ClassInfo(c["name"], tuple(c.get("color") or (0, 0, 0))) for c in ck.classes]
-    coding = MaskCoding("index", void_ids=void, colors_known=all(c.get("color") for c in ck.classes))
-
-    def decode(path: Path):
-        def load():
-            ids, unknown = decode_raster(read_mask_image(path), classes, coding, ck.ignore_index)
-            if unknown:
-                top = ", ".join(f"{k} ×{v} px" for k, v in list(unknown.items())[:3])
-                raise UserInputError(f"label {path.name} has values that are not classes of the checkpoint: {top} — "
-                                     "if they mean 'unlabelled' pass --void-ids, else check the label folder")  # fmt: skip
-            return ids
-        return load
-
-    source = open_source(args.data)
-    n_frames = source.frames_expected
-
-    def pairs():
-        with source:
-            n = 0
-            for frame in source.frames():
-                if n >= len(files):
-                    raise UserInputError(f"{args.data} has more frames than the {len(files)} label files in {labels_dir} "
-                                         f"matching {args.labels_glob!r}; one label per frame is needed")  # fmt: skip
-                yield frame.rgb, decode(files[n])
-                n += 1
-            if n != len(files):
-                raise UserInputError(f"{args.data} has {n} frames but {labels_dir} has {len(files)} label files matching "
-                                     f"{args.labels_glob!r}; narrow them with --labels-glob")  # fmt: skip
-
-    if n_frames is not None and n_frames != len(files):
-        source.close()
-        raise UserInputError(f"{args.data} has {n_frames} frames but {labels_dir} has {len(files)} label files matching "
-                             f"{args.labels_glob!r}; one label per frame in sorted order is needed (narrow with --labels-glob)")  # fmt: skip
-    return pairs(), n_frames or len(files), {"labels": str(labels_dir), "labels_glob": args.labels_glob, "void_ids": list(void)}
-
-
-def _void_ids(text: str | None, labels_dir: Path, is_camvid) -> tuple[int, ...]:
-    from models.errors import UserInputError
-    from training.data.classes import CAMVID_VOID_ID
-
-    if text is None:  # CamVid's label folders use 11 for unlabelled
-        return (CAMVID_VOID_ID,) if labels_dir.name.endswith("annot") and is_camvid(labels_dir.parent) else ()
+    if text is None:
+        return None
     try:
         return tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError as e:

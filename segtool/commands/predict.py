@@ -1,11 +1,14 @@
-"""`segtool predict SOURCE -c CKPT -o OUT`: export masks of images, folders, videos, cameras and streams."""
+"""`segtool predict SOURCE… -c CKPT -o OUT`: export masks of images, folders, videos, cameras and streams.
+
+One SOURCE writes into OUT directly; several (or a folder of videos, a glob, @list.txt) make a batch:
+`OUT/<name>/` each and `OUT/batch.json` (segtool/commands/predict_batch.py, docs/batch.md)."""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
+
+from segtool.commands._interrupt import first_ctrl_c_cancels
 
 
 def add_parser(sub) -> None:
@@ -13,11 +16,15 @@ def add_parser(sub) -> None:
         "predict",
         help="export masks (PNG / FFV1), overlay video, coverage CSV",
         description="Segment SOURCE (image, folder, video file, cam:N, rtsp/http URL) with a checkpoint and write "
-        "masks, optional overlays, coverage.csv and summary.json into OUT. See docs/outputs.md.",
+        "masks, optional overlays, coverage.csv and summary.json into OUT. See docs/outputs.md. Several SOURCEs, "
+        "a folder of videos, a glob or @list.txt make a batch: OUT/<name>/ per source and OUT/batch.json "
+        "(docs/batch.md).",
         epilog="Exit codes: 0 complete; 1 partial (the source broke mid-way; what was written is valid; "
-        "summary.json says complete: false); 2 bad usage or input; 130 interrupted (Ctrl-C; --resume continues).",
+        "summary.json says complete: false) or, for a batch, any source partial or failed; 2 bad usage or input; "
+        "130 interrupted (Ctrl-C; --resume continues).",
     )
-    p.add_argument("source", help="image, folder, video file, cam:N or stream URL")
+    p.add_argument("source", nargs="+", metavar="SOURCE",
+                   help="image, folder, video file, cam:N or stream URL; several, a glob ('clips/*.mp4') or @list.txt for a batch")
     p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--overlay", action="store_true", help="also write overlays (overlay.mp4 for videos, overlays/*.jpg for images)")
@@ -36,6 +43,9 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="streams: connect/read timeout in seconds")
     p.add_argument("--reconnects", type=int, default=3, help="streams: reconnect attempts before giving up")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from segtool.commands.predict_batch import add_batch_arguments
+
+    add_batch_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -54,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.threads is not None and args.threads < 1:
         raise_usage(f"--threads {args.threads}: use 1 or more")
+    from segtool.commands.predict_batch import batch_requested, run_batch_command
+
+    batch = batch_requested(args)
+    if batch is not None:
+        return run_batch_command(args, opts, *batch)
+    args.source = args.source[0]
     engine = Engine(args.checkpoint, device=args.device, precision=args.precision, tta=args.tta, tile=args.tile, threads=args.threads)
     with open_source(args.source, connect_timeout_s=args.timeout, max_reconnects=args.reconnects) as source:
         for name in source.skipped:
@@ -65,21 +81,11 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(fps=f"{p.fps:.1f}", refresh=False)
 
-        cancel = threading.Event()
-        previous = signal.getsignal(signal.SIGINT)
-
-        def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop cleanly and keep what was written
-            cancel.set()
-            signal.signal(signal.SIGINT, previous)
-
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, on_sigint)
         try:
-            result = run_export(source, engine, args.output, opts, checkpoint_label=str(args.checkpoint), progress=on_progress, cancel=cancel)
+            with first_ctrl_c_cancels() as cancel:  # first Ctrl-C: stop cleanly and keep what was written
+                result = run_export(source, engine, args.output, opts, checkpoint_label=str(args.checkpoint), progress=on_progress, cancel=cancel)
         finally:
             bar.close()
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGINT, previous)
     s = result.summary
     line = f"{s['frames_written']} frame(s) in {s['seconds']:.1f} s ({s['fps']:.1f} fps) on {s['device']} -> {result.out}"
     code = result.exit_code

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
+from segtool.commands._interrupt import first_ctrl_c_cancels
 from training.events import TrainingEvents  # no torch import: `segtool --help` stays fast
 
 
@@ -29,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--val", help="separate validation dataset (then all of DATA trains)")
     p.add_argument("--images", help="image folder for exports without images (CVAT)")
     p.add_argument("--classes", help="labelmap.txt or classes.json for data without one")
+    p.add_argument("--unknown-class", action="append", default=[], metavar="NAME",
+                   help="read the pixels of class NAME as unknown (not trained on): for sparse exports where "
+                   "every unpainted pixel was saved as background (repeatable)")
     p.add_argument("--val-fraction", type=float, default=0.2, help="val share when the data names no split (default 0.2)")
     p.add_argument("--random-split", action="store_true",
                    help="ignore the split the data names (train/ val/ folders, ImageSets) and split at random (seeded)")
@@ -64,7 +66,7 @@ def add_parser(sub) -> None:
     g = p.add_argument_group("runtime")
     g.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     g.add_argument("--no-amp", action="store_true", help="fp32 on CUDA (default: bf16/fp16 autocast)")
-    g.add_argument("--workers", type=int, default=None, help="data-loading processes (default: up to 4)")
+    g.add_argument("--workers", type=int, default=None, help="data-loading processes (default: cores - 1, at most 4)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--limit", type=int, default=0, help="debug: only the first N train and N val images")
     g.add_argument("--resume", action="store_true", help="continue the run in RUN (settings from RUN/config.json)")
@@ -73,12 +75,13 @@ def add_parser(sub) -> None:
 
 
 def _config(args: argparse.Namespace):
+    from models.device import default_loader_workers
     from training.config import TrainConfig
 
-    workers = args.workers if args.workers is not None else min(4, max(0, (os.cpu_count() or 1) - 1))
+    workers = args.workers if args.workers is not None else default_loader_workers()
     return TrainConfig(
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
-        val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
+        unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
         width_mult=args.width_mult, aspp_channels=args.aspp_channels,
         init=args.init, weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
         crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],
@@ -100,23 +103,12 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     events = _ProgressEvents(quiet=args.quiet)
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum, frame) -> None:  # first Ctrl-C: finish the step, save last.pt, stop; the second one kills
-        cancel.set()
-        print("\nsegtool: stopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
-        signal.signal(signal.SIGINT, previous)
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:
-        signal.signal(signal.SIGINT, on_sigint)
+    # first Ctrl-C: finish the step, save last.pt, stop; the second one kills
     try:
-        result = train(cfg, resume=args.resume, events=events, cancel=cancel)
+        with first_ctrl_c_cancels("\nsegtool: stopping after this step (Ctrl-C again to abort)…") as cancel:
+            result = train(cfg, resume=args.resume, events=events, cancel=cancel)
     finally:
         events.close()
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
     if not events.is_main:
         return 0
     best = f"best mIoU {result.best_miou:.4f} (epoch {result.best_epoch})" if result.best_miou is not None else "no validation"

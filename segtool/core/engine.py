@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from models.checkpoint import Checkpoint, load_checkpoint
+from models.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
 from models.errors import UserInputError
-from segtool.core.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
+from models.preprocess import Preprocess
 from segtool.core.frame import Prediction
-from segtool.core.overlay import palette_from_classes
 from segtool.core.tiling import plan_tiles
 
 TTA_MODES = ("flip", "ms")
@@ -65,7 +65,7 @@ class Engine:
     ) -> None:
         self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(Path(checkpoint))
         ck = self.checkpoint
-        self.palette = palette_from_classes(ck.classes)  # refuses classes without colours, with the fix
+        self.palette = np.asarray(ck.palette, np.uint8)  # refuses classes without colours, with the fix
         self.class_names = ck.class_names
         self.num_classes = len(ck.classes)
         self.device = resolve_device(device)
@@ -82,10 +82,8 @@ class Engine:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model.eval()
-        pre = ck.preprocess
-        self.resize_short = pre.get("resize_short")
-        self._mean = torch.tensor(pre["mean"], device=self.device).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(pre["std"], device=self.device).view(1, 3, 1, 1) * 255.0
+        self._preprocess = Preprocess(ck.preprocess, self.device)  # the same code as training's validation
+        self.resize_short = self._preprocess.resize_short
 
     @property
     def device_label(self) -> str:
@@ -113,10 +111,7 @@ class Engine:
 
     def network_size(self, height: int, width: int) -> tuple[int, int]:
         """The size a frame is resized to before the network (shorter side = resize_short)."""
-        if not self.resize_short:
-            return height, width
-        s = self.resize_short / min(height, width)
-        return max(1, round(height * s)), max(1, round(width * s))
+        return self._preprocess.network_size(height, width)
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -133,19 +128,14 @@ class Engine:
             t = t.pin_memory().to(self.device, non_blocking=True)
         else:
             t = t.to(self.device)
-        t = t.permute(0, 3, 1, 2).float()  # N,3,H,W in 0..255
-        return t
+        return t.permute(0, 3, 1, 2)  # N,3,H,W uint8 (a view: no copy)
 
     @torch.inference_mode()
     def _predict_batch(self, batch: np.ndarray, confidence: bool) -> list[Prediction]:
         n, h, w, _ = batch.shape
         x = self._to_device(batch)
-        nh, nw = self.network_size(h, w)
-        if (nh, nw) != (h, w):
-            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=nh < h)
-        x = (x - self._mean) / self._std
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self._preprocess(x, channels_last=self.channels_last)
+        nh, nw = x.shape[-2:]
         if nh * nw > self.max_pixels:
             masks, conf = self._tiled(x, (h, w), confidence)
         else:

@@ -150,11 +150,10 @@ def _sinks(source: Source, engine: Engine, out: Path, opts: ExportOptions) -> Si
 
 
 def _key_order(source: Source, opts: ExportOptions):
-    names = getattr(source, "names", None)
-    if names is not None:
-        return iter(names[opts.start : opts.end : opts.every])
-    if source.kind == "image":
-        return iter([getattr(source, "path", Path("image")).name])
+    if source.names is not None:
+        return iter(source.names[opts.start : opts.end : opts.every])
+    if source.kind == "image" and source.path is not None:
+        return iter([source.path.name])
     return itertools.count(opts.start, opts.every)
 
 
@@ -196,7 +195,7 @@ def run_export(
             run.error = run.error or e
             complete = run.complete = False
         summary = {
-            "source": str(getattr(source, "path", source.description)),
+            "source": source.origin,
             "source_description": source.description,
             "checkpoint": checkpoint_label,
             "classes": engine.class_names,

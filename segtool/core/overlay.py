@@ -6,7 +6,8 @@ A 1080p blend costs a few milliseconds (see `benchmarks/bench_overlay.py`).
 
 Conventions shared by all functions:
 - `mask` is an H x W array of class ids (uint8; other integer types are clipped to 0..255).
-- `palette` is a (K, 3) uint8 array, one RGB colour per class (see `palette_from_classes`).
+- `palette` is a (K, 3) uint8 array, one RGB colour per class (a checkpoint's `palette`,
+  validated where the checkpoint is loaded: nothing here checks colours again).
 - Ids >= K (for example 255, the usual "ignore" id) have no class: `colorize` paints them black,
   `blend` and `draw_outlines` leave the frame unchanged there, `coverage` does not count them.
 """
@@ -18,53 +19,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from segtool.core.errors import UserInputError
-
 __all__ = [
-    "palette_from_classes",
     "colorize",
     "blend",
     "outlines",
     "draw_outlines",
+    "hidden_pixels",
     "coverage",
 ]
-
-
-def palette_from_classes(classes: list[dict]) -> np.ndarray:
-    """Build the (K, 3) uint8 palette from a checkpoint's class list.
-
-    Args:
-        classes: `[{"name": str, "color": [r, g, b]}, ...]` as stored in a checkpoint, in class-id order.
-
-    Returns:
-        (K, 3) uint8 array; row i is the colour of class id i.
-
-    Raises:
-        UserInputError: the list is empty, or a class has no colour or an invalid one (not three
-            integers in 0..255). The message names the class and how to set colours.
-    """
-    if not classes:
-        raise UserInputError(
-            "the checkpoint has no classes; rebuild it with `segtool import-weights --classes NAME,...`"
-        )
-    palette = np.zeros((len(classes), 3), np.uint8)
-    for i, cls in enumerate(classes):
-        name = cls.get("name", f"#{i}") if isinstance(cls, dict) else f"#{i}"
-        color = cls.get("color") if isinstance(cls, dict) else None
-        if not _is_rgb(color):
-            raise UserInputError(
-                f"class {i} {name!r} has no valid colour (got {color!r}; need [r, g, b] with integers "
-                f"0-255); set the colours with `segtool import-weights --colors R,G,B;R,G,B;...`"
-            )
-        palette[i] = color
-    return palette
-
-
-def _is_rgb(color: object) -> bool:
-    if not isinstance(color, (list, tuple)) or len(color) != 3:
-        return False
-    # bool is an int subclass; True/False as a colour channel is certainly a mistake.
-    return all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 255 for c in color)
 
 
 def _as_ids(mask: np.ndarray) -> np.ndarray:
@@ -97,6 +59,17 @@ def _shown_lut(num_classes: int, visible: Sequence[bool] | None) -> np.ndarray:
         flags = np.asarray(list(visible)[:k], bool)
         shown[: len(flags)] = flags
     return shown
+
+
+def hidden_pixels(mask: np.ndarray, num_classes: int, visible: Sequence[bool] | None) -> np.ndarray | None:
+    """H x W uint8, 1 where a pixel's class is hidden (or its id is not a class), else 0; None when no
+    pixel is hidden (the common case costs one histogram, no full-size array)."""
+    ids = _as_ids(mask)
+    shown = _shown_lut(num_classes, visible)
+    counts = cv2.calcHist([ids], [0], None, [256], [0, 256]).ravel()
+    if not counts[shown == 0].any():
+        return None
+    return cv2.LUT(ids, 1 - shown)
 
 
 def colorize(mask: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -138,14 +111,10 @@ def blend(
     if rgb.shape[:2] != ids.shape:
         raise ValueError(f"frame {rgb.shape[:2]} and mask {ids.shape} differ in size")
     alpha = float(np.clip(alpha, 0.0, 1.0))
-    shown = _shown_lut(len(palette), visible)
     colors = colorize(ids, palette)
     out = cv2.addWeighted(rgb, 1.0 - alpha, colors, alpha, 0.0)
-    # Restore the frame under hidden classes, but only when such pixels exist: the histogram is far
-    # cheaper than building and applying a full-size copy mask.
-    counts = cv2.calcHist([ids], [0], None, [256], [0, 256]).ravel()
-    if counts[shown == 0].any():
-        hidden = cv2.LUT(ids, 1 - shown)
+    hidden = hidden_pixels(ids, len(palette), visible)
+    if hidden is not None:  # restore the frame under hidden classes
         cv2.copyTo(rgb, hidden, out)
     return out
 

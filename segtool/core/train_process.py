@@ -66,7 +66,9 @@ class TrainProcess:
     def __init__(self, config: dict[str, Any], *, resume: bool = False, threads: int | None = None) -> None:
         self.config = dict(config)
         self.resume = resume
-        self.threads = threads or max(1, (os.cpu_count() or 1) - 1)
+        from models.device import default_cpu_threads
+
+        self.threads = threads or default_cpu_threads()
         self._proc: subprocess.Popen | None = None
         self._events: queue.Queue[dict] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=60)
@@ -347,7 +349,13 @@ def child_main() -> int:
             out.write(json.dumps(ev) + "\n")
             out.flush()
 
-    first = sys.stdin.readline()
+    # The watcher thread below blocks reading stdin, holding that file's lock. A DataLoader worker is a
+    # fork, and multiprocessing closes `sys.stdin` first thing in the fork: with the watcher's file, the
+    # fork would wait forever for a lock no thread of it holds (training hung at its first batch
+    # whenever --workers was 1 or more). So the watcher reads its own file, and sys.stdin is /dev/null.
+    commands = os.fdopen(os.dup(sys.stdin.fileno()), "r", encoding="utf-8")
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - stays open for the process's life
+    first = commands.readline()
     try:
         req = json.loads(first)
     except ValueError:
@@ -363,7 +371,7 @@ def child_main() -> int:
     cancel = threading.Event()
 
     def watch_stdin() -> None:  # a "cancel" line, or the app going away (end of stdin), stops the run
-        for line in sys.stdin:
+        for line in commands:
             if line.strip() == "cancel":
                 break
         cancel.set()

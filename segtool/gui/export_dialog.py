@@ -1,8 +1,10 @@
 """Export from the window: the `segtool predict` job for the current source, in the background.
 
 `ExportJob` (a QThread) opens its own Source and builds its own Engine — neither is thread-safe, so
-the viewer's are never shared — and runs `segtool.core.export.run_export`, the same function as the
-CLI. The dialog is not modal: the user keeps browsing while it runs.
+the viewer's are never shared — from the Checkpoint the viewer loaded (the window hands over the
+object, so the export uses exactly the weights on screen and the file is not read again), and runs
+`segtool.core.export.run_export`, the same function as the CLI. The dialog is not modal: the user
+keeps browsing while it runs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.checkpoint import Checkpoint
 from models.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
@@ -64,14 +67,16 @@ class OverlayView:
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """Everything the export job needs; plain values, so the job shares nothing with the viewer."""
+    """Everything the export job needs. It shares only the viewer's loaded Checkpoint, which nobody
+    writes (an Engine copies its weights); the rest are plain values."""
 
     source: str
-    checkpoint: str
+    checkpoint: Checkpoint
     out: str
     options: ExportOptions
     device: str = "auto"
     precision: str = "auto"
+    checkpoint_path: str = ""  # where it was loaded from: shown and written into summary.json
 
 
 class ExportJob(QThread):
@@ -99,7 +104,7 @@ class ExportJob(QThread):
             if self.cancel_event.is_set():
                 return
             result = run_export(
-                src, engine, r.out, r.options, checkpoint_label=str(r.checkpoint),
+                src, engine, r.out, r.options, checkpoint_label=r.checkpoint_path,
                 progress=self.progress.emit, cancel=self.cancel_event,
             )  # fmt: skip
             self.done.emit(result.exit_code, dict(result.summary))
@@ -115,12 +120,16 @@ class ExportJob(QThread):
 class ExportDialog(QDialog):
     """Choose the outputs (the `predict` options) and run the export with progress, ETA and Cancel."""
 
-    def __init__(self, info: SourceInfo, checkpoint: str, device: str, precision: str, out_dir: str,
-                 parent: QWidget | None = None, view: Callable[[], OverlayView] | None = None) -> None:  # fmt: skip
+    queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
+
+    def __init__(self, info: SourceInfo, checkpoint: Checkpoint, device: str, precision: str, out_dir: str,
+                 parent: QWidget | None = None, *, checkpoint_path: str,
+                 view: Callable[[], OverlayView] | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Export masks")
         self.setModal(False)
         self.info, self.checkpoint, self.device, self.precision = info, checkpoint, device, precision
+        self.checkpoint_path = checkpoint_path
         self.view = view or OverlayView  # the window's current view, asked again at every export
         self.job: ExportJob | None = None
         self.exit_code: int | None = None
@@ -128,7 +137,7 @@ class ExportDialog(QDialog):
         self.error: str | None = None
         still = info.kind in ("image", "folder")
 
-        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint).name} (the one open in the viewer)")
+        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name} (the one open in the viewer)")
         head.setWordWrap(True)
         self.out = QLineEdit(out_dir)
         browse = QPushButton("Browse…")
@@ -187,11 +196,16 @@ class ExportDialog(QDialog):
         self.cancel_btn = QPushButton("Cancel")
         self.open_btn = QPushButton("Open folder")
         self.open_btn.setVisible(False)
+        # Many videos: the queue dialog (segtool/gui/batch_queue.py), started with this source in it.
+        self.queue_btn = QPushButton("Several videos…")
+        self.queue_btn.setToolTip("Export a queue of videos or a folder of them, one output folder each")
+        self.queue_btn.clicked.connect(self.queue_requested.emit)
         self.start_btn.clicked.connect(self.start_export)
         self.cancel_btn.clicked.connect(self._cancel_or_close)
         self.open_btn.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.out.text())))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_btn)
+        buttons.addWidget(self.queue_btn)
         buttons.addStretch(1)
         buttons.addWidget(self.start_btn)
         buttons.addWidget(self.cancel_btn)
@@ -234,7 +248,8 @@ class ExportDialog(QDialog):
             self.eta.setText("Choose an output folder first.")
             return
         self.refresh_view()
-        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision)
+        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision,
+                            self.checkpoint_path)  # fmt: skip
         self.exit_code = self.summary = self.error = None
         self.job = ExportJob(req, self)
         self.job.progress.connect(self._progress)

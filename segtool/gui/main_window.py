@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.core.sources import IMAGE_EXTENSIONS
+from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog, OverlayView
 from segtool.gui.fit_notice import FitNotice
+from segtool.gui.labeling.hub import LabelHub
 from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
 from segtool.gui.settings import AppSettings
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
         self._dialog: QMessageBox | None = None
         self.export_dialog: ExportDialog | None = None
         self._old_exports: list[ExportDialog] = []
+        self.batch_dialog: BatchQueueDialog | None = None
         self.playing = False
         self.shown_frames = 0  # results painted (display fps, tests)
         self._display_times: list[float] = []
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self.training = TrainingHub(self)  # Train menu, wizard, Runs view, training progress in the status bar
+        self.labels = LabelHub(self)  # Label menu, label mode on the canvas, suggestions strip
         self.player.playToggled.connect(self.toggle_play)
         self.player.stepRequested.connect(self.step)
         self.player.seekRequested.connect(self.seek)
@@ -162,6 +166,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self.act_export = self._action("&Export masks…", self.open_export_dialog, "Ctrl+E", f,
                                        "Write masks, overlay video and coverage CSV of the current source")
+        self.act_export_queue = self._action("Export a &queue of videos…", self.open_batch_dialog, "Ctrl+Shift+E", f,
+                                             "Export masks of many videos, one output folder each")
         f.addSeparator()
         self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, f)
 
@@ -300,6 +306,8 @@ class MainWindow(QMainWindow):
     def open_source(self, spec: str | Path) -> None:
         """Open an image, folder, video, `cam:N` or URL in the worker; `sourceOpened` or an error follows."""
         spec = str(spec)
+        if not self.labels.confirm_leave():
+            return
         if "://" not in spec and not spec.lower().startswith("cam:"):
             p = Path(spec)
             self.settings.set("dirs/source", str(p if p.is_dir() else p.parent))
@@ -352,7 +360,7 @@ class MainWindow(QMainWindow):
     # --- playback ----------------------------------------------------------------------------------
 
     def toggle_play(self) -> None:
-        if self.source is None:
+        if self.source is None or (not self.playing and not self.labels.confirm_leave()):
             return
         if self.playing:
             self._set_playing(False)
@@ -374,6 +382,8 @@ class MainWindow(QMainWindow):
     def seek(self, index: int) -> None:
         """Show frame `index` exactly; playback continues from there if it was playing."""
         if self.source is None or self.source.is_live:
+            return
+        if (self.current is None or index != self.current.index) and not self.labels.confirm_leave():
             return
         if self.playing:
             self.worker.play(index)
@@ -413,6 +423,7 @@ class MainWindow(QMainWindow):
         self.render()
         self.player.set_position(r.index, r.pts_s, r.name)
         self.shown_frames += 1
+        self.labels.on_result(r)
         now = time.perf_counter()
         self._display_times = [t for t in self._display_times if now - t < 2.0] + [now]
 
@@ -423,6 +434,8 @@ class MainWindow(QMainWindow):
             return
         info = self.engine_info
         palette = info.palette if info is not None and r.mask is not None else None
+        if self.labels.hides_prediction():
+            palette = None  # label mode: the bare frame under the labels
         visible = self.panel.legend.visible() if palette is not None else None
         conf = r.confidence if self.panel.confidence.isChecked() else None
         picture = compose(r.rgb, r.mask if palette is not None else None, palette, mode=self.panel.mode_key(),
@@ -462,7 +475,7 @@ class MainWindow(QMainWindow):
             self.export_dialog.show()
             self.export_dialog.raise_()
             return self.export_dialog
-        if self.source is None or self.checkpoint_path is None:
+        if self.source is None or self.checkpoint_path is None or self.engine_info is None:
             self.show_error("Nothing to export yet", "Open a checkpoint (Ctrl+O) and a source first; the export writes the masks of the source that is open.")
             return None
         if self.export_dialog is not None:
@@ -470,12 +483,16 @@ class MainWindow(QMainWindow):
         base = self.settings.get("dirs/export", str(Path.home()))
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
-        self.export_dialog = ExportDialog(self.source, str(self.checkpoint_path), self.panel.device_key(),
-                                          self.panel.precision_key(), out, self, view=self.overlay_view)  # fmt: skip
+        # The Checkpoint object the viewer loaded, not its path: the export uses exactly the weights on
+        # screen, and the file is not read again. The overlay follows the view (opacity, class ticks).
+        self.export_dialog = ExportDialog(self.source, self.engine_info.checkpoint, self.panel.device_key(),
+                                          self.panel.precision_key(), out, self, checkpoint_path=self.engine_info.path,
+                                          view=self.overlay_view)  # fmt: skip
         self.panel.viewChanged.connect(self.export_dialog.refresh_view)
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
+        self.export_dialog.queue_requested.connect(lambda: self.open_batch_dialog([self.source.spec] if self.source else []))
         self.export_dialog.show()
         return self.export_dialog
 
@@ -483,6 +500,24 @@ class MainWindow(QMainWindow):
         """The view's opacity and class ticks, for an export that looks like what is on screen."""
         names = tuple(self.engine_info.class_names) if self.engine_info is not None else ()
         return OverlayView(self.panel.alpha(), tuple(self.panel.legend.visible()) or None, names)
+
+    def open_batch_dialog(self, sources: list[str] | None = None) -> BatchQueueDialog | None:
+        """The export queue (segtool/gui/batch_queue.py); one per window, kept while it runs. It exports
+        with the model on screen (the loaded Checkpoint object, as the Export dialog does)."""
+        if self.checkpoint_path is None or self.engine_info is None:
+            self.show_error("No model yet", "Open a checkpoint (Ctrl+O) first; the queue exports with the model that is open.")
+            return None
+        if self.batch_dialog is None:
+            out = str(Path(self.settings.get("dirs/export", str(Path.home()))) / "batch_masks")
+            self.batch_dialog = BatchQueueDialog(str(self.checkpoint_path), self.panel.device_key(), self.panel.precision_key(), out,
+                                                 parent=self)  # fmt: skip
+        if not self.batch_dialog.running():  # a queue started earlier keeps its model; a new one takes the current
+            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.checkpoint, self.panel.device_key(), self.panel.precision_key())
+            if sources:
+                self.batch_dialog.add_sources([s for s in sources if s not in self.batch_dialog.specs])
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+        return self.batch_dialog
 
     # --- errors, drops, closing --------------------------------------------------------------------
 
@@ -516,6 +551,9 @@ class MainWindow(QMainWindow):
             self.open_source(others[0])
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self._closed and not self.labels.confirm_leave():
+            event.ignore()  # "Cancel" in the unsaved-labels question keeps the window open
+            return
         self.shutdown()
         super().closeEvent(event)
 
@@ -526,10 +564,11 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._stats_timer.stop()
         self._save_settings()
-        for d in [*self._old_exports, self.export_dialog]:
+        for d in [*self._old_exports, self.export_dialog, self.batch_dialog]:
             if d is not None:
                 d.shutdown()
         self.training.shutdown()  # a running training child saves last.pt and exits
+        self.labels.shutdown()  # saves the frame's labels (autosave), stops suggestion and region threads
         self.worker.shutdown()
 
 
@@ -543,6 +582,8 @@ HELP = """<table>
 <tr><td><b>1</b></td><td>actual pixels</td></tr>
 <tr><td><b>Ctrl+1…4</b></td><td>overlay / mask only / side by side / outlines</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>export masks of the open source</td></tr>
+<tr><td><b>Ctrl+L</b></td><td>label mode: B brush, E eraser, P polygon, R region, O outline a fragment,
+1…9 class, [ ] brush size, Ctrl+Z / Ctrl+Shift+Z undo / redo, Ctrl+S save</td></tr>
 </table>"""
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segtool.core.overlay import blend, colorize, draw_outlines
+from segtool.core.overlay import blend, colorize, draw_outlines, hidden_pixels
 
 MODES: dict[str, str] = {
     "overlay": "Overlay",
@@ -24,17 +24,6 @@ def _shading(confidence: np.ndarray, num_classes: int) -> np.ndarray:
     """Confidence rescaled so that a coin-flip prediction (1/K) is 0 and certainty is 1."""
     floor = 1.0 / max(num_classes, 2)
     return np.clip((confidence - floor) / (1.0 - floor), 0.0, 1.0)
-
-
-def _hidden(mask: np.ndarray, num_classes: int, visible: Sequence[bool] | None) -> np.ndarray | None:
-    """Bool H x W of pixels whose class is hidden (or not a class); None when nothing is hidden."""
-    shown = np.zeros(256, bool)
-    shown[:num_classes] = True
-    if visible is not None:
-        flags = np.asarray(list(visible)[:num_classes], bool)
-        shown[: len(flags)] = flags
-    hide = ~shown[mask]
-    return hide if hide.any() else None
 
 
 def compose(
@@ -72,18 +61,18 @@ def compose(
         out = colorize(mask, palette)
         if confidence is not None:
             out = (out * _shading(confidence, k)[..., None]).astype(np.uint8)
-        hide = _hidden(mask, k, visible)
+        hide = hidden_pixels(mask, k, visible)
         if hide is not None:
-            out[hide] = 0
+            out[hide.view(bool)] = 0
         return out if mode == "mask" else np.ascontiguousarray(np.hstack([rgb, out]))
     if confidence is None:
         over = blend(rgb, mask, palette, alpha, visible)
     else:
         # Per-pixel opacity: alpha where the model is sure, fading to the bare frame where it guesses.
         a = (alpha * _shading(confidence, k)).astype(np.float32)
-        hide = _hidden(mask, k, visible)
+        hide = hidden_pixels(mask, k, visible)
         if hide is not None:
-            a[hide] = 0.0
+            a[hide.view(bool)] = 0.0
         colors = colorize(mask, palette).astype(np.float32)
         base = rgb.astype(np.float32)
         over = (base + (colors - base) * a[..., None] + 0.5).astype(np.uint8)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segtool.core.device import PRECISIONS, list_devices
+from models.device import PRECISIONS, list_devices
 from segtool.gui.legend import ClassLegend
 from segtool.gui.render import MODES
 

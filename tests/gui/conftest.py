@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from models.checkpoint import load_checkpoint
@@ -30,7 +29,7 @@ def no_dangling_qthreads(qapp):
 
 @pytest.fixture(scope="session")
 def gui_checkpoint(tmp_path_factory):
-    """A real 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
+    """A real tiny 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
     train = {"dataset": "gui-test", "metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55}}}
     return make_small_checkpoint(tmp_path_factory.mktemp("gui") / "rocks.pt", resize_short=64, train=train)[0]
 
@@ -62,9 +61,3 @@ def window(qtbot, settings):
     win.show()
     yield win
     win.close()
-
-
-def nearest_frame(rgb: np.ndarray, truth: list[np.ndarray]) -> int:
-    """Index of the ground-truth frame closest to `rgb` (the clip is lossy H.264, so not equal)."""
-    a = rgb.astype(np.int16)
-    return int(np.argmin([np.abs(a - t).mean() for t in truth]))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.gui.test_main_window import load
+from tests.gui.helpers import load
 
 
 def start(qtbot, window, out, *, end=0, every=1, overlay=False):
@@ -33,7 +33,7 @@ def test_export_runs_to_completion_while_the_user_browses(qtbot, window, gui_che
     dlg.job.progress.connect(lambda p: progress.append(p))
     window.seek(60)  # the viewer keeps working during the export
     qtbot.waitUntil(lambda: window.current.index == 60 and window.current.mask is not None, timeout=20000)
-    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)
     assert dlg.exit_code == 0, dlg.eta.text()
     assert "Finished" in dlg.eta.text() and dlg.bar.value() == dlg.bar.maximum() == 10
     assert [p.done for p in progress] == list(range(1, 11))
@@ -60,14 +60,14 @@ def test_export_can_be_cancelled(qtbot, window, gui_checkpoint, clip, tmp_path):
     with qtbot.waitSignal(dlg.job.progress, timeout=30000):
         pass
     dlg.cancel_btn.click()  # Cancel while running
-    qtbot.waitUntil(lambda: not dlg.running(), timeout=30000)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=30000)
     assert dlg.exit_code == 130 and "Cancelled" in dlg.eta.text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is False and 0 < summary["frames_written"] < 101
     # Resume from the dialog finishes the job without redoing frames.
     dlg.existing.setCurrentIndex(dlg.existing.findData("resume"))
     dlg.start_btn.click()
-    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)
     assert dlg.exit_code == 0, dlg.eta.text()
     assert len(list((out / "masks").glob("*.png"))) == 101
 
@@ -78,7 +78,7 @@ def test_export_into_an_old_export_explains_the_choice(qtbot, window, gui_checkp
     out.mkdir()
     (out / "summary.json").write_text("{}")
     dlg = start(qtbot, window, out, end=5)
-    qtbot.waitUntil(lambda: not dlg.running(), timeout=30000)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=30000)
     assert dlg.exit_code == 2 and "--overwrite" in dlg.error  # the core message, shown as is
     assert window.isVisible()
 
@@ -149,7 +149,41 @@ def test_export_dialog_names_the_model_after_a_switch(qtbot, window, gui_checkpo
         window.open_checkpoint(str(other))
     now = window.export_dialog
     assert now is not dlg and now.isVisible() and not dlg.isVisible()
-    assert now.checkpoint == str(other)
+    assert now.checkpoint_path == str(other) and now.checkpoint is window.engine_info.checkpoint
     assert any("other_model.pt" in w.text() for w in now.findChildren(QLabel))
     assert now.out.text() == str(tmp_path / "keep")  # the folder the user typed is kept
     assert window.panel.legend.visible() == [True, True]  # same classes: the user's ticks stay
+
+
+def test_export_uses_the_weights_on_screen_without_reading_the_file_again(
+    qtbot, window, gui_checkpoint, clip, tmp_path, reference_engine, monkeypatch
+):
+    """The window hands the export its loaded Checkpoint: the file is read once, off the GUI thread,
+    and a file changed on disk after loading does not change (or break) the export."""
+    import shutil
+    import threading
+
+    import torch
+
+    ckpt = tmp_path / "model.pt"
+    shutil.copy(gui_checkpoint, ckpt)
+    reads, real_load = [], torch.load
+
+    def spy(f, *args, **kwargs):
+        reads.append((str(f), threading.current_thread() is threading.main_thread()))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    load(qtbot, window, ckpt, clip)
+    ckpt.write_bytes(b"not a checkpoint any more")
+    dlg = start(qtbot, window, tmp_path / "out", end=2)
+    assert dlg.checkpoint is window.engine_info.checkpoint
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)
+    assert dlg.exit_code == 0, dlg.eta.text()
+    assert reads == [(str(ckpt), False)]  # once, in the viewer's worker thread
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["checkpoint"] == str(ckpt)
+    from segtool.core.sources import open_source
+
+    with open_source(clip) as src:
+        want = reference_engine.predict([src.read(1).rgb])[0].mask
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "masks" / "000001.png")), want)

@@ -8,19 +8,9 @@ import pytest
 
 from segtool.gui.canvas import qimage_to_array
 from segtool.gui.render import compose
-from tests.gui.conftest import nearest_frame
+from tests.gui.helpers import load, nearest_frame
 
 N = 101
-
-
-def load(qtbot, win, ckpt=None, source=None, timeout=20000):
-    """Open a checkpoint and/or source and wait until a frame with its mask is on screen."""
-    if ckpt is not None:
-        with qtbot.waitSignal(win.worker.engineReady, timeout=timeout):
-            win.open_checkpoint(ckpt)
-    if source is not None:
-        win.open_source(source)
-        qtbot.waitUntil(lambda: win.current is not None and (ckpt is None or win.current.mask is not None), timeout=timeout)
 
 
 def shown(win) -> np.ndarray:
@@ -103,21 +93,56 @@ def test_toggling_a_class_changes_exactly_its_pixels(qtbot, window, gui_checkpoi
 @pytest.mark.parametrize("mode", ["mask", "side", "outlines"])
 def test_display_modes(qtbot, window, gui_checkpoint, clip, mode):
     load(qtbot, window, gui_checkpoint, clip)
+    window.panel.legend.set_visible(0, True)  # background starts hidden: show every class here
     window.panel.set_mode_key(mode)
     img = shown(window)
     r = window.current
-    h, w = r.mask.shape
+    rgb, mask, palette = np.asarray(r.rgb), r.mask, window.engine_info.palette
+    h, w = mask.shape
     assert img.shape == ((h, 2 * w, 3) if mode == "side" else (h, w, 3))
-    if mode == "mask":
-        assert (img[r.mask == 1] == [250, 50, 83]).all()
+    assert 0 < (mask == 1).mean() < 1  # both classes on screen: the checks below see both colours
+    if mode in ("mask", "side"):
+        colours = img[:, w:] if mode == "side" else img
+        for k in (0, 1):
+            assert (colours[mask == k] == palette[k]).all()  # every pixel in its class colour
+    if mode == "side":
+        assert np.array_equal(img[:, :w], rgb)  # the bare frame beside it
+    if mode == "outlines":
+        # where the class changes to the right or below, a line is drawn in a class colour (2 px wide);
+        # pixels 3 px or more from any change show the bare frame
+        edge = np.zeros((h, w), bool)
+        edge[:, :-1] |= mask[:, :-1] != mask[:, 1:]
+        edge[:-1] |= mask[:-1] != mask[1:]
+        near = np.zeros((h, w), bool)
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                near |= np.roll(edge, (dy, dx), axis=(0, 1))
+        assert edge.any() and (~near).any()
+        on_edge = img[edge]
+        assert ((on_edge == palette[0]).all(-1) | (on_edge == palette[1]).all(-1)).all()
+        assert (on_edge != rgb[edge]).any(-1).mean() > 0.99  # drawn over the frame, not the frame itself
+        assert np.array_equal(img[~near], rgb[~near])
 
 
-def test_confidence_shading(qtbot, window, gui_checkpoint, clip):
+def test_confidence_shading(qtbot, window, gui_checkpoint, clip, reference_engine):
     load(qtbot, window, gui_checkpoint, clip)
+    window.panel.set_mode_key("mask")
+    plain = shown(window)
     window.panel.confidence.setChecked(True)
     qtbot.waitUntil(lambda: window.current.confidence is not None, timeout=10000)
-    c = window.current.confidence
-    assert c.shape == window.current.mask.shape and 0.5 <= c.min() and c.max() <= 1.0
+    r = window.current
+    c = r.confidence
+    expected = reference_engine.predict([np.array(r.rgb)], confidence=True)[0].confidence
+    assert c.shape == r.mask.shape and np.allclose(c, expected, atol=1e-4)  # the model's own confidence
+    # 2 classes: a coin flip (0.5) paints black, certainty (1.0) the full class colour, linear between
+    shade = np.clip((c - 0.5) / 0.5, 0, 1)
+    want = window.engine_info.palette[r.mask] * shade[..., None]
+    assert np.abs(shown(window).astype(float) - want).max() <= 1.0
+    # the shading is visible on this frame: some rock pixels are clearly darker than without it
+    rock = r.mask == 1
+    assert (shade[rock] < 0.25).any() and (shade[rock] > 0.75).any()
+    unsure = rock & (shade < 0.5)
+    assert (shown(window)[unsure].astype(int).sum(-1) < plain[unsure].astype(int).sum(-1)).all()
 
 
 def test_corrupt_video_shows_error_and_app_still_works(qtbot, window, gui_checkpoint, clip, tmp_path):

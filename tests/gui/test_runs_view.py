@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.test_runs import fake_run
+from tests.helpers import fake_run
 
 
 def test_runs_view_shows_and_compares_two_runs(qtbot, tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.unit.test_train import make_dataset
+from tests.helpers import make_dataset
 
 RUN_TIMEOUT_MS = 120_000  # a child process imports torch (a few s) and trains a 64-px mobilenet
 
@@ -153,8 +153,21 @@ def test_data_page_blocks_on_broken_mask_folder(qtbot, wizard, tmp_path):
     assert page.isComplete() and wizard.button(wizard.WizardButton.NextButton).isEnabled()
 
 
-def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tmp_path):
-    """From the Train menu to "Use this model": the run trains in a child process while the window works."""
+def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tmp_path, monkeypatch):
+    """From the Train menu to "Use this model": the run trains in a child process while the window works.
+    No checkpoint is read on the GUI thread (the results page gets its colours from the examples job)."""
+    import threading
+
+    import torch
+
+    gui_reads, real_load = [], torch.load
+
+    def spy(f, *args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            gui_reads.append(str(f))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
     hub = window.training
     hub.runs_dir = runs_env
     hub.act_train.trigger()
@@ -192,6 +205,7 @@ def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tm
     res.use_btn.click()
     wait_until(lambda: window.engine_info is not None, 30_000)
     assert Path(window.engine_info.path) == run_dir / "best.pt"
+    assert gui_reads == []
 
 
 def test_cancel_mid_training_then_resume(qtbot, wizard, tiny):
@@ -406,7 +420,7 @@ def test_data_page_speaks_of_fields_not_cli_options(qtbot, wizard, shared_data):
 
 
 def test_wording_replaces_cli_options():
-    from segtool.gui.wording import in_app_words
+    from segtool.gui.wizard.wording import in_app_words
 
     out = in_app_words("out of GPU memory with --batch-size 8; try --batch-size 4 or --crop-size 384")
     assert out == ("out of GPU memory with Batch size 8 (Schedule ▸ Advanced); try Batch size 4 (Schedule ▸ Advanced) "

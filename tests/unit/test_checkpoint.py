@@ -122,7 +122,7 @@ def test_newer_version_asks_to_upgrade(small_checkpoint, tmp_path):
 
 
 def test_weights_that_do_not_fit_the_stored_config(small_checkpoint, tmp_path):
-    model = dict(load_checkpoint(small_checkpoint[0]).config.to_dict(), backbone="resnet18")
+    model = dict(load_checkpoint(small_checkpoint[0]).config.to_dict(), backbone="resnet18", width_mult=1.0)
     ckpt = load_checkpoint(_with(small_checkpoint[0], tmp_path, model=model))
     with pytest.raises(CheckpointError, match="look like a mobilenet_v3_large network"):
         ckpt.build_model()

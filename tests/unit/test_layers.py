@@ -1,47 +1,92 @@
-"""Layer contracts (ARCHITECTURE.md): Qt only in segtool/gui; models/ and training/ never import segtool;
-models/ imports only torch, torchvision and the standard library."""
+"""Layer contracts (docs/architecture.md): the import-linter contracts in pyproject.toml hold on this tree,
+and they bite: a copy of the tree with one bad import breaks them.
+
+import-linter is a test dependency (pyproject's `test` and `dev` extras); a missing one fails here rather
+than skipping, so the layers are never silently unchecked.
+"""
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import grimp
+import importlinter  # noqa: F401 (fail at collection when the linter is missing, not later)
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+PACKAGES = ("segtool", "models", "training")
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """Run import-linter on the packages under `root` with root's pyproject.toml, in a fresh interpreter
+    (so `root` comes first on the import path), without writing caches into the tree."""
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
+         "--no-cache", "--no-logo", str(root / "pyproject.toml")],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )
 
 
-def _py_files(*folders: str) -> list[Path]:
-    files = [p for f in folders for p in (REPO / f).rglob("*.py")]
-    assert files, f"no python files under {folders}"
-    return files
+def test_contracts_hold_on_this_tree():
+    res = lint_imports(REPO)
+    assert res.returncode == 0, f"import-linter contracts broken:\n{res.stdout}{res.stderr}"
+    assert "0 broken" in res.stdout and "KEPT" in res.stdout, res.stdout
 
 
-def test_qt_only_in_gui():
-    offenders = [
-        str(p.relative_to(REPO))
-        for p in _py_files("segtool", "models", "training")
-        if {"PySide6", "shiboken6", "pyqtgraph"} & _imports(p) and "gui" not in p.relative_to(REPO).parts[:2]
-    ]
-    assert offenders == [], f"Qt imported outside segtool/gui: {offenders}"
+@pytest.fixture
+def tree_copy(tmp_path) -> Path:
+    for pkg in PACKAGES:
+        shutil.copytree(REPO / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    return tmp_path
 
 
-def test_lower_layers_do_not_import_the_app():
-    offenders = [str(p.relative_to(REPO)) for p in _py_files("models", "training") if "segtool" in _imports(p)]
-    assert offenders == [], f"models/ or training/ import segtool: {offenders}"
+def _add_import(root: Path, module: str, line: str) -> None:
+    path = root / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
 
 
-def test_models_depends_on_torch_only():
-    allowed = {"torch", "torchvision", "models", "__future__"} | set(sys.stdlib_module_names)
-    offenders = {str(p.relative_to(REPO)): sorted(_imports(p) - allowed) for p in _py_files("models")}
-    assert {k: v for k, v in offenders.items() if v} == {}
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("segtool/core/overlay.py", "from PySide6 import QtGui", "Qt only in segtool.gui"),
+        ("segtool/core/overlay.py", "import segtool.gui.render", "segtool's own layers"),
+        ("segtool/gui/render.py", "import segtool.commands.predict", "segtool's own layers"),
+        ("segtool/gui/wizard/wizard.py", "import segtool.gui.main_window", "segtool.gui's top"),
+        ("training/metrics.py", "import segtool.core.frame", "segtool, above training, above models"),
+        ("models/classes.py", "import training.metrics", "segtool, above training, above models"),
+        ("models/classes.py", "import numpy", "models imports only torch"),
+    ],
+)
+def test_a_bad_import_breaks_its_contract(tree_copy, module, line, contract):
+    _add_import(tree_copy, module, line)
+    res = lint_imports(tree_copy)
+    assert res.returncode != 0, f"{line!r} in {module} passed the contracts:\n{res.stdout}"
+    broken = [ln for ln in res.stdout.splitlines() if ln.rstrip().endswith("BROKEN")]
+    assert any(ln.startswith(contract) for ln in broken), res.stdout
+
+
+def test_a_new_segtool_module_needs_a_layer(tree_copy):
+    """The segtool layers contract is exhaustive: a new top-level module fails until it is given a layer."""
+    (tree_copy / "segtool" / "newthing.py").write_text("X = 1\n", encoding="utf-8")
+    res = lint_imports(tree_copy)
+    assert res.returncode != 0 and "newthing" in res.stdout, res.stdout
+
+
+def test_models_imports_only_torch_torchvision_and_stdlib():
+    """The allow-list a forbidden contract cannot express (it lists what is forbidden), on import-linter's
+    own graph: every package models/ imports is torch, torchvision or the standard library."""
+    graph = grimp.build_graph(*PACKAGES, include_external_packages=True, cache_dir=None)  # no cache in the tree
+    allowed = {"torch", "torchvision", "models"} | set(sys.stdlib_module_names)
+    imported = {
+        (m, i.split(".")[0])
+        for m in graph.find_descendants("models") | {"models"}
+        for i in graph.find_modules_directly_imported_by(m)
+    }
+    offenders = sorted((m, top) for m, top in imported if top not in allowed)
+    assert offenders == [], f"models/ imports beyond torch, torchvision and the standard library: {offenders}"

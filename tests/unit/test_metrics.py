@@ -81,8 +81,34 @@ def test_empty_matrix_gives_none():
     ],
 )
 def test_bad_input_is_named(pred, target, msg):
-    with pytest.raises(ValueError, match=msg):
-        ConfusionMatrix(3).update(pred, target)
+    cm = ConfusionMatrix(3)
+    with pytest.raises(ValueError, match=msg):  # a shape at once; values when the matrix is read
+        cm.update(pred, target)
+        cm.compute()
+
+
+def test_matrix_stays_where_the_batches_are_and_is_read_back_once(monkeypatch):
+    """The update path copies nothing to the host: the counts are one tensor, added to in place on the
+    batches' device; the host copy happens when the matrix is read (and is cached until the next batch)."""
+    cm = ConfusionMatrix(3)
+    pred, target = torch.from_numpy(PRED), torch.from_numpy(TARGET)
+    cm.update(pred, target)
+    kept = cm.tensor
+    copies = []
+    real_cpu, real_numpy = torch.Tensor.cpu, torch.Tensor.numpy
+    monkeypatch.setattr(torch.Tensor, "cpu", lambda self, *a, **k: copies.append("cpu") or real_cpu(self, *a, **k))
+    monkeypatch.setattr(torch.Tensor, "numpy", lambda self, *a, **k: copies.append("numpy") or real_numpy(self, *a, **k))
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: copies.append("item"))
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda self: copies.append("bool") or True)
+    for _ in range(4):
+        cm.update(pred, target)
+    assert copies == []  # no .cpu(), .numpy(), .item() or truth test of a tensor (each waits for a GPU)
+    assert cm.tensor.data_ptr() == kept.data_ptr() and cm.tensor.device == target.device
+    np.testing.assert_array_equal(cm.mat, 5 * MAT)
+    assert copies == ["cpu", "numpy"]  # one read-back
+    cm.compute()
+    report_dict(cm, ["a", "b", "c"], images=5)
+    assert copies == ["cpu", "numpy"]  # cached until the next update
 
 
 def test_report_dict_fields_and_json():

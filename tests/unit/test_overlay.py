@@ -1,12 +1,18 @@
-"""overlay.py against small hand-made arrays."""
+"""overlay.py against small hand-made arrays; the palette it paints with comes from the checkpoint."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
+from models import load_checkpoint
+from models.classes import class_palette
+from segtool.core.engine import Engine
 from segtool.core.errors import UserInputError
-from segtool.core.overlay import blend, colorize, coverage, draw_outlines, outlines, palette_from_classes
+from segtool.core.overlay import blend, colorize, coverage, draw_outlines, hidden_pixels, outlines
+from segtool.gui.render import compose
 
 PALETTE = np.array([[0, 0, 0], [250, 50, 83], [10, 200, 10]], np.uint8)
 #  ids:  0 1 2
@@ -14,30 +20,44 @@ PALETTE = np.array([[0, 0, 0], [250, 50, 83], [10, 200, 10]], np.uint8)
 MASK = np.array([[0, 1, 2], [2, 255, 1]], np.uint8)
 
 
-def test_palette_from_checkpoint_classes():
-    classes = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]
-    pal = palette_from_classes(classes)
-    assert pal.dtype == np.uint8 and pal.shape == (2, 3)
-    assert pal.tolist() == [[0, 0, 0], [250, 50, 83]]
+def test_palette_comes_from_the_checkpoint(small_checkpoint):
+    ck = load_checkpoint(small_checkpoint[0])
+    assert ck.palette == [[0, 0, 0], [250, 50, 83]]
+    assert np.array_equal(Engine(ck, device="cpu", threads=1).palette, np.array(ck.palette, np.uint8))
 
 
 @pytest.mark.parametrize("color", [None, [1, 2], [0, 0, 256], [-1, 0, 0], "red", [0.5, 0, 0], [True, 0, 0]])
 def test_palette_rejects_missing_or_bad_colour_naming_the_class(color):
     classes = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": color}]
     with pytest.raises(UserInputError) as err:
-        palette_from_classes(classes)
+        class_palette(classes)
     msg = str(err.value)
     assert "'rock'" in msg and "import-weights --colors" in msg
 
 
-def test_palette_without_colour_key():
+def test_checkpoint_stored_without_colours_is_refused_when_its_palette_is_needed(small_checkpoint, tmp_path):
+    ck = load_checkpoint(small_checkpoint[0])
+    plain = dataclasses.replace(ck, classes=[{"name": "background", "color": None}, {"name": "sky", "color": None}])
+    with pytest.raises(UserInputError, match="'background' has no colour.*import-weights --colors"):
+        Engine(plain, device="cpu", threads=1)
     with pytest.raises(UserInputError, match="'sky'"):
-        palette_from_classes([{"name": "sky"}])
+        class_palette([{"name": "sky"}])
 
 
 def test_palette_rejects_empty_class_list():
     with pytest.raises(UserInputError):
-        palette_from_classes([])
+        class_palette([])
+
+
+def test_hidden_pixels_is_the_one_lookup_for_blend_and_the_viewer():
+    assert hidden_pixels(MASK, 3, None).tolist() == [[0, 0, 0], [0, 1, 0]]  # 255 is no class
+    assert hidden_pixels(MASK, 3, [True, False]).tolist() == [[0, 1, 0], [0, 1, 1]]  # class 2 beyond the flags: shown
+    assert hidden_pixels(np.zeros((2, 2), np.uint8), 3, None) is None
+    rgb = np.full((2, 3, 3), 7, np.uint8)
+    for out in (blend(rgb, MASK, PALETTE, 1.0, [True, False]), compose(rgb, MASK, PALETTE, alpha=1.0, visible=[True, False])):
+        assert out[0, 1].tolist() == [7, 7, 7] and out[0, 0].tolist() == [0, 0, 0]
+    masked = compose(rgb, MASK, PALETTE, mode="mask", visible=[True, False])
+    assert masked[0, 1].tolist() == [0, 0, 0] and masked[0, 2].tolist() == [10, 200, 10]
 
 
 def test_colorize_maps_ids_and_paints_unknown_ids_black():

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models import load_checkpoint, save_checkpoint
+from models import UserInputError, load_checkpoint, save_checkpoint
 from segtool.cli import main
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
@@ -103,7 +103,7 @@ def test_selection_and_ffv1_keep_frame_indices(clip, oracle, labels, tmp_path):
         assert np.array_equal(masks[k], labels[i]), f"ffv1 frame {k} is not source frame {i}"
 
 
-def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, tmp_path):
+def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, fast_ckpt, tmp_path, capsys):
     out = tmp_path / "resume"
     cancel = threading.Event()
 
@@ -116,9 +116,11 @@ def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, tmp_pat
     assert first.exit_code == 130 and first.summary["complete"] is False
     assert json.loads((out / "summary.json").read_text())["complete"] is False
     assert (out / "overlay.partial.mp4").exists() and not (out / "overlay.mp4").exists()
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(UserInputError, match=r"already holds an export \(summary.json is there\); add --resume"):
         with open_source(clip) as src:
             run_export(src, oracle, out, ExportOptions(overlay=True))
+    assert main(["predict", str(clip), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 2  # CLI: exit 2
+    assert "add --resume to continue it" in capsys.readouterr().err
     with open_source(clip) as src:
         second = run_export(src, oracle, out, ExportOptions(overlay=True, resume=True))
     assert second.exit_code == 0 and second.summary["frames_written"] == N
@@ -136,7 +138,7 @@ def test_resume_refuses_other_settings(clip, oracle, tmp_path):
     out = tmp_path / "o"
     with open_source(clip) as src:
         run_export(src, oracle, out, ExportOptions(end=5))
-    with open_source(clip) as src, pytest.raises(Exception, match="other settings"):
+    with open_source(clip) as src, pytest.raises(UserInputError, match=r"was exported with other settings \(.*end"):
         run_export(src, oracle, out, ExportOptions(end=9, resume=True))
 
 
@@ -231,10 +233,27 @@ def test_disk_full_is_reported_and_resumable(clip, fast_ckpt, tiny_disk, capsys)
 
 
 def test_latest_policy_drops_and_counts(clip, small_checkpoint):
-    engine = Engine(small_checkpoint[0], device="cpu")  # ~520-pixel input: slower than the 15 fps clip
+    """While the model is busy, newer frames replace the unread one and each replaced frame is counted.
+    Made deterministic: the first inference waits until the source has given all 30 frames, so exactly one
+    frame waits at the end (the newest) and 28 were dropped, however fast or loaded the machine is."""
+    engine = Engine(small_checkpoint[0], device="cpu")
+    all_given = threading.Event()
+
+    class FirstCallWaits:
+        calls = 0
+
+        def predict(self, frames, confidence=False):
+            FirstCallWaits.calls += 1
+            if FirstCallWaits.calls == 1:
+                assert all_given.wait(60), "the source never finished"
+            return engine.predict(frames, confidence=confidence)
+
+    def frames(src):
+        yield from src.frames(0, 30)
+        all_given.set()  # runs once the decode thread has handed over frame 29
+
     seen = []
     with open_source(clip) as src:
-        res = run_pipeline(src.frames(0, 30), engine, policy="latest", pace=True, on_result=lambda f, p: seen.append(f.index))
-    assert res.complete and res.dropped > 0
-    assert res.frames_written + res.dropped == 30
-    assert seen == sorted(set(seen)) and seen[-1] == 29  # newest frames, in order, the last one included
+        res = run_pipeline(frames(src), FirstCallWaits(), policy="latest", on_result=lambda f, p: seen.append(f.index))
+    assert res.complete and res.frames_written == 2 and res.dropped == 28
+    assert len(seen) == 2 and seen[0] < 29 and seen[-1] == 29  # newest frames, in order, the last one included

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from segtool.core.runs import (
     config_differences,
@@ -15,32 +13,7 @@ from segtool.core.runs import (
     read_run,
 )
 from segtool.core.train_progress import TrainProgress, format_duration
-
-
-def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float | None], epochs: int | None = None,
-             last: bool = True, mtime: float | None = None) -> Path:  # fmt: skip
-    """A run folder as `segtool train` writes it (config.json, history.csv, report.json, last.pt)."""
-    run = root / name
-    run.mkdir(parents=True)
-    cfg = {"data": "/data/rocks", "output": str(run), "backbone": "resnet18", "output_stride": 16, "epochs": epochs or len(mious),
-           "crop_size": crop, "optimizer": "sgd", "lr": lr, "batch_size": 4, "workers": 2}  # fmt: skip
-    (run / "config.json").write_text(json.dumps(cfg))
-    rows = ["epoch,train_loss,val_loss,miou,pixel_accuracy,lr,seconds"]
-    rows += [
-        f"{i + 1},{1.0 / (i + 1)},{1.2 / (i + 1)},{'' if m is None else m},0.9,{lr},10.5"
-        for i, m in enumerate(mious)
-    ]
-    (run / "history.csv").write_text("\n".join(rows) + "\n")
-    best = max((m for m in mious if m is not None), default=None)
-    report = {"miou": best, "per_class_iou": {"background": 0.9, "rock": best, "moss": None}, "classes": ["background", "rock", "moss"],
-              "confusion_matrix": [[9, 1, 0], [2, 8, 0], [0, 0, 0]], "images": 1}  # fmt: skip
-    (run / "report.json").write_text(json.dumps(report))
-    if last:
-        (run / "last.pt").write_bytes(b"x")
-        (run / "best.pt").write_bytes(b"x")
-    if mtime is not None:
-        os.utime(run / "config.json", (mtime, mtime))
-    return run
+from tests.helpers import fake_run
 
 
 def test_list_and_read_runs(tmp_path):

@@ -15,38 +15,11 @@ from PIL import Image
 from models import load_checkpoint
 from models.errors import UserInputError
 from segtool.cli import main
-from training.config import TrainConfig
+from tests.helpers import TINY_DATA_SIZE as SIZE
+from tests.helpers import make_dataset, tiny_config
 from training.engine import TrainingDiverged
 from training.events import TrainingEvents
 from training.trainer import train
-
-SIZE = 64
-
-
-def make_dataset(root: Path, n_train: int = 4, n_val: int = 1, *, classes=("background", "rock"), seed: int = 0) -> Path:
-    """`train/` + `val/` folders of SIZE×SIZE photos with a bright square labelled `rock` (id 1)."""
-    rng = np.random.default_rng(seed)
-    for split, n in (("train", n_train), ("val", n_val)):
-        for i in range(n):
-            img = rng.integers(0, 90, (SIZE, SIZE, 3), np.uint8)
-            mask = np.zeros((SIZE, SIZE), np.uint8)
-            y, x = rng.integers(4, SIZE - 28, 2)
-            mask[y : y + 24, x : x + 24] = 1
-            if len(classes) > 2:
-                mask[:6, :] = 2
-            img[mask == 1] += 140
-            for sub, arr in (("images", img), ("masks", mask)):
-                (root / split / sub).mkdir(parents=True, exist_ok=True)
-                Image.fromarray(arr).save(root / split / sub / f"{split}{i}.png")
-    (root / "classes.json").write_text(json.dumps(list(classes)))
-    return root
-
-
-def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(data=str(data), output=str(out), backbone="resnet18", epochs=2, batch_size=2, crop_size=SIZE,
-                eval_size=SIZE, device="cpu", seed=0)  # fmt: skip
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 class Recorder(TrainingEvents):

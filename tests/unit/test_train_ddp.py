@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
 from models import build_deeplabv3
-from tests.unit.test_train import make_dataset, tiny_config
+from tests.helpers import make_dataset, tiny_config
 from training import distributed
 from training.engine import evaluate
 from training.rundata import open_run_data

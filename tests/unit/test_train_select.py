@@ -10,7 +10,7 @@ import torch
 from models import load_checkpoint
 from models.errors import UserInputError
 from segtool.cli import main
-from tests.unit.test_train import make_dataset, tiny_config
+from tests.helpers import make_dataset, tiny_config
 from training.config import TrainConfig
 from training.events import TrainingEvents
 from training.trainer import train
@@ -92,7 +92,7 @@ def test_cli_select_best(dataset, tmp_path, capsys):
 
 def test_random_split_replaces_the_datas_own_split(tmp_path):
     """`--random-split`: a dataset with train/ and val/ folders is split at random (seeded) instead."""
-    from tests.unit.test_train import make_dataset, tiny_config
+    from tests.helpers import make_dataset, tiny_config
     from training.rundata import open_run_data
 
     data = make_dataset(tmp_path / "data", n_train=6, n_val=2)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.classes import check_color
 from models.classes import voc_color as models_voc_color
 from models.errors import UserInputError
 
@@ -75,14 +76,11 @@ def default_classes(names: list[str]) -> list[ClassInfo]:
 
 
 def _parse_rgb(text: str, where: str) -> RGB:
-    parts = [p.strip() for p in text.split(",")]
+    """'R,G,B' → (r, g, b); the values are checked by `models.classes.check_color`, the one colour rule."""
     try:
-        rgb = tuple(int(p) for p in parts)
-    except ValueError:
-        rgb = ()
-    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-        raise UserInputError(f"{where}: colour {text!r} is not 'R,G,B' with values 0-255 — fix the line")
-    return rgb  # type: ignore[return-value]
+        return tuple(check_color([int(p) for p in text.split(",")], where))  # type: ignore[return-value]
+    except (ValueError, UserInputError):
+        raise UserInputError(f"{where}: colour {text!r} is not 'R,G,B' with values 0-255 — fix the line") from None
 
 
 def read_labelmap(path: Path) -> ClassList:

@@ -50,6 +50,8 @@ class LabelledData:
         unmatched_masks: label files with no image.
         notes: informational lines for the report.
         warnings: problems found while importing that do not stop training.
+        unknown_ids: class ids whose pixels are read as unknown (`ignore_index`): sparse exports where
+            unpainted pixels were saved as "background" (see `set_unknown_classes`).
     """
 
     classes: list[ClassInfo]
@@ -65,6 +67,7 @@ class LabelledData:
     unmatched_masks: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unknown_ids: tuple[int, ...] = ()
 
     @property
     def class_names(self) -> list[str]:
@@ -86,6 +89,38 @@ class LabelledData:
             return Path(path).relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+    def set_unknown_classes(self, names: list[str] | tuple[str, ...]) -> None:
+        """Read the pixels of the classes `names` as unknown (never trained on, never scored).
+
+        For sparse exports (CVAT, the seed's rock photos) where a few objects were painted and every
+        unpainted pixel was saved as "background": training on them as they are teaches the model that
+        the unpainted objects are background.
+
+        Raises:
+            UserInputError: a name is not a class of the data (the message lists the classes).
+        """
+        ids = []
+        for name in names:
+            matches = [i for i, c in enumerate(self.classes) if c.name == name]
+            if not matches:
+                matches = [i for i, c in enumerate(self.classes) if c.name.lower() == name.lower()]
+            if not matches:
+                raise UserInputError(
+                    f"--unknown-class {name!r}: the data has no such class; its classes are "
+                    f"{', '.join(self.class_names)}"
+                )
+            ids.append(matches[0])
+        if len(set(ids)) >= self.num_classes:
+            raise UserInputError(
+                f"--unknown-class {', '.join(names)}: that leaves no class to learn; mark only the "
+                "class that stands for unpainted pixels (usually background) as unknown"
+            )
+        self.unknown_ids = tuple(sorted(set(ids)))
+        self.notes.append(
+            "pixels of " + ", ".join(repr(self.classes[i].name) for i in self.unknown_ids)
+            + " are read as unknown (not trained on, not scored)"
+        )
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -113,14 +148,18 @@ class LabelledData:
                 size = None
                 if not (doc.get("imageWidth") and doc.get("imageHeight")):
                     size = image_size(sample.image)
-                return decode_labelme(doc, self.classes, self.ignore_index, size)
-            return decode_raster(read_mask_image(sample.mask), self.classes, self.coding, self.ignore_index)
+                ids, unknown = decode_labelme(doc, self.classes, self.ignore_index, size)
+            else:
+                ids, unknown = decode_raster(read_mask_image(sample.mask), self.classes, self.coding, self.ignore_index)
         except UserInputError as exc:
             raise UserInputError(f"mask {self.display(sample.mask)}: {exc}") from exc
         except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError for some corrupt PNGs
             raise UserInputError(
                 f"cannot read mask {self.display(sample.mask)}: {exc} — re-export the mask or remove the pair"
             ) from exc
+        if self.unknown_ids:
+            ids[np.isin(ids, self.unknown_ids)] = self.ignore_index
+        return ids, unknown
 
     def load_mask(self, sample: Sample) -> np.ndarray:
         """HxW uint8 class ids; void → `ignore_index`.

@@ -39,6 +39,7 @@ def open_dataset(
     val_fraction: float = 0.2,
     seed: int = 0,
     classes: str | Path | None = None,
+    unknown_classes: list[str] | tuple[str, ...] = (),
 ) -> LabelledData:
     """Open a labelled dataset in any supported form; the form is detected from the files.
 
@@ -50,6 +51,8 @@ def open_dataset(
         seed: seed of that random split (the same seed gives the same split).
         classes: a `labelmap.txt` or `classes.json` to use instead of (or where there is no) class file
             in the data, e.g. for a read-only colour-mask folder.
+        unknown_classes: class names whose pixels are read as unknown (ignored in training and
+            metrics): for sparse exports where unpainted pixels were saved as background.
 
     Returns:
         The dataset. Nothing but file names (and, for some forms, a few masks) is read here; call
@@ -96,6 +99,8 @@ def open_dataset(
                 f"cannot tell the dataset layout of {src} (found: {', '.join(found) or 'nothing'}); {FORMS_HELP}"
             )
     data.source = src
+    if unknown_classes:
+        data.set_unknown_classes(list(unknown_classes))
     if src.is_file():
         data.notes.insert(0, f"extracted {src.name} to {root}")
     return data

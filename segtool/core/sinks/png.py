@@ -92,7 +92,7 @@ class PngMaskSink(_PerFrameFileSink):
 
     Args:
         out_dir: OUT; files go to `OUT/masks/`.
-        palette: (K, 3) uint8 class colours (`overlay.palette_from_classes`).
+        palette: (K, 3) uint8 class colours (a checkpoint's `palette`).
         compress_level: zlib level 0-9. Masks are flat, so level 1 is nearly as small as 9 and
             several times faster to write.
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 
 import numpy as np
@@ -34,12 +35,17 @@ class Source(abc.ABC):
         fps: frames per second when known (average rate for variable frame rate video), else None.
         frames_expected: number of frames when known, None for live sources.
         skipped: files a folder source ignored (not images), for a warning.
+        path: the file or folder read; None for cameras and streams.
+        names: a folder's file names in frame order (the export's file keys); None for other sources.
+        seekable: True when `read(index)` gives any frame (image, folder, video); False for live sources.
     """
 
     kind: str = ""
     description: str = ""
     is_live: bool = False
     fps: float | None = None
+    path: Path | None = None
+    names: list[str] | None = None
     skipped: list[str]
 
     def __init__(self) -> None:
@@ -65,6 +71,26 @@ class Source(abc.ABC):
             SourceInterrupted: the source broke after some frames (truncated file, camera unplugged,
                 stream gone after its reconnects). Frames yielded before are valid.
         """
+
+    @property
+    def seekable(self) -> bool:
+        """True when `read(index)` works: stored sources (image, folder, video), not live ones."""
+        return not self.is_live
+
+    def read(self, index: int) -> Frame:
+        """Frame `index` by random access (stored sources; live ones only iterate `frames()`).
+
+        Raises:
+            UserInputError: this source cannot seek (a camera or a stream).
+            IndexError: `index` is outside the source.
+        """
+        raise UserInputError(f"{self.description or self.kind}: a {self.kind} cannot jump to frame {index}; "
+                             "its frames arrive live, in order")  # fmt: skip
+
+    @property
+    def origin(self) -> str:
+        """What the source is for a record (summary.json): its path, else its description."""
+        return str(self.path) if self.path is not None else self.description
 
     def close(self) -> None:
         """Release the file, device or connection. Safe to call twice."""

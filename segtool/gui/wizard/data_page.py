@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.gui.wizard.jobs import DataCheck, DataCheckJob, stop_thread
-from segtool.gui.wording import in_app_words
+from segtool.gui.wizard.wording import in_app_words
 
 
 class DataPage(QWizardPage):

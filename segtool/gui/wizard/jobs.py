@@ -111,7 +111,7 @@ class StepTimeJob(QThread):
             import torch
 
             from models import build_deeplabv3
-            from training.trainer import resolve_device
+            from models.device import resolve_device
 
             dev = resolve_device(self.device)
             model = build_deeplabv3(
@@ -155,9 +155,13 @@ class Example:
 
 
 class ExamplesJob(QThread):
-    """Predict up to `count` validation images with `checkpoint`. Signals: done(list[Example]), failed(str)."""
+    """Predict up to `count` validation images with `checkpoint`.
 
-    done = Signal(list)
+    Signals: done(list[Example], palette) — the palette is the loaded checkpoint's, so the page colours
+    the pictures without reading the file again (on the GUI thread) — and failed(str).
+    """
+
+    done = Signal(list, object)
     failed = Signal(str)
 
     def __init__(
@@ -177,7 +181,7 @@ class ExamplesJob(QThread):
 
             rd = open_run_data(TrainConfig.from_dict(self.config))
             samples = (rd.val or rd.train)[: self.count]
-            engine = Engine(self.checkpoint, device="cpu", threads=app_cpu_threads())
+            engine = Engine(self.checkpoint, device="cpu", threads=app_cpu_threads())  # the one read of the file
             out = []
             for s in samples:
                 if self.isInterruptionRequested():
@@ -193,7 +197,9 @@ class ExamplesJob(QThread):
                 for a in arrays:
                     a.setflags(write=False)
                 out.append(Example(s.image.name, *arrays))
-            self.done.emit(out)
+            palette = np.array(engine.palette, copy=True)
+            palette.setflags(write=False)
+            self.done.emit(out, palette)
         except Exception as e:  # noqa: BLE001
             self.failed.emit(str(e) or type(e).__name__)
 

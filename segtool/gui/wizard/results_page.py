@@ -183,15 +183,11 @@ class ResultsPage(QWizardPage):
     def _examples_failed(self, message: str) -> None:
         self.examples_note.setText(f"Could not predict the examples: {html.escape(message)}")
 
-    def _show_examples(self, examples: list) -> None:
-        from models import load_checkpoint
-        from segtool.core.overlay import palette_from_classes
-
+    def _show_examples(self, examples: list, palette: np.ndarray) -> None:
         while self.examples_grid.count():
             w = self.examples_grid.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        palette = palette_from_classes(load_checkpoint(self.run_dir / "best.pt").classes)
         for row, ex in enumerate(examples):
             for col, rgb in enumerate((ex.rgb, label_rgb(ex.label, palette), label_rgb(ex.pred, palette))):
                 lbl = QLabel()

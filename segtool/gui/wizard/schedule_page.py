@@ -5,7 +5,6 @@ Next starts the training."""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from models.device import default_loader_workers
 from segtool.core.runs import new_run_dir
 from segtool.core.train_progress import format_duration
 from segtool.gui.wizard.jobs import StepTimeJob, stop_thread
@@ -178,7 +178,7 @@ class SchedulePage(QWizardPage):
     # --- filling ----------------------------------------------------------------------------------
 
     def initializePage(self) -> None:  # noqa: N802
-        from segtool.core.device import list_devices
+        from models.device import list_devices
 
         if not self.device.count():
             for d in list_devices():
@@ -303,7 +303,7 @@ class SchedulePage(QWizardPage):
                 "hflip": self.flip.isChecked(), "color_jitter": self.jitter.isChecked(),
                 "scale_min": self.scale_min.value(), "scale_max": self.scale_max.value(), "aux_weight": self.aux.value(),
                 "device": self.device.currentData() or "auto", "output": self.out.text().strip(),
-                "workers": max(0, min(4, (os.cpu_count() or 1) - 2))}  # fmt: skip
+                "workers": default_loader_workers()}  # fmt: skip
 
     def validatePage(self) -> bool:  # noqa: N802 - Next = start training
         from models.errors import UserInputError
@@ -315,7 +315,7 @@ class SchedulePage(QWizardPage):
             if (Path(cfg["output"]) / "last.pt").exists():
                 raise UserInputError(f"{cfg['output']} already holds a run; choose another folder")
         except UserInputError as e:
-            from segtool.gui.wording import in_app_words
+            from segtool.gui.wizard.wording import in_app_words
 
             QMessageBox.warning(self, "Cannot start training", in_app_words(str(e)))
             return False

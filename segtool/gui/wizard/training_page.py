@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.core.train_progress import format_duration
-from segtool.gui.wording import in_app_words
+from segtool.gui.wizard.wording import in_app_words
 
 pg.setConfigOptions(antialias=True, background="w", foreground="k")
 

@@ -1,4 +1,5 @@
-"""Device and precision choice: `auto` (cuda > mps > cpu) or a named device, with clear errors."""
+"""Device, precision and CPU-count choices, shared by inference (segtool.core.engine), training
+(training.trainer) and the app: `auto` (cuda > mps > cpu) or a named device, with clear errors."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ import torch
 from models.errors import UserInputError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MAX_LOADER_WORKERS = 4  # more data-loading processes rarely help a single-GPU DeepLab run and cost memory
 
 
-def resolve_device(name: str = "auto") -> torch.device:
+def resolve_device(name: str = "auto", *, local_rank: int | None = None) -> torch.device:
     """Turn `auto`, `cpu`, `cuda`, `cuda:N` or `mps` into a usable torch.device.
+
+    Args:
+        name: what --device takes.
+        local_rank: under torchrun, this process's GPU: `auto` and a bare `cuda` mean `cuda:local_rank`
+            (otherwise the current CUDA device, and cuda:0 for a bare `cuda`).
 
     Raises:
         UserInputError: the device does not exist here; the message says what is available.
@@ -21,7 +28,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     name = (name or "auto").strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
+            return torch.device("cuda", torch.cuda.current_device() if local_rank is None else local_rank)
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -35,7 +42,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         if not torch.cuda.is_available():
             why = "this PyTorch has no CUDA support" if torch.version.cuda is None else "no NVIDIA GPU or driver was found"
             raise UserInputError(f"--device {name}: CUDA is not available ({why}); use --device cpu or auto")
-        index = 0 if name == "cuda" else _index(name)
+        index = (local_rank or 0) if name == "cuda" else _index(name)
         count = torch.cuda.device_count()
         if index >= count:
             raise UserInputError(f"--device {name}: there {'is' if count == 1 else 'are'} only {count} GPU(s) (cuda:0…cuda:{count - 1})")
@@ -57,7 +64,8 @@ def _mps_available() -> bool:
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, or None for plain float32. `auto` = bf16 on CUDA where supported, else fp16;
-    float32 on CPU and MPS (autocast there is rarely faster for convolutions)."""
+    float32 on CPU and MPS (autocast there is rarely faster for convolutions). Training's `amp` flag is
+    `auto` (on) or `fp32` (--no-amp)."""
     if precision not in PRECISIONS:
         raise UserInputError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
@@ -69,12 +77,29 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask under taskset, cgroups or a batch
+    scheduler), not the machine's total."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity mask
+        return max(1, os.cpu_count() or 1)
+
+
 def default_cpu_threads() -> int:
-    """All cores but one: the pipeline's decode and writer threads need a core too. With every core given
-    to torch's OpenMP pool beside them, its threads wait on each other: measured on 2 cores, the demo model
-    fell from 21.6 to 1.7 frames/s in `predict` and a 34 ms model to 250-3,000 ms a frame in the app."""
-    n = os.cpu_count() or 1
-    return max(1, n - 1)
+    """Torch CPU threads for a model (predict, the app's engines, a training child process): all cores
+    but one. The pipeline's decode and writer threads (or the app's window) need a core too. With every
+    core given to torch's OpenMP pool beside them, its threads wait on each other: measured on 2 cores,
+    the demo model fell from 21.6 to 1.7 frames/s in `predict` and a 34 ms model to 250-3,000 ms a frame
+    in the app."""
+    return max(1, cpu_count() - 1)
+
+
+def default_loader_workers() -> int:
+    """Data-loading processes for training (CLI and wizard alike): one core stays with the process that
+    runs the model, the others load and augment images, at most `MAX_LOADER_WORKERS`; 0 (load in the
+    main process) on a single core."""
+    return min(MAX_LOADER_WORKERS, cpu_count() - 1)
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,7 @@ class DeviceChoice:
 
 
 def list_devices() -> list[DeviceChoice]:
-    """Devices present on this machine, for the app's device menu."""
+    """Devices present on this machine, for the app's device menus."""
     out = [DeviceChoice("auto", "Auto"), DeviceChoice("cpu", "CPU")]
     if torch.cuda.is_available():
         out += [DeviceChoice(f"cuda:{i}", f"GPU {i}: {torch.cuda.get_device_name(i)}") for i in range(torch.cuda.device_count())]

@@ -1,7 +1,7 @@
 """Screenshots of what a first-time user meets in the wizard (docs/wizard.md): the offline path and the
 warning for a model that never predicts a labelled class.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m segtool.gui.wizard.screenshots_first_use docs/images \\
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshots/first_use.py docs/images \\
         --data "../shared/data/rocks/cvat_annotations_segmentation mask 1.1.zip" --images ../shared/data/rocks
 
 Offline is made real for the child process (an unreachable proxy and an empty torch cache), so the
@@ -17,9 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _qt import run_until
 from PySide6.QtWidgets import QApplication
-
-from segtool.gui.screenshot import run_until
 
 
 def main(argv: list[str] | None = None) -> int:

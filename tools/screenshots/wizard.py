@@ -1,6 +1,6 @@
 """Screenshots of the training wizard's pages and the Runs view for docs/wizard.md.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m segtool.gui.wizard.screenshots docs/images \\
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshots/wizard.py docs/images \\
         --data "../shared/data/rocks/cvat_annotations_segmentation mask 1.1.zip" --images ../shared/data/rocks
 
 Trains two short runs (from scratch, mobilenet, small sizes) into a temporary runs folder, so it takes
@@ -16,10 +16,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _qt import run_until
 from PIL import Image
 from PySide6.QtWidgets import QApplication
-
-from segtool.gui.screenshot import run_until
 
 
 def _broken_copy(root: Path) -> Path:

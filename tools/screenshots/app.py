@@ -1,6 +1,6 @@
 """Render the main window with a source and a model into a PNG (for the docs).
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m segtool.gui.screenshot docs/images/app.png \\
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshots/app.py docs/images/app.png \\
         --source clip.mp4 -c model.pt --frame 40
 
 With `--export` the Export dialog is opened over the window and the whole screen is captured.
@@ -12,25 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QTimer
+from _qt import run_until
 from PySide6.QtWidgets import QApplication
 
 from segtool.gui.main_window import MainWindow
 from segtool.gui.settings import AppSettings, ini_settings
-
-
-def run_until(cond, timeout_s: float) -> bool:
-    """Run the event loop until `cond()` holds (a real loop, not a processEvents() spin)."""
-    loop, poll, t0 = QEventLoop(), QTimer(interval=50), time.perf_counter()
-    poll.timeout.connect(lambda: (cond() or time.perf_counter() - t0 > timeout_s) and loop.quit())
-    poll.start()
-    if not cond():
-        loop.exec()
-    poll.stop()
-    return bool(cond())
 
 
 def main(argv: list[str] | None = None) -> int:

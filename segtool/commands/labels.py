@@ -1,0 +1,64 @@
+"""`segtool labels …`: label sets (the folders the app's label mode writes) to and from CVAT."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "labels",
+        help="label sets: import from / export to CVAT 'Segmentation mask 1.1', show what is labelled",
+        description="A label set is the folder label mode writes (images/, masks/ with 255 = unknown, classes.json, "
+        "manifest.json); segtool train reads it as it is. See docs/labelling.md.",
+    )
+    lsub = p.add_subparsers(dest="labels_command", metavar="ACTION", required=True)
+    i = lsub.add_parser("import-cvat", help="CVAT 'Segmentation mask 1.1' export (zip or folder) -> label set")
+    i.add_argument("export", help="the CVAT export (.zip or folder)")
+    i.add_argument("--images", help="the photos, when the export holds none")
+    i.add_argument("-o", "--output", required=True, help="label-set folder (created)")
+    i.add_argument("--unknown-class", action="append", default=[], metavar="NAME",
+                   help="make the pixels of class NAME unknown (the class stays): sparse exports whose unpainted "
+                   "pixels were saved as background; then paint real background in label mode (repeatable)")
+    i.set_defaults(run=_import)
+    e = lsub.add_parser("export-cvat", help="label set -> CVAT 'Segmentation mask 1.1' zip")
+    e.add_argument("labels", help="label-set folder")
+    e.add_argument("-o", "--output", required=True, help="zip to write")
+    e.set_defaults(run=_export)
+    s = lsub.add_parser("info", help="classes and labelled frames of a label set")
+    s.add_argument("labels", help="label-set folder")
+    s.set_defaults(run=_info)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from segtool.core.labelset import import_cvat
+
+    ls = import_cvat(args.export, args.images, args.output, unknown_classes=args.unknown_class)
+    print(f"done: {len(ls.frames)} frame(s), classes {', '.join(ls.class_names)} -> {ls.root}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from segtool.core.labelset import LabelSet, export_cvat
+
+    ls = LabelSet.open(args.labels)
+    out = export_cvat(ls, args.output)
+    print(f"done: {len(ls.frames)} frame(s) -> {out} (import it in CVAT as 'Segmentation mask 1.1')")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+
+    from segtool.core.labelset import UNKNOWN, LabelSet
+
+    ls = LabelSet.open(args.labels)
+    print(f"{ls.root}: {len(ls.frames)} frame(s); classes: {', '.join(ls.class_names)}")
+    for f in ls.frames:
+        m = ls.load_mask(f.stem)
+        where = f" (frame {f.frame} of {f.source})" if f.frame is not None else ""
+        if m is None:
+            print(f"  {f.image}{where}: no mask yet")
+            continue
+        shares = ", ".join(f"{n} {100 * float((m == i).mean()):.1f} %" for i, n in enumerate(ls.class_names))
+        print(f"  {f.image}{where}: {shares}, unknown {100 * float((m == UNKNOWN).mean()):.1f} %")
+    return 0

@@ -1,0 +1,278 @@
+"""A label set: the folder label mode paints into, in the layout `segtool train` reads as it is.
+
+```
+LABELS/images/<name>.png|.jpg     photos, or video frames saved as <video stem>_<frame:06d>.png
+LABELS/masks/<name>.png           8-bit class ids; 255 = unknown (never painted), ignored in training
+LABELS/instances/<name>.png       16-bit fragment ids (only when fragments were outlined)
+LABELS/classes.json               [{"name": ..., "color": [r, g, b]}, ...]
+LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...]}
+```
+
+Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
+kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
+export (`import_cvat`, `export_cvat`) let labels travel to and from CVAT: CVAT has no "unknown", so
+unknown pixels travel as a label named `unknown` and come back as unknown.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from models.classes import validate_classes
+from models.errors import UserInputError
+from segtool.core.sinks._files import atomic_write_bytes
+
+UNKNOWN = 255
+UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
+MANIFEST = "manifest.json"
+CLASSES = "classes.json"
+
+
+@dataclass(frozen=True)
+class LabelledFrame:
+    """One frame of a label set, as listed in its manifest."""
+
+    image: str  # file name in images/
+    source: str | None = None  # the video or photo it came from
+    frame: int | None = None  # frame index in that video
+    pts_s: float | None = None
+
+    @property
+    def stem(self) -> str:
+        return Path(self.image).stem
+
+
+def frame_name(source: str | os.PathLike, frame: int | None) -> str:
+    """`<stem>_<frame:06d>` for a video frame, the photo's stem for a photo."""
+    stem = Path(source).stem
+    return stem if frame is None else f"{stem}_{int(frame):06d}"
+
+
+def _png_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class LabelSet:
+    """A label-set folder. Not thread-safe: one owner (the label-mode worker) writes it."""
+
+    def __init__(self, root: str | os.PathLike, classes: list[dict[str, Any]], frames: list[LabelledFrame]) -> None:
+        self.root = Path(root)
+        self.classes = classes
+        self._frames = {f.stem: f for f in frames}
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]]) -> LabelSet:
+        """A new label set (or the existing one at `root` when its classes are the same)."""
+        root = Path(root)
+        classes = validate_classes(classes)
+        if len(classes) >= UNKNOWN:
+            raise UserInputError(f"{len(classes)} classes: a label set holds at most {UNKNOWN - 1} (255 = unknown)")
+        if (root / CLASSES).is_file():
+            existing = cls.open(root)
+            if [c["name"] for c in existing.classes] != [c["name"] for c in classes]:
+                raise UserInputError(
+                    f"{root} is already a label set with classes {', '.join(c['name'] for c in existing.classes)}; "
+                    "open it as it is, or choose a new folder"
+                )
+            return existing
+        if root.exists() and not root.is_dir():
+            raise UserInputError(f"{root} is a file; a label set is a folder — choose another name")
+        try:
+            for sub in ("images", "masks"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserInputError(f"cannot create the label set {root} ({e.strerror or e}); choose a folder you can write to") from e
+        ls = cls(root, classes, [])
+        atomic_write_bytes(root / CLASSES, (json.dumps(classes, indent=2) + "\n").encode())
+        ls._write_manifest()
+        return ls
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> LabelSet:
+        """Reopen a label set to continue labelling."""
+        root = Path(root)
+        try:
+            classes = validate_classes(json.loads((root / CLASSES).read_text(encoding="utf-8")))
+        except FileNotFoundError as e:
+            raise UserInputError(f"{root} is not a label set (no {CLASSES}); create one from the app or pick its folder") from e
+        except (ValueError, UserInputError) as e:
+            raise UserInputError(f"{root / CLASSES}: {e} — fix the file or start a new label set") from e
+        frames: list[LabelledFrame] = []
+        man = root / MANIFEST
+        if man.is_file():
+            try:
+                doc = json.loads(man.read_text(encoding="utf-8"))
+                frames = [LabelledFrame(**{k: f.get(k) for k in ("image", "source", "frame", "pts_s")})
+                          for f in doc.get("frames", [])]  # fmt: skip
+            except (ValueError, TypeError, AttributeError) as e:
+                raise UserInputError(f"{man} is damaged ({e}); delete it to rebuild it from images/") from e
+        listed = {f.stem for f in frames}
+        for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest
+            if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.stem not in listed and not img.name.startswith("."):
+                frames.append(LabelledFrame(img.name))
+        return cls(root, classes, frames)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def frames(self) -> list[LabelledFrame]:
+        return list(self._frames.values())
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c["name"] for c in self.classes]
+
+    def find(self, source: str | os.PathLike, frame: int | None = None) -> LabelledFrame | None:
+        return self._frames.get(frame_name(source, frame))
+
+    def load_image(self, stem: str) -> np.ndarray:
+        f = self._frames[stem]
+        with Image.open(self.root / "images" / f.image) as im:
+            return np.asarray(im.convert("RGB")).copy()
+
+    def load_mask(self, stem: str, shape: tuple[int, int] | None = None) -> np.ndarray | None:
+        """The saved mask (255 = unknown), or None when the frame has none yet (then all unknown of `shape`)."""
+        path = self.root / "masks" / f"{stem}.png"
+        if not path.is_file():
+            return None if shape is None else np.full(shape, UNKNOWN, np.uint8)
+        return np.asarray(Image.open(path)).copy()
+
+    def load_instances(self, stem: str) -> np.ndarray | None:
+        path = self.root / "instances" / f"{stem}.png"
+        return np.asarray(Image.open(path)).astype(np.uint16) if path.is_file() else None
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def save(
+        self,
+        rgb: np.ndarray,
+        mask: np.ndarray,
+        *,
+        source: str | os.PathLike,
+        frame: int | None = None,
+        pts_s: float | None = None,
+        instances: np.ndarray | None = None,
+    ) -> LabelledFrame:
+        """Save one frame's labels: the image once, then the mask (and instances), then the manifest."""
+        if mask.shape != rgb.shape[:2] or mask.dtype != np.uint8:
+            raise ValueError(f"mask {mask.shape} {mask.dtype} does not fit image {rgb.shape}")
+        bad = np.setdiff1d(np.unique(mask), [*range(len(self.classes)), UNKNOWN])
+        if bad.size:
+            raise UserInputError(f"mask has values {bad.tolist()} that are no class of this label set (0..{len(self.classes) - 1}, 255 unknown)")
+        stem = frame_name(source, frame)
+        entry = LabelledFrame(f"{stem}.png", str(source), frame, pts_s)
+        img_path = self.root / "images" / entry.image
+        if not img_path.is_file():
+            atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
+        if instances is not None:
+            (self.root / "instances").mkdir(exist_ok=True)
+            atomic_write_bytes(self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16)))
+        atomic_write_bytes(self.root / "masks" / f"{stem}.png", _png_bytes(mask))
+        self._frames[stem] = entry
+        self._write_manifest()
+        return entry
+
+    def _write_manifest(self) -> None:
+        doc = {"format": "segtool-labels", "version": 1,
+               "frames": [{"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s}
+                          for f in self._frames.values()]}  # fmt: skip
+        atomic_write_bytes(self.root / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+# --- CVAT "Segmentation mask 1.1" ----------------------------------------------------------------
+
+
+def _free_color(used: list[list[int]]) -> list[int]:
+    for c in ([128, 128, 128], [255, 255, 255], [1, 1, 1], [254, 0, 254]):
+        if c not in used:
+            return c
+    return next([v, v, v] for v in range(2, 254) if [v, v, v] not in used)
+
+
+def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
+    """Write `ls` as a CVAT "Segmentation mask 1.1" zip (labelmap.txt, SegmentationClass/,
+    SegmentationObject/ when fragments were outlined, ImageSets/Segmentation/default.txt).
+
+    CVAT has no "unknown": unknown pixels are painted with a label named `unknown` (added only when some
+    frame has them), which `import_cvat` reads back as unknown.
+    """
+    out = Path(out)
+    colors = [list(c["color"]) for c in ls.classes]
+    masks = {f.stem: ls.load_mask(f.stem) for f in ls.frames}
+    masks = {k: m for k, m in masks.items() if m is not None}
+    if not masks:
+        raise UserInputError(f"{ls.root} has no labelled frame to export yet")
+    has_unknown = any((m == UNKNOWN).any() for m in masks.values())
+    lut = np.zeros((256, 3), np.uint8)
+    lut[: len(colors)] = colors
+    lines = ["# label:color_rgb:parts:actions"] + [f"{c['name']}:{','.join(map(str, c['color']))}::" for c in ls.classes]
+    if has_unknown:
+        unk = _free_color(colors)
+        lut[UNKNOWN] = unk
+        lines.append(f"{UNKNOWN_LABEL}:{','.join(map(str, unk))}::")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("labelmap.txt", "\n".join(lines) + "\n")
+        z.writestr("ImageSets/Segmentation/default.txt", "\n".join(sorted(masks)) + "\n")
+        for stem, m in sorted(masks.items()):
+            z.writestr(f"SegmentationClass/{stem}.png", _png_bytes(lut[m]))
+            inst = ls.load_instances(stem)
+            if inst is not None:
+                z.writestr(f"SegmentationObject/{stem}.png", _png_bytes(_instance_colors(inst)))
+    atomic_write_bytes(out, buf.getvalue())
+    return out
+
+
+def _instance_colors(inst: np.ndarray) -> np.ndarray:
+    """Instance ids as distinct RGB colours (CVAT's SegmentationObject); 0 stays black."""
+    ids = inst.astype(np.uint32)
+    rgb = np.stack([(ids * 67) % 251 + 1, (ids * 131) % 241 + 1, (ids * 29) % 239 + 1], -1).astype(np.uint8)
+    rgb[ids == 0] = 0
+    return rgb
+
+
+def import_cvat(
+    export: str | os.PathLike,
+    images: str | os.PathLike | None,
+    root: str | os.PathLike,
+    *,
+    unknown_classes: list[str] | tuple[str, ...] = (),
+) -> LabelSet:
+    """Read a CVAT "Segmentation mask 1.1" export (zip or folder; images in it or in `images`) into a
+    label set at `root`. A label named `unknown` becomes unknown (255).
+
+    `unknown_classes`: classes whose pixels become unknown while the class stays in the set — for sparse
+    exports whose unpainted pixels were saved as "background": import with `["background"]`, then paint
+    some real background in label mode.
+    """
+    from training.data import check_dataset, open_dataset  # training is below core: allowed
+
+    data = open_dataset(export, images=images, val_fraction=0.0, unknown_classes=unknown_classes)
+    report = check_dataset(data)
+    report.raise_for_errors()
+    names = data.class_names
+    unknown_id = names.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in names else None
+    classes = [{"name": c.name, "color": list(c.color)} for c in data.classes if c.name != UNKNOWN_LABEL]
+    ls = LabelSet.create(root, classes)
+    remap = np.arange(256, dtype=np.uint8)
+    if unknown_id is not None:
+        remap[unknown_id] = UNKNOWN
+        remap[unknown_id + 1 : len(names)] = np.arange(unknown_id, len(names) - 1, dtype=np.uint8)
+    for s in data.samples:
+        if s.mask is None:
+            continue
+        ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name)
+    return ls

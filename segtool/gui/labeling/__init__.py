@@ -1,0 +1,1 @@
+"""Label mode: painting and correcting masks in the viewer (see hub.py)."""
