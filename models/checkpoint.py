@@ -8,9 +8,10 @@ Format (plain types and tensors only, loadable with `torch.load(weights_only=Tru
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.atomic import atomic_writer, describe_write_error
 from models.classes import class_palette, validate_classes
 from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
@@ -46,6 +48,7 @@ class Checkpoint:
     preprocess: dict[str, Any] = field(default_factory=default_preprocess)
     ignore_index: int = 255
     train: dict[str, Any] | None = None
+    source: str | None = field(default=None, compare=False)  # the file it was loaded from (for messages)
 
     @property
     def class_names(self) -> list[str]:
@@ -60,7 +63,10 @@ class Checkpoint:
     def build_model(self) -> DeepLabV3:
         """Rebuild the network from the stored config and load the weights (eval mode)."""
         model = build_from_config(self.config)
-        load_weights(model, self.state_dict, what="the checkpoint's weights")
+        what = f"the weights in {self.source}" if self.source else "the checkpoint's weights"
+        load_weights(model, self.state_dict, what=what, fix="the file's 'model' entry does not describe its weights "
+                     "(edited, or saved by another tool); convert the original weights again with `segtool import-weights`, "
+                     "or use the checkpoint they came from")  # fmt: skip
         return model.eval()
 
     def to_dict(self, half: bool = False) -> dict[str, Any]:
@@ -80,20 +86,52 @@ class Checkpoint:
         }
 
 
+def fingerprint(ckpt: Checkpoint) -> str:
+    """SHA-256 of what a checkpoint computes: config, classes, preprocessing and every weight's bytes.
+
+    Two files with the same weights give the same fingerprint whatever their names or paths; any
+    change that can change a mask (one weight, a colour, the input size) gives another.
+    """
+    h = hashlib.sha256()
+    meta = {"model": ckpt.config.to_dict(), "classes": ckpt.classes, "preprocess": ckpt.preprocess,
+            "ignore_index": ckpt.ignore_index}  # fmt: skip
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    for name in sorted(ckpt.state_dict):
+        t = ckpt.state_dict[name].detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}:{t.dtype}:{tuple(ckpt.state_dict[name].shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def _stored(t: torch.Tensor, half: bool) -> torch.Tensor:
     t = t.detach().cpu().contiguous()
     return t.half() if half and t.is_floating_point() and t.dim() >= 2 else t
 
 
-def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], *, what: str) -> None:
-    """`load_state_dict(strict=True)` with a mismatch explained in words instead of torch's key dump.
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], *, what: str, fix: str = "") -> None:
+    """`load_state_dict(strict=True)` with a mismatch explained in words instead of torch's key dump:
+    the first mismatching tensor and what to do lead, the details follow.
     Missing `num_batches_tracked` buffers (files from older PyTorch) are tolerated."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state_dict.items()}
     problems = explain_mismatch(expected, got, backbone=getattr(getattr(model, "config", None), "backbone", None))
     if problems:
-        raise CheckpointError(f"{what} do not fit the model:\n  " + "\n  ".join(problems))
+        first = _first_mismatch(expected, got)
+        fix = fix or ("check --backbone and the other model options, or convert the weights with "
+                      "`segtool import-weights` using the options they were trained with")  # fmt: skip
+        raise CheckpointError(f"{what} do not fit the model ({first}); {fix}. Details:\n  " + "\n  ".join(problems))
     model.load_state_dict(state_dict, strict=False)
+
+
+def _first_mismatch(expected: dict[str, tuple], got: dict[str, tuple]) -> str:
+    for k, shape in expected.items():
+        if k not in got:
+            if not k.endswith("num_batches_tracked"):
+                return f"first mismatch: {k} is missing"
+        elif tuple(got[k]) != tuple(shape):
+            return f"first mismatch: {k} is {list(got[k])} in the file, the model needs {list(shape)}"
+    extra = next((k for k in got if k not in expected), None)
+    return f"first mismatch: {extra} has no place in the model" if extra else "shapes differ"
 
 
 def _check_preprocess(p: Any) -> dict[str, Any]:
@@ -112,24 +150,21 @@ def _check_preprocess(p: Any) -> dict[str, Any]:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save to a temporary file in the same folder, fsync, then rename over `path`:
-    a crash or a full disk never leaves a half-written file under the real name."""
+    """torch.save through `models.atomic.atomic_writer` (temporary file, fsync, rename): a kill, a power
+    cut or a full disk never leaves a half-written file under the real name.
+
+    Raises:
+        UserInputError: the file could not be written (full disk, read-only folder, name too long),
+            naming the file and the fix.
+    """
     path = Path(path)
     if not path.parent.is_dir():
         raise UserInputError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_writer(path) as f:
             torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserInputError(f"could not write {path}: {e.strerror or e}; check free space and permissions") from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise UserInputError(describe_write_error(path, e)) from e
     return path
 
 
@@ -199,7 +234,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                 f"for); convert it once with: segtool import-weights {path} --backbone resnet50 --classes NAME,NAME,... "
                 "-o model.pt"
             )
-        raise CheckpointError(f"{path} is not a segtool checkpoint (no 'format': '{FORMAT}' entry)")
+        if isinstance(obj, torch.Tensor):
+            what = f"a single tensor of shape {list(obj.shape)}"
+        elif isinstance(obj, dict):
+            keys = ", ".join(map(repr, list(obj)[:5])) + (", …" if len(obj) > 5 else "")
+            what = f"a dictionary without a 'format': '{FORMAT}' entry (keys {keys})"
+        else:
+            what = f"a {type(obj).__name__}"
+        raise CheckpointError(
+            f"{path} is not a segtool checkpoint: it holds {what}. If it holds a model's weights, convert them once "
+            f"with: segtool import-weights {path} --backbone resnet50 --classes NAME,NAME,... -o model.pt "
+            "(`segtool import-weights --help` lists the options)"
+        )
     version = obj.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(f"{path} has checkpoint version {version!r}; this segtool reads version {VERSION} — upgrade segtool")
@@ -216,6 +262,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             preprocess=_check_preprocess(obj.get("preprocess")),
             ignore_index=int(obj.get("ignore_index", 255)),
             train=obj.get("train"),
+            source=str(path),
         )
     except KeyError as e:
         raise CheckpointError(f"{path} is a damaged segtool checkpoint: the entry {e} is missing") from e

@@ -79,7 +79,9 @@ def check_color(color: Any, what: str) -> list[int]:
         and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color)
     )
     if not ok:
-        raise UserInputError(f"{what}: {color!r} is not an RGB triple of integers 0-255, e.g. [250, 50, 83]")
+        bad = [v for v in color if isinstance(v, (int, float)) and not 0 <= v <= 255] if isinstance(color, (list, tuple)) else []
+        why = f" ({', '.join(map(str, bad))} outside 0-255)" if bad else ""
+        raise UserInputError(f"{what}: {color!r} is not an RGB triple of integers 0-255{why}; write it like [250, 50, 83]")
     return [int(v) for v in color]
 
 

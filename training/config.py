@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from models.atomic import atomic_write, describe_write_error
 from models.config import BACKBONES, DECODERS, OUTPUT_STRIDES
 from models.errors import UserInputError
 
@@ -170,7 +171,11 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def save(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write config.json atomically; a full disk or read-only folder is a UserInputError naming it."""
+        try:
+            atomic_write(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        except OSError as e:
+            raise UserInputError(describe_write_error(path, e)) from e
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrainConfig:

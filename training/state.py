@@ -7,12 +7,15 @@ import csv
 import io
 import os
 import random
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from models.atomic import atomic_write, describe_write_error
+from models.errors import UserInputError
 
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "miou", "pixel_accuracy", "lr", "seconds")
 
@@ -55,12 +58,41 @@ def write_history(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write a text file of the run folder atomically (`models.atomic`).
+
+    Raises:
+        UserInputError: it could not be written (full disk, read-only folder), naming the file and the fix.
+    """
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, text)
+    except OSError as e:
+        raise UserInputError(describe_write_error(path, e)) from e
+
+
+def checkpoint_bytes(model: torch.nn.Module) -> int:
+    """About how many bytes last.pt (weights + optimizer momentum) and best.pt (weights) take together."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return 3 * weights + (1 << 20)
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, model: torch.nn.Module) -> None:
+    """Create the run folder and check, before any training, that it is writable and has room for the
+    checkpoints (a full disk found only at the end of the first epoch wastes that epoch).
+
+    Raises:
+        UserInputError: not creatable / writable, or too little free space; names the folder and the fix.
+    """
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / ".segtool-write-test", b"", fsync=False)
+        (run_dir / ".segtool-write-test").unlink()
+    except OSError as e:
+        raise UserInputError(describe_write_error(run_dir, e)) from e
+    need = checkpoint_bytes(model)
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise UserInputError(
+            f"not enough free space in {run_dir}: {free / 1e6:.0f} MB free, the checkpoints (last.pt, best.pt) "
+            f"need about {need / 1e6:.0f} MB; free some space or choose another run folder with -o"
+        )

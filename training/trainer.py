@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from models import Checkpoint, default_preprocess, load_checkpoint, make_classes
+from models.atomic import remove_temp_files
 from models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
 from models.deeplab import build_from_config
 from models.device import resolve_device, resolve_precision
@@ -38,7 +39,7 @@ from training.losses import make_criterion
 from training.metrics import report_dict
 from training.optim import auto_warmup, build_optimizer, build_scheduler
 from training.rundata import check_run_data, open_run_data, require_trainable, run_class_weights
-from training.state import rng_state, set_rng_state, write_history, write_text_atomic
+from training.state import prepare_run_dir, rng_state, set_rng_state, write_history, write_text_atomic
 from training.transforms import (
     EvalSamples,
     TrainSamples,
@@ -80,7 +81,10 @@ def train(
     """
     run_dir = Path(cfg.output)
     if resume:
-        cfg = _resume_config(cfg, run_dir)
+        cfg, resume = _resume_config(cfg, run_dir)
+        if not resume and events is not None:
+            events.on_message(f"{run_dir} has config.json but no last.pt yet (stopped before the first save): "
+                              "starting the run from the beginning with its saved settings")  # fmt: skip
     elif (run_dir / "last.pt").exists():
         raise UserInputError(f"{run_dir} already holds a training run (last.pt); continue it with --resume or choose another -o")
     cfg.validate()
@@ -95,14 +99,19 @@ def train(
             distributed.cleanup()
 
 
-def _resume_config(given: TrainConfig, run_dir: Path) -> TrainConfig:
-    if not (run_dir / "last.pt").exists() or not (run_dir / "config.json").exists():
-        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no last.pt / config.json); start one without --resume")
+def _resume_config(given: TrainConfig, run_dir: Path) -> tuple[TrainConfig, bool]:
+    """The saved settings (runtime options from `given`) and whether there is a last.pt to continue.
+
+    last.pt is only ever replaced whole (models.atomic), so whatever is there is the last complete
+    save; a run killed before its first save has config.json only and starts again from scratch.
+    """
+    if not (run_dir / "config.json").exists():
+        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no config.json / last.pt); start one without --resume")
     saved = TrainConfig.load(run_dir / "config.json")
     for name in RUNTIME_OPTIONS:
         setattr(saved, name, getattr(given, name))
     saved.output = str(run_dir)
-    return saved
+    return saved, (run_dir / "last.pt").exists()
 
 
 class _Run:
@@ -206,8 +215,12 @@ class _Run:
         cfg, ev = self.cfg, self.events  # after _setup: a checkpoint start names its own network
         start_epoch, start_step, stats = self._restore()
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            prepare_run_dir(self.run_dir, self.net)
+            remove_temp_files(self.run_dir)  # half-written checkpoints of a killed run
             cfg.save(self.run_dir / "config.json")
+            if self.resume_state is not None:
+                # history.csv may be ahead of last.pt (killed between the two): last.pt's history is the truth.
+                write_history(self.run_dir / "history.csv", self.history)
         ev.on_train_start(RunInfo(str(self.run_dir), self.names, len(self.rd.train), len(self.rd.val), cfg.epochs, start_epoch,
                                   self.steps, str(self.device), self.dist.world_size))  # fmt: skip
         self.t0 = time.perf_counter()
@@ -293,13 +306,16 @@ class _Run:
         # A stop during the end of an epoch resumes by redoing it: never list an epoch twice.
         self.history = [r for r in self.history if r["epoch"] != epoch + 1] + [row]
         if self.dist.is_main:
-            self._save_last(epoch + 1, EpochStats(), report=report)
+            # last.pt is written last: it is the commit point. A kill before it redoes this epoch from the
+            # previous last.pt (rewriting best.pt / report.json / history.csv as it goes); a kill after it
+            # finds every other file of this epoch already written.
             if is_best:
                 self._write(self.run_dir / "best.pt", report, resume=None)
                 if report:
                     write_text_atomic(self.run_dir / "report.json", json.dumps({**report, "epoch": epoch + 1, "checkpoint": "best.pt",
                                                                                    "selected_by": cfg.select_best}, indent=2) + "\n")  # fmt: skip
             write_history(self.run_dir / "history.csv", self.history)
+            self._save_last(epoch + 1, EpochStats(), report=report)
         self.last_summary = EpochSummary(epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best)
 
     # -- files -------------------------------------------------------------------------------------

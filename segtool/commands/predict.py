@@ -56,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from segtool.core.export import ExportOptions, expected_frames, run_export
     from segtool.core.sources import open_source
 
-    if args.batch_size is not None and args.batch_size < 1:
-        raise_usage(f"--batch-size {args.batch_size}: use 1 or more")
     opts = ExportOptions(
         format=args.format, overlay=args.overlay, start=args.start, end=args.end, every=args.every,
         batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite,
@@ -89,12 +87,15 @@ def run(args: argparse.Namespace) -> int:
     s = result.summary
     line = f"{s['frames_written']} frame(s) in {s['seconds']:.1f} s ({s['fps']:.1f} fps) on {s['device']} -> {result.out}"
     code = result.exit_code
+    # Only claim what summary.json says when it could be written (a full disk may prevent even that).
+    record = ("summary.json says complete: false" if result.summary_written
+              else "summary.json could not be written; the job record in OUT still allows --resume")  # fmt: skip
     if code == 0:
         print(f"done: {line}")
     elif code == 1:
-        print(f"segtool: partial: {s['stopped']}\n  wrote {line}; summary.json says complete: false", file=sys.stderr)
+        print(f"segtool: partial: {s['stopped']}\n  wrote {line}; {record}", file=sys.stderr)
     elif code == 2:
-        print(f"segtool: error: {s['stopped']}\n  wrote {line}; summary.json says complete: false", file=sys.stderr)
+        print(f"segtool: error: {s['stopped']}\n  wrote {line}; {record}", file=sys.stderr)
     else:
         print(f"segtool: interrupted: {line}; rerun with --resume to continue", file=sys.stderr)
     return code

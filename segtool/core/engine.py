@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import Checkpoint, load_checkpoint
+from models.checkpoint import Checkpoint, fingerprint, load_checkpoint
 from models.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
 from models.errors import UserInputError
 from models.preprocess import Preprocess
@@ -64,6 +64,7 @@ class Engine:
         threads: int | None = None,
     ) -> None:
         self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(Path(checkpoint))
+        self._fingerprint: str | None = None
         ck = self.checkpoint
         self.palette = np.asarray(ck.palette, np.uint8)  # refuses classes without colours, with the fix
         self.class_names = ck.class_names
@@ -89,6 +90,17 @@ class Engine:
     def device_label(self) -> str:
         prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
         return f"{describe_device(self.device)}, {prec}"
+
+    def identity(self) -> dict:
+        """Every engine setting that changes a mask, for an export's job record (resume must match).
+        The device is left out on purpose: a job started on a laptop may continue on another machine;
+        the precision it implies is recorded instead."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.checkpoint)
+        prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+        return {"checkpoint": self._fingerprint, "classes": [c["name"] for c in self.checkpoint.classes],
+                "runtime": "torch", "precision": prec, "tta": list(self.tta), "resize_short": self.resize_short,
+                "tile": self.tile, "max_pixels": self.max_pixels}  # fmt: skip
 
     # --- public API -------------------------------------------------------------------------------
 

@@ -132,23 +132,38 @@ def label_folder_frames(
     n_frames = src.frames_expected
     if n_frames is not None and n_frames != len(files):
         src.close()
-        raise UserInputError(f"{source} has {n_frames} frames but {labels_dir} has {len(files)} label files matching "
-                             f"{labels_glob!r}; one label per frame in sorted order is needed (narrow with --labels-glob)")  # fmt: skip
+        raise UserInputError(count_mismatch(source, n_frames, labels_dir, files, labels_glob))
 
     def pairs() -> Iterator[LabelledPair]:
         with src:
             n = 0
             for frame in src.frames():
                 if n >= len(files):
-                    raise UserInputError(f"{source} has more frames than the {len(files)} label files in {labels_dir} "
-                                         f"matching {labels_glob!r}; one label per frame is needed")  # fmt: skip
+                    raise UserInputError(count_mismatch(source, None, labels_dir, files, labels_glob))
                 yield frame.rgb, decode(files[n])
                 n += 1
             if n != len(files):
-                raise UserInputError(f"{source} has {n} frames but {labels_dir} has {len(files)} label files matching "
-                                     f"{labels_glob!r}; narrow them with --labels-glob")  # fmt: skip
+                raise UserInputError(count_mismatch(source, n, labels_dir, files, labels_glob))
 
     return LabelledFrames(pairs(), n_frames or len(files), {"labels": str(labels_dir), "labels_glob": labels_glob, "void_ids": list(void)})
+
+
+def count_mismatch(data: str | Path, n_frames: int | None, labels_dir: Path, files: list[Path], glob: str) -> str:
+    """Frames and label files do not pair one to one: say which to add or remove.
+
+    Args:
+        n_frames: frames of DATA (None: more than there are labels, exact count unknown).
+    """
+    have = f"{labels_dir} has {len(files)} label file(s) matching {glob!r}"
+    if n_frames is None or n_frames > len(files):
+        missing = "" if n_frames is None else f" {n_frames - len(files)}"
+        frames = "" if n_frames is None else f" ({n_frames} frames)"
+        return (f"{data}{frames} has more frames than labels: {have}, one per frame in sorted order is needed; add the"
+                f"{missing} missing label file(s) for the frames after {files[-1].name if files else 'the start'}, "
+                "or evaluate only the labelled frames (cut DATA to them)")  # fmt: skip
+    extra = files[n_frames:]
+    return (f"{data} has {n_frames} frame(s) but {have}; remove the {len(extra)} extra label file(s) from {extra[0].name} "
+            f"on (they pair with no frame), or narrow the match with --labels-glob")  # fmt: skip
 
 
 def evaluate(

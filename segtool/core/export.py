@@ -6,8 +6,8 @@ export into an old one, resumes an interrupted one, runs the pipeline and writes
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -18,6 +18,7 @@ from typing import Any
 from models.errors import UserInputError
 from segtool import __version__
 from segtool.core.engine import Engine
+from segtool.core.journal import Job, open_job
 from segtool.core.pipeline import Progress, RunResult, run_pipeline
 from segtool.core.sinks import (
     CoverageCsvSink,
@@ -56,6 +57,29 @@ class ExportOptions:
         hidden = [n for i, n in enumerate(class_names) if vis is not None and i < len(vis) and not vis[i]]
         return {"opacity": round(float(self.overlay_alpha), 3), "hidden_classes": hidden}
 
+    def __post_init__(self) -> None:
+        # Checked here, before any engine or source is opened, so every caller gets the message
+        # (not a ValueError from range() deep inside).
+        if self.format not in FORMATS:
+            raise UserInputError(f"--format {self.format!r} is not supported; use png or ffv1")
+        for name in ("start", "every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise UserInputError(f"--{name} {value!r} is not a whole number; give one like --{name} 1")
+        if self.every < 1:
+            raise UserInputError(f"--every {self.every}: use 1 (every frame) or more (every N-th frame)")
+        if self.start < 0:
+            raise UserInputError(f"--start {self.start}: frames count from 0; use --start 0 or more")
+        if self.end is not None and self.end <= self.start:
+            raise UserInputError(f"--end {self.end} must be greater than --start {self.start} (--end is exclusive)")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UserInputError(f"--batch-size {self.batch_size}: use 1 or more")
+        if self.resume and self.overwrite:
+            raise UserInputError(
+                "--resume and --overwrite contradict each other (--resume continues the export in OUT, "
+                "--overwrite replaces it); pass only one"
+            )
+
     def selection(self) -> dict[str, Any]:
         """The options that must match when resuming."""
         return {"format": self.format, "overlay": self.overlay, "start": self.start, "end": self.end, "every": self.every}
@@ -66,6 +90,7 @@ class ExportResult:
     run: RunResult
     summary: dict[str, Any]
     out: Path
+    summary_written: bool = True  # False when even summary.json could not be written (e.g. disk full)
 
     @property
     def exit_code(self) -> int:
@@ -86,50 +111,55 @@ def expected_frames(source: Source, opts: ExportOptions) -> int | None:
 
 
 def _check_options(source: Source, opts: ExportOptions) -> None:
-    if opts.format not in FORMATS:
-        raise UserInputError(f"--format {opts.format!r} is not supported; use png or ffv1")
-    if opts.start < 0 or opts.every < 1 or (opts.end is not None and opts.end <= opts.start):
-        raise UserInputError(
-            f"frame selection --start {opts.start} --end {opts.end} --every {opts.every} selects nothing; "
-            "use --start >= 0, --end > --start and --every >= 1"
-        )
     still = source.kind in ("image", "folder")
     if still and opts.format == "ffv1":
         raise UserInputError("--format ffv1 writes a mask video; it is for videos, cameras and streams, not images")
     if source.is_live and opts.resume:
         raise UserInputError("--resume needs a file source; a camera or stream cannot be rewound")
+    n = source.frames_expected
+    if n is not None and opts.start >= n:
+        last = f"frames 0-{n - 1}" if n else "no frames"
+        raise UserInputError(
+            f"--start {opts.start} is past the last frame: {source.description} has {n} frame(s) ({last}); "
+            f"use --start {max(0, n - 1)} or less"
+        )
 
 
-def _prepare_folder(out: Path, source: Source, opts: ExportOptions) -> None:
-    """Create OUT; refuse to mix with an old export unless resuming (same job) or overwriting."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserInputError(f"cannot create output folder {out}: {e.strerror}; choose another -o") from e
+#: Everything an export may write in OUT (any format, partial and resume names included): what
+#: --overwrite removes, and what must not be there already when a new export starts.
+OUTPUTS = (
+    "masks", "overlays", "masks.mkv", "masks.partial.mkv", "masks.resume.mkv", "overlay.mp4",
+    "overlay.partial.mp4", "overlay.resume.mp4", "coverage.csv", "coverage.partial.csv", SUMMARY,
+)  # fmt: skip
+
+
+def source_identity(source: Source) -> dict[str, Any]:
+    """What identifies the frames of `source`: its path, kind and length (and size for a file)."""
+    path = getattr(source, "path", None)
+    ident: dict[str, Any] = {"source": str(path if path is not None else source.description), "kind": source.kind,
+                             "frames": source.frames_expected}  # fmt: skip
+    if path is not None and Path(path).is_file():
+        ident["source_bytes"] = Path(path).stat().st_size
+    names = getattr(source, "names", None)
+    if names is not None:
+        ident["names_sha1"] = hashlib.sha1("\n".join(map(str, names)).encode("utf-8", "surrogateescape")).hexdigest()
+    return ident
+
+
+def export_identity(source: Source, engine: Engine, opts: ExportOptions) -> dict[str, Any]:
+    """Every input that changes the exported files; a resume must match all of them (journal.py)."""
+    describe = getattr(engine, "identity", None)
+    model = describe() if callable(describe) else {"classes": list(engine.class_names)}
+    return {**source_identity(source), **model, **opts.selection()}
+
+
+def _prepare_folder(out: Path, source: Source, engine: Engine, opts: ExportOptions) -> Job:
+    """Claim OUT for this export (journal.open_job): refuse to mix with another job, resume the same one."""
+    job = open_job(out, "export", export_identity(source, engine, opts), outputs=OUTPUTS, resume=opts.resume,
+                   overwrite=opts.overwrite, version=__version__)  # fmt: skip
     if not os.access(out, os.W_OK):
         raise UserInputError(f"output folder {out} is not writable; choose another -o")
-    summary_path = out / SUMMARY
-    if not summary_path.exists():
-        if opts.resume and any(out.iterdir()):
-            raise UserInputError(f"{out} has no {SUMMARY}, so it is not a segtool export to resume; choose another -o")
-        return
-    if opts.overwrite:
-        summary_path.unlink()
-        return
-    if not opts.resume:
-        raise UserInputError(
-            f"{out} already holds an export ({SUMMARY} is there); add --resume to continue it, "
-            "--overwrite to replace it, or choose another -o"
-        )
-    try:
-        old = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as e:
-        raise UserInputError(f"{summary_path} is unreadable ({e}); remove the folder or choose another -o") from e
-    mine = {"source": str(source.description), **opts.selection()}
-    theirs = {"source": old.get("source_description"), **(old.get("options") or {})}
-    if mine != theirs:
-        diff = ", ".join(f"{k}: {theirs.get(k)!r} then, {mine[k]!r} now" for k in mine if mine[k] != theirs.get(k))
-        raise UserInputError(f"--resume: {out} was exported with other settings ({diff}); use the same ones or another -o")
+    return job
 
 
 def _sinks(source: Source, engine: Engine, out: Path, opts: ExportOptions) -> SinkGroup:
@@ -174,9 +204,9 @@ def run_export(
     """
     out = Path(out)
     _check_options(source, opts)
-    _prepare_folder(out, source, opts)
+    job = _prepare_folder(out, source, engine, opts)
     group = _sinks(source, engine, out, opts)
-    skip = group.open(resume=opts.resume, order=_key_order(source, opts))
+    skip = group.open(resume=job.resumed, order=_key_order(source, opts))
     expected = expected_frames(source, opts)
     batch = opts.batch_size or (4 if engine.device.type == "cuda" else 1)
     run = RunResult()
@@ -187,6 +217,13 @@ def run_export(
         else:
             frames = source.frames(opts.start + skip * opts.every, opts.end, opts.every)
             run = run_pipeline(frames, engine, sinks=group, batch_size=batch, expected=todo, cancel=cancel, progress=progress)
+            if run.complete and skip + run.frames_written == 0:
+                # A source of unknown length that ended before --start: an empty export is not "complete".
+                run.complete = False
+                run.error = UserInputError(
+                    f"the selection --start {opts.start} --end {opts.end} --every {opts.every} gave no frame: "
+                    f"{source.description} ended before it; use a smaller --start"
+                )
     finally:
         complete = run.complete
         try:
@@ -198,6 +235,7 @@ def run_export(
             "source": source.origin,
             "source_description": source.description,
             "checkpoint": checkpoint_label,
+            "checkpoint_sha256": job.identity.get("checkpoint"),
             "classes": engine.class_names,
             "device": engine.device_label,
             "frames_written": skip + run.frames_written,
@@ -216,10 +254,13 @@ def run_export(
             summary["stopped"] = str(run.error)
         elif not complete:
             summary["stopped"] = "cancelled; rerun with --resume to continue"
+        written = True
         try:
             write_summary(out, summary)
         except (OSError, UserInputError) as e:  # e.g. the disk filled up: report the first problem
             run.error = run.error or e
             summary["complete"] = False
-    return ExportResult(run, summary, out)
+            summary.setdefault("stopped", str(e))
+            written = False
+    return ExportResult(run, summary, out, written)
 

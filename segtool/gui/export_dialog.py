@@ -248,7 +248,12 @@ class ExportDialog(QDialog):
             self.eta.setText("Choose an output folder first.")
             return
         self.refresh_view()
-        req = ExportRequest(self.info.spec, self.checkpoint, out, self.options(), self.device, self.precision,
+        try:
+            opts = self.options()  # checks the frame selection (e.g. "to" not after "from")
+        except UserInputError as e:
+            self.eta.setText(str(e))
+            return
+        req = ExportRequest(self.info.spec, self.checkpoint, out, opts, self.device, self.precision,
                             self.checkpoint_path)  # fmt: skip
         self.exit_code = self.summary = self.error = None
         self.job = ExportJob(req, self)

@@ -187,3 +187,14 @@ def test_export_uses_the_weights_on_screen_without_reading_the_file_again(
     with open_source(clip) as src:
         want = reference_engine.predict([src.read(1).rgb])[0].mask
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "masks" / "000001.png")), want)
+
+
+def test_a_selection_that_selects_nothing_is_explained_not_raised(qtbot, window, gui_checkpoint, clip, tmp_path):
+    load(qtbot, window, gui_checkpoint, clip)
+    dlg = window.open_export_dialog()
+    dlg.out.setText(str(tmp_path / "out"))
+    dlg.start.setValue(10)
+    dlg.end.setValue(5)  # "to" before "from"
+    dlg.start_btn.click()
+    assert not dlg.running() and "--end 5 must be greater than --start 10" in dlg.eta.text()
+    assert not (tmp_path / "out").exists()

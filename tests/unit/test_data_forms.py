@@ -309,3 +309,24 @@ def test_indexed_classes_json_with_names_but_no_colours_gets_the_default_palette
     (tmp_path / "classes.json").write_text(json.dumps([{"name": "background"}, {"name": "rock", "color": [250, 50, 83]},
                                                         {"name": "sky"}]))  # fmt: skip
     assert [c.color for c in open_dataset(tmp_path).classes] == [voc_color(0), (250, 50, 83), voc_color(2)]
+
+
+def test_cut_labelme_json_is_an_error_like_a_damaged_mask(tmp_path, capsys):
+    """A labelme JSON cut off mid-way must stop training (as a damaged mask PNG does), not drop its image."""
+    from segtool.cli import main
+
+    shapes = [{"label": "rock", "points": [[2, 2], [12, 2], [12, 12], [2, 12]], "shape_type": "polygon"}]
+    for name in ("good", "cut"):
+        photo(tmp_path / f"{name}.jpg", 20, 30)
+        text = json.dumps({"shapes": shapes, "imagePath": f"{name}.jpg", "imageHeight": 20, "imageWidth": 30})
+        (tmp_path / f"{name}.json").write_text(text if name == "good" else text[: len(text) // 2])
+    data = open_dataset(tmp_path)
+    assert sorted(s.image.name for s in data.samples) == ["cut.jpg", "good.jpg"]  # not silently dropped
+    report = check_dataset(data)
+    assert not report.ok and any("cut.json" in e for e in report.errors)
+    with pytest.raises(UserInputError) as e:
+        report.raise_for_errors()
+    first = str(e.value).splitlines()[0]
+    assert "cannot read labelme file" in first and "cut.json" in first and "fix or remove it" in first
+    assert main(["train", "--check", str(tmp_path), "-q"]) == 2
+    assert "NOT OK" in capsys.readouterr().out

@@ -82,7 +82,11 @@ def test_eval_folder_and_video_with_label_frames(trained, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", ckpt, str(video), "--labels", str(labels), "--labels-glob", "l00[0-2]*", "-o", str(rep_vid), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "6 frames" in err and "3 label files" in err and "--labels-glob" in err
+    assert "(6 frames)" in err and "3 label file(s)" in err and "add the 3 missing label file(s)" in err
+    short = _encode(tmp_path / "short.mkv", rgb[:4], "ffv1", "bgr0")  # more labels than frames: which to remove
+    assert main(["eval", ckpt, str(short), "--labels", str(labels), "-o", str(rep_vid), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "4 frame(s)" in err and "remove the 2 extra label file(s) from" in err and "--labels-glob" in err
 
 
 def test_eval_refuses_other_classes_and_unknown_label_values(trained, tmp_path, capsys):

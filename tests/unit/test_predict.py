@@ -138,7 +138,7 @@ def test_resume_refuses_other_settings(clip, oracle, tmp_path):
     out = tmp_path / "o"
     with open_source(clip) as src:
         run_export(src, oracle, out, ExportOptions(end=5))
-    with open_source(clip) as src, pytest.raises(UserInputError, match=r"was exported with other settings \(.*end"):
+    with open_source(clip) as src, pytest.raises(UserInputError, match="other inputs.*end: 5 then, 9 now"):
         run_export(src, oracle, out, ExportOptions(end=9, resume=True))
 
 

@@ -182,7 +182,7 @@ def test_one_colour_rule_for_labelmaps_colors_option_and_checkpoints(tmp_path, b
     from training.data.classes import read_labelmap
 
     (tmp_path / "labelmap.txt").write_text(f"background:0,0,0::\nrock:{bad}::\n")
-    with pytest.raises(UserInputError, match=f"line 2: colour '{bad}' is not 'R,G,B'"):
+    with pytest.raises(UserInputError, match=f"line 2: colour '{bad}' (is not three whole numbers|has .* outside 0-255)"):
         read_labelmap(tmp_path / "labelmap.txt")
     with pytest.raises(UserInputError, match="RGB triple"):
         parse_colors(f"0,0,0;{bad}")

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from models import atomic
+from models.atomic import temp_sibling
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction
 from segtool.core.sinks import (
@@ -20,7 +22,6 @@ from segtool.core.sinks import (
     OverlayJpgSink,
     PngMaskSink,
     SinkGroup,
-    _files,
     write_summary,
 )
 
@@ -106,7 +107,7 @@ def test_png_write_is_atomic(tmp_path, monkeypatch):
     def crash(src, dst):
         raise KeyboardInterrupt  # the process dies between writing the bytes and the rename
 
-    monkeypatch.setattr(_files.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
         sink.write(*make(0))
     assert list((tmp_path / "masks").iterdir()) == []  # neither a final file nor a left-over
@@ -118,7 +119,7 @@ def test_png_resume_counts_existing_and_removes_temporaries(tmp_path):
     for i in range(5):
         sink.write(*make(i))
     sink.close(False)
-    stale = tmp_path / "masks" / ".000005.png.tmp"
+    stale = temp_sibling(tmp_path / "masks" / "000005.png")
     stale.write_bytes(b"half a png")
     sink = PngMaskSink(tmp_path, PALETTE)
     assert sink.open(resume=True) == 5
@@ -318,3 +319,11 @@ def test_disk_full_csv_is_a_user_error(tiny_disk):
     with pytest.raises(UserInputError, match="coverage.partial.csv.*--resume"):
         for i in range(1000):
             sink.write(*make(i))
+
+
+def test_name_too_long_names_the_limit_and_the_fix(tmp_path):
+    sink = PngMaskSink(tmp_path, PALETTE)
+    sink.open(resume=False)
+    frame, pred = make(0, name="n" * 300 + ".jpg")
+    with pytest.raises(UserInputError, match=r"name is too long \(304 bytes; this file system allows 255.*shorten"):
+        sink.write(frame, pred)

@@ -45,12 +45,12 @@ class ValidationReport:
     def raise_for_errors(self) -> None:
         """Raise UserInputError naming the first problems (training calls this before it starts)."""
         if self.errors:
-            shown = "\n  ".join(self.errors[:5])
+            # Lead with the error itself: the first line is what a user reads (and what the app shows).
+            first, rest = self.errors[0], self.errors[1:5]
+            others = "".join(f"\n  {e}" for e in rest)
             more = f"\n  … and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
-            raise UserInputError(
-                f"the dataset has {len(self.errors)} error(s); fix them and run `segtool train --check DATA` "
-                f"for the full report:\n  {shown}{more}"
-            )
+            count = f"{len(self.errors) - 1} more dataset error(s):{others}{more}\n" if rest else ""
+            raise UserInputError(f"{first}\n{count}(`segtool train --check DATA` prints the full dataset report)")
 
     def to_dict(self) -> dict:
         """Plain types for JSON."""

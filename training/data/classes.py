@@ -78,9 +78,22 @@ def default_classes(names: list[str]) -> list[ClassInfo]:
 def _parse_rgb(text: str, where: str) -> RGB:
     """'R,G,B' → (r, g, b); the values are checked by `models.classes.check_color`, the one colour rule."""
     try:
-        return tuple(check_color([int(p) for p in text.split(",")], where))  # type: ignore[return-value]
-    except (ValueError, UserInputError):
-        raise UserInputError(f"{where}: colour {text!r} is not 'R,G,B' with values 0-255 — fix the line") from None
+        rgb = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        rgb = ()
+    if len(rgb) != 3:
+        raise UserInputError(
+            f"{where}: colour {text!r} is not three whole numbers R,G,B — write it like 250,50,83 (each 0-255)"
+        )
+    try:
+        return tuple(check_color(list(rgb), where))  # type: ignore[return-value]
+    except UserInputError:
+        bad = [v for v in rgb if not 0 <= v <= 255]
+        fixed = ",".join(str(min(255, max(0, v))) for v in rgb)
+        raise UserInputError(
+            f"{where}: colour {text!r} has {', '.join(map(str, bad))} outside 0-255 — each of R,G,B must be 0-255 "
+            f"(e.g. {fixed})"
+        ) from None
 
 
 def read_labelmap(path: Path) -> ClassList:

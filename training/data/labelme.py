@@ -66,7 +66,13 @@ def import_labelme(root: Path, class_file: Path | None, val_fraction: float, see
         try:
             doc = json.loads(jp.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
-            data.warnings.append(f"cannot read labelme file {data.display(jp)}: {exc} — fix or remove it")
+            # A damaged JSON is a damaged label, like a damaged mask PNG: pair it with its image so the
+            # check reports it as an error (training refuses) instead of silently dropping the image.
+            image = _find_image(jp, {})
+            if image is None:
+                data.warnings.append(f"cannot read labelme file {data.display(jp)}: {exc} — fix or remove it")
+            else:
+                data.samples.append(Sample(image, jp, split_from_parts(jp.relative_to(root).parts[:-1]) or ""))
             continue
         image = _find_image(jp, doc)
         if image is None:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from models.atomic import atomic_write, describe_write_error
 from segtool.core.errors import UserInputError
 
 # Errors that mean "no room left" rather than a bug: the user can fix them and resume.
@@ -30,6 +31,8 @@ def prepare_dir(folder: Path) -> Path:
     except OSError as exc:
         if exc.errno in _NO_SPACE:
             raise disk_full(folder, exc) from exc
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UserInputError(describe_write_error(folder, exc)) from exc
         raise UserInputError(
             f"cannot write to output folder {str(folder)!r} ({exc.strerror or exc}); "
             f"choose a writable folder with -o"
@@ -63,30 +66,21 @@ def disk_full_as_user_error(path: Path) -> Iterator[None]:
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Write `data` to `path` so that `path` is either absent/old or complete, never half-written.
+    """Write `data` to `path` so that `path` is either absent/old or complete, never half-written
+    (`models.atomic.atomic_write`: hidden temporary sibling whose name always fits, then rename).
+    `fsync` also survives power loss, at a cost per file.
 
-    The bytes go to a hidden temporary file in the same folder, which is then renamed over `path`
-    (rename within one file system is atomic). `fsync` also survives power loss, at a cost per file.
+    Raises:
+        UserInputError: the disk is full, or the name is too long (names the limit and the fix).
     """
-    tmp = temp_name(path)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        atomic_write(path, data, fsync=fsync)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
             raise disk_full(path, exc) from exc
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UserInputError(describe_write_error(path, exc)) from exc
         raise
-
-
-def temp_name(path: Path) -> Path:
-    """Hidden temporary sibling of `path` (`dir/.name.tmp`); left-overs are removed on resume."""
-    return path.with_name(f".{path.name}.tmp")
 
 
 def remove_quietly(*paths: Path) -> None:

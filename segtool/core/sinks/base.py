@@ -75,13 +75,22 @@ class Sink:
         raise NotImplementedError
 
     def close(self, complete: bool) -> None:
-        """Finish the files.
+        """Finish the files: `finish()`, then `promote()` when `complete`.
 
         Args:
             complete: True when the whole source was written; files then get their final names.
                 With False they stay valid (videos playable) under their `.partial` names.
         """
-        raise NotImplementedError
+        self.finish()
+        if complete:
+            self.promote()
+
+    def finish(self) -> None:
+        """Close the files, keeping their partial names (a kill or an error after this loses nothing)."""
+
+    def promote(self) -> None:
+        """Give the finished files their final names (renames only). `SinkGroup` promotes no sink
+        until every sink finished, so a failure in one never leaves another looking complete."""
 
 
 def _prefix_length(sink: Sink, count: int, order: Iterable[Key] | None) -> int:
@@ -148,16 +157,30 @@ class SinkGroup(Sink):
         self._close_opened(complete)
 
     def _close_opened(self, complete: bool) -> None:
-        # Close every sink even when one fails, so each video gets its trailer; re-raise the first error.
+        # Finish every sink even when one fails, so each video gets its trailer; final names only
+        # when all finished (two phases); re-raise the first error.
         first: BaseException | None = None
-        for sink in self._opened:
+        opened, self._opened = self._opened, []
+        for sink in opened:
             try:
-                sink.close(complete)
+                if _two_phase(sink):
+                    sink.finish()
+                else:  # a sink written against the one-step API
+                    sink.close(complete)
             except BaseException as exc:  # noqa: BLE001 - re-raised below
                 first = first or exc
-        self._opened.clear()
         if first is not None:
             raise first
+        if complete:
+            for sink in opened:
+                if _two_phase(sink):
+                    sink.promote()
+
+
+def _two_phase(sink: Sink) -> bool:
+    """True when the sink implements finish/promote (or keeps the default close that calls them)."""
+    cls = type(sink)
+    return cls.close is Sink.close or cls.finish is not Sink.finish
 
 
 class _Replayable:

@@ -17,10 +17,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from models.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction
-from segtool.core.sinks._files import atomic_write_bytes, prepare_dir, remove_quietly
+from segtool.core.sinks._files import atomic_write_bytes, prepare_dir
 from segtool.core.sinks.base import Key, Sink, frame_key
 
 __all__ = ["PngMaskSink", "OverlayJpgSink"]
@@ -32,6 +33,7 @@ class _PerFrameFileSink(Sink):
     keyed = True
     subdir = ""
     suffix = ""
+    trailer = b""  # the bytes every complete file ends with
 
     def __init__(self, out_dir: str | Path):
         self.folder = Path(out_dir) / self.subdir
@@ -54,14 +56,24 @@ class _PerFrameFileSink(Sink):
         prepare_dir(self.folder)
         self._owners.clear()
         # Temporary files are only ever half-written frames of a killed run: never useful.
-        stale = list(self.folder.rglob(f".*{self.suffix}.tmp"))
-        remove_quietly(*stale)
+        remove_temp_files(self.folder, recursive=True)
         if not resume:
             return 0
         return sum(1 for _ in self.folder.rglob(f"*{self.suffix}"))
 
     def has(self, key: Key) -> bool:
-        return self.path_for(key).is_file()
+        # A file that exists was renamed into place whole; after a power cut (no fsync per frame)
+        # it may still be empty or cut, so the format's end marker is checked too (12 bytes read).
+        path = self.path_for(key)
+        try:
+            with open(path, "rb") as fh:
+                size = fh.seek(0, 2)
+                if size < len(self.trailer):
+                    return False
+                fh.seek(size - len(self.trailer))
+                return fh.read() == self.trailer
+        except OSError:
+            return False
 
     def write(self, frame: Frame, pred: Prediction) -> None:
         key = frame_key(frame)
@@ -76,7 +88,7 @@ class _PerFrameFileSink(Sink):
             prepare_dir(path.parent)
         atomic_write_bytes(path, data)
 
-    def close(self, complete: bool) -> None:
+    def finish(self) -> None:
         self._owners.clear()
 
     def _encode(self, frame: Frame, pred: Prediction) -> bytes:
@@ -99,6 +111,7 @@ class PngMaskSink(_PerFrameFileSink):
 
     subdir = "masks"
     suffix = ".png"
+    trailer = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with
 
     def __init__(self, out_dir: str | Path, palette: np.ndarray, compress_level: int = 1):
         super().__init__(out_dir)
@@ -131,6 +144,7 @@ class OverlayJpgSink(_PerFrameFileSink):
 
     subdir = "overlays"
     suffix = ".jpg"
+    trailer = b"\xff\xd9"  # JPEG end-of-image marker
 
     def __init__(self, out_dir: str | Path, palette: np.ndarray, alpha: float = 0.5, quality: int = 90,
                  visible: Sequence[bool] | None = None):  # fmt: skip

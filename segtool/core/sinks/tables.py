@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction
@@ -19,7 +20,6 @@ from segtool.core.sinks._files import (
     disk_full_as_user_error,
     prepare_dir,
     remove_quietly,
-    temp_name,
 )
 from segtool.core.sinks.base import Sink
 from segtool.core.sinks.video import partial_path
@@ -56,7 +56,7 @@ class CoverageCsvSink(Sink):
 
     def open(self, *, resume: bool) -> int:
         prepare_dir(self.path.parent)
-        remove_quietly(temp_name(self.partial))
+        remove_temp_files(self.partial.parent)
         self._named, self._kept = None, []
         if not resume:
             remove_quietly(self.path, self.partial)
@@ -79,7 +79,7 @@ class CoverageCsvSink(Sink):
             self._start(named=frame.name is not None)
         fractions = overlay.coverage(pred.mask, len(self.class_names))
         pts = "" if frame.pts_s is None else f"{frame.pts_s:.6f}"
-        row = [str(frame.index), *([frame.name or ""] if self._named else []), pts]
+        row = [str(frame.index), *([readable_name(frame.name or "")] if self._named else []), pts]
         row += [f"{f:.6f}" for f in fractions]
         with disk_full_as_user_error(self.partial):
             self._writer.writerow(row)
@@ -87,6 +87,11 @@ class CoverageCsvSink(Sink):
             self._fh.flush()
 
     def close(self, complete: bool) -> None:
+        self.finish()
+        if complete:
+            self.promote()
+
+    def finish(self) -> None:
         with disk_full_as_user_error(self.partial):
             if self._fh is None:
                 if self._named is None:
@@ -94,7 +99,9 @@ class CoverageCsvSink(Sink):
                 self._start(named=self._named)
             fh, self._fh, self._writer = self._fh, None, None
             fh.close()
-        if complete:
+
+    def promote(self) -> None:
+        if self.partial.exists():
             os.replace(self.partial, self.path)
 
     def _start(self, named: bool) -> None:
@@ -134,6 +141,16 @@ class CoverageCsvSink(Sink):
         return named, kept
 
 
+def readable_name(name: str) -> str:
+    """A file name as valid UTF-8 text: bytes that are not UTF-8 (a Latin-1 name on Linux arrive as
+    surrogate escapes) are shown as `\\xe9`, so CSV and JSON files stay readable by any tool."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def write_summary(out_dir: str | Path, summary: dict) -> Path:
     """Write `OUT/summary.json` atomically (temporary file, fsync, rename).
 
@@ -163,7 +180,9 @@ def _plain(value):
     if isinstance(value, np.generic):
         return _plain(value.item())
     if isinstance(value, Path):
-        return str(value)
+        return readable_name(str(value))
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return readable_name(value)
     return value

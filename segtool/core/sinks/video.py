@@ -25,13 +25,13 @@ import av
 import cv2
 import numpy as np
 
+from models.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.frame import Frame, Prediction
 from segtool.core.sinks._files import (
     disk_full_as_user_error,
     prepare_dir,
     remove_quietly,
-    temp_name,
 )
 from segtool.core.sinks.base import Sink
 
@@ -107,7 +107,7 @@ class _VideoFileSink(Sink):
     # -- Sink API ---------------------------------------------------------------------------------
     def open(self, *, resume: bool) -> int:
         prepare_dir(self.path.parent)
-        remove_quietly(temp_name(self.partial))
+        remove_temp_files(self.partial.parent)
         self._frames, self._last_pts, self._copied = 0, -1, False
         if not resume:
             # A finished video from an older run beside this run's partial one would look complete.
@@ -146,12 +146,17 @@ class _VideoFileSink(Sink):
             self._encode(av.VideoFrame.from_ndarray(image, format=self.frame_format), pts)
 
     def close(self, complete: bool) -> None:
-        target = self.path if complete else self.partial
+        self.finish()
+        if complete:
+            self.promote()
+
+    def finish(self) -> None:
+        """Close the video under its partial name (playable); `promote` then gives it the final name."""
         with disk_full_as_user_error(self.partial):
             if self._container is None:
                 if self._restored and self._keep == self._restored:
                     # Nothing new and nothing dropped: the old file is already exactly the result.
-                    os.replace(self.resume_src, target)
+                    os.replace(self.resume_src, self.partial)
                     return
                 if not self._keep:
                     remove_quietly(self.resume_src)
@@ -169,11 +174,13 @@ class _VideoFileSink(Sink):
                     container.close()
                 raise
             container.close()
-        if complete:
-            os.replace(self.partial, self.path)
         if self._copied:
             # Only now is the old file redundant; after a failed copy both stay for the next resume.
             remove_quietly(self.resume_src)
+
+    def promote(self) -> None:
+        if self.partial.exists():
+            os.replace(self.partial, self.path)
 
     # -- subclass hooks ---------------------------------------------------------------------------
     def _image(self, frame: Frame, pred: Prediction) -> np.ndarray:
@@ -258,6 +265,10 @@ class Ffv1MaskSink(_VideoFileSink):
     """
 
     container_format = "matroska"
+    # One cluster per frame, flushed to the file as soon as it is muxed: a kill (or power cut) then
+    # loses at most the frame in flight. With the defaults the muxer kept 5 s / 5 MB of clusters in
+    # memory, and a killed 40-frame export left a 0-byte masks.partial.mkv.
+    container_options = {"cluster_size_limit": "1", "flush_packets": "1"}
     time_base = Fraction(1, 1000)  # Matroska stores milliseconds
     frame_format = "gray"
     copy_format = "gray"
@@ -292,7 +303,8 @@ class OverlayVideoSink(_VideoFileSink):
     container_format = "mp4"
     # Fragmented MP4: the file is readable after a crash up to the last fragment (one per key frame,
     # every ~2 s), and after close it is an ordinary MP4 for players.
-    container_options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+    # flush_packets: each fragment reaches the file when it is complete, not when the I/O buffer fills.
+    container_options = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
     time_base = Fraction(1, 90000)
     frame_format = "rgb24"
     copy_format = "yuv420p"
