@@ -110,6 +110,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     limit: int = 0
+    class_map: str = ""  # "old=new,…": a checkpoint's class renamed in the data keeps its trained classifier
     fragments: str = ""
     edge_width: int = 3
     unlabelled: str = "auto"
@@ -173,6 +174,7 @@ class TrainConfig:
         self.instance_options()
         if self.fragments and not self.fragments.split(",")[0].strip():
             raise bad("fragments", self.fragments, "use INTERIOR or INTERIOR,EDGE class names, e.g. rock,rock_edge")
+        parse_class_map(self.class_map)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,3 +199,17 @@ class TrainConfig:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, ValueError, TypeError) as e:
             raise UserInputError(f"cannot read {path}: {e}; the run folder is damaged — start a new run") from e
+
+
+def parse_class_map(text: str) -> dict[str, str]:
+    """`"rock=rocks,sand=fines"` -> {"rock": "rocks", "sand": "fines"} (checkpoint name -> dataset name)."""
+    out: dict[str, str] = {}
+    for part in (p.strip() for p in (text or "").split(",")):
+        if not part:
+            continue
+        old, sep, new = (x.strip() for x in part.partition("="))
+        if not sep or not old or not new:
+            raise UserInputError(f"--class-map {part!r}: write OLD=NEW (the checkpoint's class name = the data's), "
+                                 "e.g. --class-map rock=rocks")  # fmt: skip
+        out[old] = new
+    return out

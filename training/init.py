@@ -12,7 +12,7 @@ from models.deeplab import DeepLabV3, build_from_config
 from models.heads import AUX_FINAL_KEY, final_layer_key
 from models.pretrained import init_pretrained
 from models.state_dict import load_matching
-from training.config import TrainConfig
+from training.config import TrainConfig, parse_class_map
 
 SCRATCH_BN_MOMENTUM = 0.1
 
@@ -62,6 +62,26 @@ def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, li
     return _from_checkpoint(Path(cfg.init), cfg, class_names)
 
 
+def _classifier_rows_by_name(ckpt, model: torch.nn.Module, drop, class_names: list[str],
+                             mapping: dict[str, str]) -> dict[str, str]:
+    """Into the re-created last layers, copy the rows of the classes present in both lists (by name,
+    after `mapping`); the other rows keep their fresh initialisation. Returns {checkpoint name: dataset
+    name} of the classes kept."""
+    renamed = [mapping.get(n, n) for n in ckpt.class_names]
+    pairs = [(renamed.index(n), j) for j, n in enumerate(class_names) if n in renamed]
+    own = model.state_dict()  # tensors sharing the parameters' storage: copy_ writes into the model
+    with torch.no_grad():
+        for prefix in drop:
+            for suffix in (".weight", ".bias"):
+                key = prefix + suffix
+                src = ckpt.state_dict.get(key)
+                if src is None or key not in own or tuple(src.shape[1:]) != tuple(own[key].shape[1:]):
+                    continue
+                for i, j in pairs:
+                    own[key][j].copy_(src[i])
+    return {ckpt.class_names[i]: class_names[j] for i, j in pairs}
+
+
 def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, list[str]]:
     ckpt = load_checkpoint(path)
     c = ckpt.config
@@ -69,15 +89,22 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
     # copying field by field once dropped the width options, so a slim checkpoint rebuilt full-width.
     config = ModelConfig.from_dict({**c.to_dict(), "num_classes": len(class_names), "aux_head": cfg.aux_head})
     model = build_from_config(config)
-    same_classes = ckpt.class_names == list(class_names)
+    mapping = parse_class_map(cfg.class_map)
+    same_classes = [mapping.get(n, n) for n in ckpt.class_names] == list(class_names)
     # Other classes: the last layers are re-created even when the class count (and so the shape) agrees.
     drop = () if same_classes else (final_layer_key(c.decoder), AUX_FINAL_KEY)
     loaded = load_matching(model, ckpt.state_dict, leave_out=drop)
     notes = loaded.notes(f"{path.name} ({c.backbone}, classes {', '.join(ckpt.class_names)})")
+    kept = _classifier_rows_by_name(ckpt, model, drop, class_names, mapping)
     if not same_classes:
+        new = [n for n in class_names if n not in kept.values()]
         notes.append(
             f"the checkpoint's classes ({', '.join(ckpt.class_names)}) differ from the dataset's "
-            f"({', '.join(class_names)}): the last classifier layers were re-created"
+            f"({', '.join(class_names)}): the last classifier layers were re-created; classes matched by name keep "
+            "their trained rows "
+            f"({', '.join(f'{o}→{n}' if o != n else n for o, n in kept.items()) or 'none'}); "
+            f"new: {', '.join(new) or 'none'}"
+            + ("" if cfg.class_map or not new else " — a renamed class is mapped with --class-map OLD=NEW")
         )
     if (c.backbone, c.output_stride, c.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
         notes.append(f"architecture taken from the checkpoint: {c.backbone}, output stride {c.output_stride}, decoder {c.decoder}")

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .diagnose import model_warnings
+
 _NONE = torch.iinfo(torch.int64).min  # "no bad value seen"
 
 
@@ -190,7 +192,8 @@ def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int) ->
     Returns:
         ``{"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou": {name: float|None},
         "confusion_matrix": [[int]], "classes": [name], "images": N, "fw_iou",
-        "pixel_share": {name: float}}``. Metrics are None when no pixel was counted.
+        "pixel_share": {name: float}, "warnings": [...]}``. Metrics are None when no pixel was counted;
+        ``warnings`` names each class the model never predicts (training.diagnose).
     """
     if len(class_names) != cm.num_classes:
         raise ValueError(f"{len(class_names)} class names for a {cm.num_classes}-class matrix")
@@ -206,4 +209,5 @@ def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int) ->
         "images": int(images),
         "fw_iou": r["fw_iou"],
         "pixel_share": dict(zip(names, r["pixel_share"], strict=True)),
+        "warnings": model_warnings(cm.mat, names),
     }

@@ -12,6 +12,7 @@ tensors), from which `train(cfg, resume=True)` continues exactly where the run s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -174,6 +175,12 @@ class _Run:
         else:
             model, notes = build_model(cfg, self.names)
         self.model_config = model.config
+        # A checkpoint start trains the checkpoint's network: config.json (the run's record, the Runs view)
+        # must name it, not the --backbone / --output-stride defaults it ignored.
+        net = model.config
+        if (net.backbone, net.output_stride, net.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
+            self.cfg = cfg = dataclasses.replace(cfg, backbone=net.backbone, output_stride=net.output_stride,
+                                                 decoder=net.decoder)  # fmt: skip
         note = set_scratch_bn_momentum(model, cfg)
         if note:
             notes.append(note)
@@ -222,8 +229,8 @@ class _Run:
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
-        cfg, ev = self.cfg, self.events
         self._setup()
+        cfg, ev = self.cfg, self.events  # after _setup: a checkpoint start names its own network
         start_epoch, start_step, stats = self._restore()
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, self.net)

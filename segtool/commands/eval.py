@@ -83,7 +83,15 @@ def format_table(report: dict) -> str:
 
     lines.append(f"  mIoU {pct(report['miou'])}   pixel accuracy {pct(report['pixel_accuracy'])}   "
                  f"mean accuracy {pct(report['mean_accuracy'])}   images {report['images']}")  # fmt: skip
-    return "\n".join(lines)
+    return "\n".join(lines + warning_text(report))
+
+
+def warning_text(report: dict) -> list[str]:
+    """The report's warnings (a class never predicted, one class everywhere) as lines, with the CLI options."""
+    from training.diagnose import CLI_HINT, warning_lines
+
+    lines = [f"WARNING: {line}" for line in warning_lines(report.get("warnings") or [])]
+    return lines + [f"  ({CLI_HINT})"] if lines else []
 
 
 def _void_ids(text: str | None) -> tuple[int, ...] | None:

@@ -52,6 +52,9 @@ def add_parser(sub) -> None:
     g.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV3 channel multiplier (e.g. 0.5: small, fast model)")
     g.add_argument("--aspp-channels", type=int, default=256, help="width of the ASPP head (default 256; 64 for a small model)")
     g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune")
+    g.add_argument("--class-map", action="append", metavar="OLD=NEW",
+                   help="with --init CKPT: the checkpoint's class OLD is the data's class NEW (renamed), so its trained "
+                   "classifier is kept; repeatable. Classes with the same name are matched without it")
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
     g.add_argument("--epochs", type=int, default=30)
@@ -98,6 +101,7 @@ def _config(args: argparse.Namespace):
         aux_weight=args.aux_weight, class_weights=args.class_weights, select_best=args.select_best, amp=not args.no_amp, workers=workers,
         device=args.device, seed=args.seed, limit=args.limit, fragments=args.fragments, edge_width=args.edge_width,
         unlabelled=args.unlabelled, background_categories=list(args.background_category),
+        class_map=",".join(args.class_map or []),
     )  # fmt: skip
 
 
@@ -128,6 +132,11 @@ def run(args: argparse.Namespace) -> int:
               f"continue with: segtool train {args.data} -o {result.run_dir} --resume", file=sys.stderr)  # fmt: skip
         return 130
     print(f"done: {result.epochs_done} epoch(s) in {result.seconds:.0f} s; {best} -> {result.run_dir}")
+    from segtool.commands.eval import warning_text
+    from segtool.core.runs import read_report
+
+    for line in warning_text(read_report(result.run_dir) or {}):  # a useless model must not read as a success
+        print(line, file=sys.stderr)
     return 0
 
 

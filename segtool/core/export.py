@@ -47,6 +47,15 @@ class ExportOptions:
     batch_size: int | None = None  # None: 4 on CUDA, 1 elsewhere
     resume: bool = False
     overwrite: bool = False
+    # How overlays look: the app passes its view (opacity, ticked classes) so the export is what was seen.
+    overlay_alpha: float = 0.5
+    overlay_visible: tuple[bool, ...] | None = None  # per class; None = every class coloured
+
+    def overlay_style(self, class_names: list[str]) -> dict[str, Any]:
+        """What summary.json records about the overlay's look."""
+        vis = self.overlay_visible
+        hidden = [n for i, n in enumerate(class_names) if vis is not None and i < len(vis) and not vis[i]]
+        return {"opacity": round(float(self.overlay_alpha), 3), "hidden_classes": hidden}
 
     def __post_init__(self) -> None:
         # Checked here, before any engine or source is opened, so every caller gets the message
@@ -159,12 +168,13 @@ def _sinks(source: Source, engine: Engine, out: Path, opts: ExportOptions) -> Si
     if source.kind in ("image", "folder"):
         sinks.append(PngMaskSink(out, palette))
         if opts.overlay:
-            sinks.append(OverlayJpgSink(out, palette))
+            sinks.append(OverlayJpgSink(out, palette, opts.overlay_alpha, visible=opts.overlay_visible))
     else:
         fps = (source.fps or 30.0) / opts.every
         sinks.append(Ffv1MaskSink(out / "masks.mkv", fps) if opts.format == "ffv1" else PngMaskSink(out, palette))
         if opts.overlay:
-            sinks.append(OverlayVideoSink(out / "overlay.mp4", fps, palette))
+            sinks.append(OverlayVideoSink(out / "overlay.mp4", fps, palette, opts.overlay_alpha,
+                                          visible=opts.overlay_visible))  # fmt: skip
     sinks.append(CoverageCsvSink(out / "coverage.csv", engine.class_names))
     return SinkGroup(sinks)
 
@@ -235,6 +245,7 @@ def run_export(
             "fps": round(run.fps, 3),
             "complete": complete,
             "options": opts.selection(),
+            **({"overlay_style": opts.overlay_style(engine.class_names)} if opts.overlay else {}),
             "segtool": __version__,
         }
         if run.interrupted is not None:

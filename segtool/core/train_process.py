@@ -48,6 +48,9 @@ class TrainOutcome:
     kind: str
     message: str
     details: str = ""
+    warnings: tuple[str, ...] = ()  # a finished run whose model never predicts a class (training.diagnose)
+    error_type: str = ""  # for "error": the exception's class name, e.g. PretrainedWeightsUnavailable
+    user_error: bool = False  # for "error": bad input the user can change (no traceback is worth showing)
 
 
 class TrainProcess:
@@ -188,13 +191,25 @@ class TrainProcess:
                     "cancelled",
                     f"Stopped after {ev.get('epochs_done', 0)} epoch(s); last.pt saved — Resume continues it.",
                 )
-            return TrainOutcome("finished", f"Finished {ev.get('epochs_done', 0)} epoch(s).")
+            return finished_outcome(ev.get("epochs_done", 0), self.config.get("output", ""))
         if ev is not None and ev["event"] == "error":
-            return TrainOutcome(
-                "error", ev.get("message", "training failed"), ev.get("traceback", "") or tail
-            )
+            return TrainOutcome("error", ev.get("message", "training failed"), ev.get("traceback", "") or tail,
+                                error_type=ev.get("error_type", ""), user_error=ev.get("kind") == "input")  # fmt: skip
         code = self._proc.returncode if self._proc is not None else None
         return TrainOutcome("died", explain_exit(code, self.config.get("output", "")), tail)
+
+
+def finished_outcome(epochs_done: int, run_dir: str) -> TrainOutcome:
+    """A run that ended normally: "finished", with the best model's warnings (read from report.json)
+    so that a model predicting background everywhere does not read as a success."""
+    from segtool.core.runs import read_report
+    from training.diagnose import warning_lines
+
+    warnings = tuple(warning_lines((read_report(run_dir) or {}).get("warnings") or [])) if run_dir else ()
+    if warnings:
+        return TrainOutcome("finished", f"Finished {epochs_done} epoch(s), but the model is not useful yet — "
+                            "see the warning on the Results page.", warnings=warnings)  # fmt: skip
+    return TrainOutcome("finished", f"Finished {epochs_done} epoch(s).")
 
 
 def explain_exit(code: int | None, run_dir: str) -> str:
@@ -319,7 +334,8 @@ def _download_pretrained(cfg, emit) -> None:
         emit({"event": "download", "done": done, "total": total or done, "url": url})
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        emit({"event": "message", "text": f"download failed ({e})"})
+        reason = getattr(e, "reason", e)  # URLError wraps the socket error; its strerror is the sentence
+        emit({"event": "message", "text": f"download failed: {getattr(reason, 'strerror', None) or reason}"})
 
 
 def child_main() -> int:
@@ -386,7 +402,8 @@ def child_main() -> int:
         if isinstance(e, MemoryError):
             msg = ("out of memory (RAM) — start a new run with a smaller batch size or crop size; "
                    "last.pt holds the last finished epoch")  # fmt: skip
-        emit({"event": "error", "kind": kind, "message": msg, "traceback": traceback.format_exc()})
+        emit({"event": "error", "kind": kind, "message": msg, "traceback": traceback.format_exc(),
+              "error_type": type(e).__name__})  # fmt: skip
         return 2
     return 0
 

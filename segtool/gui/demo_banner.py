@@ -53,9 +53,10 @@ class DemoBanner(QFrame):
             "pictures (nothing was downloaded).<br>"
             f"Your own footage: <b>Open video/image</b> ({_shortcut(window.act_open_file)}) and "
             f"<b>Open model</b> ({_shortcut(window.act_open_ckpt)}), or drop the files here. "
-            "A model for your rocks: <tt>segtool train</tt> on your labelled pictures."
+            "A model for your rocks: <b>Train…</b> in the toolbar, on your labelled pictures."
         )
         self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setWordWrap(True)  # a narrow window wraps between words instead of cutting one
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the command
         self.open_video = QPushButton("Open your video…")
         self.open_video.clicked.connect(window.act_open_file.trigger)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,22 @@ EXIT_TEXT = {
     2: "Stopped by an error.",
     130: "Cancelled. Run it again with “Continue an earlier export” to finish it.",
 }
+
+
+@dataclass(frozen=True)
+class OverlayView:
+    """How the viewer shows the classes now; an overlay export draws the same (what you see is what you export)."""
+
+    alpha: float = 0.5
+    visible: tuple[bool, ...] | None = None
+    class_names: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        hidden = [n for i, n in enumerate(self.class_names) if self.visible is not None and i < len(self.visible)
+                  and not self.visible[i]]  # fmt: skip
+        shown = [n for n in self.class_names if n not in hidden]
+        text = f"as in the view: {', '.join(shown) or 'no class'} at {round(100 * self.alpha)} % opacity"
+        return text + (f"; {', '.join(hidden)} hidden (the frame shows through)" if hidden else "")
 
 
 @dataclass(frozen=True)
@@ -108,20 +125,22 @@ class ExportDialog(JobDialogMixin, QDialog):
     queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
 
     def __init__(self, info: SourceInfo, checkpoint: Checkpoint | str, device: str, precision: str, out_dir: str,
-                 parent: QWidget | None = None, *, checkpoint_path: str, runtime: str = "auto") -> None:  # fmt: skip
+                 parent: QWidget | None = None, *, checkpoint_path: str, runtime: str = "auto",
+                 view: Callable[[], OverlayView] | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Export masks")
         self.setModal(False)
         self.info, self.checkpoint, self.device, self.precision = info, checkpoint, device, precision
         self.checkpoint_path = checkpoint_path
         self.runtime = runtime
+        self.view = view or OverlayView  # the window's current view, asked again at every export
         self.job: ExportJob | None = None
         self.exit_code: int | None = None
         self.summary: dict | None = None
         self.error: str | None = None
         still = info.kind in ("image", "folder")
 
-        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name}")
+        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name} (the one open in the viewer)")
         head.setWordWrap(True)
         self.out = QLineEdit(out_dir)
         browse = QPushButton("Browse…")
@@ -134,6 +153,10 @@ class ExportDialog(JobDialogMixin, QDialog):
         if not still:
             self.format.addItem("One lossless FFV1 video (masks.mkv)", "ffv1")
         self.overlay = QCheckBox("overlays/*.jpg" if still else "overlay.mp4 (H.264, colours blended over the video)")
+        self.view_note = QLabel("")
+        self.view_note.setWordWrap(True)
+        self.view_note.setStyleSheet("color: palette(mid);")
+        self.overlay.toggled.connect(self.refresh_view)
         always = QLabel("coverage.csv (share of each class per frame) and summary.json are always written.")
         always.setWordWrap(True)
         n = info.frames or 0
@@ -160,6 +183,7 @@ class ExportDialog(JobDialogMixin, QDialog):
         form.addRow("Output folder", out_row)
         form.addRow("Masks", self.format)
         form.addRow("Overlay", self.overlay)
+        form.addRow("", self.view_note)
         form.addRow("", always)
         if not info.is_live and n > 1:
             form.addRow("Frames", range_row)
@@ -193,13 +217,23 @@ class ExportDialog(JobDialogMixin, QDialog):
         lay.addWidget(self.bar)
         lay.addWidget(self.eta)
         lay.addLayout(buttons)
+        self.refresh_view()
         self.resize(620, self.sizeHint().height())
+
+    def refresh_view(self) -> None:
+        """Say how the overlay will look: the view's classes, ticks and opacity, read now."""
+        v = self.view()
+        self.view_note.setText(f"Overlay colours {v.describe()}." if self.overlay.isChecked() else
+                               "Masks hold every class; an overlay would follow the view's ticks and opacity.")  # fmt: skip
 
     # --- actions -----------------------------------------------------------------------------------
 
     def options(self) -> ExportOptions:
         existing = self.existing.currentData()
+        view = self.view()
         return ExportOptions(
+            overlay_alpha=view.alpha,
+            overlay_visible=view.visible,
             format=str(self.format.currentData()),
             overlay=self.overlay.isChecked(),
             start=self.start.value(),
@@ -216,6 +250,7 @@ class ExportDialog(JobDialogMixin, QDialog):
         if not out:
             self.eta.setText("Choose an output folder first.")
             return
+        self.refresh_view()
         try:
             opts = self.options()  # checks the frame selection (e.g. "to" not after "from")
         except UserInputError as e:

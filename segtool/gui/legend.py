@@ -18,6 +18,9 @@ def color_icon(rgb: Sequence[int] | None, size: int = 14) -> QIcon:
     return QIcon(pix)
 
 
+HIDDEN_BY_DEFAULT = {"background", "_background_", "void", "unlabelled", "unlabeled"}
+
+
 class ClassLegend(QTreeWidget):
     """Classes of the loaded model. Unticking a class hides it in the view (not in exports).
 
@@ -39,18 +42,23 @@ class ClassLegend(QTreeWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.setToolTip("Untick a class to hide its colour in the view. Exports always contain every class.")
+        self.setToolTip("Untick a class to hide its colour in the view. Exported masks contain every class; exported overlays "
+                        "follow these ticks and the opacity.")
         self.itemChanged.connect(self._changed)
 
     def set_classes(self, names: Sequence[str], palette: np.ndarray, iou: dict | None = None) -> None:
-        """Fill the legend; every class starts visible."""
+        """Fill the legend. A class keeps its tick from the previous model of the same name; a new class
+        named background (or void, unlabelled) starts hidden: coloured black at the saved opacity it would
+        darken the whole picture ("Use this model" once showed a nearly black frame)."""
+        before = {self.topLevelItem(i).text(0): self.topLevelItem(i).checkState(0) for i in range(self.topLevelItemCount())}
         self.blockSignals(True)
         self.clear()
         for i, name in enumerate(names):
             item = QTreeWidgetItem([name, "–", ""])
             item.setIcon(0, color_icon(palette[i]))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(0, Qt.CheckState.Checked)
+            default = Qt.CheckState.Unchecked if name.lower() in HIDDEN_BY_DEFAULT else Qt.CheckState.Checked
+            item.setCheckState(0, before.get(name, default))
             v = (iou or {}).get(name)
             item.setText(2, f"{v:.3f}" if isinstance(v, float) else "–")
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

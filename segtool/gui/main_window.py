@@ -30,7 +30,8 @@ from segtool.core.onnx_export import is_onnx_path
 from segtool.core.sources import IMAGE_EXTENSIONS
 from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
-from segtool.gui.export_dialog import ExportDialog
+from segtool.gui.export_dialog import ExportDialog, OverlayView
+from segtool.gui.fit_notice import FitNotice
 from segtool.gui.labeling.hub import LabelHub
 from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
@@ -116,6 +117,9 @@ class MainWindow(QMainWindow):
         self.panel.viewChanged.connect(self._view_changed)
         self.panel.deviceChanged.connect(self._device_changed)
         self.panel.confidenceToggled.connect(self._confidence_toggled)
+        self.fit_notice = FitNotice()  # how sure the model is on this footage: a hint it does not fit
+        self.panel.layout().insertWidget(1, self.fit_notice)
+        self.worker.confidence = True  # always: the notice needs it; the view fades only when ticked
         self._restore_settings()
         self.worker.start()
         self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
@@ -131,6 +135,9 @@ class MainWindow(QMainWindow):
             "latency: decode-to-result time · dropped: frames skipped because the model was busy"
         )
         for w in (self.status_rates, self.status_device):
+            # A gap and a rule before the numbers: a long message must not run into "inference 12 fps".
+            w.setContentsMargins(10, 0, 4, 0)
+            w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); }")
             self.statusBar().addPermanentWidget(w)
         self.statusBar().showMessage("Open a checkpoint (Ctrl+O) and a video, image or folder — or drop them here")
 
@@ -312,16 +319,24 @@ class MainWindow(QMainWindow):
     def _engine_ready(self, info: EngineInfo) -> None:
         self.engine_info = info
         self.checkpoint_path = Path(info.path)
+        self.fit_notice.reset()
         self.panel.show_model(info.description, info.class_names, info.palette, info.device_label)
         self.status_device.setText(info.device_label)
         self.settings.push_recent("recent/checkpoints", info.path)
         self._fill_recent_menus()
         self.statusBar().showMessage(f"Model {Path(info.path).name} ready on {info.device_label}", 5000)
         self._refresh_after_change()
+        d = self.export_dialog
+        if d is not None and d.isVisible() and not d.running():  # it must name and use the model now open
+            out = d.out.text()
+            d.hide()
+            if self.open_export_dialog() is not None:
+                self.export_dialog.out.setText(out)
 
     def _source_opened(self, info: SourceInfo) -> None:
         self.source = info
         self.current = None
+        self.fit_notice.reset()
         self.canvas.clear()
         self.player.set_source(info)
         self.settings.push_recent("recent/sources", info.spec)
@@ -405,6 +420,8 @@ class MainWindow(QMainWindow):
         if r is None or self.source is None or r.source_id != self.source.source_id:
             return  # a late result from a source that was closed since
         self.current = r
+        if r.mask is not None and self.engine_info is not None:
+            self.fit_notice.add(r.confidence, len(self.engine_info.class_names))
         self.render()
         self.player.set_position(r.index, r.pts_s, r.name)
         self.shown_frames += 1
@@ -432,8 +449,7 @@ class MainWindow(QMainWindow):
         self.render()
 
     def _confidence_toggled(self, on: bool) -> None:
-        self.worker.confidence = on
-        self._refresh_after_change()  # the current frame needs its confidence map
+        self.render()  # the confidence map is always computed (for the fit notice)
 
     def _device_changed(self, device: str, precision: str, runtime: str) -> None:
         if self.checkpoint_path is not None:
@@ -471,17 +487,24 @@ class MainWindow(QMainWindow):
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
         # The Checkpoint object the viewer loaded, not its path: the export uses exactly the weights on
         # screen, and the file is not read again. An exported .onnx model has no torch weights: its file is
-        # the model, so it goes by path.
+        # the model, so it goes by path. The overlay follows the view (opacity, class ticks).
         info = self.engine_info
         model = info.path if is_onnx_path(info.path) else info.checkpoint
         self.export_dialog = ExportDialog(self.source, model, self.panel.device_key(), self.panel.precision_key(), out,
-                                          self, checkpoint_path=info.path, runtime=self.panel.runtime_key())  # fmt: skip
+                                          self, checkpoint_path=info.path, runtime=self.panel.runtime_key(),
+                                          view=self.overlay_view)  # fmt: skip
+        self.panel.viewChanged.connect(self.export_dialog.refresh_view)
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
         self.export_dialog.queue_requested.connect(lambda: self.open_batch_dialog([self.source.spec] if self.source else []))
         self.export_dialog.show()
         return self.export_dialog
+
+    def overlay_view(self) -> OverlayView:
+        """The view's opacity and class ticks, for an export that looks like what is on screen."""
+        names = tuple(self.engine_info.class_names) if self.engine_info is not None else ()
+        return OverlayView(self.panel.alpha(), tuple(self.panel.legend.visible()) or None, names)
 
     def open_batch_dialog(self, sources: list[str] | None = None) -> BatchQueueDialog | None:
         """The export queue (segtool/gui/batch_queue.py); one per window, kept while it runs. It exports

@@ -7,6 +7,7 @@ Reading is `segtool.core.runs` (small text files only, never a checkpoint), so i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -37,8 +39,13 @@ def run_color(i: int) -> QColor:
 
 
 def legend_name(i: int, r: RunSummary) -> str:
-    """Short legend entries: long run names would cover the curves."""
-    name = r.name if len(r.name) <= 24 else "…" + r.name[-23:]
+    """Short legend entries that differ between runs: when it started and the network (the end of a long
+    name, "…nnotations_seg_resnet50", was the same for every run of a dataset)."""
+    m = re.match(r"\d{4}-(\d\d)-(\d\d)_(\d\d)(\d\d)_(.*?)(-\d+)?$", r.name)
+    if m:
+        net = str(r.config.get("backbone") or "")
+        return f"{i + 1}: {m[1]}-{m[2]} {m[3]}:{m[4]}{m[6] or ''} {net}".rstrip()
+    name = r.name if len(r.name) <= 24 else r.name[:11] + "…" + r.name[-12:]
     return f"{i + 1}: {name}"
 
 
@@ -85,6 +92,8 @@ class RunsView(QWidget):
         refresh_btn.clicked.connect(self.refresh)
         self.open_btn.clicked.connect(self._open_model)
         folder_btn.clicked.connect(self._open_folder)
+        close_btn = QPushButton("Close")
+        close_btn.clicked.connect(self.close)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -92,7 +101,9 @@ class RunsView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # State readable without scrolling
+        header.setSectionResizeMode(COLUMNS.index("Run"), QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self.update_plots)
 
         self.miou_plot = pg.PlotWidget(title="Validation mIoU per epoch")
@@ -102,9 +113,11 @@ class RunsView(QWidget):
             w.setLabel("bottom", "epoch")
             w.addLegend(offset=(-10, 10))
         self.miou_plot.setYRange(0, 1)
-        self.class_plot.setYRange(0, 1)
+        self.class_plot.setYRange(0, 1.45)  # room above IoU 1 for the legend: it must not cover the bars
+        self.class_plot.getAxis("left").setTicks([[(v / 5, f"{v / 5:.1f}") for v in range(6)]])
         self.class_plot.addLegend(offset=(-10, 10))
         self.diff = QTableWidget(0, 0)
+        self.close_btn = close_btn
         self.diff.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.diff_note = QLabel("Select two or more runs (Ctrl/Shift+click) to compare their settings.")
 
@@ -113,7 +126,7 @@ class RunsView(QWidget):
         tl.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.where, 1)
-        for b in (add_btn, refresh_btn, self.open_btn, folder_btn):
+        for b in (add_btn, refresh_btn, self.open_btn, folder_btn, close_btn):
             row.addWidget(b)
         tl.addLayout(row)
         tl.addWidget(self.table)

@@ -25,6 +25,12 @@ from segtool.gui.legend import ClassLegend
 from segtool.gui.render import MODES
 
 
+def dataset_name(path: str) -> str:
+    """The dataset's name, not the folder it was trained in on someone else's machine ("/tmp/…/rocks_synth")."""
+    p = Path(str(path).rstrip("/\\"))
+    return p.stem if p.suffix.lower() == ".zip" else p.name or str(path)
+
+
 def describe_html(d: dict[str, Any]) -> str:
     """Rich-text summary of a checkpoint description (see `segtool.core.checkpoint_info.describe`)."""
     m = d["model"]
@@ -38,7 +44,7 @@ def describe_html(d: dict[str, Any]) -> str:
         f"{arch} · {m['backbone']} · output stride {m['output_stride']}",
         f"{d['parameters'] / 1e6:.1f} M parameters · input {'short side ' + str(size) + ' px' if size else 'full size'}",
         (f"validation mIoU <b>{miou:.3f}</b>" if isinstance(miou, float) else "no validation metrics recorded")
-        + (f" · trained on {train['dataset']}" if train.get("dataset") else ""),
+        + (f" · trained on {dataset_name(train['dataset'])}" if train.get("dataset") else ""),
     ]
     return "<br>".join(lines)
 

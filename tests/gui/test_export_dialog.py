@@ -104,6 +104,57 @@ def test_export_without_a_model_says_what_to_do(qtbot, window, clip):
     assert "checkpoint" in window.last_error
 
 
+def test_overlay_export_looks_like_the_view(qtbot, window, gui_checkpoint, clip, tmp_path):
+    """Background hidden in the view (the default for a class named background) and opacity 70 %: the
+    exported overlay leaves background pixels as in the video instead of darkening them, and says so."""
+    import av
+
+    from segtool.core.sources import open_source
+
+    load(qtbot, window, gui_checkpoint, clip)
+    assert window.panel.legend.visible() == [False, True]  # a new model: background starts hidden
+    window.panel.opacity.setValue(70)
+    out = tmp_path / "wysiwyg"
+    dlg = start(qtbot, window, out, end=1, overlay=True)
+    assert "background hidden" in dlg.view_note.text() and "70 %" in dlg.view_note.text()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    assert dlg.exit_code == 0, dlg.eta.text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overlay_style"] == {"opacity": 0.7, "hidden_classes": ["background"]}
+    with av.open(str(out / "overlay.mp4")) as c:
+        video = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    with open_source(clip) as src:
+        rgb = src.read(0).rgb.astype(float)
+    mask = np.asarray(Image.open(out / "masks" / "000000.png"))
+    bg, rock = mask == 0, mask == 1
+    assert bg.any() and rock.any()
+    assert abs(video[bg].mean() - rgb[bg].mean()) < 3  # was 104.6 -> 60.2 before: background darkened
+    assert abs(video[rock][:, 0].mean() - (0.3 * rgb[rock][:, 0].mean() + 0.7 * 250)) < 12  # rock red at 70 %
+
+
+def test_export_dialog_names_the_model_after_a_switch(qtbot, window, gui_checkpoint, clip, tmp_path):
+    """Switching the model with the dialog open: the dialog names (and will use) the new one; the class
+    ticks of a model with the same classes are kept."""
+    import shutil
+
+    from PySide6.QtWidgets import QLabel
+
+    load(qtbot, window, gui_checkpoint, clip)
+    window.panel.legend.set_visible(0, True)
+    dlg = window.open_export_dialog()
+    dlg.out.setText(str(tmp_path / "keep"))
+    other = tmp_path / "other_model.pt"
+    shutil.copy(gui_checkpoint, other)
+    with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
+        window.open_checkpoint(str(other))
+    now = window.export_dialog
+    assert now is not dlg and now.isVisible() and not dlg.isVisible()
+    assert now.checkpoint_path == str(other) and now.checkpoint is window.engine_info.checkpoint
+    assert any("other_model.pt" in w.text() for w in now.findChildren(QLabel))
+    assert now.out.text() == str(tmp_path / "keep")  # the folder the user typed is kept
+    assert window.panel.legend.visible() == [True, True]  # same classes: the user's ticks stay
+
+
 def test_export_uses_the_weights_on_screen_without_reading_the_file_again(
     qtbot, window, gui_checkpoint, clip, tmp_path, reference_engine, monkeypatch
 ):

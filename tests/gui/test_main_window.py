@@ -55,7 +55,7 @@ def test_playing_shows_masks_of_the_frame_they_belong_to(qtbot, window, gui_chec
         expected_mask = reference_engine.predict([np.array(r.rgb)])[0].mask
         assert np.array_equal(r.mask, expected_mask)  # the mask was computed from this very frame
         assert 0 < (r.mask == 1).mean() < 1  # both classes occur: the comparison means something
-        want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6)
+        want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6, visible=window.panel.legend.visible())
         assert np.abs(picture.astype(int) - want).max() <= 1  # the screen shows exactly that pair
         assert not r.rgb.flags.writeable and not r.mask.flags.writeable  # read-only copies
 
@@ -93,6 +93,7 @@ def test_toggling_a_class_changes_exactly_its_pixels(qtbot, window, gui_checkpoi
 @pytest.mark.parametrize("mode", ["mask", "side", "outlines"])
 def test_display_modes(qtbot, window, gui_checkpoint, clip, mode):
     load(qtbot, window, gui_checkpoint, clip)
+    window.panel.legend.set_visible(0, True)  # background starts hidden: show every class here
     window.panel.set_mode_key(mode)
     img = shown(window)
     r = window.current
@@ -282,9 +283,52 @@ def test_main_runs_the_event_loop_in_a_subprocess(gui_checkpoint, tmp_path):
         "from PySide6.QtWidgets import QApplication\n"
         "from segtool.cli import main\n"
         "QApplication(sys.argv[:1])\n"
-        "QTimer.singleShot(1500, lambda: [w.close() for w in QApplication.topLevelWidgets()])\n"
+        "def close_when_shown():\n"  # the startup window comes first; close once the main window is up
+        "    if any(type(w).__name__ == 'MainWindow' and w.isVisible() for w in QApplication.topLevelWidgets()):\n"
+        "        QTimer.singleShot(1500, lambda: [w.close() for w in QApplication.topLevelWidgets()])\n"
+        "    else:\n"
+        "        QTimer.singleShot(200, close_when_shown)\n"
+        "close_when_shown()\n"
         f"sys.exit(main(['gui', '--no-demo', '-c', {str(gui_checkpoint)!r}]))\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_window_shows_before_torch_and_closing_it_quits(tmp_path):
+    """`segtool` shows the startup window while torch is not yet imported; closing it ends the app."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from segtool.cli import main\n"
+        "QApplication(sys.argv[:1])\n"
+        "seen = []\n"
+        "def look():\n"
+        "    shown = [type(w).__name__ for w in QApplication.topLevelWidgets() if w.isVisible()]\n"
+        "    if 'StartupWindow' in shown:\n"
+        "        seen.append('torch' in sys.modules and 'segtool.gui.main_window' in sys.modules)\n"
+        "        [w.close() for w in QApplication.topLevelWidgets()]\n"
+        "    else:\n"
+        "        QTimer.singleShot(5, look)\n"
+        "QTimer.singleShot(0, look)\n"
+        "code = main(['gui', '--no-demo'])\n"
+        "print('SEEN', seen, 'MAIN', any(type(w).__name__ == 'MainWindow' for w in QApplication.topLevelWidgets()))\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SEEN [False] MAIN False" in proc.stdout, proc.stdout
+
+
+def test_fit_notice_shows_the_model_confidence_on_the_footage(qtbot, window, gui_checkpoint, clip):
+    load(qtbot, window, gui_checkpoint, clip)
+    qtbot.waitUntil(lambda: window.fit_notice.meter.value is not None, timeout=10000)
+    assert not window.fit_notice.isHidden() and "confidence" in window.fit_notice.text()
+    assert window.current.confidence is not None and not window.panel.confidence.isChecked()

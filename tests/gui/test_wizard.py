@@ -272,3 +272,184 @@ def test_wizard_on_real_rocks(qtbot, wizard, shared_data):
     assert wizard.run.outcome.kind == "finished", wizard.run.outcome
     wizard.next()
     assert wizard.results_page.table.rowCount() >= 2
+
+
+def _useless_run(run_dir: Path) -> Path:
+    """A run folder whose best model painted background everywhere on sparse rock labels."""
+    from training.metrics import ConfusionMatrix, report_dict
+
+    labels = np.zeros((100, 100), np.uint8)
+    labels[:6, :10] = 1
+    cm = ConfusionMatrix(2)
+    cm.update(np.zeros_like(labels), labels)
+    run_dir.mkdir(parents=True)
+    (run_dir / "report.json").write_text(json.dumps({**report_dict(cm, ["background", "rocks"], 1), "epoch": 3}))
+    return run_dir
+
+
+def test_results_page_warns_about_a_useless_model(qtbot, wizard, tmp_path):
+    """mIoU 0.50 / pixel accuracy 0.99 with rocks never predicted: a warning, not a silent success."""
+    from segtool.core.train_process import finished_outcome
+
+    run_dir = _useless_run(tmp_path / "run")
+    outcome = finished_outcome(3, str(run_dir))
+    assert outcome.kind == "finished" and outcome.warnings and "not useful" in outcome.message
+    wizard.config = {"output": str(run_dir)}
+    page = wizard.results_page
+    page.initializePage()
+    assert not page.warning.isHidden()
+    text = page.warning.text()
+    assert "never predicts &#x27;rocks&#x27;" in text or "never predicts 'rocks'" in text
+    assert "unknown" in text and "Class weights" in text and "pretrained" in text
+    assert "--" not in text  # the app speaks of buttons and fields, not CLI options
+    wizard.training_page._ended(outcome)
+    assert "#8a5a00" in wizard.training_page.headline.text()  # amber, not the green of a success
+
+
+def test_results_page_has_no_warning_for_a_working_model(qtbot, wizard, tmp_path):
+    from segtool.core.train_process import finished_outcome
+    from training.metrics import ConfusionMatrix, report_dict
+
+    labels = np.zeros((10, 10), np.uint8)
+    labels[:3] = 1
+    cm = ConfusionMatrix(2)
+    cm.update(labels, labels)
+    run_dir = tmp_path / "good"
+    run_dir.mkdir()
+    (run_dir / "report.json").write_text(json.dumps(report_dict(cm, ["background", "rocks"], 1)))
+    assert finished_outcome(1, str(run_dir)).warnings == ()
+    wizard.config = {"output": str(run_dir)}
+    wizard.results_page.initializePage()
+    assert wizard.results_page.warning.isHidden()
+
+
+def test_start_from_viewer_model_shows_and_records_its_network(qtbot, runs_env, tiny, tmp_path):
+    """A mobilenet model open in the viewer: the Model page, the Schedule page's run folder and the
+    config handed to training all say mobilenet_v3_large, not the resnet50 default."""
+    from segtool.gui.wizard import TrainingWizard
+    from tests.helpers import make_small_checkpoint
+
+    ck, _ = make_small_checkpoint(tmp_path / "viewer.pt")  # mobilenet_v3_large
+    wiz = TrainingWizard(str(ck), runs_env)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, tiny)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.from_viewer.isChecked()  # nothing cached: the viewer's model is the start that works now
+        assert mp.backbone.currentData() == "mobilenet_v3_large" and not mp.backbone.isEnabled()
+        assert mp.model_config()["backbone"] == "mobilenet_v3_large"
+        mp.from_scratch.setChecked(True)
+        assert mp.backbone.currentData() == "resnet50" and mp.backbone.isEnabled()  # the user's choice is back
+        mp.from_viewer.setChecked(True)
+        wiz.next()
+        assert wiz.config["backbone"] == "mobilenet_v3_large" and wiz.config["init"] == str(ck)
+        assert wiz.schedule_page.out.text().endswith("_mobilenet_v3_large")
+    finally:
+        wiz.shutdown()
+        wiz.close()
+
+
+def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(qtbot, runs_env, tiny, tmp_path, monkeypatch):
+    """No internet: the default start works without one; ImageNet weights, chosen on purpose, are said to
+    need a download before Start; the failure is a sentence with "Choose another start", which goes back to
+    the Model page with the data and schedule kept; the next wizard remembers the dataset."""
+    from segtool.gui.settings import AppSettings, ini_settings
+    from segtool.gui.wizard import TrainingWizard
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing cached
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # offline, and fast to fail
+    settings = AppSettings(ini_settings(tmp_path / "settings.ini"))
+    wiz = TrainingWizard(None, runs_env, settings=settings)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, tiny)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.from_scratch.isChecked()  # nothing cached, no viewer model: a start that works now
+        mp.from_pretrained.setChecked(True)
+        mp.backbone.setCurrentIndex(mp.backbone.findData("mobilenet_v3_large"))
+        mp.eval_size.setValue(64)
+        assert "needs internet" in mp.weights_note.text()
+        wiz.next()
+        sp = wiz.schedule_page
+        assert not sp.download_note.isHidden() and "needs internet" in sp.download_note.text()
+        sp.device.setCurrentIndex(sp.device.findData("cpu"))
+        sp.epochs.setValue(1)
+        sp.crop.setValue(64)
+        sp.batch.setValue(2)
+        wiz.next()
+        wait_ended(qtbot, wiz)
+        outcome, page = wiz.run.outcome, wiz.training_page
+        assert outcome.kind == "error" and outcome.error_type == "PretrainedWeightsUnavailable", outcome
+        headline, log = page.headline.text(), page.log.toPlainText()
+        assert "offline" in headline and "Choose another start" in headline and page.headline.wordWrap()
+        assert "--" not in headline + log and "Traceback" not in log
+        assert not page.another_btn.isHidden()
+        page.another_btn.click()
+        assert wiz.currentPage() is mp and wiz.run is None
+        assert wiz.data_page.path.text() == str(tiny) and wiz.check is not None
+        mp.from_scratch.setChecked(True)
+        wiz.next()
+        assert sp.epochs.value() == 1 and sp.batch.value() == 2 and sp.download_note.isHidden()
+        wiz.next()  # starts the scratch run: the failure's button is gone
+        assert wiz.currentPage() is page and page.another_btn.isHidden()
+    finally:
+        wiz.shutdown()
+        wiz.close()
+    again = TrainingWizard(None, runs_env, settings=settings)
+    qtbot.addWidget(again)
+    try:
+        assert again.data_page.path.text() == str(tiny)  # the last dataset is remembered
+    finally:
+        again.shutdown()
+        again.close()
+
+
+def test_data_page_speaks_of_fields_not_cli_options(qtbot, wizard, shared_data):
+    """A CVAT export without photos: the message names the Photos field, never `--images DIR`."""
+    export = shared_data / "rocks" / "cvat_annotations_segmentation mask 1.1.zip"
+    if not export.is_file():
+        pytest.skip(f"{export} not found")
+    check_data(qtbot, wizard, export)
+    text = wizard.data_page.problems.text()
+    assert "Photos field" in text and "--" not in text, text
+
+
+def test_wording_replaces_cli_options():
+    from segtool.gui.wizard.wording import in_app_words
+
+    out = in_app_words("out of GPU memory with --batch-size 8; try --batch-size 4 or --crop-size 384")
+    assert out == ("out of GPU memory with Batch size 8 (Schedule ▸ Advanced); try Batch size 4 (Schedule ▸ Advanced) "
+                   "or Crop 384 px (Schedule ▸ Advanced)")  # fmt: skip
+    assert "--" not in in_app_words("Offline? pass it with --weights-file PATH, or add a val/ folder or use --val")
+
+
+def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
+    """The viewer's model says "rock", the labels say "rocks": the page names the mismatch and the mapping
+    typed there goes into the training config."""
+    from segtool.gui.wizard import TrainingWizard
+    from tests.helpers import make_small_checkpoint
+    from tests.unit.test_train import make_dataset
+
+    ck, _ = make_small_checkpoint(tmp_path / "viewer.pt")  # background, rock
+    data = make_dataset(tmp_path / "data", classes=("background", "rocks"))
+    wiz = TrainingWizard(str(ck), runs_env)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, data)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.from_viewer.isChecked()
+        note = mp.class_map_note.text()
+        assert "<b>rock</b>" in note and "<b>rocks</b>" in note
+        mp.class_map.setText("rock=rocks")
+        assert "all it learned is kept" in mp.class_map_note.text()
+        assert mp.model_config()["class_map"] == "rock=rocks"
+    finally:
+        wiz.shutdown()
+        wiz.close()

@@ -117,7 +117,7 @@ def test_report_dict_fields_and_json():
     rep = report_dict(cm, ["bg", "rock", "sky", "unused"], images=1)
     assert set(rep) == {
         "miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes", "images",
-        "fw_iou", "pixel_share",
+        "fw_iou", "pixel_share", "warnings",
     }  # fmt: skip
     assert rep["per_class_iou"] == pytest.approx({"bg": 1 / 3, "rock": 2 / 3, "sky": 1 / 2, "unused": None})
     assert rep["confusion_matrix"][2] == [1, 0, 1, 0]

@@ -291,3 +291,15 @@ def test_animated_gif_is_a_video(tmp_path):
         assert [int(f.rgb[0, 0, 0]) for f in frames] == [0, 40, 80, 120, 160]
         assert [f.pts_s for f in frames] == pytest.approx([0, 0.1, 0.2, 0.3, 0.4])
         assert int(src.read(3).rgb[5, 5, 1]) == 120
+
+
+def test_unreadable_video_message_has_no_ffmpeg_error_number(tmp_path):
+    """PyAV's "[Errno 1094995529] Invalid data found…" reached the app as it was."""
+    from segtool.core.sources import open_source
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    with pytest.raises(UserInputError) as exc:
+        open_source(str(bad))
+    assert "Errno" not in str(exc.value) and "1094995529" not in str(exc.value)
+    assert "Invalid data" in str(exc.value) or "not a video" in str(exc.value)

@@ -169,3 +169,16 @@ def test_cli_usage_errors(dataset, tmp_path, capsys):
     assert "--crop-size" in capsys.readouterr().err
     assert main(["train", str(dataset), "-o", str(tmp_path / "r"), "--resume"]) == 2
     assert "no run to continue" in capsys.readouterr().err
+
+
+def test_checkpoint_start_records_the_network_it_trains(finished_run, dataset, tmp_path):
+    """--init CKPT with the default --backbone: config.json, last.pt and best.pt name the checkpoint's network."""
+    from segtool.core.runs import read_run
+
+    out, _, _ = finished_run  # a resnet18 run
+    run = tmp_path / "from_ckpt"
+    train(tiny_config(dataset, run, init=str(out / "best.pt"), backbone="resnet50", output_stride=8, epochs=1))
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["backbone"], cfg["output_stride"]) == ("resnet18", 16)
+    assert load_checkpoint(run / "best.pt").train["config"]["backbone"] == "resnet18"
+    assert read_run(run).backbone == "resnet18 /16"  # what the Runs view shows

@@ -134,7 +134,7 @@ def test_init_from_checkpoint_with_other_classes_recreates_the_head(tmp_path):
     assert sd["classifier.4.weight"].shape[0] == 3 and sd["aux_classifier.4.weight"].shape[0] == 3
     for k in ("backbone.0.0.weight", "classifier.0.convs.0.0.weight", "classifier.1.weight", "aux_classifier.0.weight"):
         assert torch.equal(sd[k], old[k]), k
-    assert any("re-created" in n for n in notes)
+    assert any("re-created" in n and "new: soil" in n for n in notes)
     warning = next(n for n in notes if n.startswith("warning:"))
     assert warning.startswith("warning: 4 tensor(s) of rocks.pt (mobilenet_v3_large") and "not loaded" in warning and "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
 
@@ -152,3 +152,32 @@ def test_config_validation_names_the_option():
         TrainConfig(data="d", output="o", backbone="vgg16").validate()
     cfg = TrainConfig(data="d", output="o", optimizer="adamw")
     assert cfg.validate().base_lr == 1e-4 and TrainConfig.from_dict({**cfg.to_dict(), "future": 1}) == cfg
+
+
+def test_classes_are_matched_by_name_and_a_renamed_class_is_mapped(tmp_path):
+    """"rock" renamed "rocks" in the data threw the trained classifier away; by name, and with
+    class_map rock=rocks, each class keeps its own rows of the last layers (wherever it now sits)."""
+    torch.manual_seed(1)
+    src = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=True)
+    path = tmp_path / "rocks.pt"
+    save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), path)
+    old = src.state_dict()
+    cfg = TrainConfig(data="x", output="y", init=str(path))
+    model, notes = build_model(cfg, ["soil", "background", "rocks"])  # background moved, rock renamed
+    sd = model.state_dict()
+    for key in ("classifier.4.weight", "classifier.4.bias", "aux_classifier.4.weight", "aux_classifier.4.bias"):
+        assert torch.equal(sd[key][1], old[key][0]), key  # background kept by name
+        assert not torch.equal(sd[key][2], old[key][1]), key  # "rocks" is not "rock" without a map
+    assert any("new: soil, rocks" in n and "--class-map" in n for n in notes)
+
+    mapped, notes = build_model(TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"),
+                                ["soil", "background", "rocks"])  # fmt: skip
+    sd = mapped.state_dict()
+    for key in ("classifier.4.weight", "classifier.4.bias", "aux_classifier.4.weight", "aux_classifier.4.bias"):
+        assert torch.equal(sd[key][1], old[key][0]) and torch.equal(sd[key][2], old[key][1]), key
+    assert any("rock→rocks" in n and "new: soil" in n for n in notes)
+    renamed_only, _ = build_model(TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"),
+                                  ["background", "rocks"])  # fmt: skip
+    assert all(torch.equal(v, old[k]) for k, v in renamed_only.state_dict().items())
+    with pytest.raises(UserInputError, match="OLD=NEW"):
+        TrainConfig(data="x", output="y", class_map="rock").validate()

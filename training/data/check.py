@@ -10,6 +10,7 @@ import numpy as np
 
 from models.errors import UserInputError
 
+from ..diagnose import rare_classes
 from .dataset import LabelledData, Sample, describe_unknown
 from .files import image_size
 
@@ -261,6 +262,14 @@ def check_dataset(
                 rep.warnings.append(
                     f"class {i} {c.name!r} appears only in val masks — the model never sees it in training"
                 )
+    rare = rare_classes([c["share"] for c in rep.classes], [c["name"] for c in rep.classes])
+    if rare:
+        shares = ", ".join(f"{name!r} covers only {100 * share:.2f} %" for name, share in rare)
+        rep.warnings.append(
+            f"{shares} of the labelled pixels — if the photos show more of it than that, the labels are sparse and "
+            "every unpainted pixel teaches the model 'background'. Paint all of it, or mark unpainted pixels as "
+            "unknown; class weights also help a rare class"
+        )
     if all_ignored:
         rep.warnings.append(
             f"{len(all_ignored)} mask(s) are entirely void/ignored: {_names(data, all_ignored)}"

@@ -138,13 +138,23 @@ def read_classes_json(path: Path) -> ClassList:
         )
     if all(isinstance(c, str) for c in doc):
         return ClassList(default_classes(doc), str(path.name), void_colors, void_ids, colors_given=False)
-    classes = []
     for i, c in enumerate(doc):
-        if not isinstance(c, dict) or "name" not in c or "color" not in c:
-            raise UserInputError(f"{path}: class {i} must have 'name' and 'color' [r, g, b] — fix the entry")
-        classes.append(
+        if not isinstance(c, dict) or "name" not in c:
+            raise UserInputError(f"{path}: class {i} must have a 'name' (and may have a 'color' [r, g, b]) — fix the entry")
+    if any("color" not in c for c in doc):
+        # Names without colours (for indexed masks): the default palette fills in, as for a list of names.
+        palette = default_classes([str(c["name"]) for c in doc])
+        classes = [
             ClassInfo(str(c["name"]), _parse_rgb(",".join(map(str, c["color"])), f"{path} class {i}"))
-        )
+            if "color" in c else palette[i]
+            for i, c in enumerate(doc)
+        ]  # fmt: skip
+        _check_unique(classes, path)
+        return ClassList(classes, path.name, void_colors, void_ids, colors_given=False)
+    classes = [
+        ClassInfo(str(c["name"]), _parse_rgb(",".join(map(str, c["color"])), f"{path} class {i}"))
+        for i, c in enumerate(doc)
+    ]
     _check_unique(classes, path)
     return ClassList(classes, path.name, void_colors, void_ids)
 

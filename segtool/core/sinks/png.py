@@ -11,6 +11,7 @@ file that exists is complete; that is what makes `has(key)` a safe resume test.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -138,20 +139,23 @@ class OverlayJpgSink(_PerFrameFileSink):
         palette: (K, 3) uint8 class colours.
         alpha: colour weight, 0..1.
         quality: JPEG quality 1..95.
+        visible: per-class flags; a hidden class shows the bare frame (as in the viewer). None: all shown.
     """
 
     subdir = "overlays"
     suffix = ".jpg"
     trailer = b"\xff\xd9"  # JPEG end-of-image marker
 
-    def __init__(self, out_dir: str | Path, palette: np.ndarray, alpha: float = 0.5, quality: int = 90):
+    def __init__(self, out_dir: str | Path, palette: np.ndarray, alpha: float = 0.5, quality: int = 90,
+                 visible: Sequence[bool] | None = None):  # fmt: skip
         super().__init__(out_dir)
         self._palette = np.asarray(palette, np.uint8).reshape(-1, 3)
         self._alpha = alpha
+        self._visible = None if visible is None else list(visible)
         self._quality = quality
 
     def _encode(self, frame: Frame, pred: Prediction) -> bytes:
-        picture = overlay.blend(frame.rgb, pred.mask, self._palette, self._alpha)
+        picture = overlay.blend(frame.rgb, pred.mask, self._palette, self._alpha, self._visible)
         buf = io.BytesIO()
         Image.fromarray(picture).save(buf, format="JPEG", quality=self._quality)
         return buf.getvalue()

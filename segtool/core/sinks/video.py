@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -318,15 +318,17 @@ class OverlayVideoSink(_VideoFileSink):
         alpha: float = 0.5,
         crf: int = 20,
         preset: str = "veryfast",
+        visible: Sequence[bool] | None = None,
     ):
         super().__init__(path, fps)
         self.palette = np.asarray(palette, np.uint8).reshape(-1, 3)
         self.alpha = alpha
+        self.visible = None if visible is None else list(visible)
         self.crf = crf
         self.preset = preset
 
     def _image(self, frame: Frame, pred: Prediction) -> np.ndarray:
-        picture = overlay.blend(frame.rgb, pred.mask, self.palette, self.alpha)
+        picture = overlay.blend(frame.rgb, pred.mask, self.palette, self.alpha, self.visible)
         h, w = picture.shape[:2]
         if h % 2 or w % 2:
             picture = cv2.copyMakeBorder(picture, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -113,6 +114,15 @@ class Source(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.description}>"
+
+
+def plain_error(error: BaseException) -> str:
+    """An OS/FFmpeg error in words: PyAV's str() reads "[Errno 1094995529] Invalid data found when processing
+    input: 'clip.mp4'"; FFmpeg's error numbers mean nothing to a user, so only its sentence is kept."""
+    text = getattr(error, "strerror", None)
+    if isinstance(text, str) and text:
+        return text
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", str(error))
 
 
 def check_range(start: int, end: int | None, every: int, total: int | None, what: str) -> int | None:

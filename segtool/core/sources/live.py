@@ -18,7 +18,7 @@ import numpy as np
 
 from segtool.core.errors import SourceInterrupted, UserInputError
 from segtool.core.frame import Frame
-from segtool.core.sources.base import Source, check_range
+from segtool.core.sources.base import Source, check_range, plain_error
 from segtool.core.sources.video import frame_to_rgb, open_av, stream_rate
 
 __all__ = ["CameraSource", "StreamSource", "redact_url"]
@@ -276,7 +276,7 @@ class StreamSource(Source):
 
     def _clean(self, error: BaseException) -> str:
         """An FFmpeg error message without the password (PyAV puts the URL in it)."""
-        return str(error).replace(self.url, self._label)
+        return plain_error(error).replace(self.url, self._label)
 
     def _reached_end(self, last: int, last_pts_s: float) -> bool:
         """True when a finite stream (known frame count or duration) ended where it should."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from segtool.core.errors import SourceInterrupted, UserInputError
 from segtool.core.frame import Frame
-from segtool.core.sources.base import Source, check_range
+from segtool.core.sources.base import Source, check_range, plain_error
 
 __all__ = ["VideoSource", "frame_to_rgb", "open_av"]
 
@@ -134,7 +134,7 @@ class _Cursor:
         try:
             frame = next(self._frames)
         except av.FFmpegError as e:
-            raise _Broken(str(e)) from e
+            raise _Broken(plain_error(e)) from e
         i = self.pos + 1
         if self._by_pts and frame.pts is not None:
             i = self.index.pos.get(frame.pts, i)
@@ -214,7 +214,7 @@ class VideoSource(Source):
             container = open_av(str(self.path))
         except (av.FFmpegError, OSError, ValueError) as e:
             raise UserInputError(
-                f"{self.path} is not a video or image segtool can read ({e}); {VIDEO_HINT}"
+                f"{self.path} is not a video or image segtool can read ({plain_error(e)}); {VIDEO_HINT}"
             ) from e
         with container:
             if not container.streams.video:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.gui.wizard.jobs import DataCheck, DataCheckJob, stop_thread
+from segtool.gui.wizard.wording import in_app_words
 
 
 class DataPage(QWizardPage):
@@ -102,7 +104,10 @@ class DataPage(QWizardPage):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.classes = QTableWidget(0, 4)
-        self.classes.setHorizontalHeaderLabels(["Class", "Colour", "Share of labelled pixels", "In images"])
+        self.classes.setHorizontalHeaderLabels(["Class", "Colour", "Share of pixels", "In images"])
+        self.classes.horizontalHeaderItem(2).setToolTip("share of the labelled (painted) pixels")
+        # Columns as wide as their header and cells: a header cut to "re of labelled pi:" says nothing.
+        self.classes.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.classes.verticalHeader().hide()
         self.classes.horizontalHeader().setStretchLastSection(True)
         self.classes.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -124,25 +129,34 @@ class DataPage(QWizardPage):
 
     # --- choosing ---------------------------------------------------------------------------------
 
+    def _start_folder(self, current: str) -> str:
+        """Where a file dialog opens: the field's own path, else beside the dataset, else the home folder —
+        never the folder the app was started from (the install folder)."""
+        for p in (current.strip(), self.path.text().strip()):
+            if p:
+                path = Path(p).expanduser()
+                return str(path if path.is_dir() else path.parent)
+        return str(Path.home())
+
     def _choose_folder(self) -> None:
-        p = QFileDialog.getExistingDirectory(self, "Dataset folder", self.path.text())
+        p = QFileDialog.getExistingDirectory(self, "Dataset folder", self._start_folder(self.path.text()))
         if p:
             self.set_path(p)
 
     def _choose_zip(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Dataset zip", self.path.text(), "Zip archives (*.zip)")
+        p, _ = QFileDialog.getOpenFileName(self, "Dataset zip", self._start_folder(self.path.text()), "Zip archives (*.zip)")
         if p:
             self.set_path(p)
 
     def _choose_images(self) -> None:
-        p = QFileDialog.getExistingDirectory(self, "Photos folder", self.images.text())
+        p = QFileDialog.getExistingDirectory(self, "Photos folder", self._start_folder(self.images.text()))
         if p:
             self.images.setText(p)
             self.start_check()
 
     def _choose_classes(self) -> None:
         p, _ = QFileDialog.getOpenFileName(
-            self, "Class file", self.path.text(), "Class files (*.txt *.json);;All files (*)"
+            self, "Class file", self._start_folder(self.class_file.text()), "Class files (*.txt *.json);;All files (*)"
         )
         if p:
             self.class_file.setText(p)
@@ -216,7 +230,7 @@ class DataPage(QWizardPage):
             return
         self.busy.hide()
         self.summary.setText("<b style='color:#b00020'>This dataset cannot be read.</b>")
-        self.problems.setText(f"<p style='color:#b00020'>✗ {html.escape(message)}</p>")
+        self.problems.setText(f"<p style='color:#b00020'>✗ {html.escape(in_app_words(message))}</p>")
 
     def _checked(self, token: int, check: DataCheck) -> None:
         if not self._current(token):
@@ -244,8 +258,8 @@ class DataPage(QWizardPage):
             f"<br><small>{html.escape(check.split_note)}</small>"
         )
         self._fill_classes(rep["classes"])
-        parts = [f"<p style='color:#b00020'>✗ {html.escape(e)}</p>" for e in check.errors]
-        parts += [f"<p style='color:#8a5a00'>! {html.escape(w)}</p>" for w in check.warnings]
+        parts = [f"<p style='color:#b00020'>✗ {html.escape(in_app_words(e))}</p>" for e in check.errors]
+        parts += [f"<p style='color:#8a5a00'>! {html.escape(in_app_words(w))}</p>" for w in check.warnings]
         if not parts:
             parts = ["<p>No problems found.</p>"]
         self.problems.setText("".join(parts))
@@ -272,7 +286,10 @@ class DataPage(QWizardPage):
         return self.check is not None and self.check.ok
 
     def validatePage(self) -> bool:  # noqa: N802
-        self.state.config.update(self.data_config())
+        cfg = self.data_config()
+        self.state.config.update(cfg)
+        if hasattr(self.state, "remember_data"):
+            self.state.remember_data(cfg["data"], cfg["images"])
         return True
 
     def shutdown(self) -> None:

@@ -62,6 +62,14 @@ class ResultsPage(QWizardPage):
         self.job: ExamplesJob | None = None
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        # A model that never predicts a labelled class: said first, in words, with what to try.
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setTextFormat(Qt.TextFormat.RichText)
+        self.warning.setStyleSheet(
+            "QLabel { background: #fff4d6; border: 1px solid #e0b84a; border-radius: 4px; padding: 6px; color: #3a2c00; }"
+        )
+        self.warning.hide()
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Class", "IoU", "Share of pixels"])
         self.table.verticalHeader().hide()
@@ -84,6 +92,7 @@ class ResultsPage(QWizardPage):
 
         top = QHBoxLayout()
         left = QVBoxLayout()
+        left.addWidget(self.warning)
         left.addWidget(self.summary)
         left.addWidget(self.table, 1)
         top.addLayout(left, 1)
@@ -114,7 +123,7 @@ class ResultsPage(QWizardPage):
             self.table.setRowCount(0)
         else:
             run = self.state.run
-            epochs = run.progress.epochs if run is not None else "?"
+            epochs = run.progress.epochs if run is not None else self.state.config.get("epochs", "?")
             fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
             self.summary.setText(
                 f"<p style='font-size:14pt'>mIoU <b>{fmt(r.get('miou'))}</b> · pixel accuracy "
@@ -124,7 +133,20 @@ class ResultsPage(QWizardPage):
             )
             self._fill_table(r)
             self.heatmap.set_report(r)
+        self._show_warnings((r or {}).get("warnings") or [])
         self._start_examples()
+
+    def _show_warnings(self, warnings: list[dict]) -> None:
+        self.warning.setVisible(bool(warnings))
+        if not warnings:
+            return
+        items = "".join(f"<li>{html.escape(w['message'][0].upper() + w['message'][1:])}.</li>" for w in warnings)
+        tries = "".join(f"<li>{html.escape(t[0].upper() + t[1:])}</li>" for t in warnings[0]["try"])
+        self.warning.setText(
+            "<b>⚠ This model is not useful yet</b> — the scores below look better than the model is."
+            f"<ul style='margin:2px'>{items}</ul>What to try, in a new run (<b>Train…</b> in the main window):"
+            f"<ul style='margin:2px'>{tries}</ul>"
+        )
 
     def _fill_table(self, r: dict) -> None:
         per, share = r.get("per_class_iou") or {}, r.get("pixel_share") or {}

@@ -161,7 +161,14 @@ class SchedulePage(QWizardPage):
         row.addWidget(out_btn)
         form.addRow("Save the run in", row)
 
+        # Said before Start, not 15 s after it: this start downloads weights and needs internet.
+        self.download_note = QLabel("")
+        self.download_note.setWordWrap(True)
+        self.download_note.setStyleSheet("color: #8a5a00;")
+        self.download_note.hide()
+
         lay = QVBoxLayout(self)
+        lay.addWidget(self.download_note)
         lay.addLayout(form)
         lay.addWidget(presets)
         lay.addWidget(self.toggle)
@@ -177,6 +184,17 @@ class SchedulePage(QWizardPage):
             for d in list_devices():
                 self.device.addItem(d.label, d.key)
         cfg = self.state.config
+        download = self.state.model_page.needs_download() if hasattr(self.state, "model_page") else False
+        self.download_note.setVisible(download)
+        if download:
+            from segtool.gui.wizard.model_page import download_mb
+
+            mb = download_mb(cfg.get("backbone", ""), cfg.get("init", "imagenet"))
+            size = f"{mb:.0f} MB, " if mb else ""
+            self.download_note.setText(
+                f"Start training first downloads the {'ImageNet' if cfg.get('init') == 'imagenet' else 'COCO'} "
+                f"weights for {cfg.get('backbone')} ({size}needs internet). Offline? Go Back and choose another start."
+            )
         label = f"{Path(cfg.get('data', 'data')).stem[:20]}_{cfg.get('backbone', '')}"
         self.out.setText(str(new_run_dir(self.state.runs_dir, label)))
         if self.preset_group.checkedButton() is None:
@@ -297,7 +315,9 @@ class SchedulePage(QWizardPage):
             if (Path(cfg["output"]) / "last.pt").exists():
                 raise UserInputError(f"{cfg['output']} already holds a run; choose another folder")
         except UserInputError as e:
-            QMessageBox.warning(self, "Cannot start training", str(e))
+            from segtool.gui.wizard.wording import in_app_words
+
+            QMessageBox.warning(self, "Cannot start training", in_app_words(str(e)))
             return False
         self.state.config = cfg
         self.shutdown()

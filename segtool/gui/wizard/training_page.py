@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.core.train_progress import format_duration
+from segtool.gui.wizard.wording import in_app_words
 
 pg.setConfigOptions(antialias=True, background="w", foreground="k")
 
@@ -46,6 +47,18 @@ def set_class_bars(plot: pg.PlotWidget, names: list[str], values: list[float | N
     plot.setYRange(0, 1.1)
 
 
+def failure_sentence(outcome) -> str:
+    """A failed start in plain words, naming the app's buttons (never a traceback or a CLI option)."""
+    if outcome.error_type == "PretrainedWeightsUnavailable":
+        return ("The pretrained weights could not be downloaded — this computer seems to be offline. "
+                "Press Choose another start: the model open in the viewer, From scratch, or a weights file "
+                "copied from a computer with internet (Local file…).")  # fmt: skip
+    if outcome.user_error:
+        text = in_app_words(outcome.message)
+        return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return f"Training failed: {in_app_words(outcome.message)}"
+
+
 class TrainingPage(QWizardPage):
     """Shows the wizard's `TrainingRun`; enabled Next once a best.pt exists and the run has ended."""
 
@@ -58,6 +71,7 @@ class TrainingPage(QWizardPage):
         )
         self.headline = QLabel("Starting…")
         self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)  # a long failure is a sentence on two lines, not cut mid-word
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.details = QLabel("")
@@ -81,8 +95,12 @@ class TrainingPage(QWizardPage):
         self.log.setMaximumHeight(90)
         self.cancel_btn = QPushButton("Cancel (keeps the last checkpoint)")
         self.resume_btn = QPushButton("Resume")
+        self.another_btn = QPushButton("Choose another start")
+        self.another_btn.setToolTip("Back to the Model page; the data and schedule you chose are kept")
+        self.another_btn.hide()
         self.cancel_btn.clicked.connect(self.cancel)
         self.resume_btn.clicked.connect(self.resume)
+        self.another_btn.clicked.connect(lambda: self.state.choose_another_start())
         self._shown_lines = 0
 
         plots = QGridLayout()
@@ -92,6 +110,7 @@ class TrainingPage(QWizardPage):
         buttons = QHBoxLayout()
         buttons.addWidget(self.cancel_btn)
         buttons.addWidget(self.resume_btn)
+        buttons.addWidget(self.another_btn)
         buttons.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addWidget(self.headline)
@@ -108,6 +127,7 @@ class TrainingPage(QWizardPage):
             run.ended.connect(self._ended, Qt.ConnectionType.UniqueConnection)
         self._shown_lines = 0
         self.log.clear()
+        self.another_btn.setVisible(run is not None and run.outcome is not None and run.outcome.kind == "error")
         self.refresh()
 
     def cancel(self) -> None:
@@ -124,10 +144,16 @@ class TrainingPage(QWizardPage):
 
     def _ended(self, outcome) -> None:
         color = {"finished": "#1b7f3a", "cancelled": "#8a5a00"}.get(outcome.kind, "#b00020")
-        self.headline.setText(f"<b style='color:{color}'>{html.escape(outcome.message)}</b>")
+        if outcome.warnings:
+            color = "#8a5a00"  # finished, but the model is useless: not green
+            for line in outcome.warnings:
+                self.log.appendPlainText(f"Warning: {line}")
+        message = failure_sentence(outcome) if outcome.kind == "error" else outcome.message
+        self.headline.setText(f"<b style='color:{color}'>{html.escape(message)}</b>")
+        self.another_btn.setVisible(outcome.kind == "error")
         if outcome.kind in ("error", "died"):
-            self.log.appendPlainText(outcome.message)
-            if outcome.details:
+            self.log.appendPlainText(message)
+            if outcome.details and not outcome.user_error:  # a crash: the details help a bug report
                 self.log.appendPlainText(outcome.details.strip()[-3000:])
         self.refresh(keep_headline=True)
         self.completeChanged.emit()
@@ -148,7 +174,7 @@ class TrainingPage(QWizardPage):
                 self.headline.setText(f"<b>Downloading pretrained weights</b> — {size}")
                 if total:
                     self.bar.setValue(int(1000 * done / total))
-            elif p.phase == "starting":
+            elif p.phase == "starting" or not p.epochs or not p.steps:  # never "Epoch 0 of 0 — step 0 / 0"
                 self.headline.setText("<b>Starting</b> — reading the dataset and building the model…")
             elif p.phase == "validating":
                 self.headline.setText(

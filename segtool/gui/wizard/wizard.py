@@ -23,6 +23,8 @@ from segtool.gui.wizard.results_page import ResultsPage
 from segtool.gui.wizard.schedule_page import SchedulePage
 from segtool.gui.wizard.training_page import TrainingPage
 
+LAST_DATA, LAST_IMAGES = "wizard/last_data", "wizard/last_images"
+
 
 class TrainingWizard(QWizard):
     """Train a model from labelled photos.
@@ -30,6 +32,7 @@ class TrainingWizard(QWizard):
     Args:
         viewer_checkpoint: the checkpoint open in the viewer (offered as a starting point), or None.
         runs_dir: where new runs are created (default `segtool.core.runs.default_runs_dir()`).
+        settings: the app's `AppSettings`: the last dataset is remembered there and offered again.
 
     Signals:
         useModel(path): "Use this model" — load this checkpoint into the viewer.
@@ -44,7 +47,7 @@ class TrainingWizard(QWizard):
     statusMessage = Signal(str)
 
     def __init__(self, viewer_checkpoint: str | Path | None = None, runs_dir: str | Path | None = None,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+                 parent: QWidget | None = None, settings=None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("Train a model")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -57,6 +60,7 @@ class TrainingWizard(QWizard):
         self.config: dict[str, Any] = {}
         self.check: DataCheck | None = None
         self.run: TrainingRun | None = None
+        self._ended_runs: list[TrainingRun] = []  # runs replaced by "Choose another start" (kept alive for Qt)
         self.data_page = DataPage(self)
         self.model_page = ModelPage(self)
         self.schedule_page = SchedulePage(self)
@@ -71,6 +75,11 @@ class TrainingWizard(QWizard):
             self.results_page,
         ):
             self.addPage(page)
+        self.settings = settings
+        last = settings.get(LAST_DATA, "") if settings is not None else ""
+        if last and Path(last).exists():
+            images = settings.get(LAST_IMAGES, "") or None
+            self.data_page.set_path(last, images if images and Path(images).exists() else None)
 
     # --- shared state used by the pages -----------------------------------------------------------
 
@@ -83,6 +92,26 @@ class TrainingWizard(QWizard):
         self.run.start(resume=resume)
         self.progress_changed()
         return self.run
+
+    def choose_another_start(self) -> None:
+        """After a failed start (e.g. offline): back to the Model page with every page as it was.
+        The Schedule page is a commit page, so Back cannot go there; restart and step forward instead."""
+        if self.training:
+            return
+        if self.run is not None:
+            self.run.shutdown()
+            self._ended_runs.append(self.run)
+        self.run = None
+        keep = dict(self.config)
+        self.restart()
+        self.config = keep
+        self.next()  # Data page → Model page; the data check is kept, nothing is re-read
+
+    def remember_data(self, data: str, images: str | None) -> None:
+        """Keep the dataset for the next time the wizard opens."""
+        if self.settings is not None and data:
+            self.settings.set(LAST_DATA, data)
+            self.settings.set(LAST_IMAGES, images or "")
 
     def use_model(self, path: str) -> None:
         self.useModel.emit(path)
