@@ -71,10 +71,10 @@ def test_preprocess_resizes_shorter_side_like_the_engine(small_checkpoint, resiz
     assert rgb.std() > 20
     ck = load_checkpoint(small_checkpoint[0])
     ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
-    engine = Engine(ck, device="cpu")
+    engine = Engine(ck, device="cpu", runtime="torch")
     seen = []
-    network = engine.model
-    engine.model = lambda x: seen.append(x.clone()) or network(x)  # record what the network is given
+    network = engine.backend.model
+    engine.backend.model = lambda x: seen.append(x.clone()) or network(x)  # record what the network is given
     engine.predict_one(rgb)
     ours = preprocess(torch.from_numpy(rgb).permute(2, 0, 1)[None], ck.preprocess)
     assert len(seen) == 1
