@@ -19,6 +19,10 @@ Protocol (the child is `python -m segtool.core.train_process`):
     while proc.running:
         for ev in proc.poll(): ...      # never blocks
     outcome = proc.outcome()            # finished / cancelled / error / died, with a message
+
+Why one file past 400 lines: both ends of the child-process protocol (the parent's TrainProcess and
+the child's main) are here, so the JSON-lines events and the stdin commands are read and written in
+one place and cannot drift apart.
 """
 
 from __future__ import annotations
