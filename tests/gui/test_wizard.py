@@ -453,3 +453,25 @@ def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
     finally:
         wiz.shutdown()
         wiz.close()
+
+
+def test_data_page_unknown_class_checkbox_reaches_the_check_and_the_run(qtbot, wizard, tmp_path):
+    """Sparse exports: 'Unpainted pixels are unknown' reads that class's pixels as unknown in the data
+    check (and so in training): here every background pixel, so background has no labelled pixels left."""
+    root = tmp_path / "flat"
+    root.mkdir()
+    src = make_dataset(tmp_path / "src", n_train=5, n_val=0)
+    for sub in ("images", "masks"):
+        (src / "train" / sub).rename(root / sub)
+    (src / "classes.json").rename(root / "classes.json")
+    check_data(qtbot, wizard, root)
+    page = wizard.data_page
+    assert page.data_config()["unknown_classes"] == []
+    assert page.unknown_class.currentText() == "background"  # preselected
+    assert not page.classes.item(0, 2).text().startswith("none")
+    page.unknown.setChecked(True)
+    wait_until(lambda: page.check is not None and page.classes.item(0, 2).text().startswith("none"), 30_000)
+    assert page.data_config()["unknown_classes"] == ["background"]
+    assert page.classes.item(1, 2).text() == "100.00 %"  # rock is all that is left labelled
+    assert page.validatePage()
+    assert wizard.config["unknown_classes"] == ["background"]

@@ -268,7 +268,8 @@ def check_dataset(
         rep.warnings.append(
             f"{shares} of the labelled pixels — if the photos show more of it than that, the labels are sparse and "
             "every unpainted pixel teaches the model 'background'. Paint all of it, or mark unpainted pixels as "
-            "unknown; class weights also help a rare class"
+            "unknown (--unknown-class NAME for the class they were saved as, then paint some real background in "
+            "label mode); class weights also help a rare class"
         )
     if all_ignored:
         rep.warnings.append(

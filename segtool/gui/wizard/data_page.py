@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
@@ -80,6 +82,17 @@ class DataPage(QWizardPage):
             w.editingFinished.connect(lambda: self.start_check(force=False))
         # choosing between the data's own split and a random one re-counts train/val
         self.random_split.toggled.connect(lambda _checked: self.start_check(force=False))
+        # Sparse exports (a few objects painted, the rest saved as background): that class's pixels are
+        # read as unknown, so the unpainted objects are not taught as background.
+        self.unknown = QCheckBox("Unpainted pixels are unknown, not this class:")
+        self.unknown.setToolTip("For labels where only some objects were painted and everything else was saved as "
+                                "one class (usually background): those pixels are then neither trained on nor "
+                                "scored. Paint some real background in label mode too.")  # fmt: skip
+        self.unknown_class = QComboBox()
+        self.unknown_class.setEnabled(False)
+        self.unknown.toggled.connect(self.unknown_class.setEnabled)
+        self.unknown.toggled.connect(lambda _checked: self.start_check(force=False))
+        self.unknown_class.activated.connect(lambda _i: self.start_check(force=False))
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Dataset"), 0, 0)
@@ -122,6 +135,11 @@ class DataPage(QWizardPage):
         lay.addLayout(grid)
         lay.addWidget(self.own_split)
         lay.addLayout(split)
+        unknown_row = QHBoxLayout()
+        unknown_row.addWidget(self.unknown)
+        unknown_row.addWidget(self.unknown_class)
+        unknown_row.addStretch(1)
+        lay.addLayout(unknown_row)
         lay.addWidget(self.busy)
         lay.addWidget(self.summary)
         lay.addWidget(self.classes)
@@ -190,6 +208,8 @@ class DataPage(QWizardPage):
             "seed": self.seed.value(),
             # the data's own split unless the user picked the random one over it
             "random_split": bool(self.check is not None and self.check.own_split and self.random_split.isChecked()),
+            "unknown_classes": [self.unknown_class.currentText()]
+            if self.unknown.isChecked() and self.unknown_class.currentText() else [],
         }
 
     def start_check(self, force: bool = True) -> None:
@@ -266,6 +286,14 @@ class DataPage(QWizardPage):
         self.completeChanged.emit()
 
     def _fill_classes(self, classes: list[dict]) -> None:
+        names = [c["name"] for c in classes]
+        current = self.unknown_class.currentText()
+        self.unknown_class.blockSignals(True)
+        self.unknown_class.clear()
+        self.unknown_class.addItems(names)
+        pick = current if current in names else next((n for n in names if n.lower() == "background"), names[0] if names else "")
+        self.unknown_class.setCurrentText(pick)
+        self.unknown_class.blockSignals(False)
         self.classes.setRowCount(len(classes))
         for row, c in enumerate(classes):
             swatch = QTableWidgetItem("")
