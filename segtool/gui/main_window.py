@@ -32,6 +32,7 @@ from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog
 from segtool.gui.labeling.hub import LabelHub
+from segtool.gui.measure.hub import MeasureHub
 from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
 from segtool.gui.settings import AppSettings
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.training = TrainingHub(self)  # Train menu, wizard, Runs view, training progress in the status bar
         self.labels = LabelHub(self)  # Label menu, label mode on the canvas, suggestions strip
+        self.measure = MeasureHub(self)  # Measure menu and dock: rock fragments of the frame on screen
         self.player.playToggled.connect(self.toggle_play)
         self.player.stepRequested.connect(self.step)
         self.player.seekRequested.connect(self.seek)
@@ -409,6 +411,7 @@ class MainWindow(QMainWindow):
         self.player.set_position(r.index, r.pts_s, r.name)
         self.shown_frames += 1
         self.labels.on_result(r)
+        self.measure.on_result(r)
         now = time.perf_counter()
         self._display_times = [t for t in self._display_times if now - t < 2.0] + [now]
 
@@ -551,6 +554,7 @@ class MainWindow(QMainWindow):
             if d is not None:
                 d.shutdown()
         self.training.shutdown()  # a running training child saves last.pt and exits
+        self.measure.shutdown()  # cancels a report being written
         self.labels.shutdown()  # saves the frame's labels (autosave), stops suggestion and region threads
         self.worker.shutdown()
 

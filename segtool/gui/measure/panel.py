@@ -1,0 +1,109 @@
+"""The Measure dock's widgets: what the frame's fragments measure, the size under the pointer, the
+passing curve of the frame and D50/D80 over time (pyqtgraph), and the tool buttons. It only shows what
+the hub gives it; it computes nothing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from segtool.core.fragments.distribution import Distribution
+
+
+def fmt_size(v: float | None, unit: str) -> str:
+    """A size as the panel writes it (tests compare with this)."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{v:.1f} {unit}"
+
+
+def _wrapping(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class MeasurePanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        self.model_label = _wrapping("No model loaded.")
+        self.model_label.setObjectName("measure-model")
+        self.summary = _wrapping("")
+        self.summary.setObjectName("measure-summary")
+        self.scale_label = _wrapping("Scale: none — sizes in pixels.")
+        self.hover = _wrapping("Point at a rock to read its size.")
+        self.hover.setObjectName("measure-hover")
+        for w in (self.model_label, self.summary, self.scale_label):
+            lay.addWidget(w)
+        row = QHBoxLayout()
+        self.scale_btn = QPushButton("Draw scale line")
+        self.scale_btn.setCheckable(True)
+        self.scale_btn.setToolTip("Drag a line along something of known length on the picture, then type its length in mm")
+        self.clear_btn = QPushButton("Clear scale")
+        self.export_btn = QPushButton("Export report…")
+        for b in (self.scale_btn, self.clear_btn, self.export_btn):
+            row.addWidget(b)
+        lay.addLayout(row)
+        lay.addWidget(self.hover)
+
+        self.curve_plot = pg.PlotWidget(title="Passing (by area), this frame")
+        self.curve_plot.setLogMode(x=True, y=False)
+        self.curve_plot.setYRange(0, 100)
+        self.curve_plot.setLabel("left", "% passing")
+        self.curve_plot.setMinimumHeight(200)
+        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4)
+        self.d50_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((80, 200, 255), style=Qt.PenStyle.DashLine),
+                                        label="D50", labelOpts={"position": 0.9})  # fmt: skip
+        self.d80_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 110, 80), style=Qt.PenStyle.DashLine),
+                                        label="D80", labelOpts={"position": 0.8})  # fmt: skip
+        for line in (self.d50_line, self.d80_line):
+            self.curve_plot.addItem(line)
+            line.hide()
+        lay.addWidget(self.curve_plot)
+
+        self.time_plot = pg.PlotWidget(title="D50 / D80 over time (frames seen)")
+        self.time_plot.setLabel("bottom", "time (s)")
+        self.time_plot.addLegend(offset=(5, 5))
+        self.time_plot.setMinimumHeight(160)
+        self.t50 = self.time_plot.plot([], [], pen=pg.mkPen((80, 200, 255), width=2), name="D50")
+        self.t80 = self.time_plot.plot([], [], pen=pg.mkPen((255, 110, 80), width=2), name="D80")
+        lay.addWidget(self.time_plot)
+        self.time_plot.hide()
+        lay.addStretch(1)
+
+    # --- what the hub shows ----------------------------------------------------------------------
+
+    def show_curve(self, d: Distribution | None) -> None:
+        if d is None or d.fragments == 0 or len(d.sieve) == 0:
+            self.curve.setData([], [])
+            self.d50_line.hide()
+            self.d80_line.hide()
+            return
+        ok = d.sieve > 0
+        self.curve.setData(np.asarray(d.sieve[ok], float), np.asarray(d.passing_by_area[ok], float))
+        self.curve_plot.setLabel("bottom", f"size ({d.unit}, equivalent diameter)")
+        for line, key in ((self.d50_line, "D50"), (self.d80_line, "D80")):
+            v = d.d_by_area.get(key)
+            if v is not None and v > 0:
+                line.setPos(math.log10(v))  # the x axis is in log10 units in log mode
+                line.label.setFormat(f"{key} {v:.1f}")
+                line.show()
+            else:
+                line.hide()
+
+    def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str) -> None:
+        self.time_plot.show()
+        self.time_plot.setLabel("left", f"size ({unit})")
+        self.t50.setData(np.asarray(t, float), np.asarray(d50, float), connect="finite")
+        self.t80.setData(np.asarray(t, float), np.asarray(d80, float), connect="finite")
+
+    def hide_over_time(self) -> None:
+        self.t50.setData([], [])
+        self.t80.setData([], [])
+        self.time_plot.hide()
