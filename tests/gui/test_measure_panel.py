@@ -150,3 +150,59 @@ def test_model_without_rocks_says_so(qtbot, window, gui_checkpoint, tmp_path, ro
     qtbot.waitUntil(lambda: window.current is not None and window.current.analysis.get("fragments") is not None, timeout=30000)
     assert "does not know rocks" in window.measure.panel.model_label.text()
     assert window.measure.current is None
+
+
+@pytest.fixture
+def rock_clip(shared_data, tmp_path):
+    """A 4-frame H.264 clip made of four real gravel photos (different rocks each frame)."""
+    import av
+    from PIL import Image
+
+    src = shared_data / "rocks_dense" / "gravel" / "images"
+    if not src.is_dir():
+        pytest.skip(f"{src} is not there")
+    path = tmp_path / "gravel.mp4"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=2)
+        st.width, st.height, st.pix_fmt = 640, 480, "yuv420p"
+        for f in sorted(src.iterdir())[:4]:
+            rgb = np.asarray(Image.open(f).convert("RGB").resize((640, 480)))
+            for pkt in st.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    return path
+
+
+def test_video_plots_d50_d80_over_time(qtbot, window, rock_clip):
+    hub = _measured(qtbot, window, rock_clip)
+    seen = {}
+    for i in range(4):
+        if i:
+            window.seek(i)
+        qtbot.waitUntil(lambda i=i: window.current.index == i and hub.current_index == i, timeout=60000)
+        seen[window.current.pts_s] = hub.current.distribution.d_by_area["D50"]
+    assert hub.panel.time_plot.isVisible()
+    t, d50 = hub.panel.t50.getData()
+    assert len(t) == 4
+    np.testing.assert_allclose(d50, [seen[k] for k in sorted(seen)], equal_nan=True)
+    assert len(set(np.round(d50, 3))) > 1  # the frames really differ
+
+
+def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_image, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    hub = _measured(qtbot, window, rock_image)
+    said = []
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text))))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text))))
+    out = tmp_path / "report"
+    hub.start_report(str(rock_image), str(out), str(MODEL))
+    qtbot.waitUntil(lambda: bool(said), timeout=120000)
+    title, text = said[0]
+    assert title == "Report written", text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] and summary["frames"] == 1
+    assert (out / "fragments.csv").is_file()
+    assert str(out) in text and "fragments.csv" in text and "summary.json" in text
+    assert f"{summary['overall']['fragments']} fragments" in text

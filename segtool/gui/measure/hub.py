@@ -305,7 +305,8 @@ class MeasureHub(QObject):
         t = [a for a, _, _ in items]
         d50 = [b * mm if b is not None else math.nan for _, b, _ in items]
         d80 = [c * mm if c is not None else math.nan for _, _, c in items]
-        self.panel.show_over_time(t, d50, d80, "mm" if self.scale is not None else "px")
+        timed = src.is_live or src.kind == "video"
+        self.panel.show_over_time(t, d50, d80, "mm" if self.scale is not None else "px", "time (s)" if timed else "image / frame number")
 
     # --- hover ---------------------------------------------------------------------------------------
 
@@ -478,7 +479,8 @@ class MeasureHub(QObject):
     def start_report(self, source: str, out: str, checkpoint: str) -> None:
         from segtool.core.fragments.job import FragmentsOptions, run_fragments
 
-        opts = FragmentsOptions(checkpoint=checkpoint, settings=self.settings, overlay=True, overwrite=True, device="cpu")
+        opts = FragmentsOptions(checkpoint=checkpoint, settings=self.settings, overlay=True, overwrite=True,
+                                device=self.window.panel.device_key())
         self._cancel.clear()
         self.panel.export_btn.setEnabled(False)
         self.panel.export_btn.setText("Writing report…")

@@ -59,9 +59,9 @@ class MeasurePanel(QWidget):
         self.curve_plot.setMinimumHeight(200)
         self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4)
         self.d50_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((80, 200, 255), style=Qt.PenStyle.DashLine),
-                                        label="D50", labelOpts={"position": 0.9})  # fmt: skip
+                                        label="D50", labelOpts={"position": 0.92, "color": (80, 200, 255)})  # fmt: skip
         self.d80_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 110, 80), style=Qt.PenStyle.DashLine),
-                                        label="D80", labelOpts={"position": 0.8})  # fmt: skip
+                                        label="D80", labelOpts={"position": 0.8, "color": (255, 110, 80)})  # fmt: skip
         for line in (self.d50_line, self.d80_line):
             self.curve_plot.addItem(line)
             line.hide()
@@ -93,12 +93,14 @@ class MeasurePanel(QWidget):
             if v is not None and v > 0:
                 line.setPos(math.log10(v))  # the x axis is in log10 units in log mode
                 line.label.setFormat(f"{key} {v:.1f}")
+                line.label.valueChanged()  # setFormat alone does not redraw the text
                 line.show()
             else:
                 line.hide()
 
-    def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str) -> None:
+    def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str, xlabel: str = "time (s)") -> None:
         self.time_plot.show()
+        self.time_plot.setLabel("bottom", xlabel)
         self.time_plot.setLabel("left", f"size ({unit})")
         self.t50.setData(np.asarray(t, float), np.asarray(d50, float), connect="finite")
         self.t80.setData(np.asarray(t, float), np.asarray(d80, float), connect="finite")
