@@ -16,12 +16,11 @@ model (the model changed while the frame was in flight) is not shown, and the fr
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -45,6 +44,7 @@ from segtool.core.fragments.analyse import (
 from segtool.core.fragments.scale import from_line, load_scale, save_scale
 from segtool.gui.measure.outlines import outline_rgba
 from segtool.gui.measure.panel import MeasurePanel, fmt_size
+from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
 
 OVER_TIME_MAX = 5000  # points kept for the over-time plot (memory stays flat on a long video)
 
@@ -68,8 +68,6 @@ def _qimage_rgba(rgba: np.ndarray) -> QImage:
 class MeasureHub(QObject):
     """The Measure menu, dock and canvas layers of one main window (see the module docstring)."""
 
-    reportDone = Signal(object)  # FragmentsResult, or an error message (str)
-
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
@@ -87,8 +85,8 @@ class MeasureHub(QObject):
         self._source_id: int | None = None
         self._series: dict[int, tuple[float, float | None, float | None]] = {}  # frame → (t, D50 px, D80 px)
         self._line_start: tuple[float, float] | None = None
-        self._report: threading.Thread | None = None
-        self._cancel = threading.Event()
+        self.report = ReportRunner(self)
+        self._report_source = ""
         self.last_report: object = None
 
         canvas = window.canvas
@@ -100,6 +98,13 @@ class MeasureHub(QObject):
         self.line.setZValue(4)
         self.line.hide()
         canvas.scene().addItem(self.line)
+        self.ref_line = QGraphicsLineItem()  # the reference line of the scale in force
+        pen = QPen(QColor(0, 230, 255), 0)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        self.ref_line.setPen(pen)
+        self.ref_line.setZValue(4)
+        self.ref_line.hide()
+        canvas.scene().addItem(self.ref_line)
         canvas.viewport().installEventFilter(self)
 
         self.panel = MeasurePanel()
@@ -122,7 +127,8 @@ class MeasureHub(QObject):
         p.clear_btn.clicked.connect(self.clear_scale)
         p.export_btn.clicked.connect(self.export_report)
         window.worker.engineReady.connect(lambda info: self._model_changed())
-        self.reportDone.connect(self._report_done)
+        self.report.done.connect(self._report_done)
+        self.report.progress.connect(self._report_progress)
 
     def _build_actions(self) -> None:
         w = self.window
@@ -157,6 +163,7 @@ class MeasureHub(QObject):
         self.active = bool(on)
         self.act_measure.setChecked(self.active)
         w = self.window
+        self.ref_line.setVisible(self.active and self.scale is not None and self.scale.kind == "line")
         if self.active:
             self.dock.show()
             self.dock.raise_()
@@ -287,8 +294,8 @@ class MeasureHub(QObject):
         fines = "–" if d.fines_share is None else f"{100 * d.fines_share:.1f} %"
         lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
                  f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
-                 f"Fines (< {self.settings.min_size_px} px): {d.fines} pieces, {fines} of the rock area",
-                 f"Unit: {d.unit}   Rock cover: {100 * res.coverage:.0f} %"]  # fmt: skip
+                 f"Fines (< {self.settings.min_size_px} px): {d.fines} pieces, {fines} of all fragment area",
+                 f"Unit: {d.unit}   Rock cover (with edges): {100 * res.coverage:.0f} %"]  # fmt: skip
         if d.fragments < 10:
             lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")
         p.summary.setText("\n".join(lines))
@@ -393,6 +400,13 @@ class MeasureHub(QObject):
         self._scale_changed()
 
     def _scale_changed(self) -> None:
+        sc = self.scale
+        if sc is not None and sc.kind == "line" and len(sc.points) == 2:
+            self.ref_line.setLine(*sc.points[0], *sc.points[1])
+            self.ref_line.setToolTip(f"Scale reference: {sc.length_mm:g} mm")
+            self.ref_line.show()
+        else:
+            self.ref_line.hide()
         token, spec, _ = self._state
         self._state = (token, spec, self._mm())
         if self.current is not None:
@@ -421,10 +435,8 @@ class MeasureHub(QObject):
                 found = load_scale(target, image=image)
             except UserInputError as e:
                 self.window.statusBar().showMessage(str(e), 10000)
-        old = self._mm()
         self.scale, self.scale_file = (found if found is not None else (None, None))
-        if self._mm() != old:
-            self._scale_changed()
+        self._scale_changed()
 
     # --- the canvas ----------------------------------------------------------------------------------
 
@@ -459,67 +471,48 @@ class MeasureHub(QObject):
     # --- report --------------------------------------------------------------------------------------
 
     def export_report(self) -> None:
-        """Run `segtool fragments` on the open source into a folder the user picks (background thread)."""
+        """Run `segtool fragments` on the open source into a new folder inside one the user picks."""
         w = self.window
         info, src = w.engine_info, w.source
         if info is None or src is None or self.problem is not None:
             QMessageBox.information(w, "Export report", self.problem or "Open a model and a source first.")
             return
-        if src.is_live:
+        if src.is_live or "://" in src.spec:
             QMessageBox.information(w, "Export report", "A camera or stream has no end: export a report from a file or folder.")
             return
-        if self._report is not None and self._report.is_alive():
+        if self.report.running():
             QMessageBox.information(w, "Export report", "A report is being written; wait for it to finish.")
             return
-        out = QFileDialog.getExistingDirectory(w, "Folder for the fragments report")
-        if not out:
-            return
-        self.start_report(src.spec, out, info.path)
+        parent = QFileDialog.getExistingDirectory(w, "Folder to put the fragments report in")
+        if parent:
+            self.start_report(src.spec, new_report_folder(parent, src.spec), info.path)
 
-    def start_report(self, source: str, out: str, checkpoint: str) -> None:
-        from segtool.core.fragments.job import FragmentsOptions, run_fragments
-
-        opts = FragmentsOptions(checkpoint=checkpoint, settings=self.settings, overlay=True, overwrite=True,
-                                device=self.window.panel.device_key())
-        self._cancel.clear()
+    def start_report(self, source: str, out: str | Path, checkpoint: str) -> None:
+        self._report_source = source
         self.panel.export_btn.setEnabled(False)
         self.panel.export_btn.setText("Writing report…")
+        self.report.start(source, out, checkpoint, self.settings, self.window.panel.device_key())
 
-        def job() -> None:
-            try:
-                res = run_fragments([source], out, opts, cancel=self._cancel)
-            except Exception as e:  # noqa: BLE001 - shown to the user, never swallowed
-                res = f"{type(e).__name__}: {e}" if not isinstance(e, UserInputError) else str(e)
-            self.reportDone.emit(res)
-
-        self._report = threading.Thread(target=job, name="measure-report", daemon=True)
-        self._report.start()
+    def _report_progress(self, frames: int) -> None:
+        self.panel.export_btn.setText(f"Writing report… {frames} frame(s)")
 
     def _report_done(self, res) -> None:
         self.last_report = res
         self.panel.export_btn.setEnabled(True)
         self.panel.export_btn.setText("Export report…")
-        if self.window.isHidden() or self._cancel.is_set():
-            return
+        if self.report.cancel.is_set():
+            return  # the window is closing
         if isinstance(res, str):
             QMessageBox.warning(self.window, "Report failed", res)
             return
-        files = sorted(p.name for p in Path(res.out).iterdir())
-        ov, unit = res.summary.get("overall") or {}, res.summary.get("unit", "px")
-        by_area = ov.get("by_area") or {}
-        msg = (f"Measured {res.frames_done} frame(s) of {Path(self.window.source.spec).name if self.window.source else 'the source'} "
-               f"into {res.out}\nFiles: {', '.join(files)}\n"
-               f"Overall: {ov.get('fragments', 0)} fragments, D50 {fmt_size(by_area.get('D50'), unit)}, "
-               f"D80 {fmt_size(by_area.get('D80'), unit)} (by area)")  # fmt: skip
+        msg = describe_report(res, self._report_source)
         if res.exit_code != 0:
             QMessageBox.warning(self.window, "Report incomplete", msg + f"\nStopped early (exit code {res.exit_code}).")
         else:
             QMessageBox.information(self.window, "Report written", msg)
 
     def shutdown(self) -> None:
-        self._cancel.set()
-        if self._report is not None:
-            self._report.join(timeout=30)
+        self.report.shutdown()
         self.window.canvas.viewport().removeEventFilter(self)
 
 

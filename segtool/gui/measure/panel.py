@@ -28,6 +28,18 @@ def _wrapping(text: str = "") -> QLabel:
     return label
 
 
+class _SizeAxis(pg.AxisItem):
+    """A log size axis labelled 1, 2, 5, 10, 20, 50… (pyqtgraph's default writes 2·10¹ and crowds them)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph naming)
+        out = []
+        for v in values:
+            x = 10 ** (v * scale)
+            lead = x / 10 ** math.floor(math.log10(x)) if x > 0 else 0
+            out.append(f"{x:g}" if any(abs(lead - m) < 1e-6 for m in (1, 2, 5)) else "")
+        return out
+
+
 class MeasurePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,7 +64,7 @@ class MeasurePanel(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.hover)
 
-        self.curve_plot = pg.PlotWidget(title="Passing (by area), this frame")
+        self.curve_plot = pg.PlotWidget(title="Passing (by area), this frame", axisItems={"bottom": _SizeAxis("bottom")})
         self.curve_plot.setLogMode(x=True, y=False)
         self.curve_plot.setYRange(0, 100)
         self.curve_plot.setLabel("left", "% passing")
@@ -91,10 +103,10 @@ class MeasurePanel(QWidget):
         for line, key in ((self.d50_line, "D50"), (self.d80_line, "D80")):
             v = d.d_by_area.get(key)
             if v is not None and v > 0:
+                line.show()  # first: a hidden label does not update its text
                 line.setPos(math.log10(v))  # the x axis is in log10 units in log mode
                 line.label.setFormat(f"{key} {v:.1f}")
                 line.label.valueChanged()  # setFormat alone does not redraw the text
-                line.show()
             else:
                 line.hide()
 
