@@ -14,8 +14,7 @@ from PySide6.QtWidgets import QInputDialog
 from models.checkpoint import load_checkpoint
 from segtool.core.fragments.analyse import FragmentSettings, FragmentSpec, analyse_prediction
 from segtool.core.fragments.scale import sidecar_path
-from segtool.gui.measure.hub import describe
-from segtool.gui.measure.panel import fmt_size
+from segtool.gui.measure.panel import describe, fmt_size
 from tests.gui.helpers import load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,11 +119,11 @@ def test_scale_line_writes_the_sidecar_and_switches_to_mm(qtbot, window, rock_im
     assert not hub.panel.scale_btn.isChecked()
 
     # Opening the source again loads the scale from the sidecar.
-    hub.scale = None  # forget it in memory only
+    hub.scale_tool.scale = None  # forget it in memory only
     window.open_source(rock_image)
-    qtbot.waitUntil(lambda: hub.scale is not None and hub.current is not None and hub.current.distribution.unit == "mm",
+    qtbot.waitUntil(lambda: hub.scale_tool.scale is not None and hub.current is not None and hub.current.distribution.unit == "mm",
                     timeout=60000)  # fmt: skip
-    assert hub.scale.mm_per_px == pytest.approx(doc["mm_per_px"])
+    assert hub.scale_tool.scale.mm_per_px == pytest.approx(doc["mm_per_px"])
 
 
 def test_model_without_fragments_entry_says_so(qtbot, window, gui_checkpoint, rock_image):
@@ -196,8 +195,14 @@ def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_i
     said = []
     monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text))))
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text))))
-    out = tmp_path / "report"
-    hub.start_report(str(rock_image), str(out), str(MODEL))
+    from PySide6.QtWidgets import QFileDialog
+
+    parent = tmp_path / "reports"
+    parent.mkdir()
+    (parent / f"{rock_image.stem}_fragments").mkdir()  # taken: the report goes into a new folder beside it
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(parent)))
+    hub.panel.export_btn.click()
+    out = parent / f"{rock_image.stem}_fragments_2"
     qtbot.waitUntil(lambda: bool(said), timeout=120000)
     title, text = said[0]
     assert title == "Report written", text

@@ -21,13 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPen, QPixmap
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QGraphicsLineItem,
     QGraphicsPixmapItem,
-    QInputDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -41,10 +39,10 @@ from segtool.core.fragments.analyse import (
     analyse_prediction,
     distribution_of,
 )
-from segtool.core.fragments.scale import from_line, load_scale, save_scale
 from segtool.gui.measure.outlines import outline_rgba
-from segtool.gui.measure.panel import MeasurePanel, fmt_size
+from segtool.gui.measure.panel import MeasurePanel, describe, fmt_size, fragment_row
 from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
+from segtool.gui.measure.scale_tool import ScaleTool
 
 OVER_TIME_MAX = 5000  # points kept for the over-time plot (memory stays flat on a long video)
 
@@ -79,12 +77,8 @@ class MeasureHub(QObject):
         self.problem: str | None = None  # why this model cannot measure fragments
         self.current: FrameFragments | None = None  # fragments of the frame on screen (current scale)
         self.current_index: int | None = None
-        self.scale = None  # Scale in force, or None
-        self.scale_file: Path | None = None
-        self._scale_key: tuple | None = None  # (source id, image) the scale was loaded for
         self._source_id: int | None = None
         self._series: dict[int, tuple[float, float | None, float | None]] = {}  # frame → (t, D50 px, D80 px)
-        self._line_start: tuple[float, float] | None = None
         self.report = ReportRunner(self)
         self._report_source = ""
         self.last_report: object = None
@@ -93,18 +87,8 @@ class MeasureHub(QObject):
         self.layer = QGraphicsPixmapItem()
         self.layer.setZValue(0.5)  # over the picture, under label mode's layer
         canvas.scene().addItem(self.layer)
-        self.line = QGraphicsLineItem()
-        self.line.setPen(QPen(QColor(255, 230, 0), 0))
-        self.line.setZValue(4)
-        self.line.hide()
-        canvas.scene().addItem(self.line)
-        self.ref_line = QGraphicsLineItem()  # the reference line of the scale in force
-        pen = QPen(QColor(0, 230, 255), 0)
-        pen.setStyle(Qt.PenStyle.DashLine)
-        self.ref_line.setPen(pen)
-        self.ref_line.setZValue(4)
-        self.ref_line.hide()
-        canvas.scene().addItem(self.ref_line)
+        self.scale_tool = ScaleTool(window)
+        self.scale_tool.changed.connect(self._scale_changed)
         canvas.viewport().installEventFilter(self)
 
         self.panel = MeasurePanel()
@@ -124,7 +108,7 @@ class MeasureHub(QObject):
         self._build_actions()
         p = self.panel
         p.scale_btn.toggled.connect(self.set_scale_tool)
-        p.clear_btn.clicked.connect(self.clear_scale)
+        p.clear_btn.clicked.connect(self.scale_tool.clear)
         p.export_btn.clicked.connect(self.export_report)
         window.worker.engineReady.connect(lambda info: self._model_changed())
         self.report.done.connect(self._report_done)
@@ -153,7 +137,7 @@ class MeasureHub(QObject):
         menu.addSeparator()
         self.act_scale = act("Draw &scale line", lambda on: self.set_scale_tool(on))
         self.act_scale.setCheckable(True)
-        self.act_clear = act("&Clear scale", self.clear_scale)
+        self.act_clear = act("&Clear scale", lambda: self.scale_tool.clear())
         self.act_export = act("&Export report…", self.export_report)
 
     # --- on / off ----------------------------------------------------------------------------------
@@ -163,7 +147,7 @@ class MeasureHub(QObject):
         self.active = bool(on)
         self.act_measure.setChecked(self.active)
         w = self.window
-        self.ref_line.setVisible(self.active and self.scale is not None and self.scale.kind == "line")
+        self.scale_tool.show(self.active)
         if self.active:
             self.dock.show()
             self.dock.raise_()
@@ -231,7 +215,7 @@ class MeasureHub(QObject):
         if r.source_id != self._source_id:
             self._source_id = r.source_id
             self._series.clear()
-        self._load_scale_for(r)
+        self.scale_tool.load_for(r)
         m = r.analysis.get("fragments")
         if isinstance(m, Exception):
             self.current = None
@@ -266,7 +250,7 @@ class MeasureHub(QObject):
         self._show()
 
     def _mm(self) -> float | None:
-        return self.scale.mm_per_px if self.scale is not None else None
+        return self.scale_tool.mm_per_px
 
     def _rescaled(self, res: FrameFragments) -> FrameFragments:
         """The same fragments with the distribution in the current unit (no splitting again)."""
@@ -276,8 +260,9 @@ class MeasureHub(QObject):
     def _show(self) -> None:
         p = self.panel
         mm = self._mm()
-        if self.scale is not None:
-            where = f" (from {self.scale_file.name})" if self.scale_file is not None else ""
+        if mm is not None:
+            f = self.scale_tool.file
+            where = f" (from {f.name})" if f is not None else " (not saved)"
             p.scale_label.setText(f"Scale: {mm:.4g} mm/px{where} — sizes in mm.")
         else:
             p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line to get mm).")
@@ -313,7 +298,7 @@ class MeasureHub(QObject):
         d50 = [b * mm if b is not None else math.nan for _, b, _ in items]
         d80 = [c * mm if c is not None else math.nan for _, _, c in items]
         timed = src.is_live or src.kind == "video"
-        self.panel.show_over_time(t, d50, d80, "mm" if self.scale is not None else "px", "time (s)" if timed else "image / frame number")
+        self.panel.show_over_time(t, d50, d80, "mm" if self._mm() is not None else "px", "time (s)" if timed else "image / frame number")
 
     # --- hover ---------------------------------------------------------------------------------------
 
@@ -332,7 +317,7 @@ class MeasureHub(QObject):
         i = np.flatnonzero(res.table.fragment == k)
         if len(i) == 0:
             return None
-        return _row(res, int(i[0]))
+        return fragment_row(res, int(i[0]))
 
     def _hover(self, x: float, y: float) -> None:
         row = self.fragment_at(x, y)
@@ -349,122 +334,41 @@ class MeasureHub(QObject):
             b.blockSignals(True)
             b.setChecked(on)
             b.blockSignals(False)
-        self._line_start = None
-        self.line.hide()
-        vp = self.window.canvas.viewport()
-        if on:
-            vp.setCursor(Qt.CursorShape.CrossCursor)
-            self.window.statusBar().showMessage("Drag a line along something of known length", 5000)
-        else:
-            vp.unsetCursor()
-
-    def _line_done(self, p0: tuple[float, float], p1: tuple[float, float]) -> None:
-        self.set_scale_tool(False)
-        px = math.dist(p0, p1)
-        mm, ok = QInputDialog.getDouble(self.window, "Scale", f"Length of the line ({px:.1f} px) in mm:", 100.0, 0.001, 1e7, 2)
-        if not ok:
-            return
-        try:
-            sc = from_line(p0, p1, mm)
-        except UserInputError as e:
-            QMessageBox.warning(self.window, "Scale", str(e))
-            return
-        r = self.window.current
-        if r is not None:
-            sc.image_size = [int(r.rgb.shape[1]), int(r.rgb.shape[0])]
-        target = self._scale_target()
-        self.scale, self.scale_file = sc, None
-        if target is None:
-            self.window.statusBar().showMessage("Scale set for this session only (a camera or stream has no file to save it beside)", 8000)
-        else:
-            try:
-                self.scale_file = save_scale(target, sc)
-            except UserInputError as e:
-                QMessageBox.warning(self.window, "Scale not saved", f"{e}\nThe scale is used for this session only.")
-            else:
-                self.window.statusBar().showMessage(f"Scale {sc.mm_per_px:.4g} mm/px saved to {self.scale_file}", 8000)
-        self._scale_changed()
-
-    def clear_scale(self) -> None:
-        """Forget the scale and delete its sidecar file (after asking when there is one)."""
-        if self.scale_file is not None and self.scale_file.is_file():
-            ans = QMessageBox.question(self.window, "Clear scale", f"Delete {self.scale_file}?")
-            if ans != QMessageBox.StandardButton.Yes:
-                return
-            try:
-                self.scale_file.unlink()
-            except OSError as e:
-                QMessageBox.warning(self.window, "Clear scale", f"cannot delete {self.scale_file}: {e}")
-                return
-        self.scale, self.scale_file = None, None
-        self._scale_changed()
+        self.scale_tool.set_drawing(on)
 
     def _scale_changed(self) -> None:
-        sc = self.scale
-        if sc is not None and sc.kind == "line" and len(sc.points) == 2:
-            self.ref_line.setLine(*sc.points[0], *sc.points[1])
-            self.ref_line.setToolTip(f"Scale reference: {sc.length_mm:g} mm")
-            self.ref_line.show()
-        else:
-            self.ref_line.hide()
+        """The scale in force changed: the same fragments, the distribution in the new unit."""
         token, spec, _ = self._state
         self._state = (token, spec, self._mm())
         if self.current is not None:
             self.current = self._rescaled(self.current)
         self._show()
 
-    def _scale_target(self) -> Path | None:
-        """The file or folder the scale is saved beside: the open image, video or folder."""
-        src = self.window.source
-        if src is None or src.is_live or "://" in src.spec or src.spec.lower().startswith("cam:"):
-            return None
-        return Path(src.spec)
-
-    def _load_scale_for(self, r) -> None:
-        target = self._scale_target()
-        image = None
-        if target is not None and target.is_dir() and r.name:
-            image = target / r.name
-        key = (r.source_id, image)
-        if key == self._scale_key:
-            return
-        self._scale_key = key
-        found = None
-        if target is not None:
-            try:
-                found = load_scale(target, image=image)
-            except UserInputError as e:
-                self.window.statusBar().showMessage(str(e), 10000)
-        self.scale, self.scale_file = (found if found is not None else (None, None))
-        self._scale_changed()
-
     # --- the canvas ----------------------------------------------------------------------------------
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        """Hover on the canvas shows the fragment's size; with the scale tool on, a drag draws the line."""
         if not self.active:
             return False
         t = event.type()
-        canvas = self.window.canvas
-        tool = self.panel.scale_btn.isChecked()
+        if t not in (QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+            return False
+        p = self.window.canvas.mapToScene(event.position().toPoint())
+        tool = self.scale_tool
+        left = t != QEvent.Type.MouseMove and event.button() == Qt.MouseButton.LeftButton
         if t == QEvent.Type.MouseMove:
-            p = canvas.mapToScene(event.position().toPoint())
-            if tool and self._line_start is not None:
-                self.line.setLine(*self._line_start, p.x(), p.y())
-                self.line.show()
+            if tool.drawing and tool.move(p.x(), p.y()):
                 return True
             self._hover(p.x(), p.y())
             return False  # panning still works
-        if tool and t == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            p = canvas.mapToScene(event.position().toPoint())
-            self._line_start = (p.x(), p.y())
+        if tool.drawing and left and t == QEvent.Type.MouseButtonPress:
+            tool.press(p.x(), p.y())
             return True
-        if tool and t == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
-            if self._line_start is None:
-                return True
-            p = canvas.mapToScene(event.position().toPoint())
-            start, self._line_start = self._line_start, None
-            self.line.setLine(*start, p.x(), p.y())
-            self._line_done(start, (p.x(), p.y()))
+        if tool.drawing and left and t == QEvent.Type.MouseButtonRelease:
+            start = tool.release(p.x(), p.y())
+            if start is not None:
+                self.set_scale_tool(False)
+                tool.ask(start, (p.x(), p.y()))
             return True
         return False
 
@@ -514,26 +418,3 @@ class MeasureHub(QObject):
     def shutdown(self) -> None:
         self.report.shutdown()
         self.window.canvas.viewport().removeEventFilter(self)
-
-
-def _row(res: FrameFragments, i: int) -> dict:
-    """One fragment's row (as in fragments.csv) from the frame's table."""
-    t = res.table
-    s = res.mm_per_px or 1.0
-    unit = "mm" if res.mm_per_px else "px"
-    return {"fragment": int(t.fragment[i]), "unit": unit, "diameter": float(t.diameter_px[i]) * s,
-            "feret_min": float(t.feret_min_px[i]) * s, "feret_max": float(t.feret_max_px[i]) * s,
-            "area": float(t.area_px[i]) * s * s, "fines": bool(t.fines[i]), "touches_border": bool(t.touches_border[i])}  # fmt: skip
-
-
-def describe(row: dict) -> str:
-    """The hover text for one fragment (tests compare with this)."""
-    u = row["unit"]
-    area = f"{row['area']:.0f} px²" if u == "px" else f"{row['area']:.1f} mm²"
-    text = (f"Fragment {row['fragment']}: equivalent diameter {fmt_size(row['diameter'], u)}, "
-            f"Feret min {fmt_size(row['feret_min'], u)}, max {fmt_size(row['feret_max'], u)}, area {area}")  # fmt: skip
-    if row["fines"]:
-        text += " — fines (not counted)"
-    elif row["touches_border"]:
-        text += " — cut by the border (not counted)"
-    return text

@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from segtool.core.fragments.analyse import FrameFragments
 from segtool.core.fragments.distribution import Distribution
 
 
@@ -121,3 +122,26 @@ class MeasurePanel(QWidget):
         self.t50.setData([], [])
         self.t80.setData([], [])
         self.time_plot.hide()
+
+
+def fragment_row(res: FrameFragments, i: int) -> dict:
+    """One fragment's row (as in fragments.csv) from the frame's table."""
+    t = res.table
+    s = res.mm_per_px or 1.0
+    unit = "mm" if res.mm_per_px else "px"
+    return {"fragment": int(t.fragment[i]), "unit": unit, "diameter": float(t.diameter_px[i]) * s,
+            "feret_min": float(t.feret_min_px[i]) * s, "feret_max": float(t.feret_max_px[i]) * s,
+            "area": float(t.area_px[i]) * s * s, "fines": bool(t.fines[i]), "touches_border": bool(t.touches_border[i])}  # fmt: skip
+
+
+def describe(row: dict) -> str:
+    """The hover text for one fragment (tests compare with this)."""
+    u = row["unit"]
+    area = f"{row['area']:.0f} px²" if u == "px" else f"{row['area']:.1f} mm²"
+    text = (f"Fragment {row['fragment']}: equivalent diameter {fmt_size(row['diameter'], u)}, "
+            f"Feret min {fmt_size(row['feret_min'], u)}, max {fmt_size(row['feret_max'], u)}, area {area}")  # fmt: skip
+    if row["fines"]:
+        text += " — fines (not counted)"
+    elif row["touches_border"]:
+        text += " — cut by the border (not counted)"
+    return text
