@@ -90,6 +90,9 @@ def test_hover_shows_the_size_of_the_rock_under_the_pointer(qtbot, window, rock_
     assert text == describe(row)
     assert fmt_size(float(t.diameter_px[i]), "px") in text
     assert fmt_size(float(t.feret_max_px[i]), "px") in text
+    # ... and outlines that fragment on the picture.
+    assert hub.hl_item.path().boundingRect().contains(QPointF(cx, cy))
+    assert not hub.hl_item.path().isEmpty()
 
 
 def test_scale_line_writes_the_sidecar_and_switches_to_mm(qtbot, window, rock_image, monkeypatch):

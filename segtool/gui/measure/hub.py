@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QGraphicsPathItem,
     QGraphicsPixmapItem,
     QMainWindow,
     QMessageBox,
@@ -57,6 +58,13 @@ class Measured:
     outlines: np.ndarray
 
 
+def _pen(color: QColor, width: float) -> QPen:
+    """A pen `width` screen pixels wide at any zoom."""
+    pen = QPen(color, width)
+    pen.setCosmetic(True)
+    return pen
+
+
 def _qimage_rgba(rgba: np.ndarray) -> QImage:
     rgba = np.ascontiguousarray(rgba)
     h, w = rgba.shape[:2]
@@ -87,6 +95,12 @@ class MeasureHub(QObject):
         self.layer = QGraphicsPixmapItem()
         self.layer.setZValue(0.5)  # over the picture, under label mode's layer
         canvas.scene().addItem(self.layer)
+        self.hl_item = QGraphicsPathItem()  # the fragment under the pointer
+        self.hl_item.setPen(_pen(QColor(255, 255, 255), 2.5))
+        self.hl_item.setZValue(3)
+        canvas.scene().addItem(self.hl_item)
+        self._hl: int | None = None
+        self._pointer: tuple[float, float] | None = None
         self.scale_tool = ScaleTool(window)
         self.scale_tool.changed.connect(self._scale_changed)
         canvas.viewport().installEventFilter(self)
@@ -158,6 +172,7 @@ class MeasureHub(QObject):
             w.worker.update_settings(analyses=tuple(a for a in w.worker.settings.analyses if a[0] != "fragments"))
             self.set_scale_tool(False)
             self.layer.setPixmap(QPixmap())
+            self._highlight(None)
             self.dock.hide()
 
     def _ask_again(self) -> None:
@@ -241,6 +256,9 @@ class MeasureHub(QObject):
         self.current = res
         self.current_index = r.index
         self.layer.setPixmap(QPixmap.fromImage(_qimage_rgba(m.outlines)))
+        self._hl = -1  # a new frame: outline and read again what is under the pointer
+        if self._pointer is not None:
+            self._hover(*self._pointer)
         d = res.distribution
         s = 1.0 / res.mm_per_px if res.mm_per_px else 1.0  # the series is kept in pixels
         t = r.pts_s if r.pts_s is not None else float(r.index)
@@ -320,11 +338,33 @@ class MeasureHub(QObject):
         return fragment_row(res, int(i[0]))
 
     def _hover(self, x: float, y: float) -> None:
+        self._pointer = (x, y)
         row = self.fragment_at(x, y)
         if row is None:
             self.panel.hover.setText("Point at a rock to read its size.")
+            self._highlight(None)
             return
         self.panel.hover.setText(describe(row))
+        self._highlight(row["fragment"])
+
+    def _highlight(self, k: int | None) -> None:
+        """Outline fragment `k` of the frame on screen in white (None: no outline)."""
+        if k == self._hl:
+            return
+        self._hl = k
+        path = QPainterPath()
+        if k is not None and self.current is not None:
+            import cv2
+
+            mask = (self.current.labels == k).astype(np.uint8)
+            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            for c in contours:
+                pts = c.reshape(-1, 2)
+                path.moveTo(float(pts[0, 0]), float(pts[0, 1]))
+                for px, py in pts[1:]:
+                    path.lineTo(float(px), float(py))
+                path.closeSubpath()
+        self.hl_item.setPath(path)
 
     # --- scale tool ----------------------------------------------------------------------------------
 

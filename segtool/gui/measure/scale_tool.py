@@ -32,12 +32,15 @@ class ScaleTool(QObject):
         self._key: tuple | None = None  # (source id, image) the scale was loaded for
         scene = window.canvas.scene()
         self.line = QGraphicsLineItem()  # the line being drawn
-        self.line.setPen(QPen(QColor(255, 230, 0), 0))
+        pen = QPen(QColor(255, 230, 0), 2)
+        pen.setCosmetic(True)  # 2 screen pixels at any zoom
+        self.line.setPen(pen)
         self.line.setZValue(4)
         self.line.hide()
         scene.addItem(self.line)
         self.ref_line = QGraphicsLineItem()  # the reference line of the scale in force
-        pen = QPen(QColor(0, 230, 255), 0)
+        pen = QPen(QColor(0, 230, 255), 2)
+        pen.setCosmetic(True)
         pen.setStyle(Qt.PenStyle.DashLine)
         self.ref_line.setPen(pen)
         self.ref_line.setZValue(4)
