@@ -262,9 +262,10 @@ class MeasureHub(QObject):
         d = res.distribution
         s = 1.0 / res.mm_per_px if res.mm_per_px else 1.0  # the series is kept in pixels
         t = r.pts_s if r.pts_s is not None else float(r.index)
-        if len(self._series) < OVER_TIME_MAX or r.index in self._series:
-            d50, d80 = d.d_by_area.get("D50"), d.d_by_area.get("D80")
-            self._series[r.index] = (t, None if d50 is None else d50 * s, None if d80 is None else d80 * s)
+        d50, d80 = d.d_by_area.get("D50"), d.d_by_area.get("D80")
+        self._series[r.index] = (t, None if d50 is None else d50 * s, None if d80 is None else d80 * s)
+        if len(self._series) > OVER_TIME_MAX:  # keep the newest (a camera runs for ever)
+            del self._series[next(iter(self._series))]
         self._show()
 
     def _mm(self) -> float | None:
