@@ -11,6 +11,10 @@ distribution when only the scale changed (no splitting). "Export report…" runs
 
 Each analysis result carries the token of the model state it was made with; a result made for an older
 model (the model changed while the frame was in flight) is not shown, and the frame is asked for again.
+
+A little over 400 lines: the menu, the model state, the results and the canvas events of one panel; the
+parts with their own state or no Qt are apart (panel.py texts and plots, scale_tool.py, report.py,
+outlines.py).
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
 )
 
-from models.errors import UserInputError
 from segtool.core.fragments.analyse import (
     FragmentSettings,
     FragmentSpec,
@@ -41,7 +44,7 @@ from segtool.core.fragments.analyse import (
     distribution_of,
 )
 from segtool.gui.measure.outlines import outline_rgba
-from segtool.gui.measure.panel import MeasurePanel, describe, fmt_size, fragment_row
+from segtool.gui.measure.panel import MeasurePanel, describe, fragment_row, model_text, summary_text
 from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
 from segtool.gui.measure.scale_tool import ScaleTool
 
@@ -189,24 +192,7 @@ class MeasureHub(QObject):
         if ck is self._checkpoint and self._state[0]:
             return
         self._checkpoint = ck
-        spec, self.problem = None, None
-        if ck is None:
-            self.problem = "No model loaded: open a model (File ▸ Open model) to measure fragments."
-            text = self.problem
-        else:
-            try:
-                spec = FragmentSpec.from_checkpoint(ck.fragments, list(ck.class_names))
-            except UserInputError:
-                self.problem = (f"This model does not know rocks (classes: {', '.join(ck.class_names)}): "
-                                "it has no fragments entry and no class called rock, so there is nothing to measure.")  # fmt: skip
-                text = self.problem
-            else:
-                if ck.fragments is None:
-                    text = (f"This model has no fragments entry: its class {spec.interior!r} is taken as rock and "
-                            "touching rocks are split by distance transform (no edge class), which merges or cuts "
-                            "some of them.")  # fmt: skip
-                else:
-                    text = f"Fragments: class {spec.interior!r}" + (f", edges {spec.edge!r}" if spec.edge else "") + f" ({spec.method})."
+        spec, self.problem, text = model_text(ck)
         self._state = (self._state[0] + 1, spec, self._state[2])
         self.panel.model_label.setText(text)
         self.current = None
@@ -293,16 +279,8 @@ class MeasureHub(QObject):
             self._show_series()
             return
         d = res.distribution
-        t = res.table
-        border = int((t.touches_border & ~t.fines & ~t.use).sum())
-        fines = "–" if d.fines_share is None else f"{100 * d.fines_share:.1f} %"
-        lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
-                 f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
-                 f"Fines (< {self.settings.min_size_px} px): {d.fines} pieces, {fines} of all fragment area",
-                 f"Unit: {d.unit}   Rock cover (with edges): {100 * res.coverage:.0f} %"]  # fmt: skip
-        if d.fragments < 10:
-            lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")
-        p.summary.setText("\n".join(lines))
+        spec = self._state[1]
+        p.summary.setText(summary_text(res, self.settings.min_size_px, spec is not None and spec.edge is not None))
         p.show_curve(d)
         self._show_series()
 

@@ -11,7 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from segtool.core.fragments.analyse import FrameFragments
+from models.errors import UserInputError
+from segtool.core.fragments.analyse import FragmentSpec, FrameFragments
 from segtool.core.fragments.distribution import Distribution
 
 
@@ -145,3 +146,36 @@ def describe(row: dict) -> str:
     elif row["touches_border"]:
         text += " — cut by the border (not counted)"
     return text
+
+
+def model_text(ck) -> tuple[FragmentSpec | None, str | None, str]:
+    """(spec, problem, what the dock says) for a loaded Checkpoint (or None): never silent about a model
+    that cannot measure fragments, or measures them the rough way."""
+    if ck is None:
+        problem = "No model loaded: open a model (File ▸ Open model) to measure fragments."
+        return None, problem, problem
+    try:
+        spec = FragmentSpec.from_checkpoint(ck.fragments, list(ck.class_names))
+    except UserInputError:
+        problem = (f"This model does not know rocks (classes: {', '.join(ck.class_names)}): it has no fragments "
+                   "entry and no class called rock, so there is nothing to measure.")  # fmt: skip
+        return None, problem, problem
+    if ck.fragments is None:
+        return spec, None, (f"This model has no fragments entry: its class {spec.interior!r} is taken as rock and touching "
+                            "rocks are split by distance transform (no edge class), which merges or cuts some of them.")  # fmt: skip
+    edges = f", edges {spec.edge!r}" if spec.edge else ""
+    return spec, None, f"Fragments: class {spec.interior!r}{edges} ({spec.method})."
+
+
+def summary_text(res: FrameFragments, min_size_px: int, with_edges: bool) -> str:
+    """The dock's numbers for one frame (tests compare with what `analyse_prediction` gives)."""
+    d, t = res.distribution, res.table
+    border = int((t.touches_border & ~t.fines & ~t.use).sum())
+    fines = "–" if d.fines_share is None else f"{100 * d.fines_share:.1f} %"
+    lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
+             f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
+             f"Fines (< {min_size_px} px): {d.fines} pieces, {fines} of all fragment area",
+             f"Unit: {d.unit}   Rock cover{' (with edges)' if with_edges else ''}: {100 * res.coverage:.0f} %"]  # fmt: skip
+    if d.fragments < 10:
+        lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")
+    return "\n".join(lines)
