@@ -189,6 +189,17 @@ def test_video_plots_d50_d80_over_time(qtbot, window, rock_clip):
     assert len(t) == 4
     np.testing.assert_allclose(d50, [seen[k] for k in sorted(seen)], equal_nan=True)
     assert len(set(np.round(d50, 3))) > 1  # the frames really differ
+    # Playing measures every frame it shows: the series stays one point per frame, none failed.
+    failed = []
+    window.worker.resultReady.connect(lambda: failed.extend(
+        [1] if window.current is not None and isinstance(window.current.analysis.get("fragments"), Exception) else []))
+    window.seek(0)
+    qtbot.waitUntil(lambda: window.current.index == 0 and hub.current_index == 0, timeout=60000)
+    window.toggle_play()
+    qtbot.waitUntil(lambda: not window.playing, timeout=60000)
+    assert not failed
+    assert len(hub.panel.t50.getData()[0]) == 4
+    assert hub.current_index == 3
 
 
 def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_image, tmp_path, monkeypatch):
