@@ -225,3 +225,17 @@ def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_i
     assert (out / "fragments.csv").is_file()
     assert str(out) in text and "fragments.csv" in text and "summary.json" in text
     assert f"{summary['overall']['fragments']} fragments" in text
+
+
+def test_switching_the_model_measures_with_the_new_one(qtbot, window, gui_checkpoint, rock_image):
+    hub = _measured(qtbot, window, rock_image)
+    first = hub.current
+    with qtbot.waitSignal(window.worker.engineReady, timeout=60000):
+        window.open_checkpoint(gui_checkpoint)
+    assert "no fragments entry" in hub.panel.model_label.text()
+    qtbot.waitUntil(lambda: hub.current is not None and hub.current is not first, timeout=60000)
+    r = window.current
+    ck = load_checkpoint(gui_checkpoint)
+    ref = analyse_prediction(r.mask, r.confidence, FragmentSpec.from_checkpoint(ck.fragments, ck.class_names))
+    assert f"Fragments: {ref.distribution.fragments}" in hub.panel.summary.text()
+    np.testing.assert_array_equal(hub.current.labels, ref.labels)

@@ -229,6 +229,7 @@ class MeasureHub(QObject):
             self.panel.summary.setText("Waiting for the model's mask of this frame…" if self.problem is None else "")
             return
         if m.token != self._state[0]:  # made for a model that has been replaced since
+            self.layer.setPixmap(QPixmap())
             self._ask_again()
             return
         if m.fragments is None:
