@@ -1,15 +1,18 @@
 """'Export report…' of the Measure panel: the same report as `segtool fragments` for the open source,
-made by the CLI's job (`run_fragments`) in a background thread, into a new folder so nothing the user
+made by the CLI itself in a child process (watched by a thread), into a new folder so nothing the user
 made is replaced."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 from PySide6.QtCore import QObject, Signal
 
-from models.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSettings
 from segtool.gui.measure.panel import fmt_size
 
@@ -37,7 +40,7 @@ def describe_report(res, source: str) -> str:
 
 
 class ReportRunner(QObject):
-    """One report at a time; `done(result or error text)` and `progress(frames)` arrive on the GUI thread."""
+    """One report at a time; `done(result or error text)` arrives on the GUI thread."""
 
     done = Signal(object)
     progress = Signal(int)
@@ -51,19 +54,32 @@ class ReportRunner(QObject):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, source: str, out: str | Path, checkpoint: str, settings: FragmentSettings, device: str = "auto") -> None:
-        from segtool.core.fragments.job import FragmentsOptions, run_fragments
-
-        opts = FragmentsOptions(checkpoint=checkpoint, settings=settings, overlay=True, device=device)
+        """`segtool fragments` in a child process (its own engine and threads: a second engine in this
+        process beside the viewer's hung or crashed now and then in tests), watched by a thread."""
+        cmd = [sys.executable, "-m", "segtool", "fragments", str(source), "-c", str(checkpoint), "-o", str(out),
+               "--overlay", "--device", device, "-q", "--min-size", str(settings.min_size_px),
+               "--min-distance", str(settings.min_distance), "--fit-basis", settings.fit_basis]  # fmt: skip
+        if settings.include_border:
+            cmd.append("--include-border")
         self.cancel.clear()
 
         def job() -> None:
             try:
-                res = run_fragments([source], out, opts, cancel=self.cancel, progress=self.progress.emit)
-            except UserInputError as e:
-                res = str(e)
-            except Exception as e:  # noqa: BLE001 - shown to the user, never swallowed
-                res = f"{type(e).__name__}: {e}"
-            self.done.emit(res)
+                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            except OSError as e:
+                self.done.emit(f"cannot start segtool fragments: {e}")
+                return
+            while proc.poll() is None:
+                if self.cancel.wait(0.2):
+                    proc.terminate()  # the CLI keeps what it measured (--resume continues it)
+                    break
+            err = proc.communicate()[1] or ""
+            summary = Path(out) / "summary.json"
+            if not summary.is_file():
+                self.done.emit(err.strip()[-2000:] or f"segtool fragments stopped (exit code {proc.returncode}) without a report")
+                return
+            doc = json.loads(summary.read_text(encoding="utf-8"))
+            self.done.emit(SimpleNamespace(out=Path(out), summary=doc, frames_done=doc.get("frames", 0), exit_code=proc.returncode))
 
         self._thread = threading.Thread(target=job, name="measure-report", daemon=True)
         self._thread.start()
