@@ -129,7 +129,6 @@ class MeasureHub(QObject):
         p.export_btn.clicked.connect(self.export_report)
         window.worker.engineReady.connect(lambda info: self._model_changed())
         self.report.done.connect(self._report_done)
-        self.report.progress.connect(self._report_progress)
 
     def _build_actions(self) -> None:
         w = self.window
@@ -416,9 +415,6 @@ class MeasureHub(QObject):
         self.panel.export_btn.setEnabled(False)
         self.panel.export_btn.setText("Writing report…")
         self.report.start(source, out, checkpoint, self.settings, self.window.panel.device_key())
-
-    def _report_progress(self, frames: int) -> None:
-        self.panel.export_btn.setText(f"Writing report… {frames} frame(s)")
 
     def _report_done(self, res) -> None:
         self.last_report = res

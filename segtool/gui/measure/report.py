@@ -43,7 +43,6 @@ class ReportRunner(QObject):
     """One report at a time; `done(result or error text)` arrives on the GUI thread."""
 
     done = Signal(object)
-    progress = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
