@@ -8,6 +8,7 @@ repaint it when the view settings change.
 Why about 500 lines: this is the one place where the window's parts are wired to each other (the
 viewer worker's signals, the player, the side panel, playback, export, the label/training hubs). The
 parts themselves live in their own modules: opening.py (dialogs, drops, help), labeling/ (label mode),
+measure/ (rock fragments),
 wizard/hub.py (training), export_dialog.py and batch_queue.py (exports), startup.py (first window).
 """
 
@@ -36,6 +37,7 @@ from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog, OverlayView
 from segtool.gui.fit_notice import FitNotice
 from segtool.gui.labeling.hub import LabelHub
+from segtool.gui.measure.hub import MeasureHub
 from segtool.gui.opening import OpeningMixin
 from segtool.gui.player import PlayerBar
 from segtool.gui.render import MODES, compose
@@ -111,6 +113,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         self._build_actions()
         self.training = TrainingHub(self)  # Train menu, wizard, Runs view, training progress in the status bar
         self.labels = LabelHub(self)  # Label menu, label mode on the canvas, suggestions strip
+        self.measure = MeasureHub(self)  # Measure menu and dock: rock fragments of the frame on screen
         self.player.playToggled.connect(self.toggle_play)
         self.player.stepRequested.connect(self.step)
         self.player.seekRequested.connect(self.seek)
@@ -375,6 +378,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.player.set_position(r.index, r.pts_s, r.name)
         self.shown_frames += 1
         self.labels.on_result(r)
+        self.measure.on_result(r)
         now = time.perf_counter()
         self._display_times = [t for t in self._display_times if now - t < 2.0] + [now]
 
@@ -504,5 +508,6 @@ class MainWindow(OpeningMixin, QMainWindow):
             if d is not None:
                 d.shutdown()
         self.training.shutdown()  # a running training child saves last.pt and exits
+        self.measure.shutdown()  # cancels a report being written
         self.labels.shutdown()  # saves the frame's labels (autosave), stops suggestion and region threads
         self.worker.shutdown()

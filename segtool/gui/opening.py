@@ -99,6 +99,7 @@ HELP = """<table>
 <tr><td><b>1</b></td><td>actual pixels</td></tr>
 <tr><td><b>Ctrl+1…4</b></td><td>overlay / mask only / side by side / outlines</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>export masks of the open source</td></tr>
+<tr><td><b>Ctrl+M</b></td><td>Measure panel: rock fragments of the frame on screen, their sizes and passing curve</td></tr>
 <tr><td><b>Ctrl+L</b></td><td>label mode: B brush, E eraser, P polygon, R region, O outline a fragment,
 1…9 class, [ ] brush size, Ctrl+Z / Ctrl+Shift+Z undo / redo, Ctrl+S save</td></tr>
 </table>"""

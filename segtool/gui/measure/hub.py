@@ -1,0 +1,436 @@
+"""The Measure panel of the main window: rock fragments of the frame on screen.
+
+Kept out of main_window.py (like LabelHub): the window creates `MeasureHub(window)`, passes each shown
+result to `on_result` and calls `shutdown()` when it closes.
+
+Threads: the fragments are split and measured, and their outlines drawn, by a per-result analysis
+(`ViewSettings.analyses`, "fragments") in the viewer's own threads; the GUI thread only reads the result
+(`ViewResult.analysis["fragments"]`), looks up the fragment under the pointer and recomputes the
+distribution when only the scale changed (no splitting). "Export report…" runs the CLI's job
+(`run_fragments`) in a background thread.
+
+Each analysis result carries the token of the model state it was made with; a result made for an older
+model (the model changed while the frame was in flight) is not shown, and the frame is asked for again.
+
+A little over 400 lines: the menu, the model state, the results and the canvas events of one panel; the
+parts with their own state or no Qt are apart (panel.py texts and plots, scale_tool.py, report.py,
+outlines.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+)
+
+from segtool.core.fragments.analyse import (
+    FragmentSettings,
+    FragmentSpec,
+    FrameFragments,
+    analyse_prediction,
+    distribution_of,
+)
+from segtool.gui.measure.outlines import outline_rgba
+from segtool.gui.measure.panel import MeasurePanel, describe, fragment_row, model_text, summary_text
+from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
+from segtool.gui.measure.scale_tool import ScaleTool
+
+OVER_TIME_MAX = 5000  # points kept for the over-time plot (memory stays flat on a long video)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the analysis returns for one frame: the fragments (px sizes; distribution for `mm_per_px`)
+    and their outlines as an RGBA layer, made with the model state `token`."""
+
+    token: int
+    fragments: FrameFragments
+    outlines: np.ndarray
+
+
+def _pen(color: QColor, width: float) -> QPen:
+    """A pen `width` screen pixels wide at any zoom."""
+    pen = QPen(color, width)
+    pen.setCosmetic(True)
+    return pen
+
+
+def _qimage_rgba(rgba: np.ndarray) -> QImage:
+    rgba = np.ascontiguousarray(rgba)
+    h, w = rgba.shape[:2]
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+class MeasureHub(QObject):
+    """The Measure menu, dock and canvas layers of one main window (see the module docstring)."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.settings = FragmentSettings()
+        self.active = False
+        # (token, spec, mm_per_px): replaced as a whole, read by the analysis thread without a lock.
+        self._state: tuple[int, FragmentSpec | None, float | None] = (0, None, None)
+        self._checkpoint = None  # the Checkpoint the state was made for
+        self.problem: str | None = None  # why this model cannot measure fragments
+        self.current: FrameFragments | None = None  # fragments of the frame on screen (current scale)
+        self.current_index: int | None = None
+        self._source_id: int | None = None
+        self._series: dict[int, tuple[float, float | None, float | None]] = {}  # frame → (t, D50 px, D80 px)
+        self.report = ReportRunner(self)
+        self._report_source = ""
+        self.last_report: object = None
+
+        canvas = window.canvas
+        self.layer = QGraphicsPixmapItem()
+        self.layer.setZValue(0.5)  # over the picture, under label mode's layer
+        canvas.scene().addItem(self.layer)
+        self.hl_item = QGraphicsPathItem()  # the fragment under the pointer
+        self.hl_item.setPen(_pen(QColor(255, 255, 255), 2.5))
+        self.hl_item.setZValue(3)
+        canvas.scene().addItem(self.hl_item)
+        self._hl: int | None = None
+        self._pointer: tuple[float, float] | None = None
+        self.scale_tool = ScaleTool(window)
+        self.scale_tool.changed.connect(self._scale_changed)
+        canvas.viewport().installEventFilter(self)
+
+        self.panel = MeasurePanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        self.dock = QDockWidget("Measure", window)
+        self.dock.setObjectName("measure-dock")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.dock.setWidget(scroll)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        side = window.findChild(QDockWidget, "side-dock")
+        if side is not None:
+            window.tabifyDockWidget(side, self.dock)
+        self.dock.hide()
+
+        self._build_actions()
+        p = self.panel
+        p.scale_btn.toggled.connect(self.set_scale_tool)
+        p.clear_btn.clicked.connect(self.scale_tool.clear)
+        p.export_btn.clicked.connect(self.export_report)
+        window.worker.engineReady.connect(lambda info: self._model_changed())
+        self.report.done.connect(self._report_done)
+
+    def _build_actions(self) -> None:
+        w = self.window
+        bar = w.menuBar()
+        menu = bar.addMenu("&Measure")
+        help_action = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+        if help_action is not None:
+            bar.removeAction(menu.menuAction())
+            bar.insertMenu(help_action, menu)
+
+        def act(text, slot, shortcut=None):
+            a = QAction(text, w)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            w.addAction(a)
+            return a
+
+        self.act_measure = act("&Measure fragments", lambda on: self.set_active(on), "Ctrl+M")
+        self.act_measure.setCheckable(True)
+        menu.addSeparator()
+        self.act_scale = act("Draw &scale line", lambda on: self.set_scale_tool(on))
+        self.act_scale.setCheckable(True)
+        self.act_clear = act("&Clear scale", lambda: self.scale_tool.clear())
+        self.act_export = act("&Export report…", self.export_report)
+
+    # --- on / off ----------------------------------------------------------------------------------
+
+    def set_active(self, on: bool) -> None:
+        """Measure fragments of every shown frame (the analysis runs only while this is on)."""
+        self.active = bool(on)
+        self.act_measure.setChecked(self.active)
+        w = self.window
+        self.scale_tool.show(self.active)
+        if self.active:
+            self.dock.show()
+            self.dock.raise_()
+            self._model_changed()
+            w.worker.update_settings(analyses=(("fragments", self._analyse),))
+            self._ask_again()
+        else:
+            w.worker.update_settings(analyses=tuple(a for a in w.worker.settings.analyses if a[0] != "fragments"))
+            self.set_scale_tool(False)
+            self.layer.setPixmap(QPixmap())
+            self._highlight(None)
+            self.dock.hide()
+
+    def _ask_again(self) -> None:
+        """Have the frame on screen analysed (a playing source analyses its next frame anyway)."""
+        w = self.window
+        if w.current is not None and w.source is not None and not w.playing and not w.source.is_live:
+            w.worker.show_frame(w.current.index)
+
+    # --- the model ---------------------------------------------------------------------------------
+
+    def _model_changed(self) -> None:
+        info = self.window.engine_info
+        ck = info.checkpoint if info is not None else None
+        if ck is self._checkpoint and self._state[0]:
+            return
+        self._checkpoint = ck
+        spec, self.problem, text = model_text(ck)
+        self._state = (self._state[0] + 1, spec, self._state[2])
+        self.panel.model_label.setText(text)
+        self.current = None
+        self._series.clear()
+        self._show()
+
+    def _analyse(self, frame, prediction) -> Measured | None:
+        """Runs in the viewer's threads (never the GUI thread): split, measure, draw outlines."""
+        token, spec, mm = self._state
+        if spec is None:
+            return Measured(token, None, None)  # type: ignore[arg-type]
+        res = analyse_prediction(prediction.mask, prediction.confidence, spec, self.settings, mm_per_px=mm)
+        return Measured(token, res, outline_rgba(res.labels, res.table))
+
+    # --- results -----------------------------------------------------------------------------------
+
+    def on_result(self, r) -> None:
+        """A new result is on screen (the window calls this from `_result_ready`)."""
+        if not self.active:
+            return
+        if r.source_id != self._source_id:
+            self._source_id = r.source_id
+            self._series.clear()
+        self.scale_tool.load_for(r)
+        m = r.analysis.get("fragments")
+        if isinstance(m, Exception):
+            self.current = None
+            self.panel.summary.setText(f"Measuring failed on this frame: {m}")
+            self.layer.setPixmap(QPixmap())
+            return
+        if r.mask is None or m is None:
+            self.current = None
+            self.layer.setPixmap(QPixmap())
+            self.panel.summary.setText("Waiting for the model's mask of this frame…" if self.problem is None else "")
+            return
+        if m.token != self._state[0]:  # made for a model that has been replaced since
+            self.layer.setPixmap(QPixmap())
+            self._ask_again()
+            return
+        if m.fragments is None:
+            self.current = None
+            self.layer.setPixmap(QPixmap())
+            self._show()
+            return
+        res = m.fragments
+        if (res.mm_per_px or None) != self._mm():
+            res = self._rescaled(res)
+        self.current = res
+        self.current_index = r.index
+        self.layer.setPixmap(QPixmap.fromImage(_qimage_rgba(m.outlines)))
+        self._hl = -1  # a new frame: outline and read again what is under the pointer
+        if self._pointer is not None:
+            self._hover(*self._pointer)
+        d = res.distribution
+        s = 1.0 / res.mm_per_px if res.mm_per_px else 1.0  # the series is kept in pixels
+        t = r.pts_s if r.pts_s is not None else float(r.index)
+        d50, d80 = d.d_by_area.get("D50"), d.d_by_area.get("D80")
+        self._series[r.index] = (t, None if d50 is None else d50 * s, None if d80 is None else d80 * s)
+        if len(self._series) > OVER_TIME_MAX:  # keep the newest (a camera runs for ever)
+            del self._series[next(iter(self._series))]
+        self._show()
+
+    def _mm(self) -> float | None:
+        return self.scale_tool.mm_per_px
+
+    def _rescaled(self, res: FrameFragments) -> FrameFragments:
+        """The same fragments with the distribution in the current unit (no splitting again)."""
+        mm = self._mm()
+        return FrameFragments(res.labels, res.table, distribution_of([res.table], self.settings, mm), res.coverage, mm, res.notes)
+
+    def _show(self) -> None:
+        p = self.panel
+        mm = self._mm()
+        if mm is not None:
+            f = self.scale_tool.file
+            where = f" (from {f.name})" if f is not None else " (not saved)"
+            p.scale_label.setText(f"Scale: {mm:.4g} mm/px{where} — sizes in mm.")
+        else:
+            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line to get mm).")
+        res = self.current
+        if self.problem is not None or res is None:
+            if self.problem is not None:
+                p.summary.setText("")
+            p.show_curve(None)
+            self._show_series()
+            return
+        d = res.distribution
+        spec = self._state[1]
+        p.summary.setText(summary_text(res, self.settings.min_size_px, spec is not None and spec.edge is not None))
+        p.show_curve(d)
+        self._show_series()
+
+    def _show_series(self) -> None:
+        src = self.window.source
+        if not self.active or src is None or not (src.is_live or (src.frames or 0) > 1) or not self._series:
+            self.panel.hide_over_time()
+            return
+        mm = self._mm() or 1.0
+        items = sorted(self._series.values())
+        t = [a for a, _, _ in items]
+        d50 = [b * mm if b is not None else math.nan for _, b, _ in items]
+        d80 = [c * mm if c is not None else math.nan for _, _, c in items]
+        timed = src.is_live or src.kind == "video"
+        self.panel.show_over_time(t, d50, d80, "mm" if self._mm() is not None else "px", "time (s)" if timed else "image / frame number")
+
+    # --- hover ---------------------------------------------------------------------------------------
+
+    def fragment_at(self, x: float, y: float) -> dict | None:
+        """The measurements (a fragments.csv row) of the fragment at image pixel (x, y), or None."""
+        res = self.current
+        if res is None:
+            return None
+        xi, yi = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
+        h, w = res.labels.shape
+        if not (0 <= xi < w and 0 <= yi < h):
+            return None
+        k = int(res.labels[yi, xi])
+        if k == 0:
+            return None
+        i = np.flatnonzero(res.table.fragment == k)
+        if len(i) == 0:
+            return None
+        return fragment_row(res, int(i[0]))
+
+    def _hover(self, x: float, y: float) -> None:
+        self._pointer = (x, y)
+        row = self.fragment_at(x, y)
+        if row is None:
+            self.panel.hover.setText("Point at a rock to read its size.")
+            self._highlight(None)
+            return
+        self.panel.hover.setText(describe(row))
+        self._highlight(row["fragment"])
+
+    def _highlight(self, k: int | None) -> None:
+        """Outline fragment `k` of the frame on screen in white (None: no outline)."""
+        if k == self._hl:
+            return
+        self._hl = k
+        path = QPainterPath()
+        if k is not None and self.current is not None:
+            import cv2
+
+            mask = (self.current.labels == k).astype(np.uint8)
+            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            for c in contours:
+                pts = c.reshape(-1, 2)
+                path.moveTo(float(pts[0, 0]), float(pts[0, 1]))
+                for px, py in pts[1:]:
+                    path.lineTo(float(px), float(py))
+                path.closeSubpath()
+        self.hl_item.setPath(path)
+
+    # --- scale tool ----------------------------------------------------------------------------------
+
+    def set_scale_tool(self, on: bool) -> None:
+        on = bool(on) and self.active
+        for b in (self.panel.scale_btn, self.act_scale):
+            b.blockSignals(True)
+            b.setChecked(on)
+            b.blockSignals(False)
+        self.scale_tool.set_drawing(on)
+
+    def _scale_changed(self) -> None:
+        """The scale in force changed: the same fragments, the distribution in the new unit."""
+        token, spec, _ = self._state
+        self._state = (token, spec, self._mm())
+        if self.current is not None:
+            self.current = self._rescaled(self.current)
+        self._show()
+
+    # --- the canvas ----------------------------------------------------------------------------------
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
+        """Hover on the canvas shows the fragment's size; with the scale tool on, a drag draws the line."""
+        if not self.active:
+            return False
+        t = event.type()
+        if t not in (QEvent.Type.MouseMove, QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+            return False
+        p = self.window.canvas.mapToScene(event.position().toPoint())
+        tool = self.scale_tool
+        left = t != QEvent.Type.MouseMove and event.button() == Qt.MouseButton.LeftButton
+        if t == QEvent.Type.MouseMove:
+            if tool.drawing and tool.move(p.x(), p.y()):
+                return True
+            self._hover(p.x(), p.y())
+            return False  # panning still works
+        if tool.drawing and left and t == QEvent.Type.MouseButtonPress:
+            tool.press(p.x(), p.y())
+            return True
+        if tool.drawing and left and t == QEvent.Type.MouseButtonRelease:
+            start = tool.release(p.x(), p.y())
+            if start is not None:
+                self.set_scale_tool(False)
+                tool.ask(start, (p.x(), p.y()))
+            return True
+        return False
+
+    # --- report --------------------------------------------------------------------------------------
+
+    def export_report(self) -> None:
+        """Run `segtool fragments` on the open source into a new folder inside one the user picks."""
+        w = self.window
+        info, src = w.engine_info, w.source
+        if info is None or src is None or self.problem is not None:
+            QMessageBox.information(w, "Export report", self.problem or "Open a model and a source first.")
+            return
+        if src.is_live or "://" in src.spec:
+            QMessageBox.information(w, "Export report", "A camera or stream has no end: export a report from a file or folder.")
+            return
+        if self.report.running():
+            QMessageBox.information(w, "Export report", "A report is being written; wait for it to finish.")
+            return
+        parent = QFileDialog.getExistingDirectory(w, "Folder to put the fragments report in")
+        if parent:
+            self.start_report(src.spec, new_report_folder(parent, src.spec), info.path)
+
+    def start_report(self, source: str, out: str | Path, checkpoint: str) -> None:
+        self._report_source = source
+        self.panel.export_btn.setEnabled(False)
+        self.panel.export_btn.setText("Writing report…")
+        self.report.start(source, out, checkpoint, self.settings, self.window.panel.device_key())
+
+    def _report_done(self, res) -> None:
+        self.last_report = res
+        self.panel.export_btn.setEnabled(True)
+        self.panel.export_btn.setText("Export report…")
+        if self.report.cancel.is_set():
+            return  # the window is closing
+        if isinstance(res, str):
+            QMessageBox.warning(self.window, "Report failed", res)
+            return
+        msg = describe_report(res, self._report_source)
+        if res.exit_code != 0:
+            QMessageBox.warning(self.window, "Report incomplete", msg + f"\nStopped early (exit code {res.exit_code}).")
+        else:
+            QMessageBox.information(self.window, "Report written", msg)
+
+    def shutdown(self) -> None:
+        self.report.shutdown()
+        self.window.canvas.viewport().removeEventFilter(self)

@@ -1,0 +1,181 @@
+"""The Measure dock's widgets: what the frame's fragments measure, the size under the pointer, the
+passing curve of the frame and D50/D80 over time (pyqtgraph), and the tool buttons. It only shows what
+the hub gives it; it computes nothing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from models.errors import UserInputError
+from segtool.core.fragments.analyse import FragmentSpec, FrameFragments
+from segtool.core.fragments.distribution import Distribution
+
+
+def fmt_size(v: float | None, unit: str) -> str:
+    """A size as the panel writes it (tests compare with this)."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{v:.1f} {unit}"
+
+
+def _wrapping(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class _SizeAxis(pg.AxisItem):
+    """A log size axis labelled 1, 2, 5, 10, 20, 50… (pyqtgraph's default writes 2·10¹ and crowds them)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph naming)
+        out = []
+        for v in values:
+            x = 10 ** (v * scale)
+            lead = x / 10 ** math.floor(math.log10(x)) if x > 0 else 0
+            out.append(f"{x:g}" if any(abs(lead - m) < 1e-6 for m in (1, 2, 5)) else "")
+        return out
+
+
+class MeasurePanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        self.model_label = _wrapping("No model loaded.")
+        self.model_label.setObjectName("measure-model")
+        self.summary = _wrapping("")
+        self.summary.setObjectName("measure-summary")
+        self.scale_label = _wrapping("Scale: none — sizes in pixels.")
+        self.hover = _wrapping("Point at a rock to read its size.")
+        self.hover.setObjectName("measure-hover")
+        for w in (self.model_label, self.summary, self.scale_label):
+            lay.addWidget(w)
+        row = QHBoxLayout()
+        self.scale_btn = QPushButton("Draw scale line")
+        self.scale_btn.setCheckable(True)
+        self.scale_btn.setToolTip("Drag a line along something of known length on the picture, then type its length in mm")
+        self.clear_btn = QPushButton("Clear scale")
+        self.export_btn = QPushButton("Export report…")
+        for b in (self.scale_btn, self.clear_btn, self.export_btn):
+            row.addWidget(b)
+        lay.addLayout(row)
+        lay.addWidget(self.hover)
+
+        self.curve_plot = pg.PlotWidget(title="Passing (by area), this frame", axisItems={"bottom": _SizeAxis("bottom")})
+        self.curve_plot.setLogMode(x=True, y=False)
+        self.curve_plot.setYRange(0, 100)
+        self.curve_plot.setLabel("left", "% passing")
+        self.curve_plot.setMinimumHeight(200)
+        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4)
+        self.d50_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((80, 200, 255), style=Qt.PenStyle.DashLine),
+                                        label="D50", labelOpts={"position": 0.92, "color": (80, 200, 255)})  # fmt: skip
+        self.d80_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 110, 80), style=Qt.PenStyle.DashLine),
+                                        label="D80", labelOpts={"position": 0.8, "color": (255, 110, 80)})  # fmt: skip
+        for line in (self.d50_line, self.d80_line):
+            self.curve_plot.addItem(line)
+            line.hide()
+        lay.addWidget(self.curve_plot)
+
+        self.time_plot = pg.PlotWidget(title="D50 / D80 over time (frames seen)")
+        self.time_plot.setLabel("bottom", "time (s)")
+        self.time_plot.addLegend(offset=(5, 5))
+        self.time_plot.setMinimumHeight(160)
+        self.t50 = self.time_plot.plot([], [], pen=pg.mkPen((80, 200, 255), width=2), name="D50")
+        self.t80 = self.time_plot.plot([], [], pen=pg.mkPen((255, 110, 80), width=2), name="D80")
+        lay.addWidget(self.time_plot)
+        self.time_plot.hide()
+        lay.addStretch(1)
+
+    # --- what the hub shows ----------------------------------------------------------------------
+
+    def show_curve(self, d: Distribution | None) -> None:
+        if d is None or d.fragments == 0 or len(d.sieve) == 0:
+            self.curve.setData([], [])
+            self.d50_line.hide()
+            self.d80_line.hide()
+            return
+        ok = d.sieve > 0
+        self.curve.setData(np.asarray(d.sieve[ok], float), np.asarray(d.passing_by_area[ok], float))
+        self.curve_plot.setLabel("bottom", f"size ({d.unit}, equivalent diameter)")
+        for line, key in ((self.d50_line, "D50"), (self.d80_line, "D80")):
+            v = d.d_by_area.get(key)
+            if v is not None and v > 0:
+                line.show()  # first: a hidden label does not update its text
+                line.setPos(math.log10(v))  # the x axis is in log10 units in log mode
+                line.label.setFormat(f"{key} {v:.1f}")
+                line.label.valueChanged()  # setFormat alone does not redraw the text
+            else:
+                line.hide()
+
+    def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str, xlabel: str = "time (s)") -> None:
+        self.time_plot.show()
+        self.time_plot.setLabel("bottom", xlabel)
+        self.time_plot.setLabel("left", f"size ({unit})")
+        self.t50.setData(np.asarray(t, float), np.asarray(d50, float), connect="finite")
+        self.t80.setData(np.asarray(t, float), np.asarray(d80, float), connect="finite")
+
+    def hide_over_time(self) -> None:
+        self.t50.setData([], [])
+        self.t80.setData([], [])
+        self.time_plot.hide()
+
+
+def fragment_row(res: FrameFragments, i: int) -> dict:
+    """One fragment's row (as in fragments.csv) from the frame's table."""
+    t = res.table
+    s = res.mm_per_px or 1.0
+    unit = "mm" if res.mm_per_px else "px"
+    return {"fragment": int(t.fragment[i]), "unit": unit, "diameter": float(t.diameter_px[i]) * s,
+            "feret_min": float(t.feret_min_px[i]) * s, "feret_max": float(t.feret_max_px[i]) * s,
+            "area": float(t.area_px[i]) * s * s, "fines": bool(t.fines[i]), "touches_border": bool(t.touches_border[i])}  # fmt: skip
+
+
+def describe(row: dict) -> str:
+    """The hover text for one fragment (tests compare with this)."""
+    u = row["unit"]
+    area = f"{row['area']:.0f} px²" if u == "px" else f"{row['area']:.1f} mm²"
+    text = (f"Fragment {row['fragment']}: equivalent diameter {fmt_size(row['diameter'], u)}, "
+            f"Feret min {fmt_size(row['feret_min'], u)}, max {fmt_size(row['feret_max'], u)}, area {area}")  # fmt: skip
+    if row["fines"]:
+        text += " — fines (not counted)"
+    elif row["touches_border"]:
+        text += " — cut by the border (not counted)"
+    return text
+
+
+def model_text(ck) -> tuple[FragmentSpec | None, str | None, str]:
+    """(spec, problem, what the dock says) for a loaded Checkpoint (or None): never silent about a model
+    that cannot measure fragments, or measures them the rough way."""
+    if ck is None:
+        problem = "No model loaded: open a model (File ▸ Open model) to measure fragments."
+        return None, problem, problem
+    try:
+        spec = FragmentSpec.from_checkpoint(ck.fragments, list(ck.class_names))
+    except UserInputError:
+        problem = (f"This model does not know rocks (classes: {', '.join(ck.class_names)}): it has no fragments "
+                   "entry and no class called rock, so there is nothing to measure.")  # fmt: skip
+        return None, problem, problem
+    if ck.fragments is None:
+        return spec, None, (f"This model has no fragments entry: its class {spec.interior!r} is taken as rock and touching "
+                            "rocks are split by distance transform (no edge class), which merges or cuts some of them.")  # fmt: skip
+    edges = f", edges {spec.edge!r}" if spec.edge else ""
+    return spec, None, f"Fragments: class {spec.interior!r}{edges} ({spec.method})."
+
+
+def summary_text(res: FrameFragments, min_size_px: int, with_edges: bool) -> str:
+    """The dock's numbers for one frame (tests compare with what `analyse_prediction` gives)."""
+    d, t = res.distribution, res.table
+    border = int((t.touches_border & ~t.fines & ~t.use).sum())
+    fines = "–" if d.fines_share is None else f"{100 * d.fines_share:.1f} %"
+    lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
+             f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
+             f"Fines (< {min_size_px} px): {d.fines} pieces, {fines} of all fragment area",
+             f"Unit: {d.unit}   Rock cover{' (with edges)' if with_edges else ''}: {100 * res.coverage:.0f} %"]  # fmt: skip
+    if d.fragments < 10:
+        lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")
+    return "\n".join(lines)

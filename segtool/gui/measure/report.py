@@ -1,0 +1,90 @@
+"""'Export report…' of the Measure panel: the same report as `segtool fragments` for the open source,
+made by the CLI itself in a child process (watched by a thread), into a new folder so nothing the user
+made is replaced."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+from PySide6.QtCore import QObject, Signal
+
+from segtool.core.fragments.analyse import FragmentSettings
+from segtool.gui.measure.panel import fmt_size
+
+
+def new_report_folder(parent: str | Path, source: str) -> Path:
+    """`<parent>/<source name>_fragments`, or `…_2`, `…_3` when taken (never an existing folder)."""
+    stem = Path(str(source).rstrip("/")).stem or "source"
+    base = Path(parent) / f"{stem}_fragments"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}_{n}")
+    return out
+
+
+def describe_report(res, source: str) -> str:
+    """What the report dialog says: where, which files, the overall D50/D80."""
+    files = sorted(p.name for p in Path(res.out).iterdir())
+    ov, unit = res.summary.get("overall") or {}, res.summary.get("unit", "px")
+    by_area = ov.get("by_area") or {}
+    return (f"Measured {res.frames_done} frame(s) of {Path(source).name} into {res.out}\n"
+            f"Files: {', '.join(files)}\n"
+            f"Overall: {ov.get('fragments', 0)} fragments, D50 {fmt_size(by_area.get('D50'), unit)}, "
+            f"D80 {fmt_size(by_area.get('D80'), unit)} (by area), sizes in {unit}")  # fmt: skip
+
+
+class ReportRunner(QObject):
+    """One report at a time; `done(result or error text)` arrives on the GUI thread."""
+
+    done = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+        self.cancel = threading.Event()
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, source: str, out: str | Path, checkpoint: str, settings: FragmentSettings, device: str = "auto") -> None:
+        """`segtool fragments` in a child process (its own engine and threads: a second engine in this
+        process beside the viewer's hung or crashed now and then in tests), watched by a thread."""
+        cmd = [sys.executable, "-m", "segtool", "fragments", str(source), "-c", str(checkpoint), "-o", str(out),
+               "--overlay", "--device", device, "-q", "--min-size", str(settings.min_size_px),
+               "--min-distance", str(settings.min_distance), "--fit-basis", settings.fit_basis]  # fmt: skip
+        if settings.include_border:
+            cmd.append("--include-border")
+        self.cancel.clear()
+
+        def job() -> None:
+            try:
+                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            except OSError as e:
+                self.done.emit(f"cannot start segtool fragments: {e}")
+                return
+            while proc.poll() is None:
+                if self.cancel.wait(0.2):
+                    proc.terminate()  # the CLI keeps what it measured (--resume continues it)
+                    break
+            err = proc.communicate()[1] or ""
+            summary = Path(out) / "summary.json"
+            if not summary.is_file():
+                self.done.emit(err.strip()[-2000:] or f"segtool fragments stopped (exit code {proc.returncode}) without a report")
+                return
+            doc = json.loads(summary.read_text(encoding="utf-8"))
+            self.done.emit(SimpleNamespace(out=Path(out), summary=doc, frames_done=doc.get("frames", 0), exit_code=proc.returncode))
+
+        self._thread = threading.Thread(target=job, name="measure-report", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Stop a report being written (what was measured is kept) and wait for its thread."""
+        self.cancel.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
