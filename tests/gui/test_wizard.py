@@ -110,14 +110,20 @@ def wait_ended(qtbot, wiz) -> None:
     wait_until(lambda: wiz.run.outcome is not None, RUN_TIMEOUT_MS)
 
 
-def test_data_page_report_and_random_split(qtbot, wizard, tmp_path):
-    # images/ + masks/ without a split: a seeded random split, the classes with their pixel share
+def flat_dataset(tmp_path):
+    """images/ + masks/ + classes.json without a split (5 photos with a labelled rock square each)."""
     root = tmp_path / "flat"
     root.mkdir()
     src = make_dataset(tmp_path / "src", n_train=5, n_val=0)
     for sub in ("images", "masks"):
         (src / "train" / sub).rename(root / sub)
     (src / "classes.json").rename(root / "classes.json")
+    return root
+
+
+def test_data_page_report_and_random_split(qtbot, wizard, tmp_path):
+    # images/ + masks/ without a split: a seeded random split, the classes with their pixel share
+    root = flat_dataset(tmp_path)
     check_data(qtbot, wizard, root)
     page = wizard.data_page
     assert page.isComplete()
@@ -458,12 +464,7 @@ def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
 def test_data_page_unknown_class_checkbox_reaches_the_check_and_the_run(qtbot, wizard, tmp_path):
     """Sparse exports: 'Unpainted pixels are unknown' reads that class's pixels as unknown in the data
     check (and so in training): here every background pixel, so background has no labelled pixels left."""
-    root = tmp_path / "flat"
-    root.mkdir()
-    src = make_dataset(tmp_path / "src", n_train=5, n_val=0)
-    for sub in ("images", "masks"):
-        (src / "train" / sub).rename(root / sub)
-    (src / "classes.json").rename(root / "classes.json")
+    root = flat_dataset(tmp_path)
     check_data(qtbot, wizard, root)
     page = wizard.data_page
     assert page.data_config()["unknown_classes"] == []
