@@ -198,3 +198,14 @@ def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labe
     assert cmp["before"] is not None and cmp["after"] is not None and cmp["frames"] >= 1
     assert set(cmp["after"]["per_class_iou"]) == {"background", "rock"}
     assert "before" in hub.comparison_box.informativeText() and "held out" in hub.comparison_box.informativeText()
+
+
+def test_lasso_drag_fills_the_traced_outline(qtbot, labelling):
+    win, hub, _ = labelling
+    QTest.keyClick(win.canvas, Qt.Key.Key_P)
+    ring = [(200 + 40 * np.cos(t), 150 + 40 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]
+    drag(win, ring)  # press, trace the circle, release: a freehand lasso
+    m = hub.editor.mask
+    assert m[150, 200] == 1 and m[150, 230] == 1  # inside the traced circle
+    assert m[150, 250] == UNKNOWN and m[100, 200] == UNKNOWN  # outside it
+    assert not hub._poly  # closed on release

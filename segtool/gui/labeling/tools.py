@@ -1,4 +1,5 @@
-"""Label mode's mouse and key handling on the canvas (brush strokes, polygons and outlines, region fill
+"""Label mode's mouse and key handling on the canvas (brush strokes, polygons by clicks or a freehand
+lasso drag, fragment outlines, region fill
 over superpixels computed off the GUI thread) — a mixin of `LabelHub`."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ToolHandlers:
             self._redraw()
         elif self.tool in ("polygon", "outline"):
             self._poly.append((x, y))
+            self._lasso = 0  # points added by dragging from this press
             self.layer.show_path(self._poly)
         elif self.tool == "region":
             self._region_at([(x, y)])
@@ -38,11 +40,21 @@ class ToolHandlers:
             self._redraw()
         elif self.tool == "region":
             self._region_at([(x, y)])
+        elif self.tool in ("polygon", "outline") and self._poly:
+            # Lasso: dragging with the button down traces the outline freehand (a point every 2 px).
+            lx, ly = self._poly[-1]
+            if (x - lx) ** 2 + (y - ly) ** 2 >= 4.0:
+                self._poly.append((x, y))
+                self._lasso = getattr(self, "_lasso", 0) + 1
+                self.layer.show_path(self._poly)
 
     def _release(self, x: float, y: float) -> None:
         if self.editor is not None and self.tool in ("brush", "eraser"):
             self.editor.end_stroke()
             self._update_state()
+        elif self.tool in ("polygon", "outline") and getattr(self, "_lasso", 0) >= 5:
+            self._lasso = 0
+            self.close_polygon()  # a freehand lasso closes when the button is let go
 
     def _double(self, x: float, y: float) -> None:
         if self.tool in ("polygon", "outline"):
