@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.gui.helpers import wait_for_progress
 from tests.gui.test_main_window import load
 from tests.videos import X264, _encode
 
@@ -70,8 +71,7 @@ def test_queue_can_be_cancelled_and_continued(qtbot, window, gui_checkpoint, cli
     out = tmp_path / "out"
     dlg.out.setText(str(out))
     dlg.start_btn.click()
-    with qtbot.waitSignal(dlg.job.progress, timeout=30000):
-        pass
+    wait_for_progress(qtbot, dlg.job.progress)
     dlg.cancel_btn.click()  # Cancel while running
     qtbot.waitUntil(lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=30000)  # finished signal handled
     assert dlg.exit_code == 130 and "Cancelled" in dlg.status.text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.gui.helpers import load
+from tests.gui.helpers import load, wait_for_progress
 
 
 def start(qtbot, window, out, *, end=0, every=1, overlay=False):
@@ -57,8 +57,7 @@ def test_export_can_be_cancelled(qtbot, window, gui_checkpoint, clip, tmp_path):
     load(qtbot, window, gui_checkpoint, clip)
     out = tmp_path / "out"
     dlg = start(qtbot, window, out)
-    with qtbot.waitSignal(dlg.job.progress, timeout=30000):
-        pass
+    wait_for_progress(qtbot, dlg.job.progress)
     dlg.cancel_btn.click()  # Cancel while running
     qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=30000)
     assert dlg.exit_code == 130 and "Cancelled" in dlg.eta.text()
@@ -91,8 +90,7 @@ def test_closing_the_window_cancels_a_running_export(qtbot, settings, gui_checkp
     win.show()
     load(qtbot, win, gui_checkpoint, clip)
     dlg = start(qtbot, win, tmp_path / "out")
-    with qtbot.waitSignal(dlg.job.progress, timeout=30000):
-        pass
+    wait_for_progress(qtbot, dlg.job.progress)
     win.close()
     assert not dlg.job.isRunning() and not win.worker.isRunning()
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["complete"] is False
