@@ -136,7 +136,19 @@ class LabelSet:
         return [c["name"] for c in self.classes]
 
     def find(self, source: str | os.PathLike, frame: int | None = None) -> LabelledFrame | None:
-        return self._frames.get(frame_name(source, frame))
+        f = self._frames.get(self.stem_for(source, frame))
+        return f if f is not None and f.source in (None, str(source)) else None
+
+    def stem_for(self, source: str | os.PathLike, frame: int | None = None) -> str:
+        """The file stem this frame has (or will get) in the set: `<stem>_<frame:06d>`, made unique when
+        another source with the same file name (day1/clip.mp4, day2/clip.mp4) already holds it, so the
+        second never overwrites the first's labels."""
+        base = frame_name(source, frame)
+        stem, n = base, 1
+        while (f := self._frames.get(stem)) is not None and f.source not in (None, str(source)):
+            n += 1
+            stem = f"{base}-{n}"
+        return stem
 
     def load_image(self, stem: str) -> np.ndarray:
         f = self._frames[stem]
@@ -172,7 +184,7 @@ class LabelSet:
         bad = np.setdiff1d(np.unique(mask), [*range(len(self.classes)), UNKNOWN])
         if bad.size:
             raise UserInputError(f"mask has values {bad.tolist()} that are no class of this label set (0..{len(self.classes) - 1}, 255 unknown)")
-        stem = frame_name(source, frame)
+        stem = self.stem_for(source, frame)
         entry = LabelledFrame(f"{stem}.png", str(source), frame, pts_s)
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():

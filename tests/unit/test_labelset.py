@@ -129,3 +129,18 @@ def test_labels_cli_round_trip(tmp_path, capsys):
     assert "clip_000004.png: background" in out and "unknown" in out
     assert main(["labels", "info", str(tmp_path / "none")]) == 2
     assert "not a label set" in capsys.readouterr().err
+
+
+def test_two_sources_with_the_same_file_name_never_overwrite_each_other(tmp_path):
+    ls = LabelSet.create(tmp_path / "L", CLASSES)
+    a_rgb, a_mask = _frame(1)
+    b_rgb, b_mask = _frame(2)
+    b_mask[:] = 0
+    ls.save(a_rgb, a_mask, source="/day1/clip.mp4", frame=5)
+    ls.save(b_rgb, b_mask, source="/day2/clip.mp4", frame=5)  # same stem, other footage
+    again = LabelSet.open(tmp_path / "L")
+    fa, fb = again.find("/day1/clip.mp4", 5), again.find("/day2/clip.mp4", 5)
+    assert fa.stem == "clip_000005" and fb.stem == "clip_000005-2"
+    assert np.array_equal(again.load_mask(fa.stem), a_mask) and np.array_equal(again.load_image(fa.stem), a_rgb)
+    assert np.array_equal(again.load_mask(fb.stem), b_mask) and np.array_equal(again.load_image(fb.stem), b_rgb)
+    assert again.find("/day3/clip.mp4", 5) is None

@@ -236,11 +236,13 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         """(source path, label-set stem, frame index or None) of a result."""
         src = self.window.source
         if src.kind == "folder" and r.name:
-            path = str(Path(src.spec) / r.name)
-            return path, frame_name(path, None), None
-        if src.kind == "image":
-            return src.spec, frame_name(src.spec, None), None
-        return src.spec, frame_name(src.spec, r.index), r.index
+            path, index = str(Path(src.spec) / r.name), None
+        elif src.kind == "image":
+            path, index = src.spec, None
+        else:
+            path, index = src.spec, r.index
+        stem = self.labelset.stem_for(path, index) if self.labelset is not None else frame_name(path, index)
+        return path, stem, index
 
     def on_result(self, r) -> None:
         """The window shows result `r`: in label mode, load (or start) its labels."""
