@@ -164,7 +164,7 @@ def test_start_from_prediction_then_correct(qtbot, labelling):
 def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
     win, hub, _ = labelling
     with qtbot.waitSignal(hub.strip.finished, timeout=120000) as blocker:
-        hub.strip.start(win.source.spec, str(win.checkpoint_path), 3, every=10)
+        hub.strip.start(win.source.spec, win.engine_info.checkpoint, 3, every=10)  # the loaded model, as the menu does
     picks = blocker.args[0]
     assert len(picks) == 3 and hub.strip.list.count() == 3
     assert all(p.index % 10 == 0 for p in picks)

@@ -62,8 +62,9 @@ class SuggestStrip(QWidget):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, source_spec: str, checkpoint: str, n: int, *, every: int = 1, threshold: float = 0.6) -> None:
-        """Score every `every`-th frame of the source with the checkpoint in a background thread."""
+    def start(self, source_spec: str, checkpoint, n: int, *, every: int = 1, threshold: float = 0.6) -> None:
+        """Score every `every`-th frame of the source in a background thread. `checkpoint`: a loaded
+        Checkpoint (shared read-only; the Engine copies its weights) or a file path."""
         self.cancel()
         self.list.clear()
         self.bar.setRange(0, 0)

@@ -9,6 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
+from segtool.core.onnx_export import is_onnx_path
+
 
 class TeachingActions:
     """Suggest frames, train on the label set, compare the models; mixed into `LabelHub`."""
@@ -20,7 +22,11 @@ class TeachingActions:
             return
         n, ok = QInputDialog.getInt(w, "Suggest frames", "How many frames to suggest:", 10, 1, 200)
         if ok:
-            self.strip.start(w.source.spec, str(w.checkpoint_path), n, every=max(1, (w.source.frames or 1) // 200))
+            # the Checkpoint the viewer already loaded (not the file again); an .onnx file is its own weights
+            info = w.engine_info
+            model = info.path if info is None or is_onnx_path(info.path) else info.checkpoint
+            self.strip.start(w.source.spec, model if info is not None else str(w.checkpoint_path), n,
+                             every=max(1, (w.source.frames or 1) // 200))  # fmt: skip
 
     def _open_suggestion(self, index: int) -> None:
         if not self.confirm_leave():
