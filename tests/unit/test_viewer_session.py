@@ -15,6 +15,7 @@ import pytest
 
 from models.checkpoint import Checkpoint, load_checkpoint
 from segtool.core.engine import Engine
+from segtool.core.sources import open_source
 from segtool.core.viewer import (
     ApplySettings,
     EngineInfo,
@@ -258,3 +259,19 @@ def test_a_quick_play_then_pause_leaves_the_session_paused(session):
     with Running(session) as s:
         time.sleep(1.0)
         assert s.last_result() is None and s.rec.of("ended") == []
+
+
+def test_the_viewer_decodes_without_frame_threads(session, clip):
+    """Seeks, pauses and source switches close decoders mid-stream, which can hang a frame-threaded
+    FFmpeg decoder (PyAV-Org/PyAV#1849): the session's video decodes with slice threads only, while a
+    source opened for reading through (export, fragments) keeps frame threads."""
+    session.handle(ShowFrame(30))
+    src = session._source
+    assert src is not None and src.frame_threads is False
+    assert src._reader.stream.thread_type.name == "SLICE"
+    with open_source(clip) as through:
+        next(iter(through.frames(0)))
+        assert through.frame_threads is True
+        assert through._reader.container is None  # read() not used: frames() has its own decoder
+        through.read(0)
+        assert through._reader.stream.thread_type.name == "AUTO"  # frame + slice threads

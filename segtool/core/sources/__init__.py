@@ -46,7 +46,8 @@ _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
 def open_source(
-    spec: str | os.PathLike, *, connect_timeout_s: float = 10.0, max_reconnects: int = 3
+    spec: str | os.PathLike, *, connect_timeout_s: float = 10.0, max_reconnects: int = 3,
+    frame_threads: bool = True,
 ) -> Source:
     """Open whatever a SOURCE argument names.
 
@@ -55,6 +56,9 @@ def open_source(
             rtsp://, rtsps://, rtmp://, http:// or https:// URL.
         connect_timeout_s: streams only: seconds to wait for the server on connect and on each read.
         max_reconnects: streams only: reconnections in a row before giving up.
+        frame_threads: video files only: let FFmpeg decode several frames at once (fastest for reading
+            a video through). Interactive readers that seek and stop mid-stream pass False (see
+            `VideoSource`).
 
     Returns:
         An open `Source`; use it as a context manager to release it.
@@ -82,7 +86,7 @@ def open_source(
     if url and not isinstance(spec, os.PathLike):
         scheme = url.group(1).lower()
         if scheme == "file":
-            return open_source(Path(text[len("file://") :]))
+            return open_source(Path(text[len("file://") :]), frame_threads=frame_threads)
         if scheme not in STREAM_SCHEMES:
             raise UserInputError(
                 f"URL scheme {scheme!r} in {text!r} is not supported; use one of "
@@ -98,4 +102,4 @@ def open_source(
         return FolderSource(path)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageSource(path)
-    return VideoSource(path)
+    return VideoSource(path, frame_threads=frame_threads)

@@ -106,9 +106,10 @@ class _Cursor:
     come from the packet index's pts map.
     """
 
-    def __init__(self, path: Path, index: _Index | None):
+    def __init__(self, path: Path, index: _Index | None, frame_threads: bool = True):
         self.path = path
         self.index = index
+        self.frame_threads = frame_threads
         self.container: av.container.InputContainer | None = None
         self.pos = -1  # index of the last frame returned
         self._by_pts = False
@@ -117,7 +118,10 @@ class _Cursor:
         self.close()
         self.container = open_av(str(self.path))
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"  # frame + slice threads; several times faster on H.264
+        # Frame + slice threads are several times faster on H.264 when a video is read through; slice
+        # threads only (FFmpeg's default) when the reader seeks and stops mid-stream all the time: closing
+        # or flushing a frame-threaded decoder early can hang the process (PyAV-Org/PyAV#1849, open).
+        self.stream.thread_type = "AUTO" if self.frame_threads else "SLICE"
         self._frames = self.container.decode(self.stream)
         self.pos, self._by_pts = -1, False
 
@@ -196,14 +200,19 @@ class VideoSource(Source):
 
     kind = "video"
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, frame_threads: bool = True):
         """Open the file and decode its first frame (so a broken file fails here, not later).
+
+        `frame_threads=False` decodes with slice threads only: slower on H.264, but a decoder closed or
+        flushed mid-stream (a viewer's seeks, pauses and source switches) cannot hang in FFmpeg's frame
+        threads (PyAV-Org/PyAV#1849).
 
         Raises:
             UserInputError: not a video FFmpeg can open, no video stream, or no decodable frame.
         """
         super().__init__()
         self.path = Path(path)
+        self.frame_threads = frame_threads
         try:
             size = self.path.stat().st_size
         except OSError as e:
@@ -241,7 +250,7 @@ class VideoSource(Source):
             w, h = first.width, first.height
             self.width, self.height = (h, w) if self.rotation in (90, 270) else (w, h)
         self._index: _Index | None = None
-        self._reader = _Cursor(self.path, None)  # random access for read()
+        self._reader = _Cursor(self.path, None, frame_threads)  # random access for read()
         self._last: Frame | None = None
 
     # --- metadata -------------------------------------------------------------------------------
@@ -316,7 +325,7 @@ class VideoSource(Source):
         return self._iter(start, end, every)
 
     def _iter(self, start: int, end: int | None, every: int) -> Iterator[Frame]:
-        cursor = _Cursor(self.path, self._get_index() if start > 0 else None)
+        cursor = _Cursor(self.path, self._get_index() if start > 0 else None, self.frame_threads)
         last = start - 1  # last index decoded (delivered or deliberately skipped)
         delivered = -1  # last index yielded
         last_pts_s: float | None = None

@@ -210,7 +210,7 @@ class ViewerSession:
     def _open(self, spec: str) -> None:
         self.events.busy(f"Opening {spec}…")
         self._close_source()
-        src = open_source(spec, connect_timeout_s=self.connect_timeout_s)
+        src = open_source(spec, connect_timeout_s=self.connect_timeout_s, frame_threads=False)
         self._source, self._spec, self._live_used = src, spec, False
         self._source_id += 1
         n = src.frames_expected  # counting an MKV's packets happens here, not on the caller's thread
@@ -249,7 +249,7 @@ class ViewerSession:
             return
         if src.is_live and self._live_used:  # a camera or stream can be read once: reconnect
             self._close_source()
-            src = self._source = open_source(self._spec, connect_timeout_s=self.connect_timeout_s)  # type: ignore[arg-type]
+            src = self._source = open_source(self._spec, connect_timeout_s=self.connect_timeout_s, frame_threads=False)  # type: ignore[arg-type]
         if src.is_live:
             self._live_used, start = True, 0
         cancel = self._inbox.start_playback()
