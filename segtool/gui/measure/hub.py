@@ -46,7 +46,9 @@ from segtool.core.fragments.analyse import (
 from segtool.gui.measure.outlines import outline_rgba
 from segtool.gui.measure.panel import MeasurePanel, describe, fragment_row, model_text, summary_text
 from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
+from segtool.gui.measure.scale_shapes import reference_text
 from segtool.gui.measure.scale_tool import ScaleTool
+from segtool.gui.measure.settings_box import load_settings, save_settings
 
 OVER_TIME_MAX = 5000  # points kept for the over-time plot (memory stays flat on a long video)
 
@@ -80,10 +82,12 @@ class MeasureHub(QObject):
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.settings = FragmentSettings()
+        self.store = getattr(window, "settings", None)  # the window's AppSettings (the panel's settings persist)
+        self.settings = load_settings(self.store)
         self.active = False
-        # (token, spec, mm_per_px): replaced as a whole, read by the analysis thread without a lock.
-        self._state: tuple[int, FragmentSpec | None, float | None] = (0, None, None)
+        # (token, spec, mm_per_px, settings): replaced as a whole, read by the analysis thread without a lock;
+        # a new token (model or settings changed) makes results still in flight stale.
+        self._state: tuple[int, FragmentSpec | None, float | None, FragmentSettings] = (0, None, None, self.settings)
         self._checkpoint = None  # the Checkpoint the state was made for
         self.problem: str | None = None  # why this model cannot measure fragments
         self.current: FrameFragments | None = None  # fragments of the frame on screen (current scale)
@@ -125,7 +129,11 @@ class MeasureHub(QObject):
         self._build_actions()
         p = self.panel
         p.scale_btn.toggled.connect(self.set_scale_tool)
+        for kind, a in p.kind_actions.items():
+            a.triggered.connect(lambda _c=False, k=kind: self.set_scale_tool(True, k))
         p.clear_btn.clicked.connect(self.scale_tool.clear)
+        p.settings_box.set_settings(self.settings)
+        p.settings_box.changed.connect(self._settings_changed)
         p.export_btn.clicked.connect(self.export_report)
         window.worker.engineReady.connect(lambda info: self._model_changed())
         self.report.done.connect(self._report_done)
@@ -151,8 +159,17 @@ class MeasureHub(QObject):
         self.act_measure = act("&Measure fragments", lambda on: self.set_active(on), "Ctrl+M")
         self.act_measure.setCheckable(True)
         menu.addSeparator()
-        self.act_scale = act("Draw &scale line", lambda on: self.set_scale_tool(on))
-        self.act_scale.setCheckable(True)
+        self.act_scale = {}
+        for kind, key in (("line", "&line"), ("box", "&box"), ("circle", "c&ircle")):
+            a = act(f"Draw scale {key}", lambda on, k=kind: self.set_scale_tool(on, k))
+            a.setCheckable(True)
+            self.act_scale[kind] = a
+        # Esc cancels drawing (enabled only then, so Esc stays free for the rest of the window).
+        self.act_cancel = QAction("Cancel drawing", w)
+        self.act_cancel.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.act_cancel.setEnabled(False)
+        self.act_cancel.triggered.connect(lambda: self.set_scale_tool(False))
+        w.addAction(self.act_cancel)
         self.act_clear = act("&Clear scale", lambda: self.scale_tool.clear())
         self.act_export = act("&Export report…", self.export_report)
 
@@ -192,18 +209,19 @@ class MeasureHub(QObject):
             return
         self._checkpoint = ck
         spec, self.problem, text = model_text(ck)
-        self._state = (self._state[0] + 1, spec, self._state[2])
+        self._state = (self._state[0] + 1, spec, self._state[2], self.settings)
         self.panel.model_label.setText(text)
+        self.panel.settings_box.set_edges(spec is not None and spec.edge is not None)
         self.current = None
         self._series.clear()
         self._show()
 
     def _analyse(self, frame, prediction) -> Measured | None:
         """Runs in the viewer's threads (never the GUI thread): split, measure, draw outlines."""
-        token, spec, mm = self._state
+        token, spec, mm, settings = self._state
         if spec is None:
             return Measured(token, None, None)  # type: ignore[arg-type]
-        res = analyse_prediction(prediction.mask, prediction.confidence, spec, self.settings, mm_per_px=mm)
+        res = analyse_prediction(prediction.mask, prediction.confidence, spec, settings, mm_per_px=mm)
         return Measured(token, res, outline_rgba(res.labels, res.table))
 
     # --- results -----------------------------------------------------------------------------------
@@ -268,9 +286,9 @@ class MeasureHub(QObject):
         if mm is not None:
             f = self.scale_tool.file
             where = f" (from {f.name})" if f is not None else " (not saved)"
-            p.scale_label.setText(f"Scale: {mm:.4g} mm/px{where} — sizes in mm.")
+            p.scale_label.setText(f"Scale: {mm:.4g} mm/px, {reference_text(self.scale_tool.scale)}{where} — sizes in mm.")
         else:
-            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line to get mm).")
+            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line, box or circle to get mm).")
         res = self.current
         if self.problem is not None or res is None:
             if self.problem is not None:
@@ -347,21 +365,43 @@ class MeasureHub(QObject):
 
     # --- scale tool ----------------------------------------------------------------------------------
 
-    def set_scale_tool(self, on: bool) -> None:
+    def set_scale_tool(self, on: bool, kind: str | None = None) -> None:
+        """Draw a scale reference (`kind`: line, box or circle; None: the last one chosen) or stop."""
         on = bool(on) and self.active
-        for b in (self.panel.scale_btn, self.act_scale):
+        tool = self.scale_tool
+        if kind is not None:
+            tool.set_kind(kind)
+            self.panel.show_kind(kind)
+        buttons = [(self.panel.scale_btn, on)] + [(a, on and k == tool.kind) for k, a in self.act_scale.items()]
+        for b, checked in buttons:
             b.blockSignals(True)
-            b.setChecked(on)
+            b.setChecked(checked)
             b.blockSignals(False)
-        self.scale_tool.set_drawing(on)
+        self.act_cancel.setEnabled(on)
+        tool.set_drawing(on)
 
     def _scale_changed(self) -> None:
         """The scale in force changed: the same fragments, the distribution in the new unit."""
-        token, spec, _ = self._state
-        self._state = (token, spec, self._mm())
+        token, spec, _, settings = self._state
+        self._state = (token, spec, self._mm(), settings)
         if self.current is not None:
             self.current = self._rescaled(self.current)
         self._show()
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    def _settings_changed(self) -> None:
+        """A setting changed in the dock: kept, and the frame on screen measured again with it (results
+        made with the old settings are stale); the report uses the same settings."""
+        new = self.panel.settings_box.settings(self.settings)
+        if new == self.settings:
+            return
+        self.settings = new
+        save_settings(self.store, new)
+        token, spec, mm, _ = self._state
+        self._state = (token + 1, spec, mm, new)
+        if self.active:
+            self._ask_again()
 
     # --- the canvas ----------------------------------------------------------------------------------
 
@@ -374,6 +414,9 @@ class MeasureHub(QObject):
             return False
         p = self.window.canvas.mapToScene(event.position().toPoint())
         tool = self.scale_tool
+        if tool.drawing and t == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.RightButton:
+            self.set_scale_tool(False)  # right-click cancels the drawing
+            return True
         left = t != QEvent.Type.MouseMove and event.button() == Qt.MouseButton.LeftButton
         if t == QEvent.Type.MouseMove:
             if tool.drawing and tool.move(p.x(), p.y()):
