@@ -399,3 +399,22 @@ def test_switching_the_model_measures_with_the_new_one(qtbot, window, gui_checkp
     ref = analyse_prediction(r.mask, r.confidence, FragmentSpec.from_checkpoint(ck.fragments, ck.class_names))
     assert f"Fragments: {ref.distribution.fragments}" in hub.panel.summary.text()
     np.testing.assert_array_equal(hub.current.labels, ref.labels)
+
+
+def test_settings_are_kept_for_the_next_session(qtbot, settings):
+    from segtool.gui.main_window import MainWindow
+    from segtool.gui.measure.settings_box import save_settings
+
+    save_settings(settings, FragmentSettings(min_size_px=77, include_border=True, min_distance=11))
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    hub, box = win.measure, win.measure.panel.settings_box
+    assert (hub.settings.min_size_px, hub.settings.include_border, hub.settings.min_distance) == (77, True, 11)
+    assert (box.min_size.value(), box.border.isChecked(), box.distance.value()) == (77, True, 11)
+    win.close()
+    # A hand-edited value out of range gives the defaults, not a panel that cannot start.
+    settings.set("measure/min_distance", 0)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    assert win.measure.settings == FragmentSettings()
+    win.close()

@@ -13,26 +13,23 @@ Each analysis result carries the token of the model state it was made with; a re
 model (the model changed while the frame was in flight) is not shown, and the frame is asked for again.
 
 A little over 400 lines: the menu, the model state, the results and the canvas events of one panel; the
-parts with their own state or no Qt are apart (panel.py texts and plots, scale_tool.py, report.py,
-outlines.py).
+parts with their own state or no Qt are apart (panel.py texts and plots, settings_box.py, scale_tool.py
+and scale_shapes.py, report.py, outlines.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QGraphicsPathItem,
     QGraphicsPixmapItem,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
 )
 
@@ -45,7 +42,7 @@ from segtool.core.fragments.analyse import (
 )
 from segtool.gui.measure.outlines import outline_rgba
 from segtool.gui.measure.panel import MeasurePanel, describe, fragment_row, model_text, summary_text
-from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
+from segtool.gui.measure.report import ReportExport
 from segtool.gui.measure.scale_shapes import reference_text
 from segtool.gui.measure.scale_tool import ScaleTool
 from segtool.gui.measure.settings_box import load_settings, save_settings
@@ -94,9 +91,7 @@ class MeasureHub(QObject):
         self.current_index: int | None = None
         self._source_id: int | None = None
         self._series: dict[int, tuple[float, float | None, float | None]] = {}  # frame → (t, D50 px, D80 px)
-        self.report = ReportRunner(self)
-        self._report_source = ""
-        self.last_report: object = None
+        self.report = ReportExport(self)
 
         canvas = window.canvas
         self.layer = QGraphicsPixmapItem()
@@ -134,9 +129,8 @@ class MeasureHub(QObject):
         p.clear_btn.clicked.connect(self.scale_tool.clear)
         p.settings_box.set_settings(self.settings)
         p.settings_box.changed.connect(self._settings_changed)
-        p.export_btn.clicked.connect(self.export_report)
+        p.export_btn.clicked.connect(self.report.export)
         window.worker.engineReady.connect(lambda info: self._model_changed())
-        self.report.done.connect(self._report_done)
 
     def _build_actions(self) -> None:
         w = self.window
@@ -171,7 +165,7 @@ class MeasureHub(QObject):
         self.act_cancel.triggered.connect(lambda: self.set_scale_tool(False))
         w.addAction(self.act_cancel)
         self.act_clear = act("&Clear scale", lambda: self.scale_tool.clear())
-        self.act_export = act("&Export report…", self.export_report)
+        self.act_export = act("&Export report…", lambda: self.report.export())
 
     # --- on / off ----------------------------------------------------------------------------------
 
@@ -434,46 +428,6 @@ class MeasureHub(QObject):
             return True
         return False
 
-    # --- report --------------------------------------------------------------------------------------
-
-    def export_report(self) -> None:
-        """Run `segtool fragments` on the open source into a new folder inside one the user picks."""
-        w = self.window
-        info, src = w.engine_info, w.source
-        if info is None or src is None or self.problem is not None:
-            QMessageBox.information(w, "Export report", self.problem or "Open a model and a source first.")
-            return
-        if src.is_live or "://" in src.spec:
-            QMessageBox.information(w, "Export report", "A camera or stream has no end: export a report from a file or folder.")
-            return
-        if self.report.running():
-            QMessageBox.information(w, "Export report", "A report is being written; wait for it to finish.")
-            return
-        parent = QFileDialog.getExistingDirectory(w, "Folder to put the fragments report in")
-        if parent:
-            self.start_report(src.spec, new_report_folder(parent, src.spec), info.path)
-
-    def start_report(self, source: str, out: str | Path, checkpoint: str) -> None:
-        self._report_source = source
-        self.panel.export_btn.setEnabled(False)
-        self.panel.export_btn.setText("Writing report…")
-        self.report.start(source, out, checkpoint, self.settings, self.window.panel.device_key())
-
-    def _report_done(self, res) -> None:
-        self.last_report = res
-        self.panel.export_btn.setEnabled(True)
-        self.panel.export_btn.setText("Export report…")
-        if self.report.cancel.is_set():
-            return  # the window is closing
-        if isinstance(res, str):
-            QMessageBox.warning(self.window, "Report failed", res)
-            return
-        msg = describe_report(res, self._report_source)
-        if res.exit_code != 0:
-            QMessageBox.warning(self.window, "Report incomplete", msg + f"\nStopped early (exit code {res.exit_code}).")
-        else:
-            QMessageBox.information(self.window, "Report written", msg)
-
     def shutdown(self) -> None:
-        self.report.shutdown()
+        self.report.runner.shutdown()
         self.window.canvas.viewport().removeEventFilter(self)
