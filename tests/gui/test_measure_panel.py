@@ -205,6 +205,7 @@ def test_a_box_sidecar_written_before_is_drawn_as_a_rect(qtbot, window, rock_ima
     kind, item = _reference(hub)
     assert kind == "box" and item.rect() == shape_rect("box", (200.0, 100.0), (620.0, 400.0))
     assert "box 500 × 500 mm" in hub.panel.scale_label.text()
+    assert hub.panel.scale_btn.text() == "Draw scale: box"  # a click redraws the reference in force
 
 
 def test_scale_drawing_too_small_warns_and_cancels(qtbot, window, rock_image, monkeypatch):
@@ -277,7 +278,7 @@ def test_fits_are_shown_and_drawn(qtbot, window, rock_image):
     text = hub.panel.summary.text()
     for line in fits_text(d):
         assert line in text
-    assert f"Rosin–Rammler: xc {rr['xc']:.3g} px, n {rr['n']:.3g}, R² {rr['r2']:.3g}" in text
+    assert f"Rosin–Rammler: xc {rr['xc']:.1f} px, n {rr['n']:.3g}, R² {rr['r2']:.3g}" in text
     xs, ys = hub.panel.rr_curve.getData()
     assert xs is not None and len(xs) > 10
     # The drawn curve is the fitted one: 63.2 % passing at xc (x comes back as log10 in a log plot).

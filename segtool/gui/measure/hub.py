@@ -378,6 +378,9 @@ class MeasureHub(QObject):
         """The scale in force changed: the same fragments, the distribution in the new unit."""
         token, spec, _, settings = self._state
         self._state = (token, spec, self._mm(), settings)
+        sc = self.scale_tool.scale
+        if sc is not None and sc.kind in self.act_scale and not self.scale_tool.drawing:
+            self.set_scale_tool(False, sc.kind)  # the scale button redraws the reference in force
         if self.current is not None:
             self.current = self._rescaled(self.current)
         self._show()

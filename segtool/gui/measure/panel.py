@@ -231,20 +231,21 @@ def summary_text(res: FrameFragments, min_size_px: int, with_edges: bool) -> str
     return "\n".join(lines)
 
 
-def _num(v: float | None, unit: str = "") -> str:
-    return "–" if v is None or not math.isfinite(v) else f"{v:.3g}{unit}"
+def _num(v: float | None) -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{v:.3g}"
 
 
 def fits_text(d: Distribution) -> list[str]:
     """The fitted parameters as the dock writes them (tests compare with the core's distribution)."""
-    rr, sw, u = d.rosin_rammler, d.swebrec, f" {d.unit}"
+    rr, sw = d.rosin_rammler, d.swebrec
     # The core fits nothing under MIN_POINTS distinct sizes; with more, a missing fit did not converge.
     why = "too few fragments to fit" if len(np.unique(d.sizes)) < MIN_POINTS else "the fit did not converge"
     if rr.get("xc") is None and sw.get("x50") is None:
         return [f"Fits (by {d.fit_basis}): {why}"]
     out = [f"Fits to the curve by {d.fit_basis}:"]
     out.append(f"  Rosin–Rammler: {why}" if rr.get("xc") is None else
-               f"  Rosin–Rammler: xc {_num(rr['xc'], u)}, n {_num(rr['n'])}, R² {_num(rr['r2'])}")  # fmt: skip
+               f"  Rosin–Rammler: xc {fmt_size(rr['xc'], d.unit)}, n {_num(rr['n'])}, R² {_num(rr['r2'])}")  # fmt: skip
     out.append(f"  Swebrec: {why}" if sw.get("x50") is None else
-               f"  Swebrec: x50 {_num(sw['x50'], u)}, xmax {_num(sw['xmax'], u)}, b {_num(sw['b'])}, R² {_num(sw['r2'])}")  # fmt: skip
+               f"  Swebrec: x50 {fmt_size(sw['x50'], d.unit)}, xmax {fmt_size(sw['xmax'], d.unit)}, b {_num(sw['b'])}, "
+               f"R² {_num(sw['r2'])}")  # fmt: skip
     return out
