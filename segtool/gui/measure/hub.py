@@ -380,7 +380,8 @@ class MeasureHub(QObject):
         self._state = (token, spec, self._mm(), settings)
         sc = self.scale_tool.scale
         if sc is not None and sc.kind in self.act_scale and not self.scale_tool.drawing:
-            self.set_scale_tool(False, sc.kind)  # the scale button redraws the reference in force
+            self.scale_tool.set_kind(sc.kind)  # the scale button redraws the reference in force
+            self.panel.show_kind(sc.kind)
         if self.current is not None:
             self.current = self._rescaled(self.current)
         self._show()
@@ -397,6 +398,7 @@ class MeasureHub(QObject):
         save_settings(self.store, new)
         token, spec, mm, _ = self._state
         self._state = (token + 1, spec, mm, new)
+        self._series.clear()  # D50/D80 over time made with other settings would not compare
         if self.active:
             self._ask_again()
 
