@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox
 
 from models.checkpoint import load_checkpoint
 from segtool.core.fragments.analyse import FragmentSettings, FragmentSpec, analyse_prediction
-from segtool.core.fragments.scale import sidecar_path
-from segtool.gui.measure.panel import describe, fmt_size
+from segtool.core.fragments.scale import from_box, from_circle, save_scale, sidecar_path
+from segtool.gui.measure.panel import describe, fits_text, fmt_size
+from segtool.gui.measure.scale_shapes import BoxSizeDialog, shape_rect
 from tests.gui.helpers import load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,35 @@ def _measured(qtbot, window, image):
 
 def _scene_to_viewport(canvas, x: float, y: float) -> QPoint:
     return canvas.mapFromScene(QPointF(x, y))
+
+
+def _drag(canvas, a: QPoint, b: QPoint) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A left-button drag on the canvas from a to b; the two ends in image pixels."""
+    vp = canvas.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseMove(vp, b)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+    pa, pb = canvas.mapToScene(a), canvas.mapToScene(b)
+    return (pa.x(), pa.y()), (pb.x(), pb.y())
+
+
+def _reference(hub):
+    """The graphics item drawing the scale in force (asserts it is the only one shown)."""
+    shown = [k for k, item in hub.scale_tool.ref.items.items() if item.isVisible()]
+    assert len(shown) == 1, shown
+    return shown[0], hub.scale_tool.ref.items[shown[0]]
+
+
+def _reference_mm(hub, side, kind, points, mm_per_px, px_d50):
+    doc = json.loads(side.read_text())
+    assert doc["reference"]["kind"] == kind
+    np.testing.assert_allclose(doc["reference"]["points"], points)
+    assert doc["mm_per_px"] == pytest.approx(mm_per_px)
+    d = hub.current.distribution
+    assert d.unit == "mm"
+    assert d.d_by_area["D50"] == pytest.approx(px_d50 * mm_per_px, rel=1e-6)
+    assert "Unit: mm" in hub.panel.summary.text()
+    assert not hub.panel.scale_btn.isChecked()
 
 
 def test_dock_shows_the_fragments_of_the_frame(qtbot, window, rock_image):
@@ -129,6 +159,135 @@ def test_scale_line_writes_the_sidecar_and_switches_to_mm(qtbot, window, rock_im
     assert hub.scale_tool.scale.mm_per_px == pytest.approx(doc["mm_per_px"])
 
 
+def test_scale_box_writes_the_sidecar_and_draws_a_rect(qtbot, window, rock_image, monkeypatch):
+    hub = _measured(qtbot, window, rock_image)
+    px_d50 = hub.current.distribution.d_by_area["D50"]
+
+    def typed(dlg):  # the real dialog, filled in as a user would
+        dlg.width.setValue(400.0)
+        dlg.height.setValue(300.0)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(BoxSizeDialog, "exec", typed)
+    hub.panel.kind_actions["box"].trigger()  # the scale button's menu: Box
+    assert hub.panel.scale_btn.isChecked() and hub.scale_tool.kind == "box"
+    assert hub.panel.scale_btn.text() == "Draw scale: box"
+    canvas = window.canvas
+    p0, p1 = _drag(canvas, _scene_to_viewport(canvas, 100, 150), _scene_to_viewport(canvas, 500, 450))
+    ref = from_box(p0, p1, 400.0, 300.0)
+    _reference_mm(hub, sidecar_path(rock_image), "box", [p0, p1], ref.mm_per_px, px_d50)
+    kind, item = _reference(hub)
+    assert kind == "box" and item.rect() == shape_rect("box", p0, p1)
+    assert "400 × 300 mm" in item.toolTip()
+
+
+def test_scale_circle_writes_the_sidecar_and_draws_an_ellipse(qtbot, window, rock_image, monkeypatch):
+    hub = _measured(qtbot, window, rock_image)
+    px_d50 = hub.current.distribution.d_by_area["D50"]
+    monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (150.0, True)))
+    hub.act_scale["circle"].trigger()  # Measure ▸ Draw scale circle
+    assert hub.panel.scale_btn.isChecked() and hub.panel.scale_btn.text() == "Draw scale: circle"
+    canvas = window.canvas
+    centre, rim = _drag(canvas, _scene_to_viewport(canvas, 300, 300), _scene_to_viewport(canvas, 380, 360))
+    ref = from_circle(centre, rim, 150.0)
+    _reference_mm(hub, sidecar_path(rock_image), "circle", [centre, rim], ref.mm_per_px, px_d50)
+    kind, item = _reference(hub)
+    assert kind == "circle" and item.rect() == shape_rect("circle", centre, rim)
+    assert item.rect().width() == pytest.approx(ref.length_px)
+
+
+def test_a_box_sidecar_written_before_is_drawn_as_a_rect(qtbot, window, rock_image):
+    sc = from_box((200.0, 100.0), (620.0, 400.0), 500.0)
+    save_scale(rock_image, sc)
+    hub = _measured(qtbot, window, rock_image)
+    qtbot.waitUntil(lambda: hub.current.distribution.unit == "mm", timeout=30000)
+    assert hub.scale_tool.scale.mm_per_px == pytest.approx(sc.mm_per_px)
+    kind, item = _reference(hub)
+    assert kind == "box" and item.rect() == shape_rect("box", (200.0, 100.0), (620.0, 400.0))
+    assert "box 500 × 500 mm" in hub.panel.scale_label.text()
+    assert hub.panel.scale_btn.text() == "Draw scale: box"  # a click redraws the reference in force
+
+
+def test_scale_drawing_too_small_warns_and_cancels(qtbot, window, rock_image, monkeypatch):
+    hub = _measured(qtbot, window, rock_image)
+    warned, asked = [], []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: warned.append(text)))
+    monkeypatch.setattr(BoxSizeDialog, "exec", lambda dlg: asked.append(1) or QDialog.DialogCode.Accepted)
+    side = sidecar_path(rock_image)
+    canvas = window.canvas
+    hub.set_scale_tool(True, "box")
+    a = _scene_to_viewport(canvas, 300, 300)
+    _drag(canvas, a, a + QPoint(1, 0))  # a box 1 px wide
+    assert warned and "less than 2 pixels" in warned[0]  # the core's message
+    assert not asked and not side.exists() and hub.scale_tool.scale is None
+    # Esc cancels a drag in progress: nothing is asked or saved.
+    hub.set_scale_tool(True, "box")
+    vp = canvas.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseMove(vp, a + QPoint(200, 150))
+    assert hub.scale_tool.sketch.kind == "box"
+    window.activateWindow()
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)
+    assert not hub.scale_tool.drawing and not hub.panel.scale_btn.isChecked()
+    assert hub.scale_tool.sketch.kind is None
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a + QPoint(200, 150))
+    # ... and so does a right-click.
+    hub.set_scale_tool(True, "circle")
+    QTest.mousePress(vp, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, a)
+    assert not hub.scale_tool.drawing and not hub.act_scale["circle"].isChecked()
+    QTest.mouseRelease(vp, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, a)
+    assert not asked and not side.exists() and len(warned) == 1
+
+
+def _reference_count(window, settings: FragmentSettings):
+    r = window.current
+    ck = load_checkpoint(MODEL)
+    spec = FragmentSpec.from_checkpoint(ck.fragments, ck.class_names)
+    return analyse_prediction(r.mask, r.confidence, spec, settings).distribution
+
+
+def test_settings_measure_the_frame_again(qtbot, window, rock_image):
+    hub = _measured(qtbot, window, rock_image)
+    box = hub.panel.settings_box
+    assert not box.distance.isEnabled() and "edge class" in box.distance.toolTip()  # this model splits along edges
+    default = hub.current
+    assert default.distribution.fragments == _reference_count(window, FragmentSettings()).fragments
+    box.border.setChecked(True)
+    qtbot.waitUntil(lambda: hub.current is not None and hub.current is not default, timeout=60000)
+    with_border = _reference_count(window, FragmentSettings(include_border=True))
+    assert with_border.fragments > default.distribution.fragments  # the photo has rocks cut by its border
+    assert hub.current.distribution.fragments == with_border.fragments
+    assert f"Fragments: {with_border.fragments}\n" in hub.panel.summary.text() + "\n"
+    before = hub.current
+    box.min_size.setValue(3000)
+    qtbot.waitUntil(lambda: hub.current is not None and hub.current is not before, timeout=60000)
+    big = _reference_count(window, FragmentSettings(include_border=True, min_size_px=3000))
+    assert big.fragments < with_border.fragments
+    assert (hub.current.distribution.fragments, hub.current.distribution.fines) == (big.fragments, big.fines)
+    assert "Fines (< 3000 px)" in hub.panel.summary.text()
+    # Kept for the next session.
+    assert window.settings.get("measure/include_border", False, bool) is True
+    assert window.settings.get("measure/min_size_px", 0, int) == 3000
+
+
+def test_fits_are_shown_and_drawn(qtbot, window, rock_image):
+    hub = _measured(qtbot, window, rock_image)
+    d = _reference_count(window, FragmentSettings())
+    rr = d.rosin_rammler
+    assert rr["xc"] is not None
+    text = hub.panel.summary.text()
+    for line in fits_text(d):
+        assert line in text
+    assert f"Rosin–Rammler: xc {rr['xc']:.1f} px, n {rr['n']:.3g}, R² {rr['r2']:.3g}" in text
+    xs, ys = hub.panel.rr_curve.getData()
+    assert xs is not None and len(xs) > 10
+    # The drawn curve is the fitted one: 63.2 % passing at xc (x comes back as log10 in a log plot).
+    assert np.interp(np.log10(rr["xc"]), xs, ys) == pytest.approx(100 * (1 - np.exp(-1)), abs=0.5)
+    assert len(hub.panel.sw_curve.getData()[0]) > 10
+    legend = [item[1].text for item in hub.panel.curve_plot.getPlotItem().legend.items]
+    assert legend == ["measured", "Rosin–Rammler fit", "Swebrec fit"]
+
+
 def test_model_without_fragments_entry_says_so(qtbot, window, gui_checkpoint, rock_image):
     """The tiny test model has classes background and rock but no fragments entry."""
     assert load_checkpoint(gui_checkpoint).fragments is None
@@ -136,6 +295,7 @@ def test_model_without_fragments_entry_says_so(qtbot, window, gui_checkpoint, ro
     window.measure.set_active(True)
     text = window.measure.panel.model_label.text()
     assert "no fragments entry" in text and "distance transform" in text
+    assert window.measure.panel.settings_box.distance.isEnabled()  # it splits by distance: the setting counts
 
 
 def test_model_without_rocks_says_so(qtbot, window, gui_checkpoint, tmp_path, rock_image):
@@ -203,9 +363,9 @@ def test_video_plots_d50_d80_over_time(qtbot, window, rock_clip):
 
 
 def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_image, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
     hub = _measured(qtbot, window, rock_image)
+    hub.panel.settings_box.border.setChecked(True)  # the report is made with the panel's settings
+    hub.panel.settings_box.min_size.setValue(50)
     said = []
     monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text))))
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text))))
@@ -222,6 +382,7 @@ def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_i
     assert title == "Report written", text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] and summary["frames"] == 1
+    assert summary["settings"]["include_border"] is True and summary["settings"]["min_size_px"] == 50
     assert (out / "fragments.csv").is_file()
     assert str(out) in text and "fragments.csv" in text and "summary.json" in text
     assert f"{summary['overall']['fragments']} fragments" in text
@@ -239,3 +400,22 @@ def test_switching_the_model_measures_with_the_new_one(qtbot, window, gui_checkp
     ref = analyse_prediction(r.mask, r.confidence, FragmentSpec.from_checkpoint(ck.fragments, ck.class_names))
     assert f"Fragments: {ref.distribution.fragments}" in hub.panel.summary.text()
     np.testing.assert_array_equal(hub.current.labels, ref.labels)
+
+
+def test_settings_are_kept_for_the_next_session(qtbot, settings):
+    from segtool.gui.main_window import MainWindow
+    from segtool.gui.measure.settings_box import save_settings
+
+    save_settings(settings, FragmentSettings(min_size_px=77, include_border=True, min_distance=11))
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    hub, box = win.measure, win.measure.panel.settings_box
+    assert (hub.settings.min_size_px, hub.settings.include_border, hub.settings.min_distance) == (77, True, 11)
+    assert (box.min_size.value(), box.border.isChecked(), box.distance.value()) == (77, True, 11)
+    win.close()
+    # A hand-edited value out of range gives the defaults, not a panel that cannot start.
+    settings.set("measure/min_distance", 0)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    assert win.measure.settings == FragmentSettings()
+    win.close()

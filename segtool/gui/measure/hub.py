@@ -13,26 +13,23 @@ Each analysis result carries the token of the model state it was made with; a re
 model (the model changed while the frame was in flight) is not shown, and the frame is asked for again.
 
 A little over 400 lines: the menu, the model state, the results and the canvas events of one panel; the
-parts with their own state or no Qt are apart (panel.py texts and plots, scale_tool.py, report.py,
-outlines.py).
+parts with their own state or no Qt are apart (panel.py texts and plots, settings_box.py, scale_tool.py
+and scale_shapes.py, report.py, outlines.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QGraphicsPathItem,
     QGraphicsPixmapItem,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
 )
 
@@ -45,8 +42,10 @@ from segtool.core.fragments.analyse import (
 )
 from segtool.gui.measure.outlines import outline_rgba
 from segtool.gui.measure.panel import MeasurePanel, describe, fragment_row, model_text, summary_text
-from segtool.gui.measure.report import ReportRunner, describe_report, new_report_folder
+from segtool.gui.measure.report import ReportExport
+from segtool.gui.measure.scale_shapes import reference_text
 from segtool.gui.measure.scale_tool import ScaleTool
+from segtool.gui.measure.settings_box import load_settings, save_settings
 
 OVER_TIME_MAX = 5000  # points kept for the over-time plot (memory stays flat on a long video)
 
@@ -80,19 +79,19 @@ class MeasureHub(QObject):
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.settings = FragmentSettings()
+        self.store = getattr(window, "settings", None)  # the window's AppSettings (the panel's settings persist)
+        self.settings = load_settings(self.store)
         self.active = False
-        # (token, spec, mm_per_px): replaced as a whole, read by the analysis thread without a lock.
-        self._state: tuple[int, FragmentSpec | None, float | None] = (0, None, None)
+        # (token, spec, mm_per_px, settings): replaced as a whole, read by the analysis thread without a lock;
+        # a new token (model or settings changed) makes results still in flight stale.
+        self._state: tuple[int, FragmentSpec | None, float | None, FragmentSettings] = (0, None, None, self.settings)
         self._checkpoint = None  # the Checkpoint the state was made for
         self.problem: str | None = None  # why this model cannot measure fragments
         self.current: FrameFragments | None = None  # fragments of the frame on screen (current scale)
         self.current_index: int | None = None
         self._source_id: int | None = None
         self._series: dict[int, tuple[float, float | None, float | None]] = {}  # frame → (t, D50 px, D80 px)
-        self.report = ReportRunner(self)
-        self._report_source = ""
-        self.last_report: object = None
+        self.report = ReportExport(self)
 
         canvas = window.canvas
         self.layer = QGraphicsPixmapItem()
@@ -125,10 +124,13 @@ class MeasureHub(QObject):
         self._build_actions()
         p = self.panel
         p.scale_btn.toggled.connect(self.set_scale_tool)
+        for kind, a in p.kind_actions.items():
+            a.triggered.connect(lambda _c=False, k=kind: self.set_scale_tool(True, k))
         p.clear_btn.clicked.connect(self.scale_tool.clear)
-        p.export_btn.clicked.connect(self.export_report)
+        p.settings_box.set_settings(self.settings)
+        p.settings_box.changed.connect(self._settings_changed)
+        p.export_btn.clicked.connect(self.report.export)
         window.worker.engineReady.connect(lambda info: self._model_changed())
-        self.report.done.connect(self._report_done)
 
     def _build_actions(self) -> None:
         w = self.window
@@ -151,10 +153,19 @@ class MeasureHub(QObject):
         self.act_measure = act("&Measure fragments", lambda on: self.set_active(on), "Ctrl+M")
         self.act_measure.setCheckable(True)
         menu.addSeparator()
-        self.act_scale = act("Draw &scale line", lambda on: self.set_scale_tool(on))
-        self.act_scale.setCheckable(True)
+        self.act_scale = {}
+        for kind, key in (("line", "&line"), ("box", "&box"), ("circle", "c&ircle")):
+            a = act(f"Draw scale {key}", lambda on, k=kind: self.set_scale_tool(on, k))
+            a.setCheckable(True)
+            self.act_scale[kind] = a
+        # Esc cancels drawing (enabled only then, so Esc stays free for the rest of the window).
+        self.act_cancel = QAction("Cancel drawing", w)
+        self.act_cancel.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.act_cancel.setEnabled(False)
+        self.act_cancel.triggered.connect(lambda: self.set_scale_tool(False))
+        w.addAction(self.act_cancel)
         self.act_clear = act("&Clear scale", lambda: self.scale_tool.clear())
-        self.act_export = act("&Export report…", self.export_report)
+        self.act_export = act("&Export report…", lambda: self.report.export())
 
     # --- on / off ----------------------------------------------------------------------------------
 
@@ -192,18 +203,19 @@ class MeasureHub(QObject):
             return
         self._checkpoint = ck
         spec, self.problem, text = model_text(ck)
-        self._state = (self._state[0] + 1, spec, self._state[2])
+        self._state = (self._state[0] + 1, spec, self._state[2], self.settings)
         self.panel.model_label.setText(text)
+        self.panel.settings_box.set_edges(spec is not None and spec.edge is not None)
         self.current = None
         self._series.clear()
         self._show()
 
     def _analyse(self, frame, prediction) -> Measured | None:
         """Runs in the viewer's threads (never the GUI thread): split, measure, draw outlines."""
-        token, spec, mm = self._state
+        token, spec, mm, settings = self._state
         if spec is None:
             return Measured(token, None, None)  # type: ignore[arg-type]
-        res = analyse_prediction(prediction.mask, prediction.confidence, spec, self.settings, mm_per_px=mm)
+        res = analyse_prediction(prediction.mask, prediction.confidence, spec, settings, mm_per_px=mm)
         return Measured(token, res, outline_rgba(res.labels, res.table))
 
     # --- results -----------------------------------------------------------------------------------
@@ -268,9 +280,9 @@ class MeasureHub(QObject):
         if mm is not None:
             f = self.scale_tool.file
             where = f" (from {f.name})" if f is not None else " (not saved)"
-            p.scale_label.setText(f"Scale: {mm:.4g} mm/px{where} — sizes in mm.")
+            p.scale_label.setText(f"Scale: {mm:.4g} mm/px, {reference_text(self.scale_tool.scale)}{where} — sizes in mm.")
         else:
-            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line to get mm).")
+            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line, box or circle to get mm).")
         res = self.current
         if self.problem is not None or res is None:
             if self.problem is not None:
@@ -347,21 +359,48 @@ class MeasureHub(QObject):
 
     # --- scale tool ----------------------------------------------------------------------------------
 
-    def set_scale_tool(self, on: bool) -> None:
+    def set_scale_tool(self, on: bool, kind: str | None = None) -> None:
+        """Draw a scale reference (`kind`: line, box or circle; None: the last one chosen) or stop."""
         on = bool(on) and self.active
-        for b in (self.panel.scale_btn, self.act_scale):
+        tool = self.scale_tool
+        if kind is not None:
+            tool.set_kind(kind)
+            self.panel.show_kind(kind)
+        buttons = [(self.panel.scale_btn, on)] + [(a, on and k == tool.kind) for k, a in self.act_scale.items()]
+        for b, checked in buttons:
             b.blockSignals(True)
-            b.setChecked(on)
+            b.setChecked(checked)
             b.blockSignals(False)
-        self.scale_tool.set_drawing(on)
+        self.act_cancel.setEnabled(on)
+        tool.set_drawing(on)
 
     def _scale_changed(self) -> None:
         """The scale in force changed: the same fragments, the distribution in the new unit."""
-        token, spec, _ = self._state
-        self._state = (token, spec, self._mm())
+        token, spec, _, settings = self._state
+        self._state = (token, spec, self._mm(), settings)
+        sc = self.scale_tool.scale
+        if sc is not None and sc.kind in self.act_scale and not self.scale_tool.drawing:
+            self.scale_tool.set_kind(sc.kind)  # the scale button redraws the reference in force
+            self.panel.show_kind(sc.kind)
         if self.current is not None:
             self.current = self._rescaled(self.current)
         self._show()
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    def _settings_changed(self) -> None:
+        """A setting changed in the dock: kept, and the frame on screen measured again with it (results
+        made with the old settings are stale); the report uses the same settings."""
+        new = self.panel.settings_box.settings(self.settings)
+        if new == self.settings:
+            return
+        self.settings = new
+        save_settings(self.store, new)
+        token, spec, mm, _ = self._state
+        self._state = (token + 1, spec, mm, new)
+        self._series.clear()  # D50/D80 over time made with other settings would not compare
+        if self.active:
+            self._ask_again()
 
     # --- the canvas ----------------------------------------------------------------------------------
 
@@ -374,6 +413,9 @@ class MeasureHub(QObject):
             return False
         p = self.window.canvas.mapToScene(event.position().toPoint())
         tool = self.scale_tool
+        if tool.drawing and t == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.RightButton:
+            self.set_scale_tool(False)  # right-click cancels the drawing
+            return True
         left = t != QEvent.Type.MouseMove and event.button() == Qt.MouseButton.LeftButton
         if t == QEvent.Type.MouseMove:
             if tool.drawing and tool.move(p.x(), p.y()):
@@ -391,46 +433,6 @@ class MeasureHub(QObject):
             return True
         return False
 
-    # --- report --------------------------------------------------------------------------------------
-
-    def export_report(self) -> None:
-        """Run `segtool fragments` on the open source into a new folder inside one the user picks."""
-        w = self.window
-        info, src = w.engine_info, w.source
-        if info is None or src is None or self.problem is not None:
-            QMessageBox.information(w, "Export report", self.problem or "Open a model and a source first.")
-            return
-        if src.is_live or "://" in src.spec:
-            QMessageBox.information(w, "Export report", "A camera or stream has no end: export a report from a file or folder.")
-            return
-        if self.report.running():
-            QMessageBox.information(w, "Export report", "A report is being written; wait for it to finish.")
-            return
-        parent = QFileDialog.getExistingDirectory(w, "Folder to put the fragments report in")
-        if parent:
-            self.start_report(src.spec, new_report_folder(parent, src.spec), info.path)
-
-    def start_report(self, source: str, out: str | Path, checkpoint: str) -> None:
-        self._report_source = source
-        self.panel.export_btn.setEnabled(False)
-        self.panel.export_btn.setText("Writing report…")
-        self.report.start(source, out, checkpoint, self.settings, self.window.panel.device_key())
-
-    def _report_done(self, res) -> None:
-        self.last_report = res
-        self.panel.export_btn.setEnabled(True)
-        self.panel.export_btn.setText("Export report…")
-        if self.report.cancel.is_set():
-            return  # the window is closing
-        if isinstance(res, str):
-            QMessageBox.warning(self.window, "Report failed", res)
-            return
-        msg = describe_report(res, self._report_source)
-        if res.exit_code != 0:
-            QMessageBox.warning(self.window, "Report incomplete", msg + f"\nStopped early (exit code {res.exit_code}).")
-        else:
-            QMessageBox.information(self.window, "Report written", msg)
-
     def shutdown(self) -> None:
-        self.report.shutdown()
+        self.report.runner.shutdown()
         self.window.canvas.viewport().removeEventFilter(self)

@@ -1,6 +1,6 @@
 """The Measure dock's widgets: what the frame's fragments measure, the size under the pointer, the
-passing curve of the frame and D50/D80 over time (pyqtgraph), and the tool buttons. It only shows what
-the hub gives it; it computes nothing."""
+passing curve of the frame with its Rosin–Rammler and Swebrec fits, D50/D80 over time (pyqtgraph), the
+tool buttons and the settings. It only shows what the hub gives it; it computes nothing."""
 
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QActionGroup
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from models.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSpec, FrameFragments
 from segtool.core.fragments.distribution import Distribution
+from segtool.core.fragments.fits import MIN_POINTS, rosin_rammler, swebrec
+from segtool.gui.measure.settings_box import SettingsBox
+
+SCALE_KINDS = {"line": "Line along a known length", "box": "Box around a scale object",
+               "circle": "Circle over a round object"}  # fmt: skip
 
 
 def fmt_size(v: float | None, unit: str) -> str:
@@ -56,14 +62,30 @@ class MeasurePanel(QWidget):
         for w in (self.model_label, self.summary, self.scale_label):
             lay.addWidget(w)
         row = QHBoxLayout()
-        self.scale_btn = QPushButton("Draw scale line")
+        # One button for the three scale shapes: a click draws the chosen one, its arrow chooses.
+        self.scale_btn = QToolButton()
         self.scale_btn.setCheckable(True)
-        self.scale_btn.setToolTip("Drag a line along something of known length on the picture, then type its length in mm")
+        self.scale_btn.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.scale_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.scale_btn.setToolTip("Draw a reference of known size on the picture, then type its size in mm; "
+                                  "the arrow chooses a line, a box or a circle")  # fmt: skip
+        menu = QMenu(self.scale_btn)
+        group = QActionGroup(menu)
+        self.kind_actions = {}
+        for kind, text in SCALE_KINDS.items():
+            a = menu.addAction(text)
+            a.setCheckable(True)
+            group.addAction(a)
+            self.kind_actions[kind] = a
+        self.scale_btn.setMenu(menu)
+        self.show_kind("line")
         self.clear_btn = QPushButton("Clear scale")
         self.export_btn = QPushButton("Export report…")
         for b in (self.scale_btn, self.clear_btn, self.export_btn):
             row.addWidget(b)
         lay.addLayout(row)
+        self.settings_box = SettingsBox()
+        lay.addWidget(self.settings_box)
         lay.addWidget(self.hover)
 
         self.curve_plot = pg.PlotWidget(title="Passing (by area), this frame", axisItems={"bottom": _SizeAxis("bottom")})
@@ -71,7 +93,12 @@ class MeasurePanel(QWidget):
         self.curve_plot.setYRange(0, 100)
         self.curve_plot.setLabel("left", "% passing")
         self.curve_plot.setMinimumHeight(200)
-        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4)
+        self.curve_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4,
+                                          name="measured")  # fmt: skip
+        self.rr_curve = self.curve_plot.plot([], [], pen=pg.mkPen((120, 255, 120), width=1), name="Rosin–Rammler fit")
+        self.sw_curve = self.curve_plot.plot([], [], pen=pg.mkPen((230, 140, 255), width=1, style=Qt.PenStyle.DotLine),
+                                             name="Swebrec fit")  # fmt: skip
         self.d50_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((80, 200, 255), style=Qt.PenStyle.DashLine),
                                         label="D50", labelOpts={"position": 0.92, "color": (80, 200, 255)})  # fmt: skip
         self.d80_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 110, 80), style=Qt.PenStyle.DashLine),
@@ -93,7 +120,13 @@ class MeasurePanel(QWidget):
 
     # --- what the hub shows ----------------------------------------------------------------------
 
+    def show_kind(self, kind: str) -> None:
+        """The scale shape a click on the button draws."""
+        self.kind_actions[kind].setChecked(True)
+        self.scale_btn.setText(f"Draw scale: {kind}")
+
     def show_curve(self, d: Distribution | None) -> None:
+        self._show_fits(d)
         if d is None or d.fragments == 0 or len(d.sieve) == 0:
             self.curve.setData([], [])
             self.d50_line.hide()
@@ -111,6 +144,21 @@ class MeasurePanel(QWidget):
                 line.label.valueChanged()  # setFormat alone does not redraw the text
             else:
                 line.hide()
+
+    def _show_fits(self, d: Distribution | None) -> None:
+        """The fitted curves over the measured size range (empty when the core did not fit)."""
+        sizes = d.sizes[d.sizes > 0] if d is not None else np.zeros(0)
+        x = np.geomspace(sizes.min(), sizes.max(), 60) if len(sizes) > 1 and sizes.max() > sizes.min() else np.zeros(0)
+        rr = d.rosin_rammler if d is not None else {}
+        sw = d.swebrec if d is not None else {}
+        if len(x) and rr.get("xc") is not None:
+            self.rr_curve.setData(x, 100.0 * rosin_rammler(x, rr["xc"], rr["n"]))
+        else:
+            self.rr_curve.setData([], [])
+        if len(x) and sw.get("x50") is not None:
+            self.sw_curve.setData(x, 100.0 * swebrec(x, sw["x50"], sw["xmax"], sw["b"]))
+        else:
+            self.sw_curve.setData([], [])
 
     def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str, xlabel: str = "time (s)") -> None:
         self.time_plot.show()
@@ -172,10 +220,32 @@ def summary_text(res: FrameFragments, min_size_px: int, with_edges: bool) -> str
     d, t = res.distribution, res.table
     border = int((t.touches_border & ~t.fines & ~t.use).sum())
     fines = "–" if d.fines_share is None else f"{100 * d.fines_share:.1f} %"
+    across = f", ≈ {2 * math.sqrt(min_size_px / math.pi) * res.mm_per_px:.2g} mm across" if res.mm_per_px and min_size_px else ""
     lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
              f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
-             f"Fines (< {min_size_px} px): {d.fines} pieces, {fines} of all fragment area",
+             f"Fines (< {min_size_px} px{across}): {d.fines} pieces, {fines} of all fragment area",
              f"Unit: {d.unit}   Rock cover{' (with edges)' if with_edges else ''}: {100 * res.coverage:.0f} %"]  # fmt: skip
     if d.fragments < 10:
         lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")
+    lines += fits_text(d)
     return "\n".join(lines)
+
+
+def _num(v: float | None) -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{v:.3g}"
+
+
+def fits_text(d: Distribution) -> list[str]:
+    """The fitted parameters as the dock writes them (tests compare with the core's distribution)."""
+    rr, sw = d.rosin_rammler, d.swebrec
+    # The core fits nothing under MIN_POINTS distinct sizes; with more, a missing fit did not converge.
+    why = "too few fragments to fit" if len(np.unique(d.sizes)) < MIN_POINTS else "the fit did not converge"
+    if rr.get("xc") is None and sw.get("x50") is None:
+        return [f"Fits (by {d.fit_basis}): {why}"]
+    out = [f"Fits to the curve by {d.fit_basis}:"]
+    out.append(f"  Rosin–Rammler: {why}" if rr.get("xc") is None else
+               f"  Rosin–Rammler: xc {fmt_size(rr['xc'], d.unit)}, n {_num(rr['n'])}, R² {_num(rr['r2'])}")  # fmt: skip
+    out.append(f"  Swebrec: {why}" if sw.get("x50") is None else
+               f"  Swebrec: x50 {fmt_size(sw['x50'], d.unit)}, xmax {fmt_size(sw['xmax'], d.unit)}, b {_num(sw['b'])}, "
+               f"R² {_num(sw['r2'])}")  # fmt: skip
+    return out

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from segtool.core.fragments.analyse import FragmentSettings
 from segtool.gui.measure.panel import fmt_size
@@ -88,3 +89,56 @@ class ReportRunner(QObject):
         self.cancel.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
+
+
+class ReportExport(QObject):
+    """"Export report…" of one Measure panel: where to, the runner, what the dialog says after; the
+    report is made with the panel's settings (`hub.settings`), so it matches what the panel shows."""
+
+    def __init__(self, hub) -> None:
+        super().__init__(hub)
+        self.hub = hub
+        self.runner = ReportRunner(self)
+        self.runner.done.connect(self._done)
+        self.source = ""
+        self.last: object = None  # the last result (or error text)
+
+    def export(self) -> None:
+        """Run `segtool fragments` on the open source into a new folder inside one the user picks."""
+        hub, w = self.hub, self.hub.window
+        info, src = w.engine_info, w.source
+        if info is None or src is None or hub.problem is not None:
+            QMessageBox.information(w, "Export report", hub.problem or "Open a model and a source first.")
+            return
+        if src.is_live or "://" in src.spec:
+            QMessageBox.information(w, "Export report", "A camera or stream has no end: export a report from a file or folder.")
+            return
+        if self.runner.running():
+            QMessageBox.information(w, "Export report", "A report is being written; wait for it to finish.")
+            return
+        parent = QFileDialog.getExistingDirectory(w, "Folder to put the fragments report in")
+        if parent:
+            self.start(src.spec, new_report_folder(parent, src.spec), info.path)
+
+    def start(self, source: str, out: str | Path, checkpoint: str) -> None:
+        self.source = source
+        btn = self.hub.panel.export_btn
+        btn.setEnabled(False)
+        btn.setText("Writing report…")
+        self.runner.start(source, out, checkpoint, self.hub.settings, self.hub.window.panel.device_key())
+
+    def _done(self, res) -> None:
+        self.last = res
+        btn, w = self.hub.panel.export_btn, self.hub.window
+        btn.setEnabled(True)
+        btn.setText("Export report…")
+        if self.runner.cancel.is_set():
+            return  # the window is closing
+        if isinstance(res, str):
+            QMessageBox.warning(w, "Report failed", res)
+            return
+        msg = describe_report(res, self.source)
+        if res.exit_code != 0:
+            QMessageBox.warning(w, "Report incomplete", msg + f"\nStopped early (exit code {res.exit_code}).")
+        else:
+            QMessageBox.information(w, "Report written", msg)

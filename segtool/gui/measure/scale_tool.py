@@ -1,22 +1,24 @@
-"""The Measure panel's scale: a line drawn on the picture along something of known length → mm per
-pixel, saved beside the source (`<source>.scale.json`, shared with `segtool fragments`) and loaded again
-when that source (or, in a folder, that image) is shown."""
+"""The Measure panel's scale: a line along something of known length, a box around a scale object or a
+circle over a round one, drawn on the picture → mm per pixel, saved beside the source
+(`<source>.scale.json`, shared with `segtool fragments`) and loaded again when that source (or, in a
+folder, that image) is shown. The shapes and size dialogs are in scale_shapes.py."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsLineItem, QInputDialog, QMainWindow, QMessageBox
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from models.errors import UserInputError
-from segtool.core.fragments.scale import Scale, from_line, load_scale, save_scale
+from segtool.core.fragments.scale import Scale, load_scale, save_scale
+from segtool.gui.measure import scale_shapes
+from segtool.gui.measure.scale_shapes import HINTS, KINDS, Shape, reference_text
 
 
 class ScaleTool(QObject):
-    """The scale in force for the frame on screen, and the line tool that sets it.
+    """The scale in force for the frame on screen, and the line / box / circle tool that sets it.
 
     `changed` is emitted whenever the scale in force changes (drawn, cleared, loaded for a new source)."""
 
@@ -27,25 +29,13 @@ class ScaleTool(QObject):
         self.window = window
         self.scale: Scale | None = None
         self.file: Path | None = None  # the sidecar it came from or was saved to
+        self.kind = "line"  # what a drag draws: line, box or circle
         self.drawing = False
         self._start: tuple[float, float] | None = None
         self._key: tuple | None = None  # (source id, image) the scale was loaded for
         scene = window.canvas.scene()
-        self.line = QGraphicsLineItem()  # the line being drawn
-        pen = QPen(QColor(255, 230, 0), 2)
-        pen.setCosmetic(True)  # 2 screen pixels at any zoom
-        self.line.setPen(pen)
-        self.line.setZValue(4)
-        self.line.hide()
-        scene.addItem(self.line)
-        self.ref_line = QGraphicsLineItem()  # the reference line of the scale in force
-        pen = QPen(QColor(0, 230, 255), 2)
-        pen.setCosmetic(True)
-        pen.setStyle(Qt.PenStyle.DashLine)
-        self.ref_line.setPen(pen)
-        self.ref_line.setZValue(4)
-        self.ref_line.hide()
-        scene.addItem(self.ref_line)
+        self.sketch = Shape(scene, QColor(255, 230, 0))  # the shape being drawn
+        self.ref = Shape(scene, QColor(0, 230, 255), dashed=True)  # the reference of the scale in force
         self.shown = False
 
     @property
@@ -53,18 +43,17 @@ class ScaleTool(QObject):
         return self.scale.mm_per_px if self.scale is not None else None
 
     def show(self, on: bool) -> None:
-        """Draw the reference line (while the Measure panel is on)."""
+        """Draw the reference shape (while the Measure panel is on)."""
         self.shown = on
         self._draw_ref()
 
     def _draw_ref(self) -> None:
         sc = self.scale
-        if self.shown and sc is not None and sc.kind == "line" and len(sc.points) == 2:
-            self.ref_line.setLine(*sc.points[0], *sc.points[1])
-            self.ref_line.setToolTip(f"Scale reference: {sc.length_mm:g} mm")
-            self.ref_line.show()
+        if self.shown and sc is not None and sc.kind in KINDS and len(sc.points) == 2:
+            p0, p1 = (tuple(map(float, p)) for p in sc.points)
+            self.ref.show(sc.kind, p0, p1, f"Scale reference: {reference_text(sc)}, {sc.mm_per_px:.4g} mm/px")
         else:
-            self.ref_line.hide()
+            self.ref.hide()
 
     def _set(self, scale: Scale | None, file: Path | None) -> None:
         self.scale, self.file = scale, file
@@ -73,14 +62,19 @@ class ScaleTool(QObject):
 
     # --- drawing (the hub forwards the canvas' mouse events in image pixels) ------------------------
 
+    def set_kind(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"scale kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        self.kind = kind
+
     def set_drawing(self, on: bool) -> None:
         self.drawing = on
         self._start = None
-        self.line.hide()
+        self.sketch.hide()
         vp = self.window.canvas.viewport()
         if on:
             vp.setCursor(Qt.CursorShape.CrossCursor)
-            self.window.statusBar().showMessage("Drag a line along something of known length", 5000)
+            self.window.statusBar().showMessage(f"{HINTS[self.kind]} (Esc or right-click cancels)", 5000)
         else:
             vp.unsetCursor()
 
@@ -90,8 +84,7 @@ class ScaleTool(QObject):
     def move(self, x: float, y: float) -> bool:
         if self._start is None:
             return False
-        self.line.setLine(*self._start, x, y)
-        self.line.show()
+        self.sketch.show(self.kind, self._start, (x, y))
         return True
 
     def release(self, x: float, y: float) -> tuple[float, float] | None:
@@ -100,21 +93,17 @@ class ScaleTool(QObject):
         return start
 
     def ask(self, p0: tuple[float, float], p1: tuple[float, float]) -> None:
-        """Ask the drawn line's length in mm, set the scale and save it beside the source."""
-        px = math.dist(p0, p1)
-        self.line.setLine(*p0, *p1)
-        self.line.show()  # in sight while the length is typed
+        """Ask the drawn shape's known size in mm, set the scale and save it beside the source."""
+        self.sketch.show(self.kind, p0, p1)  # in sight while the size is typed
         try:
-            mm, ok = QInputDialog.getDouble(self.window, "Scale", f"Length of the line ({px:.1f} px) in mm:", 100.0, 0.001, 1e7, 2)
-            if not ok:
-                return
-            try:
-                sc = from_line(p0, p1, mm)
-            except UserInputError as e:
-                QMessageBox.warning(self.window, "Scale", str(e))
-                return
+            sc = scale_shapes.ask_scale(self.window, self.kind, p0, p1)
+        except UserInputError as e:
+            QMessageBox.warning(self.window, "Scale", str(e))
+            return
         finally:
-            self.line.hide()
+            self.sketch.hide()
+        if sc is None:
+            return
         r = self.window.current
         if r is not None:
             sc.image_size = [int(r.rgb.shape[1]), int(r.rgb.shape[0])]
