@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt) or exported model (.onnx)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--overlay", action="store_true", help="also write overlays (overlay.mp4 for videos, overlays/*.jpg for images)")
+    p.add_argument("--opacity", type=float, default=0.5, help="overlay: how strongly classes colour the frame, 0-1 (default 0.5)")
+    p.add_argument("--hide", action="append", default=[], metavar="CLASS",
+                   help="overlay: leave this class uncoloured (repeat, or give a comma list), e.g. --hide background")
     p.add_argument("--format", choices=("png", "ffv1"), default="png", help="video masks as PNG files or one FFV1 lossless video")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"), help="autocast on GPUs (auto: bf16/fp16 on CUDA)")
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     opts = ExportOptions(
         format=args.format, overlay=args.overlay, start=args.start, end=args.end, every=args.every,
-        batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite,
+        batch_size=args.batch_size, resume=args.resume, overwrite=args.overwrite, overlay_alpha=args.opacity,
+        overlay_hidden=tuple(n.strip() for h in args.hide for n in h.split(",") if n.strip()),
     )  # fmt: skip
     if args.threads is not None and args.threads < 1:
         raise_usage(f"--threads {args.threads}: use 1 or more")

@@ -50,11 +50,25 @@ class ExportOptions:
     # How overlays look: the app passes its view (opacity, ticked classes) so the export is what was seen.
     overlay_alpha: float = 0.5
     overlay_visible: tuple[bool, ...] | None = None  # per class; None = every class coloured
+    overlay_hidden: tuple[str, ...] = ()  # class names left uncoloured (`predict --hide`), besides overlay_visible
+
+    def overlay_visibility(self, class_names: list[str]) -> tuple[bool, ...] | None:
+        """Per class: coloured in the overlay or not (None: every class). Raises UserInputError for a
+        hidden name the model does not have."""
+        unknown = [n for n in self.overlay_hidden if n not in class_names]
+        if unknown:
+            raise UserInputError(f"--hide {', '.join(unknown)}: the model has no such class; its classes are "
+                                 f"{', '.join(class_names)}")  # fmt: skip
+        if self.overlay_visible is None and not self.overlay_hidden:
+            return None
+        vis = self.overlay_visible
+        return tuple((vis is None or i >= len(vis) or bool(vis[i])) and n not in self.overlay_hidden
+                     for i, n in enumerate(class_names))  # fmt: skip
 
     def overlay_style(self, class_names: list[str]) -> dict[str, Any]:
         """What summary.json records about the overlay's look."""
-        vis = self.overlay_visible
-        hidden = [n for i, n in enumerate(class_names) if vis is not None and i < len(vis) and not vis[i]]
+        vis = self.overlay_visibility(class_names)
+        hidden = [n for i, n in enumerate(class_names) if vis is not None and not vis[i]]
         return {"opacity": round(float(self.overlay_alpha), 3), "hidden_classes": hidden}
 
     def __post_init__(self) -> None:
@@ -72,6 +86,8 @@ class ExportOptions:
             raise UserInputError(f"--start {self.start}: frames count from 0; use --start 0 or more")
         if self.end is not None and self.end <= self.start:
             raise UserInputError(f"--end {self.end} must be greater than --start {self.start} (--end is exclusive)")
+        if not 0.0 <= float(self.overlay_alpha) <= 1.0:
+            raise UserInputError(f"--opacity {self.overlay_alpha}: use a number from 0 (frame only) to 1 (classes opaque)")
         if self.batch_size is not None and self.batch_size < 1:
             raise UserInputError(f"--batch-size {self.batch_size}: use 1 or more")
         if self.resume and self.overwrite:
@@ -164,17 +180,17 @@ def _prepare_folder(out: Path, source: Source, engine: Engine, opts: ExportOptio
 
 def _sinks(source: Source, engine: Engine, out: Path, opts: ExportOptions) -> SinkGroup:
     palette = engine.palette
+    visible = opts.overlay_visibility(engine.class_names)
     sinks = []
     if source.kind in ("image", "folder"):
         sinks.append(PngMaskSink(out, palette))
         if opts.overlay:
-            sinks.append(OverlayJpgSink(out, palette, opts.overlay_alpha, visible=opts.overlay_visible))
+            sinks.append(OverlayJpgSink(out, palette, opts.overlay_alpha, visible=visible))
     else:
         fps = (source.fps or 30.0) / opts.every
         sinks.append(Ffv1MaskSink(out / "masks.mkv", fps) if opts.format == "ffv1" else PngMaskSink(out, palette))
         if opts.overlay:
-            sinks.append(OverlayVideoSink(out / "overlay.mp4", fps, palette, opts.overlay_alpha,
-                                          visible=opts.overlay_visible))  # fmt: skip
+            sinks.append(OverlayVideoSink(out / "overlay.mp4", fps, palette, opts.overlay_alpha, visible=visible))
     sinks.append(CoverageCsvSink(out / "coverage.csv", engine.class_names))
     return SinkGroup(sinks)
 

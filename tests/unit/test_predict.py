@@ -257,3 +257,32 @@ def test_latest_policy_drops_and_counts(clip, small_checkpoint):
         res = run_pipeline(frames(src), FirstCallWaits(), policy="latest", on_result=lambda f, p: seen.append(f.index))
     assert res.complete and res.frames_written == 2 and res.dropped == 28
     assert len(seen) == 2 and seen[0] < 29 and seen[-1] == 29  # newest frames, in order, the last one included
+
+
+def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp_path, capsys):
+    """`--opacity` and `--hide` give the CLI's overlays the look the app's export gets from the view:
+    a hidden class shows the bare frame, the others are blended at the given opacity."""
+    yy, xx = np.mgrid[0:96, 0:128]
+    rgb = np.stack([xx * 2, yy * 2, np.full_like(xx, 90)], -1).astype(np.uint8)  # smooth: JPEG stays close
+    Image.fromarray(rgb).save(tmp_path / "pic.png")
+    out = tmp_path / "out"
+    argv = ["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay",
+            "--opacity", "0.8", "--hide", "background"]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overlay_style"] == {"opacity": 0.8, "hidden_classes": ["background"]}
+    mask = np.asarray(Image.open(out / "masks" / "pic.png").convert("RGB"))
+    palette = np.asarray(load_checkpoint(fast_ckpt).palette, float)
+    is_bg = (mask == palette[0]).all(-1)
+    assert is_bg.any() and (~is_bg).any(), "the test image must show both classes"
+    ov = np.asarray(Image.open(out / "overlays" / "pic.jpg")).astype(float)
+    assert np.abs(ov[is_bg] - rgb[is_bg]).mean() < 4  # hidden: the frame itself
+    want = 0.2 * rgb[~is_bg] + 0.8 * palette[1]
+    assert np.abs(ov[~is_bg] - want).mean() < 6  # rock at 80 %
+
+    err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o2"), "-q",
+                "--overlay", "--hide", "sky"], capsys)  # fmt: skip
+    assert "--hide sky" in err and "background, rock" in err
+    err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o3"), "-q",
+                "--overlay", "--opacity", "1.5"], capsys)  # fmt: skip
+    assert "--opacity 1.5" in err
