@@ -147,7 +147,11 @@ def write_clip(
             Path(labels).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserInputError(f"cannot create {path.parent}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder") from e
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    from models.atomic import fsync_dir, temp_sibling
+
+    # PyAV writes an MP4 by name (it seeks back to write the index), so models.atomic's writer, which hands
+    # out a file object, does not fit; its temporary name and folder sync do.
+    tmp = temp_sibling(path)
     try:
         with av.open(str(tmp), "w", format="mp4") as out:
             stream = out.add_stream("libx264", rate=spec.fps)
@@ -166,6 +170,7 @@ def write_clip(
             for packet in stream.encode():
                 out.mux(packet)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise UserInputError(f"could not write the demo clip {path}: {e.strerror or e}; check free space") from e

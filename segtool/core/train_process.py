@@ -309,6 +309,7 @@ def _download_pretrained(cfg, emit) -> None:
 
     import torch
 
+    from models.atomic import atomic_writer
     from models.pretrained import weights_entry
 
     try:
@@ -319,9 +320,9 @@ def _download_pretrained(cfg, emit) -> None:
     if dest.exists():
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=30) as r, tmp.open("wb") as f:
+        # the file appears under its cache name only complete and with the right hash (models.atomic)
+        with urllib.request.urlopen(url, timeout=30) as r, atomic_writer(dest) as f:
             total = int(r.headers.get("Content-Length") or 0) or None
             done, sha, last = 0, hashlib.sha256(), 0.0
             while chunk := r.read(1 << 20):
@@ -331,13 +332,11 @@ def _download_pretrained(cfg, emit) -> None:
                 if time.monotonic() - last > 0.2:
                     last = time.monotonic()
                     emit({"event": "download", "done": done, "total": total, "url": url})
-        prefix = torch.hub.HASH_REGEX.search(dest.name)
-        if prefix and not sha.hexdigest().startswith(prefix.group(1)):
-            raise OSError("the downloaded file is damaged (hash mismatch)")
-        os.replace(tmp, dest)
+            prefix = torch.hub.HASH_REGEX.search(dest.name)
+            if prefix and not sha.hexdigest().startswith(prefix.group(1)):
+                raise OSError("the downloaded file is damaged (hash mismatch)")
         emit({"event": "download", "done": done, "total": total or done, "url": url})
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         reason = getattr(e, "reason", e)  # URLError wraps the socket error; its strerror is the sentence
         emit({"event": "message", "text": f"download failed: {getattr(reason, 'strerror', None) or reason}"})
 
