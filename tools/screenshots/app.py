@@ -14,11 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _qt import run_until
+from _qt import open_window, run_until
 from PySide6.QtWidgets import QApplication
-
-from segtool.gui.main_window import MainWindow
-from segtool.gui.settings import AppSettings, ini_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="segtool_shot_"))
-    win = MainWindow(AppSettings(ini_settings(tmp / "settings.ini")))
+    win = open_window(tmp, args.size, args.opacity)
     w, h = (int(v) for v in args.size.split("x"))
-    win.resize(w, h)
-    win.move(0, 0)
-    win.show()
-    win.panel.opacity.setValue(args.opacity)
     win.panel.set_mode_key(args.mode)
     win.open_checkpoint(args.checkpoint)
     win.open_source(args.source)

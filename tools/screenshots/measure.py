@@ -18,14 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _qt import run_until
+from _qt import open_window, run_until
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from segtool.core.fragments.scale import from_box, save_scale
-from segtool.gui.main_window import MainWindow
-from segtool.gui.settings import AppSettings, ini_settings
 
 
 def _floats(text: str, n: int) -> list[float]:
@@ -55,12 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(args.source, src)
     x0, y0, x1, y1 = _floats(args.box, 4)
     save_scale(src, from_box((x0, y0), (x1, y1), args.width_mm, args.height_mm))
-    win = MainWindow(AppSettings(ini_settings(tmp / "settings.ini")))
-    w, h = (int(v) for v in args.size.split("x"))
-    win.resize(w, h)
-    win.move(0, 0)
-    win.show()
-    win.panel.opacity.setValue(args.opacity)
+    win = open_window(tmp, args.size, args.opacity)
     win.open_checkpoint(args.checkpoint)
     win.open_source(str(src))
     if not run_until(lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120):
