@@ -1,8 +1,9 @@
-"""Render the main window with the Measure panel on a picture and a box scale reference (for the docs).
+"""Render the main window with the Measure panel on a picture and a box or line scale reference (docs).
 
     xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshots/measure.py docs/images/measure_panel_box_scale.png \\
         --source ../shared/data/rocks/val/images/4.jpeg -c assets/rock_fragments.pt \\
         --box 869,521,1206,742 --width-mm 1000 --hover 778,356 --shrink 1200
+    ... measure.py docs/images/measure_panel.png --source ... -c ... --line 882,737,1205,724 --width-mm 1000
 
 The picture is copied into a temporary folder and the box scale saved beside the copy (the sidecar the
 app loads), so nothing is written next to the original. Settings go to a temporary file. `--shrink W`
@@ -23,7 +24,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from segtool.core.fragments.scale import from_box, save_scale
+from segtool.core.fragments.scale import from_box, from_line, save_scale
 
 
 def _floats(text: str, n: int) -> list[float]:
@@ -34,12 +35,14 @@ def _floats(text: str, n: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Save a screenshot of the Measure panel with a box scale.")
+    ap = argparse.ArgumentParser(description="Save a screenshot of the Measure panel with a box or line scale.")
     ap.add_argument("out", help="PNG file to write")
     ap.add_argument("--source", required=True, help="a picture")
     ap.add_argument("-c", "--checkpoint", required=True)
-    ap.add_argument("--box", required=True, help="x0,y0,x1,y1 of the scale box in image pixels")
-    ap.add_argument("--width-mm", type=float, required=True)
+    ref = ap.add_mutually_exclusive_group(required=True)
+    ref.add_argument("--box", help="x0,y0,x1,y1 of the scale box in image pixels")
+    ref.add_argument("--line", help="x0,y0,x1,y1 of the scale line in image pixels (its length: --width-mm)")
+    ap.add_argument("--width-mm", type=float, required=True, help="the box's width or the line's length")
     ap.add_argument("--height-mm", type=float, help="default: same as the width")
     ap.add_argument("--hover", help="x,y in image pixels to point at (a rock's size in the dock)")
     ap.add_argument("--opacity", type=int, default=0)
@@ -51,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="segtool_shot_"))
     src = tmp / Path(args.source).name
     shutil.copyfile(args.source, src)
-    x0, y0, x1, y1 = _floats(args.box, 4)
-    save_scale(src, from_box((x0, y0), (x1, y1), args.width_mm, args.height_mm))
+    x0, y0, x1, y1 = _floats(args.box or args.line, 4)
+    if args.box:
+        save_scale(src, from_box((x0, y0), (x1, y1), args.width_mm, args.height_mm))
+    else:
+        save_scale(src, from_line((x0, y0), (x1, y1), args.width_mm))
     win = open_window(tmp, args.size, args.opacity)
     win.open_checkpoint(args.checkpoint)
     win.open_source(str(src))
