@@ -180,7 +180,7 @@ def test_two_worker_processes_give_the_same_masks(field, fast_ckpt, singles, tmp
     doc = _batch(out)
     assert [s["state"] for s in doc["sources"]] == ["complete", "complete", "failed"]
     workers = {s["worker"] for s in doc["sources"][:2]}
-    assert all("(1 threads)" in w for w in workers)  # 2 threads divided between 2 worker processes
+    assert all("(1 thread)" in w for w in workers)  # 2 threads divided between 2 worker processes
     assert same_masks(out / "clip", singles["clip.mp4"]) and same_masks(out / "day2", singles["day2.avi"])
 
 

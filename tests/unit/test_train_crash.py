@@ -77,13 +77,34 @@ def _same_weights(a: Path, b: Path) -> None:
 
 
 def _kill_after_first_save(proc_alive, kill, run: Path, rng: random.Random) -> None:
-    """Wait for the first last.pt, then kill at a random moment in the following epochs."""
+    """Wait for the first two saves of last.pt, then kill at a random moment of the third epoch (of 4).
+
+    The delay is a random share of the measured epoch time, not a fixed one: on a quiet machine an epoch
+    of this tiny run takes ~0.15 s, on a loaded one over 1 s, and a fixed delay either let the run finish
+    before the kill or always hit the same moment."""
     deadline = time.monotonic() + 300
-    while not (run / "last.pt").exists():
+    last = run / "last.pt"
+
+    def saved() -> int | None:
+        try:
+            st = last.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino * 10**20 + st.st_mtime_ns  # atomic saves replace the file: a new inode/mtime
+
+    first = None
+    while first is None:
         assert proc_alive(), "training ended before its first checkpoint"
         assert time.monotonic() < deadline
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.6))  # an epoch of this tiny run takes ~0.3-1 s: the kill lands in epochs 2-3
+        time.sleep(0.005)
+        first = saved()
+    t1 = time.monotonic()
+    while saved() == first:
+        assert proc_alive(), "training ended before its second checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    epoch_s = time.monotonic() - t1
+    time.sleep(rng.uniform(0.0, epoch_s))
     assert proc_alive(), "training finished before the kill"
     kill()
 
