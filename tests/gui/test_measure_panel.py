@@ -181,6 +181,23 @@ def test_scale_box_writes_the_sidecar_and_draws_a_rect(qtbot, window, rock_image
     assert "400 × 300 mm" in item.toolTip()
 
 
+def test_a_scale_tool_chosen_from_the_menu_opens_the_measure_panel(qtbot, window, rock_image, monkeypatch):
+    """Measure ▸ Draw scale box with the panel off: the panel opens and a drag draws the box (it used to
+    do nothing at all)."""
+    load(qtbot, window, MODEL, rock_image, timeout=60000)
+    hub = window.measure
+    assert not hub.active
+    hub.act_scale["box"].trigger()
+    assert hub.active and window.measure.dock.isVisible()
+    assert hub.panel.scale_btn.isChecked() and hub.scale_tool.drawing and hub.scale_tool.kind == "box"
+    qtbot.waitUntil(lambda: hub.current is not None, timeout=60000)
+    monkeypatch.setattr(BoxSizeDialog, "exec", lambda dlg: dlg.width.setValue(500.0) or QDialog.DialogCode.Accepted)
+    canvas = window.canvas
+    p0, p1 = _drag(canvas, _scene_to_viewport(canvas, 100, 150), _scene_to_viewport(canvas, 300, 250))
+    assert hub.scale_tool.scale is not None and hub.scale_tool.scale.kind == "box"
+    assert hub.scale_tool.scale.mm_per_px == pytest.approx(from_box(p0, p1, 500.0).mm_per_px)
+
+
 def test_scale_circle_writes_the_sidecar_and_draws_an_ellipse(qtbot, window, rock_image, monkeypatch):
     hub = _measured(qtbot, window, rock_image)
     px_d50 = hub.current.distribution.d_by_area["D50"]

@@ -360,7 +360,10 @@ class MeasureHub(QObject):
     # --- scale tool ----------------------------------------------------------------------------------
 
     def set_scale_tool(self, on: bool, kind: str | None = None) -> None:
-        """Draw a scale reference (`kind`: line, box or circle; None: the last one chosen) or stop."""
+        """Draw a scale reference (`kind`: line, box or circle; None: the last one chosen) or stop.
+        Chosen from the Measure menu while the panel is off, it opens the panel first."""
+        if on and not self.active:
+            self.set_active(True)
         on = bool(on) and self.active
         tool = self.scale_tool
         if kind is not None:
