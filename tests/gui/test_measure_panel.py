@@ -125,6 +125,20 @@ def test_hover_shows_the_size_of_the_rock_under_the_pointer(qtbot, window, rock_
     assert not hub.hl_item.path().isEmpty()
 
 
+def test_the_size_under_the_pointer_follows_a_new_scale(qtbot, window, rock_image, monkeypatch):
+    hub = _measured(qtbot, window, rock_image)
+    t = hub.current.table
+    i = int(np.argmax(np.where(t.use, t.area_px, 0)))
+    canvas = window.canvas
+    QTest.mouseMove(canvas.viewport(), _scene_to_viewport(canvas, float(t.cx[i]), float(t.cy[i])))
+    qtbot.waitUntil(lambda: hub.panel.hover.text().startswith("Fragment"), timeout=5000)
+    assert " px" in hub.panel.hover.text() and " mm" not in hub.panel.hover.text()
+    monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (100.0, True)))
+    hub.scale_tool.ask((10.0, 10.0), (110.0, 10.0))  # 1 mm/px, as after drawing a line and typing 100
+    assert hub.current.distribution.unit == "mm"
+    assert " mm" in hub.panel.hover.text()  # not the pixel sizes read before the scale was set
+
+
 def test_scale_line_writes_the_sidecar_and_switches_to_mm(qtbot, window, rock_image, monkeypatch):
     hub = _measured(qtbot, window, rock_image)
     px_d50 = hub.current.distribution.d_by_area["D50"]

@@ -387,6 +387,8 @@ class MeasureHub(QObject):
             self.panel.show_kind(sc.kind)
         if self.current is not None:
             self.current = self._rescaled(self.current)
+            if self._pointer is not None:
+                self._hover(*self._pointer)  # the rock under the pointer, in the new unit
         self._show()
 
     # --- settings ------------------------------------------------------------------------------------
