@@ -37,6 +37,7 @@ from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog, OverlayView
 from segtool.gui.fit_notice import FitNotice
 from segtool.gui.labeling.hub import LabelHub
+from segtool.gui.main_thread_gc import MainThreadGC
 from segtool.gui.measure.hub import MeasureHub
 from segtool.gui.opening import OpeningMixin
 from segtool.gui.player import PlayerBar
@@ -62,6 +63,9 @@ class MainWindow(OpeningMixin, QMainWindow):
 
     def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
+        # Before any worker thread starts: cyclic garbage holding Qt objects must be collected here, on
+        # the GUI thread, never on a worker (a deadlock seen in CI; see main_thread_gc).
+        self._gc = MainThreadGC(self)
         self.setWindowTitle("segtool")
         self.setAcceptDrops(True)
         self.settings = settings or AppSettings()
@@ -511,3 +515,4 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.measure.shutdown()  # cancels a report being written
         self.labels.shutdown()  # saves the frame's labels (autosave), stops suggestion and region threads
         self.worker.shutdown()
+        self._gc.release()  # the threads are stopped: collect what is left here, back to automatic
