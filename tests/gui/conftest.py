@@ -27,6 +27,18 @@ def no_dangling_qthreads(qapp):
     assert not running, f"test left {len(running)} QThread(s) running"
 
 
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp):
+    """Garbage collected on the GUI thread in every GUI test, as the app does while its window is open
+    (segtool.gui.main_thread_gc): also tests that build a dialog or the wizard without a main window run
+    worker threads, and a collection on one of those could destroy Qt objects there and deadlock."""
+    from segtool.gui.main_thread_gc import MainThreadGC
+
+    guard = MainThreadGC()
+    yield guard
+    guard.release()
+
+
 @pytest.fixture(scope="session")
 def gui_checkpoint(tmp_path_factory):
     """A real tiny 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
