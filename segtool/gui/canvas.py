@@ -9,11 +9,13 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
-    """Copy an H x W x 3 uint8 RGB array into a QImage that owns its pixels (never a view of numpy
-    memory, which another thread or the garbage collector could change under it)."""
+    """Copy an H x W x 3 uint8 RGB (or H x W x 4 RGBA: overlay layers) array into a QImage that owns its
+    pixels (never a view of numpy memory, which another thread or the garbage collector could change
+    under it)."""
     rgb = np.ascontiguousarray(rgb, np.uint8)
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    h, w, c = rgb.shape
+    fmt = QImage.Format.Format_RGBA8888 if c == 4 else QImage.Format.Format_RGB888
+    return QImage(rgb.data, w, h, c * w, fmt).copy()
 
 
 def qimage_to_array(img: QImage) -> np.ndarray:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsView
 
 from segtool.core.label_edit import UNKNOWN
+from segtool.gui.canvas import to_qimage
 
 TOOLS = {
     "brush": ("Brush", "B"),
@@ -47,12 +48,6 @@ def label_rgba(mask: np.ndarray, palette: np.ndarray, opacity: float, instances:
         ie[1:, :] |= instances[1:, :] != instances[:-1, :]
         out[ie] = (255, 255, 255, 255)
     return out
-
-
-def _qimage_rgba(rgba: np.ndarray) -> QImage:
-    rgba = np.ascontiguousarray(rgba)
-    h, w = rgba.shape[:2]
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 class LabelLayer(QObject):
@@ -108,7 +103,7 @@ class LabelLayer(QObject):
         if mask is None or palette is None or not self.active:
             self.item.setPixmap(QPixmap())
             return
-        self.item.setPixmap(QPixmap.fromImage(_qimage_rgba(label_rgba(mask, palette, opacity, instances))))
+        self.item.setPixmap(QPixmap.fromImage(to_qimage(label_rgba(mask, palette, opacity, instances))))
 
     def show_cursor(self, x: float, y: float, radius: float | None) -> None:
         if radius is None or not self.active:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QGraphicsPathItem,
@@ -40,6 +40,7 @@ from segtool.core.fragments.analyse import (
     analyse_prediction,
     distribution_of,
 )
+from segtool.gui.canvas import to_qimage
 from segtool.gui.measure.outlines import outline_rgba
 from segtool.gui.measure.panel import MeasurePanel, describe, fragment_row, model_text, summary_text
 from segtool.gui.measure.report import ReportExport
@@ -65,12 +66,6 @@ def _pen(color: QColor, width: float) -> QPen:
     pen = QPen(color, width)
     pen.setCosmetic(True)
     return pen
-
-
-def _qimage_rgba(rgba: np.ndarray) -> QImage:
-    rgba = np.ascontiguousarray(rgba)
-    h, w = rgba.shape[:2]
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 class MeasureHub(QObject):
@@ -253,7 +248,7 @@ class MeasureHub(QObject):
             res = self._rescaled(res)
         self.current = res
         self.current_index = r.index
-        self.layer.setPixmap(QPixmap.fromImage(_qimage_rgba(m.outlines)))
+        self.layer.setPixmap(QPixmap.fromImage(to_qimage(m.outlines)))
         self._hl = -1  # a new frame: outline and read again what is under the pointer
         if self._pointer is not None:
             self._hover(*self._pointer)
