@@ -50,11 +50,15 @@ def new_run_dir(root: str | os.PathLike, label: str, *, now: float | None = None
     """A fresh, not yet existing folder `root/<YYYY-mm-dd_HHMM>_<label>` (suffixed -2, -3 … if taken)."""
     stamp = time.strftime("%Y-%m-%d_%H%M", time.localtime(now))
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label).strip("_") or "run"
-    base = Path(root) / f"{stamp}_{safe}"
+    return unused_path(Path(root) / f"{stamp}_{safe}", "-")
+
+
+def unused_path(base: Path, sep: str) -> Path:
+    """`base` if nothing is there, else the first of `base<sep>2`, `base<sep>3`, … that is free."""
     path, n = base, 1
     while path.exists():
         n += 1
-        path = base.with_name(f"{base.name}-{n}")
+        path = base.with_name(f"{base.name}{sep}{n}")
     return path
 
 

@@ -15,18 +15,14 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from segtool.core.fragments.analyse import FragmentSettings
+from segtool.core.runs import unused_path
 from segtool.gui.measure.panel import fmt_size
 
 
 def new_report_folder(parent: str | Path, source: str) -> Path:
     """`<parent>/<source name>_fragments`, or `…_2`, `…_3` when taken (never an existing folder)."""
     stem = Path(str(source).rstrip("/")).stem or "source"
-    base = Path(parent) / f"{stem}_fragments"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}_{n}")
-    return out
+    return unused_path(Path(parent) / f"{stem}_fragments", "_")
 
 
 def describe_report(res, source: str) -> str:
