@@ -56,6 +56,7 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
     from segtool.core.batch import BatchState
     from segtool.core.batch.local import run_batch
     from segtool.core.batch.runner import EngineSpec
+    from segtool.core.onnx_export import checkpoint_from_metadata, is_onnx_path, read_metadata
 
     if args.workers < 1:
         raise _usage(f"--workers {args.workers}: use 1 or more")
@@ -72,7 +73,10 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
         import_ray()  # missing Ray is exit 2 before OUT is touched
     if args.retries < 0:
         raise _usage(f"--retries {args.retries}: use 0 or more")
-    load_checkpoint(Path(args.checkpoint))  # a bad checkpoint is exit 2 before anything starts
+    # a bad model file is exit 2 before anything starts (an exported .onnx carries its checkpoint as metadata)
+    ck = (checkpoint_from_metadata(read_metadata(args.checkpoint)) if is_onnx_path(args.checkpoint)
+          else load_checkpoint(Path(args.checkpoint)))  # fmt: skip
+    opts.overlay_visibility(ck.class_names)  # so is an unknown --hide class (not one failure per source)
     state = BatchState.create(args.output, items, command="predict", settings=_settings(args, opts), all_items=all_items,
                               shard=shard, resume=args.resume, overwrite=args.overwrite)  # fmt: skip
     where = f" (shard {shard[0]}/{shard[1]}: {len(items)} of {len(all_items)})" if shard else ""

@@ -220,6 +220,7 @@ def run_export(
     """
     out = Path(out)
     _check_options(source, opts)
+    opts.overlay_visibility(engine.class_names)  # an unknown --hide class is refused before OUT is touched
     job = _prepare_folder(out, source, engine, opts)
     group = _sinks(source, engine, out, opts)
     skip = group.open(resume=job.resumed, order=_key_order(source, opts))

@@ -206,3 +206,23 @@ def test_local_ray_run_matches_the_local_run(field, fast_ckpt, singles, tmp_path
     assert [s["state"] for s in doc["sources"]] == ["complete", "complete", "failed"]
     assert "junk.mp4" in doc["sources"][2]["message"]
     assert same_masks(out / "clip", singles["clip.mp4"]) and same_masks(out / "day2", singles["day2.avi"])
+
+
+def test_a_batch_runs_an_exported_onnx_model_and_refuses_an_unknown_hidden_class_up_front(fast_ckpt, tmp_path, capsys):
+    """The batch checks the model file before it starts: an exported .onnx (its checkpoint is metadata)
+    was refused as 'not a PyTorch file'; a --hide class the model lacks failed every source one by one."""
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export-onnx", str(fast_ckpt), "-o", str(onnx_path)]) == 0
+    srcs = []
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.random.default_rng(len(srcs)).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(tmp_path / name)
+        srcs.append(str(tmp_path / name))
+    out = tmp_path / "out"
+    assert main(["predict", *srcs, "-c", str(onnx_path), "-o", str(out), "-q", "--runtime", "onnxruntime"]) == 0
+    assert [s["state"] for s in _batch(out)["sources"]] == ["complete", "complete"]
+    assert (out / "a" / "masks" / "a.png").is_file() and (out / "b" / "masks" / "b.png").is_file()
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    assert main(["predict", *srcs, "-c", str(fast_ckpt), "-o", str(bad), "-q", "--overlay", "--hide", "sky"]) == 2
+    assert "--hide sky" in capsys.readouterr().err
+    assert not bad.exists()  # refused before OUT was touched

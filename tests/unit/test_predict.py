@@ -283,6 +283,7 @@ def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp
     err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o2"), "-q",
                 "--overlay", "--hide", "sky"], capsys)  # fmt: skip
     assert "--hide sky" in err and "background, rock" in err
+    assert not (tmp_path / "o2").exists()  # refused before OUT was touched (no job record left behind)
     err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o3"), "-q",
                 "--overlay", "--opacity", "1.5"], capsys)  # fmt: skip
     assert "--opacity 1.5" in err
