@@ -179,8 +179,11 @@ def evaluate(
             # labels that are no class are reported when the matrix is read; the loss leaves them out
             counted = (y >= 0) & (y < num_classes)
             y = torch.where(counted, y, ignore_index)
-            loss_sum += F.cross_entropy(logits, y, weight=w, ignore_index=ignore_index, reduction="sum").double()
-            weight_sum += (w[torch.where(counted, y, 0)] * counted).sum().double() if w is not None else counted.sum().double()
+            # Per-pixel losses are summed in float64: a float32 sum's result depends on how many threads
+            # split it (its order), and the validation loss should not change with the machine's load.
+            per_pixel = F.cross_entropy(logits, y, weight=w, ignore_index=ignore_index, reduction="none")
+            loss_sum += per_pixel.double().sum()
+            weight_sum += (w[torch.where(counted, y, 0)].double() * counted).sum() if w is not None else counted.sum().double()
             done += len(idx)
         if on_progress is not None:
             on_progress(done)
