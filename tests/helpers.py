@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from PIL import Image
 
 from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 from training.config import TrainConfig
+from training.events import TrainingEvents
 
 TINY_WIDTH = 0.25  # MobileNetV3 channel multiplier of the shared test model
 TINY_ASPP = 16  # its ASPP width
@@ -122,3 +124,30 @@ def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float |
     if mtime is not None:
         os.utime(run / "config.json", (mtime, mtime))
     return run
+
+
+# Records what a training run reports, and can stop it at (epoch, step): by KeyboardInterrupt, or by
+# setting a cancel event (as the app does).
+class Recorder(TrainingEvents):
+    def __init__(self, stop_at: tuple[int, int] | None = None, cancel: threading.Event | None = None, how: str = "raise"):
+        self.events: list[tuple] = []
+        self.stop_at, self.cancel, self.how = stop_at, cancel, how
+
+    def on_train_start(self, info) -> None:
+        self.events.append(("start", info.start_epoch, info.steps_per_epoch))
+
+    def on_epoch_start(self, epoch, epochs) -> None:
+        self.events.append(("epoch_start", epoch))
+
+    def on_batch_end(self, p) -> None:
+        self.events.append(("batch", p.epoch, p.step, p.loss))
+        if self.stop_at == (p.epoch, p.step):
+            if self.how == "raise":
+                raise KeyboardInterrupt
+            self.cancel.set()
+
+    def on_epoch_end(self, s) -> None:
+        self.events.append(("epoch_end", s.epoch, s.metrics.get("miou")))
+
+    def on_train_end(self, result) -> None:
+        self.events.append(("end", result.stopped))
