@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import torch
 from PIL import Image
 
-from models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
+from models import load_checkpoint
 from segtool.core.fragments.analyse import FragmentSpec, analyse_prediction
 from segtool.core.label_edit import UNKNOWN, LabelEditor
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
-from tests.helpers import TINY_ASPP, TINY_WIDTH, randomize_bn_stats, tiny_config
+from tests.helpers import make_fragment_checkpoint, tiny_config
 from training.data import check_dataset, open_dataset
 from training.data.instances import instances_to_classes, labelset_classes
 
@@ -127,20 +126,10 @@ def test_cvat_round_trip_keeps_the_instances_and_the_fragment_setup(tmp_path):
     assert back.fragments == FRAG and back.paintable == [0, 1]
 
 
-def _fragment_checkpoint(path):
-    """A tiny real 3-class checkpoint with the shipped fragment model's classes and `fragments` entry."""
-    torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False,
-                                               width_mult=TINY_WIDTH, aspp_channels=TINY_ASPP)).eval()  # fmt: skip
-    ck = Checkpoint(config=model.config, classes=make_classes([c["name"] for c in CLASSES], [c["color"] for c in CLASSES]),
-                    state_dict=model.state_dict(), fragments=dict(FRAG))  # fmt: skip
-    return save_checkpoint(ck, path)
-
-
 def test_retraining_a_fragment_model_on_its_label_set_keeps_edge_seeded_measuring(tmp_path):
     from training.trainer import train
 
-    start = _fragment_checkpoint(tmp_path / "start.pt")
+    start = make_fragment_checkpoint(tmp_path / "start.pt")
     ls = LabelSet.create(tmp_path / "L", CLASSES, fragments=load_checkpoint(start).fragments)
     for i in range(5):
         img, inst, mask = _frame(i)
