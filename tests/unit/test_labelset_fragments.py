@@ -143,3 +143,38 @@ def test_retraining_a_fragment_model_on_its_label_set_keeps_edge_seeded_measurin
     # ... and the split the Measure panel runs cuts two touching fragments along an edge band.
     ids = instances_to_classes(_frame()[1], 3)
     assert analyse_prediction(ids, None, spec).table.area_px.size == 2
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to renumbering the ids (0 stays 0)."""
+    pairs = {(int(x), int(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True)}
+    return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs}) and all((x == 0) == (y == 0) for x, y in pairs)
+
+
+def test_coco_round_trip_through_the_cli_keeps_fragments_and_background(tmp_path, capsys):
+    from segtool.cli import main
+
+    ls = LabelSet.create(tmp_path / "L", CLASSES, fragments=FRAG)
+    img, inst, mask = _frame()
+    inst[inst == 2] = 300
+    mask[0:4, 0:20] = 1  # rock painted without an outline: COCO cannot hold it, and the export says so
+    ls.save(img, mask, source="pile.jpg", instances=inst)
+    out = tmp_path / "coco" / "fragments.json"
+    out.parent.mkdir()
+    assert main(["labels", "export-coco", str(tmp_path / "L"), "-o", str(out)]) == 0
+    assert "80 px of rock painted without an outline" in capsys.readouterr().out
+    assert main(["labels", "import-coco", str(out), "--images", str(tmp_path / "L" / "images"),
+                 "-o", str(tmp_path / "back")]) == 0  # fmt: skip
+    back = LabelSet.open(tmp_path / "back")
+    assert back.fragments == FRAG and back.class_names == ["background", "rock", "rock_edge"]
+    assert _same_partition(back.load_instances("pile"), inst)
+    expect = mask.copy()
+    expect[0:4, 0:20] = UNKNOWN
+    assert np.array_equal(back.load_mask("pile"), expect)
+    assert main(["labels", "import-coco", str(out), "-o", str(tmp_path / "b2")]) == 2
+    assert "--images" in capsys.readouterr().err
+    assert main(["labels", "export-coco", str(tmp_path / "back"), "-o", str(tmp_path / "x.json")]) == 0
+    plain = LabelSet.create(tmp_path / "P", CLASSES[:2])
+    plain.save(img, np.zeros(mask.shape, np.uint8), source="pile.jpg")
+    assert main(["labels", "export-coco", str(tmp_path / "P"), "-o", str(tmp_path / "y.json")]) == 2
+    assert "export-cvat" in capsys.readouterr().err
