@@ -93,6 +93,7 @@ def test_training_data_derives_the_edge_and_the_check_accepts_no_edge_pixels(tmp
     rep = check_dataset(open_dataset(tmp_path / "L", val_fraction=0.0))
     assert rep.ok and not [w for w in rep.warnings if "rock_edge" in w]
     assert any("rock_edge" in s and "outline fragments" in s for s in rep.summary)
+    assert [c["derived"] for c in rep.classes] == [False, False, True]  # the wizard's class table says so
 
 
 def test_editing_over_a_fragment_takes_pixels_out_of_it_and_undo_restores():

@@ -216,6 +216,8 @@ def check_dataset(
                 "pixels": int(pixels[i]),
                 "share": float(pixels[i] / labelled_px) if labelled_px else 0.0,
                 "images": int(images_with[i]),
+                # a fragment label set's edge class: drawn from the outlines, never painted
+                "derived": bool(data.fragments and c.name == data.fragments.get("edge")),
             }
         )
 
