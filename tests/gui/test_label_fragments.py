@@ -92,3 +92,39 @@ def test_painting_background_over_a_fragment_removes_it_from_the_saved_instances
     ls = LabelSet.open(root)
     inst, mask = ls.load_instances(ls.frames[0].stem), ls.load_mask(ls.frames[0].stem)
     assert mask[80, 90] == 0 and inst[80, 90] == 0 and inst[50, 90] == 1
+
+
+def test_wizard_data_page_accepts_a_fragment_scribble_set_without_edge_pixels(qtbot, tmp_path, monkeypatch):
+    """Scribbles on a fragment model's set (no outline yet): nothing asks to paint rock_edge."""
+    from PySide6.QtTest import QTest as _QTest
+
+    from segtool.gui.wizard import TrainingWizard
+
+    monkeypatch.setenv("SEGTOOL_RUNS", str(tmp_path / "runs"))
+    ls = LabelSet.create(tmp_path / "L", [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [200, 120, 60]},
+                                          {"name": "rock_edge", "color": [255, 230, 0]}],
+                         fragments={"interior": "rock", "edge": "rock_edge"})  # fmt: skip
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        mask = np.full((64, 64), UNKNOWN, np.uint8)
+        mask[10:20, 10:40] = 1
+        mask[45:55, 5:60] = 0
+        ls.save(rng.integers(0, 255, (64, 64, 3), np.uint8), mask, source=f"p{i}.jpg")
+    wiz = TrainingWizard(None, tmp_path / "runs")
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        page = wiz.data_page
+        page.set_path(tmp_path / "L", None)
+        for _ in range(3000):  # QTest.qWait, not qtbot.waitUntil (see tests/gui/test_wizard.py's wait_until)
+            if page.check is not None:
+                break
+            _QTest.qWait(20)
+        assert page.isComplete(), page.problems.text()
+        assert "rock_edge" not in page.problems.text()
+        assert page.classes.item(2, 0).text() == "rock_edge"
+        assert page.classes.item(2, 2).text() == "none — drawn along outlined fragments"
+        assert page.classes.item(1, 2).text().endswith("%")
+    finally:
+        wiz.shutdown()
+        wiz.close()
