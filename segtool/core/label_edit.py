@@ -216,9 +216,11 @@ class LabelEditor:
         self._apply(rr, cc, value, instance=new_id)
         return new_id
 
-    def set_from_prediction(self, pred: np.ndarray, confidence: np.ndarray | None = None, threshold: float = 0.0) -> None:
+    def set_from_prediction(self, pred: np.ndarray, confidence: np.ndarray | None = None, threshold: float = 0.0,
+                            instances: np.ndarray | None = None) -> None:  # fmt: skip
         """Replace the labels by the model's mask; pixels whose confidence is below `threshold` stay
-        unknown (for the user to paint). One undo entry."""
+        unknown (for the user to paint). `instances`: the fragments of the prediction (a fragment model),
+        which replace the frame's fragments (none where the confidence is too low). One undo entry."""
         if pred.shape != self._mask.shape:
             raise ValueError(f"prediction {pred.shape} does not fit the frame {self._mask.shape}")
         new = np.array(pred, np.uint8, copy=True)
@@ -227,7 +229,12 @@ class LabelEditor:
         before = self._mask.copy()
         self._mask[...] = new
         h, w = self._mask.shape
-        ib, ia = self._drop_instances(0, h, 0, w, before)
+        if instances is None:
+            ib, ia = self._drop_instances(0, h, 0, w, before)
+        else:
+            ib = np.zeros((h, w), np.uint16) if self._inst is None else self._inst.copy()
+            self._inst = np.where(new == UNKNOWN, 0, instances).astype(np.uint16)
+            ia = self._inst.copy()
         self._push(_Edit(0, h, 0, w, before, new.copy(), ib, ia))
 
     def _polygon_pixels(self, points):

@@ -128,3 +128,33 @@ def test_wizard_data_page_accepts_a_fragment_scribble_set_without_edge_pixels(qt
     finally:
         wiz.shutdown()
         wiz.close()
+
+
+def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragments(qtbot, window, tmp_path, shared_data):
+    """Correcting the shipped model: its prediction comes in as fragments (instances), cut as the Measure
+    panel cuts it, with no rock_edge pixel in the mask; undo takes them away again."""
+    from pathlib import Path
+
+    from segtool.core.fragments.split import split_classes
+    from training.data import open_dataset
+
+    repo = Path(__file__).resolve().parents[2]
+    photo = shared_data / "rocks_dense" / "gravel" / "images" / "1_P1060330_1.jpg"
+    load(qtbot, window, repo / "assets" / "rock_fragments.pt", str(photo))
+    hub = window.labels
+    hub.new_label_set(tmp_path / "labels")
+    hub.set_active(True)
+    qtbot.waitUntil(lambda: hub.editor is not None and window.current.confidence is not None, timeout=20000)
+    hub.panel.threshold.setValue(0.0)
+    hub.panel.from_pred_btn.click()
+    pred = window.current.mask
+    inst, mask = hub.editor.instances, hub.editor.mask
+    expect = split_classes(pred, 1, 2)
+    assert inst is not None and len(np.unique(inst[inst > 0])) == len(np.unique(expect[expect > 0])) > 5
+    assert not (mask == 2).any() and (mask[inst > 0] == 1).all() and ((mask == 1) == (inst > 0)).all()
+    hub.save()
+    data = open_dataset(tmp_path / "labels", val_fraction=0.0)
+    trained_on = data.load_mask(data.samples[0])
+    assert (trained_on == 2).sum() > 0.5 * (pred == 2).sum()  # the edge band comes back along the fragments
+    hub.undo()
+    assert not hub.editor.instances.any() and (hub.editor.mask == UNKNOWN).all()

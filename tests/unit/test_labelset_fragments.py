@@ -179,3 +179,19 @@ def test_coco_round_trip_through_the_cli_keeps_fragments_and_background(tmp_path
     plain.save(img, np.zeros(mask.shape, np.uint8), source="pile.jpg")
     assert main(["labels", "export-coco", str(tmp_path / "P"), "-o", str(tmp_path / "y.json")]) == 2
     assert "export-cvat" in capsys.readouterr().err
+
+
+def test_start_from_a_prediction_with_fragments_replaces_them_in_one_undo_step():
+    ed = LabelEditor(shape=(20, 20))
+    ed.outline_fragment([(1, 1), (6, 1), (6, 6), (1, 6)], 1)
+    pred = np.zeros((20, 20), np.uint8)
+    pred[8:16, 8:16] = 1
+    frags = np.zeros((20, 20), np.uint16)
+    frags[8:16, 8:12], frags[8:16, 12:16] = 1, 2
+    conf = np.ones((20, 20), np.float32)
+    conf[8:16, 14:16] = 0.3  # unsure there: unknown, and in no fragment
+    ed.set_from_prediction(pred, conf, 0.5, instances=frags)
+    assert ed.instances[10, 9] == 1 and ed.instances[10, 13] == 2 and ed.instances[10, 15] == 0
+    assert ed.mask[10, 15] == UNKNOWN and ed.instances[3, 3] == 0
+    ed.undo()
+    assert ed.instances[3, 3] == 1 and not ed.instances[8:16, 8:16].any() and ed.mask[10, 9] == UNKNOWN

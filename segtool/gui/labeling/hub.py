@@ -341,7 +341,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self.window.statusBar().showMessage("Computing the confidence map… press again in a moment", 5000)
             self.window.seek(r.index)
             return
-        ed.set_from_prediction(r.mask, r.confidence, thr)
+        mask, frags = self.prediction_start(r)  # a fragment model: its fragments as instances (tools.py)
+        ed.set_from_prediction(mask, r.confidence, thr, instances=frags)
         self._redraw()
         self._update_state()
 

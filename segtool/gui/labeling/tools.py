@@ -45,6 +45,25 @@ class ToolHandlers:
         f = self.fragments
         return [i for i, n in enumerate(self.class_names) if f is None or n != f["edge"]]
 
+    def prediction_start(self, r) -> tuple[np.ndarray, np.ndarray | None]:
+        """(class mask, fragment ids or None) that "Start from the prediction" puts in the frame. For a fragment
+        model: the prediction cut into fragments as the Measure panel cuts it (edge-seeded watershed), each
+        one an instance labelled with the interior class (its edge band is drawn again when training); edge
+        pixels that belong to no fragment are unknown."""
+        f = self.fragments
+        if f is None:
+            return r.mask, None
+        from segtool.core.fragments.split import relabel_sequential, split_classes
+
+        interior, edge = self.class_names.index(f["interior"]), self.class_names.index(f["edge"])
+        frags = relabel_sequential(split_classes(r.mask, interior, edge))
+        if frags.max() > 65535:  # more than a 16-bit PNG holds: keep the classes, let the user outline
+            return r.mask, None
+        mask = np.array(r.mask, np.uint8, copy=True)
+        mask[frags > 0] = interior
+        mask[(mask == edge) & (frags == 0)] = UNKNOWN
+        return mask, frags.astype(np.uint16)
+
     def _show_classes(self) -> None:
         """Fill the panel's class list with the paintable classes."""
         palette = self.palette if self.palette is not None else np.zeros((0, 3), np.uint8)
