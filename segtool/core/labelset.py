@@ -11,7 +11,7 @@ LABELS/manifest.json              {"frames": [{"image": name, "source": path, "f
 
 A label set for a fragment model (a checkpoint with a `fragments` entry naming an edge class) stores the
 outlined fragments in instances/ and never paints the edge class: training derives the edge band from the
-instances (`training.data.instances.labelset_classes`).
+instances (`training.data.labelset.labelset_classes`).
 
 Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
 kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
@@ -35,7 +35,7 @@ from PIL import Image
 from models.classes import validate_classes
 from models.errors import UserInputError
 from segtool.core.sinks._files import atomic_write_bytes
-from training.data.instances import labelset_fragments  # training is below core: allowed
+from training.data.labelset import labelset_fragments  # training is below core: allowed
 
 UNKNOWN = 255
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as

@@ -15,7 +15,8 @@ from segtool.core.label_edit import UNKNOWN, LabelEditor
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
 from tests.helpers import make_fragment_checkpoint, tiny_config
 from training.data import check_dataset, open_dataset
-from training.data.instances import instances_to_classes, labelset_classes
+from training.data.instances import instances_to_classes
+from training.data.labelset import labelset_classes
 
 FRAG = {"interior": "rock", "edge": "rock_edge"}
 CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [200, 120, 60]},

@@ -54,7 +54,7 @@ class LabelledData:
             unpainted pixels were saved as "background" (see `set_unknown_classes`).
         fragments: for a label set of a fragment model (`{"interior": ..., "edge": ...}`): the edge class
             is derived from the outlined fragments (instances/), never read from the masks alone
-            (see `instances.labelset_classes`); None for every other dataset.
+            (see `labelset.labelset_classes`); None for every other dataset.
     """
 
     classes: list[ClassInfo]
@@ -160,7 +160,7 @@ class LabelledData:
             else:
                 ids, unknown = decode_raster(read_mask_image(sample.mask), self.classes, self.coding, self.ignore_index)
                 if self.fragments is not None:
-                    from .instances import decode_labelset_fragments  # the importer module imports this one
+                    from .labelset import decode_labelset_fragments  # it imports this module
 
                     ids = decode_labelset_fragments(ids, sample.mask, self.class_names, self.coding, self.fragments,
                                                     self.ignore_index)  # fmt: skip

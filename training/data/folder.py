@@ -90,8 +90,9 @@ def import_folder(root: Path, class_file: Path | None, val_fraction: float, seed
 
 def _use_labelset_fragments(data: LabelledData, root: Path) -> None:
     """A label set (manifest.json of label mode, or an instances/ folder beside masks/) for a fragment model:
-    its edge class is derived from the outlined fragments when read (see `instances.labelset_classes`)."""
-    from .instances import EDGE_WIDTH, labelset_fragments, read_labelset_manifest
+    its edge class is derived from the outlined fragments when read (see `labelset.labelset_classes`)."""
+    from .instances import EDGE_WIDTH
+    from .labelset import labelset_fragments, read_labelset_manifest
 
     manifest = read_labelset_manifest(root)
     if manifest is None and not (root / "instances").is_dir():

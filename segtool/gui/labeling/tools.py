@@ -5,7 +5,7 @@ over superpixels computed off the GUI thread) — a mixin of `LabelHub`.
 For a fragment model (a `fragments` entry with an edge class, e.g. rock_fragments: background / rock /
 rock_edge) the user labels fragments as instances: an outline, or a polygon of the interior class, is one
 fragment; the edge class is not offered (nobody can brush a 3-px band: training derives it from the
-outlines, `training.data.instances.labelset_classes`)."""
+outlines, `training.data.labelset.labelset_classes`)."""
 
 from __future__ import annotations
 
