@@ -207,6 +207,9 @@ class LabelSet:
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
+        if instances is not None and (instances.shape != mask.shape or int(instances.max(initial=0)) > 65535
+                                      or int(instances.min(initial=0)) < 0):  # fmt: skip
+            raise ValueError(f"instances {instances.shape} {instances.dtype} do not fit mask {mask.shape} as 16-bit ids")
         if instances is not None:
             (self.root / "instances").mkdir(exist_ok=True)
             atomic_write_bytes(self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16)))

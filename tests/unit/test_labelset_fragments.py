@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from models import load_checkpoint
@@ -70,6 +71,10 @@ def test_label_set_of_a_fragment_model_records_it_and_hides_the_edge(tmp_path):
     assert saved.mode.startswith("I") and np.array_equal(back.load_instances("pile"), inst)  # 16-bit ids
     plain = LabelSet.create(tmp_path / "P", CLASSES[:2])
     assert plain.fragments is None and plain.paintable == [0, 1]
+    with pytest.raises(ValueError, match="16-bit"):
+        ls.save(img, mask, source="pile.jpg", instances=inst[:10])
+    with pytest.raises(ValueError, match="16-bit"):
+        ls.save(img, mask, source="pile.jpg", instances=inst.astype(np.int32) * 70000)
 
 
 def test_training_data_derives_the_edge_and_the_check_accepts_no_edge_pixels(tmp_path):
