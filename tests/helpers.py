@@ -151,3 +151,19 @@ class Recorder(TrainingEvents):
 
     def on_train_end(self, result) -> None:
         self.events.append(("end", result.stopped))
+
+
+FRAGMENT_CLASSES = [("background", (0, 0, 0)), ("rock", (200, 120, 60)), ("rock_edge", (255, 230, 0))]
+
+
+def make_fragment_checkpoint(path: Path, *, resize_short: int | None = None) -> Path:
+    """A tiny real 3-class checkpoint with the shipped fragment model's classes (background / rock /
+    rock_edge) and `fragments` entry (untrained: for label-mode and retraining tests, not for its masks)."""
+    torch.manual_seed(0)
+    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False,
+                                               width_mult=TINY_WIDTH, aspp_channels=TINY_ASPP)).eval()  # fmt: skip
+    ck = Checkpoint(config=model.config, classes=make_classes([n for n, _ in FRAGMENT_CLASSES], [list(c) for _, c in FRAGMENT_CLASSES]),
+                    state_dict=model.state_dict(), fragments={"interior": "rock", "edge": "rock_edge"})  # fmt: skip
+    if resize_short is not None:
+        ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
+    return save_checkpoint(ck, path)
