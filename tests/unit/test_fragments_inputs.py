@@ -1,6 +1,6 @@
 """`segtool fragments` and `suggest` under hostile input: numeric flags (0, -5, nan, inf, 1e308), scale
 sidecars with wrong types (and seeded random edits of a valid one), -o a file or under a file, an
-undecodable PNG or a video among --from-masks inputs, an edited frames.jsonl on --resume."""
+undecodable PNG or a video among --from-masks inputs, an edited frames.jsonl on --resume; `demo --make-data` under a file."""
 
 from __future__ import annotations
 
@@ -214,3 +214,11 @@ def test_suggest_output_an_existing_file_is_exit_2(small_checkpoint, tmp_path, c
     assert main(["suggest", str(img), "-c", str(small_checkpoint[0]), "-o", str(f), "-q"]) == 2
     err = capsys.readouterr().err
     assert f"-o {str(f)!r} is a file" in err and "Traceback" not in err and f.read_text() == "keep me"
+
+
+def test_demo_make_data_under_a_file_names_the_file_and_the_fix(tmp_path, capsys):
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    assert main(["demo", "--make-data", str(f / "data"), "--train", "1", "--val", "0", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"{str(f)!r} is a file, not a folder" in err and "move or rename that file" in err and f.read_text() == "keep me"
