@@ -152,6 +152,8 @@ def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict
             old = json.loads((out / SETTINGS).read_text())
         except (OSError, ValueError) as e:
             raise UserInputError(f"--resume: {out / SETTINGS} is unreadable ({e}); start again with --overwrite") from e
+        if not isinstance(old, dict):
+            raise UserInputError(f"--resume: {out / SETTINGS} is not a settings object (it was edited); start again with --overwrite")
         if old != settings_doc:
             diff = [k for k in settings_doc if old.get(k) != settings_doc[k]]
             raise UserInputError(f"--resume: {out} was made with other settings ({', '.join(diff)}); use the same flags, or --overwrite")
