@@ -233,3 +233,50 @@ def test_resume_with_settings_edited_to_a_list_is_exit_2(masks, tmp_path, capsys
     err = capsys.readouterr().err
     assert "fragments_settings.json is not a settings object" in err and "--overwrite" in err
 
+
+
+def test_random_record_edits_are_refused_or_build_the_results(masks, tmp_path):
+    """frames.jsonl's reader: seeded edits of a valid record either are refused (UserInputError) or give
+    records the result builder (the same `finish` a run ends with) turns into results without an error."""
+    import dataclasses
+
+    from models.errors import UserInputError
+    from segtool.core.fragments import results
+    from segtool.core.fragments.checks import read_records
+    from segtool.core.fragments.job import FragmentsOptions
+    from segtool.core.fragments.results import finish
+
+    out = tmp_path / "out"
+    assert _run(str(masks), "--from-masks", "instances", "-o", str(out), "--scale", "0.5") == 0
+    path = out / RECORDS
+    lines = path.read_text().splitlines()
+    opts = dataclasses.replace(FragmentsOptions(from_masks="instances"), scale=0.5)
+    rng = random.Random(24)
+    values = [None, True, -1, 0, 0.5, 7, float("nan"), "x", "", [], {}, [1], {"a": 1}]
+    accepted = 0
+    for _ in range(120):
+        rec = json.loads(lines[0])
+        target = rec
+        if rec["rows"] and rng.random() < 0.5:
+            target = rng.choice(rec["rows"])
+        key = rng.choice(sorted(target))
+        if rng.random() < 0.2:
+            del target[key]
+        else:
+            target[key] = rng.choice(values)
+        path.write_text("\n".join([json.dumps(rec), *lines[1:]]) + "\n")
+        try:
+            records = read_records(path)
+        except UserInputError:
+            continue
+        accepted += 1
+        try:  # a UserInputError here is a message too (e.g. one frame without a scale among scaled ones)
+            if accepted <= 2:  # every result file, plots included, takes a moment: two runs
+                finish(out, records, opts, complete=True, seconds=0.0, stopped=None, model=None, method="test")
+            else:  # the parts that read the records' numbers, for every accepted edit
+                unit = results._unit(records)
+                results._dist(records, opts.settings, unit)
+                results._windows(records, opts.settings, unit, opts.window_s)
+        except UserInputError:
+            pass
+    assert accepted > 0

@@ -87,6 +87,9 @@ def check_record(rec: Any) -> str | None:
     than these (added by later versions) are left alone."""
     if not isinstance(rec, dict):
         return f"{type(rec).__name__} instead of an object"
+    missing = [k for k in ("key", "source", "frame", "pts_s", "name", "mm_per_px", "coverage", "rows") if k not in rec]
+    if missing:
+        return f"{', '.join(missing)} missing"
     for key in ("key", "source", "name"):
         if not isinstance(rec.get(key), str) or not rec[key]:
             return f'"{key}" is {rec.get(key)!r}, expected a text'
