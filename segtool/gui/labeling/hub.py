@@ -27,6 +27,7 @@ from segtool.core.labelset import LabelSet, frame_name
 from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
+from segtool.gui.labeling.propagate import Propagation
 from segtool.gui.labeling.suggest import SuggestStrip
 from segtool.gui.labeling.teaching import TeachingActions
 from segtool.gui.labeling.tools import ToolHandlers
@@ -78,6 +79,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
         self._build_actions()
         self._wire()
+        self.propagation = Propagation(self)  # "Follow the video" (issue 21): its box goes into the panel
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
         self.comparisonReady.connect(self._comparison_ready)
@@ -358,6 +360,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                                          f"labelled<br><small>{self.labelset.root}</small>")  # fmt: skip
 
     def _update_state(self) -> None:
+        self.propagation.refresh()
         ed = self.editor
         if ed is None:
             self.panel.state.setText("")
@@ -371,6 +374,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
     def shutdown(self) -> None:
         self.autosave_timer.stop()
+        self.propagation.shutdown()
         if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
             self.save()
         self.strip.shutdown()
