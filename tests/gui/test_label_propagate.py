@@ -143,3 +143,19 @@ def test_cancel_stops_and_keeps_what_was_saved(qtbot, labelling):
     assert 1 <= len(done) < 60 and done == list(range(1, len(done) + 1))
     for f in ls.unreviewed():
         assert ls.load_mask(f.stem).shape == win.current.rgb.shape[:2]  # every saved frame is whole
+
+
+def test_propagate_backward_to_the_previous_frames(qtbot, labelling):
+    win, hub, root = labelling
+    prop = hub.propagation
+    win.seek(3)
+    qtbot.waitUntil(lambda: hub.result is not None and hub.result.index == 3 and hub.editor is not None, timeout=10000)
+    paint_frame(win, hub)
+    QTest.mouseClick(prop.box.backward, Qt.MouseButton.LeftButton)
+    assert prop.box.backward.isChecked() and "previous" in prop.box.start_btn.text()
+    prop.box.n.setValue(10)
+    click(prop.box.start_btn)
+    qtbot.waitUntil(lambda: not prop.running, timeout=60000)
+    ls = LabelSet.open(root)
+    assert sorted(f.frame for f in ls.unreviewed()) == [0, 1, 2]  # clipped at the start of the video
+    assert "3 of 3 frame(s) propagated" in prop.last_message

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from segtool.core.labelset import LabelSet
     from segtool.core.sources import open_source
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    _app = QApplication.instance() or QApplication(sys.argv[:1])  # kept alive while the window runs
     tmp = Path(tempfile.mkdtemp(prefix="segtool_shot_"))
     win = open_window(tmp, args.size, 50)
     win.open_source(args.clip)

@@ -17,7 +17,16 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from models.errors import UserInputError
 from segtool.core.propagate import UNKNOWN, frames_around, propagate_frames
@@ -34,6 +43,9 @@ class PropagateBox(QGroupBox):
         self.start_btn = QPushButton("Propagate to next N frames")
         self.start_btn.setToolTip("Save this frame, then carry its labels forward; pixels the flow cannot follow "
                                   "stay unknown. The frames are saved as 'propagated, not reviewed'.")  # fmt: skip
+        self.backward = QCheckBox("Backward: to the previous frames")
+        self.backward.toggled.connect(
+            lambda on: self.start_btn.setText(f"Propagate to {'previous' if on else 'next'} N frames"))
         self.progress = QProgressBar()
         self.cancel_btn = QPushButton("Cancel")
         self.review = QLabel("")
@@ -50,6 +62,7 @@ class PropagateBox(QGroupBox):
         r1.addWidget(self.start_btn, 1)
         r1.addWidget(self.n)
         lay.addLayout(r1)
+        lay.addWidget(self.backward)
         r2 = QHBoxLayout()
         r2.addWidget(self.progress, 1)
         r2.addWidget(self.cancel_btn)
@@ -64,8 +77,8 @@ class PropagateBox(QGroupBox):
     def set_running(self, running: bool) -> None:
         self.progress.setVisible(running)
         self.cancel_btn.setVisible(running)
-        self.start_btn.setEnabled(not running)
-        self.n.setEnabled(not running)
+        for w in (self.start_btn, self.n, self.backward):
+            w.setEnabled(not running)
 
 
 class Propagation(QObject):
@@ -86,7 +99,8 @@ class Propagation(QObject):
         self._path: str | None = None
         self._total, self._done = 0, 0
         self._worst: tuple[float, int] | None = None
-        self.last_message = ""
+        self.last_message = ""  # what the last run did, as the status bar said it
+        self._note = ""  # why it stopped early
         b = self.box
         b.start_btn.clicked.connect(self.start)
         b.cancel_btn.clicked.connect(self.cancel)
@@ -104,7 +118,7 @@ class Propagation(QObject):
     # --- propagating ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Save the frame on screen, then propagate its labels to the next N frames in the background."""
+        """Save the frame on screen, then propagate its labels to the next (or previous) N frames in the background."""
         hub, w = self.hub, self.hub.window
         if self.running or hub.editor is None or hub.result is None:
             return
@@ -118,10 +132,11 @@ class Propagation(QObject):
             if not hub.save():  # the start frame is saved first (asks for a label set when none is open)
                 return
         path, stem, at = hub.frame_key(hub.result)
-        n = self._room_ahead(path, at, self.box.n.value())
+        step = -1 if self.box.backward.isChecked() else 1
+        n = self._room_ahead(path, at, self.box.n.value(), step)
         if n == 0:
-            w.show_error("Already labelled", f"Frame {at + 1} already has labels you made or accepted; propagation "
-                         "never overwrites them. Go to the last frame of this stretch and propagate from there.")  # fmt: skip
+            w.show_error("Nothing to propagate to", f"Frame {at + step} is outside the video or already has labels you "
+                         "made or accepted (propagation never overwrites those).")  # fmt: skip
             return
         self._from, self._path, self._total, self._done, self._worst = stem, path, n, 0, None
         self._cancel = threading.Event()
@@ -130,28 +145,31 @@ class Propagation(QObject):
         self.box.progress.setRange(0, n)
         self.box.progress.setValue(0)
         self.box.set_running(True)
-        self._thread = threading.Thread(target=self._run, args=(w.source.spec, at, n, mask, inst, self._cancel),
+        self._thread = threading.Thread(target=self._run, args=(w.source.spec, at, n, step < 0, mask, inst, self._cancel),
                                         name="label-propagate", daemon=True)  # fmt: skip
         self._thread.start()
 
-    def _room_ahead(self, path: str, at: int, n: int) -> int:
-        """How many of the next `n` frames can be written: up to the first with the user's own labels."""
+    def _room_ahead(self, path: str, at: int, n: int, step: int) -> int:
+        """How many of the next `n` frames (step +1) or previous ones (-1) can be written: up to the end of the
+        video or the first frame with the user's own labels."""
         ls, total = self.hub.labelset, self.hub.window.source.frames
+        self._note = ""
         for k in range(1, n + 1):
-            if total is not None and at + k >= total:
+            i = at + step * k
+            if i < 0 or (total is not None and i >= total):
                 return k - 1
-            f = ls.find(path, at + k)
+            f = ls.find(path, i)
             if f is not None and f.reviewed and (ls.root / "masks" / f"{f.stem}.png").is_file():
-                self.last_message = f"stopped before frame {at + k}: it has labels you made or accepted"
+                self._note = f"stopped before frame {i}: it has labels you made or accepted"
                 return k - 1
         return n
 
-    def _run(self, spec, at: int, n: int, mask: np.ndarray, inst, cancel: threading.Event) -> None:
+    def _run(self, spec, at: int, n: int, backward: bool, mask: np.ndarray, inst, cancel: threading.Event) -> None:
         """Worker thread: its own source; each propagated frame goes to the GUI thread as a signal."""
         error = ""
         try:
             with open_source(spec, frame_threads=False) as src:
-                for p in propagate_frames(frames_around(src, at, n), mask, inst, cancel=cancel):
+                for p in propagate_frames(frames_around(src, at, n, backward), mask, inst, cancel=cancel):
                     self.resultReady.emit(p)
         except (UserInputError, OSError, RuntimeError) as e:
             error = str(e)
@@ -189,8 +207,8 @@ class Propagation(QObject):
             msg += " (cancelled)"
         if self._worst is not None:
             msg += f"; labelled share falls to {100 * self._worst[0]:.0f} % at frame {self._worst[1]}"
-        if self.last_message:
-            msg += f"; {self.last_message}"
+        if self._note:
+            msg += f"; {self._note}"
         self.last_message = msg
         hub.window.statusBar().showMessage(msg + " — Next ▸ steps through them", 10000)
         hub._use_label_set_text()
