@@ -77,6 +77,7 @@ def test_propagate_step_accept_correct_and_reopen(qtbot, labelling):
         assert (m[start == 1] == 1).mean() > 0.6 and (m == 1).sum() > 0.6 * (start == 1).sum()
         assert set(np.unique(m).tolist()) <= {0, 1, UNKNOWN}
     assert "3 of 3 frame(s) propagated" in prop.last_message
+    assert (ls.load_mask(by_frame[3].stem) == UNKNOWN).any()  # what the flow cannot follow stays unknown
 
     click(prop.box.next_btn)  # step to frame 1
     qtbot.waitUntil(lambda: hub.result is not None and hub.result.index == 1 and hub.editor is not None, timeout=10000)
@@ -159,3 +160,18 @@ def test_propagate_backward_to_the_previous_frames(qtbot, labelling):
     ls = LabelSet.open(root)
     assert sorted(f.frame for f in ls.unreviewed()) == [0, 1, 2]  # clipped at the start of the video
     assert "3 of 3 frame(s) propagated" in prop.last_message
+
+
+def test_model_fills_what_the_flow_left_unknown(qtbot, labelling):
+    win, hub, root = labelling
+    prop = hub.propagation
+    paint_frame(win, hub)
+    QTest.mouseClick(prop.box.fill, Qt.MouseButton.LeftButton)
+    prop.box.fill_min.setValue(0.0)  # any confidence: every pixel the flow left unknown gets the model's class
+    prop.box.n.setValue(2)
+    click(prop.box.start_btn)
+    qtbot.waitUntil(lambda: not prop.running, timeout=60000)
+    ls = LabelSet.open(root)
+    assert [f.frame for f in ls.unreviewed()] == [1, 2]
+    for f in ls.unreviewed():
+        assert (ls.load_mask(f.stem) != UNKNOWN).all()

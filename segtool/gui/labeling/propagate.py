@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.errors import UserInputError
+from segtool.core.onnx_export import is_onnx_path
 from segtool.core.propagate import UNKNOWN, frames_around, propagate_frames
 from segtool.core.sources import open_source
 
@@ -46,6 +48,10 @@ class PropagateBox(QGroupBox):
         self.backward = QCheckBox("Backward: to the previous frames")
         self.backward.toggled.connect(
             lambda on: self.start_btn.setText(f"Propagate to {'previous' if on else 'next'} N frames"))
+        self.fill = QCheckBox("Fill unknown with the model where it is sure, at least")
+        self.fill.setToolTip("Pixels the flow leaves unknown take the model's class where its probability is at least "
+                             "this (the model in the viewer; its classes must be the label set's)")  # fmt: skip
+        self.fill_min = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.9, decimals=2)
         self.progress = QProgressBar()
         self.cancel_btn = QPushButton("Cancel")
         self.review = QLabel("")
@@ -63,6 +69,10 @@ class PropagateBox(QGroupBox):
         r1.addWidget(self.n)
         lay.addLayout(r1)
         lay.addWidget(self.backward)
+        rf = QHBoxLayout()
+        rf.addWidget(self.fill, 1)
+        rf.addWidget(self.fill_min)
+        lay.addLayout(rf)
         r2 = QHBoxLayout()
         r2.addWidget(self.progress, 1)
         r2.addWidget(self.cancel_btn)
@@ -77,7 +87,7 @@ class PropagateBox(QGroupBox):
     def set_running(self, running: bool) -> None:
         self.progress.setVisible(running)
         self.cancel_btn.setVisible(running)
-        for w in (self.start_btn, self.n, self.backward):
+        for w in (self.start_btn, self.n, self.backward, self.fill, self.fill_min):
             w.setEnabled(not running)
 
 
@@ -132,6 +142,9 @@ class Propagation(QObject):
             if not hub.save():  # the start frame is saved first (asks for a label set when none is open)
                 return
         path, stem, at = hub.frame_key(hub.result)
+        model = self._fill_model()
+        if model is False:
+            return
         step = -1 if self.box.backward.isChecked() else 1
         n = self._room_ahead(path, at, self.box.n.value(), step)
         if n == 0:
@@ -145,7 +158,8 @@ class Propagation(QObject):
         self.box.progress.setRange(0, n)
         self.box.progress.setValue(0)
         self.box.set_running(True)
-        self._thread = threading.Thread(target=self._run, args=(w.source.spec, at, n, step < 0, mask, inst, self._cancel),
+        self._thread = threading.Thread(target=self._run, args=(w.source.spec, at, n, step < 0, mask, inst, model,
+                                                                self.box.fill_min.value(), self._cancel),
                                         name="label-propagate", daemon=True)  # fmt: skip
         self._thread.start()
 
@@ -164,15 +178,38 @@ class Propagation(QObject):
                 return k - 1
         return n
 
-    def _run(self, spec, at: int, n: int, backward: bool, mask: np.ndarray, inst, cancel: threading.Event) -> None:
-        """Worker thread: its own source; each propagated frame goes to the GUI thread as a signal."""
+    def _fill_model(self):
+        """The model for "Fill unknown" (a Checkpoint or an .onnx path), None when the box is off, False when
+        it cannot be used (the user was told why)."""
+        if not self.box.fill.isChecked():
+            return None
+        w, info = self.hub.window, self.hub.window.engine_info
+        if info is None:
+            w.show_error("No model", "Open a model (Ctrl+O) to fill unknown pixels, or untick 'Fill unknown'.")
+            return False
+        if list(info.class_names) != self.hub.labelset.class_names:
+            w.show_error("Different classes", f"The model's classes ({', '.join(info.class_names)}) are not the label "
+                         f"set's ({', '.join(self.hub.labelset.class_names)}); untick 'Fill unknown'.")  # fmt: skip
+            return False
+        return info.path if info.checkpoint is None or is_onnx_path(info.path) else info.checkpoint
+
+    def _run(self, spec, at: int, n: int, backward: bool, mask: np.ndarray, inst, model, min_conf: float,
+             cancel: threading.Event) -> None:  # fmt: skip
+        """Worker thread: its own source (and Engine, when filling); each propagated frame goes to the GUI
+        thread as a signal."""
         error = ""
         try:
+            engine = None
+            if model is not None:
+                from segtool.core.engine import Engine
+
+                engine = Engine(model)
             with open_source(spec, frame_threads=False) as src:
-                for p in propagate_frames(frames_around(src, at, n, backward), mask, inst, cancel=cancel):
+                for p in propagate_frames(frames_around(src, at, n, backward), mask, inst, cancel=cancel,
+                                          model=engine, min_confidence=min_conf):  # fmt: skip
                     self.resultReady.emit(p)
-        except (UserInputError, OSError, RuntimeError) as e:
-            error = str(e)
+        except Exception as e:  # noqa: BLE001 — a failing job reports, it never takes the window down
+            error = str(e) if isinstance(e, (UserInputError, OSError)) else f"{type(e).__name__}: {e}"
         self.finished.emit(error)
 
     def _save_result(self, p) -> None:
