@@ -48,7 +48,7 @@ class PropagateBox(QGroupBox):
         self.backward = QCheckBox("Backward: to the previous frames")
         self.backward.toggled.connect(
             lambda on: self.start_btn.setText(f"Propagate to {'previous' if on else 'next'} N frames"))
-        self.fill = QCheckBox("Fill unknown with the model where it is sure, at least")
+        self.fill = QCheckBox("Model fills unknown where sure ≥")
         self.fill.setToolTip("Pixels the flow leaves unknown take the model's class where its probability is at least "
                              "this (the model in the viewer; its classes must be the label set's)")  # fmt: skip
         self.fill_min = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.9, decimals=2)
@@ -185,11 +185,11 @@ class Propagation(QObject):
             return None
         w, info = self.hub.window, self.hub.window.engine_info
         if info is None:
-            w.show_error("No model", "Open a model (Ctrl+O) to fill unknown pixels, or untick 'Fill unknown'.")
+            w.show_error("No model", "Open a model (Ctrl+O) to fill unknown pixels, or untick 'Model fills unknown'.")
             return False
         if list(info.class_names) != self.hub.labelset.class_names:
             w.show_error("Different classes", f"The model's classes ({', '.join(info.class_names)}) are not the label "
-                         f"set's ({', '.join(self.hub.labelset.class_names)}); untick 'Fill unknown'.")  # fmt: skip
+                         f"set's ({', '.join(self.hub.labelset.class_names)}); untick 'Model fills unknown'.")  # fmt: skip
             return False
         return info.path if info.checkpoint is None or is_onnx_path(info.path) else info.checkpoint
 
