@@ -174,13 +174,17 @@ def propagate_frames(
                          float((cur != UNKNOWN).sum()) / n, filled / n)  # fmt: skip
         prev_rgb = fr.rgb
 
-def frames_around(source, at: int, n: int, backward: bool = False) -> Iterator:
+def frames_around(source, at: int, n: int, backward: bool = False, chunk: int = 16) -> Iterator:
     """The frames `propagate_frames` follows: `at`, `at+1` … `at+n` (forward), or `at`, `at-1` … `at-n`
-    (backward: read in decode order, then reversed — n frames are held in memory). Clipped to the source."""
+    (backward: read forward in chunks of `chunk` frames, each chunk reversed, so memory stays bounded).
+    Clipped to the source. Readers that may stop mid-stream should open the video with `frame_threads=False`."""
     if not backward:
         total = source.frames_expected
         end = at + n + 1 if total is None else min(total, at + n + 1)
         yield from source.frames(start=at, end=end)
         return
-    start = max(0, at - n)
-    yield from reversed(list(source.frames(start=start, end=at + 1)))
+    first, end = max(0, at - n), at + 1
+    while end > first:
+        start = max(first, end - chunk)
+        yield from reversed(list(source.frames(start=start, end=end)))
+        end = start

@@ -320,3 +320,14 @@ def test_real_footage_propagation_beats_copying_and_is_frame_exact(shared_data, 
         assert (m != UNKNOWN).mean() > 0.8
         assert agree(m, truth[i]) > agree(start, truth[i])  # better than copying frame 40 forward
         assert agree(m, truth[i]) > max(agree(m, truth[i - 1]), agree(m, truth[i + 1]))  # frame i, not i±1
+
+
+def test_backward_frames_are_read_in_bounded_chunks(pan_video):
+    from segtool.core.propagate import frames_around
+    from segtool.core.sources import open_source
+
+    with open_source(pan_video, frame_threads=False) as src:
+        got = [f.index for f in frames_around(src, 6, 5, backward=True, chunk=2)]
+        assert got == [6, 5, 4, 3, 2, 1]
+        assert [f.index for f in frames_around(src, 2, 10, backward=True, chunk=4)] == [2, 1, 0]
+        assert [f.index for f in frames_around(src, 5, 10)] == [5, 6, 7]  # clipped at the end

@@ -106,6 +106,7 @@ class Propagation(QObject):
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._from: str | None = None  # stem of the frame being propagated
+        self._labelset = None
         self._path: str | None = None
         self._total, self._done = 0, 0
         self._worst: tuple[float, int] | None = None
@@ -152,6 +153,7 @@ class Propagation(QObject):
                          "made or accepted (propagation never overwrites those).")  # fmt: skip
             return
         self._from, self._path, self._total, self._done, self._worst = stem, path, n, 0, None
+        self._labelset = hub.labelset  # results go into this set only
         self._cancel = threading.Event()
         mask = hub.editor.mask.copy()
         inst = None if hub.editor.instances is None else hub.editor.instances.copy()
@@ -214,7 +216,8 @@ class Propagation(QObject):
 
     def _save_result(self, p) -> None:
         hub = self.hub
-        if hub.labelset is None or self._from is None:
+        if hub.labelset is None or self._from is None or hub.labelset is not self._labelset:
+            self._cancel.set()  # another label set was opened meanwhile: write nothing into it
             return
         stem = hub.labelset.stem_for(self._path, p.index)
         on_screen = hub.key == (self._path, stem) and hub.editor is not None and hub.editor.dirty
