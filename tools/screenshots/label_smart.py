@@ -1,7 +1,7 @@
 """Label mode's GrabCut and intelligent scissors for the docs, on a real quarry photo: one rock labelled by a
 GrabCut box, a second outline being traced with the scissors (the path snapping to the rock's edge).
 
-    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshots/label_smart.py docs/images/label_smart.png \\
+    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshots/label_smart.py docs/images/label_smart.jpg \\
         --photo ../shared/data/rocks/val/images/4.jpeg
 
 Settings and the label set go to a temporary folder.
