@@ -149,6 +149,8 @@ class _Run:
     def _setup(self) -> None:
         cfg, ev = self.cfg, self.events
         self.rd = open_run_data(cfg)
+        for note in self.rd.notes:
+            ev.on_message(note)
         for rep in check_run_data(self.rd):
             for w in rep.warnings:
                 ev.on_message(f"dataset warning: {w}")
