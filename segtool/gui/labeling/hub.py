@@ -75,6 +75,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.strip.frameChosen.connect(self._open_suggestion)
         window.centralWidget().layout().addWidget(self.strip)
         self.strip.hide()
+        window.worker.engineReady.connect(lambda info: self._viewer_changed(model_path=info.path))
+        window.worker.sourceOpened.connect(lambda info: self._viewer_changed(source_spec=info.spec))
 
         self._build_actions()
         self._wire()
@@ -199,7 +201,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         if on:
             if w.playing:
                 w.toggle_play()
-            w.worker.confidence = True  # "start from the prediction above a confidence" needs the map
+            w.worker.confidence = True  # always on (the window's confidence line and "start from the prediction")
             self.panel.set_classes(self.class_names, self.palette if self.palette is not None else np.zeros((0, 3), np.uint8))
             self.autosave_timer.start()
             if w.current is not None:
@@ -207,7 +209,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                 self.on_result(w.current)
         else:
             self.autosave_timer.stop()
-            w.worker.confidence = w.panel.confidence.isChecked()
+            # The confidence map stays on: the side panel's confidence line needs it (setting it to the
+            # "Fade colours" box here switched the line off for good, issue 19).
             self.editor, self.key, self.result = None, None, None
         self._update_state()
         w.render()

@@ -26,7 +26,17 @@ class TeachingActions:
             info = w.engine_info
             model = info.path if info is None or is_onnx_path(info.path) else info.checkpoint
             self.strip.start(w.source.spec, model if info is not None else str(w.checkpoint_path), n,
-                             every=max(1, (w.source.frames or 1) // 200))  # fmt: skip
+                             every=max(1, (w.source.frames or 1) // 200),
+                             model_path=info.path if info is not None else str(w.checkpoint_path))  # fmt: skip
+
+    def _viewer_changed(self, model_path: str | None = None, source_spec: str | None = None) -> None:
+        """A model or source was opened: suggestions ranked by another model, or on other footage, are
+        cleared (a device change reloads the same model and keeps them)."""
+        made = self.strip.made_for
+        if made is None:
+            return
+        if (model_path is not None and str(model_path) != made[0]) or (source_spec is not None and str(source_spec) != made[1]):
+            self.strip.clear()
 
     def _open_suggestion(self, index: int) -> None:
         if not self.confirm_leave():
