@@ -138,3 +138,85 @@ def test_suggestion_strip_is_cleared_when_the_model_changes(qtbot, window, gui_c
     assert strip.wait(60)
     qtbot.wait(200)
     assert not strip.isVisible() and strip.list.count() == 0
+
+
+def _worse_checkpoint(src: Path, out: Path) -> Path:
+    """The same network with its rock logit pushed up: it paints every pixel rock."""
+    import dataclasses
+
+    from models.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(src)
+    sd = dict(ck.state_dict)
+    key = next(k for k in sd if k.startswith("classifier.") and k.endswith(".bias") and sd[k].numel() == 2)
+    sd[key] = sd[key] + sd[key].new_tensor([0.0, 1e4])
+    return save_checkpoint(dataclasses.replace(ck, state_dict=sd), out)
+
+
+@pytest.fixture
+def labelled_run(qtbot, window, gui_checkpoint, clip, tmp_path):
+    """Six frames labelled with the viewer model's own mask (so the old model scores 1.0 on them), and a
+    run folder over that label set as the wizard writes it (config.json; best.pt per test)."""
+    from training.config import TrainConfig
+
+    load(qtbot, window, gui_checkpoint, clip)
+    hub = window.labels
+    root = tmp_path / "labels"
+    hub.new_label_set(root)
+    hub.set_active(True)
+    for i in range(6):
+        window.seek(i * 10)
+        qtbot.waitUntil(lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}")
+                        and window.current.confidence is not None, timeout=10000)  # fmt: skip
+        hub.panel.threshold.setValue(0.0)
+        hub.start_from_prediction()
+        assert hub.save()
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(data=str(root), output=str(run), init=str(gui_checkpoint), epochs=1).save(run / "config.json")
+    hub._before = window.engine_info.checkpoint  # what "Train on my labels" records before opening the wizard
+    hub._cmp_wizard = window.training.open_wizard()  # the wizard whose run ended
+    return window, hub, run
+
+
+def test_a_worse_model_is_not_swapped_in_the_dialog_keeps_the_old_one(qtbot, labelled_run, gui_checkpoint):
+    win, hub, run = labelled_run
+    _worse_checkpoint(gui_checkpoint, run / "best.pt")
+    loads: list[str] = []
+    win.worker.engineReady.connect(lambda info: loads.append(info.path))
+    with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
+        hub.compare_and_switch(run)
+    v = hub.last_verdict
+    assert v.better is False and v.before == pytest.approx(1.0) and v.after < 0.7 and v.frames >= 1
+    box = hub.comparison_box
+    assert box.isVisible() and "lower" in box.text() and f"{v.before:.3f}" in box.text() and f"{v.after:.3f}" in box.text()
+    assert f"{v.frames} held-out" in box.text()
+    keep = next(b for b in box.buttons() if b.text() == "Keep the old model")
+    assert box.defaultButton() is keep
+    QTest.mouseClick(keep, Qt.MouseButton.LeftButton)
+    qtbot.wait(300)
+    assert loads == [] and win.engine_info.path == str(gui_checkpoint)  # the old model stays
+    note = hub._cmp_wizard.results_page.comparison_note
+    assert not note.isHidden() and "keeps the old model" in note.text() and "fff4d6" in note.styleSheet()  # amber
+
+
+def test_a_worse_model_is_used_only_when_the_user_chooses_it(qtbot, labelled_run, gui_checkpoint):
+    win, hub, run = labelled_run
+    _worse_checkpoint(gui_checkpoint, run / "best.pt")
+    with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
+        hub.compare_and_switch(run)
+    use = next(b for b in hub.comparison_box.buttons() if b.text() == "Use the new model anyway")
+    with qtbot.waitSignal(win.worker.engineReady, timeout=20000):
+        QTest.mouseClick(use, Qt.MouseButton.LeftButton)
+    assert win.engine_info.path == str(run / "best.pt")
+
+
+def test_a_model_at_least_as_good_is_switched_to(qtbot, labelled_run, gui_checkpoint):
+    win, hub, run = labelled_run
+    shutil.copy(gui_checkpoint, run / "best.pt")  # the same weights: exactly as good
+    with qtbot.waitSignal(win.worker.engineReady, timeout=120000):
+        hub.compare_and_switch(run)
+    assert hub.last_verdict.better is True and win.engine_info.path == str(run / "best.pt")
+    assert "now shows the new model" in hub.comparison_box.text()
+    note = hub._cmp_wizard.results_page.comparison_note
+    assert not note.isHidden() and "fff4d6" not in note.styleSheet()

@@ -55,6 +55,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self._before = None  # the Checkpoint in the viewer when "Train on my labels" was pressed
         self._cmp_thread: threading.Thread | None = None
         self.last_comparison: dict | None = None
+        self.last_verdict = None  # segtool.core.before_after.Verdict of the last run compared
+        self._cmp_wizard = None  # the wizard whose run is being compared (its Results page gets the verdict)
         self.comparison_box: QMessageBox | None = None
 
         self.layer = LabelLayer(window.canvas)
