@@ -129,11 +129,12 @@ class Verdict:
     frames: int
     worst: tuple[str, float, float] | None
 
-    def text(self) -> str:
-        """One sentence with both scores and the frame count, for the dialog and the Results page."""
+    def text(self, few: bool = True) -> str:
+        """One sentence with both scores and the frame count, for the dialog and the Results page; `few`:
+        add that under 5 frames the numbers are shaky (the dialog's table says it already)."""
         if self.after is None:
             return "The new model could not be scored on the held-out frames."
-        few = " — few frames: one frame more or less moves these numbers a lot" if self.frames < 5 else ""
+        few = " — few frames: one frame more or less moves these numbers a lot" if few and self.frames < 5 else ""
         if self.before is None:
             return f"New model: mean IoU {self.after:.3f} on {self.frames} held-out labelled frame(s){few}."
         s = (f"Mean IoU on {self.frames} held-out labelled frame(s): old model {self.before:.3f}, "

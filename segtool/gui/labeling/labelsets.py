@@ -56,7 +56,10 @@ class LabelSetActions:
         self.labelset = ls
         self.panel.set_label.setText(f"<b>{ls.root.name}</b> — {len(ls.frames)} frame(s) labelled<br>"
                                      f"<small>{ls.root}</small>")  # fmt: skip
-        self.panel.set_classes(ls.class_names, self.palette)
+        cls = self.cls
+        self.panel.set_classes(ls.class_names, self.palette)  # (selects class 1)
+        if 0 <= cls < len(ls.class_names):
+            self.panel.classes.setCurrentRow(cls)  # the class the user was painting stays chosen
         if self.active and self.result is not None and self._keep_unsaved_edits(ls):
             self.key = self.frame_key(self.result)[:2]  # the same frame, now under the set's own name
             self._redraw()

@@ -102,7 +102,8 @@ class TeachingActions:
         self.last_comparison = result
         v = self.last_verdict = verdict(result)
         table = format_comparison(result)
-        old = getattr(self._before, "path", None) or "the old model"
+        info = self.window.engine_info
+        old = Path(info.path).name if info is not None else "the old model"
         if v.better or (v.before is None and self._before is None):
             self._switch_to(best, v, table)
             return
@@ -110,10 +111,10 @@ class TeachingActions:
                           "The new model is worse" if v.better is False else "Switch to the new model?", "",
                           parent=self.window)  # fmt: skip
         if v.better is False:
-            box.setText(f"<b>The new model scored lower than the one in the viewer.</b><br>{html.escape(v.text())}")
+            box.setText(f"<b>The new model scored lower than the one in the viewer.</b><br>{html.escape(v.text(few=False))}")
         else:
             box.setText("<b>The new model could not be compared with the one in the viewer</b> "
-                        f"({html.escape(result.get('note') or 'no score for the old model')}).<br>{html.escape(v.text())}")  # fmt: skip
+                        f"({html.escape(result.get('note') or 'no score for the old model')}).<br>{html.escape(v.text(few=False))}")  # fmt: skip
         box.setInformativeText(f"<pre>{html.escape(table)}</pre>")
         keep = box.addButton("Keep the old model", QMessageBox.ButtonRole.RejectRole)
         use = box.addButton("Use the new model anyway", QMessageBox.ButtonRole.AcceptRole)
@@ -126,8 +127,8 @@ class TeachingActions:
                 self._switch_to(best, v, table)
             else:
                 why = ("it scored lower" if v.better is False else "the two could not be compared") + f": {v.text()}"
-                self.window.statusBar().showMessage(f"Kept {Path(str(old)).name} in the viewer; the new model is {best}", 15000)
-                self._tell_results_page(f"<b>The viewer keeps the old model</b> ({html.escape(Path(str(old)).name)}): "
+                self.window.statusBar().showMessage(f"Kept {old} in the viewer; the new model is {best}", 15000)
+                self._tell_results_page(f"<b>The viewer keeps the old model</b> ({html.escape(old)}): "
                                         f"the new one {html.escape(why)} <b>Use this model</b> loads the new one "
                                         "anyway.", kept=True)  # fmt: skip
 
