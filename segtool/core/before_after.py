@@ -102,12 +102,24 @@ def comparison_from_report(run_dir: str | os.PathLike) -> dict[str, Any] | None:
             "before": start, "after": after, "note": "", "from": "report.json"}  # fmt: skip
 
 
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return Path(str(a)).resolve() == Path(str(b)).resolve()
+    except (OSError, ValueError):
+        return False
+
+
 def comparison_for_run(
-    run_dir: str | os.PathLike, before: Checkpoint | str | os.PathLike | None, **kwargs: Any
-) -> dict[str, Any]:
-    """report.json's recorded comparison when the run has one (no second scoring of the same frames),
-    else `compare_on_run(run_dir, before, **kwargs)`."""
-    recorded = comparison_from_report(run_dir) if before is not None else None
+    run_dir: str | os.PathLike, before: Checkpoint | str | os.PathLike | None, *,
+    before_path: str | os.PathLike | None = None, **kwargs: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """report.json's recorded comparison when the run has one for the same model (`before_path`, or
+    `before` when it is a path: the run may have started from another checkpoint than the one to compare
+    with), with no second scoring of the same frames; else `compare_on_run(run_dir, before, **kwargs)`."""
+    path = before_path if before_path is not None else (None if isinstance(before, Checkpoint) else before)
+    recorded = comparison_from_report(run_dir) if before is not None and path is not None else None
+    if recorded is not None and not _same_file(recorded["before"].get("checkpoint"), path):
+        recorded = None
     return recorded if recorded is not None else compare_on_run(run_dir, before, **kwargs)
 
 

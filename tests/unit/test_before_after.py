@@ -69,7 +69,8 @@ def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_
              "per_class_iou": {"background": 0.95, "rock": 0.85}, "images": 2}  # fmt: skip
     report["start"], report["warnings"] = start, []
     (run / "report.json").write_text(json.dumps(report))
-    res = comparison_for_run(run, first / "best.pt")
+    assert "from" not in comparison_for_run(run, second / "best.pt")  # recorded for another start model
+    res = comparison_for_run(run, load_checkpoint(first / "best.pt"), before_path=first / "best.pt")
     assert res["from"] == "report.json" and res["frames"] == 2 and res["before"]["miou"] == 0.9
     assert res["after"]["miou"] == report["miou"] and res["classes"] == ["background", "rock"]
     assert "mean IoU" in format_comparison(res)

@@ -53,6 +53,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self._pending_region: list[tuple[float, float]] = []
         self._sp_threads: list[threading.Thread] = []
         self._before = None  # the Checkpoint in the viewer when "Train on my labels" was pressed
+        self._before_path: str | None = None  # and its file (report.json's recorded start must be the same)
         self._cmp_thread: threading.Thread | None = None
         self.last_comparison: dict | None = None
         self.last_verdict = None  # segtool.core.before_after.Verdict of the last run compared

@@ -57,6 +57,7 @@ class TeachingActions:
             return
         info = self.window.engine_info
         self._before = getattr(info, "checkpoint", None)
+        self._before_path = getattr(info, "path", None)
         wizard = hub.open_wizard()
         wizard.data_page.set_path(str(self.labelset.root))
         if not getattr(wizard, "_label_mode_connected", False):
@@ -74,12 +75,12 @@ class TeachingActions:
     def compare_and_switch(self, run_dir: str | Path) -> None:
         from segtool.core.before_after import comparison_for_run
 
-        run_dir, before = Path(run_dir), self._before
+        run_dir, before, before_path = Path(run_dir), self._before, getattr(self, "_before_path", None)
         self.window.statusBar().showMessage("Scoring the model before and after on your held-out labelled frames…")
 
         def work() -> None:
             try:
-                self.comparisonReady.emit(run_dir, comparison_for_run(run_dir, before))
+                self.comparisonReady.emit(run_dir, comparison_for_run(run_dir, before, before_path=before_path))
             except Exception as e:  # noqa: BLE001 - shown to the user
                 self.comparisonReady.emit(run_dir, str(e) or type(e).__name__)
 
