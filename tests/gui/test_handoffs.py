@@ -220,3 +220,18 @@ def test_a_model_at_least_as_good_is_switched_to(qtbot, labelled_run, gui_checkp
     assert "now shows the new model" in hub.comparison_box.text()
     note = hub._cmp_wizard.results_page.comparison_note
     assert not note.isHidden() and "fff4d6" not in note.styleSheet()
+
+
+def test_results_page_shows_trainings_own_warnings_without_advice(qtbot, window):
+    """report.json's `warnings` from training (divergence, worse than the start) may carry no "try" list;
+    the Results page shows them under their own heading instead of failing on a missing key."""
+    page = window.training.open_wizard().results_page
+    page._show_warnings([{"kind": "worse_than_start", "message": "the new model scored lower than the start (0.32 < 0.66)"}])
+    assert not page.warning.isHidden()
+    assert "Training warned" in page.warning.text() and "scored lower than the start" in page.warning.text()
+    assert "What to try" not in page.warning.text()
+    page._show_warnings([{"class": "rock", "problem": "never_predicted", "message": "the model never predicts 'rock'",
+                          "try": ["label more rock"]}])  # fmt: skip
+    assert "not useful yet" in page.warning.text() and "Label more rock" in page.warning.text()
+    page.show_comparison_note("<b>The viewer keeps the old model</b>", warn=True)
+    assert not page.comparison_note.isHidden() and "fff4d6" in page.comparison_note.styleSheet()
