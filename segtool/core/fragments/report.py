@@ -106,7 +106,7 @@ def curves_png(path: Path, d: Distribution, title: str = "") -> Path | None:
     ax.set_ylim(0, 100)
     ax.set_xlabel(f"size: equivalent-circle diameter ({d.unit})")
     ax.set_ylabel("% passing")
-    fines = f", fines {100 * d.fines_share:.1f} % of area" if d.fines_share else ""
+    fines = ", fines not measured" if d.fines_share is None else f", fines {100 * d.fines_share:.1f} % of area"
     ax.set_title((title + "\n" if title else "") + f"{d.fragments} fragments{fines}; fits to the {d.fit_basis} curve", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
