@@ -58,12 +58,16 @@ class FragmentsOptions:
     device: str = "auto"
     threads: int | None = None
     runtime: str = "auto"
+    positions: list[str] | None = None  # --position [SOURCE=]LAT,LON (core/geo/lookup.py)
+    segment: str | None = None  # --segment time:S | distance:M (default time:window_s)
+    rolling_s: float | None = None  # --rolling S for frames.csv (default window_s)
 
     def selection(self) -> dict[str, Any]:
         """What must match when resuming."""
         return {"checkpoint": self.checkpoint and str(Path(self.checkpoint).resolve()), "from_masks": self.from_masks,
                 "interior": self.interior, "scale": self.scale, "every": self.every, "instances": self.instances,
-                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime}  # fmt: skip
+                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime,
+                **({"positions": self.positions} if self.positions else {})}  # fmt: skip
 
 
 @dataclass
@@ -235,6 +239,7 @@ def run_fragments(
 
         engine = Engine(opts.checkpoint, device=opts.device, threads=opts.threads, runtime=opts.runtime)
         spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=opts.interior)
+    geo = _geo_lookup(sources, opts)
     records = _prepare(out, opts, sources)
     done = {r["key"] for r in records}
     if opts.instances:
@@ -271,6 +276,7 @@ def run_fragments(
                 rec = {"key": item.key, "source": item.source, "frame": item.frame, "pts_s": item.pts_s, "name": item.name,
                        "mm_per_px": mm, "scale_file": mm_from, "coverage": round(res.coverage, 5),
                        "method": spec.method if spec else opts.from_masks, "rows": _rows(res)}  # fmt: skip
+                rec.update(_geo_fields(geo, item, sources, opts))
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 records.append(rec)
@@ -291,10 +297,52 @@ def run_fragments(
     summary = finish(out, records, opts, complete=complete, seconds=time.perf_counter() - t0,
                      stopped=error or stopped, model=str(opts.checkpoint) if opts.checkpoint else None,
                      method=spec.method if spec else f"--from-masks {opts.from_masks}")  # fmt: skip
+    if records:
+        _write_geo(out, records, opts, summary, geo, sources)
     code = 0 if complete else (2 if error else (130 if stopped == "interrupted" else 1))
     if error and not records:
         raise UserInputError(error)
     return FragmentsResult(summary, out, len(records), code)
+
+
+# --- where and when (segtool/core/geo) -------------------------------------------------------------
+
+
+def _geo_lookup(sources: list[str], opts: FragmentsOptions):
+    from segtool.core.geo.lookup import GeoLookup, parse_given
+    from segtool.core.geo.places import parse_segment
+
+    parse_segment(opts.segment, opts.window_s)  # bad --segment refused before anything is measured
+    if opts.rolling_s is not None and not opts.rolling_s > 0:
+        raise UserInputError(f"--rolling {opts.rolling_s}: give a window in seconds, a positive number (e.g. 10)")
+    geo = GeoLookup(parse_given(opts.positions))
+    geo.check_given(sources, [_source_name(s, len(sources) > 1) for s in sources])
+    return geo
+
+
+def _src_of(item: _Item, sources: list[str]) -> str:
+    return next(s for s in sources if item.key.startswith(_source_name(s, len(sources) > 1) + "|"))
+
+
+def _geo_fields(geo, item: _Item, sources: list[str], opts: FragmentsOptions) -> dict:
+    """lat, lon, alt, time, position_from of one photo / frame (None where the footage has none)."""
+    src = _src_of(item, sources)
+    image = item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None)
+    return geo.record(src, item.source, image, item.pts_s, masks=bool(opts.from_masks))
+
+
+def _write_geo(out: Path, records: list[dict], opts: FragmentsOptions, summary: dict, geo, sources: list[str]) -> None:
+    """places.csv, frames.csv, fragments.geojson, and summary.json's "geo" block (summary.json rewritten last)."""
+    from segtool.core.geo.places import parse_segment, write_geo_outputs
+
+    names = {_source_name(s, len(sources) > 1): s for s in sources}
+    for name in {r["source"] for r in records if r.get("pts_s") is not None}:
+        if name in names:
+            geo.track_for(names[name], name)  # a resumed run measured nothing now: read the track anyway
+    seg = parse_segment(opts.segment, opts.window_s)
+    rolling = opts.rolling_s if opts.rolling_s is not None else opts.window_s
+    summary["geo"] = write_geo_outputs(out, records, opts.settings, summary["unit"], geo.tracks, seg, rolling)
+    write_json(out / "summary.json", summary)
 
 
 def _scale_for(item: _Item, sources, opts: FragmentsOptions, cache) -> tuple[float | None, str | None]:

@@ -81,7 +81,10 @@ class MeasurePanel(QWidget):
         self.show_kind("line")
         self.clear_btn = QPushButton("Clear scale")
         self.export_btn = QPushButton("Export report…")
-        for b in (self.scale_btn, self.clear_btn, self.export_btn):
+        self.pdf_btn = QPushButton("PDF report")  # enabled once an export is written (gui/measure/report.py)
+        self.pdf_btn.setEnabled(False)
+        self.pdf_btn.setToolTip("Write report.pdf (curves, places, map, thumbnails) into the last exported report's folder")
+        for b in (self.scale_btn, self.clear_btn, self.export_btn, self.pdf_btn):
             row.addWidget(b)
         lay.addLayout(row)
         self.settings_box = SettingsBox()
