@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import struct
 from datetime import datetime, timezone
-from fractions import Fraction
 
 import pytest
 from PIL import Image
@@ -18,29 +17,7 @@ from segtool.core.geo.fix import Fix, distance_m, parse_iso6709, parse_position
 from segtool.core.geo.gpmf import read_gpmf
 from segtool.core.geo.lookup import GeoLookup, Track, parse_given, quicktime_location, read_track
 from segtool.core.geo.srt import read_srt
-
-
-def make_photo(path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:15", gps_time=None, size=(64, 48)):
-    """A JPEG with EXIF as a phone writes it: GPS IFD in degrees/minutes/seconds rationals, DateTimeOriginal."""
-    im = Image.new("RGB", size, (120, 110, 100))
-    ex = Image.Exif()
-    if taken:
-        ex.get_ifd(0x8769)[0x9003] = taken
-    if lat is not None:
-        def dms(v):
-            v = abs(v)
-            d = int(v)
-            m = int((v - d) * 60)
-            return (Fraction(d), Fraction(m), Fraction(round((v - d - m / 60) * 3600 * 10000), 10000))
-
-        g = ex.get_ifd(0x8825)
-        g[1], g[2], g[3], g[4] = ("N" if lat >= 0 else "S"), dms(lat), ("E" if lon >= 0 else "W"), dms(lon)
-        if alt is not None:
-            g[5], g[6] = (1 if alt < 0 else 0), Fraction(round(abs(alt) * 10), 10)
-        if gps_time:
-            g[29], g[7] = gps_time[0], tuple(Fraction(x) for x in gps_time[1])
-    im.save(path, exif=ex)
-    return path
+from tests.helpers import make_gps_photo as make_photo
 
 
 def test_exif_gps_and_time_from_a_photo_made_here(tmp_path):
