@@ -162,7 +162,7 @@ def test_gopro_sample_geojson_and_report(shared_data, frag_ckpt, tmp_path, capsy
     line = gj["features"][-1]
     assert len(line["geometry"]["coordinates"]) == 191 and line["properties"]["time_start"] == "2019-11-18T23:45:14.000Z"
     assert line["geometry"]["coordinates"][0][:2] == [-117.3273436, 33.12677]
-    # bounds: the hand-decoded GPS5 samples span about 12 m north–south and 7 m east–west
+    # bounds: the hand-decoded GPS5 samples span about 11 m north–south and 7 m east–west
     assert gj["bbox"] == pytest.approx([-117.3273436, 33.1266674, -117.3272734, 33.12677], abs=1e-7)
     assert main(["report", str(out), "--site", "Carlsbad test clip"]) == 0
     pdf = (out / "report.pdf").read_bytes()

@@ -189,6 +189,7 @@ def map_page(d: ReportData):
         fig.colorbar(sc, ax=ax, label=f"D50 ({d.unit})", shrink=0.8)
     for (x, y), f in zip(xy, pts, strict=True):
         ax.annotate(str(f["properties"].get("place"))[-24:], (x, y), fontsize=6, xytext=(4, 4), textcoords="offset points")
+    ax.margins(0.15)  # room for the labels of the outermost places
     lat0 = float(np.mean(xy[:, 1]))
     ax.set_aspect(1 / max(math.cos(math.radians(lat0)), 0.01), adjustable="datalim")  # metres look square
     ax.set_xlabel("longitude (°)")

@@ -85,5 +85,5 @@ def thumbs_page(d: ReportData, picked: list[tuple[dict, np.ndarray]]):
         n = sum(1 for f in r["rows"] if f.get("in_distribution"))
         where = f"{r['lat']:.5f}, {r['lon']:.5f}" if r.get("lat") is not None else "no position"
         when = f"t={r['pts_s']:.1f} s" if r.get("pts_s") is not None else (r.get("time") or "").replace("T", " ")[:19]
-        ax.set_title(f"{r['name'][-40:]}\n{n} fragments · {where} · {when}", fontsize=7)
+        ax.set_title(f"{r['name'][-40:]}\n" + " · ".join(x for x in (f"{n} fragments", where, when) if x), fontsize=7)
     return fig
