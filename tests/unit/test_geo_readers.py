@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import struct
 from datetime import datetime, timezone
+from fractions import Fraction
 
 import pytest
 from PIL import Image
@@ -146,3 +147,18 @@ def test_track_gap_gives_no_position():
     tr = Track([Fix(1.0, 2.0, t_s=0.0), Fix(1.0, 2.0, t_s=0.5), Fix(1.1, 2.1, t_s=20.0)], "gpmf")
     assert tr.at(0.25).lat == 1.0
     assert tr.at(10.0) is None  # 19.5 s without a fix: nothing invented in between
+
+
+def test_quicktime_location_atom_gives_one_position_for_the_video(tmp_path):
+    import av
+    import numpy as np
+
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as c:
+        c.metadata["location"] = "+46.5191+006.5668/"  # the mov muxer writes it as the ©xyz atom
+        st = c.add_stream("libx264", rate=Fraction(10, 1))
+        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+        for p in [*st.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")), *st.encode()]:
+            c.mux(p)
+    tr = read_track(path)
+    assert tr.origin == "quicktime" and tr.at(0.0) == tr.at(99.0) == Fix(46.5191, 6.5668)
