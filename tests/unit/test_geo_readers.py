@@ -162,3 +162,24 @@ def test_quicktime_location_atom_gives_one_position_for_the_video(tmp_path):
             c.mux(p)
     tr = read_track(path)
     assert tr.origin == "quicktime" and tr.at(0.0) == tr.at(99.0) == Fix(46.5191, 6.5668)
+
+
+def _klv(key: bytes, typ: bytes, size: int, repeat: int, payload: bytes) -> bytes:
+    """One GPMF item as the gpmf-parser README lays it out: key, type, size, big-endian repeat, padded payload."""
+    return key + typ + bytes([size]) + struct.pack(">H", repeat) + payload + b"\0" * (-len(payload) % 4)
+
+
+def test_gpmf_gps9_complex_structure_and_no_fix_samples():
+    from segtool.core.geo.gpmf import gps_from_payload
+
+    # HERO11+ write GPS9: a complex type 'lllllllSS' (lat, lon, alt, 2D, 3D speed, days, secs, DOP, fix)
+    scal = struct.pack(">9l", 10000000, 10000000, 1000, 1000, 100, 1, 1000, 100, 1)
+    rows = struct.pack(">7l2H", 465191000, 65668000, 372000, 0, 0, 9000, 0, 150, 3)
+    rows += struct.pack(">7l2H", 465192000, 65669000, 373000, 0, 0, 9000, 0, 150, 0)  # no fix: dropped later
+    strm = (_klv(b"TYPE", b"c", 9, 1, b"lllllllSS") + _klv(b"SCAL", b"l", 4, 9, scal)
+            + _klv(b"GPS9", b"?", 32, 2, rows))  # fmt: skip
+    stream = _klv(b"STRM", b"\0", 4, len(strm) // 4, strm)
+    payload = _klv(b"DEVC", b"\0", 4, len(stream) // 4, stream)
+    (g,) = gps_from_payload(payload)
+    t0 = datetime(2024, 8, 22, tzinfo=timezone.utc)  # 9000 days after 2000-01-01
+    assert g["samples"] == [(46.5191, 6.5668, 372.0, 3, t0), (46.5192, 6.5669, 373.0, 0, t0)]

@@ -170,7 +170,8 @@ def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict
     out.mkdir(parents=True, exist_ok=True)
     have = (out / SETTINGS).is_file() or (out / RECORDS).is_file()
     if have and opts.overwrite:
-        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png"):
+        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png",
+                     "places.csv", "frames.csv", "fragments.geojson"):
             (out / name).unlink(missing_ok=True)
         have = False
     if have and not opts.resume:
@@ -305,44 +306,25 @@ def run_fragments(
     return FragmentsResult(summary, out, len(records), code)
 
 
-# --- where and when (segtool/core/geo) -------------------------------------------------------------
+# --- where and when: segtool/core/geo/run.py ---------------------------------------------------------
 
 
 def _geo_lookup(sources: list[str], opts: FragmentsOptions):
-    from segtool.core.geo.lookup import GeoLookup, parse_given
-    from segtool.core.geo.places import parse_segment
+    from segtool.core.geo.run import make_lookup
 
-    parse_segment(opts.segment, opts.window_s)  # bad --segment refused before anything is measured
-    if opts.rolling_s is not None and not opts.rolling_s > 0:
-        raise UserInputError(f"--rolling {opts.rolling_s}: give a window in seconds, a positive number (e.g. 10)")
-    geo = GeoLookup(parse_given(opts.positions))
-    geo.check_given(sources, [_source_name(s, len(sources) > 1) for s in sources])
-    return geo
-
-
-def _src_of(item: _Item, sources: list[str]) -> str:
-    return next(s for s in sources if item.key.startswith(_source_name(s, len(sources) > 1) + "|"))
+    return make_lookup(sources, [_source_name(s, len(sources) > 1) for s in sources], opts)
 
 
 def _geo_fields(geo, item: _Item, sources: list[str], opts: FragmentsOptions) -> dict:
-    """lat, lon, alt, time, position_from of one photo / frame (None where the footage has none)."""
-    src = _src_of(item, sources)
-    image = item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None)
-    return geo.record(src, item.source, image, item.pts_s, masks=bool(opts.from_masks))
+    src = next(s for s in sources if item.key.startswith(_source_name(s, len(sources) > 1) + "|"))
+    return geo.record(src, item.source, item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None),
+                      item.pts_s, masks=bool(opts.from_masks))  # fmt: skip
 
 
 def _write_geo(out: Path, records: list[dict], opts: FragmentsOptions, summary: dict, geo, sources: list[str]) -> None:
-    """places.csv, frames.csv, fragments.geojson, and summary.json's "geo" block (summary.json rewritten last)."""
-    from segtool.core.geo.places import parse_segment, write_geo_outputs
+    from segtool.core.geo.run import write_outputs
 
-    names = {_source_name(s, len(sources) > 1): s for s in sources}
-    for name in {r["source"] for r in records if r.get("pts_s") is not None}:
-        if name in names:
-            geo.track_for(names[name], name)  # a resumed run measured nothing now: read the track anyway
-    seg = parse_segment(opts.segment, opts.window_s)
-    rolling = opts.rolling_s if opts.rolling_s is not None else opts.window_s
-    summary["geo"] = write_geo_outputs(out, records, opts.settings, summary["unit"], geo.tracks, seg, rolling)
-    write_json(out / "summary.json", summary)
+    write_outputs(out, records, opts, summary, geo, {_source_name(s, len(sources) > 1): s for s in sources})
 
 
 def _scale_for(item: _Item, sources, opts: FragmentsOptions, cache) -> tuple[float | None, str | None]:
