@@ -154,6 +154,8 @@ class PdfReport(QObject):
         self.hub = hub
         self.folder: Path | None = None
         self._thread: threading.Thread | None = None
+        self._proc: subprocess.Popen | None = None
+        self._closing = False
         self.last: object = None
         self.done.connect(self._done)  # the hub connects panel.pdf_btn to write() once the panel exists
 
@@ -175,15 +177,18 @@ class PdfReport(QObject):
 
         def job() -> None:
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-            except (OSError, subprocess.TimeoutExpired) as e:
-                self.done.emit(f"cannot write the PDF report: {e}")
+                self._proc = proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            except OSError as e:
+                self.done.emit(f"cannot start segtool report: {e}")
                 return
+            out, err = proc.communicate()
+            if self._closing:
+                return  # the window is closing: no dialog
             pdf = folder / "report.pdf"
             if proc.returncode != 0 or not pdf.is_file():
-                self.done.emit((proc.stderr or "").strip()[-2000:] or f"segtool report stopped (exit code {proc.returncode})")
+                self.done.emit((err or "").strip()[-2000:] or f"segtool report stopped (exit code {proc.returncode})")
                 return
-            self.done.emit((pdf, proc.stdout.strip()))
+            self.done.emit((pdf, out.strip()))
 
         self._thread = threading.Thread(target=job, name="measure-pdf", daemon=True)
         self._thread.start()
@@ -198,6 +203,10 @@ class PdfReport(QObject):
         else:
             QMessageBox.information(self.hub.window, "PDF report written", f"{res[0]}\n{res[1]}")
 
-    def shutdown(self, timeout_s: float = 60.0) -> None:
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Stop a PDF being written (it is written under a temporary name: no half file) and wait for the thread."""
+        self._closing = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
