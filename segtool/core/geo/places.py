@@ -131,26 +131,49 @@ def places(records: list[dict], settings, unit: str, segment: tuple[str, float])
     return rows, notes
 
 
+def _frame_d(rec: dict, unit: str) -> tuple[int, dict]:
+    """(fragments, D-values by area) of one frame, without the curve fits (a long video has many frames)."""
+    from segtool.core.fragments.distribution import d_values
+
+    mm = unit == "mm"
+    use = [f for f in rec["rows"] if f["in_distribution"]]
+    sizes = np.asarray([f["diameter_mm" if mm else "diameter_px"] for f in use], float)
+    areas = np.asarray([f["area_mm2" if mm else "area_px"] for f in use], float)
+    return len(use), d_values(sizes, areas)
+
+
+def _rolling(t: np.ndarray, v: np.ndarray, width: float) -> np.ndarray:
+    """Centred mean of v over [t - width/2, t + width/2] (t ascending), NaNs skipped; NaN where none."""
+    ok = np.isfinite(v)
+    cs = np.r_[0.0, np.cumsum(np.where(ok, v, 0.0))]
+    cn = np.r_[0, np.cumsum(ok)]
+    lo = np.searchsorted(t, t - width / 2, side="left")
+    hi = np.searchsorted(t, t + width / 2, side="right")
+    n = cn[hi] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (cs[hi] - cs[lo]) / np.maximum(n, 1), np.nan)
+
+
 def frame_rows(records: list[dict], settings, unit: str, rolling_s: float) -> list[dict]:
     """Rows of frames.csv; video frames get centred rolling means over `rolling_s` seconds."""
     rows = []
     for r in records:
-        d = _dist([r], settings, unit)
+        n, dv = _frame_d(r, unit)
         row = {k: r.get(k) for k in ("source", "frame", "pts_s", "name", "time", "lat", "lon", "alt", "position_from")}
-        row.update({"fragments": d.fragments, "coverage": r["coverage"], "unit": unit})
-        row.update({k: _r(d.d_by_area.get(k)) for k in D_KEYS})
+        row.update({"fragments": n, "coverage": r["coverage"], "unit": unit})
+        row.update({k: _r(dv.get(k)) for k in D_KEYS})
         rows.append(row)
     by_src: dict[str, list[dict]] = {}
     for row in rows:
         if row["pts_s"] is not None:
             by_src.setdefault(row["source"], []).append(row)
     for vrows in by_src.values():
+        vrows.sort(key=lambda x: x["pts_s"])
         t = np.asarray([x["pts_s"] for x in vrows], float)
-        for row in vrows:
-            near = [x for x, tt in zip(vrows, t, strict=True) if abs(tt - row["pts_s"]) <= rolling_s / 2]
-            for k, col in (("D50", "D50_rolling"), ("D80", "D80_rolling"), ("coverage", "coverage_rolling")):
-                vals = [x[k] for x in near if x[k] is not None]
-                row[col] = _r(float(np.mean(vals))) if vals else None
+        for k, col in (("D50", "D50_rolling"), ("D80", "D80_rolling"), ("coverage", "coverage_rolling")):
+            v = np.asarray([np.nan if x[k] is None else x[k] for x in vrows], float)
+            for x, m in zip(vrows, _rolling(t, v, rolling_s), strict=True):
+                x[col] = _r(float(m))
     return rows
 
 
