@@ -219,3 +219,15 @@ def test_report_pdf_pages_and_text(tmp_path, capsys):
     assert main(["report", str(tmp_path / "pit")]) == 2
     err = capsys.readouterr().err
     assert "not a `segtool fragments` output folder" in err and "segtool report OUT" in err
+
+
+def test_place_table_runs_onto_more_pages():
+    from types import SimpleNamespace
+
+    from segtool.core.report.pages import TABLE_ROWS, place_table_pages
+
+    rows = [{"place": f"p{i}", "kind": "photo", "lat": 1.0, "lon": 2.0, "fragments": 3, "coverage": 0.5, "D50": 1.5}
+            for i in range(2 * TABLE_ROWS + 1)]  # fmt: skip
+    pages = place_table_pages(SimpleNamespace(places=rows, unit="mm"))
+    assert len(pages) == 3
+    assert [t.get_text() for t in pages[2].texts][0].endswith("— 3")
