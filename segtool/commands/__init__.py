@@ -13,8 +13,10 @@ from segtool.commands import (
     labels,
     predict,
     propagate,
+    report,
     suggest,
     train,
 )
 
-COMMANDS = (gui, predict, batch_status, train, eval, fragments, info, import_weights, export_onnx, demo, suggest, labels, propagate)
+COMMANDS = (gui, predict, batch_status, train, eval, fragments, report, info, import_weights, export_onnx, demo, suggest,
+            labels, propagate)

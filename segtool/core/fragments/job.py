@@ -58,12 +58,16 @@ class FragmentsOptions:
     device: str = "auto"
     threads: int | None = None
     runtime: str = "auto"
+    positions: list[str] | None = None  # --position [SOURCE=]LAT,LON (core/geo/lookup.py)
+    segment: str | None = None  # --segment time:S | distance:M (default time:window_s)
+    rolling_s: float | None = None  # --rolling S for frames.csv (default window_s)
 
     def selection(self) -> dict[str, Any]:
         """What must match when resuming."""
         return {"checkpoint": self.checkpoint and str(Path(self.checkpoint).resolve()), "from_masks": self.from_masks,
                 "interior": self.interior, "scale": self.scale, "every": self.every, "instances": self.instances,
-                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime}  # fmt: skip
+                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime,
+                **({"positions": self.positions} if self.positions else {})}  # fmt: skip
 
 
 @dataclass
@@ -142,7 +146,8 @@ def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict
     out.mkdir(parents=True, exist_ok=True)
     have = (out / SETTINGS).is_file() or (out / RECORDS).is_file()
     if have and opts.overwrite:
-        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png"):
+        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png",
+                     "places.csv", "frames.csv", "fragments.geojson"):
             (out / name).unlink(missing_ok=True)
         have = False
     if have and not opts.resume:
@@ -218,6 +223,7 @@ def run_fragments(
 
         engine = Engine(opts.checkpoint, device=opts.device, threads=opts.threads, runtime=opts.runtime)
         spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=opts.interior)
+    geo = _geo_lookup(sources, opts)
     records = _prepare(out, opts, sources)
     done = {r["key"] for r in records}
     if opts.instances:
@@ -254,6 +260,7 @@ def run_fragments(
                 rec = {"key": item.key, "source": item.source, "frame": item.frame, "pts_s": item.pts_s, "name": item.name,
                        "mm_per_px": mm, "scale_file": mm_from, "coverage": round(res.coverage, 5),
                        "method": spec.method if spec else opts.from_masks, "rows": _rows(res)}  # fmt: skip
+                rec.update(_geo_fields(geo, item, sources, opts))
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 records.append(rec)
@@ -274,10 +281,33 @@ def run_fragments(
     summary = finish(out, records, opts, complete=complete, seconds=time.perf_counter() - t0,
                      stopped=error or stopped, model=str(opts.checkpoint) if opts.checkpoint else None,
                      method=spec.method if spec else f"--from-masks {opts.from_masks}")  # fmt: skip
+    if records:
+        _write_geo(out, records, opts, summary, geo, sources)
     code = 0 if complete else (2 if error else (130 if stopped == "interrupted" else 1))
     if error and not records:
         raise UserInputError(error)
     return FragmentsResult(summary, out, len(records), code)
+
+
+# --- where and when: segtool/core/geo/run.py ---------------------------------------------------------
+
+
+def _geo_lookup(sources: list[str], opts: FragmentsOptions):
+    from segtool.core.geo.run import make_lookup
+
+    return make_lookup(sources, [_source_name(s, len(sources) > 1) for s in sources], opts)
+
+
+def _geo_fields(geo, item: _Item, sources: list[str], opts: FragmentsOptions) -> dict:
+    src = next(s for s in sources if item.key.startswith(_source_name(s, len(sources) > 1) + "|"))
+    return geo.record(src, item.source, item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None),
+                      item.pts_s, masks=bool(opts.from_masks))  # fmt: skip
+
+
+def _write_geo(out: Path, records: list[dict], opts: FragmentsOptions, summary: dict, geo, sources: list[str]) -> None:
+    from segtool.core.geo.run import write_outputs
+
+    write_outputs(out, records, opts, summary, geo, {_source_name(s, len(sources) > 1): s for s in sources})
 
 
 def _scale_for(item: _Item, sources, opts: FragmentsOptions, cache) -> tuple[float | None, str | None]:

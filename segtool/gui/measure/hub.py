@@ -126,6 +126,7 @@ class MeasureHub(QObject):
         p.settings_box.set_settings(self.settings)
         p.settings_box.changed.connect(self._settings_changed)
         p.export_btn.clicked.connect(self.report.export)
+        p.pdf_btn.clicked.connect(self.report.pdf.write)
         window.worker.engineReady.connect(lambda info: self._model_changed())
 
     def _build_actions(self) -> None:
@@ -445,4 +446,5 @@ class MeasureHub(QObject):
 
     def shutdown(self) -> None:
         self.report.runner.shutdown()
+        self.report.pdf.shutdown()
         self.window.canvas.viewport().removeEventFilter(self)

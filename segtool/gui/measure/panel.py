@@ -110,13 +110,16 @@ class MeasurePanel(QWidget):
                                    "picture, like a drawn scale; the CLI's --scale)")  # fmt: skip
         self.clear_btn = QPushButton("Clear scale")
         self.export_btn = QPushButton("Export report…")
+        self.pdf_btn = QPushButton("PDF report")  # enabled once an export is written (gui/measure/report.py)
+        self.pdf_btn.setEnabled(False)
+        self.pdf_btn.setToolTip("Write report.pdf (curves, places, map, thumbnails) into the last exported report's folder")
         row.addWidget(self.scale_btn)
         row.addWidget(QLabel("or"))
         row.addWidget(self.scale_spin, 1)
         lay.addLayout(row)
         row2 = QHBoxLayout()
-        row2.addWidget(self.clear_btn)
-        row2.addWidget(self.export_btn)
+        for b in (self.clear_btn, self.export_btn, self.pdf_btn):
+            row2.addWidget(b)
         lay.addLayout(row2)
         self.settings_box = SettingsBox()
         lay.addWidget(self.settings_box)
