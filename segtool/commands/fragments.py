@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 
 def add_parser(sub) -> None:
@@ -76,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from models.errors import UserInputError
+    from segtool.commands._interrupt import first_ctrl_c_cancels
     from segtool.core.fragments.analyse import MIN_SIZE_PX, FragmentSettings
     from segtool.core.fragments.job import FragmentsOptions, run_fragments
     from segtool.core.fragments.split import MIN_DISTANCE
@@ -108,22 +107,12 @@ def run(args: argparse.Namespace) -> int:
                             resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads, runtime=args.runtime,
                             positions=args.position, segment=args.segment, rolling_s=args.rolling)  # fmt: skip
     bar = tqdm(unit="frame", disable=args.quiet, desc="fragments", dynamic_ncols=True)
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop after this frame and write the results so far
-        cancel.set()
-        signal.signal(signal.SIGINT, previous)
-
-    main = threading.current_thread() is threading.main_thread()
-    if main:
-        signal.signal(signal.SIGINT, on_sigint)
-    try:
-        result = run_fragments(args.source, args.output, opts, progress=lambda n: bar.update(n - bar.n), cancel=cancel)
-    finally:
-        bar.close()
-        if main:
-            signal.signal(signal.SIGINT, previous)
+    # first Ctrl-C: stop after this frame and write the results so far; a second one interrupts at once
+    with first_ctrl_c_cancels() as cancel:
+        try:
+            result = run_fragments(args.source, args.output, opts, progress=lambda n: bar.update(n - bar.n), cancel=cancel)
+        finally:
+            bar.close()
     s = result.summary
     o = s["overall"]
     d = o["by_area"]
