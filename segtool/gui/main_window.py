@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segtool.core.onnx_export import is_onnx_path
 from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog, OverlayView
@@ -442,11 +441,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         base = self.settings.get("dirs/export", str(Path.home()))
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
-        # The Checkpoint object the viewer loaded, not its path: the export uses exactly the weights on
-        # screen, and the file is not read again. An exported .onnx model has no torch weights: its file is
-        # the model, so it goes by path. The overlay follows the view (opacity, class ticks).
+        # The model file the viewer opened, not its path: the export uses exactly the weights on screen,
+        # and the file is not read again. The overlay follows the view (opacity, class ticks).
         info = self.engine_info
-        model = info.path if is_onnx_path(info.path) else info.checkpoint
+        model = info.model if info.model is not None else info.path
         self.export_dialog = ExportDialog(self.source, model, self.panel.device_key(), self.panel.precision_key(), out,
                                           self, checkpoint_path=info.path, runtime=self.panel.runtime_key(),
                                           view=self.overlay_view)  # fmt: skip
@@ -474,7 +472,7 @@ class MainWindow(OpeningMixin, QMainWindow):
             self.batch_dialog = BatchQueueDialog(str(self.checkpoint_path), self.panel.device_key(), self.panel.precision_key(), out,
                                                  parent=self)  # fmt: skip
         if not self.batch_dialog.running():  # a queue started earlier keeps its model; a new one takes the current
-            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.checkpoint, self.panel.device_key(),
+            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.model, self.panel.device_key(),
                                         self.panel.precision_key(), self.panel.runtime_key())  # fmt: skip
             if sources:
                 self.batch_dialog.add_sources([s for s in sources if s not in self.batch_dialog.specs])
