@@ -103,10 +103,14 @@ def export_onnx(ck: Checkpoint, path: str | os.PathLike, *, sample_size: tuple[i
 
 
 def write_metadata(path: str | os.PathLike, meta: dict[str, Any]) -> None:
-    """Set the `segtool.checkpoint` metadata of an ONNX file in place."""
+    """Set the `segtool.checkpoint` metadata of an ONNX file in place, and state the class count K in the
+    graph's N×K×H×W output (the exporter leaves it symbolic), so a reader can check the metadata against it."""
     import onnx
 
     model = onnx.load(str(path))
+    outs = model.graph.output
+    if len(outs) == 1 and len(outs[0].type.tensor_type.shape.dim) == 4:
+        outs[0].type.tensor_type.shape.dim[1].dim_value = len(meta["classes"])
     props = [p for p in model.metadata_props if p.key != METADATA_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(props)
