@@ -165,6 +165,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         f = bar.addMenu("&File")
         self.act_open_ckpt = self._action("Open &checkpoint…", self._choose_checkpoint, QKeySequence.StandardKey.Open, f)
         self.recent_ckpt_menu = f.addMenu("Recent checkpoints")
+        self.shipped_menu = f.addMenu("Shipped models")  # filled by OpeningMixin._fill_recent_menus
         f.addSeparator()
         self.act_open_file = self._action("Open &video or image…", self._choose_file, "Ctrl+Shift+O", f)
         self.act_open_folder = self._action("Open &folder of images…", self._choose_folder, "Ctrl+Shift+F", f)
@@ -254,9 +255,11 @@ class MainWindow(OpeningMixin, QMainWindow):
     # --- opening things ----------------------------------------------------------------------------
 
     def open_checkpoint(self, path: str | Path) -> None:
-        """Load a checkpoint in the worker; `engineReady` or an error follows."""
+        """Load a model (a .pt or .onnx file, or a shipped model's name) in the worker; `engineReady` or an
+        error follows."""
         path = str(path)
-        self.settings.set("dirs/checkpoint", str(Path(path).parent))
+        if Path(path).is_file():  # not a shipped model's name (rock_fragments): that resolves in the worker
+            self.settings.set("dirs/checkpoint", str(Path(path).parent))
         self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key(), self.panel.runtime_key())
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
 
