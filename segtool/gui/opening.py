@@ -45,7 +45,8 @@ class OpeningMixin:
         start = self.settings.get("dirs/checkpoint", "") or (str(shipped[0]) if shipped else "")
         dlg = QFileDialog(self, "Open model", start, MODEL_FILTER)
         dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dlg.setSidebarUrls(dlg.sidebarUrls() + [QUrl.fromLocalFile(str(d)) for d in shipped])
+        urls = dlg.sidebarUrls()  # Qt remembers the sidebar between runs: add the folder only once
+        dlg.setSidebarUrls(urls + [u for u in (QUrl.fromLocalFile(str(d)) for d in shipped) if u not in urls])
         dlg.fileSelected.connect(self.open_checkpoint)
         self.model_dialog = dlg  # kept so tests (and a second Ctrl+O) find it
         dlg.open()

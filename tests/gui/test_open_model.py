@@ -4,21 +4,33 @@ does."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, QUrl
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt, QUrl
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QListView
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
-def test_open_model_dialog_has_the_shipped_models_folder_and_opens_one(qtbot, window, tmp_path):
+@pytest.fixture
+def qt_user_settings(tmp_path):
+    """Qt's own user settings (where QFileDialog remembers its sidebar) in a temporary folder, so the
+    test sees what this run's code adds, not what an earlier run left, and never touches the user's."""
+    fmt, scope = QSettings.Format.NativeFormat, QSettings.Scope.UserScope
+    QSettings.setPath(fmt, scope, str(tmp_path / "qt-config"))
+    yield
+    QSettings.setPath(fmt, scope, os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config"))
+
+
+def test_open_model_dialog_has_the_shipped_models_folder_and_opens_one(qtbot, qt_user_settings, window, tmp_path):
     window.act_open_ckpt.trigger()
     dlg = window.model_dialog
     qtbot.waitUntil(dlg.isVisible)
     assert Path(dlg.directory().absolutePath()) == ASSETS  # first use: no folder remembered yet
-    assert QUrl.fromLocalFile(str(ASSETS)) in dlg.sidebarUrls()
+    assert dlg.sidebarUrls().count(QUrl.fromLocalFile(str(ASSETS))) == 1
     dlg.setDirectory(str(tmp_path))  # somewhere else; the sidebar entry leads back
     sidebar = dlg.findChild(QListView, "sidebar")
     url_role = Qt.ItemDataRole.UserRole + 1  # where Qt's sidebar model keeps each entry's url
