@@ -118,8 +118,8 @@ class Checkpoint:
             if "preprocess" not in obj:
                 raise KeyError("preprocess")
             ignore = obj.get("ignore_index", 255)
-            if not isinstance(ignore, int) or isinstance(ignore, bool) or not 0 <= ignore <= 255:
-                raise UserInputError(f"ignore_index must be an integer 0-255; got {ignore!r}")
+            if not isinstance(ignore, int) or isinstance(ignore, bool):
+                raise UserInputError(f"ignore_index must be an integer (255: pixels without a label); got {ignore!r}")
             train = obj.get("train")
             if train is not None and not isinstance(train, dict):
                 raise UserInputError(f"train must be a mapping or null; got {train!r}")
