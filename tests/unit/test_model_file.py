@@ -249,3 +249,40 @@ def test_a_worker_refuses_a_model_file_that_changed_since_the_batch_checked_it(f
     with pytest.raises(UserInputError, match="changed since the batch checked it"):
         spec.build()
     assert spec.build(mf).model_file is mf  # the batch's own process uses what it read
+
+
+def test_random_edits_of_the_metadata_never_give_a_traceback_or_a_wrong_model(exported, tmp_path):
+    """Seeded property test: cut the metadata text anywhere, or set an entry to a random value; opening
+    the file either refuses it with a UserInputError or gives a model that agrees with the graph."""
+    import random
+
+    rng = random.Random(24)
+    import onnx
+
+    meta = json.loads(next(p.value for p in onnx.load(str(exported)).metadata_props if p.key == METADATA_KEY))
+    values = [None, -5, 0, 3.5, "x", "", [], {}, [1, 2], {"a": 1}, True, [{"name": "a"}], 10**9]
+    for i in range(40):
+        if i % 2:
+            edit = lambda text: text[: rng.randrange(len(text))]  # noqa: E731
+        else:
+            key = rng.choice(sorted(meta) + ["preprocess.resize_short", "preprocess.mean", "model.num_classes"])
+            value = rng.choice(values)
+
+            def edit(text, key=key, value=value):
+                m = json.loads(text)
+                if "." in key:
+                    outer, inner = key.split(".")
+                    m[outer] = {**m[outer], inner: value}
+                else:
+                    m[key] = value
+                return json.dumps(m)
+
+        path = _edit_metadata(exported, tmp_path / f"r{i}.onnx", edit)
+        try:
+            mf = open_model(path)
+        except UserInputError as e:
+            assert str(path) in str(e) or "newer segtool" in str(e)
+            continue
+        assert len(mf.class_names) == mf.onnx_logits == 2
+        rs = mf.checkpoint.preprocess["resize_short"]
+        assert rs is None or (isinstance(rs, int) and rs >= 16)
