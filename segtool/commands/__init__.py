@@ -12,8 +12,9 @@ from segtool.commands import (
     info,
     labels,
     predict,
+    propagate,
     suggest,
     train,
 )
 
-COMMANDS = (gui, predict, batch_status, train, eval, fragments, info, import_weights, export_onnx, demo, suggest, labels)
+COMMANDS = (gui, predict, batch_status, train, eval, fragments, info, import_weights, export_onnx, demo, suggest, labels, propagate)

@@ -31,13 +31,13 @@ from .analyse import (
     analyse_labels,
     analyse_prediction,
 )
+from .checks import MASK_EXTS, check_mask_sources, check_numbers, check_output, read_mask, read_records
 from .report import atomic_write, write_json
 from .results import finish
 from .scale import load_scale
 
 RECORDS = "frames.jsonl"
 SETTINGS = "fragments_settings.json"
-MASK_EXTS = (".png", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
@@ -104,17 +104,6 @@ def _mask_files(src: Path) -> list[Path]:
     return files
 
 
-def _read_mask(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        im.load()
-        arr = np.asarray(im)
-    if arr.ndim == 3:
-        if not ((arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all()):
-            raise UserInputError(f"{path} is a colour image; --from-masks needs one-channel masks (ids or 0/1)")
-        arr = arr[..., 0]
-    return arr.astype(np.int64)
-
-
 def _source_name(src: str, multi: bool) -> str:
     """A source's name in the results: its file or folder name (the set's name for a labels folder
     called instances/ or masks/)."""
@@ -131,7 +120,7 @@ def iter_items(sources: list[str], opts: FragmentsOptions, open_source) -> Itera
         prefix = f"{sname.replace('/', '_')}_" if multi else ""
         if opts.from_masks:
             for i, p in enumerate(_mask_files(Path(src))[:: opts.every]):
-                yield _Item(f"{sname}|{p.name}", sname, i * opts.every, None, prefix + p.stem, lambda p=p: _read_mask(p), p)
+                yield _Item(f"{sname}|{p.name}", sname, i * opts.every, None, prefix + p.stem, lambda p=p: read_mask(p), p)
             continue
         with open_source(src) as source:
             folder = source.kind == "folder"
@@ -146,19 +135,6 @@ def iter_items(sources: list[str], opts: FragmentsOptions, open_source) -> Itera
 
 
 # --- records ---------------------------------------------------------------------------------------
-
-
-def read_records(path: Path) -> list[dict]:
-    """Complete JSON lines of frames.jsonl; a torn last line (crash mid-write) is dropped."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            break
-    return out
 
 
 def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict]:
@@ -176,6 +152,8 @@ def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict
             old = json.loads((out / SETTINGS).read_text())
         except (OSError, ValueError) as e:
             raise UserInputError(f"--resume: {out / SETTINGS} is unreadable ({e}); start again with --overwrite") from e
+        if not isinstance(old, dict):
+            raise UserInputError(f"--resume: {out / SETTINGS} is not a settings object (it was edited); start again with --overwrite")
         if old != settings_doc:
             diff = [k for k in settings_doc if old.get(k) != settings_doc[k]]
             raise UserInputError(f"--resume: {out} was made with other settings ({', '.join(diff)}); use the same flags, or --overwrite")
@@ -218,8 +196,7 @@ def run_fragments(
     """Measure every frame of `sources` into `out` (see the module docstring)."""
     from segtool.core.sources import open_source
 
-    if opts.every < 1:
-        raise UserInputError(f"--every {opts.every}: use 1 or more")
+    check_numbers(scale=opts.scale, window_s=opts.window_s, every=opts.every)
     if (opts.checkpoint is None) == (opts.from_masks is None):
         raise UserInputError("give either -c CHECKPOINT (fragments from a model) or --from-masks instances|binary")
     if opts.from_masks not in (None, "instances", "binary"):
@@ -228,6 +205,12 @@ def run_fragments(
         raise UserInputError("--overlay needs the photos: it works with -c CHECKPOINT, not with --from-masks")
     opts.settings.validate()
     out = Path(out)
+    check_output(out)
+    if opts.from_masks:
+        check_mask_sources(sources)
+    if opts.scale is None:
+        for src in sources:  # a damaged sidecar of a whole source is exit 2 before OUT is touched
+            load_scale(src)
     cancel = cancel or threading.Event()
     engine = spec = None
     if opts.checkpoint:

@@ -27,6 +27,8 @@ from segtool.core.labelset import LabelSet, frame_name
 from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
+from segtool.gui.labeling.propagate import Propagation
+from segtool.gui.labeling.smart import SmartTools
 from segtool.gui.labeling.suggest import SuggestStrip
 from segtool.gui.labeling.teaching import TeachingActions
 from segtool.gui.labeling.tools import ToolHandlers
@@ -78,6 +80,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
         self._build_actions()
         self._wire()
+        self.propagation = Propagation(self)  # "Follow the video" (issue 21): its box goes into the panel
+        self.smart = SmartTools(self)  # GrabCut and intelligent scissors (issue 21)
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
         self.comparisonReady.connect(self._comparison_ready)
@@ -200,7 +204,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             if w.playing:
                 w.toggle_play()
             w.worker.confidence = True  # "start from the prediction above a confidence" needs the map
-            self.panel.set_classes(self.class_names, self.palette if self.palette is not None else np.zeros((0, 3), np.uint8))
+            self._show_classes()  # a fragment model's edge class is not offered (tools.py)
             self.autosave_timer.start()
             if w.current is not None:
                 w.seek(w.current.index)  # the frame again, with its confidence map
@@ -219,6 +223,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.panel.set_tool(tool)
         self._poly = []
         self.layer.show_path([])
+        self.smart.cancel()
         if tool == "region":
             self._request_superpixels()
 
@@ -341,7 +346,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self.window.statusBar().showMessage("Computing the confidence map… press again in a moment", 5000)
             self.window.seek(r.index)
             return
-        ed.set_from_prediction(r.mask, r.confidence, thr)
+        mask, frags = self.prediction_start(r)  # a fragment model: its fragments as instances (tools.py)
+        ed.set_from_prediction(mask, r.confidence, thr, instances=frags)
         self._redraw()
         self._update_state()
 
@@ -358,6 +364,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                                          f"labelled<br><small>{self.labelset.root}</small>")  # fmt: skip
 
     def _update_state(self) -> None:
+        self.propagation.refresh()
         ed = self.editor
         if ed is None:
             self.panel.state.setText("")
@@ -371,6 +378,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
     def shutdown(self) -> None:
         self.autosave_timer.stop()
+        self.propagation.shutdown()
+        self.smart.wait(10.0)
         if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
             self.save()
         self.strip.shutdown()
