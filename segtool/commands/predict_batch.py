@@ -7,10 +7,10 @@ overall progress bar and prints what failed. docs/batch.md is the user's guide.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
+
+from segtool.commands._interrupt import first_ctrl_c_cancels
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
@@ -97,29 +97,19 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
         if s.state != "complete":
             bar.write(f"segtool: {s.name}: {s.state}: {s.message}", file=sys.stderr)
 
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
+    # first Ctrl-C: stop cleanly, running sources stay resumable; a second one interrupts at once
+    with first_ctrl_c_cancels() as cancel:
+        try:
+            if args.ray is not None:
+                from segtool.core.batch.ray_runner import run_batch_ray
 
-    def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop cleanly, running sources stay resumable
-        cancel.set()
-        signal.signal(signal.SIGINT, previous)
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:
-        signal.signal(signal.SIGINT, on_sigint)
-    try:
-        if args.ray is not None:
-            from segtool.core.batch.ray_runner import run_batch_ray
-
-            run_batch_ray(state, items, spec, opts, address=args.ray or None, retries=args.retries,
-                          checkpoint_label=str(args.checkpoint), progress=on_progress, on_state=on_state, cancel=cancel)  # fmt: skip
-        else:
-            run_batch(state, items, spec, opts, workers=args.workers, devices=devices, checkpoint_label=str(args.checkpoint),
-                      progress=on_progress, on_state=on_state, cancel=cancel, model=model)  # fmt: skip
-    finally:
-        bar.close()
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
+                run_batch_ray(state, items, spec, opts, address=args.ray or None, retries=args.retries,
+                              checkpoint_label=str(args.checkpoint), progress=on_progress, on_state=on_state, cancel=cancel)  # fmt: skip
+            else:
+                run_batch(state, items, spec, opts, workers=args.workers, devices=devices, checkpoint_label=str(args.checkpoint),
+                          progress=on_progress, on_state=on_state, cancel=cancel, model=model)  # fmt: skip
+        finally:
+            bar.close()
     return report(state, cancelled=cancel.is_set())
 
 
