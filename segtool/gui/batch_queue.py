@@ -255,31 +255,23 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
     def start(self) -> None:
         if self.running() or not self.specs:
             return
-        out = self.out.text().strip()
-        if not out:
-            self.status.setText("Choose an output folder first.")
+        out = self._output_folder()
+        if out is None:
             return
         self._refill()
         req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision, self.loaded,
                            self.runtime)  # fmt: skip
-        self.exit_code = self.error = None
-        self.job = BatchJob(req, self)
-        self.job.progress.connect(self._progress)
-        self.job.source_done.connect(self._source_done)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(self._failed)
-        self.job.finished.connect(self._finished)
-        for b in (self.start_btn, self.add_files_btn, self.add_folder_btn, self.remove_btn):
-            b.setEnabled(False)
-        self.open_btn.setVisible(False)
-        self.cancel_btn.setText("Cancel")
-        self.status.setText("Loading the model and opening the videos…")
-        self.job.start()
+        job = BatchJob(req, self)
+        job.source_done.connect(self._source_done)
+        self._launch(job, "Loading the model and opening the videos…")
 
     CANCELLING = "Cancelling… (the video being written stays resumable)"
 
-    def _say_cancelling(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         self.status.setText(text)
+
+    def _inputs(self) -> list:
+        return [self.start_btn, self.add_files_btn, self.add_folder_btn, self.remove_btn]
 
     def _choose_files(self) -> None:
         pattern = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)
@@ -291,11 +283,6 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         d = QFileDialog.getExistingDirectory(self, "Add a folder of videos")
         if d:
             self.add_sources([d])
-
-    def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
-        if d:
-            self.out.setText(d)
 
     # --- job signals (GUI thread) ------------------------------------------------------------------
 
@@ -347,21 +334,3 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         else:
             why = "\n".join(f"{s.name}: {s.message}" for s in (st.problems() if st is not None else []))
             self.status.setText(f"Finished with problems ({counts}); batch.json in {self.out.text()} lists them.\n{why}".strip())
-
-    def _failed(self, message: str) -> None:
-        self.exit_code, self.error = 2, message
-        self.status.setText(f"Export failed: {message}")
-
-    def _finished(self) -> None:
-        for b in (self.start_btn, self.add_files_btn, self.add_folder_btn, self.remove_btn):
-            b.setEnabled(True)
-        self.start_btn.setText("Export again")
-        self.cancel_btn.setText("Close")
-        self.open_btn.setVisible(Path(self.out.text()).is_dir())
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        # Like the single export: closing hides the dialog; a running queue goes on (the window
-        # cancels it on exit), so the viewer can be used meanwhile.
-        event.ignore()
-        self.hide()
-

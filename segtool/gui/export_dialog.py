@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -247,41 +246,24 @@ class ExportDialog(JobDialogMixin, QDialog):
     def start_export(self) -> None:
         if self.running():
             return
-        out = self.out.text().strip()
-        if not out:
-            self.eta.setText("Choose an output folder first.")
+        out = self._output_folder()
+        if out is None:
             return
         self.refresh_view()
         try:
             opts = self.options()  # checks the frame selection (e.g. "to" not after "from")
         except UserInputError as e:
-            self.eta.setText(str(e))
+            self._say(str(e))
             return
         req = ExportRequest(self.info.spec, self.checkpoint, out, opts, self.device, self.precision,
                             self.checkpoint_path, self.runtime)  # fmt: skip
-        self.exit_code = self.summary = self.error = None
-        self.job = ExportJob(req, self)
-        self.job.progress.connect(self._progress)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(self._failed)
-        self.job.finished.connect(self._finished)
+        self.summary = None
         self._t0 = time.perf_counter()
         self.bar.setValue(0)
-        self.eta.setText("Loading the model and opening the source…")
-        self.start_btn.setEnabled(False)
-        self.open_btn.setVisible(False)
-        self.cancel_btn.setText("Cancel")
-        self.job.start()
+        self._launch(ExportJob(req, self), "Loading the model and opening the source…")
 
-    CANCELLING = "Cancelling…"
-
-    def _say_cancelling(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         self.eta.setText(text)
-
-    def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
-        if d:
-            self.out.setText(d)
 
     # --- job signals (GUI thread) ------------------------------------------------------------------
 
@@ -304,19 +286,3 @@ class ExportDialog(JobDialogMixin, QDialog):
         if code not in (0, 130) and summary.get("stopped"):
             text += f"\n{summary['stopped']}"
         self.eta.setText(text)
-
-    def _failed(self, message: str) -> None:
-        self.exit_code, self.error = 2, message
-        self.eta.setText(f"Export failed: {message}")
-
-    def _finished(self) -> None:
-        self.start_btn.setEnabled(True)
-        self.start_btn.setText("Export again")
-        self.cancel_btn.setText("Close")
-        self.open_btn.setVisible(Path(self.out.text()).is_dir())
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        # Closing the dialog does not stop a running export silently: it keeps running, the window
-        # cancels it on exit. Hide instead of destroying so the thread object outlives the dialog.
-        event.ignore()
-        self.hide()
