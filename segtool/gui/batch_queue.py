@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -144,12 +143,7 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
             edit_row.addWidget(b)
         edit_row.addStretch(1)
 
-        self.out = QLineEdit(out_dir)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out, 1)
-        out_row.addWidget(browse)
+        out_row = self._output_row(out_dir)
         self.format = QComboBox()
         self.format.addItem("PNG files (<name>/masks/000000.png …)", "png")
         self.format.addItem("One lossless FFV1 video per source (<name>/masks.mkv)", "ffv1")

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -142,12 +141,7 @@ class ExportDialog(JobDialogMixin, QDialog):
 
         head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name} (the one open in the viewer)")
         head.setWordWrap(True)
-        self.out = QLineEdit(out_dir)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out, 1)
-        out_row.addWidget(browse)
+        out_row = self._output_row(out_dir)
         self.format = QComboBox()
         self.format.addItem("PNG files (masks/000000.png …, pixel = class id)", "png")
         if not still:

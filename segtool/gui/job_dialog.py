@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton
 
 
 class JobDialogMixin:
@@ -57,6 +57,16 @@ class JobDialogMixin:
             self._say("Choose an output folder first.")
             return None
         return out
+
+    def _output_row(self, out_dir: str) -> QHBoxLayout:
+        """The output folder field (`self.out`) with its Browse… button, as a row to add to the form."""
+        self.out = QLineEdit(out_dir)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.out, 1)
+        row.addWidget(browse)
+        return row
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
