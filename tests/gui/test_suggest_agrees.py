@@ -13,11 +13,11 @@ from segtool.core.sources import open_source
 from segtool.gui.labeling.suggest import SuggestStrip
 from tests.helpers import make_small_checkpoint
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.slow]  # scores the 101-frame clip twice: ~17 s on a loaded 2-core CPU
 
 
 def test_strip_and_cli_suggest_the_same_frames_in_rank_order(qtbot, clip, tmp_path, capsys):
-    ckpt, _ = make_small_checkpoint(tmp_path / "m.pt", resize_short=96)
+    ckpt, _ = make_small_checkpoint(tmp_path / "m.pt", resize_short=48)
     out = tmp_path / "sug"
     assert main(["suggest", str(clip), "-c", str(ckpt), "-n", "5", "-o", str(out), "-q"]) == 0
     rows = list(csv.DictReader(open(out / "suggestions.csv")))
