@@ -81,6 +81,16 @@ def test_finetune_keeps_colours_preprocessing_fragments_and_names_the_real_netwo
     assert cfg["epochs"] == 1 and cfg["eval_size"] == 48 and "epochs" not in cfg["auto"]
 
 
+def test_default_frozen_backbone_keeps_weights_and_batchnorm_statistics(finetuned, fragment_start):
+    """The measured default freezes the backbone: its weights and running statistics are the start's
+    bit for bit, while the heads learned."""
+    start, new = load_checkpoint(fragment_start).state_dict, load_checkpoint(finetuned / "best.pt").state_dict
+    backbone = [k for k in start if k.startswith("backbone.")]
+    assert any("running_mean" in k for k in backbone)
+    assert all(torch.equal(start[k], new[k]) for k in backbone)
+    assert any(not torch.equal(start[k], new[k]) for k in start if k.startswith("classifier.") and k in new)
+
+
 def test_explicit_colours_and_eval_size_win_over_the_start(fragment_start, scribbles, tmp_path):
     data = tmp_path / "data"
     make_dataset(data, n_train=2, n_val=1)
