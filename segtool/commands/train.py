@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
         description="Train DeepLabV3 on DATA (images/+masks/, CVAT or VOC export, labelme, CamVid; folder or .zip) and "
         "write RUN/last.pt, best.pt, history.csv, config.json, report.json. See docs/training.md and docs/datasets.md.",
         epilog="Exit codes: 0 done; 2 bad usage, input or dataset errors (the message names the file and the fix), "
-        "diverged loss, out of memory; 130 interrupted (last.pt written; --resume continues).",
+        "training diverged (report.json warnings records it), out of memory; 130 interrupted (last.pt written; --resume continues).",
     )
     p.add_argument("data", help="dataset folder or .zip")
     p.add_argument("-o", "--output", help="run folder (created)")
@@ -73,7 +73,8 @@ def add_parser(sub) -> None:
     g.add_argument("--lr", type=float, default=None,
                    help="base learning rate (default 0.01 SGD, 1e-4 AdamW; fine-tuning: 0.001 SGD)")
     g.add_argument("--freeze-backbone", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep the backbone's weights and BatchNorm statistics as loaded; only the heads learn (default off)")
+                   help="keep the backbone's weights and BatchNorm statistics as loaded; only the heads learn "
+                        "(default off; fine-tuning --init CKPT: on)")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="default 1e-4 (5e-4 is the other usual value)")
     g.add_argument("--head-lr-mult", type=float, default=1.0, help="heads learn N times faster (10 with a pretrained backbone)")
     g.add_argument("--warmup-iters", type=int, default=-1, help="linear warm-up steps (default: 5%% of all, at most 500)")
