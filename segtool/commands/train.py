@@ -59,7 +59,7 @@ def add_parser(sub) -> None:
                    "classifier is kept; repeatable. Classes with the same name are matched without it")
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
-    g.add_argument("--epochs", type=int, default=None, help="default 30; fine-tuning (--init CKPT) 10")
+    g.add_argument("--epochs", type=int, default=None, help="default 30; fine-tuning (--init CKPT) 5")
     g.add_argument("--repeat", type=int, default=1, help="show the training set N times per epoch (tiny datasets)")
     g.add_argument("--batch-size", type=int, default=8, help="images per step (per process under torchrun)")
     g.add_argument("--crop-size", type=int, default=512, help="square training crop (default 512)")
@@ -69,9 +69,9 @@ def add_parser(sub) -> None:
     g.add_argument("--scale", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
     g.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     g.add_argument("--color-jitter", action="store_true", help="random brightness/contrast/saturation/hue")
-    g.add_argument("--optimizer", default=None, choices=("sgd", "adamw"), help="default sgd")
+    g.add_argument("--optimizer", default=None, choices=("sgd", "adamw"), help="default sgd; fine-tuning (--init CKPT) adamw")
     g.add_argument("--lr", type=float, default=None,
-                   help="base learning rate (default 0.01 SGD, 1e-4 AdamW; fine-tuning: 0.001 SGD)")
+                   help="base learning rate (default 0.01 SGD, 1e-4 AdamW; fine-tuning: 1e-4 AdamW, 0.001 SGD)")
     g.add_argument("--freeze-backbone", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the backbone's weights and BatchNorm statistics as loaded; only the heads learn "
                         "(default off; fine-tuning --init CKPT: on)")

@@ -175,6 +175,8 @@ def test_auto_options_resolve_to_finetune_or_scratch_defaults(fragment_start):
     assert (cfg.epochs, cfg.lr, cfg.eval_size, notes) == (30, 0.0, 520, [])
     cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=[], epochs=3, lr=0.05), 48)
     assert (cfg.epochs, cfg.lr) == (3, 0.05)  # typed options are never replaced
+    cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=["lr"], optimizer="sgd"), 48)
+    assert (cfg.optimizer, cfg.lr) == ("sgd", finetune.FINETUNE_LR["sgd"])  # the rate measured for the optimiser given
 
 
 def test_divergence_rules():
