@@ -59,7 +59,7 @@ def add_parser(sub) -> None:
                    "classifier is kept; repeatable. Classes with the same name are matched without it")
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
-    g.add_argument("--epochs", type=int, default=None, help="default 30; fine-tuning (--init CKPT) 5")
+    g.add_argument("--epochs", type=int, default=None, help="default 30; fine-tuning (--init CKPT) 10")
     g.add_argument("--repeat", type=int, default=1, help="show the training set N times per epoch (tiny datasets)")
     g.add_argument("--batch-size", type=int, default=8, help="images per step (per process under torchrun)")
     g.add_argument("--crop-size", type=int, default=512, help="square training crop (default 512)")
