@@ -22,11 +22,11 @@ from training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_class_map
 # Options a fine-tuning run chooses itself unless the user set them (TrainConfig.auto lists them). The
 # values are measured on the scribble case (docs/training.md "Fine-tuning a model"): strokes on 2 gravel
 # photos, `--init assets/rock_fragments.pt`, scored on the gravel hold-out (fragment F1 0.392 before).
-# Training the backbone lost fragments at every rate tried (F1 0.29 at SGD lr 0.001, 0.33 at 1e-4, 0.32
-# AdamW 1e-4; SGD 0.01 diverged: F1 0.01); with the backbone frozen: SGD 0.001 0.39, SGD 0.01 0.27,
-# AdamW 1e-4 0.40 (the only one not below the start). The table is in docs/training.md.
-FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-4, "epochs": 10, "freeze_backbone": True}
-FINETUNE_LR = {"adamw": 1e-4, "sgd": 0.001}  # --optimizer given, --lr not: the rate measured for it
+# Training the backbone lost fragments at every rate tried (SGD 0.001: F1 0.29, SGD 1e-4: 0.33; SGD 0.01
+# and AdamW 0.001 diverged); with it frozen SGD 0.001 kept 0.39, AdamW 0.001 0.40, AdamW 1e-4 0.39-0.40.
+FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "epochs": 10, "freeze_backbone": True}
+# --lr not given: the rate measured best for the optimiser and the frozen (True) or training backbone
+FINETUNE_LR = {("adamw", True): 1e-3, ("adamw", False): 1e-4, ("sgd", True): 1e-3, ("sgd", False): 1e-4}
 assert set(FINETUNE_DEFAULTS) | {"eval_size"} == set(AUTO_OPTIONS)
 
 
@@ -47,7 +47,7 @@ def resolve_auto(cfg: TrainConfig, start_resize_short: int | None) -> tuple[Trai
         if name in auto:
             values[name] = FINETUNE_DEFAULTS[name] if fine else getattr(base, name)
     if fine and "lr" in auto:
-        values["lr"] = FINETUNE_LR[values.get("optimizer", cfg.optimizer)]
+        values["lr"] = FINETUNE_LR[(values.get("optimizer", cfg.optimizer), values.get("freeze_backbone", cfg.freeze_backbone))]
     if "eval_size" in auto:
         values["eval_size"] = (start_resize_short or 0) if fine else base.eval_size
     new = dataclasses.replace(cfg, **values)

@@ -71,7 +71,7 @@ def add_parser(sub) -> None:
     g.add_argument("--color-jitter", action="store_true", help="random brightness/contrast/saturation/hue")
     g.add_argument("--optimizer", default=None, choices=("sgd", "adamw"), help="default sgd; fine-tuning (--init CKPT) adamw")
     g.add_argument("--lr", type=float, default=None,
-                   help="base learning rate (default 0.01 SGD, 1e-4 AdamW; fine-tuning: 1e-4 AdamW, 0.001 SGD)")
+                   help="base learning rate (default 0.01 SGD, 1e-4 AdamW; fine-tuning: 0.001, 1e-4 with --no-freeze-backbone)")
     g.add_argument("--freeze-backbone", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the backbone's weights and BatchNorm statistics as loaded; only the heads learn "
                         "(default off; fine-tuning --init CKPT: on)")

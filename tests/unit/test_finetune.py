@@ -176,7 +176,9 @@ def test_auto_options_resolve_to_finetune_or_scratch_defaults(fragment_start):
     cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=[], epochs=3, lr=0.05), 48)
     assert (cfg.epochs, cfg.lr) == (3, 0.05)  # typed options are never replaced
     cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=["lr"], optimizer="sgd"), 48)
-    assert (cfg.optimizer, cfg.lr) == ("sgd", finetune.FINETUNE_LR["sgd"])  # the rate measured for the optimiser given
+    assert (cfg.optimizer, cfg.lr) == ("sgd", finetune.FINETUNE_LR[("sgd", False)])  # measured for sgd, backbone training
+    cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=["lr", "optimizer"], freeze_backbone=False), 48)
+    assert cfg.lr == finetune.FINETUNE_LR[("adamw", False)] < finetune.FINETUNE_DEFAULTS["lr"]  # a training backbone: lower
 
 
 def test_divergence_rules():
