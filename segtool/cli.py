@@ -1,6 +1,6 @@
 """`segtool …` command line. Each subcommand lives in `segtool/commands/<name>.py` with `add_parser` and `run`.
 
-Exit codes (ARCHITECTURE.md): 0 complete; 1 partial (a source broke mid-way; what was written is valid);
+Exit codes (docs/outputs.md "Errors"): 0 complete; 1 partial (a source broke mid-way; what was written is valid);
 2 bad usage or input, with a message that names the bad value and what to do.
 """
 

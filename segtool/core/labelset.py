@@ -5,8 +5,13 @@ LABELS/images/<name>.png|.jpg     photos, or video frames saved as <video stem>_
 LABELS/masks/<name>.png           8-bit class ids; 255 = unknown (never painted), ignored in training
 LABELS/instances/<name>.png       16-bit fragment ids (only when fragments were outlined)
 LABELS/classes.json               [{"name": ..., "color": [r, g, b]}, ...]
-LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...]}
+LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...],
+                                   "fragments": {"interior": "rock", "edge": "rock_edge"}}  (fragment models)
 ```
+
+A label set for a fragment model (a checkpoint with a `fragments` entry naming an edge class) stores the
+outlined fragments in instances/ and never paints the edge class: training derives the edge band from the
+instances (`training.data.labelset.labelset_classes`).
 
 Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
 kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
@@ -30,6 +35,7 @@ from PIL import Image
 from models.classes import validate_classes
 from models.errors import UserInputError
 from segtool.core.sinks._files import atomic_write_bytes
+from training.data.labelset import labelset_fragments  # training is below core: allowed
 
 UNKNOWN = 255
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
@@ -57,6 +63,12 @@ def frame_name(source: str | os.PathLike, frame: int | None) -> str:
     return stem if frame is None else f"{stem}_{int(frame):06d}"
 
 
+def _manifest_fragments(doc: Any) -> dict | None:
+    """The manifest's `fragments` entry, if it holds a well-formed one (checked against the classes later)."""
+    entry = doc.get("fragments") if isinstance(doc, dict) else None
+    return entry if isinstance(entry, dict) else None
+
+
 def _png_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG")
@@ -66,16 +78,21 @@ def _png_bytes(a: np.ndarray) -> bytes:
 class LabelSet:
     """A label-set folder. Not thread-safe: one owner (the label-mode worker) writes it."""
 
-    def __init__(self, root: str | os.PathLike, classes: list[dict[str, Any]], frames: list[LabelledFrame]) -> None:
+    def __init__(self, root: str | os.PathLike, classes: list[dict[str, Any]], frames: list[LabelledFrame],
+                 fragments: dict | None = None) -> None:  # fmt: skip
         self.root = Path(root)
         self.classes = classes
         self._frames = {f.stem: f for f in frames}
+        # {"interior", "edge"} for a fragment model's set (the edge class is derived, never painted), else None
+        self.fragments = labelset_fragments({"fragments": fragments}, [c["name"] for c in classes])
 
     # --- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]]) -> LabelSet:
-        """A new label set (or the existing one at `root` when its classes are the same)."""
+    def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]], fragments: dict | None = None) -> LabelSet:
+        """A new label set (or the existing one at `root` when its classes are the same).
+
+        `fragments`: the model's `fragments` entry; with an edge class, fragments are labelled as instances."""
         root = Path(root)
         classes = validate_classes(classes)
         if len(classes) >= UNKNOWN:
@@ -95,7 +112,7 @@ class LabelSet:
                 (root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserInputError(f"cannot create the label set {root} ({e.strerror or e}); choose a folder you can write to") from e
-        ls = cls(root, classes, [])
+        ls = cls(root, classes, [], fragments)
         atomic_write_bytes(root / CLASSES, (json.dumps(classes, indent=2) + "\n").encode())
         ls._write_manifest()
         return ls
@@ -112,6 +129,7 @@ class LabelSet:
             raise UserInputError(f"{root / CLASSES}: {e} — fix the file or start a new label set") from e
         frames: list[LabelledFrame] = []
         man = root / MANIFEST
+        doc = None
         if man.is_file():
             try:
                 doc = json.loads(man.read_text(encoding="utf-8"))
@@ -123,7 +141,7 @@ class LabelSet:
         for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest
             if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.stem not in listed and not img.name.startswith("."):
                 frames.append(LabelledFrame(img.name))
-        return cls(root, classes, frames)
+        return cls(root, classes, frames, _manifest_fragments(doc))
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -189,6 +207,9 @@ class LabelSet:
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
+        if instances is not None and (instances.shape != mask.shape or int(instances.max(initial=0)) > 65535
+                                      or int(instances.min(initial=0)) < 0):  # fmt: skip
+            raise ValueError(f"instances {instances.shape} {instances.dtype} do not fit mask {mask.shape} as 16-bit ids")
         if instances is not None:
             (self.root / "instances").mkdir(exist_ok=True)
             atomic_write_bytes(self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16)))
@@ -197,10 +218,18 @@ class LabelSet:
         self._write_manifest()
         return entry
 
+    @property
+    def paintable(self) -> list[int]:
+        """Class ids the user paints: every class but a fragment model's edge class (derived in training)."""
+        edge = self.fragments["edge"] if self.fragments else None
+        return [i for i, n in enumerate(self.class_names) if n != edge]
+
     def _write_manifest(self) -> None:
         doc = {"format": "segtool-labels", "version": 1,
                "frames": [{"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s}
                           for f in self._frames.values()]}  # fmt: skip
+        if self.fragments:
+            doc["fragments"] = dict(self.fragments)
         atomic_write_bytes(self.root / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
 
 
@@ -279,6 +308,7 @@ def import_cvat(
     unknown_id = names.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in names else None
     classes = [{"name": c.name, "color": list(c.color)} for c in data.classes if c.name != UNKNOWN_LABEL]
     ls = LabelSet.create(root, classes)
+    objects = Path(data.root) / "SegmentationObject"
     remap = np.arange(256, dtype=np.uint8)
     if unknown_id is not None:
         remap[unknown_id] = UNKNOWN
@@ -286,5 +316,55 @@ def import_cvat(
     for s in data.samples:
         if s.mask is None:
             continue
-        ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name)
+        ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name,
+                instances=_read_cvat_objects(objects / f"{s.mask.stem}.png"))  # fmt: skip
     return ls
+
+
+def _read_cvat_objects(path: Path) -> np.ndarray | None:
+    """A CVAT SegmentationObject PNG as 16-bit fragment ids (None when there is none)."""
+    if not path.is_file():
+        return None
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UserInputError(f"cannot read {path}: {e} — re-export from CVAT or remove the file") from e
+    return instance_ids_from_colors(rgb)
+
+
+_VOC_VOID = (224, 224, 192)  # VOC/CVAT draw object borders in this colour: no object
+
+
+def instance_ids_from_colors(rgb: np.ndarray) -> np.ndarray:
+    """Instance colours (SegmentationObject) → HxW uint16 ids, 0 = none (black, VOC's border colour).
+
+    Colours written by `export_cvat` decode to the ids they were made from (a round trip keeps them);
+    any other colouring (CVAT's own) is numbered 1, 2, … in colour order."""
+    code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    uniq, inv = np.unique(code, return_inverse=True)
+    cols = [((int(c) >> 16) & 255, (int(c) >> 8) & 255, int(c) & 255) for c in uniq]
+    objects = [c for c in cols if c not in ((0, 0, 0), _VOC_VOID)]
+    ours = {c: _id_of_color(c) for c in objects}
+    if any(v is None for v in ours.values()) or len(set(ours.values())) != len(ours):
+        ours = {c: k + 1 for k, c in enumerate(objects)}
+    if len(ours) > 65535:
+        raise UserInputError(f"{len(ours)} objects in one SegmentationObject image; at most 65535 fit a 16-bit instance PNG")
+    lut = np.array([ours.get(c, 0) for c in cols], np.uint16)
+    return lut[inv.reshape(code.shape)]
+
+
+def _id_of_color(c: tuple[int, int, int]) -> int | None:
+    """The id `_instance_colors` gave colour `c` (Chinese remainder over its three channels), or None."""
+    residues = []
+    for v, mult, mod in ((c[0], 67, 251), (c[1], 131, 241), (c[2], 29, 239)):
+        if not 1 <= v <= mod:
+            return None
+        residues.append(((v - 1) * pow(mult, -1, mod) % mod, mod))
+    x, m = 0, 1
+    for r, mod in residues:  # the moduli are primes: combine one at a time
+        x += m * ((r - x) * pow(m, -1, mod) % mod)
+        m *= mod
+    if not 0 < x <= 65535 or tuple(_instance_colors(np.array([x]))[0]) != c:
+        return None
+    return x

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from segtool.core.label_edit import UNKNOWN
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
-from tests.gui.test_main_window import load
+from tests.gui.helpers import load
 
 
 def vp_point(win, x: float, y: float) -> QPoint:

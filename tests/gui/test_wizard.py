@@ -438,8 +438,7 @@ def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
     """The viewer's model says "rock", the labels say "rocks": the page names the mismatch and the mapping
     typed there goes into the training config."""
     from segtool.gui.wizard import TrainingWizard
-    from tests.helpers import make_small_checkpoint
-    from tests.unit.test_train import make_dataset
+    from tests.helpers import make_dataset, make_small_checkpoint
 
     ck, _ = make_small_checkpoint(tmp_path / "viewer.pt")  # background, rock
     data = make_dataset(tmp_path / "data", classes=("background", "rocks"))

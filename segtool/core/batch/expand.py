@@ -6,7 +6,7 @@ Used by `segtool predict` and meant for every multi-source command (`segtool fra
     for item in sources:            # BatchItem(source="clips/a.mp4", name="a")
         ...                         # writes OUT/<item.name>/
 
-Forms (ARCHITECTURE.md "Batch — contract"):
+Forms (docs/batch.md "What SOURCE can be"):
 - a file (image or video), `cam:N` or a stream URL: one source, as given;
 - a folder: each video file in it is one source; its images (if any) together are one more source
   (a folder holding only images is one source, exactly as a single-source predict reads it);

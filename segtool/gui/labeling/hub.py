@@ -200,7 +200,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             if w.playing:
                 w.toggle_play()
             w.worker.confidence = True  # "start from the prediction above a confidence" needs the map
-            self.panel.set_classes(self.class_names, self.palette if self.palette is not None else np.zeros((0, 3), np.uint8))
+            self._show_classes()  # a fragment model's edge class is not offered (tools.py)
             self.autosave_timer.start()
             if w.current is not None:
                 w.seek(w.current.index)  # the frame again, with its confidence map
@@ -341,7 +341,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self.window.statusBar().showMessage("Computing the confidence map… press again in a moment", 5000)
             self.window.seek(r.index)
             return
-        ed.set_from_prediction(r.mask, r.confidence, thr)
+        mask, frags = self.prediction_start(r)  # a fragment model: its fragments as instances (tools.py)
+        ed.set_from_prediction(mask, r.confidence, thr, instances=frags)
         self._redraw()
         self._update_state()
 

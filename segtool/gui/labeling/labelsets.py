@@ -25,7 +25,8 @@ class LabelSetActions:
             colors = default_colors(len(names))
         if len(names) < 2:
             raise UserInputError("a label set needs at least two classes (e.g. background, rock)")
-        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)])
+        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)],
+                             fragments=self.model_fragments())  # fmt: skip
         self._use_label_set(ls)
         return ls
 
@@ -43,7 +44,7 @@ class LabelSetActions:
         self.labelset = ls
         self.panel.set_label.setText(f"<b>{ls.root.name}</b> — {len(ls.frames)} frame(s) labelled<br>"
                                      f"<small>{ls.root}</small>")  # fmt: skip
-        self.panel.set_classes(ls.class_names, self.palette)
+        self._show_classes()
         self.key = None  # reload the frame's labels from the set
         if self.active and self.result is not None:
             self.on_result(self.result)
