@@ -22,8 +22,9 @@ from training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_class_map
 # Options a fine-tuning run chooses itself unless the user set them (TrainConfig.auto lists them). The
 # values are measured on the scribble case (docs/training.md "Fine-tuning a model"): strokes on 2 gravel
 # photos, `--init assets/rock_fragments.pt`, scored on the gravel hold-out (fragment F1 0.392 before).
-# Training the backbone lost fragments at every rate tried (SGD 0.001: F1 0.29, SGD 1e-4: 0.33; SGD 0.01
-# and AdamW 0.001 diverged); with it frozen SGD 0.001 kept 0.39, AdamW 0.001 0.40, AdamW 1e-4 0.39-0.40.
+# Training the backbone lost fragments at every rate tried (SGD 0.001: F1 0.29, SGD 1e-4: 0.33, AdamW
+# 1e-4: 0.28; SGD 0.01 and AdamW 0.001 diverged); frozen: SGD 0.001 0.386, AdamW 1e-4 0.395, AdamW
+# 0.001 0.404 (twice, identical), SGD 0.01 0.265.
 FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "epochs": 10, "freeze_backbone": True}
 # --lr not given: the rate measured best for the optimiser and the frozen (True) or training backbone
 FINETUNE_LR = {("adamw", True): 1e-3, ("adamw", False): 1e-4, ("sgd", True): 1e-3, ("sgd", False): 1e-4}
