@@ -25,10 +25,12 @@ from training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_class_map
 # Training the backbone lost fragments at every rate tried (SGD 0.001: F1 0.29, SGD 1e-4: 0.33, AdamW
 # 1e-4: 0.28; SGD 0.01 and AdamW 0.001 diverged); frozen: SGD 0.001 0.386, AdamW 1e-4 0.395, AdamW
 # 0.001 0.404 (twice, identical), SGD 0.01 0.265.
-FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "epochs": 10, "freeze_backbone": True}
+FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "epochs": 10, "freeze_backbone": True,
+                                     "batch_size": 4}
+CROPS_PER_EPOCH = 8  # fine-tuning a few photos: --repeat so that an epoch has at least this many crops (as measured)
 # --lr not given: the rate measured best for the optimiser and the frozen (True) or training backbone
 FINETUNE_LR = {("adamw", True): 1e-3, ("adamw", False): 1e-4, ("sgd", True): 1e-3, ("sgd", False): 1e-4}
-assert set(FINETUNE_DEFAULTS) | {"eval_size"} == set(AUTO_OPTIONS)
+assert set(FINETUNE_DEFAULTS) | {"eval_size", "repeat"} == set(AUTO_OPTIONS)
 
 
 def is_checkpoint_start(cfg: TrainConfig) -> bool:
@@ -57,6 +59,19 @@ def resolve_auto(cfg: TrainConfig, start_resize_short: int | None) -> tuple[Trai
         chosen = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in values.items())
         notes.append(f"fine-tuning defaults (options not given): {chosen}")
     return new, notes
+
+
+def auto_repeat(cfg: TrainConfig, train_images: int) -> tuple[TrainConfig, str | None]:
+    """--repeat when it is in `cfg.auto`: for a checkpoint start, enough to fill CROPS_PER_EPOCH crops per
+    epoch from the training images (a label set of 1-2 photos trains; the scribble case was measured
+    with 1 photo, --repeat 8, --batch-size 4); otherwise 1."""
+    if "repeat" not in cfg.auto:
+        return cfg, None
+    if not is_checkpoint_start(cfg) or not train_images:
+        return dataclasses.replace(cfg, repeat=1), None
+    repeat = max(1, -(-CROPS_PER_EPOCH // train_images))
+    note = f"fine-tuning on {train_images} image(s): --repeat {repeat}" if repeat > 1 else None
+    return dataclasses.replace(cfg, repeat=repeat), note
 
 
 def kept_fragments(start_fragments: dict | None, names: Sequence[str], mapping: dict[str, str]) -> tuple[dict | None, str | None]:

@@ -153,6 +153,10 @@ class _Run:
         for n in notes0:
             ev.on_message(n)
         self.rd = open_run_data(cfg)
+        self.cfg, note = finetune.auto_repeat(cfg, len(self.rd.train))
+        cfg = self.cfg
+        if note:
+            ev.on_message(note)
         for rep in check_run_data(self.rd):
             for w in rep.warnings:
                 ev.on_message(f"dataset warning: {w}")

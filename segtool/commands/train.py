@@ -60,8 +60,10 @@ def add_parser(sub) -> None:
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
     g.add_argument("--epochs", type=int, default=None, help="default 30; fine-tuning (--init CKPT) 10")
-    g.add_argument("--repeat", type=int, default=1, help="show the training set N times per epoch (tiny datasets)")
-    g.add_argument("--batch-size", type=int, default=8, help="images per step (per process under torchrun)")
+    g.add_argument("--repeat", type=int, default=None,
+                   help="show the training set N times per epoch (tiny datasets; default 1; fine-tuning: at least 8 crops an epoch)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="images per step (per process under torchrun; default 8, fine-tuning 4)")
     g.add_argument("--crop-size", type=int, default=512, help="square training crop (default 512)")
     g.add_argument("--eval-size", type=int, default=None,
                    help="shorter side for validation/inference, stored in the checkpoint; 0 = native "
@@ -100,7 +102,7 @@ def _config(args: argparse.Namespace):
     workers = args.workers if args.workers is not None else default_loader_workers()
     # Options left out are chosen by the run: fine-tuning defaults for --init CKPT (training.finetune).
     typed = {"epochs": args.epochs, "eval_size": args.eval_size, "optimizer": args.optimizer, "lr": args.lr,
-             "freeze_backbone": args.freeze_backbone}  # fmt: skip
+             "freeze_backbone": args.freeze_backbone, "batch_size": args.batch_size, "repeat": args.repeat}  # fmt: skip
     auto = [k for k, v in typed.items() if v is None]
     base = TrainConfig()
     given = {k: (getattr(base, k) if v is None else v) for k, v in typed.items()}
@@ -108,7 +110,7 @@ def _config(args: argparse.Namespace):
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
         unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
         width_mult=args.width_mult, aspp_channels=args.aspp_channels,
-        init=args.init, weights_file=args.weights_file, repeat=args.repeat, batch_size=args.batch_size,
+        init=args.init, weights_file=args.weights_file,
         crop_size=args.crop_size, scale_min=args.scale[0], scale_max=args.scale[1],
         hflip=not args.no_flip, color_jitter=args.color_jitter,
         weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
@@ -167,11 +169,12 @@ def run_check(args: argparse.Namespace) -> int:
 
     from training.data import check_dataset
     from training.data.check import check_schedule
-    from training.finetune import is_checkpoint_start, resolve_auto
+    from training.finetune import auto_repeat, is_checkpoint_start, resolve_auto
     from training.rundata import open_run_data
 
-    cfg, _ = resolve_auto(_config(args), None)  # the epochs a run would use (fine-tuning or not)
+    cfg, _ = resolve_auto(_config(args), None)  # the schedule a run would use (fine-tuning or not)
     rd = open_run_data(cfg)
+    cfg, _ = auto_repeat(cfg, len(rd.train))
     datasets = [rd.train_data] + ([rd.val_data] if rd.val_data is not rd.train_data else [])
     ok = True
     for i, data in enumerate(datasets):

@@ -219,8 +219,23 @@ def test_schedule_check_flags_label_sets_too_small():
     assert check_schedule(ValidationReport(), train=40, val=10, batch_size=8, repeat=1, epochs=30).warnings == []
 
 
-def test_check_refuses_a_label_set_too_small_for_the_batch(scribbles, fragment_start, capsys):
+def test_check_refuses_a_label_set_too_small_for_the_batch(scribbles, capsys):
     """`train --check` said "OK: ready to train" for a set that training then refused (2 images, batch 8)."""
-    assert main(["train", "--check", str(scribbles), "--init", str(fragment_start), "-q"]) == 2
+    assert main(["train", "--check", str(scribbles), "-q"]) == 2
     out = capsys.readouterr().out
     assert "--batch-size 8" in out and "NOT OK" in out
+
+
+def test_one_photo_label_set_fine_tunes_with_no_schedule_options(fragment_start, tmp_path, capsys):
+    """The issue's command on a 2-photo label set (1 trains, 1 validates): with the from-scratch batch of 8
+    it was refused; fine-tuning picks --batch-size 4 and enough --repeat for 8 crops an epoch, and
+    --check agrees that it can train."""
+    data = make_dataset(tmp_path / "data", n_train=1, n_val=1)
+    (data / "classes.json").write_text(json.dumps(["background", "rock", "rock_edge"]))
+    assert main(["train", "--check", str(data), "--init", str(fragment_start), "-q"]) == 0
+    run = tmp_path / "run"
+    assert main(["train", str(data), "-o", str(run), "--init", str(fragment_start), "--epochs", "1", "--device", "cpu",
+                 "--workers", "0", "--crop-size", str(TINY_DATA_SIZE), "-q"]) == 0  # fmt: skip
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["batch_size"], cfg["repeat"]) == (4, 8) and {"batch_size", "repeat"} <= set(cfg["auto"])
+    assert main(["train", "--check", str(data), "-q"]) == 2  # from scratch: one step of 8 cannot be filled
