@@ -13,7 +13,7 @@ import math
 
 VAL_LOSS_FACTOR = 10.0  # validation loss this many times its reference = diverged
 TRAIN_LOSS_FACTOR = 10.0  # an epoch's mean training loss this many times the first epoch's = exploded
-TRY = ["a lower learning rate (--lr, e.g. 10 times lower)", "fewer epochs",
+TRY = ["a learning rate 10 times lower", "fewer epochs",
        "more labels (more photos, or more strokes per photo)"]  # fmt: skip
 
 

@@ -70,7 +70,7 @@ def auto_repeat(cfg: TrainConfig, train_images: int) -> tuple[TrainConfig, str |
     if not is_checkpoint_start(cfg) or not train_images:
         return dataclasses.replace(cfg, repeat=1), None
     repeat = max(1, -(-CROPS_PER_EPOCH // train_images))
-    note = f"fine-tuning on {train_images} image(s): --repeat {repeat}" if repeat > 1 else None
+    note = f"fine-tuning on {train_images} image(s): each shown {repeat} times an epoch" if repeat > 1 else None
     return dataclasses.replace(cfg, repeat=repeat), note
 
 

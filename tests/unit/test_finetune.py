@@ -196,7 +196,7 @@ def test_exploding_run_stops_and_report_records_it(fragment_start, scribbles, tm
     run = tmp_path / "run"
     assert cli_train(scribbles, run, "--init", str(fragment_start), "--epochs", "4", "--lr", "50") == 2
     err = capsys.readouterr().err
-    assert "lower learning rate" in err or "Lower --lr" in err
+    assert "learning rate 10 times lower" in err or "Lower --lr" in err
     report = json.loads((run / "report.json").read_text())
     assert any(w["problem"] == "diverged" for w in report["warnings"]) and "start" in report
     assert (run / "last.pt").exists()
@@ -239,3 +239,24 @@ def test_one_photo_label_set_fine_tunes_with_no_schedule_options(fragment_start,
     cfg = json.loads((run / "config.json").read_text())
     assert (cfg["batch_size"], cfg["repeat"]) == (4, 8) and {"batch_size", "repeat"} <= set(cfg["auto"])
     assert main(["train", "--check", str(data), "-q"]) == 2  # from scratch: one step of 8 cannot be filled
+
+
+def test_run_messages_name_no_command_line_option(fragment_start, tmp_path):
+    """The trainer's notes reach the app's log too (the wizard shows them as they are): no `--option`."""
+    from training.events import TrainingEvents
+
+    class Notes(TrainingEvents):
+        def __init__(self):
+            self.lines = []
+
+        def on_message(self, text):
+            self.lines.append(text)
+
+    data = make_dataset(tmp_path / "data", n_train=1, n_val=1)
+    (data / "classes.json").write_text(json.dumps(["background", "rock", "rock_edge"]))
+    notes = Notes()
+    train(TrainConfig(data=str(data), output=str(tmp_path / "r"), init=str(fragment_start), epochs=1, crop_size=TINY_DATA_SIZE,
+                      device="cpu", workers=0, auto=["batch_size", "repeat", "lr", "optimizer", "freeze_backbone"]),
+          events=notes)  # fmt: skip
+    assert any("each shown 8 times" in n for n in notes.lines) and any("start model" in n for n in notes.lines)
+    assert not [n for n in notes.lines if "--" in n.replace(str(tmp_path), "")]
