@@ -126,6 +126,31 @@ def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float |
     return run
 
 
+def make_gps_photo(path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:15", gps_time=None, size=(64, 48), rgb=None):
+    """A JPEG with EXIF as a phone writes it: GPS IFD in degrees/minutes/seconds rationals, DateTimeOriginal."""
+    im = Image.fromarray(rgb) if rgb is not None else Image.new("RGB", size, (120, 110, 100))
+    from fractions import Fraction
+
+    ex = Image.Exif()
+    if taken:
+        ex.get_ifd(0x8769)[0x9003] = taken
+    if lat is not None:
+        def dms(v):
+            v = abs(v)
+            d = int(v)
+            m = int((v - d) * 60)
+            return (Fraction(d), Fraction(m), Fraction(round((v - d - m / 60) * 3600 * 10000), 10000))
+
+        g = ex.get_ifd(0x8825)
+        g[1], g[2], g[3], g[4] = ("N" if lat >= 0 else "S"), dms(lat), ("E" if lon >= 0 else "W"), dms(lon)
+        if alt is not None:
+            g[5], g[6] = (1 if alt < 0 else 0), Fraction(round(abs(alt) * 10), 10)
+        if gps_time:
+            g[29], g[7] = gps_time[0], tuple(Fraction(x) for x in gps_time[1])
+    im.save(path, exif=ex)
+    return path
+
+
 # Records what a training run reports, and can stop it at (epoch, step): by KeyboardInterrupt, or by
 # setting a cancel event (as the app does).
 class Recorder(TrainingEvents):

@@ -153,6 +153,8 @@ class _Run:
         for n in notes0:
             ev.on_message(n)
         self.rd = open_run_data(cfg)
+        for note in self.rd.notes:
+            ev.on_message(note)
         self.cfg, note = finetune.auto_repeat(cfg, len(self.rd.train))
         cfg = self.cfg
         if note:

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
         epilog="Exit codes: 0 done; 2 bad usage or input; 130 interrupted.",
     )
     p.add_argument("source", help="video file, image folder or image")
-    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt)")
+    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
     p.add_argument("-n", type=int, default=10, help="how many frames to suggest (default 10)")
     p.add_argument("-o", "--output", required=True, help="folder for the frames and suggestions.csv")
     p.add_argument("--every", type=int, default=None,
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"--every {args.every}: use 1 or more (every k-th frame is scored)")
     if args.min_gap is not None and args.min_gap < 0:
         raise UserInputError(f"--min-gap {args.min_gap}: use 0 or more frames")
+    _check_output(args.output)
     engine = Engine(args.checkpoint, device=args.device, threads=args.threads)
     with open_source(args.source) as source:
         if source.is_live:
@@ -64,3 +65,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {rank:2d}. frame {p.index:6d}  priority {p.priority:.3f} = mean uncertainty {p.score:.3f} "
               f"+ unsure share {p.uncertain_share:.3f}")
     return 0
+
+
+def _check_output(output: str) -> None:
+    """-o must be a folder or not exist yet (a file there is the user's: never replaced)."""
+    from pathlib import Path
+
+    from models.errors import UserInputError
+
+    if Path(output).exists() and not Path(output).is_dir():
+        raise UserInputError(f"-o {output!r} is a file; give a folder for the frames and suggestions.csv (it is created when missing)")

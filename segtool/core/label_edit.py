@@ -195,6 +195,13 @@ class LabelEditor:
             return False
         return self._apply(rr, cc, value)
 
+    def fill_region(self, region: np.ndarray, value: int) -> bool:
+        """Paint every True pixel of the HxW bool `region` (e.g. GrabCut's object) with `value`; one undo step."""
+        if region.shape != self._mask.shape:
+            raise ValueError(f"region {region.shape} does not fit the frame {self._mask.shape}")
+        rr, cc = np.nonzero(region)
+        return self._apply(rr, cc, value)
+
     def fill_regions(self, segments: np.ndarray, points: Sequence[tuple[float, float]], value: int) -> bool:
         """Fill every superpixel of `segments` under one of `points` with `value`."""
         if segments.shape != self._mask.shape:

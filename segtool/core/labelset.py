@@ -13,6 +13,10 @@ A label set for a fragment model (a checkpoint with a `fragments` entry naming a
 outlined fragments in instances/ and never paints the edge class: training derives the edge band from the
 instances (`training.data.labelset.labelset_classes`).
 
+
+A propagated frame's entry also has `"propagated_from": <stem>` and `"reviewed": false` until the user
+accepts or corrects it (then `true`); `segtool train --propagated exclude` leaves the unreviewed ones out.
+
 Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
 kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
 export (`import_cvat`, `export_cvat`) let labels travel to and from CVAT: CVAT has no "unknown", so
@@ -25,7 +29,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +55,8 @@ class LabelledFrame:
     source: str | None = None  # the video or photo it came from
     frame: int | None = None  # frame index in that video
     pts_s: float | None = None
+    propagated_from: str | None = None  # the frame (stem) whose labels were propagated here; None = painted
+    reviewed: bool = True  # False: propagated and not yet accepted or corrected by the user
 
     @property
     def stem(self) -> str:
@@ -133,7 +139,7 @@ class LabelSet:
         if man.is_file():
             try:
                 doc = json.loads(man.read_text(encoding="utf-8"))
-                frames = [LabelledFrame(**{k: f.get(k) for k in ("image", "source", "frame", "pts_s")})
+                frames = [_review_from_entry(LabelledFrame(**{k: f.get(k) for k in ("image", "source", "frame", "pts_s")}), f)
                           for f in doc.get("frames", [])]  # fmt: skip
             except (ValueError, TypeError, AttributeError) as e:
                 raise UserInputError(f"{man} is damaged ({e}); delete it to rebuild it from images/") from e
@@ -195,15 +201,20 @@ class LabelSet:
         frame: int | None = None,
         pts_s: float | None = None,
         instances: np.ndarray | None = None,
+        propagated_from: str | None = None,
     ) -> LabelledFrame:
-        """Save one frame's labels: the image once, then the mask (and instances), then the manifest."""
+        """Save one frame's labels: the image once, then the mask (and instances), then the manifest.
+
+        `propagated_from`: the stem of the frame these labels were propagated from; the frame is then marked
+        "propagated, not reviewed". A save without it (the user's own labels) marks a propagated frame reviewed.
+        """
         if mask.shape != rgb.shape[:2] or mask.dtype != np.uint8:
             raise ValueError(f"mask {mask.shape} {mask.dtype} does not fit image {rgb.shape}")
         bad = np.setdiff1d(np.unique(mask), [*range(len(self.classes)), UNKNOWN])
         if bad.size:
             raise UserInputError(f"mask has values {bad.tolist()} that are no class of this label set (0..{len(self.classes) - 1}, 255 unknown)")
         stem = self.stem_for(source, frame)
-        entry = LabelledFrame(f"{stem}.png", str(source), frame, pts_s)
+        entry = _with_review(LabelledFrame(f"{stem}.png", str(source), frame, pts_s), self._frames.get(stem), propagated_from)
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
@@ -224,13 +235,51 @@ class LabelSet:
         edge = self.fragments["edge"] if self.fragments else None
         return [i for i, n in enumerate(self.class_names) if n != edge]
 
+
+    # --- propagated frames (issue 21) -------------------------------------------------------------
+
+    def unreviewed(self) -> list[LabelledFrame]:
+        """Frames marked "propagated, not reviewed", in manifest order."""
+        return [f for f in self._frames.values() if not f.reviewed]
+
+    def mark_reviewed(self, stem: str) -> LabelledFrame:
+        """The user accepted a propagated frame as it is: clear its "not reviewed" mark (manifest only)."""
+        f = self._frames[stem]
+        if not f.reviewed:
+            self._frames[stem] = f = replace(f, reviewed=True)
+            self._write_manifest()
+        return f
+
     def _write_manifest(self) -> None:
         doc = {"format": "segtool-labels", "version": 1,
-               "frames": [{"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s}
+               "frames": [_review_entry(f, {"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s})
                           for f in self._frames.values()]}  # fmt: skip
         if self.fragments:
             doc["fragments"] = dict(self.fragments)
         atomic_write_bytes(self.root / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def _with_review(entry: LabelledFrame, old: LabelledFrame | None, propagated_from: str | None) -> LabelledFrame:
+    """A saved frame's review mark: propagated → not reviewed; the user's save of a propagated frame → reviewed
+    (where it came from is kept)."""
+    if propagated_from is not None:
+        return replace(entry, propagated_from=propagated_from, reviewed=False)
+    if old is not None and old.propagated_from is not None:
+        return replace(entry, propagated_from=old.propagated_from, reviewed=True)
+    return entry
+
+
+def _review_entry(f: LabelledFrame, entry: dict[str, Any]) -> dict[str, Any]:
+    """Manifest fields of a propagated frame (none for a painted one, so older readers see no change)."""
+    if f.propagated_from is not None:
+        entry.update(propagated_from=f.propagated_from, reviewed=bool(f.reviewed))
+    return entry
+
+
+def _review_from_entry(f: LabelledFrame, entry: dict[str, Any]) -> LabelledFrame:
+    if entry.get("propagated_from") is None:
+        return f
+    return replace(f, propagated_from=str(entry["propagated_from"]), reviewed=bool(entry.get("reviewed", False)))
 
 
 # --- CVAT "Segmentation mask 1.1" ----------------------------------------------------------------

@@ -39,7 +39,6 @@ from segtool.core.batch.expand import VIDEO_EXTENSIONS
 from segtool.core.batch.local import BatchProgress, run_batch
 from segtool.core.batch.runner import EngineSpec
 from segtool.core.export import ExportOptions
-from segtool.core.onnx_export import is_onnx_path
 from segtool.gui.job_dialog import JobDialogMixin
 from segtool.gui.workers import app_cpu_threads
 
@@ -56,7 +55,7 @@ class BatchRequest:
     options: ExportOptions
     device: str = "auto"
     precision: str = "auto"
-    loaded: Any = None  # the viewer's Checkpoint object (read-only): the weights on screen, not re-read
+    loaded: Any = None  # the viewer's ModelFile (read-only): the weights on screen, not re-read
     runtime: str = "auto"
 
 
@@ -87,7 +86,7 @@ class BatchJob(QThread):
                                            resume=r.options.resume, overwrite=r.options.overwrite)  # fmt: skip
             spec = EngineSpec(r.checkpoint, r.device, r.precision, threads=app_cpu_threads(), runtime=r.runtime)
             engine = None
-            if r.loaded is not None and not is_onnx_path(r.checkpoint):  # an .onnx file is its own weights
+            if r.loaded is not None:  # the viewer's ModelFile: not read again
                 from segtool.core.engine import Engine
 
                 engine = Engine(r.loaded, device=r.device, precision=r.precision, threads=app_cpu_threads(),
@@ -116,7 +115,7 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         self.setWindowTitle("Export a queue of videos")
         self.setModal(False)
         self.checkpoint, self.device, self.precision = checkpoint, device, precision
-        self.loaded: Any = None  # a loaded Checkpoint to use instead of reading `checkpoint` again
+        self.loaded: Any = None  # the opened ModelFile to use instead of reading `checkpoint` again
         self.runtime = "auto"
         self.job: BatchJob | None = None
         self.exit_code: int | None = None

@@ -1,8 +1,8 @@
 """Export from the window: the `segtool predict` job for the current source, in the background.
 
 `ExportJob` (a QThread) opens its own Source and builds its own Engine — neither is thread-safe, so
-the viewer's are never shared — from the Checkpoint the viewer loaded (the window hands over the
-object, so the export uses exactly the weights on screen and the file is not read again), and runs
+the viewer's are never shared — from the model file the viewer opened (the window hands over its
+ModelFile, so the export uses exactly the weights on screen and the file is not read again), and runs
 `segtool.core.export.run_export`, the same function as the CLI. The dialog is not modal: the user
 keeps browsing while it runs.
 """
@@ -37,6 +37,7 @@ from models.checkpoint import Checkpoint
 from models.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
+from segtool.core.model_file import ModelFile
 from segtool.core.pipeline import Progress
 from segtool.core.sources import open_source
 from segtool.gui.job_dialog import JobDialogMixin
@@ -72,7 +73,7 @@ class ExportRequest:
     writes (an Engine copies its weights); the rest are plain values."""
 
     source: str
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | ModelFile | str  # the viewer's ModelFile: its weights, not the file again
     out: str
     options: ExportOptions
     device: str = "auto"
@@ -124,7 +125,7 @@ class ExportDialog(JobDialogMixin, QDialog):
 
     queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
 
-    def __init__(self, info: SourceInfo, checkpoint: Checkpoint | str, device: str, precision: str, out_dir: str,
+    def __init__(self, info: SourceInfo, checkpoint: Checkpoint | ModelFile | str, device: str, precision: str, out_dir: str,
                  parent: QWidget | None = None, *, checkpoint_path: str, runtime: str = "auto",
                  view: Callable[[], OverlayView] | None = None) -> None:  # fmt: skip
         super().__init__(parent)

@@ -122,7 +122,7 @@ def _one(spec: str, base: Path | None, depth: int) -> tuple[list[str], bool]:
 
 def _list_file(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # utf-8-sig: Windows Notepad starts files with a BOM
     except OSError as e:
         raise UserInputError(f"cannot read source list {str(path)!r} ({e.strerror or e}); give @FILE with one SOURCE per line") from e
     except UnicodeDecodeError as e:

@@ -16,9 +16,10 @@ from PySide6.QtCore import Qt
 
 from segtool.core.label_edit import UNKNOWN, superpixels
 from segtool.core.labelset import labelset_fragments
+from segtool.gui.labeling.smart import SMART_TOOLS
 
 _TOOL_KEYS = {Qt.Key.Key_B: "brush", Qt.Key.Key_E: "eraser", Qt.Key.Key_P: "polygon", Qt.Key.Key_R: "region",
-              Qt.Key.Key_O: "outline"}  # fmt: skip
+              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors"}  # fmt: skip
 
 
 class ToolHandlers:
@@ -85,6 +86,8 @@ class ToolHandlers:
             self.layer.show_path(self._poly)
         elif self.tool == "region":
             self._region_at([(x, y)])
+        elif self.tool in SMART_TOOLS:
+            self.smart.press(x, y)
 
     def _move(self, x: float, y: float) -> None:
         ed = self.editor
@@ -95,6 +98,8 @@ class ToolHandlers:
             self._redraw()
         elif self.tool == "region":
             self._region_at([(x, y)])
+        elif self.tool in SMART_TOOLS:
+            self.smart.move(x, y)
         elif self.tool in ("polygon", "outline") and self._poly:
             # Lasso: dragging with the button down traces the outline freehand (a point every 2 px).
             lx, ly = self._poly[-1]
@@ -110,10 +115,14 @@ class ToolHandlers:
         elif self.tool in ("polygon", "outline") and getattr(self, "_lasso", 0) >= 5:
             self._lasso = 0
             self.close_polygon()  # a freehand lasso closes when the button is let go
+        elif self.tool in SMART_TOOLS:
+            self.smart.release(x, y)
 
     def _double(self, x: float, y: float) -> None:
         if self.tool in ("polygon", "outline"):
             self.close_polygon()
+        elif self.tool == "scissors":
+            self.smart.close()
 
     def close_polygon(self) -> None:
         ed, pts = self.editor, self._poly
@@ -136,6 +145,8 @@ class ToolHandlers:
         self.layer.show_cursor(x, y, radius)
         if self._poly:
             self.layer.show_path([*self._poly, (x, y)])
+        elif self.tool == "scissors":
+            self.smart.hover(x, y)
 
     def _key(self, key: int) -> None:
         k = Qt.Key(key)
@@ -148,10 +159,11 @@ class ToolHandlers:
         elif k == Qt.Key.Key_BracketRight:
             self.panel.brush.setValue(self.panel.brush.value() + max(1, self.panel.brush.value() // 8))
         elif k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.close_polygon()
+            self.smart.close() if self.tool == "scissors" else self.close_polygon()
         elif k == Qt.Key.Key_Escape:
             self._poly = []
             self.layer.show_path([])
+            self.smart.cancel()
         elif k in _TOOL_KEYS:
             self.set_tool(_TOOL_KEYS[k])
 
