@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from training.data.instances import FRAGMENT_CLASSES, coco_instances, instances_to_classes, read_instance_png  # noqa: E402
 
-DENSE = REPO.parent / "shared" / "data" / "rocks_dense"
+# SEGTOOL_SHARED_DATA: the shared data folder when the checkout is not beside it (a git worktree)
+DENSE = Path(os.environ.get("SEGTOOL_SHARED_DATA", REPO.parent / "shared" / "data")) / "rocks_dense"
 GRAVEL_HOLDOUT = {"6_P1060355_0", "7_P1060359_3"}
 MUCK_SPLIT_ROW = 2048
 

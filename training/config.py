@@ -17,6 +17,8 @@ INITS = ("scratch", "imagenet", "coco")  # or the path of a segtool checkpoint
 OPTIMIZERS = ("sgd", "adamw")
 CLASS_WEIGHTS = ("none", "log", "median")
 SELECT_BEST = ("miou", "loss", "last")  # or "iou:CLASS"
+# Options `auto` may name: chosen by the run (training.finetune) for a checkpoint start, else the defaults.
+AUTO_OPTIONS = ("optimizer", "lr", "epochs", "freeze_backbone", "eval_size", "batch_size", "repeat")
 
 
 @dataclass
@@ -71,6 +73,10 @@ class TrainConfig:
             checkpoint's `fragments` entry; "" = automatic (rock,rock_edge for fragment-outline data).
         edge_width, unlabelled, background_categories: how fragment outlines (instance PNGs, COCO) become
             classes (see training/data/instances.py).
+        freeze_backbone: the backbone's weights and BatchNorm statistics stay as loaded; only the heads learn.
+        auto: options (from AUTO_OPTIONS) the run chooses itself: with a checkpoint start the measured
+            fine-tuning defaults (training.finetune.FINETUNE_DEFAULTS) and the start's resize_short as
+            eval_size; otherwise this class's defaults. The CLI lists here every such option not typed.
     """
 
     data: str = ""
@@ -118,6 +124,8 @@ class TrainConfig:
     edge_width: int = 3
     unlabelled: str = "auto"
     background_categories: list[str] = field(default_factory=list)
+    freeze_backbone: bool = False
+    auto: list[str] = field(default_factory=list)
 
     def instance_options(self):
         from training.data.instances import InstanceOptions
@@ -180,6 +188,9 @@ class TrainConfig:
         if self.fragments and not self.fragments.split(",")[0].strip():
             raise bad("fragments", self.fragments, "use INTERIOR or INTERIOR,EDGE class names, e.g. rock,rock_edge")
         parse_class_map(self.class_map)
+        unknown = [a for a in self.auto if a not in AUTO_OPTIONS]
+        if unknown:
+            raise UserInputError(f"auto {unknown}: only {', '.join(AUTO_OPTIONS)} can be chosen automatically")
         return self
 
     def to_dict(self) -> dict[str, Any]:

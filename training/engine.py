@@ -23,7 +23,12 @@ from training.metrics import ConfusionMatrix
 
 
 class TrainingDiverged(UserInputError):
-    """The loss became NaN or infinite; the message says which step and what to change."""
+    """The loss became NaN or infinite, or exploded (training.divergence); the message says what to change.
+    `recorded`: report.json already holds the warning."""
+
+    def __init__(self, message: str, *, recorded: bool = False) -> None:
+        super().__init__(message)
+        self.recorded = recorded
 
 
 @dataclass
@@ -61,6 +66,7 @@ def train_one_epoch(
     on_step: Callable[[EpochStats, float, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     where: str = "",
+    frozen: nn.Module | None = None,
 ) -> EpochStats:
     """Train over `loader` (the batches still to do in this epoch), updating `stats` in place.
 
@@ -71,11 +77,14 @@ def train_one_epoch(
         on_step: called after every step as on_step(stats, loss, lr).
         should_stop: checked after every step; True ends the epoch early with `stats.stopped`.
         where: "epoch 3" etc., for the divergence message.
+        frozen: a part of the model (a frozen backbone) kept in eval mode: its BatchNorm statistics stay.
 
     Raises:
         TrainingDiverged: the loss is not finite (on any process).
     """
     model.train()
+    if frozen is not None:
+        frozen.eval()
     for images, targets in loader:
         t0 = time.perf_counter()
         images = images.to(device, non_blocking=True)

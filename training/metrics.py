@@ -181,13 +181,17 @@ class ConfusionMatrix:
         }
 
 
-def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int) -> dict:
+def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int, *, labelled_only: bool = False) -> dict:
     """The `report.json` of `segtool eval` / training (fields in docs/training.md, plus extras).
 
     Args:
         cm: the accumulated matrix.
         class_names: names in class-id order.
         images: how many images were evaluated.
+        labelled_only: a class without a labelled pixel gets IoU None and is left out of mIoU even when
+            the model predicts it (training runs, as the data check says: an edge class nobody could
+            stroke would otherwise score 0 for the start model and None for a fine-tuned one that forgot
+            it, and the forgetful model would look better).
 
     Returns:
         ``{"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou": {name: float|None},
@@ -199,6 +203,11 @@ def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int) ->
         raise ValueError(f"{len(class_names)} class names for a {cm.num_classes}-class matrix")
     r = cm.compute()
     names = list(class_names)
+    if labelled_only:
+        unlabelled = cm.mat.sum(axis=1) == 0
+        r["iou"] = [None if unlabelled[i] else v for i, v in enumerate(r["iou"])]
+        scored = [v for v in r["iou"] if v is not None]
+        r["miou"] = float(np.mean(scored)) if scored else None
     return {
         "miou": r["miou"],
         "pixel_accuracy": r["pixel_accuracy"],

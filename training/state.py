@@ -16,6 +16,7 @@ import torch
 
 from models.atomic import atomic_write, describe_write_error
 from models.errors import UserInputError
+from training.config import TrainConfig
 
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "miou", "pixel_accuracy", "lr", "seconds")
 
@@ -96,3 +97,21 @@ def prepare_run_dir(run_dir: str | os.PathLike, model: torch.nn.Module) -> None:
             f"not enough free space in {run_dir}: {free / 1e6:.0f} MB free, the checkpoints (last.pt, best.pt) "
             f"need about {need / 1e6:.0f} MB; free some space or choose another run folder with -o"
         )
+
+
+RUNTIME_OPTIONS = ("device", "workers")  # the only settings a resume may change
+
+
+def resume_config(given: TrainConfig, run_dir: Path) -> tuple[TrainConfig, bool]:
+    """The saved settings (runtime options from `given`) and whether there is a last.pt to continue.
+
+    last.pt is only ever replaced whole (models.atomic), so whatever is there is the last complete
+    save; a run killed before its first save has config.json only and starts again from scratch.
+    """
+    if not (run_dir / "config.json").exists():
+        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no config.json / last.pt); start one without --resume")
+    saved = TrainConfig.load(run_dir / "config.json")
+    for name in RUNTIME_OPTIONS:
+        setattr(saved, name, getattr(given, name))
+    saved.output = str(run_dir)
+    return saved, (run_dir / "last.pt").exists()

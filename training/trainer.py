@@ -8,6 +8,12 @@ report.json. The CLI (`segtool train`) and the GUI wizard both call it; progress
 `last.pt` (written every epoch, and on cancel / Ctrl-C mid-epoch) is a normal segtool checkpoint plus
 a "resume" entry (optimizer, scheduler, scaler, epoch, step, RNG states, history; plain types and
 tensors), from which `train(cfg, resume=True)` continues exactly where the run stopped.
+
+With `--init CKPT` the start model is scored on the validation frames first (report.json `start`), the
+new model keeps the start's colours, preprocessing and `fragments` entry (training.finetune), and a run
+whose loss diverges stops (training.divergence). Longer than 400 lines: `_Run` is one run's state
+(model, optimiser, data, start score, files); the parts that stand alone live in engine, finetune,
+divergence and state.
 """
 
 from __future__ import annotations
@@ -30,16 +36,26 @@ from models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
 from models.deeplab import build_from_config
 from models.device import resolve_device, resolve_precision
 from models.errors import UserInputError
-from training import distributed
-from training.config import TrainConfig
-from training.engine import EpochStats, evaluate, train_one_epoch
+from training import distributed, finetune
+from training.config import TrainConfig, parse_class_map
+from training.data import ValidationReport
+from training.data.check import check_schedule
+from training.divergence import diverged, nonfinite_warning
+from training.engine import EpochStats, TrainingDiverged, evaluate, train_one_epoch
 from training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
 from training.init import build_model, set_scratch_bn_momentum
 from training.losses import make_criterion
 from training.metrics import report_dict
 from training.optim import auto_warmup, build_optimizer, build_scheduler
 from training.rundata import check_run_data, open_run_data, require_trainable, run_class_weights
-from training.state import prepare_run_dir, rng_state, set_rng_state, write_history, write_text_atomic
+from training.state import (
+    prepare_run_dir,
+    resume_config,
+    rng_state,
+    set_rng_state,
+    write_history,
+    write_text_atomic,
+)
 from training.transforms import (
     EvalSamples,
     TrainSamples,
@@ -48,8 +64,6 @@ from training.transforms import (
     steps_per_epoch,
     train_transform,
 )
-
-RUNTIME_OPTIONS = ("device", "workers")  # the only settings a resume may change
 
 
 @dataclass
@@ -99,7 +113,7 @@ def train(
     """
     run_dir = Path(cfg.output)
     if resume:
-        cfg, resume = _resume_config(cfg, run_dir)
+        cfg, resume = resume_config(cfg, run_dir)
         if not resume and events is not None:
             events.on_message(f"{run_dir} has config.json but no last.pt yet (stopped before the first save): "
                               "starting the run from the beginning with its saved settings")  # fmt: skip
@@ -117,21 +131,6 @@ def train(
             distributed.cleanup()
 
 
-def _resume_config(given: TrainConfig, run_dir: Path) -> tuple[TrainConfig, bool]:
-    """The saved settings (runtime options from `given`) and whether there is a last.pt to continue.
-
-    last.pt is only ever replaced whole (models.atomic), so whatever is there is the last complete
-    save; a run killed before its first save has config.json only and starts again from scratch.
-    """
-    if not (run_dir / "config.json").exists():
-        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no config.json / last.pt); start one without --resume")
-    saved = TrainConfig.load(run_dir / "config.json")
-    for name in RUNTIME_OPTIONS:
-        setattr(saved, name, getattr(given, name))
-    saved.output = str(run_dir)
-    return saved, (run_dir / "last.pt").exists()
-
-
 class _Run:
     """The state of one run; `run()` is the epoch loop."""
 
@@ -147,22 +146,45 @@ class _Run:
     # -- setup -------------------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        cfg, ev = self.cfg, self.events
+        ev = self.events
+        self.start = load_checkpoint(self.cfg.init) if finetune.is_checkpoint_start(self.cfg) else None
+        self.cfg, notes0 = finetune.resolve_auto(self.cfg, self.start.preprocess.get("resize_short") if self.start else None)
+        cfg = self.cfg
+        for n in notes0:
+            ev.on_message(n)
         self.rd = open_run_data(cfg)
         for note in self.rd.notes:
+            ev.on_message(note)
+        self.cfg, note = finetune.auto_repeat(cfg, len(self.rd.train))
+        cfg = self.cfg
+        if note:
             ev.on_message(note)
         for rep in check_run_data(self.rd):
             for w in rep.warnings:
                 ev.on_message(f"dataset warning: {w}")
         require_trainable(self.rd, cfg.batch_size, cfg.repeat, self.dist.world_size)
+        for w in check_schedule(ValidationReport(), train=len(self.rd.train), val=len(self.rd.val), batch_size=cfg.batch_size,
+                                repeat=cfg.repeat, epochs=cfg.epochs, world_size=self.dist.world_size,
+                                fine_tune=self.start is not None).warnings:  # fmt: skip
+            ev.on_message(f"dataset warning: {w}")
         self.names = self.rd.class_names
         if cfg.select_best.startswith("iou:") and cfg.select_best[4:] not in self.names:
             raise UserInputError(f"--select-best {cfg.select_best}: the data has no class {cfg.select_best[4:]!r}; "
                                  f"use iou: with one of {', '.join(self.names)}")  # fmt: skip
-        self.classes = make_classes(self.names, [list(c.color) for c in self.rd.train_data.classes])
+        colours = [list(c.color) for c in self.rd.train_data.classes]
         self.ignore_index = self.rd.train_data.ignore_index
         self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names, self.rd.train_data.fragments)
         self.preprocess = default_preprocess(cfg.eval_size or None)
+        if self.start is not None:  # a fine-tuned model is the start corrected: keep what it knew
+            mapping = parse_class_map(cfg.class_map)
+            if not self.rd.train_data.coding.colors_known:  # names only: the start's colours, not a palette's
+                colours = finetune.start_colours(self.start.classes, self.names, colours, mapping)
+            if self.fragments is None and not cfg.fragments:
+                self.fragments, note = finetune.kept_fragments(self.start.fragments, self.names, mapping)
+                if note:
+                    ev.on_message(note)
+            self.preprocess = {**self.start.preprocess, "resize_short": cfg.eval_size or None}
+        self.classes = make_classes(self.names, colours)
         self.resume_state: dict[str, Any] | None = None
         if self.resume:
             last = self.run_dir / "last.pt"
@@ -181,9 +203,15 @@ class _Run:
         # A checkpoint start trains the checkpoint's network: config.json (the run's record, the Runs view)
         # must name it, not the --backbone / --output-stride defaults it ignored.
         net = model.config
-        if (net.backbone, net.output_stride, net.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
-            self.cfg = cfg = dataclasses.replace(cfg, backbone=net.backbone, output_stride=net.output_stride,
-                                                 decoder=net.decoder)  # fmt: skip
+        real = {"backbone": net.backbone, "output_stride": net.output_stride, "decoder": net.decoder,
+                "width_mult": net.width_mult, "aspp_channels": net.aspp_channels}  # fmt: skip
+        if any(getattr(cfg, k) != v for k, v in real.items()):
+            self.cfg = cfg = dataclasses.replace(cfg, **real)
+        self.frozen = None
+        if cfg.freeze_backbone:  # weights and BatchNorm statistics as loaded (engine keeps it in eval mode)
+            model.backbone.requires_grad_(False)
+            self.frozen = model.backbone
+            notes.append("backbone frozen: only the heads learn")
         note = set_scratch_bn_momentum(model, cfg)
         if note:
             notes.append(note)
@@ -235,6 +263,8 @@ class _Run:
         self._setup()
         cfg, ev = self.cfg, self.events  # after _setup: a checkpoint start names its own network
         start_epoch, start_step, stats = self._restore()
+        self.start_loss, self.best_report, self.divergence = None, None, None
+        self.start_report = self._score_start()
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, self.net)
             remove_temp_files(self.run_dir)  # half-written checkpoints of a killed run
@@ -257,6 +287,15 @@ class _Run:
                 start_step, stats = 0, EpochStats()
                 pos = (epoch + 1, stats)
                 ev.on_epoch_end(self.last_summary)  # after last.pt is written: a stop here loses nothing
+                if self.divergence is not None:  # stop with the files of this epoch written
+                    self._add_warning(self.divergence)
+                    w = self.divergence
+                    raise TrainingDiverged(f"{w['message']}. Try: {'; '.join(w['try'])}. {self.run_dir / 'best.pt'} "
+                                           "is the best epoch so far; report.json records this", recorded=True)  # fmt: skip
+        except TrainingDiverged as e:  # NaN/inf within an epoch: last.pt holds the last good one
+            if not e.recorded:
+                self._add_warning(nonfinite_warning(str(e)))
+            raise
         except KeyboardInterrupt:
             self._save_last(*pos)
             ev.on_message(f"interrupted: {self.run_dir / 'last.pt'} saved; continue with --resume")
@@ -288,7 +327,7 @@ class _Run:
 
         train_one_epoch(self.model, self.criterion, self.optimizer, self.scheduler, loader, self.device, stats=stats,
                         amp_dtype=self.amp_dtype, scaler=self.scaler, channels_last=self.channels_last, on_step=on_step,
-                        should_stop=should_stop, where=f"epoch {epoch + 1}")  # fmt: skip
+                        should_stop=should_stop, where=f"epoch {epoch + 1}", frozen=self.frozen)  # fmt: skip
 
     def _validate(self) -> tuple[dict[str, Any], float | None]:
         if not self.rd.val:
@@ -300,7 +339,31 @@ class _Run:
         r = evaluate(self.net, loader, self.device, num_classes=len(self.names), preprocess_cfg=self.preprocess,
                      ignore_index=self.ignore_index, weight=self.weight, amp_dtype=self.amp_dtype,
                      channels_last=self.channels_last, on_progress=lambda done: self.events.on_validation_progress(done, total))  # fmt: skip
-        return report_dict(r.matrix, self.names, r.images), r.loss
+        return report_dict(r.matrix, self.names, r.images, labelled_only=self.start is not None), r.loss
+
+    def _score_start(self) -> dict[str, Any] | None:
+        """report.json's `start` (None without a checkpoint start or validation); sets self.start_loss."""
+        if self.start is None or not self.rd.val:
+            return None
+        mine = list(range(len(self.rd.val)))[self.dist.rank :: self.dist.world_size]
+        loader = DataLoader(EvalSamples(self.rd.val_data, self.rd.val), batch_size=self.cfg.batch_size, sampler=mine,
+                            num_workers=self.cfg.workers, collate_fn=collate_list)  # fmt: skip
+        entry, self.start_loss = finetune.score_start(self.cfg, self.names, loader, self.device, ignore_index=self.ignore_index,
+                                                      weight=self.weight, amp_dtype=self.amp_dtype)  # fmt: skip
+        miou = "n/a" if entry["miou"] is None else f"{entry['miou']:.4f}"
+        self.events.on_message(f"start model {self.cfg.init}: val mIoU {miou} on {entry['images']} validation image(s); "
+                               "the new model is scored on the same")  # fmt: skip
+        return entry
+
+    def _add_warning(self, warning: dict) -> None:
+        """Add a warning to report.json (written for the best epoch, or now when there is none yet)."""
+        if not self.dist.is_main:
+            return
+        rep = dict(self.best_report or {"checkpoint": None, "miou": None, "images": 0,
+                                        **({"start": self.start_report} if self.start_report else {})})  # fmt: skip
+        rep["warnings"] = [*rep.get("warnings", []), warning]
+        self.best_report = rep
+        write_text_atomic(self.run_dir / "report.json", json.dumps(rep, indent=2) + "\n")
 
     def _score(self, report: dict[str, Any], val_loss: float | None, epoch: int) -> float | None:
         """The number --select-best compares (higher is better); None = this epoch cannot be ranked."""
@@ -333,11 +396,20 @@ class _Run:
             if is_best:
                 self._write(self.run_dir / "best.pt", report, resume=None)
                 if report:
-                    write_text_atomic(self.run_dir / "report.json", json.dumps({**report, "epoch": epoch + 1, "checkpoint": "best.pt",
-                                                                                   "selected_by": cfg.select_best}, indent=2) + "\n")  # fmt: skip
+                    full = {**report, "epoch": epoch + 1, "checkpoint": "best.pt", "selected_by": cfg.select_best}
+                    if self.start_report is not None:
+                        worse = finetune.worse_than_start(report, self.start_report)
+                        full.update(start=self.start_report, warnings=[*report.get("warnings", []), *([worse] if worse else [])])
+                    self.best_report = full
+                    write_text_atomic(self.run_dir / "report.json", json.dumps(full, indent=2) + "\n")
             write_history(self.run_dir / "history.csv", self.history)
             self._save_last(epoch + 1, EpochStats(), report=report)
         self.last_summary = EpochSummary(epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best)
+        first = self.history[0] if self.history[0]["epoch"] < epoch + 1 else None
+        ref, ref_name = self.start_loss, "the start model's on the same frames"
+        if ref is None and first is not None:
+            ref, ref_name = first["val_loss"], "the first epoch's"
+        self.divergence = diverged(epoch + 1, stats.mean_loss, val_loss, first and first["train_loss"], ref, ref_name)
 
     # -- files -------------------------------------------------------------------------------------
 

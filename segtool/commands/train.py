@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
         description="Train DeepLabV3 on DATA (images/+masks/, CVAT or VOC export, labelme, CamVid; folder or .zip) and "
         "write RUN/last.pt, best.pt, history.csv, config.json, report.json. See docs/training.md and docs/datasets.md.",
         epilog="Exit codes: 0 done; 2 bad usage, input or dataset errors (the message names the file and the fix), "
-        "diverged loss, out of memory; 130 interrupted (last.pt written; --resume continues).",
+        "training diverged (report.json warnings records it), out of memory; 130 interrupted (last.pt written; --resume continues).",
     )
     p.add_argument("data", help="dataset folder or .zip")
     p.add_argument("-o", "--output", help="run folder (created)")
@@ -53,22 +53,32 @@ def add_parser(sub) -> None:
     g.add_argument("--decoder", default="none", choices=("none", "v3plus"))
     g.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV3 channel multiplier (e.g. 0.5: small, fast model)")
     g.add_argument("--aspp-channels", type=int, default=256, help="width of the ASPP head (default 256; 64 for a small model)")
-    g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune (a path, or rock_fragments / demo_rocks)")
+    g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune "
+                   "(a path, or rock_fragments / demo_rocks; then the fine-tuning defaults apply to the schedule "
+                   "options not given: see docs/training.md)")
     g.add_argument("--class-map", action="append", metavar="OLD=NEW",
                    help="with --init CKPT: the checkpoint's class OLD is the data's class NEW (renamed), so its trained "
                    "classifier is kept; repeatable. Classes with the same name are matched without it")
     g.add_argument("--weights-file", help="local .pth for --init imagenet/coco (offline)")
     g = p.add_argument_group("schedule")
-    g.add_argument("--epochs", type=int, default=30)
-    g.add_argument("--repeat", type=int, default=1, help="show the training set N times per epoch (tiny datasets)")
-    g.add_argument("--batch-size", type=int, default=8, help="images per step (per process under torchrun)")
+    g.add_argument("--epochs", type=int, default=None, help="default 30; fine-tuning (--init CKPT) 10")
+    g.add_argument("--repeat", type=int, default=None,
+                   help="show the training set N times per epoch (tiny datasets; default 1; fine-tuning: at least 8 crops an epoch)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="images per step (per process under torchrun; default 8, fine-tuning 4)")
     g.add_argument("--crop-size", type=int, default=512, help="square training crop (default 512)")
-    g.add_argument("--eval-size", type=int, default=520, help="shorter side for validation/inference, stored in the checkpoint; 0 = native")
+    g.add_argument("--eval-size", type=int, default=None,
+                   help="shorter side for validation/inference, stored in the checkpoint; 0 = native "
+                        "(default 520; fine-tuning: the start checkpoint's)")
     g.add_argument("--scale", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"), help="random scale range (default 0.5 2.0)")
     g.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     g.add_argument("--color-jitter", action="store_true", help="random brightness/contrast/saturation/hue")
-    g.add_argument("--optimizer", default="sgd", choices=("sgd", "adamw"))
-    g.add_argument("--lr", type=float, default=0.0, help="base learning rate (default 0.01 SGD, 1e-4 AdamW)")
+    g.add_argument("--optimizer", default=None, choices=("sgd", "adamw"), help="default sgd; fine-tuning (--init CKPT) adamw")
+    g.add_argument("--lr", type=float, default=None,
+                   help="base learning rate (default 0.01 SGD, 1e-4 AdamW; fine-tuning: 0.001, 1e-4 with --no-freeze-backbone)")
+    g.add_argument("--freeze-backbone", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the backbone's weights and BatchNorm statistics as loaded; only the heads learn "
+                        "(default off; fine-tuning --init CKPT: on)")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="default 1e-4 (5e-4 is the other usual value)")
     g.add_argument("--head-lr-mult", type=float, default=1.0, help="heads learn N times faster (10 with a pretrained backbone)")
     g.add_argument("--warmup-iters", type=int, default=-1, help="linear warm-up steps (default: 5%% of all, at most 500)")
@@ -92,13 +102,19 @@ def _config(args: argparse.Namespace):
     from training.config import TrainConfig
 
     workers = args.workers if args.workers is not None else default_loader_workers()
-    return TrainConfig(
+    # Options left out are chosen by the run: fine-tuning defaults for --init CKPT (training.finetune).
+    typed = {"epochs": args.epochs, "eval_size": args.eval_size, "optimizer": args.optimizer, "lr": args.lr,
+             "freeze_backbone": args.freeze_backbone, "batch_size": args.batch_size, "repeat": args.repeat}  # fmt: skip
+    auto = [k for k, v in typed.items() if v is None]
+    base = TrainConfig()
+    given = {k: (getattr(base, k) if v is None else v) for k, v in typed.items()}
+    return TrainConfig(auto=auto, **given,
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
         unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, propagated=args.propagated, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
         width_mult=args.width_mult, aspp_channels=args.aspp_channels,
-        init=_init(args.init), weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
-        crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],
-        hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
+        init=_init(args.init), weights_file=args.weights_file,
+        crop_size=args.crop_size, scale_min=args.scale[0], scale_max=args.scale[1],
+        hflip=not args.no_flip, color_jitter=args.color_jitter,
         weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
         aux_weight=args.aux_weight, class_weights=args.class_weights, select_best=args.select_best, amp=not args.no_amp, workers=workers,
         device=args.device, seed=args.seed, limit=args.limit, fragments=args.fragments, edge_width=args.edge_width,
@@ -145,7 +161,15 @@ def run(args: argparse.Namespace) -> int:
     from segtool.commands.eval import warning_text
     from segtool.core.runs import read_report
 
-    for line in warning_text(read_report(result.run_dir) or {}):  # a useless model must not read as a success
+    report = read_report(result.run_dir) or {}
+    start = report.get("start")
+    if start:  # the start and the new model on the same validation frames: which one to keep is plain
+        def f(v):
+            return "n/a" if v is None else f"{v:.4f}"
+
+        print(f"start model {start['checkpoint']}: mIoU {f(start.get('miou'))}; new model best.pt: mIoU "
+              f"{f(report.get('miou'))} (the same {start.get('images', 0)} validation image(s))")  # fmt: skip
+    for line in warning_text(report):  # a useless model must not read as a success
         print(line, file=sys.stderr)
     return 0
 
@@ -154,15 +178,22 @@ def run_check(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from training.data import check_dataset
+    from training.data.check import check_schedule
+    from training.finetune import auto_repeat, is_checkpoint_start, resolve_auto
     from training.rundata import open_run_data
 
-    rd = open_run_data(_config(args))
+    cfg, _ = resolve_auto(_config(args), None)  # the schedule a run would use (fine-tuning or not)
+    rd = open_run_data(cfg)
+    cfg, _ = auto_repeat(cfg, len(rd.train))
     datasets = [rd.train_data] + ([rd.val_data] if rd.val_data is not rd.train_data else [])
     ok = True
-    for data in datasets:
+    for i, data in enumerate(datasets):
         n = len([s for s in data.samples if s.mask is not None])
         with tqdm(total=n, unit="mask", desc="checking", disable=args.quiet, leave=False, file=sys.stderr) as bar:
             report = check_dataset(data, progress=lambda done, total: bar.update(done - bar.n))
+        if i == len(datasets) - 1:  # the schedule's verdict once, under the last report
+            check_schedule(report, train=len(rd.train), val=len(rd.val), batch_size=cfg.batch_size, repeat=cfg.repeat,
+                           epochs=cfg.epochs, fine_tune=is_checkpoint_start(cfg))  # fmt: skip
         print(report.as_text())
         ok = ok and report.ok
     return 0 if ok else 2

@@ -11,7 +11,11 @@ The engine already returns the winning probability for every pixel, on every run
 it orders frames exactly as the margin does (margin = 2·p − 1), with more it is the usual
 least-confidence measure of active learning.
 
-Used by `segtool suggest` and by the app's "Suggest frames" (off the GUI thread).
+Frames are ranked by `priority` = score + uncertain_share (both 0..1), and listed in that order:
+suggestions.csv and the CLI print it, so the ranks read in order (the CLI once printed `score` alone,
+and rank 1 could show a lower number than rank 2). `suggest` is the one entry point: `segtool suggest`
+and the app's "Suggest frames" (off the GUI thread) both call it with the same defaults (`default_every`),
+so they agree on the same video and model.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from segtool.core.pipeline import Progress, run_pipeline
 from segtool.core.sinks._files import atomic_write_bytes
 from segtool.core.sources import Source
 
-CSV_FIELDS = ("rank", "frame", "pts_s", "score", "uncertain_share")
+CSV_FIELDS = ("rank", "frame", "pts_s", "score", "uncertain_share", "priority")
+SCORED_FRAMES = 200  # by default about this many frames of a long video are scored
+UNKNOWN_LENGTH_EVERY = 5  # every k-th frame when the source does not say how many it has
 _THUMB = 8  # side of the colour thumbnail in a frame's content feature
 
 
@@ -47,6 +53,45 @@ class FrameScore:
     score: float  # mean (1 - winning probability) over the pixels
     uncertain_share: float  # share of pixels whose winning probability is below the threshold
     feature: np.ndarray  # unit-length content vector: class shares + a small colour thumbnail
+
+    @property
+    def priority(self) -> float:
+        """The ranking key (0..2): mean uncertainty plus the share of unsure pixels."""
+        return self.score + self.uncertain_share
+
+
+def default_every(frames: int | None) -> int:
+    """Score every k-th frame: about SCORED_FRAMES frames over the footage (every frame of a short one),
+    as the app's Suggest frames does."""
+    if not frames:
+        return UNKNOWN_LENGTH_EVERY
+    return max(1, frames // SCORED_FRAMES)
+
+
+def suggest(
+    source: Source,
+    engine,
+    n: int,
+    *,
+    every: int | None = None,
+    threshold: float = 0.6,
+    min_gap: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[list[FrameScore], list[FrameScore], int]:
+    """Score the frames and pick the `n` most worth labelling: (scores, picks by rank, every used).
+
+    `segtool suggest` calls this and the app's suggestion strip should (it runs the same two steps with
+    the same defaults today); `every` None = `default_every`.
+    """
+    if n < 1:
+        raise UserInputError(f"-n {n}: ask for 1 or more frames")
+    if min_gap is not None and min_gap < 0:
+        raise UserInputError(f"--min-gap {min_gap}: use 0 or more frames")
+    k = default_every(source.frames_expected) if every is None else every
+    scores = score_frames(source, engine, every=k, threshold=threshold, progress=progress, cancel=cancel)
+    picks = [] if cancel is not None and cancel.is_set() else pick_diverse(scores, n, min_gap=min_gap)
+    return scores, picks, k
 
 
 def frame_feature(rgb: np.ndarray, mask: np.ndarray, num_classes: int) -> np.ndarray:
@@ -114,9 +159,10 @@ def pick_diverse(
     min_gap: int | None = None,
     min_distance: float = 0.05,
 ) -> list[FrameScore]:
-    """The `n` most uncertain frames, no two closer than `min_gap` frames or `min_distance` in content.
+    """The `n` most uncertain frames, no two closer than `min_gap` frames or `min_distance` in content,
+    in rank order (priority never rises from one to the next).
 
-    Greedy: frames are taken in order of `score + uncertain_share` (both in 0..1); a frame too close in
+    Greedy: frames are taken in order of `priority` (score + uncertain_share); a frame too close in
     time or too alike in content to one already taken is passed over. When that leaves fewer than `n`
     (a short clip), the constraints are halved and the pass repeated, so the answer always has
     min(n, len(scores)) frames.
@@ -129,7 +175,7 @@ def pick_diverse(
         raise UserInputError(f"-n {n}: ask for 1 or more frames")
     if not scores:
         return []
-    order = sorted(scores, key=lambda s: (-(s.score + s.uncertain_share), s.index))
+    order = sorted(scores, key=lambda s: (-s.priority, s.index))
     span = max(s.index for s in scores) - min(s.index for s in scores) + 1
     gap = float(min_gap) if min_gap is not None else span / (2.0 * n)
     dist = float(min_distance)
@@ -185,6 +231,6 @@ def write_suggestions(source: Source, picks: list[FrameScore], out: str | Path) 
     w.writerow(CSV_FIELDS)
     for rank, p in enumerate(picks, 1):
         pts = "" if p.pts_s is None or math.isnan(p.pts_s) else f"{p.pts_s:.6f}"
-        w.writerow([rank, p.index, pts, f"{p.score:.6f}", f"{p.uncertain_share:.6f}"])
+        w.writerow([rank, p.index, pts, f"{p.score:.6f}", f"{p.uncertain_share:.6f}", f"{p.priority:.6f}"])
     atomic_write_bytes(out / "suggestions.csv", text.getvalue().encode())
     return paths

@@ -190,7 +190,8 @@ def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labe
     hub._before = win.engine_info.checkpoint  # what "Train on my labels" records before opening the wizard
     run = tmp_path / "run"
     train(TrainConfig(data=str(root), output=str(run), init=str(gui_checkpoint), epochs=1, batch_size=2,
-                      crop_size=64, eval_size=64, device="cpu", aux_weight=0.0, workers=0))
+                      crop_size=64, eval_size=64, device="cpu", aux_weight=0.0, workers=0,
+                      auto=["lr", "optimizer", "freeze_backbone"]))  # fine-tuning defaults: lr 0.01 diverges (issue 19)
     with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
         hub.compare_and_switch(run)
     cmp = hub.last_comparison

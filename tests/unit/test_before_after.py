@@ -59,8 +59,16 @@ def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_
     from segtool.core.before_after import comparison_for_run, comparison_from_report, verdict
 
     first, second = finished_run
-    assert comparison_from_report(second) is None  # a run without "start": scored here instead
-    scored = comparison_for_run(second, first / "best.pt")
+    # training from a checkpoint records "start" (issue 19): the comparison reads it from report.json
+    recorded = comparison_from_report(second)
+    assert recorded["from"] == "report.json" and recorded["before"]["checkpoint"] == str(first / "best.pt")
+    older = tmp_path / "older"  # a run written before "start" existed: scored here instead
+    shutil.copytree(second, older)
+    rep = json.loads((older / "report.json").read_text())
+    rep.pop("start")
+    (older / "report.json").write_text(json.dumps(rep))
+    assert comparison_from_report(older) is None
+    scored = comparison_for_run(older, first / "best.pt")
     assert "from" not in scored and scored["before"] is not None
     run = tmp_path / "run"
     shutil.copytree(second, run)

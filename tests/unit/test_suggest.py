@@ -72,6 +72,8 @@ def test_suggest_cli_on_real_clip(clip, fast_ckpt, tmp_path, capsys):
     assert all(f % 10 == 0 for f in frames) and len(set(frames)) == 4
     assert min(abs(a - b) for a in frames for b in frames if a != b) >= 10
     keys = [float(r["score"]) + float(r["uncertain_share"]) for r in rows]
+    assert [float(r["priority"]) for r in rows] == pytest.approx(keys, abs=2e-6)
+    assert keys == sorted(keys, reverse=True)  # the ranks read in order of what ranks them
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 4
     with open_source(str(clip)) as src:

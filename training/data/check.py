@@ -312,3 +312,41 @@ def _summary(rep: ValidationReport, data: LabelledData, labelled: list[Sample]) 
         f"split: {data.split_note}",
     ]
     rep.summary.extend(f"note: {n}" for n in data.notes)
+
+
+SCRATCH_MIN_IMAGES = 10  # fewer labelled images than this: a model from scratch learns little
+FEW_VAL_IMAGES = 3  # scores on fewer validation images than this say little
+MAX_PASSES_FEW = 100  # fine-tuning on 1-3 images: each shown more often than this is learnt by heart
+
+
+def check_schedule(rep: ValidationReport, *, train: int, val: int, batch_size: int, repeat: int, epochs: int,
+                   world_size: int = 1, fine_tune: bool = False) -> ValidationReport:
+    """Add to `rep` what makes the label set too small for the chosen schedule (in place; returns it).
+
+    An error when not one step can be taken (training refuses it too: rundata.require_trainable);
+    warnings for a validation split too small to judge a model by, a from-scratch run on a handful of
+    images, and fine-tuning that shows a few images so often that the model learns them by heart
+    (MAX_PASSES_FEW is a rule of thumb: in the scribble case of docs/training.md the best epoch by
+    validation came within 6 epochs × 8 = 48 showings in every run). The warnings name no command-line
+    option: the trainer passes them to the app too.
+    """
+    per_step = batch_size * world_size
+    if train and train * repeat < per_step:
+        rep.errors.append(f"only {train} training image(s) × --repeat {repeat} but one step needs {per_step} "
+                          f"(--batch-size {batch_size}); use --batch-size {max(1, (train * repeat) // world_size)} "
+                          f"or --repeat {-(-per_step // train)}")  # fmt: skip
+    if val == 0:
+        rep.warnings.append("no validation images: nothing scores the model (best.pt is simply the last epoch) and a "
+                            "fine-tuned model cannot be compared with its start; label one more image or give a validation set")  # fmt: skip
+    elif val < FEW_VAL_IMAGES:
+        rep.warnings.append(f"only {val} validation image(s): mIoU and the comparison with the start model rest on "
+                            "them alone; label more images for a score worth trusting")  # fmt: skip
+    if not fine_tune and 0 < train < SCRATCH_MIN_IMAGES:
+        rep.warnings.append(f"{train} training image(s) are too few to train a model from scratch; start from an "
+                            "existing model instead (fine-tune it) or label more images")  # fmt: skip
+    passes = epochs * repeat
+    if fine_tune and 0 < train <= 3 and passes > MAX_PASSES_FEW:
+        rep.warnings.append(f"fine-tuning on {train} image(s) for {epochs} epoch(s), each repeated {repeat} times "
+                            f"an epoch, shows each image {passes} times: the model learns these labels by heart and forgets the rest; "
+                            f"use fewer epochs (the fine-tuning default is measured in docs/training.md)")  # fmt: skip
+    return rep
