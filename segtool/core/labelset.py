@@ -27,14 +27,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.classes import validate_classes
+from models.atomic import describe_write_error
 from models.errors import UserInputError
 from segtool.core.sinks._files import atomic_write_bytes
+from training.data import labelset_schema as schema
+from training.data.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
 
-UNKNOWN = 255
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
-MANIFEST = "manifest.json"
-CLASSES = "classes.json"
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,9 @@ class LabelSet:
         self.root = Path(root)
         self.classes = classes
         self._frames = {f.stem: f for f in frames}
+        # Why the set is unfinished (an import was stopped), or None: shown by `labels info` and the app,
+        # refused by export and training.
+        self.incomplete: str | None = schema.incomplete_import(root)
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -77,9 +79,7 @@ class LabelSet:
     def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]]) -> LabelSet:
         """A new label set (or the existing one at `root` when its classes are the same)."""
         root = Path(root)
-        classes = validate_classes(classes)
-        if len(classes) >= UNKNOWN:
-            raise UserInputError(f"{len(classes)} classes: a label set holds at most {UNKNOWN - 1} (255 = unknown)")
+        classes = schema.check_classes(classes, "the new label set's classes")
         if (root / CLASSES).is_file():
             existing = cls.open(root)
             if [c["name"] for c in existing.classes] != [c["name"] for c in classes]:
@@ -105,20 +105,13 @@ class LabelSet:
         """Reopen a label set to continue labelling."""
         root = Path(root)
         try:
-            classes = validate_classes(json.loads((root / CLASSES).read_text(encoding="utf-8")))
-        except FileNotFoundError as e:
-            raise UserInputError(f"{root} is not a label set (no {CLASSES}); create one from the app or pick its folder") from e
-        except (ValueError, UserInputError) as e:
-            raise UserInputError(f"{root / CLASSES}: {e} — fix the file or start a new label set") from e
-        frames: list[LabelledFrame] = []
-        man = root / MANIFEST
-        if man.is_file():
-            try:
-                doc = json.loads(man.read_text(encoding="utf-8"))
-                frames = [LabelledFrame(**{k: f.get(k) for k in ("image", "source", "frame", "pts_s")})
-                          for f in doc.get("frames", [])]  # fmt: skip
-            except (ValueError, TypeError, AttributeError) as e:
-                raise UserInputError(f"{man} is damaged ({e}); delete it to rebuild it from images/") from e
+            is_dir = root.is_dir()
+        except OSError as e:  # a name longer than the file system allows
+            raise UserInputError(f"{root} cannot be opened ({e.strerror or e}); check the label-set folder's path") from e
+        if not is_dir:
+            raise UserInputError(f"{root} is not a label set (no such folder); create one from the app or pick its folder")
+        classes = schema.read_classes(root)  # the one validation every reader shares (training/data/labelset_schema)
+        frames = [LabelledFrame(**e) for e in schema.read_manifest(root)]
         listed = {f.stem for f in frames}
         for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest
             if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.stem not in listed and not img.name.startswith("."):
@@ -161,6 +154,24 @@ class LabelSet:
         if not path.is_file():
             return None if shape is None else np.full(shape, UNKNOWN, np.uint8)
         return np.asarray(Image.open(path)).copy()
+
+    def checked_mask(self, stem: str) -> np.ndarray | None:
+        """The frame's mask validated against its image and the classes (None when it has none yet).
+
+        Raises:
+            UserInputError: the image is gone, or the mask is undecodable, not 8-bit, of another size than
+                its image or holds ids that are no class; the message names the file, the value and the fix.
+        """
+        path = self.root / "masks" / f"{stem}.png"
+        if not path.is_file():
+            return None
+        img = self.root / "images" / self._frames[stem].image
+        if not img.is_file():
+            raise UserInputError(
+                f"{img} was deleted but its mask {path} is still there — put the image back, or delete the mask "
+                f"(and the frame's entry in {MANIFEST})"
+            )
+        return schema.read_mask(path, len(self.classes), schema.image_size(img))
 
     def load_instances(self, stem: str) -> np.ndarray | None:
         path = self.root / "instances" / f"{stem}.png"
@@ -221,10 +232,9 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
     CVAT has no "unknown": unknown pixels are painted with a label named `unknown` (added only when some
     frame has them), which `import_cvat` reads back as unknown.
     """
-    out = Path(out)
+    out = _check_export_target(Path(out))
     colors = [list(c["color"]) for c in ls.classes]
-    masks = {f.stem: ls.load_mask(f.stem) for f in ls.frames}
-    masks = {k: m for k, m in masks.items() if m is not None}
+    masks = _checked_masks(ls)
     if not masks:
         raise UserInputError(f"{ls.root} has no labelled frame to export yet")
     has_unknown = any((m == UNKNOWN).any() for m in masks.values())
@@ -244,8 +254,39 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
             inst = ls.load_instances(stem)
             if inst is not None:
                 z.writestr(f"SegmentationObject/{stem}.png", _png_bytes(_instance_colors(inst)))
-    atomic_write_bytes(out, buf.getvalue())
+    _write_export(out, buf.getvalue())
     return out
+
+
+def _check_export_target(out: Path) -> Path:
+    """Refuse, before any work, an export path that is a folder, lies under a file or cannot be named."""
+    try:
+        is_dir, parent_ok = out.is_dir(), out.parent.is_dir()
+    except OSError as e:  # e.g. a name longer than the file system allows
+        raise UserInputError(describe_write_error(out, e)) from e
+    if is_dir:
+        raise UserInputError(f"{out} is a folder; the CVAT export is one .zip file — give a file name, e.g. {out / 'labels.zip'}")
+    parent = out.parent
+    if not parent_ok:
+        what = "is a file, not a folder" if parent.exists() else "does not exist"
+        raise UserInputError(f"cannot write {out}: {parent} {what} — choose an existing folder for -o")
+    return out
+
+
+def _write_export(out: Path, data: bytes) -> None:
+    try:
+        atomic_write_bytes(out, data)
+    except OSError as e:  # read-only folder, not ours, ... (disk full and long names come as UserInputError)
+        raise UserInputError(describe_write_error(out, e)) from e
+
+
+def _checked_masks(ls: LabelSet) -> dict[str, np.ndarray]:
+    """Every labelled frame's mask, validated (image present, 8-bit ids that are classes, image's size);
+    refuses an unfinished import. The first problem is raised; the message names the frame and the fix."""
+    if ls.incomplete:
+        raise UserInputError(ls.incomplete)
+    masks = {f.stem: ls.checked_mask(f.stem) for f in ls.frames}
+    return {k: m for k, m in masks.items() if m is not None}
 
 
 def _instance_colors(inst: np.ndarray) -> np.ndarray:
@@ -272,12 +313,14 @@ def import_cvat(
     """
     from training.data import check_dataset, open_dataset  # training is below core: allowed
 
+    _check_import_target(Path(root))
     data = open_dataset(export, images=images, val_fraction=0.0, unknown_classes=unknown_classes)
     report = check_dataset(data)
     report.raise_for_errors()
     names = data.class_names
     unknown_id = names.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in names else None
     classes = [{"name": c.name, "color": list(c.color)} for c in data.classes if c.name != UNKNOWN_LABEL]
+    _mark_import(Path(root), export)  # first: a kill from here on leaves a set that says it is unfinished
     ls = LabelSet.create(root, classes)
     remap = np.arange(256, dtype=np.uint8)
     if unknown_id is not None:
@@ -287,4 +330,36 @@ def import_cvat(
         if s.mask is None:
             continue
         ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name)
+    (Path(root) / INCOMPLETE).unlink()  # last: the set is complete
+    ls.incomplete = None
     return ls
+
+
+def _check_import_target(root: Path) -> None:
+    """An import goes into a new or empty folder only: merging into a set would replace masks painted there
+    and leave its images beside masks of another size."""
+    try:
+        exists, is_dir = root.exists(), root.is_dir()
+        full = is_dir and any(root.iterdir())
+    except OSError as e:  # a name too long, a folder we may not list
+        raise UserInputError(describe_write_error(root, e)) from e
+    if exists and not is_dir:
+        raise UserInputError(f"{root} is a file; an import makes a label-set folder — choose a new folder name with -o")
+    if full:
+        why = schema.incomplete_import(root)
+        if why:
+            raise UserInputError(why)
+        raise UserInputError(
+            f"{root} is not empty; an import never mixes into an existing folder or label set (it would replace "
+            "the masks there) — import into a new or empty folder, e.g. -o "
+            f"{root.with_name(root.name + '_cvat')}"
+        )
+
+
+def _mark_import(root: Path, export: str | os.PathLike) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        doc = {"export": str(export), "note": "an import into this folder has not finished; delete the folder and import again"}
+        atomic_write_bytes(root / INCOMPLETE, (json.dumps(doc, indent=2) + "\n").encode())
+    except OSError as e:
+        raise UserInputError(describe_write_error(root, e)) from e

@@ -19,6 +19,7 @@ from .instances import (
     instance_folder_pairs,
 )
 from .labelme import find_labelme_files, import_labelme
+from .labelset_schema import check_label_set_folder
 from .voc import import_voc, is_voc_like
 
 FORMS_HELP = (
@@ -96,6 +97,7 @@ def open_dataset(
     else:
         root = src
     root = _descend(root)
+    check_label_set_folder(root)  # a label set (segtool's own layout): complete, valid manifest and classes
 
     if is_voc_like(root):
         data = import_voc(root, images_p, class_file, val_fraction, seed)
