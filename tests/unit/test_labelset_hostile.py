@@ -210,3 +210,18 @@ def test_round_trip_still_exact_after_validation(tmp_path):
     with zipfile.ZipFile(z) as zf:
         assert sorted(n for n in zf.namelist() if n.startswith("SegmentationClass/")) == [
             f"SegmentationClass/clip_{i:06d}.png" for i in range(3)]  # fmt: skip
+
+
+def test_import_of_a_labelmap_that_is_not_utf8_is_exit_2(tmp_path, capsys):
+    src = make_set(tmp_path / "src", n=1)
+    export_cvat(src, tmp_path / "c.zip")
+    with zipfile.ZipFile(tmp_path / "c.zip") as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["labelmap.txt"] = members["labelmap.txt"].replace(b"rock", b"r\xc1ck")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as z:
+        for n, d in members.items():
+            z.writestr(n, d)
+    rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "bad.zip", "--images", tmp_path / "src" / "images",
+                      "-o", tmp_path / "L")  # fmt: skip
+    assert rc == 2 and "labelmap.txt" in err and "UTF-8" in err
+    assert not (tmp_path / "L").exists()  # refused before anything was written

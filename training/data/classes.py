@@ -99,7 +99,11 @@ def _parse_rgb(text: str, where: str) -> RGB:
 def read_labelmap(path: Path) -> ClassList:
     """Parse a CVAT `labelmap.txt` (`name:R,G,B:parts:actions` per line, `#` comments)."""
     classes: list[ClassInfo] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8 (a damaged or foreign file)
+        raise UserInputError(f"cannot read {path} ({exc}); a CVAT labelmap is UTF-8 text — export it again") from exc
+    for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
