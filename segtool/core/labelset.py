@@ -200,6 +200,8 @@ class LabelSet:
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
+        else:
+            self._check_kept_image(img_path, rgb)
         if instances is not None:
             (self.root / "instances").mkdir(exist_ok=True)
             atomic_write_bytes(self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16)))
@@ -207,6 +209,16 @@ class LabelSet:
         self._frames[stem] = entry
         self._write_manifest()
         return entry
+
+    @staticmethod
+    def _check_kept_image(img_path: Path, rgb: np.ndarray) -> None:
+        """The image already saved for this frame is kept: refuse a mask of another size beside it."""
+        w, h = schema.image_size(img_path)
+        if (h, w) != rgb.shape[:2]:
+            raise UserInputError(
+                f"{img_path} is {w}x{h} but this frame is {rgb.shape[1]}x{rgb.shape[0]}: the footage changed since "
+                "the frame was labelled — label it in a new label set, or delete the old image and its mask"
+            )
 
     def _write_manifest(self) -> None:
         doc = {"format": "segtool-labels", "version": 1,

@@ -225,3 +225,14 @@ def test_import_of_a_labelmap_that_is_not_utf8_is_exit_2(tmp_path, capsys):
                       "-o", tmp_path / "L")  # fmt: skip
     assert rc == 2 and "labelmap.txt" in err and "UTF-8" in err
     assert not (tmp_path / "L").exists()  # refused before anything was written
+
+
+def test_saving_a_frame_of_another_size_beside_its_kept_image_is_refused(tmp_path):
+    from models.errors import UserInputError
+
+    ls = make_set(tmp_path / "L", n=1)
+    before = _snapshot(tmp_path / "L")
+    rgb, mask = _frame(0, h=12, w=16)  # the same source and frame, but the footage was replaced
+    with pytest.raises(UserInputError, match="32x24 but this frame is 16x12"):
+        ls.save(rgb, mask, source="clip.mp4", frame=0)
+    assert _snapshot(tmp_path / "L") == before
