@@ -6,7 +6,10 @@ LABELS/masks/<name>.png           8-bit class ids; 255 = unknown (never painted)
 LABELS/instances/<name>.png       16-bit fragment ids (only when fragments were outlined)
 LABELS/classes.json               [{"name": ..., "color": [r, g, b]}, ...]
 LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...]}
+LABELS/IMPORT_INCOMPLETE.json     only while an import runs: a set that has it is unfinished
 ```
+
+Every reader validates these files through `training.data.labelset_schema` (one schema, shared with training).
 
 Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
 kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
