@@ -266,7 +266,7 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
         z.writestr("ImageSets/Segmentation/default.txt", "\n".join(sorted(masks)) + "\n")
         for stem, m in sorted(masks.items()):
             z.writestr(f"SegmentationClass/{stem}.png", _png_bytes(lut[m]))
-            inst = ls.load_instances(stem)
+            inst = _checked_instances(ls, stem, m.shape)
             if inst is not None:
                 z.writestr(f"SegmentationObject/{stem}.png", _png_bytes(_instance_colors(inst)))
     _write_export(out, buf.getvalue())
@@ -293,6 +293,11 @@ def _write_export(out: Path, data: bytes) -> None:
         atomic_write_bytes(out, data)
     except OSError as e:  # read-only folder, not ours, ... (disk full and long names come as UserInputError)
         raise UserInputError(describe_write_error(out, e)) from e
+
+
+def _checked_instances(ls: LabelSet, stem: str, shape: tuple[int, int]) -> np.ndarray | None:
+    path = ls.root / "instances" / f"{stem}.png"
+    return schema.read_instances(path, shape) if path.is_file() else None
 
 
 def _checked_masks(ls: LabelSet) -> dict[str, np.ndarray]:

@@ -1,5 +1,5 @@
 """Property-style tests, one per label-set reader (issue 24): seeded random truncations and edits of valid files
-(manifest.json, classes.json, mask PNGs, a CVAT zip) never give a traceback, and an exit 0 only ever reports
+(manifest.json, classes.json, mask and fragment PNGs, a CVAT zip) never give a traceback, and an exit 0 only ever reports
 what the files really hold (checked against an independent reading of the edited file).
 
 A seeded generator of our own (hypothesis is not installed); SEGTOOL_FUZZ_N raises the number of cases.
@@ -47,7 +47,9 @@ def pristine(tmp_path_factory):
     ls = LabelSet.create(root, CLASSES)
     rng = np.random.default_rng(0)
     for i, m in enumerate(_masks().values()):
-        ls.save(rng.integers(0, 255, (H, W, 3), dtype=np.uint8), m, source="clip.mp4", frame=i, pts_s=i / 5)
+        inst = (m == 1).astype(np.uint16) * 7 if i == 0 else None  # one frame with an outlined fragment
+        ls.save(rng.integers(0, 255, (H, W, 3), dtype=np.uint8), m, source="clip.mp4", frame=i, pts_s=i / 5,
+                instances=inst)
     export_cvat(ls, root.parent / "c.zip")
     return root
 
@@ -185,6 +187,11 @@ def _check_export(root: Path, zpath: Path):
                 assert (rgb[m == i] == c["color"]).all()
             if (m == 255).any():
                 assert (rgb[m == 255] == lm["unknown"]).all()
+    inst = root / "instances" / "clip_000000.png"
+    if inst.is_file():  # an exit 0 means the fragment file was a valid one of the frame's size
+        with Image.open(inst) as im:
+            assert im.mode in ("I;16", "I;16B", "I;16L", "I", "L") and im.size == (W, H)
+            np.asarray(im)
 
 
 def _case(pristine: Path, tmp_path: Path, i: int) -> Path:
@@ -196,7 +203,8 @@ def _case(pristine: Path, tmp_path: Path, i: int) -> Path:
 # --- one property per reader -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["manifest.json", "classes.json", "masks/clip_000001.png"])
+@pytest.mark.parametrize("target", ["manifest.json", "classes.json", "masks/clip_000001.png",
+                                    "instances/clip_000000.png"])
 def test_edited_label_set_files_never_traceback_nor_lie(pristine, tmp_path, capsys, target):
     rnd = random.Random(f"labels-{target}")
     outcomes = {0: 0, 2: 0}
@@ -210,6 +218,7 @@ def test_edited_label_set_files_never_traceback_nor_lie(pristine, tmp_path, caps
             if rc == 0:
                 _check_info_output(root, out)
             rc, _, _ = _run(capsys, "labels", "export-cvat", root, "-o", root.parent / "c.zip")
+            outcomes[rc] += 1  # (info does not read fragment files: export does)
             if rc == 0:
                 _check_export(root, root.parent / "c.zip")
             else:
@@ -227,7 +236,9 @@ def test_edited_cvat_zip_never_tracebacks_nor_imports_wrong_masks(pristine, tmp_
     truth = _masks()
     zdata = (pristine.parent / "c.zip").read_bytes()
     outcomes = {0: 0, 2: 0}
-    for i in range(2 * N):  # cheap cases; 40 reach a labelmap edited into invalid UTF-8 (a traceback before)
+    # cheap cases: 40 reach a labelmap edited into invalid UTF-8, 60 a member whose compression method is
+    # unknown (both tracebacks before)
+    for i in range(3 * N):
         case = tmp_path / f"z{i}"
         case.mkdir()
         if rnd.random() < 0.5:  # edit a member (the bytes inside), then re-zip: the reader sees valid zip framing

@@ -236,3 +236,19 @@ def test_saving_a_frame_of_another_size_beside_its_kept_image_is_refused(tmp_pat
     with pytest.raises(UserInputError, match="32x24 but this frame is 16x12"):
         ls.save(rgb, mask, source="clip.mp4", frame=0)
     assert _snapshot(tmp_path / "L") == before
+
+
+@pytest.mark.parametrize("bad", ["undecodable", "rgb", "size"])
+def test_export_refuses_a_broken_fragment_file(tmp_path, capsys, bad):
+    ls = LabelSet.create(tmp_path / "L", CLASSES)
+    rgb, mask = _frame(0)
+    ls.save(rgb, mask, source="a.jpg", instances=(mask == 1).astype(np.uint16))
+    p = tmp_path / "L" / "instances" / "a.png"
+    if bad == "undecodable":
+        p.write_bytes(b"garbage")
+    elif bad == "rgb":
+        Image.fromarray(rgb).save(p)
+    else:
+        Image.fromarray(np.zeros((5, 5), np.uint16)).save(p)
+    rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip")
+    assert rc == 2 and "instances/a.png" in err and not (tmp_path / "c.zip").exists()

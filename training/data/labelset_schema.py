@@ -202,3 +202,29 @@ def read_mask(path: Path, n_classes: int, size: tuple[int, int] | None = None) -
             "— add the class to classes.json or repaint those pixels"
         )
     return mask
+
+
+def read_instances(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A label-set fragment-id PNG (instances/<name>.png: 16-bit, 0 = no fragment) of the mask's `shape` (H, W).
+
+    Raises:
+        UserInputError: undecodable, a colour image, or not the size of the frame's mask.
+    """
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("I;16", "I;16B", "I;16L", "I", "L"):
+                raise UserInputError(
+                    f"{path} is a {im.mode} image, not fragment ids (a 16-bit single-channel PNG) — outline the "
+                    "fragments again in label mode, or delete the file"
+                )
+            inst = np.asarray(im).copy()
+    except UserInputError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        raise UserInputError(f"{path}: cannot decode the fragment ids ({e}); delete the file and outline them again") from e
+    if inst.shape != tuple(shape) or inst.min(initial=0) < 0 or inst.max(initial=0) > 65535:
+        raise UserInputError(
+            f"{path} is {inst.shape[-1]}x{inst.shape[0]} but its mask is {shape[1]}x{shape[0]} — delete the file "
+            "and outline the fragments again"
+        )
+    return inst.astype(np.uint16)
