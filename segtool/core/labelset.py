@@ -9,7 +9,7 @@ LABELS/manifest.json              {"frames": [{"image": name, "source": path, "f
 LABELS/IMPORT_INCOMPLETE.json     only while an import runs: a set that has it is unfinished
 ```
 
-Every reader validates these files through `training.data.labelset_schema` (one schema, shared with training).
+Every reader validates these files through `training.labelset_schema` (one schema, shared with training).
 
 Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
 kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
@@ -33,8 +33,8 @@ from PIL import Image
 from models.atomic import describe_write_error
 from models.errors import UserInputError
 from segtool.core.sinks._files import atomic_write_bytes
-from training.data import labelset_schema as schema
-from training.data.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
+from training import labelset_schema as schema
+from training.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
 
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
 
@@ -113,7 +113,7 @@ class LabelSet:
             raise UserInputError(f"{root} cannot be opened ({e.strerror or e}); check the label-set folder's path") from e
         if not is_dir:
             raise UserInputError(f"{root} is not a label set (no such folder); create one from the app or pick its folder")
-        classes = schema.read_classes(root)  # the one validation every reader shares (training/data/labelset_schema)
+        classes = schema.read_classes(root)  # the one validation every reader shares (training.labelset_schema)
         frames = [LabelledFrame(**e) for e in schema.read_manifest(root)]
         listed = {f.stem for f in frames}
         for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from models.errors import UserInputError
 
+from ..labelset_schema import check_label_set_folder
 from .archive import extract_zip
 from .dataset import LabelledData
 from .files import split_from_parts
@@ -19,7 +20,6 @@ from .instances import (
     instance_folder_pairs,
 )
 from .labelme import find_labelme_files, import_labelme
-from .labelset_schema import check_label_set_folder
 from .voc import import_voc, is_voc_like
 
 FORMS_HELP = (
