@@ -252,3 +252,35 @@ def test_export_refuses_a_broken_fragment_file(tmp_path, capsys, bad):
         Image.fromarray(np.zeros((5, 5), np.uint16)).save(p)
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip")
     assert rc == 2 and "instances/a.png" in err and not (tmp_path / "c.zip").exists()
+
+
+@pytest.mark.slow
+def test_a_real_kill_during_import_leaves_a_set_that_says_it_is_unfinished(tmp_path, capsys):
+    """The issue's case for real: `import-cvat` of 60 frames killed (SIGKILL) once some masks are written."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    src = make_set(tmp_path / "src", n=60, h=240, w=320)
+    export_cvat(src, tmp_path / "c.zip")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "segtool", "labels", "import-cvat", str(tmp_path / "c.zip"),
+                             "--images", str(tmp_path / "src" / "images"), "-o", str(tmp_path / "L")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    masks = tmp_path / "L" / "masks"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if masks.is_dir() and len(list(masks.glob("*.png"))) >= 8:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait(30)
+    written = len(list(masks.glob("*.png")))
+    assert proc.returncode == -signal.SIGKILL and 8 <= written < 60, (proc.returncode, written)
+    rc, out, err = _run(capsys, "labels", "info", tmp_path / "L")
+    assert rc == 2 and "UNFINISHED" in out
+    rc, _, err = _run(capsys, "train", tmp_path / "L", "--check")
+    assert rc == 2 and "unfinished import" in err
