@@ -354,8 +354,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
     def _use_label_set_text(self) -> None:
         if self.labelset is not None:
+            unfinished = "<br><b>UNFINISHED import — frames are missing</b>" if self.labelset.incomplete else ""
             self.panel.set_label.setText(f"<b>{self.labelset.root.name}</b> — {len(self.labelset.frames)} frame(s) "
-                                         f"labelled<br><small>{self.labelset.root}</small>")  # fmt: skip
+                                         f"labelled{unfinished}<br><small>{self.labelset.root}</small>")  # fmt: skip
 
     def _update_state(self) -> None:
         ed = self.editor

@@ -41,9 +41,7 @@ class LabelSetActions:
                 f"The label set's classes ({', '.join(ls.class_names)}) differ from the model's "
                 f"({', '.join(model.class_names)}): \"Start from the prediction\" is off", 10000)  # fmt: skip
         self.labelset = ls
-        unfinished = "<br><b>UNFINISHED import — frames are missing</b>" if ls.incomplete else ""
-        self.panel.set_label.setText(f"<b>{ls.root.name}</b> — {len(ls.frames)} frame(s) labelled{unfinished}<br>"
-                                     f"<small>{ls.root}</small>")  # fmt: skip
+        self._use_label_set_text()
         if ls.incomplete:  # said once, loudly: training and export refuse this set until it is imported again
             self.window.show_error("Unfinished label set", ls.incomplete)
         self.panel.set_classes(ls.class_names, self.palette)
