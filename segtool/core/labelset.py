@@ -156,7 +156,7 @@ class LabelSet:
         path = self.root / "masks" / f"{stem}.png"
         if not path.is_file():
             return None if shape is None else np.full(shape, UNKNOWN, np.uint8)
-        return np.asarray(Image.open(path)).copy()
+        return schema.read_mask(path, UNKNOWN)  # 8-bit and decodable, else UserInputError (ids checked on save)
 
     def checked_mask(self, stem: str) -> np.ndarray | None:
         """The frame's mask validated against its image and the classes (None when it has none yet).

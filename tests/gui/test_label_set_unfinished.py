@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from segtool.core.labelset import INCOMPLETE, LabelSet
+from tests.gui.test_label_mode import labelling  # noqa: F401 (the fixture: a clip in label mode)
 
 
 def _unfinished_set(root):
@@ -28,3 +29,20 @@ def test_opening_an_unfinished_import_says_so(qtbot, window, tmp_path, monkeypat
     window.last_error = ""
     hub.choose_export_cvat()
     assert "unfinished import" in window.last_error and not (tmp_path / "x.zip").exists()
+
+
+def test_a_damaged_mask_in_label_mode_is_a_message_not_a_failed_slot(qtbot, labelling):  # noqa: F811
+    from tests.gui.test_label_mode import drag
+
+    win, hub, root = labelling
+    drag(win, [(200, 200), (240, 200)])
+    hub.save()
+    mask = next((root / "masks").glob("*.png"))
+    mask.write_bytes(mask.read_bytes()[:50])  # cut short (a full disk on another tool's copy, say)
+    hub.set_active(False)
+    hub.labelset = None
+    hub.open_label_set(root)
+    hub.set_active(True)
+    qtbot.waitUntil(lambda: hub.editor is not None, timeout=10000)
+    assert "cannot decode the mask" in win.last_error and mask.name in win.last_error
+    assert (hub.editor.mask == 255).all()  # starts empty, and said so

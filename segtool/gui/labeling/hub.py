@@ -253,7 +253,11 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self.result = r  # same frame again (e.g. now with its confidence map): keep the edits
             return
         self.result, self.key = r, (path, stem)
-        saved = self.labelset.load_mask(stem) if self.labelset is not None else None
+        try:
+            saved = self.labelset.load_mask(stem) if self.labelset is not None else None
+        except UserInputError as e:  # a damaged, colour or 16-bit mask file: say so instead of failing the slot
+            self.window.show_error("Labels could not be read", f"{e}\n\nStarting empty; painting replaces the file.")
+            saved = None
         if saved is not None and saved.shape != r.rgb.shape[:2]:
             self.window.show_error("Labels do not fit this frame",
                                    f"The saved mask of {stem} is {saved.shape[1]}×{saved.shape[0]} but the frame is "
