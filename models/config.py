@@ -63,8 +63,22 @@ class ModelConfig:
         width_mult: float = DEFAULT_WIDTH_MULT,
         aspp_channels: int = DEFAULT_ASPP_CHANNELS,
     ) -> ModelConfig:
-        """Validated constructor; `aspp_rates=None` picks the paper default for the output stride,
-        `multi_grid=True` means (1, 2, 4)."""
+        """Validated constructor (also the keywords of `build_deeplabv3`).
+
+        Args:
+            backbone: resnet18, resnet34, resnet50, resnet101 or mobilenet_v3_large.
+            num_classes: number of classes (>= 2).
+            output_stride: 8 or 16.
+            aspp_rates: three ASPP rates; None picks the paper's: 12/24/36 at output stride 8, 6/12/18 at 16.
+            multi_grid: True for (1, 2, 4), or explicit unit rates for the last ResNet stage.
+            decoder: "none" for DeepLabV3, "v3plus" for DeepLabV3+.
+            aux_head: add the auxiliary FCN head used for the auxiliary training loss.
+            width_mult: MobileNetV3 channel multiplier (mobilenet_v3_large only; 0.5 for a small, fast model).
+            aspp_channels: width of the ASPP module and the layers after it (default 256).
+
+        Raises:
+            UserInputError: an option is not supported; the message says which values are.
+        """
         if backbone not in BACKBONES:
             raise UserInputError(f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}")
         if output_stride not in OUTPUT_STRIDES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch import nn
 from torchvision.models.segmentation.fcn import FCNHead
 
 from models.backbones import build_mobilenet_v3_large, build_resnet
-from models.config import DEFAULT_ASPP_CHANNELS, DEFAULT_WIDTH_MULT, ModelConfig
+from models.config import ModelConfig
 from models.heads import DeepLabV3PlusHead, deeplab_head
 
 
@@ -64,47 +64,18 @@ def _build(config: ModelConfig) -> DeepLabV3:
     return DeepLabV3(config, backbone, classifier, aux)
 
 
-def build_deeplabv3(
-    *,
-    backbone: str = "resnet50",
-    num_classes: int = 2,
-    output_stride: int = 16,
-    aspp_rates: Sequence[int] | None = None,
-    multi_grid: Sequence[int] | bool | None = None,
-    decoder: str = "none",
-    aux_head: bool = True,
-    width_mult: float = DEFAULT_WIDTH_MULT,
-    aspp_channels: int = DEFAULT_ASPP_CHANNELS,
-) -> DeepLabV3:
-    """Build a randomly initialised DeepLabV3 network.
+def build_deeplabv3(**options: Any) -> DeepLabV3:
+    """Build a randomly initialised DeepLabV3 network (the public, keyword-only builder).
 
     Args:
-        backbone: resnet18, resnet34, resnet50, resnet101 or mobilenet_v3_large.
-        num_classes: number of classes (>= 2).
-        output_stride: 8 or 16.
-        aspp_rates: three ASPP rates; default 12/24/36 at output stride 8, 6/12/18 at 16.
-        multi_grid: True for (1, 2, 4), or explicit unit rates for the last ResNet stage.
-        decoder: "none" for DeepLabV3, "v3plus" for DeepLabV3+.
-        aux_head: add the auxiliary FCN head used for the auxiliary training loss.
-        width_mult: MobileNetV3 channel multiplier (mobilenet_v3_large only; 0.5 for a small, fast model).
-        aspp_channels: width of the ASPP module and the layers after it (default 256).
+        **options: the keywords of `ModelConfig.create`, which documents and validates them (backbone,
+            num_classes, output_stride, aspp_rates, multi_grid, decoder, aux_head, width_mult,
+            aspp_channels); one signature for the stored config and the builder.
 
     Raises:
         UserInputError: an option is not supported; the message says which values are.
     """
-    return build_from_config(
-        ModelConfig.create(
-            backbone=backbone,
-            num_classes=num_classes,
-            output_stride=output_stride,
-            aspp_rates=aspp_rates,
-            multi_grid=multi_grid,
-            decoder=decoder,
-            aux_head=aux_head,
-            width_mult=width_mult,
-            aspp_channels=aspp_channels,
-        )
-    )
+    return build_from_config(ModelConfig.create(**options))
 
 
 def build_from_config(config: ModelConfig) -> DeepLabV3:

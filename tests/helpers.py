@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from PIL import Image
 
 from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 from training.config import TrainConfig
+from training.events import TrainingEvents
 
 TINY_WIDTH = 0.25  # MobileNetV3 channel multiplier of the shared test model
 TINY_ASPP = 16  # its ASPP width
@@ -122,3 +124,71 @@ def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float |
     if mtime is not None:
         os.utime(run / "config.json", (mtime, mtime))
     return run
+
+
+def make_gps_photo(path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:15", gps_time=None, size=(64, 48), rgb=None):
+    """A JPEG with EXIF as a phone writes it: GPS IFD in degrees/minutes/seconds rationals, DateTimeOriginal."""
+    im = Image.fromarray(rgb) if rgb is not None else Image.new("RGB", size, (120, 110, 100))
+    from fractions import Fraction
+
+    ex = Image.Exif()
+    if taken:
+        ex.get_ifd(0x8769)[0x9003] = taken
+    if lat is not None:
+        def dms(v):
+            v = abs(v)
+            d = int(v)
+            m = int((v - d) * 60)
+            return (Fraction(d), Fraction(m), Fraction(round((v - d - m / 60) * 3600 * 10000), 10000))
+
+        g = ex.get_ifd(0x8825)
+        g[1], g[2], g[3], g[4] = ("N" if lat >= 0 else "S"), dms(lat), ("E" if lon >= 0 else "W"), dms(lon)
+        if alt is not None:
+            g[5], g[6] = (1 if alt < 0 else 0), Fraction(round(abs(alt) * 10), 10)
+        if gps_time:
+            g[29], g[7] = gps_time[0], tuple(Fraction(x) for x in gps_time[1])
+    im.save(path, exif=ex)
+    return path
+
+
+# Records what a training run reports, and can stop it at (epoch, step): by KeyboardInterrupt, or by
+# setting a cancel event (as the app does).
+class Recorder(TrainingEvents):
+    def __init__(self, stop_at: tuple[int, int] | None = None, cancel: threading.Event | None = None, how: str = "raise"):
+        self.events: list[tuple] = []
+        self.stop_at, self.cancel, self.how = stop_at, cancel, how
+
+    def on_train_start(self, info) -> None:
+        self.events.append(("start", info.start_epoch, info.steps_per_epoch))
+
+    def on_epoch_start(self, epoch, epochs) -> None:
+        self.events.append(("epoch_start", epoch))
+
+    def on_batch_end(self, p) -> None:
+        self.events.append(("batch", p.epoch, p.step, p.loss))
+        if self.stop_at == (p.epoch, p.step):
+            if self.how == "raise":
+                raise KeyboardInterrupt
+            self.cancel.set()
+
+    def on_epoch_end(self, s) -> None:
+        self.events.append(("epoch_end", s.epoch, s.metrics.get("miou")))
+
+    def on_train_end(self, result) -> None:
+        self.events.append(("end", result.stopped))
+
+
+FRAGMENT_CLASSES = [("background", (0, 0, 0)), ("rock", (200, 120, 60)), ("rock_edge", (255, 230, 0))]
+
+
+def make_fragment_checkpoint(path: Path, *, resize_short: int | None = None) -> Path:
+    """A tiny real 3-class checkpoint with the shipped fragment model's classes (background / rock /
+    rock_edge) and `fragments` entry (untrained: for label-mode and retraining tests, not for its masks)."""
+    torch.manual_seed(0)
+    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False,
+                                               width_mult=TINY_WIDTH, aspp_channels=TINY_ASPP)).eval()  # fmt: skip
+    ck = Checkpoint(config=model.config, classes=make_classes([n for n, _ in FRAGMENT_CLASSES], [list(c) for _, c in FRAGMENT_CLASSES]),
+                    state_dict=model.state_dict(), fragments={"interior": "rock", "edge": "rock_edge"})  # fmt: skip
+    if resize_short is not None:
+        ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
+    return save_checkpoint(ck, path)

@@ -34,6 +34,8 @@ class TrainConfig:
         val_fraction: share of samples put in val when the data names no split.
         random_split: ignore the split the data names (train/val folders, ImageSets) and use a seeded random
             split with `val_fraction` instead.
+        propagated: a segtool label set's frames propagated along a video and not yet reviewed:
+            "exclude" (default: only labels a person painted or accepted) or "include".
         backbone, output_stride, decoder, aux_head: the network (see docs/models.md).
         width_mult: MobileNetV3 channel multiplier (mobilenet_v3_large only; 1.0 = standard).
         aspp_channels: width of the ASPP module and the layers after it (256 = standard).
@@ -79,6 +81,7 @@ class TrainConfig:
     unknown_classes: list[str] = field(default_factory=list)
     val_fraction: float = 0.2
     random_split: bool = False
+    propagated: str = "exclude"
     backbone: str = "resnet50"
     output_stride: int = 16
     decoder: str = "none"
@@ -140,6 +143,8 @@ class TrainConfig:
             raise UserInputError("no dataset given; pass DATA (a folder or .zip)")
         if not self.output:
             raise UserInputError("no run folder given; pass -o RUN")
+        if self.propagated not in ("exclude", "include"):
+            raise bad("propagated", self.propagated, "use exclude or include")
         if self.backbone not in BACKBONES:
             raise bad("backbone", self.backbone, f"choose one of {', '.join(BACKBONES)}")
         if self.output_stride not in OUTPUT_STRIDES:

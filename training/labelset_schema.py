@@ -78,11 +78,22 @@ def _entry_problem(e: Any) -> str | None:
     pts = e.get("pts_s")
     if pts is not None and (not isinstance(pts, (int, float)) or isinstance(pts, bool) or not math.isfinite(pts)):
         return f'"pts_s" is {json.dumps(pts)[:60]}; it must be a time in seconds or null'
+    prop = e.get("propagated_from")
+    if prop is not None and (not isinstance(prop, str) or not prop):
+        return f'"propagated_from" is {json.dumps(prop)[:60]}; it must be the name of the frame the labels came from, or null'
+    if "reviewed" in e and not isinstance(e["reviewed"], bool):
+        return f'"reviewed" is {json.dumps(e["reviewed"])[:60]}; it must be true or false'
     return None
 
 
 def read_manifest(root: str | Path) -> list[dict[str, Any]]:
-    """The frames listed in `root/manifest.json`, each {"image", "source", "frame", "pts_s"}; [] when absent.
+    """The frames listed in `root/manifest.json` (see `load_manifest`); [] when absent."""
+    return load_manifest(root)[0]
+
+
+def load_manifest(root: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The frames listed in `root/manifest.json`, each {"image", "source", "frame", "pts_s", "propagated_from",
+    "reviewed"} (the last two only when present), and the whole document; ([], None) when absent.
 
     Raises:
         UserInputError: the file is not the label set's manifest, or an entry is malformed (named with
@@ -93,7 +104,7 @@ def read_manifest(root: str | Path) -> list[dict[str, Any]]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        return []
+        return [], None
     except (OSError, ValueError) as e:
         raise UserInputError(f"{path} is damaged ({e}); {fix}") from e
     if not isinstance(doc, dict):
@@ -102,6 +113,12 @@ def read_manifest(root: str | Path) -> list[dict[str, Any]]:
         raise UserInputError(
             f'{path}: format {doc.get("format")!r} version {doc.get("version")!r} is not a segtool label set '
             f'("{FORMAT}" version 1); {fix}'
+        )
+    frag = doc.get("fragments")
+    if frag is not None and not (isinstance(frag, dict) and all(isinstance(frag.get(k), str) for k in ("interior", "edge"))):
+        raise UserInputError(
+            f'{path}: "fragments" is {json.dumps(frag)[:60]}; it must be {{"interior": "rock", "edge": "rock_edge"}} '
+            f"(class names) or absent; {fix}"
         )
     frames = doc.get("frames", [])
     if not isinstance(frames, list):
@@ -117,8 +134,8 @@ def read_manifest(root: str | Path) -> list[dict[str, Any]]:
                 f"{path}: frame entries {seen[stem]} and {i} both name {stem!r} (one mask per name); {fix}"
             )
         seen[stem] = i
-        out.append({k: e.get(k) for k in _ENTRY_KEYS})
-    return out
+        out.append({k: e.get(k) for k in _ENTRY_KEYS} | {k: e[k] for k in ("propagated_from", "reviewed") if k in e})
+    return out, doc
 
 
 def incomplete_import(root: str | Path) -> str | None:

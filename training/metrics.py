@@ -182,7 +182,7 @@ class ConfusionMatrix:
 
 
 def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int) -> dict:
-    """The `report.json` of `segtool eval` / training (fields as in ARCHITECTURE.md, plus extras).
+    """The `report.json` of `segtool eval` / training (fields in docs/training.md, plus extras).
 
     Args:
         cm: the accumulated matrix.

@@ -10,6 +10,7 @@ import torch
 from models.errors import UserInputError
 from training.config import TrainConfig
 from training.data import LabelledData, Sample, ValidationReport, check_dataset, open_dataset
+from training.data.propagated import drop_unreviewed, unreviewed_stems
 from training.losses import class_pixel_stats, class_weights
 
 
@@ -22,6 +23,7 @@ class RunData:
     val_data: LabelledData
     val: list[Sample]
     reports: list[ValidationReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # lines the run reports before training
 
     @property
     def class_names(self) -> list[str]:
@@ -59,9 +61,29 @@ def open_run_data(cfg: TrainConfig) -> RunData:
         if cfg.random_split:  # replace the split the data names, on request
             data.split_note = f"{data.split_note}; replaced on request by a {data.random_split(cfg.val_fraction, cfg.seed)}"
         vdata, train, val = data, data.split("train"), data.split("val")
+    notes = []
+    train, val = _propagated(cfg, data, train, vdata, val, notes)
     if cfg.limit:
         train, val = train[: cfg.limit], val[: cfg.limit]
-    return RunData(data, train, vdata, val)
+    return RunData(data, train, vdata, val, notes=notes)
+
+
+def _propagated(cfg: TrainConfig, data: LabelledData, train: list[Sample], vdata: LabelledData, val: list[Sample],
+                notes: list[str]) -> tuple[list[Sample], list[Sample]]:  # fmt: skip
+    """Leave out (or count in) the label set's frames propagated along a video and not yet reviewed."""
+    stems = unreviewed_stems(data.root)
+    vstems = stems if vdata is data else unreviewed_stems(vdata.root)
+    if not stems and not vstems:
+        return train, val
+    if cfg.propagated == "include":
+        notes.append(f"{len(stems | vstems)} propagated frame(s) not reviewed are used as labels (--propagated include)")
+        return train, val
+    train, a = drop_unreviewed(train, stems)
+    val, b = drop_unreviewed(val, vstems)
+    if a + b:
+        notes.append(f"{a + b} propagated frame(s) not reviewed left out ({a} train, {b} val); accept them in "
+                     "label mode, or pass --propagated include to train on them as they are")  # fmt: skip
+    return train, val
 
 
 def check_run_data(rd: RunData, progress: Callable[[int, int], None] | None = None) -> list[ValidationReport]:

@@ -65,9 +65,10 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def fragments_entry(spec: str, form: str, names: list[str]) -> dict[str, Any] | None:
+def fragments_entry(spec: str, form: str, names: list[str], data_fragments: dict | None = None) -> dict[str, Any] | None:
     """The checkpoint's `fragments` entry: from --fragments INTERIOR[,EDGE], else automatic for data made
-    from fragment outlines (instance PNGs / COCO give background, rock, rock_edge)."""
+    from fragment outlines (instance PNGs / COCO give background, rock, rock_edge) and for a label set of a
+    fragment model (`data_fragments`, `LabelledData.fragments`)."""
     from models.checkpoint import check_fragments
 
     if spec:
@@ -79,7 +80,7 @@ def fragments_entry(spec: str, form: str, names: list[str]) -> dict[str, Any] | 
             raise UserInputError(f"--fragments {spec}: {e}") from e
     if form in ("instances", "coco"):
         return {"interior": "rock", "edge": "rock_edge"}
-    return None
+    return dict(data_fragments) if data_fragments else None
 
 
 def train(
@@ -148,6 +149,8 @@ class _Run:
     def _setup(self) -> None:
         cfg, ev = self.cfg, self.events
         self.rd = open_run_data(cfg)
+        for note in self.rd.notes:
+            ev.on_message(note)
         for rep in check_run_data(self.rd):
             for w in rep.warnings:
                 ev.on_message(f"dataset warning: {w}")
@@ -158,7 +161,7 @@ class _Run:
                                  f"use iou: with one of {', '.join(self.names)}")  # fmt: skip
         self.classes = make_classes(self.names, [list(c.color) for c in self.rd.train_data.classes])
         self.ignore_index = self.rd.train_data.ignore_index
-        self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names)
+        self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names, self.rd.train_data.fragments)
         self.preprocess = default_preprocess(cfg.eval_size or None)
         self.resume_state: dict[str, Any] | None = None
         if self.resume:

@@ -12,8 +12,11 @@ from segtool.commands import (
     info,
     labels,
     predict,
+    propagate,
+    report,
     suggest,
     train,
 )
 
-COMMANDS = (gui, predict, batch_status, train, eval, fragments, info, import_weights, export_onnx, demo, suggest, labels)
+COMMANDS = (gui, predict, batch_status, train, eval, fragments, report, info, import_weights, export_onnx, demo, suggest,
+            labels, propagate)

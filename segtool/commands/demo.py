@@ -61,6 +61,17 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _write_error(target: str, e: OSError, option: str) -> str:
+    """What went wrong writing under `target`, and what to do: names a file standing where a folder is needed."""
+    from pathlib import Path
+
+    for p in (Path(target), *Path(target).parents):
+        if p.exists() and not p.is_dir():
+            return (f"cannot write {target}: {str(p)!r} is a file, not a folder; move or rename that file, "
+                    f"or give {option} a path where only folders stand")  # fmt: skip
+    return f"cannot write {target}: {e.strerror or e}; give {option} a folder you can write (with free space)"
+
+
 def _bar(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
@@ -102,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 write_dataset(args.make_data, args.train, args.val, size=size, seed=seed, veins=args.veins,
                               progress=lambda d, t: bar.update(d - bar.n))  # fmt: skip
             except OSError as e:
-                raise UserInputError(f"cannot write {args.make_data}: {e.strerror or e}") from e
+                raise UserInputError(_write_error(args.make_data, e, "--make-data DIR")) from e
         print(f"wrote {args.train} training and {args.val} validation pictures to {args.make_data}")
         return 0
     if args.pack:

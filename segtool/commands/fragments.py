@@ -47,10 +47,29 @@ def add_parser(sub) -> None:
     p.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino", "onnxruntime"),
                    help="what runs the network (docs/runtimes.md): auto (PyTorch on GPUs; on the CPU OpenVINO, else "
                    "ONNX Runtime, else PyTorch), torch, openvino, onnxruntime")
+    _add_geo_args(p)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run in OUT")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
+
+
+def _add_geo_args(p) -> None:
+    """Where and when (docs/fragments.md, "Place and time"): positions come from the footage itself."""
+    p.add_argument("--position", action="append", metavar="[SOURCE=]LAT,LON",
+                   help="position (decimal degrees) for a source whose footage has none: LAT,LON for every source, "
+                        "SOURCE=LAT,LON for one (repeat); never replaces a position read from EXIF/GPMF/SRT")
+    p.add_argument("--segment", metavar="time:S|distance:M",
+                   help="video places: segments of S seconds or of M metres along the GPS track (default time:WINDOW)")
+    p.add_argument("--rolling", type=float, metavar="S", help="frames.csv: rolling-mean window in seconds (default WINDOW)")
+
+
+def _print_geo(summary: dict) -> None:
+    geo = summary.get("geo") or {}
+    for s in geo.get("sources", []):
+        print(f"  where: {s['note']}")
+    for n in geo.get("notes", []):
+        print(f"  note: {n}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             checkpoint = str(found)
     opts = FragmentsOptions(checkpoint=checkpoint, from_masks=args.from_masks, interior=args.interior, scale=args.scale,
                             every=args.every, window_s=args.window, instances=args.instances, overlay=args.overlay,
-                            resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads, runtime=args.runtime)  # fmt: skip
+                            resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads, runtime=args.runtime,
+                            positions=args.position, segment=args.segment, rolling_s=args.rolling)  # fmt: skip
     bar = tqdm(unit="frame", disable=args.quiet, desc="fragments", dynamic_ncols=True)
     cancel = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
@@ -112,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             f"-> {result.out}") if o["fragments"] else f"no fragments in {s['frames']} frame(s) -> {result.out}"  # fmt: skip
     if result.exit_code == 0:
         print(f"done: {line}")
+        _print_geo(s)
     elif result.exit_code == 130:
         print(f"segtool: interrupted: {line}; rerun with --resume to continue", file=sys.stderr)
     else:

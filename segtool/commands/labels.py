@@ -1,4 +1,4 @@
-"""`segtool labels …`: label sets (the folders the app's label mode writes) to and from CVAT."""
+"""`segtool labels …`: label sets (the folders the app's label mode writes) to and from CVAT and COCO."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "labels",
-        help="label sets: import from / export to CVAT 'Segmentation mask 1.1', show what is labelled",
+        help="label sets: import from / export to CVAT 'Segmentation mask 1.1' or COCO, show what is labelled",
         description="A label set is the folder label mode writes (images/, masks/ with 255 = unknown, classes.json, "
         "manifest.json); segtool train reads it as it is. See docs/labelling.md.",
     )
@@ -25,6 +25,15 @@ def add_parser(sub) -> None:
     e.add_argument("labels", help="label-set folder")
     e.add_argument("-o", "--output", required=True, help="zip to write")
     e.set_defaults(run=_export)
+    ci = lsub.add_parser("import-coco", help="COCO instance JSON (fragment outlines) -> fragment label set")
+    ci.add_argument("coco", help="the COCO .json file")
+    ci.add_argument("--images", help="the photos' folder (default: beside the file, or images/ next to it)")
+    ci.add_argument("-o", "--output", required=True, help="label-set folder (created)")
+    ci.set_defaults(run=_import_coco)
+    ce = lsub.add_parser("export-coco", help="fragment label set -> COCO instance JSON (one object per fragment)")
+    ce.add_argument("labels", help="label-set folder (of a fragment model)")
+    ce.add_argument("-o", "--output", required=True, help="the .json to write (images stay in LABELS/images)")
+    ce.set_defaults(run=_export_coco)
     s = lsub.add_parser("info", help="classes and labelled frames of a label set")
     s.add_argument("labels", help="label-set folder")
     s.set_defaults(run=_info)
@@ -47,9 +56,31 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_coco(args: argparse.Namespace) -> int:
+    from segtool.core.labelset_coco import import_coco
+
+    ls = import_coco(args.coco, args.images, args.output)
+    print(f"done: {len(ls.frames)} frame(s), fragments as instances, classes {', '.join(ls.class_names)} -> {ls.root}")
+    return 0
+
+
+def _export_coco(args: argparse.Namespace) -> int:
+    from segtool.core.labelset import LabelSet
+    from segtool.core.labelset_coco import export_coco
+
+    ls = LabelSet.open(args.labels)
+    out, notes = export_coco(ls, args.output)
+    for n in notes:
+        print(f"note: {n}")
+    print(f"done: {len(ls.frames)} frame(s) -> {out} (images: {ls.root / 'images'})")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     """Classes and per-frame shares; every frame whose files are wrong is listed with the reason, and then the
     command exits 2 (so a script never takes a broken or unfinished set for a good one)."""
+    import numpy as np
+
     from models.errors import UserInputError
     from segtool.core.labelset import UNKNOWN, LabelSet
 
@@ -58,6 +89,8 @@ def _info(args: argparse.Namespace) -> int:
     problems = [ls.incomplete] if ls.incomplete else []
     if ls.incomplete:
         print(f"  UNFINISHED: {ls.incomplete}")
+    if ls.fragments:
+        print(f"  fragment model: {ls.fragments['edge']} is derived from the outlined fragments when training")
     for f in ls.frames:
         where = f" (frame {f.frame} of {f.source})" if f.frame is not None else ""
         try:
@@ -71,7 +104,9 @@ def _info(args: argparse.Namespace) -> int:
             print(f"  {f.image}{where}: no mask yet{missing}")
             continue
         shares = ", ".join(f"{n} {100 * float((m == i).mean()):.1f} %" for i, n in enumerate(ls.class_names))
-        print(f"  {f.image}{where}: {shares}, unknown {100 * float((m == UNKNOWN).mean()):.1f} %")
+        inst = ls.load_instances(f.stem) if ls.fragments else None
+        frags = f", {len(np.unique(inst[inst > 0]))} fragment(s) outlined" if inst is not None else ""
+        print(f"  {f.image}{where}: {shares}, unknown {100 * float((m == UNKNOWN).mean()):.1f} %{frags}")
     listed = {f.stem for f in ls.frames}
     for m in sorted((ls.root / "masks").glob("*.png")):
         if m.stem not in listed and not m.name.startswith("."):

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"--every {args.every}: use 1 or more (every k-th frame is scored)")
     if args.min_gap is not None and args.min_gap < 0:
         raise UserInputError(f"--min-gap {args.min_gap}: use 0 or more frames")
+    _check_output(args.output)
     engine = Engine(args.checkpoint, device=args.device, threads=args.threads)
     with open_source(args.source) as source:
         if source.is_live:
@@ -61,3 +62,13 @@ def run(args: argparse.Namespace) -> int:
     for rank, p in enumerate(picks[:10], 1):
         print(f"  {rank:2d}. frame {p.index:6d}  score {p.score:.3f}  uncertain {100 * p.uncertain_share:.1f} %")
     return 0
+
+
+def _check_output(output: str) -> None:
+    """-o must be a folder or not exist yet (a file there is the user's: never replaced)."""
+    from pathlib import Path
+
+    from models.errors import UserInputError
+
+    if Path(output).exists() and not Path(output).is_dir():
+        raise UserInputError(f"-o {output!r} is a file; give a folder for the frames and suggestions.csv (it is created when missing)")

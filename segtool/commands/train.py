@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2, help="val share when the data names no split (default 0.2)")
     p.add_argument("--random-split", action="store_true",
                    help="ignore the split the data names (train/ val/ folders, ImageSets) and split at random (seeded)")
+    p.add_argument("--propagated", default="exclude", choices=("exclude", "include"),
+                   help="label-set frames propagated along a video and not yet reviewed: leave out (default) or train on them")
     g = p.add_argument_group("fragment outlines (instance PNGs, COCO)")
     g.add_argument("--edge-width", type=int, default=3,
                    help="width in pixels of the rock_edge band drawn inside every fragment outline (default 3)")
@@ -92,7 +94,7 @@ def _config(args: argparse.Namespace):
     workers = args.workers if args.workers is not None else default_loader_workers()
     return TrainConfig(
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
-        unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
+        unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, propagated=args.propagated, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
         width_mult=args.width_mult, aspp_channels=args.aspp_channels,
         init=args.init, weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
         crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],

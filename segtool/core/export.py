@@ -1,6 +1,6 @@
 """Export a source's masks to a folder: the job behind `segtool predict` and the app's Export dialog.
 
-Chooses the sinks for the source kind (ARCHITECTURE.md "predict output layout"), refuses to mix a new
+Chooses the sinks for the source kind (docs/outputs.md), refuses to mix a new
 export into an old one, resumes an interrupted one, runs the pipeline and writes `summary.json` last.
 """
 

@@ -7,7 +7,9 @@ copies to the saver.
 - The mask is HxW uint8 class ids; `UNKNOWN` (255) = never painted, ignored in training. The eraser
   paints unknown.
 - Instances (HxW uint16, 0 = none) exist once a fragment is outlined: each closed outline is one new
-  fragment id and also paints its class.
+  fragment id and also paints its class. Any other edit that changes a pixel's class takes the pixel out
+  of its fragment (instance 0), so instances and mask never disagree: painting background over a fragment
+  or erasing it removes it, painting its own class over it keeps it.
 - Undo history: one entry per stroke/fill, holding only the changed rectangle before and after
   (napari's Labels layer does the same), bounded by `max_undo_bytes`; the oldest entries go first.
 """
@@ -151,7 +153,21 @@ class LabelEditor:
             return
         y0, y1 = int(changed[0].min()), int(changed[0].max()) + 1
         x0, x1 = int(changed[1].min()), int(changed[1].max()) + 1
-        self._push(_Edit(y0, y1, x0, x1, before[y0:y1, x0:x1].copy(), self._mask[y0:y1, x0:x1].copy()))
+        ib, ia = self._drop_instances(y0, y1, x0, x1, before[y0:y1, x0:x1])
+        self._push(_Edit(y0, y1, x0, x1, before[y0:y1, x0:x1].copy(), self._mask[y0:y1, x0:x1].copy(), ib, ia))
+
+    def _drop_instances(self, y0: int, y1: int, x0: int, x1: int, mask_before: np.ndarray):
+        """Take pixels whose class changed in the box out of their fragment; (instances before, after) of
+        the box for the undo entry, or (None, None) when no fragment was touched."""
+        if self._inst is None:
+            return None, None
+        box = self._inst[y0:y1, x0:x1]
+        hit = (mask_before != self._mask[y0:y1, x0:x1]) & (box > 0)
+        if not hit.any():
+            return None, None
+        before = box.copy()
+        box[hit] = 0
+        return before, box.copy()
 
     def _paint_segment(self, a: tuple[float, float], b: tuple[float, float]) -> None:
         assert self._stroke is not None
@@ -179,6 +195,13 @@ class LabelEditor:
             return False
         return self._apply(rr, cc, value)
 
+    def fill_region(self, region: np.ndarray, value: int) -> bool:
+        """Paint every True pixel of the HxW bool `region` (e.g. GrabCut's object) with `value`; one undo step."""
+        if region.shape != self._mask.shape:
+            raise ValueError(f"region {region.shape} does not fit the frame {self._mask.shape}")
+        rr, cc = np.nonzero(region)
+        return self._apply(rr, cc, value)
+
     def fill_regions(self, segments: np.ndarray, points: Sequence[tuple[float, float]], value: int) -> bool:
         """Fill every superpixel of `segments` under one of `points` with `value`."""
         if segments.shape != self._mask.shape:
@@ -200,9 +223,11 @@ class LabelEditor:
         self._apply(rr, cc, value, instance=new_id)
         return new_id
 
-    def set_from_prediction(self, pred: np.ndarray, confidence: np.ndarray | None = None, threshold: float = 0.0) -> None:
+    def set_from_prediction(self, pred: np.ndarray, confidence: np.ndarray | None = None, threshold: float = 0.0,
+                            instances: np.ndarray | None = None) -> None:  # fmt: skip
         """Replace the labels by the model's mask; pixels whose confidence is below `threshold` stay
-        unknown (for the user to paint). One undo entry."""
+        unknown (for the user to paint). `instances`: the fragments of the prediction (a fragment model),
+        which replace the frame's fragments (none where the confidence is too low). One undo entry."""
         if pred.shape != self._mask.shape:
             raise ValueError(f"prediction {pred.shape} does not fit the frame {self._mask.shape}")
         new = np.array(pred, np.uint8, copy=True)
@@ -211,7 +236,13 @@ class LabelEditor:
         before = self._mask.copy()
         self._mask[...] = new
         h, w = self._mask.shape
-        self._push(_Edit(0, h, 0, w, before, new.copy()))
+        if instances is None:
+            ib, ia = self._drop_instances(0, h, 0, w, before)
+        else:
+            ib = np.zeros((h, w), np.uint16) if self._inst is None else self._inst.copy()
+            self._inst = np.where(new == UNKNOWN, 0, instances).astype(np.uint16)
+            ia = self._inst.copy()
+        self._push(_Edit(0, h, 0, w, before, new.copy(), ib, ia))
 
     def _polygon_pixels(self, points):
         if len(points) < 3:
@@ -229,7 +260,9 @@ class LabelEditor:
         self._mask[rr, cc] = value
         if instance is not None and self._inst is not None:
             self._inst[rr, cc] = instance
-        ia = self._inst[y0:y1, x0:x1].copy() if ib is not None and self._inst is not None else None
+            ia = self._inst[y0:y1, x0:x1].copy()
+        else:
+            ib, ia = self._drop_instances(y0, y1, x0, x1, mb)
         self._push(_Edit(y0, y1, x0, x1, mb, self._mask[y0:y1, x0:x1].copy(), ib, ia))
         return True
 

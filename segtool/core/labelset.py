@@ -5,11 +5,20 @@ LABELS/images/<name>.png|.jpg     photos, or video frames saved as <video stem>_
 LABELS/masks/<name>.png           8-bit class ids; 255 = unknown (never painted), ignored in training
 LABELS/instances/<name>.png       16-bit fragment ids (only when fragments were outlined)
 LABELS/classes.json               [{"name": ..., "color": [r, g, b]}, ...]
-LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...]}
+LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...],
+                                   "fragments": {"interior": "rock", "edge": "rock_edge"}}  (fragment models)
 LABELS/IMPORT_INCOMPLETE.json     only while an import runs: a set that has it is unfinished
 ```
 
 Every reader validates these files through `training.labelset_schema` (one schema, shared with training).
+
+A label set for a fragment model (a checkpoint with a `fragments` entry naming an edge class) stores the
+outlined fragments in instances/ and never paints the edge class: training derives the edge band from the
+instances (`training.data.labelset.labelset_classes`).
+
+
+A propagated frame's entry also has `"propagated_from": <stem>` and `"reviewed": false` until the user
+accepts or corrects it (then `true`); `segtool train --propagated exclude` leaves the unreviewed ones out.
 
 Every file is written to a temporary name and renamed, the mask last but one and the manifest last, so a
 kill at any instant leaves either the old frame or the new one. CVAT "Segmentation mask 1.1" import and
@@ -23,7 +32,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,7 @@ from models.atomic import describe_write_error
 from models.errors import UserInputError
 from segtool.core.sinks._files import atomic_write_bytes
 from training import labelset_schema as schema
+from training.data.labelset import labelset_fragments  # training is below core: allowed
 from training.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
 
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
@@ -47,6 +57,8 @@ class LabelledFrame:
     source: str | None = None  # the video or photo it came from
     frame: int | None = None  # frame index in that video
     pts_s: float | None = None
+    propagated_from: str | None = None  # the frame (stem) whose labels were propagated here; None = painted
+    reviewed: bool = True  # False: propagated and not yet accepted or corrected by the user
 
     @property
     def stem(self) -> str:
@@ -59,6 +71,12 @@ def frame_name(source: str | os.PathLike, frame: int | None) -> str:
     return stem if frame is None else f"{stem}_{int(frame):06d}"
 
 
+def _manifest_fragments(doc: Any) -> dict | None:
+    """The manifest's `fragments` entry, if it holds a well-formed one (checked against the classes later)."""
+    entry = doc.get("fragments") if isinstance(doc, dict) else None
+    return entry if isinstance(entry, dict) else None
+
+
 def _png_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG")
@@ -68,19 +86,24 @@ def _png_bytes(a: np.ndarray) -> bytes:
 class LabelSet:
     """A label-set folder. Not thread-safe: one owner (the label-mode worker) writes it."""
 
-    def __init__(self, root: str | os.PathLike, classes: list[dict[str, Any]], frames: list[LabelledFrame]) -> None:
+    def __init__(self, root: str | os.PathLike, classes: list[dict[str, Any]], frames: list[LabelledFrame],
+                 fragments: dict | None = None) -> None:  # fmt: skip
         self.root = Path(root)
         self.classes = classes
         self._frames = {f.stem: f for f in frames}
         # Why the set is unfinished (an import was stopped), or None: shown by `labels info` and the app,
         # refused by export and training.
         self.incomplete: str | None = schema.incomplete_import(root)
+        # {"interior", "edge"} for a fragment model's set (the edge class is derived, never painted), else None
+        self.fragments = labelset_fragments({"fragments": fragments}, [c["name"] for c in classes])
 
     # --- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]]) -> LabelSet:
-        """A new label set (or the existing one at `root` when its classes are the same)."""
+    def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]], fragments: dict | None = None) -> LabelSet:
+        """A new label set (or the existing one at `root` when its classes are the same).
+
+        `fragments`: the model's `fragments` entry; with an edge class, fragments are labelled as instances."""
         root = Path(root)
         classes = schema.check_classes(classes, "the new label set's classes")
         if (root / CLASSES).is_file():
@@ -98,7 +121,7 @@ class LabelSet:
                 (root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserInputError(f"cannot create the label set {root} ({e.strerror or e}); choose a folder you can write to") from e
-        ls = cls(root, classes, [])
+        ls = cls(root, classes, [], fragments)
         atomic_write_bytes(root / CLASSES, (json.dumps(classes, indent=2) + "\n").encode())
         ls._write_manifest()
         return ls
@@ -114,12 +137,14 @@ class LabelSet:
         if not is_dir:
             raise UserInputError(f"{root} is not a label set (no such folder); create one from the app or pick its folder")
         classes = schema.read_classes(root)  # the one validation every reader shares (training.labelset_schema)
-        frames = [LabelledFrame(**e) for e in schema.read_manifest(root)]
+        entries, doc = schema.load_manifest(root)
+        frames = [_review_from_entry(LabelledFrame(**{k: e[k] for k in ("image", "source", "frame", "pts_s")}), e)
+                  for e in entries]  # fmt: skip
         listed = {f.stem for f in frames}
         for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest
             if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.stem not in listed and not img.name.startswith("."):
                 frames.append(LabelledFrame(img.name))
-        return cls(root, classes, frames)
+        return cls(root, classes, frames, _manifest_fragments(doc))
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -191,20 +216,28 @@ class LabelSet:
         frame: int | None = None,
         pts_s: float | None = None,
         instances: np.ndarray | None = None,
+        propagated_from: str | None = None,
     ) -> LabelledFrame:
-        """Save one frame's labels: the image once, then the mask (and instances), then the manifest."""
+        """Save one frame's labels: the image once, then the mask (and instances), then the manifest.
+
+        `propagated_from`: the stem of the frame these labels were propagated from; the frame is then marked
+        "propagated, not reviewed". A save without it (the user's own labels) marks a propagated frame reviewed.
+        """
         if mask.shape != rgb.shape[:2] or mask.dtype != np.uint8:
             raise ValueError(f"mask {mask.shape} {mask.dtype} does not fit image {rgb.shape}")
         bad = np.setdiff1d(np.unique(mask), [*range(len(self.classes)), UNKNOWN])
         if bad.size:
             raise UserInputError(f"mask has values {bad.tolist()} that are no class of this label set (0..{len(self.classes) - 1}, 255 unknown)")
         stem = self.stem_for(source, frame)
-        entry = LabelledFrame(f"{stem}.png", str(source), frame, pts_s)
+        entry = _with_review(LabelledFrame(f"{stem}.png", str(source), frame, pts_s), self._frames.get(stem), propagated_from)
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
         else:
             self._check_kept_image(img_path, rgb)
+        if instances is not None and (instances.shape != mask.shape or int(instances.max(initial=0)) > 65535
+                                      or int(instances.min(initial=0)) < 0):  # fmt: skip
+            raise ValueError(f"instances {instances.shape} {instances.dtype} do not fit mask {mask.shape} as 16-bit ids")
         if instances is not None:
             (self.root / "instances").mkdir(exist_ok=True)
             atomic_write_bytes(self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16)))
@@ -222,12 +255,57 @@ class LabelSet:
                 f"{img_path} is {w}x{h} but this frame is {rgb.shape[1]}x{rgb.shape[0]}: the footage changed since "
                 "the frame was labelled — label it in a new label set, or delete the old image and its mask"
             )
+    @property
+    def paintable(self) -> list[int]:
+        """Class ids the user paints: every class but a fragment model's edge class (derived in training)."""
+        edge = self.fragments["edge"] if self.fragments else None
+        return [i for i, n in enumerate(self.class_names) if n != edge]
+
+
+    # --- propagated frames (issue 21) -------------------------------------------------------------
+
+    def unreviewed(self) -> list[LabelledFrame]:
+        """Frames marked "propagated, not reviewed", in manifest order."""
+        return [f for f in self._frames.values() if not f.reviewed]
+
+    def mark_reviewed(self, stem: str) -> LabelledFrame:
+        """The user accepted a propagated frame as it is: clear its "not reviewed" mark (manifest only)."""
+        f = self._frames[stem]
+        if not f.reviewed:
+            self._frames[stem] = f = replace(f, reviewed=True)
+            self._write_manifest()
+        return f
 
     def _write_manifest(self) -> None:
         doc = {"format": "segtool-labels", "version": 1,
-               "frames": [{"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s}
+               "frames": [_review_entry(f, {"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s})
                           for f in self._frames.values()]}  # fmt: skip
+        if self.fragments:
+            doc["fragments"] = dict(self.fragments)
         atomic_write_bytes(self.root / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def _with_review(entry: LabelledFrame, old: LabelledFrame | None, propagated_from: str | None) -> LabelledFrame:
+    """A saved frame's review mark: propagated → not reviewed; the user's save of a propagated frame → reviewed
+    (where it came from is kept)."""
+    if propagated_from is not None:
+        return replace(entry, propagated_from=propagated_from, reviewed=False)
+    if old is not None and old.propagated_from is not None:
+        return replace(entry, propagated_from=old.propagated_from, reviewed=True)
+    return entry
+
+
+def _review_entry(f: LabelledFrame, entry: dict[str, Any]) -> dict[str, Any]:
+    """Manifest fields of a propagated frame (none for a painted one, so older readers see no change)."""
+    if f.propagated_from is not None:
+        entry.update(propagated_from=f.propagated_from, reviewed=bool(f.reviewed))
+    return entry
+
+
+def _review_from_entry(f: LabelledFrame, entry: dict[str, Any]) -> LabelledFrame:
+    if entry.get("propagated_from") is None:
+        return f
+    return replace(f, propagated_from=str(entry["propagated_from"]), reviewed=bool(entry.get("reviewed", False)))
 
 
 # --- CVAT "Segmentation mask 1.1" ----------------------------------------------------------------
@@ -342,6 +420,7 @@ def import_cvat(
     classes = [{"name": c.name, "color": list(c.color)} for c in data.classes if c.name != UNKNOWN_LABEL]
     _mark_import(Path(root), export)  # first: a kill from here on leaves a set that says it is unfinished
     ls = LabelSet.create(root, classes)
+    objects = Path(data.root) / "SegmentationObject"
     remap = np.arange(256, dtype=np.uint8)
     if unknown_id is not None:
         remap[unknown_id] = UNKNOWN
@@ -349,7 +428,8 @@ def import_cvat(
     for s in data.samples:
         if s.mask is None:
             continue
-        ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name)
+        ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name,
+                instances=_read_cvat_objects(objects / f"{s.mask.stem}.png"))  # fmt: skip
     (Path(root) / INCOMPLETE).unlink()  # last: the set is complete
     ls.incomplete = None
     return ls
@@ -383,3 +463,52 @@ def _mark_import(root: Path, export: str | os.PathLike) -> None:
         atomic_write_bytes(root / INCOMPLETE, (json.dumps(doc, indent=2) + "\n").encode())
     except OSError as e:
         raise UserInputError(describe_write_error(root, e)) from e
+
+
+def _read_cvat_objects(path: Path) -> np.ndarray | None:
+    """A CVAT SegmentationObject PNG as 16-bit fragment ids (None when there is none)."""
+    if not path.is_file():
+        return None
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UserInputError(f"cannot read {path}: {e} — re-export from CVAT or remove the file") from e
+    return instance_ids_from_colors(rgb)
+
+
+_VOC_VOID = (224, 224, 192)  # VOC/CVAT draw object borders in this colour: no object
+
+
+def instance_ids_from_colors(rgb: np.ndarray) -> np.ndarray:
+    """Instance colours (SegmentationObject) → HxW uint16 ids, 0 = none (black, VOC's border colour).
+
+    Colours written by `export_cvat` decode to the ids they were made from (a round trip keeps them);
+    any other colouring (CVAT's own) is numbered 1, 2, … in colour order."""
+    code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    uniq, inv = np.unique(code, return_inverse=True)
+    cols = [((int(c) >> 16) & 255, (int(c) >> 8) & 255, int(c) & 255) for c in uniq]
+    objects = [c for c in cols if c not in ((0, 0, 0), _VOC_VOID)]
+    ours = {c: _id_of_color(c) for c in objects}
+    if any(v is None for v in ours.values()) or len(set(ours.values())) != len(ours):
+        ours = {c: k + 1 for k, c in enumerate(objects)}
+    if len(ours) > 65535:
+        raise UserInputError(f"{len(ours)} objects in one SegmentationObject image; at most 65535 fit a 16-bit instance PNG")
+    lut = np.array([ours.get(c, 0) for c in cols], np.uint16)
+    return lut[inv.reshape(code.shape)]
+
+
+def _id_of_color(c: tuple[int, int, int]) -> int | None:
+    """The id `_instance_colors` gave colour `c` (Chinese remainder over its three channels), or None."""
+    residues = []
+    for v, mult, mod in ((c[0], 67, 251), (c[1], 131, 241), (c[2], 29, 239)):
+        if not 1 <= v <= mod:
+            return None
+        residues.append(((v - 1) * pow(mult, -1, mod) % mod, mod))
+    x, m = 0, 1
+    for r, mod in residues:  # the moduli are primes: combine one at a time
+        x += m * ((r - x) * pow(m, -1, mod) % mod)
+        m *= mod
+    if not 0 < x <= 65535 or tuple(_instance_colors(np.array([x]))[0]) != c:
+        return None
+    return x

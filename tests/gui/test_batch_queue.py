@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.gui.helpers import wait_for_progress
-from tests.gui.test_main_window import load
+from tests.gui.helpers import load, wait_for_progress
 from tests.videos import X264, _encode
 
 

@@ -115,7 +115,7 @@ def test_overlay_export_looks_like_the_view(qtbot, window, gui_checkpoint, clip,
     out = tmp_path / "wysiwyg"
     dlg = start(qtbot, window, out, end=1, overlay=True)
     assert "background hidden" in dlg.view_note.text() and "70 %" in dlg.view_note.text()
-    qtbot.waitUntil(lambda: not dlg.running(), timeout=60000)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)  # done delivered
     assert dlg.exit_code == 0, dlg.eta.text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["overlay_style"] == {"opacity": 0.7, "hidden_classes": ["background"]}

@@ -4,7 +4,7 @@ the CLI, "Epoch 0 of 0", a cut table header."""
 
 from __future__ import annotations
 
-from tests.unit.test_runs import fake_run
+from tests.helpers import fake_run
 
 
 def test_run_legends_differ_for_runs_of_the_same_data(qtbot, tmp_path):

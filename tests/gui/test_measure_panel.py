@@ -380,7 +380,7 @@ def test_video_plots_d50_d80_over_time(qtbot, window, rock_clip):
             window.seek(i)
         qtbot.waitUntil(lambda i=i: window.current.index == i and hub.current_index == i, timeout=60000)
         seen[window.current.pts_s] = hub.current.distribution.d_by_area["D50"]
-    assert hub.panel.time_plot.isVisible()
+    assert hub.panel.plots.isTabVisible(1)  # the over-time tab is offered for a video
     t, d50 = hub.panel.t50.getData()
     assert len(t) == 4
     np.testing.assert_allclose(d50, [seen[k] for k in sorted(seen)], equal_nan=True)
@@ -455,3 +455,93 @@ def test_settings_are_kept_for_the_next_session(qtbot, settings):
     qtbot.addWidget(win)
     assert win.measure.settings == FragmentSettings()
     win.close()
+
+
+def _wheel(widget, steps: int = 5) -> None:
+    """Real wheel events (one notch each, 120) at the widget's centre, as a mouse wheel sends them."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    at = QPointF(widget.width() / 2, widget.height() / 2)
+    for _ in range(steps):
+        ev = QWheelEvent(at, QPointF(widget.mapToGlobal(at.toPoint())), QPoint(0, 0), QPoint(0, 120),
+                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+        QApplication.sendEvent(widget, ev)
+
+
+def test_the_wheel_over_the_passing_curve_does_not_zoom_it(qtbot, window, rock_image):
+    """Issue 19: the wheel zoomed the plot into nonsense (y to -1500, x ×1e21) with no way back."""
+    hub = _measured(qtbot, window, rock_image)
+    plot = hub.panel.curve_plot
+    plot.plotItem.vb.setRange(yRange=(0, 100), padding=0)  # settle the view
+    qtbot.wait(50)
+    before = plot.plotItem.vb.viewRange()
+    _wheel(plot.viewport(), 10)
+    qtbot.wait(50)
+    assert np.allclose(plot.plotItem.vb.viewRange(), before)
+    for axis in ("left", "bottom"):  # over an axis too (pyqtgraph zooms one axis there)
+        _wheel(plot.plotItem.getAxis(axis).scene().views()[0].viewport(), 3)
+    assert np.allclose(plot.plotItem.vb.viewRange(), before)
+    assert not plot.plotItem.vb.menuEnabled()
+
+
+def test_the_measure_dock_fits_the_default_window(qtbot, settings, rock_clip):
+    """Issue 19: at the default window size (no saved geometry: 1280×800) the dock needed scrolling; the
+    two plots now share one place (tabs), so a video's panel fits."""
+    from segtool.gui.main_window import MainWindow
+
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        assert (win.width(), win.height()) == (1280, 800)
+        hub = _measured(qtbot, win, rock_clip)
+        win.seek(1)
+        qtbot.waitUntil(lambda: hub.current_index == 1 and hub.panel.plots.isTabVisible(1), timeout=60000)
+        qtbot.wait(200)
+        scroll = hub.dock.widget()
+        assert scroll.verticalScrollBar().maximum() == 0, (scroll.viewport().height(), hub.panel.minimumSizeHint())
+        assert hub.panel.curve_plot.height() >= 170
+    finally:
+        win.close()
+
+
+def test_typing_a_known_scale(qtbot, window, rock_image):
+    hub = _measured(qtbot, window, rock_image)
+    px_d50 = hub.current.distribution.d_by_area["D50"]
+    spin = hub.panel.scale_spin
+    assert spin.text() == "type mm/px"
+    spin.setFocus()
+    QTest.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(spin, "0.25")
+    assert hub.scale_tool.mm_per_px is None  # not applied digit by digit
+    QTest.keyClick(spin, Qt.Key.Key_Return)
+    assert hub.scale_tool.mm_per_px == pytest.approx(0.25)
+    side = sidecar_path(rock_image)
+    doc = json.loads(side.read_text())
+    assert doc["mm_per_px"] == pytest.approx(0.25) and doc["reference"]["kind"] == "given"
+    assert hub.current.distribution.unit == "mm"
+    assert hub.current.distribution.d_by_area["D50"] == pytest.approx(px_d50 * 0.25, rel=1e-6)
+    assert "0.25 mm/px, typed in" in hub.panel.scale_label.text() and "Unit: mm" in hub.panel.summary.text()
+    # reopened: the typed scale is loaded from beside the photo and shown in the field
+    window.measure.set_active(False)
+    hub.scale_tool._key = None
+    hub.set_active(True)
+    qtbot.waitUntil(lambda: hub.current is not None and hub.scale_tool.mm_per_px is not None, timeout=60000)
+    assert spin.value() == pytest.approx(0.25)
+
+
+def test_fines_are_not_measured_rather_than_zero(qtbot, window, rock_image):
+    hub = _measured(qtbot, window, rock_image)
+    box = hub.panel.settings_box.min_size
+    before = hub.current
+    box.setFocus()
+    QTest.keyClick(box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(box, "0")  # no minimum: no piece is a fine
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: hub.current is not None and hub.current is not before, timeout=60000)
+    d = hub.current.distribution
+    assert d.fines == 0 and d.fines_share is None
+    text = hub.panel.summary.text()
+    assert "Fines (< 0 px): not measured" in text and "0.0 %" not in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from models.checkpoint import load_checkpoint
 from segtool.core.onnx_export import export_onnx
-from tests.gui.test_main_window import load
+from tests.gui.helpers import load
 
 
 def _pick(qtbot, win, combo, key):

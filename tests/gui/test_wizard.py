@@ -438,8 +438,7 @@ def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
     """The viewer's model says "rock", the labels say "rocks": the page names the mismatch and the mapping
     typed there goes into the training config."""
     from segtool.gui.wizard import TrainingWizard
-    from tests.helpers import make_small_checkpoint
-    from tests.unit.test_train import make_dataset
+    from tests.helpers import make_dataset, make_small_checkpoint
 
     ck, _ = make_small_checkpoint(tmp_path / "viewer.pt")  # background, rock
     data = make_dataset(tmp_path / "data", classes=("background", "rocks"))
@@ -476,3 +475,36 @@ def test_data_page_unknown_class_checkbox_reaches_the_check_and_the_run(qtbot, w
     assert page.classes.item(1, 2).text() == "100.00 %"  # rock is all that is left labelled
     assert page.validatePage()
     assert wizard.config["unknown_classes"] == ["background"]
+
+
+def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpoints_size(qtbot, runs_env, tiny):
+    """Issue 19: the shipped fragment model (mobilenet ×0.5, ASPP 64) read "11 M parameters" and 520 px;
+    the counts come from the networks themselves and the size from the checkpoint."""
+    from segtool.gui.wizard import TrainingWizard
+    shipped = Path(__file__).resolve().parents[2] / "assets" / "rock_fragments.pt"
+    wiz = TrainingWizard(str(shipped), runs_env)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    try:
+        check_data(qtbot, wiz, tiny)
+        wiz.next()
+        mp = wiz.model_page
+        assert mp.from_viewer.isChecked()
+        note = mp.backbone_note.text()
+        assert "1.8 M parameters" in note and "×0.5" in note and "ASPP 64" in note and "11" not in note
+        assert mp.eval_size.value() == 512 and "checkpoint's own size" in mp.size_note.text()
+        cfg = mp.model_config()
+        assert (cfg["width_mult"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (0.5, 64, "v3plus", 512)
+        mp.eval_size.setValue(384)  # the user's own size stays while the start is unchanged
+        mp.class_map.setText("rock=rock")
+        assert mp.eval_size.value() == 384
+        mp.from_scratch.setChecked(True)
+        assert mp.eval_size.value() == 520  # the size the user had before the checkpoint proposed its own
+        assert "width_mult" not in mp.model_config()
+        mp.backbone.setCurrentIndex(mp.backbone.findData("mobilenet_v3_large"))
+        assert "11.0 M parameters" in mp.backbone_note.text()  # the standard network
+        mp.backbone.setCurrentIndex(mp.backbone.findData("resnet50"))
+        assert "39.6 M parameters" in mp.backbone_note.text()
+    finally:
+        wiz.shutdown()
+        wiz.close()

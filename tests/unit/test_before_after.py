@@ -50,3 +50,47 @@ def test_no_model_before_and_other_classes_are_said(finished_run, tmp_path):
     assert res["before"] is None and "sky, road" in res["note"]
     with pytest.raises(UserInputError, match="not a finished training run"):
         compare_on_run(tmp_path, None)
+
+
+def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_them(finished_run, tmp_path):
+    import json
+    import shutil
+
+    from segtool.core.before_after import comparison_for_run, comparison_from_report, verdict
+
+    first, second = finished_run
+    assert comparison_from_report(second) is None  # a run without "start": scored here instead
+    scored = comparison_for_run(second, first / "best.pt")
+    assert "from" not in scored and scored["before"] is not None
+    run = tmp_path / "run"
+    shutil.copytree(second, run)
+    report = json.loads((run / "report.json").read_text())
+    start = {"checkpoint": str(first / "best.pt"), "miou": 0.9, "pixel_accuracy": 0.95,
+             "per_class_iou": {"background": 0.95, "rock": 0.85}, "images": 2}  # fmt: skip
+    report["start"], report["warnings"] = start, []
+    (run / "report.json").write_text(json.dumps(report))
+    assert "from" not in comparison_for_run(run, second / "best.pt")  # recorded for another start model
+    res = comparison_for_run(run, load_checkpoint(first / "best.pt"), before_path=first / "best.pt")
+    assert res["from"] == "report.json" and res["frames"] == 2 and res["before"]["miou"] == 0.9
+    assert res["after"]["miou"] == report["miou"] and res["classes"] == ["background", "rock"]
+    assert "mean IoU" in format_comparison(res)
+    v = verdict(res)
+    assert v.before == 0.9 and v.after == report["miou"] and v.better is (report["miou"] >= 0.9)
+
+
+def test_verdict_at_least_as_good_worse_and_not_comparable():
+    from segtool.core.before_after import verdict
+
+    def res(b, a, frames=3):
+        return {"frames": frames, "classes": ["background", "rock"],
+                "before": None if b is None else {"miou": b[0], "per_class_iou": {"background": b[1], "rock": b[2]}},
+                "after": {"miou": a[0], "per_class_iou": {"background": a[1], "rock": a[2]}}}  # fmt: skip
+
+    worse = verdict(res((0.657, 0.977, 0.337), (0.322, 0.085, 0.559)))  # the walk
+    assert worse.better is False and worse.worst == ("background", 0.977, 0.085)
+    assert "old model 0.657, new model 0.322" in worse.text() and "background 0.977 → 0.085" in worse.text()
+    assert "few frames" in worse.text()
+    assert verdict(res((0.5, 0.6, 0.4), (0.5, 0.5, 0.5), frames=8)).better is True  # equal is good enough
+    assert "few frames" not in verdict(res((0.5, 0.6, 0.4), (0.5, 0.5, 0.5), frames=8)).text()
+    assert verdict(res(None, (0.5, 0.5, 0.5))).better is None
+    assert verdict(res((float("nan"), 0.5, None), (0.5, 0.5, 0.5))).better is None

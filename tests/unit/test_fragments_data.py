@@ -121,7 +121,7 @@ def test_checkpoint_fragments_entry_roundtrip_and_old_files(tmp_path, small_chec
 
 
 def test_training_on_outlines_writes_the_fragments_entry(tmp_path):
-    from tests.unit.test_train import tiny_config
+    from tests.helpers import tiny_config
     from training.trainer import train
 
     rng = np.random.default_rng(0)

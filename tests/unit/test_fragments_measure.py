@@ -185,3 +185,20 @@ def test_large_frames_are_split_on_a_subsampled_map_with_full_frame_sizes():
     assert fast.table.cx.tolist() == pytest.approx(full.table.cx.tolist(), abs=2)
     assert fast.table.feret_min_px.tolist() == pytest.approx([200, 300, 150], rel=0.02)
     assert fast.labels.shape == ids.shape and set(np.unique(fast.labels)) == {0, 1, 2, 3}
+
+
+def test_fines_share_is_not_measured_when_no_piece_is_a_fine():
+    """Issue 19: a frame whose split found no piece under the minimum size reported fines "0.0 %"; nothing
+    that small was measured, so the share is None (null in summary.json), not 0."""
+    from segtool.core.fragments.distribution import distribution
+
+    labels = np.zeros((60, 60), np.int32)
+    labels[5:25, 5:25], labels[30:50, 30:50] = 1, 2  # two 400-px squares, no fines
+    res = analyse_labels(labels, FragmentSettings(min_size_px=20))
+    assert res.distribution.fines == 0 and res.distribution.fines_share is None
+    assert res.distribution.summary()["fines_share"] is None
+    json.dumps(res.distribution.summary(), allow_nan=False)
+    labels[52:55, 2:5] = 3  # one 9-px piece: a fine, measured
+    d = analyse_labels(labels, FragmentSettings(min_size_px=20)).distribution
+    assert d.fines == 1 and d.fines_share == pytest.approx(9 / 809)
+    assert distribution(np.array([10.0]), np.array([100.0]), fines_area=0.0, fines=0).fines_share is None

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models import UserInputError, load_checkpoint, save_checkpoint
+from models import UserInputError, load_checkpoint
 from segtool.cli import main
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
@@ -63,14 +63,6 @@ def labels(shared_data):
 @pytest.fixture(scope="module")
 def oracle(truth, labels):
     return OracleEngine(truth, labels)
-
-
-@pytest.fixture(scope="module")
-def fast_ckpt(small_checkpoint, tmp_path_factory):
-    """The small real checkpoint run at a 64-pixel shorter side: real inference, fast enough for 100s of frames."""
-    ck = load_checkpoint(small_checkpoint[0])
-    ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=64))
-    return save_checkpoint(ck, tmp_path_factory.mktemp("fast") / "fast.pt")
 
 
 def _mask_files(out):

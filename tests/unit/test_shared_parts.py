@@ -211,7 +211,7 @@ def test_training_child_process_runs_with_loader_workers(tmp_path):
     any multi-core machine). The forked workers used to hang at the first batch: the child's stdin
     watcher held sys.stdin's lock, which multiprocessing takes in every fork."""
     from segtool.core.train_process import TrainProcess
-    from tests.unit.test_train import make_dataset
+    from tests.helpers import make_dataset
 
     data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
     cfg = TrainConfig(data=str(data), output=str(tmp_path / "run"), backbone="mobilenet_v3_large", epochs=1, crop_size=64,

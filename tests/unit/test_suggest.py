@@ -11,7 +11,6 @@ from PIL import Image
 from models.errors import UserInputError
 from segtool.core.frame import Prediction
 from segtool.core.suggest import FrameScore, frame_feature, pick_diverse, score_prediction
-from tests.helpers import make_small_checkpoint
 
 
 def _fs(i, score, feature=None):
@@ -59,12 +58,6 @@ def test_frame_feature_is_unit_length_and_sees_content():
     fa, fb = frame_feature(a, m, 2), frame_feature(b, m, 2)
     assert np.linalg.norm(fa) == pytest.approx(1.0)
     assert np.linalg.norm(fa - fb) > 0.1
-
-
-@pytest.fixture(scope="module")
-def fast_ckpt(tmp_path_factory):
-    path, _ = make_small_checkpoint(tmp_path_factory.mktemp("sg") / "m.pt", resize_short=96)
-    return path
 
 
 def test_suggest_cli_on_real_clip(clip, fast_ckpt, tmp_path, capsys):

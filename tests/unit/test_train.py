@@ -16,35 +16,9 @@ from models import load_checkpoint
 from models.errors import UserInputError
 from segtool.cli import main
 from tests.helpers import TINY_DATA_SIZE as SIZE
-from tests.helpers import make_dataset, tiny_config
+from tests.helpers import Recorder, make_dataset, tiny_config
 from training.engine import TrainingDiverged
-from training.events import TrainingEvents
 from training.trainer import train
-
-
-class Recorder(TrainingEvents):
-    def __init__(self, stop_at: tuple[int, int] | None = None, cancel: threading.Event | None = None, how: str = "raise"):
-        self.events: list[tuple] = []
-        self.stop_at, self.cancel, self.how = stop_at, cancel, how
-
-    def on_train_start(self, info) -> None:
-        self.events.append(("start", info.start_epoch, info.steps_per_epoch))
-
-    def on_epoch_start(self, epoch, epochs) -> None:
-        self.events.append(("epoch_start", epoch))
-
-    def on_batch_end(self, p) -> None:
-        self.events.append(("batch", p.epoch, p.step, p.loss))
-        if self.stop_at == (p.epoch, p.step):
-            if self.how == "raise":
-                raise KeyboardInterrupt
-            self.cancel.set()
-
-    def on_epoch_end(self, s) -> None:
-        self.events.append(("epoch_end", s.epoch, s.metrics.get("miou")))
-
-    def on_train_end(self, result) -> None:
-        self.events.append(("end", result.stopped))
 
 
 @pytest.fixture(scope="module")

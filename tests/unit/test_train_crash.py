@@ -23,7 +23,7 @@ from models.atomic import is_temp_name, temp_sibling
 from models.errors import UserInputError
 from segtool.cli import main
 from segtool.core.train_process import TrainProcess
-from tests.unit.test_train import Recorder, make_dataset, tiny_config
+from tests.helpers import Recorder, make_dataset, tiny_config
 from training.trainer import train
 
 REPO = Path(__file__).resolve().parents[2]

@@ -216,6 +216,8 @@ def check_dataset(
                 "pixels": int(pixels[i]),
                 "share": float(pixels[i] / labelled_px) if labelled_px else 0.0,
                 "images": int(images_with[i]),
+                # a fragment label set's edge class: drawn from the outlines, never painted
+                "derived": bool(data.fragments and c.name == data.fragments.get("edge")),
             }
         )
 
@@ -253,7 +255,12 @@ def check_dataset(
         )
     if labelled_px:
         for i, c in enumerate(data.classes):
-            if pixels[i] == 0:
+            if pixels[i] == 0 and data.fragments is not None and c.name == data.fragments.get("edge"):
+                rep.summary.append(
+                    f"note: class {i} {c.name!r} has no pixels: no fragment is outlined yet, so the edge band is "
+                    "unknown (not trained on, not scored) — outline fragments in label mode to teach it"
+                )
+            elif pixels[i] == 0:
                 rep.warnings.append(
                     f"class {i} {c.name!r} has no pixels in any mask — label some, or remove it from "
                     f"{data.class_source}; it is left out of mIoU"

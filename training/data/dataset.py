@@ -52,6 +52,9 @@ class LabelledData:
         warnings: problems found while importing that do not stop training.
         unknown_ids: class ids whose pixels are read as unknown (`ignore_index`): sparse exports where
             unpainted pixels were saved as "background" (see `set_unknown_classes`).
+        fragments: for a label set of a fragment model (`{"interior": ..., "edge": ...}`): the edge class
+            is derived from the outlined fragments (instances/), never read from the masks alone
+            (see `labelset.labelset_classes`); None for every other dataset.
     """
 
     classes: list[ClassInfo]
@@ -68,6 +71,7 @@ class LabelledData:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unknown_ids: tuple[int, ...] = ()
+    fragments: dict | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -155,6 +159,11 @@ class LabelledData:
                 ids, unknown = decode_labelme(doc, self.classes, self.ignore_index, size)
             else:
                 ids, unknown = decode_raster(read_mask_image(sample.mask), self.classes, self.coding, self.ignore_index)
+                if self.fragments is not None:
+                    from .labelset import decode_labelset_fragments  # it imports this module
+
+                    ids = decode_labelset_fragments(ids, sample.mask, self.class_names, self.coding, self.fragments,
+                                                    self.ignore_index)  # fmt: skip
         except UserInputError as exc:
             raise UserInputError(f"mask {self.display(sample.mask)}: {exc}") from exc
         except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError for some corrupt PNGs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from pathlib import Path
 
@@ -111,6 +112,8 @@ def open_dataset(
             data = import_camvid(root, class_file, val_fraction, seed)
         elif folder_pairs(root):
             data = import_folder(root, class_file, val_fraction, seed)
+            if data.fragments is not None and instances is not None:  # a label set's outlines: --edge-width
+                data.coding = dataclasses.replace(data.coding, edge_width=instances.validate().edge_width)
         elif instance_folder_pairs(root):
             data = import_instance_folder(root, instances or InstanceOptions(), val_fraction, seed)
         elif find_coco_files(root, limit=1):

@@ -80,11 +80,32 @@ def import_folder(root: Path, class_file: Path | None, val_fraction: float, seed
         _use_class_list(data, cl)
     else:
         _infer_indexed_classes(data, root)
+    _use_labelset_fragments(data, root)
     named = sorted({f"{s}/" for s, _, _ in pairs if s})
     data.assign_splits(
         val_fraction, seed, origin="folders " + " and ".join(named) if named else "folder names"
     )
     return data
+
+
+def _use_labelset_fragments(data: LabelledData, root: Path) -> None:
+    """A label set (manifest.json of label mode, or an instances/ folder beside masks/) for a fragment model:
+    its edge class is derived from the outlined fragments when read (see `labelset.labelset_classes`)."""
+    from .instances import EDGE_WIDTH
+    from .labelset import labelset_fragments, read_labelset_manifest
+
+    manifest = read_labelset_manifest(root)
+    if manifest is None and not (root / "instances").is_dir():
+        return
+    entry = labelset_fragments(manifest, data.class_names)
+    if entry is None:
+        return
+    data.fragments = entry
+    data.notes.append(
+        f"label set for a fragment model: {entry['edge']!r} is derived from the outlined fragments (instances/; "
+        f"the edge band of --edge-width, {EDGE_WIDTH} px by default), never painted; {entry['interior']!r} painted "
+        "without an outline is unknown that close to other labels (no outline says where its edge is)"
+    )
 
 
 def _use_class_list(data: LabelledData, cl: ClassList) -> None:

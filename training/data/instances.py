@@ -133,6 +133,17 @@ def rle_decode(rle: dict, height: int, width: int) -> np.ndarray:
     return flat.reshape(width, height).T
 
 
+def rle_encode(mask: np.ndarray) -> dict:
+    """HxW bool → COCO uncompressed RLE (`counts` of column-major runs, starting with a run of 0s)."""
+    flat = np.asarray(mask, bool).T.ravel()
+    change = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+    bounds = np.concatenate([[0], change, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts = [0, *counts]
+    return {"counts": [int(c) for c in counts], "size": [int(mask.shape[0]), int(mask.shape[1])]}
+
+
 def _rle_string_counts(s: str) -> list[int]:
     """pycocotools' compressed RLE string (LEB128-like, 5 bits a char, deltas from the count two back)."""
     counts: list[int] = []
@@ -344,3 +355,4 @@ def decode_instance_sample(sample: Sample, coding: MaskCoding, ignore: int) -> t
     elif known is None:
         known = np.zeros(inst.shape, bool)
     return instances_to_classes(inst, coding.edge_width, known, ignore), {}
+

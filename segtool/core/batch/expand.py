@@ -6,7 +6,7 @@ Used by `segtool predict` and meant for every multi-source command (`segtool fra
     for item in sources:            # BatchItem(source="clips/a.mp4", name="a")
         ...                         # writes OUT/<item.name>/
 
-Forms (ARCHITECTURE.md "Batch — contract"):
+Forms (docs/batch.md "What SOURCE can be"):
 - a file (image or video), `cam:N` or a stream URL: one source, as given;
 - a folder: each video file in it is one source; its images (if any) together are one more source
   (a folder holding only images is one source, exactly as a single-source predict reads it);
@@ -122,7 +122,7 @@ def _one(spec: str, base: Path | None, depth: int) -> tuple[list[str], bool]:
 
 def _list_file(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # utf-8-sig: Windows Notepad starts files with a BOM
     except OSError as e:
         raise UserInputError(f"cannot read source list {str(path)!r} ({e.strerror or e}); give @FILE with one SOURCE per line") from e
     except UnicodeDecodeError as e:

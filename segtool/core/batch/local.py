@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -93,6 +94,18 @@ def plan_workers(spec: EngineSpec, workers: int = 1, devices: Sequence[str] | No
     return [spec.on(spec.device, threads) for _ in range(workers)]
 
 
+def cap_workers(requested: int, sources: int, cores: int | None = None) -> tuple[int, str | None]:
+    """CPU worker processes worth starting: no more than the sources left (an idle worker only costs a
+    process and a model in memory) and the cores this process may use (more would share them and run no
+    faster). Returns (count, a note saying why it was capped, or None)."""
+    cores = cpu_count() if cores is None else cores
+    n = max(1, min(requested, sources, cores))
+    if n == requested:
+        return n, None
+    why = [f"{sources} source(s) to run" if sources <= n else "", f"{cores} CPU core(s)" if cores <= n else ""]  # the binding limits
+    return n, f"--workers {requested}: starting {n} worker(s) ({' and '.join(w for w in why if w)})"
+
+
 def prepare(
     state: BatchState, items: Sequence[BatchItem], opts: ExportOptions, on_state: Callable[[Any], None] | None = None
 ) -> tuple[list[BatchItem], dict[str, int | None]]:
@@ -136,6 +149,7 @@ def run_batch(
     on_state: Callable[[Any], None] | None = None,
     cancel: threading.Event | None = None,
     engine: Any | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> BatchState:
     """Run `items` (their state in `state`), writing `state.out/<name>/` and batch.json.
 
@@ -146,13 +160,21 @@ def run_batch(
         on_state: called with a source's `SourceState` when it ends.
         cancel: set it to stop; running sources end as partial (resumable), the rest stay pending.
         engine: an Engine already built (this-process runs only; the app passes none).
+        note: called with a line for the user when `workers` is capped (default: printed on stderr).
 
     Returns:
         `state`, updated. `state.problems()` lists partial and failed sources.
     """
     todo, expected = prepare(state, items, opts, on_state)
     tally = _Tally(expected)
+    if todo and not devices and workers > 1:
+        workers, why = cap_workers(workers, len(todo))
+        if why:
+            (note or _note)(why)
     specs = plan_workers(spec, workers, devices)
+    if todo and devices and len(specs) > len(todo):  # a device with no source to run would only load the model
+        (note or _note)(f"--devices: {len(specs)} given, {len(todo)} source(s) to run; starting {len(todo)} worker(s)")
+        specs = specs[: len(todo)]
     if not todo:
         return state
     if len(specs) == 1 and not devices:
@@ -160,6 +182,10 @@ def run_batch(
     else:
         _run_processes(state, todo, specs, opts, tally, checkpoint_label, progress, on_state, cancel)
     return state
+
+
+def _note(message: str) -> None:
+    print(f"segtool: note: {message}", file=sys.stderr)
 
 
 def _run_here(state, todo, spec, opts, tally, label, progress, on_state, cancel, engine) -> None:

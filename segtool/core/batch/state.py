@@ -52,6 +52,70 @@ class SourceState:
     worker: str = ""
 
 
+# --- the one reader of batch files (resume and batch-status) -----------------------------------------
+
+_FIX = "restore it from the batch's own run, or delete it and start again (--overwrite)"
+_SOURCE_TYPES: dict[str, tuple[type, ...]] = {
+    "source": (str,), "name": (str,), "output": (str,), "state": (str,), "frames_written": (int,),
+    "frames_expected": (int, type(None)), "seconds": (int, float), "message": (str,), "attempts": (int,),
+    "worker": (str,),
+}  # fmt: skip
+
+
+def _bad(path: str | Path, where: str, value: Any, want: str) -> UserInputError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return UserInputError(f"{path}: {where} is {shown}, expected {want}; the file was edited or damaged — {_FIX}")
+
+
+def read_batch_file(path: str | Path) -> dict[str, Any]:
+    """Read and check a batch file (`batch.json` or a shard's) against the format in the module docstring.
+
+    Raises:
+        UserInputError: unreadable, not JSON, not a segtool batch file, or a field of the wrong type or
+            value — naming the file, the field and its value, and the fix.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise UserInputError(f"{path} is unreadable ({e}); {_FIX}") from e
+    if not isinstance(doc, dict):
+        raise _bad(path, "the whole file", doc, "a JSON object")
+    if doc.get("format") != FORMAT:
+        raise UserInputError(f"{path} is not a segtool batch file (no \"format\": \"{FORMAT}\"); {_FIX}")
+    for key, types, want in (("command", (str,), "a text"), ("settings", (dict,), "an object"),
+                             ("fingerprint", (str,), "a text"), ("total_sources", (int,), "a whole number >= 0"),
+                             ("sources", (list,), "a list of sources")):  # fmt: skip
+        v = doc.get(key)
+        if not isinstance(v, types) or isinstance(v, bool) or (key == "total_sources" and v < 0):
+            raise _bad(path, f'"{key}"', v, want)
+    shard = doc.get("shard")
+    if shard is not None:
+        ok = isinstance(shard, dict) and all(isinstance(shard.get(k), int) and not isinstance(shard.get(k), bool) for k in ("index", "count"))
+        if not ok or not 1 <= shard["index"] <= shard["count"]:
+            raise _bad(path, '"shard"', shard, 'null or {"index": I, "count": N} with 1 <= I <= N')
+    names: set[str] = set()
+    for i, s in enumerate(doc["sources"]):
+        where = f'"sources"[{i}]'
+        if not isinstance(s, dict):
+            raise _bad(path, where, s, "an object")
+        for key, types in _SOURCE_TYPES.items():
+            v = s.get(key)
+            if key not in s and key not in ("source", "name", "state"):
+                continue  # optional (an older segtool's file may lack it): the default applies
+            if not isinstance(v, types) or isinstance(v, bool):
+                raise _bad(path, f'{where}["{key}"]', v, " or ".join("null" if t is type(None) else t.__name__ for t in types))
+        for key in ("frames_written", "frames_expected", "attempts", "seconds"):
+            if isinstance(s.get(key), (int, float)) and s[key] < 0:
+                raise _bad(path, f'{where}["{key}"]', s[key], "a number >= 0")
+        if s["state"] not in STATES:
+            raise _bad(path, f'{where}["state"]', s["state"], f"one of {', '.join(STATES)}")
+        if not s["name"] or s["name"] in names or "/" in s["name"] or s["name"] in (".", ".."):
+            raise _bad(path, f'{where}["name"]', s["name"], "a unique folder name")
+        names.add(s["name"])
+    return doc
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """`"I/N"` → (I, N) with 1 <= I <= N (shards count from 1, like `sbatch --array=1-N`)."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
@@ -145,10 +209,7 @@ class BatchState:
         return state
 
     def _adopt(self, path: Path) -> None:
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise UserInputError(f"{path} is unreadable ({e}); remove it or choose another -o") from e
+        old = read_batch_file(path)
         if old.get("settings") != self.settings or old.get("command") != self.command:
             mine, theirs = {"command": self.command, **self.settings}, {"command": old.get("command"), **(old.get("settings") or {})}
             diff = ", ".join(f"{k}: {theirs.get(k)!r} then, {mine.get(k)!r} now" for k in mine if mine.get(k) != theirs.get(k))
@@ -256,15 +317,7 @@ def merge_batches(files: Sequence[Path]) -> dict[str, Any]:
     Raises:
         UserInputError: a file is unreadable or not a segtool batch file.
     """
-    docs = []
-    for f in files:
-        try:
-            d = json.loads(Path(f).read_text())
-        except (OSError, ValueError) as e:
-            raise UserInputError(f"{f} is unreadable ({e})") from e
-        if d.get("format") != FORMAT:
-            raise UserInputError(f"{f} is not a segtool batch file (no \"format\": \"{FORMAT}\")")
-        docs.append((Path(f), d))
+    docs = [(Path(f), read_batch_file(f)) for f in files]
     by_name: dict[str, dict[str, Any]] = {}
     for f, d in docs:
         for s in d.get("sources", []):

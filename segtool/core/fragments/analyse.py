@@ -60,7 +60,7 @@ class FragmentSettings:
             raise UserInputError(f"--min-distance {self.min_distance}: use 1 or more pixels")
         if self.fit_basis not in ("area", "count", "volume"):
             raise UserInputError(f"--fit-basis {self.fit_basis!r}: use area, count or volume")
-        if self.sieve is not None and (not self.sieve or any(s <= 0 for s in self.sieve)):
+        if self.sieve is not None and (not self.sieve or not all(0 < s < float("inf") for s in self.sieve)):  # nan fails too
             raise UserInputError("--sieve needs positive sizes, e.g. 10,20,50,100")
         return self
 

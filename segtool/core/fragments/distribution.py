@@ -130,7 +130,8 @@ def distribution(
 
     Args:
         fines_area: total area of the pieces counted as fines (not in `sizes`); fines_share is its
-            share of all fragment area (fines + measured).
+            share of all fragment area (fines + measured), or None when no piece was a fine: then fines
+            were not measured (smaller than the split resolves), which is not a share of 0.
         fines: how many pieces were fines.
         sieve: sizes to report % passing at (default: 30 log-spaced sizes over the measured range).
         fit_basis: the curve the Rosin–Rammler and Swebrec fits are made to: "area" (default), "count", "volume".
@@ -138,7 +139,8 @@ def distribution(
     sizes = np.asarray(sizes, float)
     areas = np.asarray(areas, float)
     total_area = float(areas.sum()) + float(fines_area)
-    share = float(fines_area) / total_area if total_area > 0 else None
+    # No fines piece at all means fines were not measured (they are below what the split resolves), not 0 %.
+    share = float(fines_area) / total_area if total_area > 0 and fines > 0 else None
     sv = log_sizes(sizes) if sieve is None else np.asarray(sieve, float)
     wc, wa, wv = (weights_for(areas, b) for b in WEIGHTS)
     fit_w = {"count": wc, "area": wa, "volume": wv}[fit_basis]

@@ -31,13 +31,13 @@ from .analyse import (
     analyse_labels,
     analyse_prediction,
 )
+from .checks import MASK_EXTS, check_mask_sources, check_numbers, check_output, read_mask, read_records
 from .report import atomic_write, write_json
 from .results import finish
 from .scale import load_scale
 
 RECORDS = "frames.jsonl"
 SETTINGS = "fragments_settings.json"
-MASK_EXTS = (".png", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
@@ -58,12 +58,16 @@ class FragmentsOptions:
     device: str = "auto"
     threads: int | None = None
     runtime: str = "auto"
+    positions: list[str] | None = None  # --position [SOURCE=]LAT,LON (core/geo/lookup.py)
+    segment: str | None = None  # --segment time:S | distance:M (default time:window_s)
+    rolling_s: float | None = None  # --rolling S for frames.csv (default window_s)
 
     def selection(self) -> dict[str, Any]:
         """What must match when resuming."""
         return {"checkpoint": self.checkpoint and str(Path(self.checkpoint).resolve()), "from_masks": self.from_masks,
                 "interior": self.interior, "scale": self.scale, "every": self.every, "instances": self.instances,
-                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime}  # fmt: skip
+                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime,
+                **({"positions": self.positions} if self.positions else {})}  # fmt: skip
 
 
 @dataclass
@@ -104,17 +108,6 @@ def _mask_files(src: Path) -> list[Path]:
     return files
 
 
-def _read_mask(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        im.load()
-        arr = np.asarray(im)
-    if arr.ndim == 3:
-        if not ((arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all()):
-            raise UserInputError(f"{path} is a colour image; --from-masks needs one-channel masks (ids or 0/1)")
-        arr = arr[..., 0]
-    return arr.astype(np.int64)
-
-
 def _source_name(src: str, multi: bool) -> str:
     """A source's name in the results: its file or folder name (the set's name for a labels folder
     called instances/ or masks/)."""
@@ -131,7 +124,7 @@ def iter_items(sources: list[str], opts: FragmentsOptions, open_source) -> Itera
         prefix = f"{sname.replace('/', '_')}_" if multi else ""
         if opts.from_masks:
             for i, p in enumerate(_mask_files(Path(src))[:: opts.every]):
-                yield _Item(f"{sname}|{p.name}", sname, i * opts.every, None, prefix + p.stem, lambda p=p: _read_mask(p), p)
+                yield _Item(f"{sname}|{p.name}", sname, i * opts.every, None, prefix + p.stem, lambda p=p: read_mask(p), p)
             continue
         with open_source(src) as source:
             folder = source.kind == "folder"
@@ -148,25 +141,13 @@ def iter_items(sources: list[str], opts: FragmentsOptions, open_source) -> Itera
 # --- records ---------------------------------------------------------------------------------------
 
 
-def read_records(path: Path) -> list[dict]:
-    """Complete JSON lines of frames.jsonl; a torn last line (crash mid-write) is dropped."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            break
-    return out
-
-
 def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict]:
     settings_doc = {"sources": [str(s) for s in sources], **opts.selection()}
     out.mkdir(parents=True, exist_ok=True)
     have = (out / SETTINGS).is_file() or (out / RECORDS).is_file()
     if have and opts.overwrite:
-        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png"):
+        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png",
+                     "places.csv", "frames.csv", "fragments.geojson"):
             (out / name).unlink(missing_ok=True)
         have = False
     if have and not opts.resume:
@@ -176,6 +157,8 @@ def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict
             old = json.loads((out / SETTINGS).read_text())
         except (OSError, ValueError) as e:
             raise UserInputError(f"--resume: {out / SETTINGS} is unreadable ({e}); start again with --overwrite") from e
+        if not isinstance(old, dict):
+            raise UserInputError(f"--resume: {out / SETTINGS} is not a settings object (it was edited); start again with --overwrite")
         if old != settings_doc:
             diff = [k for k in settings_doc if old.get(k) != settings_doc[k]]
             raise UserInputError(f"--resume: {out} was made with other settings ({', '.join(diff)}); use the same flags, or --overwrite")
@@ -218,8 +201,7 @@ def run_fragments(
     """Measure every frame of `sources` into `out` (see the module docstring)."""
     from segtool.core.sources import open_source
 
-    if opts.every < 1:
-        raise UserInputError(f"--every {opts.every}: use 1 or more")
+    check_numbers(scale=opts.scale, window_s=opts.window_s, every=opts.every)
     if (opts.checkpoint is None) == (opts.from_masks is None):
         raise UserInputError("give either -c CHECKPOINT (fragments from a model) or --from-masks instances|binary")
     if opts.from_masks not in (None, "instances", "binary"):
@@ -228,6 +210,12 @@ def run_fragments(
         raise UserInputError("--overlay needs the photos: it works with -c CHECKPOINT, not with --from-masks")
     opts.settings.validate()
     out = Path(out)
+    check_output(out)
+    if opts.from_masks:
+        check_mask_sources(sources)
+    if opts.scale is None:
+        for src in sources:  # a damaged sidecar of a whole source is exit 2 before OUT is touched
+            load_scale(src)
     cancel = cancel or threading.Event()
     engine = spec = None
     if opts.checkpoint:
@@ -235,6 +223,7 @@ def run_fragments(
 
         engine = Engine(opts.checkpoint, device=opts.device, threads=opts.threads, runtime=opts.runtime)
         spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=opts.interior)
+    geo = _geo_lookup(sources, opts)
     records = _prepare(out, opts, sources)
     done = {r["key"] for r in records}
     if opts.instances:
@@ -271,6 +260,7 @@ def run_fragments(
                 rec = {"key": item.key, "source": item.source, "frame": item.frame, "pts_s": item.pts_s, "name": item.name,
                        "mm_per_px": mm, "scale_file": mm_from, "coverage": round(res.coverage, 5),
                        "method": spec.method if spec else opts.from_masks, "rows": _rows(res)}  # fmt: skip
+                rec.update(_geo_fields(geo, item, sources, opts))
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 records.append(rec)
@@ -291,10 +281,33 @@ def run_fragments(
     summary = finish(out, records, opts, complete=complete, seconds=time.perf_counter() - t0,
                      stopped=error or stopped, model=str(opts.checkpoint) if opts.checkpoint else None,
                      method=spec.method if spec else f"--from-masks {opts.from_masks}")  # fmt: skip
+    if records:
+        _write_geo(out, records, opts, summary, geo, sources)
     code = 0 if complete else (2 if error else (130 if stopped == "interrupted" else 1))
     if error and not records:
         raise UserInputError(error)
     return FragmentsResult(summary, out, len(records), code)
+
+
+# --- where and when: segtool/core/geo/run.py ---------------------------------------------------------
+
+
+def _geo_lookup(sources: list[str], opts: FragmentsOptions):
+    from segtool.core.geo.run import make_lookup
+
+    return make_lookup(sources, [_source_name(s, len(sources) > 1) for s in sources], opts)
+
+
+def _geo_fields(geo, item: _Item, sources: list[str], opts: FragmentsOptions) -> dict:
+    src = next(s for s in sources if item.key.startswith(_source_name(s, len(sources) > 1) + "|"))
+    return geo.record(src, item.source, item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None),
+                      item.pts_s, masks=bool(opts.from_masks))  # fmt: skip
+
+
+def _write_geo(out: Path, records: list[dict], opts: FragmentsOptions, summary: dict, geo, sources: list[str]) -> None:
+    from segtool.core.geo.run import write_outputs
+
+    write_outputs(out, records, opts, summary, geo, {_source_name(s, len(sources) > 1): s for s in sources})
 
 
 def _scale_for(item: _Item, sources, opts: FragmentsOptions, cache) -> tuple[float | None, str | None]:

@@ -81,7 +81,15 @@ def curves_png(path: Path, d: Distribution, title: str = "") -> Path | None:
         return None
     Figure = _figure()
     fig = Figure(figsize=(7.5, 4.8), dpi=110)
-    ax = fig.add_subplot(111)
+    draw_curves(fig.add_subplot(111), d, title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return atomic_write(path, buf.getvalue())
+
+
+def draw_curves(ax, d: Distribution, title: str = "", legend_size: float = 7) -> None:
+    """The passing-curve plot on `ax` (curves.png and the PDF report draw the same)."""
     x = np.sort(d.sizes)
     f_area = np.cumsum(np.asarray(d.areas)[np.argsort(d.sizes)]) / max(float(np.sum(d.areas)), 1e-12) * 100
     f_count = np.arange(1, len(x) + 1) / len(x) * 100
@@ -106,14 +114,10 @@ def curves_png(path: Path, d: Distribution, title: str = "") -> Path | None:
     ax.set_ylim(0, 100)
     ax.set_xlabel(f"size: equivalent-circle diameter ({d.unit})")
     ax.set_ylabel("% passing")
-    fines = f", fines {100 * d.fines_share:.1f} % of area" if d.fines_share else ""
+    fines = ", fines not measured" if d.fines_share is None else f", fines {100 * d.fines_share:.1f} % of area"
     ax.set_title((title + "\n" if title else "") + f"{d.fragments} fragments{fines}; fits to the {d.fit_basis} curve", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return atomic_write(path, buf.getvalue())
+    ax.legend(fontsize=legend_size, loc="lower right")
 
 
 def _plain_log_ticks(ax, lo: float, hi: float) -> None:

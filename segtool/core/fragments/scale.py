@@ -13,6 +13,8 @@ a folder may have its own, which wins over the folder's. Format (plain JSON):
      "image_size": [width, height] | null, "note": "…"}
 
 `mm_per_px` is what every tool reads; `reference` says how it was obtained so the app can draw it again.
+`Scale.from_dict` is the one reader (the CLI and the app's scale tool both use `load_scale`): any field
+of the wrong type or out of range is refused with the file, the field, its value and the fix.
 """
 
 from __future__ import annotations
@@ -30,6 +32,44 @@ from models.errors import UserInputError
 FORMAT = "segtool-scale"
 SUFFIX = ".scale.json"
 KINDS = ("line", "box", "circle", "given")
+# 1 km per pixel: far beyond any photo of rock, and small enough that areas (mm_per_px²) stay finite
+MAX_MM_PER_PX = 1e6
+_FIX = "fix the value or delete the file (the Measure panel's scale tool writes a new one)"
+
+
+def check_mm_per_px(value: Any, what: str, fix: str = "") -> float:
+    """`value` as millimetres per pixel: a finite number in (0, MAX_MM_PER_PX]; else UserInputError."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or not 0 < value <= MAX_MM_PER_PX:
+        raise UserInputError(f"{what} is {value!r}: give millimetres per pixel, a positive number up to {MAX_MM_PER_PX:g} "
+                             f"(e.g. 0.39){'; ' + fix if fix else ''}")  # fmt: skip
+    return float(value)
+
+
+def _field(where: str, name: str, value: Any, want: str) -> UserInputError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return UserInputError(f"{where}: {name} is {shown}, expected {want}; {_FIX}")
+
+
+def _opt_positive(where: str, name: str, v: Any) -> float | None:
+    if v is None:
+        return None
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+        raise _field(where, name, v, "a positive number or null")
+    return float(v)
+
+
+def _points(where: str, v: Any) -> list[list[float]]:
+    if v is None:
+        return []
+    ok = isinstance(v, list) and len(v) <= 16 and all(
+        isinstance(p, list) and len(p) == 2
+        and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in p)
+        for p in v
+    )  # fmt: skip
+    if not ok:
+        raise _field(where, "reference.points", v, "a list of [x, y] pixel pairs")
+    return [[float(a), float(b)] for a, b in v]
 
 
 @dataclass
@@ -55,15 +95,33 @@ class Scale:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "scale file") -> Scale:
+        """Read the sidecar format (module docstring), checking every field.
+
+        Raises:
+            UserInputError: not a scale file, or a field of the wrong type or out of range.
+        """
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise UserInputError(f"{where} is not a segtool scale file (no \"format\": \"{FORMAT}\")")
-        mm = d.get("mm_per_px")
-        if not isinstance(mm, (int, float)) or isinstance(mm, bool) or not mm > 0 or not math.isfinite(mm):
-            raise UserInputError(f"{where}: mm_per_px must be a positive number; got {mm!r} — fix or delete the file")
-        ref = d.get("reference") or {}
+            raise UserInputError(f"{where} is not a segtool scale file (no \"format\": \"{FORMAT}\"); {_FIX}")
+        mm = check_mm_per_px(d.get("mm_per_px"), f"{where}: mm_per_px", _FIX)
+        ref = d.get("reference")
+        if ref is None:
+            ref = {}
+        if not isinstance(ref, dict):
+            raise _field(where, "reference", ref, 'an object like {"kind": "line", "points": [[x, y], [x, y]], ...}')
         kind = ref.get("kind", "given")
-        return cls(float(mm), kind if kind in KINDS else "given", [list(map(float, p)) for p in ref.get("points") or []],
-                   ref.get("length_mm"), ref.get("height_mm"), ref.get("length_px"), d.get("image_size"), str(d.get("note", "")))  # fmt: skip
+        if kind not in KINDS:
+            raise _field(where, "reference.kind", kind, f"one of {', '.join(KINDS)}")
+        lengths = [_opt_positive(where, f"reference.{k}", ref.get(k)) for k in ("length_mm", "height_mm", "length_px")]
+        size = d.get("image_size")
+        if size is not None and not (isinstance(size, list) and len(size) == 2
+                                     and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):  # fmt: skip
+            raise _field(where, "image_size", size, "[width, height] in pixels or null")
+        note = d.get("note", "")
+        if note is None:
+            note = ""
+        if not isinstance(note, str):
+            raise _field(where, "note", note, "a text")
+        return cls(mm, kind, _points(where, ref.get("points")), *lengths, size, note)
 
 
 def _positive(value: float, what: str) -> float:
@@ -73,7 +131,7 @@ def _positive(value: float, what: str) -> float:
 
 
 def given(mm_per_px: float) -> Scale:
-    return Scale(_positive(mm_per_px, "--scale (mm per pixel)"), "given")
+    return Scale(check_mm_per_px(mm_per_px, "--scale (mm per pixel)"), "given")
 
 
 def from_line(p0: tuple[float, float], p1: tuple[float, float], length_mm: float) -> Scale:
@@ -133,7 +191,7 @@ def load_scale(source: str | os.PathLike, *, image: str | os.PathLike | None = N
         if path.is_file():
             try:
                 doc = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
                 raise UserInputError(f"cannot read scale file {path}: {e} — fix or delete it") from e
             return Scale.from_dict(doc, str(path)), path
     return None

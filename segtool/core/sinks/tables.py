@@ -86,11 +86,6 @@ class CoverageCsvSink(Sink):
             # One flush per row: a crash then loses at most the row being written.
             self._fh.flush()
 
-    def close(self, complete: bool) -> None:
-        self.finish()
-        if complete:
-            self.promote()
-
     def finish(self) -> None:
         with disk_full_as_user_error(self.partial):
             if self._fh is None:

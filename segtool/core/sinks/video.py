@@ -145,11 +145,6 @@ class _VideoFileSink(Sink):
                 pts = round(self._frames / self.rate / self.time_base)
             self._encode(av.VideoFrame.from_ndarray(image, format=self.frame_format), pts)
 
-    def close(self, complete: bool) -> None:
-        self.finish()
-        if complete:
-            self.promote()
-
     def finish(self) -> None:
         """Close the video under its partial name (playable); `promote` then gives it the final name."""
         with disk_full_as_user_error(self.partial):

@@ -27,6 +27,8 @@ from segtool.core.labelset import LabelSet, frame_name
 from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
+from segtool.gui.labeling.propagate import Propagation
+from segtool.gui.labeling.smart import SmartTools
 from segtool.gui.labeling.suggest import SuggestStrip
 from segtool.gui.labeling.teaching import TeachingActions
 from segtool.gui.labeling.tools import ToolHandlers
@@ -53,8 +55,11 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self._pending_region: list[tuple[float, float]] = []
         self._sp_threads: list[threading.Thread] = []
         self._before = None  # the Checkpoint in the viewer when "Train on my labels" was pressed
+        self._before_path: str | None = None  # and its file (report.json's recorded start must be the same)
         self._cmp_thread: threading.Thread | None = None
         self.last_comparison: dict | None = None
+        self.last_verdict = None  # segtool.core.before_after.Verdict of the last run compared
+        self._cmp_wizard = None  # the wizard whose run is being compared (its Results page gets the verdict)
         self.comparison_box: QMessageBox | None = None
 
         self.layer = LabelLayer(window.canvas)
@@ -75,9 +80,13 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.strip.frameChosen.connect(self._open_suggestion)
         window.centralWidget().layout().addWidget(self.strip)
         self.strip.hide()
+        window.worker.engineReady.connect(lambda info: self._viewer_changed(model_path=info.path))
+        window.worker.sourceOpened.connect(lambda info: self._viewer_changed(source_spec=info.spec))
 
         self._build_actions()
         self._wire()
+        self.propagation = Propagation(self)  # "Follow the video" (issue 21): its box goes into the panel
+        self.smart = SmartTools(self)  # GrabCut and intelligent scissors (issue 21)
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
         self.comparisonReady.connect(self._comparison_ready)
@@ -199,15 +208,16 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         if on:
             if w.playing:
                 w.toggle_play()
-            w.worker.confidence = True  # "start from the prediction above a confidence" needs the map
-            self.panel.set_classes(self.class_names, self.palette if self.palette is not None else np.zeros((0, 3), np.uint8))
+            w.worker.confidence = True  # always on (the window's confidence line and "start from the prediction")
+            self._show_classes()  # a fragment model's edge class is not offered (tools.py)
             self.autosave_timer.start()
             if w.current is not None:
                 w.seek(w.current.index)  # the frame again, with its confidence map
                 self.on_result(w.current)
         else:
             self.autosave_timer.stop()
-            w.worker.confidence = w.panel.confidence.isChecked()
+            # The confidence map stays on: the side panel's confidence line needs it (setting it to the
+            # "Fade colours" box here switched the line off for good, issue 19).
             self.editor, self.key, self.result = None, None, None
         self._update_state()
         w.render()
@@ -219,6 +229,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.panel.set_tool(tool)
         self._poly = []
         self.layer.show_path([])
+        self.smart.cancel()
         if tool == "region":
             self._request_superpixels()
 
@@ -345,7 +356,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self.window.statusBar().showMessage("Computing the confidence map… press again in a moment", 5000)
             self.window.seek(r.index)
             return
-        ed.set_from_prediction(r.mask, r.confidence, thr)
+        mask, frags = self.prediction_start(r)  # a fragment model: its fragments as instances (tools.py)
+        ed.set_from_prediction(mask, r.confidence, thr, instances=frags)
         self._redraw()
         self._update_state()
 
@@ -363,6 +375,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                                          f"labelled{unfinished}<br><small>{self.labelset.root}</small>")  # fmt: skip
 
     def _update_state(self) -> None:
+        self.propagation.refresh()
         ed = self.editor
         if ed is None:
             self.panel.state.setText("")
@@ -376,6 +389,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
     def shutdown(self) -> None:
         self.autosave_timer.stop()
+        self.propagation.shutdown()
+        self.smart.wait(10.0)
         if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
             self.save()
         self.strip.shutdown()

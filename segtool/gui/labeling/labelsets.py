@@ -5,11 +5,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from models.classes import default_colors
 from models.errors import UserInputError
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
+
+
+def default_label_folder(source) -> Path:
+    """Where the first save proposes the label set, for the viewer's `SourceInfo` (see
+    `LabelSetActions.default_folder`)."""
+    if source is None or "://" in source.spec or source.spec.lower().startswith("cam:"):
+        return Path.home() / "segtool_labels"
+    p = Path(source.spec)
+    if p.is_dir():
+        return p.parent / f"{p.name}_labels"
+    if source.kind == "image" and p.parent.name:
+        return p.parent.parent / f"{p.parent.name}_labels"
+    return p.parent / f"{p.stem}_labels"
 
 
 class LabelSetActions:
@@ -25,7 +38,8 @@ class LabelSetActions:
             colors = default_colors(len(names))
         if len(names) < 2:
             raise UserInputError("a label set needs at least two classes (e.g. background, rock)")
-        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)])
+        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)],
+                             fragments=self.model_fragments())  # fmt: skip
         self._use_label_set(ls)
         return ls
 
@@ -44,20 +58,49 @@ class LabelSetActions:
         self._use_label_set_text()
         if ls.incomplete:  # said once, loudly: training and export refuse this set until it is imported again
             self.window.show_error("Unfinished label set", ls.incomplete)
-        self.panel.set_classes(ls.class_names, self.palette)
+        cls = self.cls
+        self._show_classes()  # (selects the first object class)
+        ids = self.panel.class_ids()
+        if cls in ids:
+            self.panel.classes.setCurrentRow(ids.index(cls))  # the class the user was painting stays chosen
+        if self.active and self.result is not None and self._keep_unsaved_edits(ls):
+            self.key = self.frame_key(self.result)[:2]  # the same frame, now under the set's own name
+            self._redraw()
+            self._update_state()
+            return
         self.key = None  # reload the frame's labels from the set
         if self.active and self.result is not None:
             self.on_result(self.result)
 
+    def _keep_unsaved_edits(self, ls: LabelSet) -> bool:
+        """The frame on screen has unsaved strokes (painted before any set was open: the first save asks
+        for a folder in the middle of saving): keep them, unless the user prefers labels the set already
+        holds for this frame. Reloading blindly here lost the first strokes (issue 19)."""
+        ed = self.editor
+        if ed is None or not ed.dirty:
+            return False
+        path, _, index = self.frame_key(self.result)
+        if ls.find(path, index) is None or ls.load_mask(ls.stem_for(path, index)) is None:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Labels for this frame already exist",
+                          f"{ls.root.name} already holds labels for this frame, and the frame on screen has "
+                          "labels that are not saved.", parent=self.window)  # fmt: skip
+        mine = box.addButton("Keep mine (replace the saved ones when saved)", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Load the saved ones (drop mine)", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(mine)
+        box.exec()
+        return box.clickedButton() is mine
+
     def default_folder(self) -> Path:
-        """`<source folder>/<source name>_labels`: next to the footage, where a user looks for it."""
-        src = self.window.source
-        if src is None or "://" in src.spec:
-            return Path.home() / "segtool_labels"
-        p = Path(src.spec)
-        return (p if p.is_dir() else p.parent) / f"{p.stem}_labels"
+        """Beside the footage, never inside a photo folder (the set would then sit among the photos it
+        labels): a folder of photos `gravel/` → `gravel_labels/` next to it; one photo `gravel/a.jpg` →
+        `gravel_labels/` too (its folder's set: labelling goes on photo by photo); a video
+        `clips/day1.mp4` → `clips/day1_labels/`."""
+        return default_label_folder(self.window.source)
 
     def choose_new_label_set(self) -> None:
+        if self.labelset is not None and not self.confirm_leave():  # the frame's edits go to the set they were made in
+            return
         folder, _ = QFileDialog.getSaveFileName(
             self.window, "New label set: name its folder", str(self.default_folder()), "Label-set folder (*)",
             options=QFileDialog.Option.DontConfirmOverwrite)  # fmt: skip
@@ -76,6 +119,8 @@ class LabelSetActions:
             self.window.show_error("Could not create the label set", str(e))
 
     def choose_open_label_set(self) -> None:
+        if self.labelset is not None and not self.confirm_leave():
+            return
         folder = QFileDialog.getExistingDirectory(self.window, "Open label set", str(Path.home()))
         if folder:
             try:

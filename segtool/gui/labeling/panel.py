@@ -91,8 +91,13 @@ class LabelPanel(QWidget):
         cl = QVBoxLayout(cls_box)
         self.classes = QListWidget()
         self.classes.setMaximumHeight(140)
-        self.classes.currentRowChanged.connect(lambda r: self.classChanged.emit(r) if r >= 0 else None)
+        self.classes.currentRowChanged.connect(self._row_changed)
         cl.addWidget(self.classes)
+        self.class_note = QLabel("")
+        self.class_note.setWordWrap(True)
+        self.class_note.setStyleSheet("color: gray")
+        self.class_note.hide()
+        cl.addWidget(self.class_note)
 
         view_box = QGroupBox("Labels")
         vf = QFormLayout(view_box)
@@ -138,15 +143,31 @@ class LabelPanel(QWidget):
             lay.addWidget(w)
         lay.addStretch(1)
 
-    def set_classes(self, names: Sequence[str], palette: np.ndarray) -> None:
+    def set_classes(self, names: Sequence[str], palette: np.ndarray, ids: Sequence[int] | None = None,
+                    note: str = "") -> None:  # fmt: skip
+        """List the classes `ids` (all by default) of `names`; the number keys pick rows in this order.
+        `note` says why a class is not listed (a fragment model's edge class)."""
+        ids = list(range(len(names))) if ids is None else list(ids)
         self.classes.blockSignals(True)
         self.classes.clear()
-        for i, name in enumerate(names):
-            key = f"{i + 1}  " if i < 9 else ("0  " if i == 9 else "")
-            self.classes.addItem(QListWidgetItem(color_icon(palette[i]), f"{key}{name}"))
+        for row, i in enumerate(ids):
+            key = f"{row + 1}  " if row < 9 else ("0  " if row == 9 else "")
+            item = QListWidgetItem(color_icon(palette[i]), f"{key}{names[i]}")
+            item.setData(Qt.ItemDataRole.UserRole, i)
+            self.classes.addItem(item)
         self.classes.blockSignals(False)
-        if names:
-            self.classes.setCurrentRow(min(1, len(names) - 1))  # class 1: usually the object, not background
+        self.class_note.setText(note)
+        self.class_note.setVisible(bool(note))
+        if ids:
+            self.classes.setCurrentRow(min(1, len(ids) - 1))  # row 1: usually the object, not background
+
+    def class_ids(self) -> list[int]:
+        """The class id of each row of the class list."""
+        return [int(self.classes.item(r).data(Qt.ItemDataRole.UserRole)) for r in range(self.classes.count())]
+
+    def _row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.classChanged.emit(int(self.classes.item(row).data(Qt.ItemDataRole.UserRole)))
 
     def set_tool(self, key: str) -> None:
         self.tool_buttons[key].setChecked(True)

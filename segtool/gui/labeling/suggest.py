@@ -57,15 +57,22 @@ class SuggestStrip(QWidget):
         self._done.connect(self._on_done)
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._run = 0  # the run whose result is awaited; a result of an older run is dropped
         self.picks: list = []
+        self.made_for: tuple[str, str] | None = None  # (model path, source spec) the ranking belongs to
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, source_spec: str, checkpoint, n: int, *, every: int = 1, threshold: float = 0.6) -> None:
+    def start(self, source_spec: str, checkpoint, n: int, *, every: int = 1, threshold: float = 0.6,
+              model_path: str | None = None) -> None:  # fmt: skip
         """Score every `every`-th frame of the source in a background thread. `checkpoint`: a loaded
-        Checkpoint (shared read-only; the Engine copies its weights) or a file path."""
+        Checkpoint (shared read-only; the Engine copies its weights) or a file path; `model_path` names it
+        (the strip is cleared when another model is opened)."""
         self.cancel()
+        self._run += 1
+        run = self._run
+        self.made_for = (str(model_path if model_path is not None else checkpoint), str(source_spec))
         self.list.clear()
         self.bar.setRange(0, 0)
         self.bar.show()
@@ -87,9 +94,9 @@ class SuggestStrip(QWidget):
                     scores = score_frames(src, engine, every=every, threshold=threshold, cancel=cancel,
                                           progress=lambda p: self._progress.emit(p.done, total or 0))  # fmt: skip
                 picks = [] if cancel.is_set() else pick_diverse(scores, n)
-                self._done.emit(picks, "cancelled" if cancel.is_set() else "")
+                self._done.emit((run, picks), "cancelled" if cancel.is_set() else "")
             except Exception as e:  # noqa: BLE001 - shown to the user, never kills the window
-                self._done.emit([], f"{type(e).__name__}: {e}" if not str(e) else str(e))
+                self._done.emit((run, []), f"{type(e).__name__}: {e}" if not str(e) else str(e))
 
         self._thread = threading.Thread(target=work, name="segtool-suggest", daemon=True)
         self._thread.start()
@@ -102,7 +109,19 @@ class SuggestStrip(QWidget):
             self.bar.setRange(0, total)
             self.bar.setValue(done)
 
-    def _on_done(self, picks: list, message: str) -> None:
+    def clear(self) -> None:
+        """Forget the ranking (the model or the footage changed: its frames and scores belong to the old
+        one): stop a run in progress, empty the list, hide the strip."""
+        self.cancel()
+        self._run += 1
+        self.picks, self.made_for = [], None
+        self.list.clear()
+        self.hide()
+
+    def _on_done(self, result: tuple, message: str) -> None:
+        run, picks = result
+        if run != self._run:
+            return  # a run that was cleared or replaced since
         self.bar.hide()
         self.cancel_btn.hide()
         self.picks = picks

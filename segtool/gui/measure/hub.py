@@ -122,9 +122,11 @@ class MeasureHub(QObject):
         for kind, a in p.kind_actions.items():
             a.triggered.connect(lambda _c=False, k=kind: self.set_scale_tool(True, k))
         p.clear_btn.clicked.connect(self.scale_tool.clear)
+        p.scale_spin.valueChanged.connect(self._scale_typed)
         p.settings_box.set_settings(self.settings)
         p.settings_box.changed.connect(self._settings_changed)
         p.export_btn.clicked.connect(self.report.export)
+        p.pdf_btn.clicked.connect(self.report.pdf.write)
         window.worker.engineReady.connect(lambda info: self._model_changed())
 
     def _build_actions(self) -> None:
@@ -272,12 +274,13 @@ class MeasureHub(QObject):
     def _show(self) -> None:
         p = self.panel
         mm = self._mm()
+        p.show_scale(mm)
         if mm is not None:
             f = self.scale_tool.file
             where = f" (from {f.name})" if f is not None else " (not saved)"
             p.scale_label.setText(f"Scale: {mm:.4g} mm/px, {reference_text(self.scale_tool.scale)}{where} — sizes in mm.")
         else:
-            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line, box or circle to get mm).")
+            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line, box or circle, or type mm/px).")
         res = self.current
         if self.problem is not None or res is None:
             if self.problem is not None:
@@ -372,6 +375,14 @@ class MeasureHub(QObject):
         self.act_cancel.setEnabled(on)
         tool.set_drawing(on)
 
+    def _scale_typed(self, mm_per_px: float) -> None:
+        """A scale typed in the dock (0, "type mm/px": none, as Clear scale)."""
+        if mm_per_px > 0:
+            self.scale_tool.set_given(mm_per_px)
+        else:
+            self.scale_tool.clear()
+        self.panel.show_scale(self._mm())  # what is in force (a cancelled clear keeps the old scale)
+
     def _scale_changed(self) -> None:
         """The scale in force changed: the same fragments, the distribution in the new unit."""
         token, spec, _, settings = self._state
@@ -435,4 +446,5 @@ class MeasureHub(QObject):
 
     def shutdown(self) -> None:
         self.report.runner.shutdown()
+        self.report.pdf.shutdown()
         self.window.canvas.viewport().removeEventFilter(self)

@@ -8,9 +8,19 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from models.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSpec, FrameFragments
@@ -48,6 +58,15 @@ class _SizeAxis(pg.AxisItem):
         return out
 
 
+class _PlotTabs(QTabWidget):
+    """The plots' tabs, asking for a modest height: the dock's scroll area sizes the panel to its preferred
+    height (the wrapped labels make it height-for-width), and pyqtgraph's 480-px preferred plot made the
+    panel taller than the default window. The tabs still take all the room the dock has."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt naming)
+        return QSize(super().sizeHint().width(), self.minimumSizeHint().height())
+
+
 class MeasurePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,11 +98,29 @@ class MeasurePanel(QWidget):
             self.kind_actions[kind] = a
         self.scale_btn.setMenu(menu)
         self.show_kind("line")
+        # A known scale typed in (a camera at a fixed height, a scale measured before): no drawing needed.
+        self.scale_spin = QDoubleSpinBox()
+        self.scale_spin.setObjectName("measure-scale-mm-per-px")
+        self.scale_spin.setRange(0.0, 10_000.0)
+        self.scale_spin.setDecimals(4)
+        self.scale_spin.setSuffix(" mm/px")
+        self.scale_spin.setSpecialValueText("type mm/px")  # shown at 0 = no scale
+        self.scale_spin.setKeyboardTracking(False)  # applied on Enter or leaving the field, not per digit
+        self.scale_spin.setToolTip("Type a known scale in millimetres per pixel and press Enter (saved beside the "
+                                   "picture, like a drawn scale; the CLI's --scale)")  # fmt: skip
         self.clear_btn = QPushButton("Clear scale")
         self.export_btn = QPushButton("Export report…")
-        for b in (self.scale_btn, self.clear_btn, self.export_btn):
-            row.addWidget(b)
+        self.pdf_btn = QPushButton("PDF report")  # enabled once an export is written (gui/measure/report.py)
+        self.pdf_btn.setEnabled(False)
+        self.pdf_btn.setToolTip("Write report.pdf (curves, places, map, thumbnails) into the last exported report's folder")
+        row.addWidget(self.scale_btn)
+        row.addWidget(QLabel("or"))
+        row.addWidget(self.scale_spin, 1)
         lay.addLayout(row)
+        row2 = QHBoxLayout()
+        for b in (self.clear_btn, self.export_btn, self.pdf_btn):
+            row2.addWidget(b)
+        lay.addLayout(row2)
         self.settings_box = SettingsBox()
         lay.addWidget(self.settings_box)
         lay.addWidget(self.hover)
@@ -92,7 +129,7 @@ class MeasurePanel(QWidget):
         self.curve_plot.setLogMode(x=True, y=False)
         self.curve_plot.setYRange(0, 100)
         self.curve_plot.setLabel("left", "% passing")
-        self.curve_plot.setMinimumHeight(200)
+        self.curve_plot.setMinimumHeight(170)
         self.curve_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4,
                                           name="measured")  # fmt: skip
@@ -106,17 +143,26 @@ class MeasurePanel(QWidget):
         for line in (self.d50_line, self.d80_line):
             self.curve_plot.addItem(line)
             line.hide()
-        lay.addWidget(self.curve_plot)
 
         self.time_plot = pg.PlotWidget(title="D50 / D80 over time (frames seen)")
         self.time_plot.setLabel("bottom", "time (s)")
         self.time_plot.addLegend(offset=(5, 5))
-        self.time_plot.setMinimumHeight(160)
+        self.time_plot.setMinimumHeight(170)
         self.t50 = self.time_plot.plot([], [], pen=pg.mkPen((80, 200, 255), width=2), name="D50")
         self.t80 = self.time_plot.plot([], [], pen=pg.mkPen((255, 110, 80), width=2), name="D80")
-        lay.addWidget(self.time_plot)
-        self.time_plot.hide()
-        lay.addStretch(1)
+        for plot in (self.curve_plot, self.time_plot):
+            # Fixed views: the wheel zoomed the curve into nonsense (y to -1500, x ×1e21) with no way back.
+            # The wheel now scrolls the dock; the view follows the data on its own.
+            plot.setMouseEnabled(x=False, y=False)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+        # The two plots share one place (tabs), so the dock fits the default window without scrolling.
+        self.plots = _PlotTabs()
+        self.plots.setDocumentMode(True)
+        self.plots.addTab(self.curve_plot, "Passing curve")
+        self.plots.addTab(self.time_plot, "D50 / D80 over time")
+        self.plots.setTabVisible(1, False)
+        lay.addWidget(self.plots, 1)
 
     # --- what the hub shows ----------------------------------------------------------------------
 
@@ -160,8 +206,14 @@ class MeasurePanel(QWidget):
         else:
             self.sw_curve.setData([], [])
 
+    def show_scale(self, mm_per_px: float | None) -> None:
+        """The scale in force in the typing field (0 = none), without it counting as typed."""
+        self.scale_spin.blockSignals(True)
+        self.scale_spin.setValue(mm_per_px or 0.0)
+        self.scale_spin.blockSignals(False)
+
     def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str, xlabel: str = "time (s)") -> None:
-        self.time_plot.show()
+        self.plots.setTabVisible(1, True)
         self.time_plot.setLabel("bottom", xlabel)
         self.time_plot.setLabel("left", f"size ({unit})")
         self.t50.setData(np.asarray(t, float), np.asarray(d50, float), connect="finite")
@@ -170,7 +222,7 @@ class MeasurePanel(QWidget):
     def hide_over_time(self) -> None:
         self.t50.setData([], [])
         self.t80.setData([], [])
-        self.time_plot.hide()
+        self.plots.setTabVisible(1, False)
 
 
 def fragment_row(res: FrameFragments, i: int) -> dict:
@@ -219,11 +271,20 @@ def summary_text(res: FrameFragments, min_size_px: int, with_edges: bool) -> str
     """The dock's numbers for one frame (tests compare with what `analyse_prediction` gives)."""
     d, t = res.distribution, res.table
     border = int((t.touches_border & ~t.fines & ~t.use).sum())
-    fines = "–" if d.fines_share is None else f"{100 * d.fines_share:.1f} %"
+    # No piece under the minimum size: fines (gravel in the gaps, sand) are below what the split resolves,
+    # so their share is not measured — never "0.0 %" (issue 19). A share of the pieces that were resolved
+    # is a lower bound, and says so.
+    if d.fines_share is None:
+        fines = "not measured (no piece that small was resolved)"
+    else:
+        pct = 100 * d.fines_share
+        share = "< 0.1 %" if pct < 0.05 else f"{pct:.1f} %"
+        fines = (f"{d.fines} piece{'s' if d.fines != 1 else ''}, {share} of all fragment area "
+                 "(only what the split resolved; finer material is not measured)")  # fmt: skip
     across = f", ≈ {2 * math.sqrt(min_size_px / math.pi) * res.mm_per_px:.2g} mm across" if res.mm_per_px and min_size_px else ""
     lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
              f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
-             f"Fines (< {min_size_px} px{across}): {d.fines} pieces, {fines} of all fragment area",
+             f"Fines (< {min_size_px} px{across}): {fines}",
              f"Unit: {d.unit}   Rock cover{' (with edges)' if with_edges else ''}: {100 * res.coverage:.0f} %"]  # fmt: skip
     if d.fragments < 10:
         lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")

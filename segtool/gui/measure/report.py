@@ -1,6 +1,7 @@
 """'Export report…' of the Measure panel: the same report as `segtool fragments` for the open source,
 made by the CLI itself in a child process (watched by a thread), into a new folder so nothing the user
-made is replaced."""
+made is replaced. 'PDF report' then writes report.pdf into that folder with `segtool report` (same
+child-process pattern), the same PDF the CLI writes."""
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ class ReportExport(QObject):
         self.runner.done.connect(self._done)
         self.source = ""
         self.last: object = None  # the last result (or error text)
+        self.pdf = PdfReport(hub)
 
     def export(self) -> None:
         """Run `segtool fragments` on the open source into a new folder inside one the user picks."""
@@ -133,8 +135,78 @@ class ReportExport(QObject):
         if isinstance(res, str):
             QMessageBox.warning(w, "Report failed", res)
             return
+        self.pdf.set_folder(res.out)
         msg = describe_report(res, self.source)
         if res.exit_code != 0:
             QMessageBox.warning(w, "Report incomplete", msg + f"\nStopped early (exit code {res.exit_code}).")
         else:
             QMessageBox.information(w, "Report written", msg)
+
+
+class PdfReport(QObject):
+    """'PDF report': `segtool report FOLDER` on the last exported report's folder, in a child process
+    watched by a thread; `done(path or error text)` arrives on the GUI thread."""
+
+    done = Signal(object)
+
+    def __init__(self, hub) -> None:
+        super().__init__(hub)
+        self.hub = hub
+        self.folder: Path | None = None
+        self._thread: threading.Thread | None = None
+        self._proc: subprocess.Popen | None = None
+        self._closing = False
+        self.last: object = None
+        self.done.connect(self._done)  # the hub connects panel.pdf_btn to write() once the panel exists
+
+    def set_folder(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.hub.panel.pdf_btn.setEnabled(True)
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def write(self) -> None:
+        if self.folder is None or self.running():
+            return
+        btn = self.hub.panel.pdf_btn
+        btn.setEnabled(False)
+        btn.setText("Writing PDF…")
+        folder = self.folder
+        cmd = [sys.executable, "-m", "segtool", "report", str(folder)]
+
+        def job() -> None:
+            try:
+                self._proc = proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            except OSError as e:
+                self.done.emit(f"cannot start segtool report: {e}")
+                return
+            out, err = proc.communicate()
+            if self._closing:
+                return  # the window is closing: no dialog
+            pdf = folder / "report.pdf"
+            if proc.returncode != 0 or not pdf.is_file():
+                self.done.emit((err or "").strip()[-2000:] or f"segtool report stopped (exit code {proc.returncode})")
+                return
+            self.done.emit((pdf, out.strip()))
+
+        self._thread = threading.Thread(target=job, name="measure-pdf", daemon=True)
+        self._thread.start()
+
+    def _done(self, res) -> None:
+        self.last = res
+        btn = self.hub.panel.pdf_btn
+        btn.setEnabled(True)
+        btn.setText("PDF report")
+        if isinstance(res, str):
+            QMessageBox.warning(self.hub.window, "PDF report failed", res)
+        else:
+            QMessageBox.information(self.hub.window, "PDF report written", f"{res[0]}\n{res[1]}")
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Stop a PDF being written (it is written under a temporary name: no half file) and wait for the thread."""
+        self._closing = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)

@@ -83,7 +83,7 @@ def reference_text(sc: Scale) -> str:
         return f"circle {sc.length_mm:g} mm across"
     if sc.kind == "line" and sc.length_mm:
         return f"line {sc.length_mm:g} mm"
-    return "given"
+    return "typed in" if sc.note == "typed in the Measure panel" else "given"
 
 
 class BoxSizeDialog(QDialog):

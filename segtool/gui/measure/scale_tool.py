@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from models.errors import UserInputError
-from segtool.core.fragments.scale import Scale, load_scale, save_scale
+from segtool.core.fragments.scale import Scale, given, load_scale, save_scale
 from segtool.gui.measure import scale_shapes
 from segtool.gui.measure.scale_shapes import HINTS, KINDS, Shape, reference_text
 
@@ -104,6 +104,20 @@ class ScaleTool(QObject):
             self.sketch.hide()
         if sc is None:
             return
+        self.apply(sc)
+
+    def set_given(self, mm_per_px: float) -> None:
+        """A known scale typed in (mm per pixel): in force and saved beside the source like a drawn one."""
+        try:
+            sc = given(mm_per_px)
+        except UserInputError as e:
+            QMessageBox.warning(self.window, "Scale", str(e).replace("--scale (mm per pixel)", "The scale (mm per pixel)"))
+            return
+        sc.note = "typed in the Measure panel"
+        self.apply(sc)
+
+    def apply(self, sc: Scale) -> None:
+        """Put `sc` in force for the source on screen and save it beside the source (a camera: this session)."""
         r = self.window.current
         if r is not None:
             sc.image_size = [int(r.rgb.shape[1]), int(r.rgb.shape[0])]

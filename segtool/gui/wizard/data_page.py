@@ -299,7 +299,8 @@ class DataPage(QWizardPage):
             swatch = QTableWidgetItem("")
             swatch.setBackground(QColor(*c["color"]))
             share = QTableWidgetItem(
-                f"{100 * c['share']:.2f} %" if c["pixels"] else "none — add labels or remove the class"
+                f"{100 * c['share']:.2f} %" if c["pixels"]
+                else "none — drawn along outlined fragments" if c.get("derived") else "none — add labels or remove the class"
             )
             share.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for col, item in enumerate(

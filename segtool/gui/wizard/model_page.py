@@ -21,13 +21,16 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+# Parameter counts are not written here: they are counted from the network itself (`network_params`), so
+# the standard mobilenet reads 11.0 M and a checkpoint's slim one (×0.5, ASPP 64) its own 1.8 M.
 BACKBONE_NOTES = {
-    "mobilenet_v3_large": "fastest and smallest (11 M parameters); least accurate — a laptop CPU or a quick look",
-    "resnet18": "fast (16 M); good when photos are few or the computer has no GPU",
-    "resnet34": "between resnet18 and resnet50 in speed and accuracy (26 M)",
-    "resnet50": "the usual choice: accurate, about 3× the time of resnet18 (40 M)",
-    "resnet101": "most accurate on large datasets, about 1.6× the time of resnet50 (59 M)",
+    "mobilenet_v3_large": "fastest and smallest; least accurate — a laptop CPU or a quick look",
+    "resnet18": "fast; good when photos are few or the computer has no GPU",
+    "resnet34": "between resnet18 and resnet50 in speed and accuracy",
+    "resnet50": "the usual choice: accurate, about 3× the time of resnet18",
+    "resnet101": "most accurate on large datasets, about 1.6× the time of resnet50",
 }
+DEFAULT_EVAL_SIZE = 520  # TrainConfig's eval_size, for a network that does not come from a checkpoint
 STRIDE_NOTES = {
     16: "16: the standard — good masks at normal speed",
     8: "8: finer boundaries (thin veins, small clasts), about 3× the compute and memory",
@@ -70,10 +73,41 @@ def checkpoint_network(path: str | Path | None) -> dict | None:
             net = dict(model) if isinstance(model, dict) and model.get("backbone") else None
             if net is not None:
                 net["class_names"] = [str(c.get("name")) for c in obj.get("classes") or [] if isinstance(c, dict)]
+                pre = obj.get("preprocess") if isinstance(obj.get("preprocess"), dict) else {}
+                net["resize_short"] = pre.get("resize_short")
             _NETWORKS[key] = net
         except Exception:  # noqa: BLE001 - not a segtool checkpoint: training says why when it starts
             _NETWORKS[key] = None
     return _NETWORKS[key]
+
+
+_PARAMS: dict[tuple, int] = {}
+
+
+def network_params(net: dict) -> int | None:
+    """Parameters of the network a `model` section describes (as `checkpoint_network` returns it, or just
+    backbone / output_stride / num_classes), counted on the network built on torch's meta device (no
+    memory, ~0.1 s): what the model has at inference, without the training-only auxiliary head."""
+    try:
+        import torch
+
+        from models.config import ModelConfig
+        from models.deeplab import build_from_config
+
+        fields = {k: net[k] for k in ("backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid",
+                                      "decoder", "width_mult", "aspp_channels") if net.get(k) is not None}  # fmt: skip
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items()))
+        if key not in _PARAMS:
+            with torch.device("meta"):
+                model = build_from_config(ModelConfig.create(**{**fields, "aux_head": False}))
+            _PARAMS[key] = sum(p.numel() for p in model.parameters())
+        return _PARAMS[key]
+    except Exception:  # noqa: BLE001 - an unreadable description: the note leaves the count out
+        return None
+
+
+def params_text(n: int | None) -> str:
+    return "" if n is None else f"{n / 1e6:.1f} M parameters"
 
 
 def download_mb(backbone: str, source: str) -> float | None:
@@ -145,9 +179,8 @@ class ModelPage(QWizardPage):
         self.stride.addItem("16", 16)
         self.stride.addItem("8", 8)
         self.stride_note = QLabel()
-        self.eval_size = QSpinBox(minimum=64, maximum=2048, singleStep=32, value=520, suffix=" px")
-        size_note = QLabel("photos are resized so their shorter side is this long, for validation and later "
-                           "prediction; larger keeps small things visible but is slower")  # fmt: skip
+        self.eval_size = QSpinBox(minimum=64, maximum=2048, singleStep=32, value=DEFAULT_EVAL_SIZE, suffix=" px")
+        self.size_note = size_note = QLabel("")
         for lbl in (self.backbone_note, self.stride_note, size_note, self.weights_note):
             lbl.setWordWrap(True)
             lbl.setStyleSheet("color: palette(mid);")
@@ -166,6 +199,8 @@ class ModelPage(QWizardPage):
         self.ckpt.textChanged.connect(self._update)
         self._start_chosen = False  # the default start is picked once, on the first visit
         self._chosen: tuple[str, int] | None = None  # the user's network, restored when a checkpoint is unticked
+        self._chosen_size: int | None = None  # the user's input size, restored likewise
+        self._size_from: str | None = None  # the checkpoint whose input size was proposed
 
         arch = QGroupBox("Network")
         form = QFormLayout(arch)
@@ -228,7 +263,18 @@ class ModelPage(QWizardPage):
         from_ckpt = self.from_viewer.isChecked() or self.from_file.isChecked()
         self._show_network(from_ckpt)
         bb, stride = self.backbone.currentData(), self.stride.currentData()
-        self.backbone_note.setText(BACKBONE_NOTES.get(bb, ""))
+        net = checkpoint_network(self.init_value()) if from_ckpt else None
+        if net is not None:
+            slim = [f"width ×{net['width_mult']:g}" if net.get("width_mult", 1.0) != 1.0 else "",
+                    f"ASPP {net['aspp_channels']}" if net.get("aspp_channels", 256) != 256 else "",
+                    "DeepLabV3+" if net.get("decoder") == "v3plus" else ""]  # fmt: skip
+            what = ", ".join(x for x in slim if x)
+            self.backbone_note.setText(f"this checkpoint's {bb}{f' ({what})' if what else ''}: "
+                                       f"{params_text(network_params(net))}")  # fmt: skip
+        else:
+            classes = len(self.state.check.reports[0]["classes"]) if self.state.check is not None else 2
+            count = params_text(network_params({"backbone": bb, "num_classes": classes, "output_stride": stride}))
+            self.backbone_note.setText(BACKBONE_NOTES.get(bb, "") + (f" ({count})" if count else ""))
         self.stride_note.setText(STRIDE_NOTES.get(stride, str(stride)))
         self.backbone.setEnabled(not from_ckpt)
         self.stride.setEnabled(not from_ckpt)
@@ -284,6 +330,22 @@ class ModelPage(QWizardPage):
         for combo in (self.backbone, self.stride):
             combo.blockSignals(True)
         try:
+            size = int(net["resize_short"]) if net is not None and isinstance(net.get("resize_short"), int) else None
+            # The checkpoint's own input size (what it was trained and measured at), proposed once per chosen
+            # checkpoint, so a size the user types afterwards stays.
+            init = self.init_value() if net is not None else None
+            if size is not None and init != self._size_from:
+                if self._chosen_size is None:
+                    self._chosen_size = self.eval_size.value()
+                self.eval_size.setValue(size)
+            elif net is None and self._chosen_size is not None:
+                self.eval_size.setValue(self._chosen_size)
+                self._chosen_size = None
+            self._size_from = init
+            self.size_note.setText(
+                "photos are resized so their shorter side is this long, for validation and later prediction; "
+                + (f"{size} px is the checkpoint's own size (changing it changes what the model sees)" if size
+                   else "larger keeps small things visible but is slower"))  # fmt: skip
             if net is not None:
                 if self._chosen is None:
                     self._chosen = (self.backbone.currentData(), self.stride.currentData())
@@ -316,7 +378,9 @@ class ModelPage(QWizardPage):
         """The TrainConfig fields this page decides."""
         init = self.init_value()
         pretrained = init in ("imagenet", "coco")
-        return {"init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
+        net = checkpoint_network(init) if init not in ("scratch", "imagenet", "coco") else None
+        arch = {k: net[k] for k in ("decoder", "width_mult", "aspp_channels") if net is not None and k in net}
+        return {**arch, "init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
                 "eval_size": self.eval_size.value(), "weights_file": (self.weights.text().strip() or None) if pretrained else None,
                 "head_lr_mult": 10.0 if init != "scratch" else 1.0,
                 "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else ""}  # fmt: skip

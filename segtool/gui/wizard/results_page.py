@@ -32,6 +32,8 @@ from segtool.gui.wizard.confusion import ConfusionHeatmap, save_confusion_png
 from segtool.gui.wizard.jobs import ExamplesJob, stop_thread
 
 THUMB = 150
+AMBER = "QLabel { background: #fff4d6; border: 1px solid #e0b84a; border-radius: 4px; padding: 6px; color: #3a2c00; }"
+USELESS_PROBLEMS = ("never_predicted", "iou_zero", "predicts_one_class")  # training.diagnose.model_warnings
 
 
 def label_rgb(ids: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -66,10 +68,13 @@ class ResultsPage(QWizardPage):
         self.warning = QLabel("")
         self.warning.setWordWrap(True)
         self.warning.setTextFormat(Qt.TextFormat.RichText)
-        self.warning.setStyleSheet(
-            "QLabel { background: #fff4d6; border: 1px solid #e0b84a; border-radius: 4px; padding: 6px; color: #3a2c00; }"
-        )
+        self.warning.setStyleSheet(AMBER)
         self.warning.hide()
+        # Label mode's before/after verdict: amber when the viewer kept the old model, and why.
+        self.comparison_note = QLabel("")
+        self.comparison_note.setWordWrap(True)
+        self.comparison_note.setTextFormat(Qt.TextFormat.RichText)
+        self.comparison_note.hide()
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Class", "IoU", "Share of pixels"])
         self.table.verticalHeader().hide()
@@ -92,6 +97,7 @@ class ResultsPage(QWizardPage):
 
         top = QHBoxLayout()
         left = QVBoxLayout()
+        left.addWidget(self.comparison_note)
         left.addWidget(self.warning)
         left.addWidget(self.summary)
         left.addWidget(self.table, 1)
@@ -136,17 +142,31 @@ class ResultsPage(QWizardPage):
         self._show_warnings((r or {}).get("warnings") or [])
         self._start_examples()
 
+    def show_comparison_note(self, text: str, *, warn: bool) -> None:
+        """Say on this page what the viewer did with the new model (rich text): amber when it kept the old
+        one, plain when it switched."""
+        self.comparison_note.setStyleSheet(AMBER if warn else "QLabel { padding: 6px; }")
+        self.comparison_note.setText(("⚠ " if warn else "") + text)
+        self.comparison_note.show()
+
     def _show_warnings(self, warnings: list[dict]) -> None:
         self.warning.setVisible(bool(warnings))
         if not warnings:
             return
-        items = "".join(f"<li>{html.escape(w['message'][0].upper() + w['message'][1:])}.</li>" for w in warnings)
-        tries = "".join(f"<li>{html.escape(t[0].upper() + t[1:])}</li>" for t in warnings[0]["try"])
-        self.warning.setText(
-            "<b>⚠ This model is not useful yet</b> — the scores below look better than the model is."
-            f"<ul style='margin:2px'>{items}</ul>What to try, in a new run (<b>Train…</b> in the main window):"
-            f"<ul style='margin:2px'>{tries}</ul>"
-        )
+
+        def cap(t: str) -> str:
+            return html.escape(t[:1].upper() + t[1:])
+
+        items = "".join(f"<li>{cap(str(w.get('message', w)))}.</li>" for w in warnings)
+        tries: list[str] = []
+        for w in warnings:  # training's own warnings (divergence, worse than the start) may come without advice
+            tries += [t for t in w.get("try") or [] if t not in tries]
+        useless = all(w.get("problem") in USELESS_PROBLEMS for w in warnings)
+        head = ("<b>⚠ This model is not useful yet</b> — the scores below look better than the model is." if useless
+                else "<b>⚠ Training warned about this model</b>")  # fmt: skip
+        advice = ("What to try, in a new run (<b>Train…</b> in the main window):"
+                  f"<ul style='margin:2px'>{''.join(f'<li>{cap(t)}</li>' for t in tries)}</ul>") if tries else ""  # fmt: skip
+        self.warning.setText(f"{head}<ul style='margin:2px'>{items}</ul>{advice}")
 
     def _fill_table(self, r: dict) -> None:
         per, share = r.get("per_class_iou") or {}, r.get("pixel_share") or {}
