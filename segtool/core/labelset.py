@@ -325,9 +325,9 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
     CVAT has no "unknown": unknown pixels are painted with a label named `unknown` (added only when some
     frame has them), which `import_cvat` reads back as unknown.
     """
-    out = _check_export_target(Path(out))
+    out = check_export_target(Path(out))
     colors = [list(c["color"]) for c in ls.classes]
-    masks = _checked_masks(ls)
+    masks = checked_masks(ls)
     if not masks:
         raise UserInputError(f"{ls.root} has no labelled frame to export yet")
     has_unknown = any((m == UNKNOWN).any() for m in masks.values())
@@ -344,14 +344,14 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
         z.writestr("ImageSets/Segmentation/default.txt", "\n".join(sorted(masks)) + "\n")
         for stem, m in sorted(masks.items()):
             z.writestr(f"SegmentationClass/{stem}.png", _png_bytes(lut[m]))
-            inst = _checked_instances(ls, stem, m.shape)
+            inst = checked_instances(ls, stem, m.shape)
             if inst is not None:
                 z.writestr(f"SegmentationObject/{stem}.png", _png_bytes(_instance_colors(inst)))
-    _write_export(out, buf.getvalue())
+    write_export(out, buf.getvalue())
     return out
 
 
-def _check_export_target(out: Path) -> Path:
+def check_export_target(out: Path) -> Path:
     """Refuse, before any work, an export path that is a folder, lies under a file or cannot be named."""
     try:
         is_dir, parent_ok = out.is_dir(), out.parent.is_dir()
@@ -366,19 +366,21 @@ def _check_export_target(out: Path) -> Path:
     return out
 
 
-def _write_export(out: Path, data: bytes) -> None:
+def write_export(out: Path, data: bytes) -> None:
+    """Write an export file atomically; a failed write (read-only folder, ...) is a `UserInputError`."""
     try:
         atomic_write_bytes(out, data)
     except OSError as e:  # read-only folder, not ours, ... (disk full and long names come as UserInputError)
         raise UserInputError(describe_write_error(out, e)) from e
 
 
-def _checked_instances(ls: LabelSet, stem: str, shape: tuple[int, int]) -> np.ndarray | None:
+def checked_instances(ls: LabelSet, stem: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The frame's fragment ids validated against its mask's `shape` (None when it has none)."""
     path = ls.root / "instances" / f"{stem}.png"
     return schema.read_instances(path, shape) if path.is_file() else None
 
 
-def _checked_masks(ls: LabelSet) -> dict[str, np.ndarray]:
+def checked_masks(ls: LabelSet) -> dict[str, np.ndarray]:
     """Every labelled frame's mask, validated (image present, 8-bit ids that are classes, image's size);
     refuses an unfinished import. The first problem is raised; the message names the frame and the fix."""
     if ls.incomplete:
@@ -411,14 +413,14 @@ def import_cvat(
     """
     from training.data import check_dataset, open_dataset  # training is below core: allowed
 
-    _check_import_target(Path(root))
+    check_import_target(Path(root))
     data = open_dataset(export, images=images, val_fraction=0.0, unknown_classes=unknown_classes)
     report = check_dataset(data)
     report.raise_for_errors()
     names = data.class_names
     unknown_id = names.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in names else None
     classes = [{"name": c.name, "color": list(c.color)} for c in data.classes if c.name != UNKNOWN_LABEL]
-    _mark_import(Path(root), export)  # first: a kill from here on leaves a set that says it is unfinished
+    mark_import(Path(root), export)  # first: a kill from here on leaves a set that says it is unfinished
     ls = LabelSet.create(root, classes)
     objects = Path(data.root) / "SegmentationObject"
     remap = np.arange(256, dtype=np.uint8)
@@ -430,12 +432,17 @@ def import_cvat(
             continue
         ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name,
                 instances=_read_cvat_objects(objects / f"{s.mask.stem}.png"))  # fmt: skip
-    (Path(root) / INCOMPLETE).unlink()  # last: the set is complete
-    ls.incomplete = None
+    finish_import(ls)
     return ls
 
 
-def _check_import_target(root: Path) -> None:
+def finish_import(ls: LabelSet) -> None:
+    """Remove the unfinished-import mark: the last thing an import does."""
+    (ls.root / INCOMPLETE).unlink()
+    ls.incomplete = None
+
+
+def check_import_target(root: Path) -> None:
     """An import goes into a new or empty folder only: merging into a set would replace masks painted there
     and leave its images beside masks of another size."""
     try:
@@ -456,7 +463,8 @@ def _check_import_target(root: Path) -> None:
         )
 
 
-def _mark_import(root: Path, export: str | os.PathLike) -> None:
+def mark_import(root: Path, export: str | os.PathLike) -> None:
+    """Create `root` with the unfinished-import mark in it: the first thing an import writes."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         doc = {"export": str(export), "note": "an import into this folder has not finished; delete the folder and import again"}

@@ -284,3 +284,29 @@ def test_a_real_kill_during_import_leaves_a_set_that_says_it_is_unfinished(tmp_p
     assert rc == 2 and "UNFINISHED" in out
     rc, _, err = _run(capsys, "train", tmp_path / "L", "--check")
     assert rc == 2 and "unfinished import" in err
+
+
+def test_coco_import_and_export_follow_the_same_rules(tmp_path, capsys):
+    """import-coco: never into a non-empty folder, marked until done; export-coco: bad masks, unfinished sets
+    and a folder as -o are refused, as export-cvat does."""
+    frag_classes = [*CLASSES, {"name": "rock_edge", "color": [255, 255, 0]}]
+    ls = LabelSet.create(tmp_path / "F", frag_classes, fragments={"interior": "rock", "edge": "rock_edge"})
+    rgb, mask = _frame(0)
+    ls.save(rgb, mask, source="pile.jpg", instances=(mask == 1).astype(np.uint16))
+    out = tmp_path / "f.json"
+    assert _run(capsys, "labels", "export-coco", tmp_path / "F", "-o", out)[0] == 0
+    make_set(tmp_path / "old", n=1)
+    before = _snapshot(tmp_path / "old")
+    rc, _, err = _run(capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "old")
+    assert rc == 2 and "not empty" in err and _snapshot(tmp_path / "old") == before
+    rc, _, _ = _run(capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "new")
+    assert rc == 0 and not (tmp_path / "new" / "IMPORT_INCOMPLETE.json").exists()
+    (tmp_path / "dir.json").mkdir()
+    rc, _, err = _run(capsys, "labels", "export-coco", tmp_path / "F", "-o", tmp_path / "dir.json")
+    assert rc == 2 and "is a folder" in err
+    Image.fromarray(np.stack([mask] * 3, -1)).save(tmp_path / "F" / "masks" / "pile.png")
+    rc, _, err = _run(capsys, "labels", "export-coco", tmp_path / "F", "-o", tmp_path / "g.json")
+    assert rc == 2 and "RGB colour image" in err and not (tmp_path / "g.json").exists()
+    (tmp_path / "new" / "IMPORT_INCOMPLETE.json").write_text("{}")
+    rc, _, err = _run(capsys, "labels", "export-coco", tmp_path / "new", "-o", tmp_path / "h.json")
+    assert rc == 2 and "unfinished import" in err
