@@ -194,6 +194,30 @@ def _check_export(root: Path, zpath: Path):
             np.asarray(im)
 
 
+def _check_import(zpath: Path, ls: LabelSet, truth: dict) -> None:
+    """An exit 0 of `labels import-cvat`: every imported mask says what the (edited) zip says, pixel for pixel —
+    class colours as in its labelmap, `unknown` as unknown. An edit may rename a label (`unknown` misspelt is
+    then a class of its own): the content still matches the file. With the labelmap untouched, the ids are
+    exactly the exported ones."""
+    with zipfile.ZipFile(zpath) as z:
+        labelmap = z.read("labelmap.txt")
+        colors = {}
+        for line in labelmap.decode("utf-8-sig").splitlines():
+            parts = line.strip().split(":")
+            if line.strip() and not line.startswith("#") and len(parts) >= 2:
+                colors[parts[0].strip()] = [int(v) for v in parts[1].split(",")]
+        lut = np.zeros((256, 3), np.int64)
+        lut[: len(ls.classes)] = [c["color"] for c in ls.classes]
+        if "unknown" in colors:
+            lut[255] = colors["unknown"]
+        for f in ls.frames:
+            m = ls.load_mask(f.stem)
+            rgb = np.asarray(Image.open(io.BytesIO(z.read(f"SegmentationClass/{f.stem}.png"))).convert("RGB"))
+            assert m is not None and (lut[m] == rgb).all(), f.stem
+            if "unknown" in colors and len(colors) == 4:  # the pristine labelmap's shape: ids as exported
+                assert np.array_equal(m, truth[f.stem]), f.stem
+
+
 def _case(pristine: Path, tmp_path: Path, i: int) -> Path:
     root = tmp_path / f"case{i}" / "L"
     shutil.copytree(pristine, root)
@@ -264,10 +288,7 @@ def test_edited_cvat_zip_never_tracebacks_nor_imports_wrong_masks(pristine, tmp_
                 ls = LabelSet.open(case / "L")
                 assert ls.incomplete is None
                 assert {f.stem for f in ls.frames} <= set(truth)
-                for f in ls.frames:
-                    m = ls.load_mask(f.stem)
-                    # class names may have been edited; ids and unknown must be what was exported
-                    assert m is not None and np.array_equal(m, truth[f.stem]), f.stem
+                _check_import(case / "c.zip", ls, truth)
                 _run(capsys, "labels", "info", case / "L")
         except AssertionError as e:
             raise AssertionError(f"case {i} ({what}): {e}") from None
