@@ -73,22 +73,66 @@ class Checkpoint:
                      "or use the checkpoint they came from")  # fmt: skip
         return model.eval()
 
-    def to_dict(self, half: bool = False) -> dict[str, Any]:
-        """Plain types and tensors, as saved. `half` stores convolution/linear weights as float16 (about
-        half the file size; `load_checkpoint` casts them back to float32, so use and fine-tuning are
-        unchanged apart from the rounding, ~3 significant digits). 1-D tensors (biases, BatchNorm
-        statistics) stay float32: they are few, and a tiny running variance would round to 0 in fp16."""
-        return {
+    def to_dict(self, half: bool = False, *, weights: bool = True) -> dict[str, Any]:
+        """Plain types and tensors, as saved: the one place the checkpoint format is written (an exported
+        `.onnx` model's metadata is this without the weights, `weights=False`). `half` stores
+        convolution/linear weights as float16 (about half the file size; `load_checkpoint` casts them back
+        to float32, so use and fine-tuning are unchanged apart from the rounding, ~3 significant digits).
+        1-D tensors (biases, BatchNorm statistics) stay float32: they are few, and a tiny running variance
+        would round to 0 in fp16."""
+        out = {
             "format": FORMAT,
             "version": VERSION,
             "model": self.config.to_dict(),
             "classes": [dict(c) for c in self.classes],
             "ignore_index": int(self.ignore_index),
-            "preprocess": _check_preprocess(self.preprocess),
+            "preprocess": check_preprocess(self.preprocess),
             "state_dict": {k: _stored(v, half) for k, v in self.state_dict.items()},
             "train": self.train,
             "fragments": check_fragments(self.fragments, self.class_names),
         }
+        if not weights:
+            del out["state_dict"]
+        return out
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any], *, source: str | None = None, weights: bool = True) -> Checkpoint:
+        """The one reader of the format's fields (after the caller checked `format`/`version`): config,
+        classes, preprocessing, fragments and, with `weights`, the state dict, each validated.
+        `weights=False` gives a weightless Checkpoint (an exported model's metadata).
+
+        Raises:
+            UserInputError: naming the entry that is missing or wrong (the caller adds the file and the fix).
+        """
+        if not isinstance(obj, dict):
+            raise UserInputError(f"it holds a {type(obj).__name__}, not a mapping of the checkpoint's entries")
+        try:
+            config = ModelConfig.from_dict(obj["model"])
+            classes = validate_classes(obj["classes"], require_colors=False)
+            state_dict: dict[str, torch.Tensor] = {}
+            if weights:
+                state_dict = obj["state_dict"]
+                if not is_state_dict(state_dict):
+                    raise UserInputError("its state_dict entry is not a mapping of names to tensors")
+                state_dict = _as_float32(strip_prefixes(state_dict))
+            if "preprocess" not in obj:
+                raise KeyError("preprocess")
+            ignore = obj.get("ignore_index", 255)
+            if not isinstance(ignore, int) or isinstance(ignore, bool):
+                raise UserInputError(f"ignore_index must be an integer (255: pixels without a label); got {ignore!r}")
+            train = obj.get("train")
+            if train is not None and not isinstance(train, dict):
+                raise UserInputError(f"train must be a mapping or null; got {train!r}")
+            ckpt = cls(config=config, classes=classes, state_dict=state_dict, preprocess=check_preprocess(obj["preprocess"]),
+                       ignore_index=ignore, train=train, source=source,
+                       fragments=check_fragments(obj.get("fragments"), [c["name"] for c in classes]))  # fmt: skip
+        except KeyError as e:
+            raise UserInputError(f"the entry {e} is missing") from e
+        except (TypeError, ValueError, AttributeError) as e:  # a value of the wrong type deep inside an entry
+            raise UserInputError(f"an entry has a value of the wrong type ({e})") from e
+        if len(classes) != config.num_classes:
+            raise UserInputError(f"{len(classes)} classes are named but the model has {config.num_classes} outputs")
+        return ckpt
 
 
 def fingerprint(ckpt: Checkpoint) -> str:
@@ -155,7 +199,8 @@ def _first_mismatch(expected: dict[str, tuple], got: dict[str, tuple]) -> str:
     return f"first mismatch: {extra} has no place in the model" if extra else "shapes differ"
 
 
-def _check_preprocess(p: Any) -> dict[str, Any]:
+def check_preprocess(p: Any) -> dict[str, Any]:
+    """Validate a checkpoint's `preprocess` entry (mean, std: three numbers; resize_short: int >= 16 or null)."""
     if not isinstance(p, dict):
         raise UserInputError(f"preprocess must be a dict with mean, std and resize_short; got {p!r}")
     for key in ("mean", "std"):
@@ -271,27 +316,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(f"{path} has checkpoint version {version!r}; this segtool reads version {VERSION} — upgrade segtool")
     try:
-        config = ModelConfig.from_dict(obj["model"])
-        classes = validate_classes(obj["classes"], require_colors=False)
-        state_dict = obj["state_dict"]
-        if not is_state_dict(state_dict):
-            raise UserInputError("its state_dict entry is not a mapping of names to tensors")
-        ckpt = Checkpoint(
-            config=config,
-            classes=classes,
-            state_dict=_as_float32(strip_prefixes(state_dict)),
-            preprocess=_check_preprocess(obj.get("preprocess")),
-            ignore_index=int(obj.get("ignore_index", 255)),
-            train=obj.get("train"),
-            source=str(path),
-            fragments=check_fragments(obj.get("fragments"), [c["name"] for c in classes]),
-        )
-    except KeyError as e:
-        raise CheckpointError(f"{path} is a damaged segtool checkpoint: the entry {e} is missing") from e
+        return Checkpoint.from_dict(obj, source=str(path))
     except UserInputError as e:
-        raise CheckpointError(f"{path}: {e}") from e
-    if len(classes) != config.num_classes:
-        raise CheckpointError(
-            f"{path}: {len(classes)} classes are named but the model has {config.num_classes} outputs"
-        )
-    return ckpt
+        text = str(e)
+        if text.startswith("the entry"):
+            raise CheckpointError(f"{path} is a damaged segtool checkpoint: {text}") from e
+        raise CheckpointError(f"{path}: {text}") from e

@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
         "share and writes the report (mIoU, accuracies, per-class IoU, confusion matrix) as JSON.",
         epilog="Exit codes: 0 done; 2 bad usage or input (mismatched classes or frame counts, unknown label values).",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("checkpoint", help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
     p.add_argument("data", help="labelled dataset, or an image / folder / video with --labels")
     p.add_argument("-o", "--output", default="report.json", help="report file (default ./report.json)")
     p.add_argument("--images", help="dataset: image folder for exports without images (CVAT)")

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
         epilog="Exit codes: 0 written; 1 INT8 rejected (accuracy dropped too far: the float model was written "
         "instead, the reason is in its metadata); 2 bad usage or input.",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt)")
+    p.add_argument("checkpoint", help="segtool checkpoint (.pt) or shipped model (rock_fragments, demo_rocks)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--int8", action="store_true", help="quantise to INT8 (needs --calibrate)")
     p.add_argument("--calibrate", metavar="DATA",
@@ -38,9 +38,9 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from models.checkpoint import load_checkpoint
     from models.errors import UserInputError
-    from segtool.core.onnx_export import OPSET, export_onnx
+    from segtool.core.model_file import open_model
+    from segtool.core.onnx_export import OPSET, check_writable, export_onnx
 
     out = Path(args.output)
     if out.suffix.lower() != ".onnx":
@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError("--calibrate is only used with --int8; add --int8 or drop --calibrate")
     if args.calib_frames < 1 or args.check_frames < 0:
         raise UserInputError("--calib-frames must be 1 or more and --check-frames 0 or more")
-    ck = load_checkpoint(args.checkpoint)
+    check_writable(out)  # a read-only or missing folder: exit 2 now, not after the export's work
+    model = open_model(args.checkpoint)
+    if model.is_onnx:
+        raise UserInputError(f"{model.path} is already an exported model; give the checkpoint (.pt) it was exported from")
+    ck = model.checkpoint
     if not args.int8:
         export_onnx(ck, out)
         print(f"wrote {out} (ONNX opset {OPSET}, {out.stat().st_size / 1e6:.1f} MB)")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 
 def add_parser(sub) -> None:
@@ -21,7 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("source", nargs="+", help="image, folder or video file (with --from-masks: a folder of mask PNGs)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("-c", "--checkpoint",
-                     help="segtool checkpoint (.pt); its 'fragments' entry says how to split; 'rock_fragments' = the shipped model")
+                     help="segtool checkpoint (.pt) or exported model (.onnx); its 'fragments' entry says how to split; "
+                     "'rock_fragments' = the shipped model")
     src.add_argument("--from-masks", choices=("instances", "binary"),
                      help="measure labels instead of a model: instance PNGs (0 = none, k = fragment k) as they are, "
                           "or binary rock masks split by distance transform")
@@ -76,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from models.errors import UserInputError
+    from segtool.commands._interrupt import first_ctrl_c_cancels
     from segtool.core.fragments.analyse import MIN_SIZE_PX, FragmentSettings
     from segtool.core.fragments.job import FragmentsOptions, run_fragments
     from segtool.core.fragments.split import MIN_DISTANCE
@@ -93,37 +93,21 @@ def run(args: argparse.Namespace) -> int:
         min_distance=MIN_DISTANCE if args.min_distance is None else args.min_distance, fit_basis=args.fit_basis, sieve=sieve,
     )  # fmt: skip
     checkpoint = args.checkpoint
-    if checkpoint in ("rock_fragments", "rock_fragments.pt"):
-        from pathlib import Path
+    from segtool.core.model_file import resolve_model_path, shipped_name
 
-        from segtool.demo import shipped_model
-
-        if not Path(checkpoint).is_file():
-            found = shipped_model("rock_fragments.pt")
-            if found is None:
-                raise UserInputError("the shipped model rock_fragments.pt is not installed; reinstall segtool or give -c PATH")
-            checkpoint = str(found)
+    if checkpoint is not None and shipped_name(checkpoint):  # rock_fragments → the installed file (a file of that name wins)
+        checkpoint = str(resolve_model_path(checkpoint))
     opts = FragmentsOptions(checkpoint=checkpoint, from_masks=args.from_masks, interior=args.interior, scale=args.scale,
                             every=args.every, window_s=args.window, instances=args.instances, overlay=args.overlay,
                             resume=args.resume, overwrite=args.overwrite, settings=settings, device=args.device, threads=args.threads, runtime=args.runtime,
                             positions=args.position, segment=args.segment, rolling_s=args.rolling)  # fmt: skip
     bar = tqdm(unit="frame", disable=args.quiet, desc="fragments", dynamic_ncols=True)
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop after this frame and write the results so far
-        cancel.set()
-        signal.signal(signal.SIGINT, previous)
-
-    main = threading.current_thread() is threading.main_thread()
-    if main:
-        signal.signal(signal.SIGINT, on_sigint)
-    try:
-        result = run_fragments(args.source, args.output, opts, progress=lambda n: bar.update(n - bar.n), cancel=cancel)
-    finally:
-        bar.close()
-        if main:
-            signal.signal(signal.SIGINT, previous)
+    # first Ctrl-C: stop after this frame and write the results so far; a second one interrupts at once
+    with first_ctrl_c_cancels() as cancel:
+        try:
+            result = run_fragments(args.source, args.output, opts, progress=lambda n: bar.update(n - bar.n), cancel=cancel)
+        finally:
+            bar.close()
     s = result.summary
     o = s["overall"]
     d = o["by_area"]

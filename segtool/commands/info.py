@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
         description="Print a checkpoint's backbone, output stride, classes with colours, preprocessing and "
         "training summary; for an exported .onnx model also its opset, INT8 record and the runtimes that can run it.",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("checkpoint", help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(run=run)
 
@@ -38,7 +38,7 @@ def format_text(d: dict[str, Any]) -> str:
     grid = ",".join(map(str, m["multi_grid"])) if m["multi_grid"] else "none"
     resize = f"shorter side to {pre['resize_short']} px" if pre["resize_short"] else "none (native size)"
     lines = [
-        f"checkpoint   {d['path']} ({d['size_mb']} MB)",
+        f"checkpoint   {d['path']} ({d['size_mb']} MB)" + (f", the shipped model {d['shipped']}" if d.get("shipped") else ""),
         f"model        {name}, backbone {m['backbone']}, output stride {m['output_stride']}, "
         f"ASPP rates {'/'.join(map(str, m['aspp_rates']))}, multi-grid {grid}, aux head {'yes' if m['aux_head'] else 'no'}"
         + (f", width x{m['width_mult']}" if m.get("width_mult", 1.0) != 1.0 else "")

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("source", nargs="+", metavar="SOURCE",
                    help="image, folder, video file, cam:N or stream URL; several, a glob ('clips/*.mp4') or @list.txt for a batch")
-    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--overlay", action="store_true", help="also write overlays (overlay.mp4 for videos, overlays/*.jpg for images)")
     p.add_argument("--opacity", type=float, default=0.5, help="overlay: how strongly classes colour the frame, 0-1 (default 0.5)")

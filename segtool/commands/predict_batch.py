@@ -7,10 +7,10 @@ overall progress bar and prints what failed. docs/batch.md is the user's guide.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
+
+from segtool.commands._interrupt import first_ctrl_c_cancels
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,20 +43,19 @@ def batch_requested(args: argparse.Namespace):
     return mine, items, shard
 
 
-def _settings(args: argparse.Namespace, opts) -> dict:
+def _settings(args: argparse.Namespace, opts, model_path: Path) -> dict:
     # What decides the masks: resuming with other values would mix two kinds of output in one batch.
     # Device, precision and worker counts may change between runs (resume on another machine).
-    return {"checkpoint": str(Path(args.checkpoint).resolve()), "tta": args.tta, "tile": args.tile, **opts.selection()}
+    return {"checkpoint": str(model_path.resolve()), "tta": args.tta, "tile": args.tile, **opts.selection()}
 
 
 def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -> int:
     from tqdm import tqdm
 
-    from models import load_checkpoint
     from segtool.core.batch import BatchState
     from segtool.core.batch.local import run_batch
     from segtool.core.batch.runner import EngineSpec
-    from segtool.core.onnx_export import checkpoint_from_metadata, is_onnx_path, read_metadata
+    from segtool.core.model_file import open_model
 
     if args.workers < 1:
         raise _usage(f"--workers {args.workers}: use 1 or more")
@@ -73,16 +72,17 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
         import_ray()  # missing Ray is exit 2 before OUT is touched
     if args.retries < 0:
         raise _usage(f"--retries {args.retries}: use 0 or more")
-    # a bad model file is exit 2 before anything starts (an exported .onnx carries its checkpoint as metadata)
-    ck = (checkpoint_from_metadata(read_metadata(args.checkpoint)) if is_onnx_path(args.checkpoint)
-          else load_checkpoint(Path(args.checkpoint)))  # fmt: skip
-    opts.overlay_visibility(ck.class_names)  # so is an unknown --hide class (not one failure per source)
-    state = BatchState.create(args.output, items, command="predict", settings=_settings(args, opts), all_items=all_items,
+    # a bad model file is exit 2 before anything starts; the model read here is the one the batch uses
+    # (this process's worker takes it as it is; worker processes check that the file did not change)
+    model = open_model(args.checkpoint)
+    opts.overlay_visibility(model.class_names)  # so is an unknown --hide class (not one failure per source)
+    state = BatchState.create(args.output, items, command="predict", settings=_settings(args, opts, model.path), all_items=all_items,
                               shard=shard, resume=args.resume, overwrite=args.overwrite)  # fmt: skip
     where = f" (shard {shard[0]}/{shard[1]}: {len(items)} of {len(all_items)})" if shard else ""
     if not args.quiet:
         print(f"batch: {len(items)} source(s){where} -> {state.out}/<name>/, state in {state.path.name}", file=sys.stderr)
-    spec = EngineSpec(str(args.checkpoint), args.device, args.precision, args.tta, args.tile, args.threads, args.runtime)
+    spec = EngineSpec(str(model.path), args.device, args.precision, args.tta, args.tile, args.threads, args.runtime,
+                      stamp=model.stamp)  # fmt: skip
     bar = tqdm(total=None, unit="frame", disable=args.quiet, dynamic_ncols=True, desc="batch")
 
     def on_progress(p) -> None:
@@ -97,29 +97,19 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
         if s.state != "complete":
             bar.write(f"segtool: {s.name}: {s.state}: {s.message}", file=sys.stderr)
 
-    cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
+    # first Ctrl-C: stop cleanly, running sources stay resumable; a second one interrupts at once
+    with first_ctrl_c_cancels() as cancel:
+        try:
+            if args.ray is not None:
+                from segtool.core.batch.ray_runner import run_batch_ray
 
-    def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop cleanly, running sources stay resumable
-        cancel.set()
-        signal.signal(signal.SIGINT, previous)
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:
-        signal.signal(signal.SIGINT, on_sigint)
-    try:
-        if args.ray is not None:
-            from segtool.core.batch.ray_runner import run_batch_ray
-
-            run_batch_ray(state, items, spec, opts, address=args.ray or None, retries=args.retries,
-                          checkpoint_label=str(args.checkpoint), progress=on_progress, on_state=on_state, cancel=cancel)  # fmt: skip
-        else:
-            run_batch(state, items, spec, opts, workers=args.workers, devices=devices, checkpoint_label=str(args.checkpoint),
-                      progress=on_progress, on_state=on_state, cancel=cancel)  # fmt: skip
-    finally:
-        bar.close()
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
+                run_batch_ray(state, items, spec, opts, address=args.ray or None, retries=args.retries,
+                              checkpoint_label=str(args.checkpoint), progress=on_progress, on_state=on_state, cancel=cancel)  # fmt: skip
+            else:
+                run_batch(state, items, spec, opts, workers=args.workers, devices=devices, checkpoint_label=str(args.checkpoint),
+                          progress=on_progress, on_state=on_state, cancel=cancel, model=model)  # fmt: skip
+        finally:
+            bar.close()
     return report(state, cancelled=cancel.is_set())
 
 

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
         epilog="Exit codes: 0 done; 2 bad usage or input; 130 interrupted.",
     )
     p.add_argument("source", help="video file, image folder or image")
-    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt)")
+    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
     p.add_argument("-n", type=int, default=10, help="how many frames to suggest (default 10)")
     p.add_argument("-o", "--output", required=True, help="folder for the frames and suggestions.csv")
     p.add_argument("--every", type=int, default=5, help="score every k-th frame (default 5)")

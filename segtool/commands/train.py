@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     g.add_argument("--decoder", default="none", choices=("none", "v3plus"))
     g.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV3 channel multiplier (e.g. 0.5: small, fast model)")
     g.add_argument("--aspp-channels", type=int, default=256, help="width of the ASPP head (default 256; 64 for a small model)")
-    g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune")
+    g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune (a path, or rock_fragments / demo_rocks)")
     g.add_argument("--class-map", action="append", metavar="OLD=NEW",
                    help="with --init CKPT: the checkpoint's class OLD is the data's class NEW (renamed), so its trained "
                    "classifier is kept; repeatable. Classes with the same name are matched without it")
@@ -96,7 +96,7 @@ def _config(args: argparse.Namespace):
         data=args.data, output=args.output or "", val=args.val, images=args.images, classes=args.classes,
         unknown_classes=list(args.unknown_class), val_fraction=args.val_fraction, random_split=args.random_split, propagated=args.propagated, backbone=args.backbone, output_stride=args.output_stride, decoder=args.decoder,
         width_mult=args.width_mult, aspp_channels=args.aspp_channels,
-        init=args.init, weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
+        init=_init(args.init), weights_file=args.weights_file, epochs=args.epochs, repeat=args.repeat, batch_size=args.batch_size,
         crop_size=args.crop_size, eval_size=args.eval_size, scale_min=args.scale[0], scale_max=args.scale[1],
         hflip=not args.no_flip, color_jitter=args.color_jitter, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, head_lr_mult=args.head_lr_mult, warmup_iters=args.warmup_iters,
@@ -105,6 +105,14 @@ def _config(args: argparse.Namespace):
         unlabelled=args.unlabelled, background_categories=list(args.background_category),
         class_map=",".join(args.class_map or []),
     )  # fmt: skip
+
+
+def _init(init: str) -> str:
+    """--init with a shipped model's name (rock_fragments, demo_rocks) → its installed file; anything else
+    as given (training never imports segtool, so the name is resolved here)."""
+    from segtool.core.model_file import resolve_model_path, shipped_name
+
+    return str(resolve_model_path(init)) if isinstance(init, str) and shipped_name(init) else init
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import Checkpoint, fingerprint, load_checkpoint
+from models.checkpoint import Checkpoint, fingerprint
 from models.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
 from models.errors import UserInputError
 from models.preprocess import Preprocess
 from segtool.core.frame import Prediction
-from segtool.core.onnx_export import checkpoint_from_metadata, is_onnx_path, read_metadata
+from segtool.core.model_file import ModelFile, open_model
 from segtool.core.runtimes import open_backend, requested_runtime, resolve_runtime
 from segtool.core.tiling import plan_tiles
 
@@ -57,7 +57,8 @@ class Engine:
     """A model ready to segment RGB frames.
 
     Args:
-        checkpoint: a `Checkpoint`, the path of a segtool checkpoint (.pt), or of an exported model (.onnx).
+        checkpoint: a `Checkpoint`, a `ModelFile` already opened (not read again), or what `open_model` takes:
+            the path of a segtool checkpoint (.pt), of an exported model (.onnx), or a shipped model's name.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: auto (bf16/fp16 autocast on CUDA, fp32 elsewhere; OpenVINO's own choice on its CPU), fp32,
             fp16 or bf16.
@@ -71,7 +72,7 @@ class Engine:
 
     def __init__(
         self,
-        checkpoint: Checkpoint | str | os.PathLike,
+        checkpoint: Checkpoint | ModelFile | str | os.PathLike,
         *,
         device: str = "auto",
         precision: str = "auto",
@@ -82,16 +83,13 @@ class Engine:
         runtime: str = "auto",
     ) -> None:
         self._fingerprint: str | None = None
-        self.onnx_path: Path | None = None
-        self.onnx_metadata: dict | None = None
-        if isinstance(checkpoint, Checkpoint):
-            self.checkpoint = checkpoint
-        elif is_onnx_path(checkpoint):
-            self.onnx_path = Path(checkpoint)
-            self.onnx_metadata = read_metadata(self.onnx_path)
-            self.checkpoint = checkpoint_from_metadata(self.onnx_metadata)
-        else:
-            self.checkpoint = load_checkpoint(Path(checkpoint))
+        self.model_file: ModelFile | None = None if isinstance(checkpoint, Checkpoint) else open_model(checkpoint)
+        mf = self.model_file
+        self.checkpoint = checkpoint if mf is None else mf.checkpoint
+        self.onnx_path: Path | None = mf.path if mf is not None and mf.is_onnx else None
+        self.onnx_metadata: dict | None = dict(mf.onnx_metadata) if mf is not None and mf.onnx_metadata is not None else None
+        # an exported graph that does not state its class count is checked on the first run instead
+        self._check_logits = mf is not None and mf.is_onnx and mf.onnx_logits is None
         ck = self.checkpoint
         self.palette = np.asarray(ck.palette, np.uint8)  # refuses classes without colours, with the fix
         self.class_names = ck.class_names
@@ -194,7 +192,16 @@ class Engine:
         return [Prediction(masks_np[i], conf_np[i] if conf_np is not None else None) for i in range(n)]
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backend.forward(x)
+        out = self.backend.forward(x)
+        if self._check_logits:
+            if out.dim() != 4 or out.shape[1] != self.num_classes:
+                raise UserInputError(
+                    f"{self.onnx_path}: its metadata names {self.num_classes} classes ({', '.join(self.class_names)}) but "
+                    f"the network outputs {out.shape[1] if out.dim() == 4 else list(out.shape)} class scores; export it "
+                    "again with `segtool export-onnx CKPT -o MODEL.onnx` (the file's metadata must not be edited)"
+                )  # fmt: skip
+            self._check_logits = False
+        return out
 
     def _scores(self, x: torch.Tensor, out_size: tuple[int, int], need_probs: bool = True) -> torch.Tensor:
         """Class scores at `out_size`: probabilities averaged over the test-time augmentations, or, with no

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -39,7 +38,6 @@ from segtool.core.batch.expand import VIDEO_EXTENSIONS
 from segtool.core.batch.local import BatchProgress, run_batch
 from segtool.core.batch.runner import EngineSpec
 from segtool.core.export import ExportOptions
-from segtool.core.onnx_export import is_onnx_path
 from segtool.gui.job_dialog import JobDialogMixin
 from segtool.gui.workers import app_cpu_threads
 
@@ -56,7 +54,7 @@ class BatchRequest:
     options: ExportOptions
     device: str = "auto"
     precision: str = "auto"
-    loaded: Any = None  # the viewer's Checkpoint object (read-only): the weights on screen, not re-read
+    loaded: Any = None  # the viewer's ModelFile (read-only): the weights on screen, not re-read
     runtime: str = "auto"
 
 
@@ -87,7 +85,7 @@ class BatchJob(QThread):
                                            resume=r.options.resume, overwrite=r.options.overwrite)  # fmt: skip
             spec = EngineSpec(r.checkpoint, r.device, r.precision, threads=app_cpu_threads(), runtime=r.runtime)
             engine = None
-            if r.loaded is not None and not is_onnx_path(r.checkpoint):  # an .onnx file is its own weights
+            if r.loaded is not None:  # the viewer's ModelFile: not read again
                 from segtool.core.engine import Engine
 
                 engine = Engine(r.loaded, device=r.device, precision=r.precision, threads=app_cpu_threads(),
@@ -116,7 +114,7 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         self.setWindowTitle("Export a queue of videos")
         self.setModal(False)
         self.checkpoint, self.device, self.precision = checkpoint, device, precision
-        self.loaded: Any = None  # a loaded Checkpoint to use instead of reading `checkpoint` again
+        self.loaded: Any = None  # the opened ModelFile to use instead of reading `checkpoint` again
         self.runtime = "auto"
         self.job: BatchJob | None = None
         self.exit_code: int | None = None
@@ -145,12 +143,7 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
             edit_row.addWidget(b)
         edit_row.addStretch(1)
 
-        self.out = QLineEdit(out_dir)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out, 1)
-        out_row.addWidget(browse)
+        out_row = self._output_row(out_dir)
         self.format = QComboBox()
         self.format.addItem("PNG files (<name>/masks/000000.png …)", "png")
         self.format.addItem("One lossless FFV1 video per source (<name>/masks.mkv)", "ffv1")
@@ -256,31 +249,23 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
     def start(self) -> None:
         if self.running() or not self.specs:
             return
-        out = self.out.text().strip()
-        if not out:
-            self.status.setText("Choose an output folder first.")
+        out = self._output_folder()
+        if out is None:
             return
         self._refill()
         req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision, self.loaded,
                            self.runtime)  # fmt: skip
-        self.exit_code = self.error = None
-        self.job = BatchJob(req, self)
-        self.job.progress.connect(self._progress)
-        self.job.source_done.connect(self._source_done)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(self._failed)
-        self.job.finished.connect(self._finished)
-        for b in (self.start_btn, self.add_files_btn, self.add_folder_btn, self.remove_btn):
-            b.setEnabled(False)
-        self.open_btn.setVisible(False)
-        self.cancel_btn.setText("Cancel")
-        self.status.setText("Loading the model and opening the videos…")
-        self.job.start()
+        job = BatchJob(req, self)
+        job.source_done.connect(self._source_done)
+        self._launch(job, "Loading the model and opening the videos…")
 
     CANCELLING = "Cancelling… (the video being written stays resumable)"
 
-    def _say_cancelling(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         self.status.setText(text)
+
+    def _inputs(self) -> list:
+        return [self.start_btn, self.add_files_btn, self.add_folder_btn, self.remove_btn]
 
     def _choose_files(self) -> None:
         pattern = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)
@@ -292,11 +277,6 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         d = QFileDialog.getExistingDirectory(self, "Add a folder of videos")
         if d:
             self.add_sources([d])
-
-    def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
-        if d:
-            self.out.setText(d)
 
     # --- job signals (GUI thread) ------------------------------------------------------------------
 
@@ -348,21 +328,3 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         else:
             why = "\n".join(f"{s.name}: {s.message}" for s in (st.problems() if st is not None else []))
             self.status.setText(f"Finished with problems ({counts}); batch.json in {self.out.text()} lists them.\n{why}".strip())
-
-    def _failed(self, message: str) -> None:
-        self.exit_code, self.error = 2, message
-        self.status.setText(f"Export failed: {message}")
-
-    def _finished(self) -> None:
-        for b in (self.start_btn, self.add_files_btn, self.add_folder_btn, self.remove_btn):
-            b.setEnabled(True)
-        self.start_btn.setText("Export again")
-        self.cancel_btn.setText("Close")
-        self.open_btn.setVisible(Path(self.out.text()).is_dir())
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        # Like the single export: closing hides the dialog; a running queue goes on (the window
-        # cancels it on exit), so the viewer can be used meanwhile.
-        event.ignore()
-        self.hide()
-

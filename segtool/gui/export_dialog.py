@@ -1,8 +1,8 @@
 """Export from the window: the `segtool predict` job for the current source, in the background.
 
 `ExportJob` (a QThread) opens its own Source and builds its own Engine — neither is thread-safe, so
-the viewer's are never shared — from the Checkpoint the viewer loaded (the window hands over the
-object, so the export uses exactly the weights on screen and the file is not read again), and runs
+the viewer's are never shared — from the model file the viewer opened (the window hands over its
+ModelFile, so the export uses exactly the weights on screen and the file is not read again), and runs
 `segtool.core.export.run_export`, the same function as the CLI. The dialog is not modal: the user
 keeps browsing while it runs.
 """
@@ -21,11 +21,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -37,6 +35,7 @@ from models.checkpoint import Checkpoint
 from models.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
+from segtool.core.model_file import ModelFile
 from segtool.core.pipeline import Progress
 from segtool.core.sources import open_source
 from segtool.gui.job_dialog import JobDialogMixin
@@ -72,7 +71,7 @@ class ExportRequest:
     writes (an Engine copies its weights); the rest are plain values."""
 
     source: str
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | ModelFile | str  # the viewer's ModelFile: its weights, not the file again
     out: str
     options: ExportOptions
     device: str = "auto"
@@ -124,7 +123,7 @@ class ExportDialog(JobDialogMixin, QDialog):
 
     queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
 
-    def __init__(self, info: SourceInfo, checkpoint: Checkpoint | str, device: str, precision: str, out_dir: str,
+    def __init__(self, info: SourceInfo, checkpoint: Checkpoint | ModelFile | str, device: str, precision: str, out_dir: str,
                  parent: QWidget | None = None, *, checkpoint_path: str, runtime: str = "auto",
                  view: Callable[[], OverlayView] | None = None) -> None:  # fmt: skip
         super().__init__(parent)
@@ -142,12 +141,7 @@ class ExportDialog(JobDialogMixin, QDialog):
 
         head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name} (the one open in the viewer)")
         head.setWordWrap(True)
-        self.out = QLineEdit(out_dir)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out, 1)
-        out_row.addWidget(browse)
+        out_row = self._output_row(out_dir)
         self.format = QComboBox()
         self.format.addItem("PNG files (masks/000000.png …, pixel = class id)", "png")
         if not still:
@@ -246,41 +240,24 @@ class ExportDialog(JobDialogMixin, QDialog):
     def start_export(self) -> None:
         if self.running():
             return
-        out = self.out.text().strip()
-        if not out:
-            self.eta.setText("Choose an output folder first.")
+        out = self._output_folder()
+        if out is None:
             return
         self.refresh_view()
         try:
             opts = self.options()  # checks the frame selection (e.g. "to" not after "from")
         except UserInputError as e:
-            self.eta.setText(str(e))
+            self._say(str(e))
             return
         req = ExportRequest(self.info.spec, self.checkpoint, out, opts, self.device, self.precision,
                             self.checkpoint_path, self.runtime)  # fmt: skip
-        self.exit_code = self.summary = self.error = None
-        self.job = ExportJob(req, self)
-        self.job.progress.connect(self._progress)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(self._failed)
-        self.job.finished.connect(self._finished)
+        self.summary = None
         self._t0 = time.perf_counter()
         self.bar.setValue(0)
-        self.eta.setText("Loading the model and opening the source…")
-        self.start_btn.setEnabled(False)
-        self.open_btn.setVisible(False)
-        self.cancel_btn.setText("Cancel")
-        self.job.start()
+        self._launch(ExportJob(req, self), "Loading the model and opening the source…")
 
-    CANCELLING = "Cancelling…"
-
-    def _say_cancelling(self, text: str) -> None:
+    def _say(self, text: str) -> None:
         self.eta.setText(text)
-
-    def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
-        if d:
-            self.out.setText(d)
 
     # --- job signals (GUI thread) ------------------------------------------------------------------
 
@@ -303,19 +280,3 @@ class ExportDialog(JobDialogMixin, QDialog):
         if code not in (0, 130) and summary.get("stopped"):
             text += f"\n{summary['stopped']}"
         self.eta.setText(text)
-
-    def _failed(self, message: str) -> None:
-        self.exit_code, self.error = 2, message
-        self.eta.setText(f"Export failed: {message}")
-
-    def _finished(self) -> None:
-        self.start_btn.setEnabled(True)
-        self.start_btn.setText("Export again")
-        self.cancel_btn.setText("Close")
-        self.open_btn.setVisible(Path(self.out.text()).is_dir())
-
-    def closeEvent(self, event) -> None:  # noqa: N802
-        # Closing the dialog does not stop a running export silently: it keeps running, the window
-        # cancels it on exit. Hide instead of destroying so the thread object outlives the dialog.
-        event.ignore()
-        self.hide()

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segtool.core.onnx_export import is_onnx_path
 from segtool.gui.batch_queue import BatchQueueDialog
 from segtool.gui.canvas import ImageCanvas
 from segtool.gui.export_dialog import ExportDialog, OverlayView
@@ -166,6 +165,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         f = bar.addMenu("&File")
         self.act_open_ckpt = self._action("Open &checkpoint…", self._choose_checkpoint, QKeySequence.StandardKey.Open, f)
         self.recent_ckpt_menu = f.addMenu("Recent checkpoints")
+        self.shipped_menu = f.addMenu("Shipped models")  # filled by OpeningMixin._fill_recent_menus
         f.addSeparator()
         self.act_open_file = self._action("Open &video or image…", self._choose_file, "Ctrl+Shift+O", f)
         self.act_open_folder = self._action("Open &folder of images…", self._choose_folder, "Ctrl+Shift+F", f)
@@ -255,9 +255,11 @@ class MainWindow(OpeningMixin, QMainWindow):
     # --- opening things ----------------------------------------------------------------------------
 
     def open_checkpoint(self, path: str | Path) -> None:
-        """Load a checkpoint in the worker; `engineReady` or an error follows."""
+        """Load a model (a .pt or .onnx file, or a shipped model's name) in the worker; `engineReady` or an
+        error follows."""
         path = str(path)
-        self.settings.set("dirs/checkpoint", str(Path(path).parent))
+        if Path(path).is_file():  # not a shipped model's name (rock_fragments): that resolves in the worker
+            self.settings.set("dirs/checkpoint", str(Path(path).parent))
         self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key(), self.panel.runtime_key())
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
 
@@ -442,11 +444,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         base = self.settings.get("dirs/export", str(Path.home()))
         name = Path(self.source.spec).stem if "://" not in self.source.spec else "stream"
         out = str(Path(base) / f"{name.replace(':', '')}_masks")
-        # The Checkpoint object the viewer loaded, not its path: the export uses exactly the weights on
-        # screen, and the file is not read again. An exported .onnx model has no torch weights: its file is
-        # the model, so it goes by path. The overlay follows the view (opacity, class ticks).
+        # The model file the viewer opened, not its path: the export uses exactly the weights on screen,
+        # and the file is not read again. The overlay follows the view (opacity, class ticks).
         info = self.engine_info
-        model = info.path if is_onnx_path(info.path) else info.checkpoint
+        model = info.model if info.model is not None else info.path
         self.export_dialog = ExportDialog(self.source, model, self.panel.device_key(), self.panel.precision_key(), out,
                                           self, checkpoint_path=info.path, runtime=self.panel.runtime_key(),
                                           view=self.overlay_view)  # fmt: skip
@@ -474,7 +475,7 @@ class MainWindow(OpeningMixin, QMainWindow):
             self.batch_dialog = BatchQueueDialog(str(self.checkpoint_path), self.panel.device_key(), self.panel.precision_key(), out,
                                                  parent=self)  # fmt: skip
         if not self.batch_dialog.running():  # a queue started earlier keeps its model; a new one takes the current
-            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.checkpoint, self.panel.device_key(),
+            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.model, self.panel.device_key(),
                                         self.panel.precision_key(), self.panel.runtime_key())  # fmt: skip
             if sources:
                 self.batch_dialog.add_sources([s for s in sources if s not in self.batch_dialog.specs])

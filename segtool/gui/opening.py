@@ -3,11 +3,17 @@ drop, and the keyboard help (a mixin of `MainWindow`, kept apart so the window's
 
 from __future__ import annotations
 
+from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
+from segtool.core.model_file import SHIPPED_MODELS, shipped_model_paths
 from segtool.core.sources import IMAGE_EXTENSIONS
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".onnx")
+MODEL_FILTER = "segtool checkpoints and exported models (*.pt *.pth *.onnx);;All files (*)"
+# what the File ▸ Shipped models entries say beside each name
+SHIPPED_NOTES = {"rock_fragments": "rock fragments with their edges (Measure panel, Ctrl+M)",
+                 "demo_rocks": "the demo's rock model"}  # fmt: skip
 VIDEO_FILTER = "*.mp4 *.mkv *.mov *.avi *.webm *.gif *.m4v *.mpg *.mpeg *.ts *.wmv"
 
 
@@ -24,14 +30,27 @@ class OpeningMixin:
             for item in items:
                 menu.addAction(item, lambda _=False, x=item, fn=slot: fn(x))
             menu.setEnabled(bool(items))
+        self.shipped_menu.clear()
+        for name in shipped_model_paths():
+            note = SHIPPED_NOTES.get(name, SHIPPED_MODELS[name])
+            self.shipped_menu.addAction(f"{name} — {note}", lambda _=False, x=name: self.open_checkpoint(x))
+        self.shipped_menu.setEnabled(not self.shipped_menu.isEmpty())
 
     # --- opening things ----------------------------------------------------------------------------
 
-    def _choose_checkpoint(self) -> None:
-        start = self.settings.get("dirs/checkpoint", "")
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, "segtool checkpoints and exported models (*.pt *.pth *.onnx);;All files (*)")
-        if path:
-            self.open_checkpoint(path)
+    def _choose_checkpoint(self) -> QFileDialog:
+        """The Open-model dialog (window-modal, not blocking): the folder of the shipped models is in its
+        sidebar, and the first time (no folder remembered) it opens there."""
+        shipped = sorted({p.parent for p in shipped_model_paths().values()})
+        start = self.settings.get("dirs/checkpoint", "") or (str(shipped[0]) if shipped else "")
+        dlg = QFileDialog(self, "Open model", start, MODEL_FILTER)
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+        urls = dlg.sidebarUrls()  # Qt remembers the sidebar between runs: add the folder only once
+        dlg.setSidebarUrls(urls + [u for u in (QUrl.fromLocalFile(str(d)) for d in shipped) if u not in urls])
+        dlg.fileSelected.connect(self.open_checkpoint)
+        self.model_dialog = dlg  # kept so tests (and a second Ctrl+O) find it
+        dlg.open()
+        return dlg
 
     def _choose_file(self) -> None:
         start = self.settings.get("dirs/source", "")

@@ -45,7 +45,9 @@ def app_cpu_threads() -> int:
 
 def describe_checkpoint(path: str | Path, ck: Checkpoint) -> dict[str, Any]:
     """`segtool.core.checkpoint_info.describe` of an already loaded checkpoint (the file is read once)."""
-    return describe(path, ck)
+    from segtool.core.model_file import from_checkpoint
+
+    return describe(from_checkpoint(ck, path))
 
 
 class _SignalEvents(viewer.SessionEvents):

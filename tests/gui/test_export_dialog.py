@@ -147,7 +147,7 @@ def test_export_dialog_names_the_model_after_a_switch(qtbot, window, gui_checkpo
         window.open_checkpoint(str(other))
     now = window.export_dialog
     assert now is not dlg and now.isVisible() and not dlg.isVisible()
-    assert now.checkpoint_path == str(other) and now.checkpoint is window.engine_info.checkpoint
+    assert now.checkpoint_path == str(other) and now.checkpoint is window.engine_info.model
     assert any("other_model.pt" in w.text() for w in now.findChildren(QLabel))
     assert now.out.text() == str(tmp_path / "keep")  # the folder the user typed is kept
     assert window.panel.legend.visible() == [True, True]  # same classes: the user's ticks stay
@@ -175,7 +175,7 @@ def test_export_uses_the_weights_on_screen_without_reading_the_file_again(
     load(qtbot, window, ckpt, clip)
     ckpt.write_bytes(b"not a checkpoint any more")
     dlg = start(qtbot, window, tmp_path / "out", end=2)
-    assert dlg.checkpoint is window.engine_info.checkpoint
+    assert dlg.checkpoint is window.engine_info.model  # the viewer's ModelFile, weights included
     qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)
     assert dlg.exit_code == 0, dlg.eta.text()
     assert reads == [(str(ckpt), False)]  # once, in the viewer's worker thread

@@ -149,6 +149,7 @@ def run_batch(
     on_state: Callable[[Any], None] | None = None,
     cancel: threading.Event | None = None,
     engine: Any | None = None,
+    model: Any | None = None,
     note: Callable[[str], None] | None = None,
 ) -> BatchState:
     """Run `items` (their state in `state`), writing `state.out/<name>/` and batch.json.
@@ -160,6 +161,10 @@ def run_batch(
         on_state: called with a source's `SourceState` when it ends.
         cancel: set it to stop; running sources end as partial (resumable), the rest stay pending.
         engine: an Engine already built (this-process runs only; the app passes none).
+        model: the `ModelFile` the caller opened and validated: a run in this process builds its Engine
+            from it without reading the file again. Worker processes open the file themselves (a spawned
+            process shares no memory: sending the weights through a pipe costs what reading them does,
+            and the page cache makes that read cheap) and refuse it if it changed since (`EngineSpec.stamp`).
         note: called with a line for the user when `workers` is capped (default: printed on stderr).
 
     Returns:
@@ -178,7 +183,7 @@ def run_batch(
     if not todo:
         return state
     if len(specs) == 1 and not devices:
-        _run_here(state, todo, specs[0], opts, tally, checkpoint_label, progress, on_state, cancel, engine)
+        _run_here(state, todo, specs[0], opts, tally, checkpoint_label, progress, on_state, cancel, engine, model)
     else:
         _run_processes(state, todo, specs, opts, tally, checkpoint_label, progress, on_state, cancel)
     return state
@@ -188,8 +193,8 @@ def _note(message: str) -> None:
     print(f"segtool: note: {message}", file=sys.stderr)
 
 
-def _run_here(state, todo, spec, opts, tally, label, progress, on_state, cancel, engine) -> None:
-    engine = engine or spec.build()
+def _run_here(state, todo, spec, opts, tally, label, progress, on_state, cancel, engine, model=None) -> None:
+    engine = engine or spec.build(model)
     worker = f"{os.uname().nodename}:{os.getpid()} {engine.device_label}"
     for it in todo:
         if cancel is not None and cancel.is_set():

@@ -85,7 +85,8 @@ def run_batch_ray(
     """
     ray = import_ray()
     out = Path(state.out).absolute()
-    spec = EngineSpec(**{**asdict(spec), "checkpoint": str(Path(spec.checkpoint).absolute())})
+    # no stamp check on a cluster: another node may hold its own copy of the file (another mtime, same model)
+    spec = EngineSpec(**{**asdict(spec), "checkpoint": str(Path(spec.checkpoint).absolute()), "stamp": None})
     todo, expected = prepare(state, items, opts, on_state)
     if not todo:
         return state

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,12 @@ SourceProgress = Callable[[str, int, "int | None", float], None]
 
 @dataclass(frozen=True)
 class EngineSpec:
-    """How a worker builds its own Engine (an Engine is not shared between threads or processes)."""
+    """How a worker builds its own Engine (an Engine is not shared between threads or processes).
+
+    `checkpoint` is the model file's path (a shipped name already resolved); `stamp` is its (size, mtime)
+    when the batch validated it, so a worker process that reads the file itself refuses one that was
+    replaced meanwhile instead of mixing two models in one batch.
+    """
 
     checkpoint: str
     device: str = "auto"
@@ -34,15 +39,24 @@ class EngineSpec:
     tile: int = 1024
     threads: int | None = None
     runtime: str = "auto"  # auto, torch, openvino, onnxruntime (docs/runtimes.md)
+    stamp: tuple[int, int] | None = None  # the file's (size, mtime_ns) when validated; None: not checked
 
-    def build(self):
+    def build(self, model=None):
+        """An Engine for this spec. `model`: the `ModelFile` the batch already opened (this process only:
+        the file is not read again); without it the file is opened here and checked against `stamp`."""
         from segtool.core.engine import Engine
+        from segtool.core.model_file import open_model
 
-        return Engine(self.checkpoint, device=self.device, precision=self.precision, tta=self.tta, tile=self.tile,
+        if model is None:
+            model = open_model(self.checkpoint)
+            if self.stamp is not None and model.stamp != tuple(self.stamp):
+                raise UserInputError(f"{model.path} changed since the batch checked it (replaced or edited); rerun the batch "
+                         "(--resume keeps what was written) so that every source uses the same model")  # fmt: skip
+        return Engine(model, device=self.device, precision=self.precision, tta=self.tta, tile=self.tile,
                       threads=self.threads, runtime=self.runtime)  # fmt: skip
 
     def on(self, device: str, threads: int | None) -> EngineSpec:
-        return EngineSpec(self.checkpoint, device, self.precision, self.tta, self.tile, threads, self.runtime)
+        return replace(self, device=device, threads=threads)
 
 
 @dataclass

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from models.checkpoint import Checkpoint
 from segtool.core.frame import Frame, Prediction
+
+if TYPE_CHECKING:
+    from segtool.core.model_file import ModelFile
 
 # A per-result analysis (the Measure panel's fragments, label mode's starting mask): called off the
 # GUI thread with the frame and the prediction made from it (read-only arrays it may keep); what it
@@ -174,8 +177,10 @@ class SourceInfo:
 class EngineInfo:
     """The loaded model, described for the side panel and the legend.
 
-    `checkpoint` is the Checkpoint the viewer's Engine was built from: share it (export, analyses)
-    instead of reading the file again. Treat it as read-only; Engines copy its weights.
+    `checkpoint` is the Checkpoint the viewer's Engine was built from, `model` the `ModelFile` it came
+    from (an exported .onnx model's Checkpoint has no weights: give `model` to an Engine, never the bare
+    checkpoint): share them (export, batches, analyses) instead of reading the file again. Treat them as
+    read-only; Engines copy the weights.
     """
 
     path: str
@@ -184,6 +189,7 @@ class EngineInfo:
     palette: np.ndarray
     device_label: str
     checkpoint: Checkpoint | None = None
+    model: ModelFile | None = None
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-from models.checkpoint import Checkpoint, load_checkpoint
+from models.checkpoint import Checkpoint
 from models.errors import UserInputError
 from segtool.core.checkpoint_info import describe
 from segtool.core.engine import Engine
 from segtool.core.errors import SourceInterrupted
 from segtool.core.frame import Frame, Prediction
-from segtool.core.onnx_export import is_onnx_path
+from segtool.core.model_file import ModelFile, open_model
 from segtool.core.overlay import coverage
 from segtool.core.pipeline import Progress, run_pipeline
 from segtool.core.sources import Source, open_source
@@ -92,8 +92,7 @@ class ViewerSession:
         self._stats = LiveStats()
         # Owned by the session thread (the one in `run` / `handle`):
         self._engine: Engine | None = None
-        self._ckpt: Checkpoint | None = None
-        self._ckpt_path: str | None = None
+        self._model: ModelFile | None = None
         self._source: Source | None = None
         self._spec: str | None = None
         self._source_id = 0
@@ -129,7 +128,7 @@ class ViewerSession:
 
     @property
     def checkpoint(self) -> Checkpoint | None:
-        return self._ckpt
+        return self._model.checkpoint if self._model is not None else None
 
     def run(self, interrupted: Callable[[], bool] = lambda: False, poll_s: float = 0.2) -> None:
         """Handle commands until Stop (or `interrupted()`), then close the source and free the engine."""
@@ -184,27 +183,24 @@ class ViewerSession:
     def _load(self, path: str, device: str, precision: str, runtime: str = "auto") -> None:
         self.events.busy(f"Loading {Path(path).name}…")
         self._engine = None  # free the old model before building the new one
-        # the only read of this file in the viewer; an exported .onnx model is read by the Engine itself
-        # (its metadata is the checkpoint, without weights)
-        model = path if is_onnx_path(path) else load_checkpoint(path)
+        model = open_model(path)  # the only read of this file in the viewer (a shipped name resolves here)
         engine = Engine(model, device=device, precision=precision, threads=self.threads, runtime=runtime)
-        self._ckpt, self._ckpt_path, self._engine = engine.checkpoint, str(path), engine
+        self._model, self._engine = model, engine
         self.events.engine_ready(self._engine_info())
 
     def _set_device(self, device: str, precision: str, runtime: str = "auto") -> None:
-        if self._ckpt is None or self._ckpt_path is None:
+        if self._model is None:
             return
         self.events.busy(f"Moving the model to {device}…")
         self._engine = None
-        model = self._ckpt_path if is_onnx_path(self._ckpt_path) else self._ckpt
-        self._engine = Engine(model, device=device, precision=precision, threads=self.threads, runtime=runtime)
+        self._engine = Engine(self._model, device=device, precision=precision, threads=self.threads, runtime=runtime)
         self.events.engine_ready(self._engine_info())
 
     def _engine_info(self) -> EngineInfo:
-        e, ck, path = self._engine, self._ckpt, self._ckpt_path
-        assert e is not None and ck is not None and path is not None
+        e, m = self._engine, self._model
+        assert e is not None and m is not None
         return EngineInfo(
-            path, describe(path, ck), list(e.class_names), frozen(e.palette), e.device_label, ck
+            str(m.path), describe(m), list(e.class_names), frozen(e.palette), e.device_label, m.checkpoint, m
         )
 
     def _open(self, spec: str) -> None:

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from models.errors import UserInputError
-from segtool.core.onnx_export import is_onnx_path
 from segtool.core.propagate import UNKNOWN, frames_around, propagate_frames
 from segtool.core.sources import open_source
 
@@ -193,7 +192,7 @@ class Propagation(QObject):
             w.show_error("Different classes", f"The model's classes ({', '.join(info.class_names)}) are not the label "
                          f"set's ({', '.join(self.hub.labelset.class_names)}); untick 'Model fills unknown'.")  # fmt: skip
             return False
-        return info.path if info.checkpoint is None or is_onnx_path(info.path) else info.checkpoint
+        return info.model if info.model is not None else info.path  # the viewer's opened model file, not read again
 
     def _run(self, spec, at: int, n: int, backward: bool, mask: np.ndarray, inst, model, min_conf: float,
              cancel: threading.Event) -> None:  # fmt: skip

@@ -10,8 +10,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from segtool.core.onnx_export import is_onnx_path
-
 
 class TeachingActions:
     """Suggest frames, train on the label set, compare the models; mixed into `LabelHub`."""
@@ -23,9 +21,9 @@ class TeachingActions:
             return
         n, ok = QInputDialog.getInt(w, "Suggest frames", "How many frames to suggest:", 10, 1, 200)
         if ok:
-            # the Checkpoint the viewer already loaded (not the file again); an .onnx file is its own weights
+            # the model file the viewer already opened (not read again)
             info = w.engine_info
-            model = info.path if info is None or is_onnx_path(info.path) else info.checkpoint
+            model = info.model if info is not None else None
             self.strip.start(w.source.spec, model if info is not None else str(w.checkpoint_path), n,
                              every=max(1, (w.source.frames or 1) // 200),
                              model_path=info.path if info is not None else str(w.checkpoint_path))  # fmt: skip
