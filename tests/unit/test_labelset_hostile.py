@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from segtool.cli import main
-from segtool.core import labelset as labelset_mod
+from segtool.core import labelset_io
 from segtool.core.labelset import LabelSet, export_cvat
 
 CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]
@@ -199,7 +199,7 @@ def test_write_error_is_turned_into_a_message(tmp_path, monkeypatch):
     def refuse(path, data, **k):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(labelset_mod, "atomic_write_bytes", refuse)
+    monkeypatch.setattr(labelset_io, "atomic_write_bytes", refuse)
     with pytest.raises(UserInputError, match="read-only"):
         export_cvat(ls, tmp_path / "c.zip")
 
