@@ -115,6 +115,20 @@ def class_palette(classes: Sequence[dict[str, Any]]) -> list[list[int]]:
     return out
 
 
+def check_unique_names(names: Sequence[str], where: str = "") -> None:
+    """Refuse two classes with the same name (ignoring case and surrounding spaces): the one name check that
+    checkpoints, label sets and dataset class files (`classes.json`, `labelmap.txt`) share."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        key = str(name).strip().lower()
+        if key in seen:
+            raise UserInputError(
+                f"{where + ': ' if where else ''}duplicate class name {str(name).strip()!r} (classes {seen[key]} and {i}); "
+                "every class needs its own name"
+            )
+        seen[key] = i
+
+
 def validate_classes(classes: Any, *, require_colors: bool = True) -> list[dict[str, Any]]:
     """Check a class list: at least two, non-empty unique names, RGB colours.
 
@@ -124,17 +138,13 @@ def validate_classes(classes: Any, *, require_colors: bool = True) -> list[dict[
     """
     if not isinstance(classes, (list, tuple)) or len(classes) < 2:
         raise UserInputError(f"a model needs at least 2 classes (e.g. background and rock); got {classes!r}")
-    out, seen = [], {}
+    out = []
     for i, c in enumerate(classes):
         if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"].strip():
             raise UserInputError(f"class {i} has no name: {c!r}")
+    check_unique_names([c["name"] for c in classes])
+    for c in classes:
         name = c["name"].strip()
-        key = name.lower()
-        if key in seen:
-            raise UserInputError(
-                f"duplicate class name {name!r} (classes {seen[key]} and {i}); every class needs its own name"
-            )
-        seen[key] = i
         color = c.get("color")
         if color is None and not require_colors:
             out.append({"name": name, "color": None})

@@ -77,22 +77,41 @@ def _export_coco(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    """Classes and per-frame shares; every frame whose files are wrong is listed with the reason, and then the
+    command exits 2 (so a script never takes a broken or unfinished set for a good one)."""
     import numpy as np
 
+    from models.errors import UserInputError
     from segtool.core.labelset import UNKNOWN, LabelSet
 
     ls = LabelSet.open(args.labels)
     print(f"{ls.root}: {len(ls.frames)} frame(s); classes: {', '.join(ls.class_names)}")
+    problems = [ls.incomplete] if ls.incomplete else []
+    if ls.incomplete:
+        print(f"  UNFINISHED: {ls.incomplete}")
     if ls.fragments:
         print(f"  fragment model: {ls.fragments['edge']} is derived from the outlined fragments when training")
     for f in ls.frames:
-        m = ls.load_mask(f.stem)
         where = f" (frame {f.frame} of {f.source})" if f.frame is not None else ""
+        try:
+            m = ls.checked_mask(f.stem)
+        except UserInputError as e:  # shown per frame, never as shares read from a broken file
+            problems.append(str(e))
+            print(f"  {f.image}{where}: PROBLEM: {e}")
+            continue
         if m is None:
-            print(f"  {f.image}{where}: no mask yet")
+            missing = "" if (ls.root / "images" / f.image).is_file() else f" and its image images/{f.image} is missing"
+            print(f"  {f.image}{where}: no mask yet{missing}")
             continue
         shares = ", ".join(f"{n} {100 * float((m == i).mean()):.1f} %" for i, n in enumerate(ls.class_names))
         inst = ls.load_instances(f.stem) if ls.fragments else None
         frags = f", {len(np.unique(inst[inst > 0]))} fragment(s) outlined" if inst is not None else ""
         print(f"  {f.image}{where}: {shares}, unknown {100 * float((m == UNKNOWN).mean()):.1f} %{frags}")
+    listed = {f.stem for f in ls.frames}
+    for m in sorted((ls.root / "masks").glob("*.png")):
+        if m.stem not in listed and not m.name.startswith("."):
+            problems.append(f"{m} belongs to no frame (its image is gone and the manifest does not list it)")
+            print(f"  masks/{m.name}: PROBLEM: no image and no manifest entry — put the image back in images/ or delete the mask")
+    if problems:
+        raise UserInputError(f"{len(problems)} problem(s) in the label set {ls.root} (listed above); first: {problems[0]}")
     return 0

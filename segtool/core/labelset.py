@@ -7,7 +7,10 @@ LABELS/instances/<name>.png       16-bit fragment ids (only when fragments were 
 LABELS/classes.json               [{"name": ..., "color": [r, g, b]}, ...]
 LABELS/manifest.json              {"frames": [{"image": name, "source": path, "frame": i, "pts_s": t}, ...],
                                    "fragments": {"interior": "rock", "edge": "rock_edge"}}  (fragment models)
+LABELS/IMPORT_INCOMPLETE.json     only while an import runs: a set that has it is unfinished
 ```
+
+Every reader validates these files through `training.labelset_schema` (one schema, shared with training).
 
 A label set for a fragment model (a checkpoint with a `fragments` entry naming an edge class) stores the
 outlined fragments in instances/ and never paints the edge class: training derives the edge band from the
@@ -36,15 +39,22 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.classes import validate_classes
 from models.errors import UserInputError
+from segtool.core.labelset_io import (  # noqa: F401 (used here; re-exported for labelset_coco)
+    check_export_target,
+    check_import_target,
+    checked_instances,
+    checked_masks,
+    finish_import,
+    mark_import,
+    write_export,
+)
 from segtool.core.sinks._files import atomic_write_bytes
+from training import labelset_schema as schema
 from training.data.labelset import labelset_fragments  # training is below core: allowed
+from training.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
 
-UNKNOWN = 255
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
-MANIFEST = "manifest.json"
-CLASSES = "classes.json"
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,9 @@ class LabelSet:
         self.root = Path(root)
         self.classes = classes
         self._frames = {f.stem: f for f in frames}
+        # Why the set is unfinished (an import was stopped), or None: shown by `labels info` and the app,
+        # refused by export and training.
+        self.incomplete: str | None = schema.incomplete_import(root)
         # {"interior", "edge"} for a fragment model's set (the edge class is derived, never painted), else None
         self.fragments = labelset_fragments({"fragments": fragments}, [c["name"] for c in classes])
 
@@ -100,9 +113,7 @@ class LabelSet:
 
         `fragments`: the model's `fragments` entry; with an edge class, fragments are labelled as instances."""
         root = Path(root)
-        classes = validate_classes(classes)
-        if len(classes) >= UNKNOWN:
-            raise UserInputError(f"{len(classes)} classes: a label set holds at most {UNKNOWN - 1} (255 = unknown)")
+        classes = schema.check_classes(classes, "the new label set's classes")
         if (root / CLASSES).is_file():
             existing = cls.open(root)
             if [c["name"] for c in existing.classes] != [c["name"] for c in classes]:
@@ -128,21 +139,15 @@ class LabelSet:
         """Reopen a label set to continue labelling."""
         root = Path(root)
         try:
-            classes = validate_classes(json.loads((root / CLASSES).read_text(encoding="utf-8")))
-        except FileNotFoundError as e:
-            raise UserInputError(f"{root} is not a label set (no {CLASSES}); create one from the app or pick its folder") from e
-        except (ValueError, UserInputError) as e:
-            raise UserInputError(f"{root / CLASSES}: {e} — fix the file or start a new label set") from e
-        frames: list[LabelledFrame] = []
-        man = root / MANIFEST
-        doc = None
-        if man.is_file():
-            try:
-                doc = json.loads(man.read_text(encoding="utf-8"))
-                frames = [_review_from_entry(LabelledFrame(**{k: f.get(k) for k in ("image", "source", "frame", "pts_s")}), f)
-                          for f in doc.get("frames", [])]  # fmt: skip
-            except (ValueError, TypeError, AttributeError) as e:
-                raise UserInputError(f"{man} is damaged ({e}); delete it to rebuild it from images/") from e
+            is_dir = root.is_dir()
+        except OSError as e:  # a name longer than the file system allows
+            raise UserInputError(f"{root} cannot be opened ({e.strerror or e}); check the label-set folder's path") from e
+        if not is_dir:
+            raise UserInputError(f"{root} is not a label set (no such folder); create one from the app or pick its folder")
+        classes = schema.read_classes(root)  # the one validation every reader shares (training.labelset_schema)
+        entries, doc = schema.load_manifest(root)
+        frames = [_review_from_entry(LabelledFrame(**{k: e[k] for k in ("image", "source", "frame", "pts_s")}), e)
+                  for e in entries]  # fmt: skip
         listed = {f.stem for f in frames}
         for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest
             if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.stem not in listed and not img.name.startswith("."):
@@ -184,7 +189,25 @@ class LabelSet:
         path = self.root / "masks" / f"{stem}.png"
         if not path.is_file():
             return None if shape is None else np.full(shape, UNKNOWN, np.uint8)
-        return np.asarray(Image.open(path)).copy()
+        return schema.read_mask(path, UNKNOWN)  # 8-bit and decodable, else UserInputError (ids checked on save)
+
+    def checked_mask(self, stem: str) -> np.ndarray | None:
+        """The frame's mask validated against its image and the classes (None when it has none yet).
+
+        Raises:
+            UserInputError: the image is gone, or the mask is undecodable, not 8-bit, of another size than
+                its image or holds ids that are no class; the message names the file, the value and the fix.
+        """
+        path = self.root / "masks" / f"{stem}.png"
+        if not path.is_file():
+            return None
+        img = self.root / "images" / self._frames[stem].image
+        if not img.is_file():
+            raise UserInputError(
+                f"{img} was deleted but its mask {path} is still there — put the image back, or delete the mask "
+                f"(and the frame's entry in {MANIFEST})"
+            )
+        return schema.read_mask(path, len(self.classes), schema.image_size(img))
 
     def load_instances(self, stem: str) -> np.ndarray | None:
         path = self.root / "instances" / f"{stem}.png"
@@ -218,6 +241,8 @@ class LabelSet:
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
+        else:
+            self._check_kept_image(img_path, rgb)
         if instances is not None and (instances.shape != mask.shape or int(instances.max(initial=0)) > 65535
                                       or int(instances.min(initial=0)) < 0):  # fmt: skip
             raise ValueError(f"instances {instances.shape} {instances.dtype} do not fit mask {mask.shape} as 16-bit ids")
@@ -229,6 +254,15 @@ class LabelSet:
         self._write_manifest()
         return entry
 
+    @staticmethod
+    def _check_kept_image(img_path: Path, rgb: np.ndarray) -> None:
+        """The image already saved for this frame is kept: refuse a mask of another size beside it."""
+        w, h = schema.image_size(img_path)
+        if (h, w) != rgb.shape[:2]:
+            raise UserInputError(
+                f"{img_path} is {w}x{h} but this frame is {rgb.shape[1]}x{rgb.shape[0]}: the footage changed since "
+                "the frame was labelled — label it in a new label set, or delete the old image and its mask"
+            )
     @property
     def paintable(self) -> list[int]:
         """Class ids the user paints: every class but a fragment model's edge class (derived in training)."""
@@ -299,10 +333,9 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
     CVAT has no "unknown": unknown pixels are painted with a label named `unknown` (added only when some
     frame has them), which `import_cvat` reads back as unknown.
     """
-    out = Path(out)
+    out = check_export_target(Path(out))
     colors = [list(c["color"]) for c in ls.classes]
-    masks = {f.stem: ls.load_mask(f.stem) for f in ls.frames}
-    masks = {k: m for k, m in masks.items() if m is not None}
+    masks = checked_masks(ls)
     if not masks:
         raise UserInputError(f"{ls.root} has no labelled frame to export yet")
     has_unknown = any((m == UNKNOWN).any() for m in masks.values())
@@ -319,10 +352,10 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
         z.writestr("ImageSets/Segmentation/default.txt", "\n".join(sorted(masks)) + "\n")
         for stem, m in sorted(masks.items()):
             z.writestr(f"SegmentationClass/{stem}.png", _png_bytes(lut[m]))
-            inst = ls.load_instances(stem)
+            inst = checked_instances(ls, stem, m.shape)
             if inst is not None:
                 z.writestr(f"SegmentationObject/{stem}.png", _png_bytes(_instance_colors(inst)))
-    atomic_write_bytes(out, buf.getvalue())
+    write_export(out, buf.getvalue())
     return out
 
 
@@ -350,12 +383,14 @@ def import_cvat(
     """
     from training.data import check_dataset, open_dataset  # training is below core: allowed
 
+    check_import_target(Path(root))
     data = open_dataset(export, images=images, val_fraction=0.0, unknown_classes=unknown_classes)
     report = check_dataset(data)
     report.raise_for_errors()
     names = data.class_names
     unknown_id = names.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in names else None
     classes = [{"name": c.name, "color": list(c.color)} for c in data.classes if c.name != UNKNOWN_LABEL]
+    mark_import(Path(root), export)  # first: a kill from here on leaves a set that says it is unfinished
     ls = LabelSet.create(root, classes)
     objects = Path(data.root) / "SegmentationObject"
     remap = np.arange(256, dtype=np.uint8)
@@ -367,6 +402,7 @@ def import_cvat(
             continue
         ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name,
                 instances=_read_cvat_objects(objects / f"{s.mask.stem}.png"))  # fmt: skip
+    finish_import(ls)
     return ls
 
 

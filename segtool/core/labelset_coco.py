@@ -16,8 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import UserInputError
-from segtool.core.labelset import UNKNOWN, LabelSet
-from segtool.core.sinks._files import atomic_write_bytes
+from segtool.core.labelset import (
+    UNKNOWN,
+    LabelSet,
+    check_export_target,
+    check_import_target,
+    checked_instances,
+    checked_masks,
+    finish_import,
+    mark_import,
+    write_export,
+)
 from training.data.instances import FRAGMENT_CLASSES, FRAGMENTS_FIELD, coco_instances, read_coco, rle_encode
 
 BACKGROUND = "background"
@@ -35,12 +44,14 @@ def export_coco(ls: LabelSet, out: str | os.PathLike) -> tuple[Path, list[str]]:
     cats = [{"id": 1, "name": ls.fragments["interior"], "supercategory": "fragment"}]
     if bg is not None:
         cats.append({"id": 2, "name": BACKGROUND, "supercategory": ""})
+    out = check_export_target(Path(out))
+    masks = checked_masks(ls)  # the same checks as export-cvat: an unfinished set or a bad file is refused
     images, anns, left_out = [], [], 0
     for n, f in enumerate(ls.frames, start=1):
-        mask = ls.load_mask(f.stem)
+        mask = masks.get(f.stem)
         if mask is None:
             continue
-        inst = ls.load_instances(f.stem)
+        inst = checked_instances(ls, f.stem, mask.shape)
         inst = np.zeros(mask.shape, np.uint16) if inst is None else inst
         h, w = mask.shape
         images.append({"id": n, "file_name": f.image, "width": int(w), "height": int(h)})
@@ -53,8 +64,7 @@ def export_coco(ls: LabelSet, out: str | os.PathLike) -> tuple[Path, list[str]]:
         raise UserInputError(f"{ls.root} has no labelled frame to export yet")
     doc = {"info": {"description": f"segtool label set {ls.root.name}"}, "images": images, "annotations": anns,
            "categories": cats}  # fmt: skip
-    out = Path(out)
-    atomic_write_bytes(out, (json.dumps(doc) + "\n").encode())
+    write_export(out, (json.dumps(doc) + "\n").encode())
     notes = []
     if left_out:
         notes.append(f"{left_out} px of {ls.fragments['interior']} painted without an outline are not in {out.name} "
@@ -76,6 +86,7 @@ def import_coco(coco: str | os.PathLike, images: str | os.PathLike | None, root:
     from PIL import Image, ImageOps
 
     coco = Path(coco)
+    check_import_target(Path(root))  # into a new or empty folder only, as import-cvat
     if not coco.is_file():
         raise UserInputError(f"COCO file {coco} does not exist — give the .json export")
     doc = read_coco(coco)
@@ -87,6 +98,7 @@ def import_coco(coco: str | os.PathLike, images: str | os.PathLike | None, root:
         raise UserInputError(f"{coco.name} names {len(missing)} image(s) not found in {', '.join(map(str, folders))} "
                              f"(first: {missing[0]}) — give their folder with --images")  # fmt: skip
     classes = [{"name": c.name, "color": list(c.color)} for c in FRAGMENT_CLASSES]
+    mark_import(Path(root), coco)  # first: a kill from here on leaves a set that says it is unfinished
     ls = LabelSet.create(root, classes, fragments=dict(FRAGMENTS_FIELD))
     for name, path in found.items():
         inst, known = coco_instances(coco, name, bgs)
@@ -104,4 +116,5 @@ def import_coco(coco: str | os.PathLike, images: str | os.PathLike | None, root:
             raise UserInputError(f"{coco.name} says {name} is {mask.shape[1]}×{mask.shape[0]} but the image is "
                                  f"{rgb.shape[1]}×{rgb.shape[0]} — give the images the file was made for")  # fmt: skip
         ls.save(rgb, mask, source=name, instances=inst.astype(np.uint16))
+    finish_import(ls)
     return ls

@@ -149,9 +149,10 @@ def extract_zip(path: Path) -> Path:
                 f"could not extract {path}: " + describe_write_error(getattr(e, "filename", None) or tmp, e)
                 + " (or set SEGTOOL_CACHE to a folder on another disk)"
             ) from e
-        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError) as e:
+            # NotImplementedError: an unknown compression method; RuntimeError: encrypted; ValueError: a NUL in a name
             shutil.rmtree(tmp, ignore_errors=True)
-            raise UserInputError(f"{path} is damaged ({e}); re-download or re-export it") from e
+            raise UserInputError(f"{path} is damaged or unsupported ({e}); re-download or re-export it") from e
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

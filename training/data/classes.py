@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.classes import check_color
+from models.classes import check_color, check_unique_names
 from models.classes import voc_color as models_voc_color
 from models.errors import UserInputError
 
@@ -99,7 +99,11 @@ def _parse_rgb(text: str, where: str) -> RGB:
 def read_labelmap(path: Path) -> ClassList:
     """Parse a CVAT `labelmap.txt` (`name:R,G,B:parts:actions` per line, `#` comments)."""
     classes: list[ClassInfo] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8 (a damaged or foreign file)
+        raise UserInputError(f"cannot read {path} ({exc}); a CVAT labelmap is UTF-8 text — export it again") from exc
+    for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -137,6 +141,7 @@ def read_classes_json(path: Path) -> ClassList:
             '[{"name": "background", "color": [0, 0, 0]}, ...] or ["background", "rock"] — fix the file'
         )
     if all(isinstance(c, str) for c in doc):
+        check_unique_names(doc, str(path))
         return ClassList(default_classes(doc), str(path.name), void_colors, void_ids, colors_given=False)
     for i, c in enumerate(doc):
         if not isinstance(c, dict) or "name" not in c:
@@ -179,6 +184,7 @@ def find_class_file(*folders: Path) -> Path | None:
 
 
 def _check_unique(classes: list[ClassInfo], path: Path) -> None:
+    check_unique_names([c.name for c in classes], str(path))  # the same check as a checkpoint's and a label set's
     seen: dict[RGB, str] = {}
     for c in classes:
         if c.color in seen:

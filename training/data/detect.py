@@ -8,6 +8,7 @@ from pathlib import Path
 
 from models.errors import UserInputError
 
+from ..labelset_schema import check_label_set_folder
 from .archive import extract_zip
 from .dataset import LabelledData
 from .files import split_from_parts
@@ -97,6 +98,7 @@ def open_dataset(
     else:
         root = src
     root = _descend(root)
+    check_label_set_folder(root)  # a label set (segtool's own layout): complete, valid manifest and classes
 
     if is_voc_like(root):
         data = import_voc(root, images_p, class_file, val_fraction, seed)

@@ -264,7 +264,11 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self.result = r  # same frame again (e.g. now with its confidence map): keep the edits
             return
         self.result, self.key = r, (path, stem)
-        saved = self.labelset.load_mask(stem) if self.labelset is not None else None
+        try:
+            saved = self.labelset.load_mask(stem) if self.labelset is not None else None
+        except UserInputError as e:  # a damaged, colour or 16-bit mask file: say so instead of failing the slot
+            self.window.show_error("Labels could not be read", f"{e}\n\nStarting empty; painting replaces the file.")
+            saved = None
         if saved is not None and saved.shape != r.rgb.shape[:2]:
             self.window.show_error("Labels do not fit this frame",
                                    f"The saved mask of {stem} is {saved.shape[1]}×{saved.shape[0]} but the frame is "
@@ -366,8 +370,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
     def _use_label_set_text(self) -> None:
         if self.labelset is not None:
+            unfinished = "<br><b>UNFINISHED import — frames are missing</b>" if self.labelset.incomplete else ""
             self.panel.set_label.setText(f"<b>{self.labelset.root.name}</b> — {len(self.labelset.frames)} frame(s) "
-                                         f"labelled<br><small>{self.labelset.root}</small>")  # fmt: skip
+                                         f"labelled{unfinished}<br><small>{self.labelset.root}</small>")  # fmt: skip
 
     def _update_state(self) -> None:
         self.propagation.refresh()

@@ -55,8 +55,9 @@ class LabelSetActions:
                 f"The label set's classes ({', '.join(ls.class_names)}) differ from the model's "
                 f"({', '.join(model.class_names)}): \"Start from the prediction\" is off", 10000)  # fmt: skip
         self.labelset = ls
-        self.panel.set_label.setText(f"<b>{ls.root.name}</b> — {len(ls.frames)} frame(s) labelled<br>"
-                                     f"<small>{ls.root}</small>")  # fmt: skip
+        self._use_label_set_text()
+        if ls.incomplete:  # said once, loudly: training and export refuse this set until it is imported again
+            self.window.show_error("Unfinished label set", ls.incomplete)
         cls = self.cls
         self._show_classes()  # (selects the first object class)
         ids = self.panel.class_ids()
