@@ -34,7 +34,7 @@ from training import distributed
 from training.config import TrainConfig
 from training.engine import EpochStats, evaluate, train_one_epoch
 from training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
-from training.init import build_model, set_scratch_bn_momentum
+from training.init import build_model, set_scratch_bn_momentum, start_record
 from training.losses import make_criterion
 from training.metrics import report_dict
 from training.optim import auto_warmup, build_optimizer, build_scheduler
@@ -178,6 +178,7 @@ class _Run:
         else:
             model, notes = build_model(cfg, self.names)
         self.model_config = model.config
+        self.start = start_record(cfg)  # after build_model: a missing wheel has already been explained
         # A checkpoint start trains the checkpoint's network: config.json (the run's record, the Runs view)
         # must name it, not the --backbone / --output-stride defaults it ignored.
         net = model.config
@@ -369,6 +370,7 @@ class _Run:
             "dataset": str(self.cfg.data), "epochs": done, "metrics": metrics, "config": self.cfg.to_dict(),
             "seconds": round(self._elapsed(), 3), "train_images": len(self.rd.train), "val_images": len(self.rd.val),
             "best_epoch": self.best_epoch, "steps_into_next_epoch": partial_steps, "world_size": self.dist.world_size,
+            "start": self.start,
         }  # fmt: skip
         ckpt = Checkpoint(config=self.model_config, classes=self.classes, state_dict=self.net.state_dict(),
                           preprocess=self.preprocess, ignore_index=self.ignore_index, train=train_info,
