@@ -150,13 +150,14 @@ def test_train_pretrained_imagenet_offline_records_the_start(tmp_path, no_networ
 
 
 def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
-    """A tiny-input Lite0 DeepLabV3+ exported once at 64x80 runs on both ONNX runtimes at another, odd
-    size (TF "SAME" padding must stay dynamic in the graph), with the logits PyTorch gives."""
+    """A Lite0 DeepLabV3+ exported by segtool's exporter (the core of `segtool export-onnx`), traced at a
+    tiny 64x80 sample, runs on both ONNX runtimes at another, odd size (TF "SAME" padding must stay dynamic
+    in the graph) with the logits PyTorch gives."""
     import onnxruntime as ort
     import openvino as ov
 
     from models import Checkpoint, make_classes, save_checkpoint
-    from segtool.core.onnx_export import export_onnx
+    from segtool.core.onnx_export import export_onnx, read_metadata
     from tests.helpers import randomize_bn_stats
 
     torch.manual_seed(0)
@@ -166,6 +167,7 @@ def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
                     state_dict=model.state_dict(), train={"dataset": "unit-test"})  # fmt: skip
     path = save_checkpoint(ck, tmp_path / "lite.pt")
     onnx_file = export_onnx(load_checkpoint(path), tmp_path / "lite.onnx", sample_size=(64, 80))
+    assert read_metadata(onnx_file)["model"]["backbone"] == "efficientnet_lite0"
     x = torch.randn(1, 3, 57, 93)
     with torch.no_grad():
         ref = model(x)["out"].numpy()
