@@ -35,10 +35,19 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-def default_preprocess(resize_short: int | None = 520) -> dict[str, Any]:
-    """ImageNet normalisation; `resize_short` = shorter image side fed to the network (None = native size).
-    520 is what torchvision's published DeepLabV3 weights were evaluated with."""
-    return {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "resize_short": resize_short}
+# EfficientNet-Lite's ImageNet weights were trained on (pixel - 127.5) / 127.5 (TensorFlow's Lite builder
+# uses 127/128; timm's pretrained config 0.5/0.5): the input its first BatchNorm statistics expect.
+LITE_MEAN = [0.5, 0.5, 0.5]
+LITE_STD = [0.5, 0.5, 0.5]
+
+
+def default_preprocess(resize_short: int | None = 520, *, backbone: str | None = None) -> dict[str, Any]:
+    """The normalisation the backbone's ImageNet weights were trained with (torchvision's ImageNet mean/std;
+    0.5/0.5 for EfficientNet-Lite); `resize_short` = shorter image side fed to the network (None = native
+    size). 520 is what torchvision's published DeepLabV3 weights were evaluated with."""
+    lite = backbone is not None and backbone.startswith("efficientnet_lite")
+    return {"mean": list(LITE_MEAN if lite else IMAGENET_MEAN), "std": list(LITE_STD if lite else IMAGENET_STD),
+            "resize_short": resize_short}  # fmt: skip
 
 
 @dataclass

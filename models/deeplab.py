@@ -11,7 +11,8 @@ from torch import nn
 from torchvision.models.segmentation.fcn import FCNHead
 
 from models.backbones import build_mobilenet_v3_large, build_resnet
-from models.config import ModelConfig
+from models.config import EFFICIENTNET_LITE, ModelConfig
+from models.efficientnet_lite import build_efficientnet_lite
 from models.heads import DeepLabV3PlusHead, deeplab_head
 
 
@@ -51,7 +52,9 @@ def _build(config: ModelConfig) -> DeepLabV3:
         returns["aux"] = "aux"
     if config.decoder == "v3plus":
         returns["low"] = "low"
-    if config.backbone == "mobilenet_v3_large":
+    if config.backbone in EFFICIENTNET_LITE:
+        backbone, info = build_efficientnet_lite(config.backbone, config.output_stride, returns)
+    elif config.backbone == "mobilenet_v3_large":
         backbone, info = build_mobilenet_v3_large(config.output_stride, returns, config.width_mult)
     else:
         backbone, info = build_resnet(config.backbone, config.output_stride, config.multi_grid, returns)

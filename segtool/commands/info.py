@@ -62,6 +62,9 @@ def format_text(d: dict[str, Any]) -> str:
         for key in ("source", "dataset", "epochs", "seconds"):
             if key in t:
                 lines.append(f"training     {key}: {t[key]}")
+        start = t.get("start")
+        if isinstance(start, dict):  # since issue 20: what the run started from
+            lines.append(f"training     start: {start.get('init')}" + (f" ({start['weights']})" if start.get("weights") else ""))
         metrics = t.get("metrics") or {}
         if "miou" in metrics:
             lines.append(f"  mIoU {_fmt_metric(metrics['miou'])}")

