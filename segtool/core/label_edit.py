@@ -223,6 +223,20 @@ class LabelEditor:
         self._apply(rr, cc, value, instance=new_id)
         return new_id
 
+    def add_fragment(self, region: np.ndarray, value: int) -> int:
+        """The HxW bool `region` becomes one new fragment of class `value` (click a fragment): its new instance
+        id is returned (0 for an empty region). Drawn over what was there; one undo step."""
+        if region.shape != self._mask.shape:
+            raise ValueError(f"region {region.shape} does not fit the frame {self._mask.shape}")
+        rr, cc = np.nonzero(region)
+        if rr.size == 0:
+            return 0
+        if self._inst is None:
+            self._inst = np.zeros(self._mask.shape, np.uint16)
+        new_id = int(self._inst.max()) + 1
+        self._apply(rr, cc, value, instance=new_id)
+        return new_id
+
     def set_from_prediction(self, pred: np.ndarray, confidence: np.ndarray | None = None, threshold: float = 0.0,
                             instances: np.ndarray | None = None) -> None:  # fmt: skip
         """Replace the labels by the model's mask; pixels whose confidence is below `threshold` stay

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea
 from models.errors import UserInputError
 from segtool.core.label_edit import UNKNOWN, LabelEditor
 from segtool.core.labelset import LabelSet, frame_name
+from segtool.gui.labeling.click_fragment import FragmentClicker
 from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
@@ -82,6 +83,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self._wire()
         self.propagation = Propagation(self)  # "Follow the video" (issue 21): its box goes into the panel
         self.smart = SmartTools(self)  # GrabCut and intelligent scissors (issue 21)
+        self.clicker = FragmentClicker(self)  # click a fragment (issue 21)
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
         self.comparisonReady.connect(self._comparison_ready)
@@ -226,6 +228,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.smart.cancel()
         if tool == "region":
             self._request_superpixels()
+        elif tool == "fragment":
+            self.clicker.prepare()
 
     def _set_class(self, index: int) -> None:
         if 0 <= index < len(self.class_names):
@@ -256,6 +260,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         path, stem, _ = self.frame_key(r)
         if self.key == (path, stem) and self.editor is not None:
             self.result = r  # same frame again (e.g. now with its confidence map): keep the edits
+            if self.tool == "fragment":
+                self.clicker.prepare()  # its prediction may have come only now
             return
         self.result, self.key = r, (path, stem)
         saved = self.labelset.load_mask(stem) if self.labelset is not None else None
@@ -270,6 +276,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.layer.show_path([])
         if self.tool == "region":
             self._request_superpixels()
+        elif self.tool == "fragment":
+            self.clicker.prepare()
         self._redraw()
         self._update_state()
 
@@ -380,6 +388,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.autosave_timer.stop()
         self.propagation.shutdown()
         self.smart.wait(10.0)
+        self.clicker.wait(10.0)
         if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
             self.save()
         self.strip.shutdown()

@@ -19,7 +19,7 @@ from segtool.core.labelset import labelset_fragments
 from segtool.gui.labeling.smart import SMART_TOOLS
 
 _TOOL_KEYS = {Qt.Key.Key_B: "brush", Qt.Key.Key_E: "eraser", Qt.Key.Key_P: "polygon", Qt.Key.Key_R: "region",
-              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors"}  # fmt: skip
+              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors", Qt.Key.Key_C: "fragment"}  # fmt: skip
 
 
 class ToolHandlers:
@@ -88,6 +88,8 @@ class ToolHandlers:
             self._region_at([(x, y)])
         elif self.tool in SMART_TOOLS:
             self.smart.press(x, y)
+        elif self.tool == "fragment":
+            self.clicker.click(x, y)
 
     def _move(self, x: float, y: float) -> None:
         ed = self.editor
