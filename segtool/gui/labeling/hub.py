@@ -29,6 +29,7 @@ from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
 from segtool.gui.labeling.propagate import Propagation
+from segtool.gui.labeling.sam import SamClick
 from segtool.gui.labeling.smart import SmartTools
 from segtool.gui.labeling.suggest import SuggestStrip
 from segtool.gui.labeling.teaching import TeachingActions
@@ -84,6 +85,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.propagation = Propagation(self)  # "Follow the video" (issue 21): its box goes into the panel
         self.smart = SmartTools(self)  # GrabCut and intelligent scissors (issue 21)
         self.clicker = FragmentClicker(self)  # click a fragment (issue 21)
+        self.sam = SamClick(self)  # optional SAM click on the user's own ONNX files (issue 21)
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
         self.comparisonReady.connect(self._comparison_ready)
@@ -122,6 +124,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         menu.addSeparator()
         self.act_import = act("&Import CVAT export…", self.choose_import_cvat)
         self.act_export = act("&Export to CVAT…", self.choose_export_cvat)
+        menu.addSeparator()
+        self.act_sam = act("Use &SAM ONNX files (optional)…", lambda: self.sam.choose_files(),
+                           tip="Click-to-mask with a Segment-Anything encoder + decoder you already have")  # fmt: skip
         menu.addSeparator()
         self.act_suggest = act("Suggest &frames to label…", self.suggest_frames)
         self.act_train = act("&Train on my labels…", self.train_on_labels)
@@ -230,6 +235,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self._request_superpixels()
         elif tool == "fragment":
             self.clicker.prepare()
+        elif tool == "sam":
+            self.sam.prepare()
 
     def _set_class(self, index: int) -> None:
         if 0 <= index < len(self.class_names):
@@ -278,6 +285,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             self._request_superpixels()
         elif self.tool == "fragment":
             self.clicker.prepare()
+        elif self.tool == "sam":
+            self.sam.prepare()
         self._redraw()
         self._update_state()
 
@@ -389,6 +398,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.propagation.shutdown()
         self.smart.wait(10.0)
         self.clicker.wait(10.0)
+        self.sam.wait(10.0)
         if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
             self.save()
         self.strip.shutdown()

@@ -19,7 +19,7 @@ from segtool.core.labelset import labelset_fragments
 from segtool.gui.labeling.smart import SMART_TOOLS
 
 _TOOL_KEYS = {Qt.Key.Key_B: "brush", Qt.Key.Key_E: "eraser", Qt.Key.Key_P: "polygon", Qt.Key.Key_R: "region",
-              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors", Qt.Key.Key_C: "fragment"}  # fmt: skip
+              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors", Qt.Key.Key_C: "fragment", Qt.Key.Key_A: "sam"}  # fmt: skip
 
 
 class ToolHandlers:
@@ -90,6 +90,8 @@ class ToolHandlers:
             self.smart.press(x, y)
         elif self.tool == "fragment":
             self.clicker.click(x, y)
+        elif self.tool == "sam":
+            self.sam.click(x, y)
 
     def _move(self, x: float, y: float) -> None:
         ed = self.editor
