@@ -158,3 +158,13 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     assert (trained_on == 2).sum() > 0.5 * (pred == 2).sum()  # the edge band comes back along the fragments
     hub.undo()
     assert not hub.editor.instances.any() and (hub.editor.mask == UNKNOWN).all()
+
+
+def test_a_fragment_model_starts_label_mode_with_the_outline_tool(qtbot, fragment_labelling):
+    # The default for fragment models is the best tool of the simulated annotator (docs/benchmarks.md).
+    win, hub, _ = fragment_labelling
+    assert hub.tool == "outline" and hub.panel.tool_buttons["outline"].isChecked()
+    QTest.keyClick(win.canvas, Qt.Key.Key_B)  # the user's choice is kept when label mode is entered again
+    hub.set_active(False)
+    hub.set_active(True)
+    assert hub.tool == "brush"

@@ -36,6 +36,10 @@ from segtool.gui.labeling.teaching import TeachingActions
 from segtool.gui.labeling.tools import ToolHandlers
 
 AUTOSAVE_MS = 30_000
+# The tool label mode starts with for a fragment model: the outline, which the simulated annotator
+# (benchmarks/bench_annotator.py, docs/benchmarks.md) found reaches IoU 0.9 on every fragment in 8 clicks;
+# GrabCut needed refining strokes the app does not offer, click-a-fragment a better model than the shipped one.
+FRAGMENT_DEFAULT_TOOL = "outline"
 
 
 class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
@@ -52,6 +56,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.result = None  # the ViewResult being labelled
         self.key: tuple[str, str] | None = None  # (source path, frame name) of that result
         self.tool, self.cls, self.opacity = "brush", 1, 0.6
+        self._tool_chosen = False
         self._poly: list[tuple[float, float]] = []
         self._segments: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._pending_region: list[tuple[float, float]] = []
@@ -212,6 +217,12 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                 w.toggle_play()
             w.worker.confidence = True  # "start from the prediction above a confidence" needs the map
             self._show_classes()  # a fragment model's edge class is not offered (tools.py)
+            if self.fragments is not None and not self._tool_chosen:
+                self.set_tool(FRAGMENT_DEFAULT_TOOL)
+                self._tool_chosen = False  # still the default: a later model without fragments gets the brush
+            elif self.fragments is None and not self._tool_chosen:
+                self.set_tool("brush")
+                self._tool_chosen = False
             self.autosave_timer.start()
             if w.current is not None:
                 w.seek(w.current.index)  # the frame again, with its confidence map
@@ -226,6 +237,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             return
+        self._tool_chosen = True  # the user's choice is kept over the default when label mode is entered again
         self.tool = tool
         self.panel.set_tool(tool)
         self._poly = []
