@@ -122,6 +122,12 @@ class LabelEditor:
     def mark_saved(self) -> None:
         self._saved_top = self._undo[-1].id if self._undo else None
 
+    @property
+    def last_edit(self) -> int | None:
+        """An id of the newest undo entry (None when there is none): a tool that wants to replace its own last
+        edit (GrabCut's refining strokes) undoes it only while this is still the id it saw."""
+        return self._undo[-1].id if self._undo else None
+
     def can_undo(self) -> bool:
         return bool(self._undo)
 
