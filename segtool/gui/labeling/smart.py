@@ -126,7 +126,12 @@ class SmartTools(QObject):
         if not region.any():
             hub.window.statusBar().showMessage("GrabCut found no object in that box: drag a stroke inside the box "
                                                "over the object (\"this too\"), or drag a larger box", 6000)  # fmt: skip
-        elif ed.fill_region(region, cls):
+        else:
+            f = hub.fragments  # a fragment model: GrabCut's object in the interior class is one fragment
+            if f is not None and cls == hub.class_names.index(f["interior"]):
+                ed.add_fragment(region, cls)
+            else:
+                ed.fill_region(region, cls)
             state["edit"] = ed.last_edit
         hub._redraw()
         hub._update_state()

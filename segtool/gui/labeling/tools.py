@@ -69,7 +69,8 @@ class ToolHandlers:
         """Fill the panel's class list with the paintable classes."""
         palette = self.palette if self.palette is not None else np.zeros((0, 3), np.uint8)
         f = self.fragments
-        note = (f"Fragments: click one the model sees (C), outline it (O), or fill it with a polygon (P) as {f['interior']}; "
+        note = (f"Fragments: box one with GrabCut (G) and refine with strokes, click one the model sees (C), "
+                f"outline it (O), or fill it with a polygon (P) as {f['interior']}; "
                 f"{f['edge']} is not painted — training draws it along your outlines.") if f else ""  # fmt: skip
         self.panel.set_classes(self.class_names, palette, self.paintable_classes(), note)
 
