@@ -25,7 +25,7 @@ TOOLS = {
     "polygon": ("Polygon fill", "P"),
     "region": ("Region fill (superpixels)", "R"),
     "outline": ("Outline a fragment", "O"),
-    "grabcut": ("GrabCut: drag a box around it", "G"),
+    "grabcut": ("GrabCut: a box, then strokes", "G"),
     "scissors": ("Intelligent scissors", "I"),
     "fragment": ("Click a fragment (fragment model)", "C"),
     "sam": ("SAM click (your ONNX files; optional)", "A"),
