@@ -122,6 +122,12 @@ class LabelEditor:
     def mark_saved(self) -> None:
         self._saved_top = self._undo[-1].id if self._undo else None
 
+    @property
+    def last_edit(self) -> int | None:
+        """An id of the newest undo entry (None when there is none): a tool that wants to replace its own last
+        edit (GrabCut's refining strokes) undoes it only while this is still the id it saw."""
+        return self._undo[-1].id if self._undo else None
+
     def can_undo(self) -> bool:
         return bool(self._undo)
 
@@ -216,6 +222,20 @@ class LabelEditor:
         the outline has fewer than 3 points). Later outlines are drawn over earlier ones."""
         rr, cc = self._polygon_pixels(points)
         if rr is None or rr.size == 0:
+            return 0
+        if self._inst is None:
+            self._inst = np.zeros(self._mask.shape, np.uint16)
+        new_id = int(self._inst.max()) + 1
+        self._apply(rr, cc, value, instance=new_id)
+        return new_id
+
+    def add_fragment(self, region: np.ndarray, value: int) -> int:
+        """The HxW bool `region` becomes one new fragment of class `value` (click a fragment): its new instance
+        id is returned (0 for an empty region). Drawn over what was there; one undo step."""
+        if region.shape != self._mask.shape:
+            raise ValueError(f"region {region.shape} does not fit the frame {self._mask.shape}")
+        rr, cc = np.nonzero(region)
+        if rr.size == 0:
             return 0
         if self._inst is None:
             self._inst = np.zeros(self._mask.shape, np.uint16)

@@ -158,3 +158,23 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     assert (trained_on == 2).sum() > 0.5 * (pred == 2).sum()  # the edge band comes back along the fragments
     hub.undo()
     assert not hub.editor.instances.any() and (hub.editor.mask == UNKNOWN).all()
+
+
+def test_a_fragment_model_starts_label_mode_with_grabcut_and_its_object_is_a_fragment(qtbot, fragment_labelling):
+    # The default for fragment models is the best tool of the simulated annotator (docs/benchmarks.md).
+    win, hub, root = fragment_labelling
+    assert hub.tool == "grabcut" and hub.panel.tool_buttons["grabcut"].isChecked()
+    QTest.keyClick(win.canvas, Qt.Key.Key_2)  # rock
+    vp = win.canvas.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, 30, 30))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, 250, 130))
+    qtbot.waitUntil(lambda: hub.editor.instances is not None and (hub.editor.instances > 0).any(), timeout=30000)
+    QTest.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    ls = LabelSet.open(root)
+    inst, mask = ls.load_instances(ls.frames[0].stem), ls.load_mask(ls.frames[0].stem)
+    assert set(np.unique(inst).tolist()) == {0, 1} and ((inst == 1) == (mask == 1)).all()
+    assert inst[80, 90] == 1 and inst[80, 190] == 1 and inst[200, 20] == 0  # the bright blocks, not the rest
+    QTest.keyClick(win.canvas, Qt.Key.Key_B)  # the user's choice is kept when label mode is entered again
+    hub.set_active(False)
+    hub.set_active(True)
+    assert hub.tool == "brush"

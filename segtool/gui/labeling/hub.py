@@ -24,16 +24,22 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea
 from models.errors import UserInputError
 from segtool.core.label_edit import UNKNOWN, LabelEditor
 from segtool.core.labelset import LabelSet, frame_name
+from segtool.gui.labeling.click_fragment import FragmentClicker
 from segtool.gui.labeling.labelsets import LabelSetActions
 from segtool.gui.labeling.layer import TOOLS, LabelLayer
 from segtool.gui.labeling.panel import LabelPanel
 from segtool.gui.labeling.propagate import Propagation
+from segtool.gui.labeling.sam import SamClick
 from segtool.gui.labeling.smart import SmartTools
 from segtool.gui.labeling.suggest import SuggestStrip
 from segtool.gui.labeling.teaching import TeachingActions
 from segtool.gui.labeling.tools import ToolHandlers
 
 AUTOSAVE_MS = 30_000
+# The tool label mode starts with for a fragment model: GrabCut (box + refining strokes), the fastest to IoU 0.9
+# in the simulated annotator (benchmarks/bench_annotator.py, docs/benchmarks.md: 99 % of fragments, median 4
+# actions, against 8 clicks for the outline); click-a-fragment needs a better model than the shipped one.
+FRAGMENT_DEFAULT_TOOL = "grabcut"
 
 
 class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
@@ -50,6 +56,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.result = None  # the ViewResult being labelled
         self.key: tuple[str, str] | None = None  # (source path, frame name) of that result
         self.tool, self.cls, self.opacity = "brush", 1, 0.6
+        self._tool_chosen = False
         self._poly: list[tuple[float, float]] = []
         self._segments: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._pending_region: list[tuple[float, float]] = []
@@ -87,6 +94,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self._wire()
         self.propagation = Propagation(self)  # "Follow the video" (issue 21): its box goes into the panel
         self.smart = SmartTools(self)  # GrabCut and intelligent scissors (issue 21)
+        self.clicker = FragmentClicker(self)  # click a fragment (issue 21)
+        self.sam = SamClick(self)  # optional SAM click on the user's own ONNX files (issue 21)
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave)
         self.superpixelsReady.connect(self._superpixels_ready)
         self.comparisonReady.connect(self._comparison_ready)
@@ -125,6 +134,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         menu.addSeparator()
         self.act_import = act("&Import CVAT export…", self.choose_import_cvat)
         self.act_export = act("&Export to CVAT…", self.choose_export_cvat)
+        menu.addSeparator()
+        self.act_sam = act("Use &SAM ONNX files (optional)…", lambda: self.sam.choose_files(),
+                           tip="Click-to-mask with a Segment-Anything encoder + decoder you already have")  # fmt: skip
         menu.addSeparator()
         self.act_suggest = act("Suggest &frames to label…", self.suggest_frames)
         self.act_train = act("&Train on my labels…", self.train_on_labels)
@@ -210,6 +222,12 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                 w.toggle_play()
             w.worker.confidence = True  # always on (the window's confidence line and "start from the prediction")
             self._show_classes()  # a fragment model's edge class is not offered (tools.py)
+            if self.fragments is not None and not self._tool_chosen:
+                self.set_tool(FRAGMENT_DEFAULT_TOOL)
+                self._tool_chosen = False  # still the default: a later model without fragments gets the brush
+            elif self.fragments is None and not self._tool_chosen:
+                self.set_tool("brush")
+                self._tool_chosen = False
             self.autosave_timer.start()
             if w.current is not None:
                 w.seek(w.current.index)  # the frame again, with its confidence map
@@ -225,6 +243,7 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             return
+        self._tool_chosen = True  # the user's choice is kept over the default when label mode is entered again
         self.tool = tool
         self.panel.set_tool(tool)
         self._poly = []
@@ -232,6 +251,10 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.smart.cancel()
         if tool == "region":
             self._request_superpixels()
+        elif tool == "fragment":
+            self.clicker.prepare()
+        elif tool == "sam":
+            self.sam.prepare()
 
     def _set_class(self, index: int) -> None:
         if 0 <= index < len(self.class_names):
@@ -262,6 +285,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         path, stem, _ = self.frame_key(r)
         if self.key == (path, stem) and self.editor is not None:
             self.result = r  # same frame again (e.g. now with its confidence map): keep the edits
+            if self.tool == "fragment":
+                self.clicker.prepare()  # its prediction may have come only now
             return
         self.result, self.key = r, (path, stem)
         try:
@@ -280,6 +305,10 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.layer.show_path([])
         if self.tool == "region":
             self._request_superpixels()
+        elif self.tool == "fragment":
+            self.clicker.prepare()
+        elif self.tool == "sam":
+            self.sam.prepare()
         self._redraw()
         self._update_state()
 
@@ -391,6 +420,8 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.autosave_timer.stop()
         self.propagation.shutdown()
         self.smart.wait(10.0)
+        self.clicker.wait(10.0)
+        self.sam.wait(10.0)
         if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
             self.save()
         self.strip.shutdown()

@@ -25,8 +25,10 @@ TOOLS = {
     "polygon": ("Polygon fill", "P"),
     "region": ("Region fill (superpixels)", "R"),
     "outline": ("Outline a fragment", "O"),
-    "grabcut": ("GrabCut: drag a box around it", "G"),
+    "grabcut": ("GrabCut: a box, then strokes", "G"),
     "scissors": ("Intelligent scissors", "I"),
+    "fragment": ("Click a fragment (fragment model)", "C"),
+    "sam": ("SAM click (your ONNX files; optional)", "A"),
 }
 
 
@@ -74,7 +76,7 @@ class LabelLayer(QObject):
     brushWheel = Signal(int)
 
     KEYS = {Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape,
-            Qt.Key.Key_B, Qt.Key.Key_E, Qt.Key.Key_P, Qt.Key.Key_R, Qt.Key.Key_O, Qt.Key.Key_G, Qt.Key.Key_I,
+            Qt.Key.Key_B, Qt.Key.Key_E, Qt.Key.Key_P, Qt.Key.Key_R, Qt.Key.Key_O, Qt.Key.Key_G, Qt.Key.Key_I, Qt.Key.Key_C, Qt.Key.Key_A,
             *(getattr(Qt.Key, f"Key_{d}") for d in range(10))}  # fmt: skip
 
     def __init__(self, canvas: QGraphicsView) -> None:

@@ -19,7 +19,7 @@ from segtool.core.labelset import labelset_fragments
 from segtool.gui.labeling.smart import SMART_TOOLS
 
 _TOOL_KEYS = {Qt.Key.Key_B: "brush", Qt.Key.Key_E: "eraser", Qt.Key.Key_P: "polygon", Qt.Key.Key_R: "region",
-              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors"}  # fmt: skip
+              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors", Qt.Key.Key_C: "fragment", Qt.Key.Key_A: "sam"}  # fmt: skip
 
 
 class ToolHandlers:
@@ -69,7 +69,8 @@ class ToolHandlers:
         """Fill the panel's class list with the paintable classes."""
         palette = self.palette if self.palette is not None else np.zeros((0, 3), np.uint8)
         f = self.fragments
-        note = (f"Fragments: outline each one (O), or fill it with a polygon (P) as {f['interior']}; "
+        note = (f"Fragments: box one with GrabCut (G) and refine with strokes, click one the model sees (C), "
+                f"outline it (O), or fill it with a polygon (P) as {f['interior']}; "
                 f"{f['edge']} is not painted — training draws it along your outlines.") if f else ""  # fmt: skip
         self.panel.set_classes(self.class_names, palette, self.paintable_classes(), note)
 
@@ -88,6 +89,10 @@ class ToolHandlers:
             self._region_at([(x, y)])
         elif self.tool in SMART_TOOLS:
             self.smart.press(x, y)
+        elif self.tool == "fragment":
+            self.clicker.click(x, y)
+        elif self.tool == "sam":
+            self.sam.click(x, y)
 
     def _move(self, x: float, y: float) -> None:
         ed = self.editor
