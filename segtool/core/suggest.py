@@ -45,8 +45,8 @@ TIME_WEIGHT = 0.5  # weight of a frame's place in the footage (0..1) next to its
 
 # How the N frames are chosen from the scored ones (`segtool suggest --strategy`, the app's strip).
 STRATEGIES = {
-    "spaced": "evenly spaced over the footage; in each stretch, the frame the model is least sure of "
-    "among those near the stretch's middle (uncertainty breaks the tie)",
+    "spaced": "evenly spaced over the footage; where two frames are equally close to an even position, "
+    "the one the model is less sure of (uncertainty breaks the tie)",
     "kcenter": "core-set (k-centre greedy): each next frame the one farthest in content and time from "
     "those taken, weighted by the model's uncertainty",
     "cluster": "frames grouped by content and time into N groups (k-means); the most uncertain of each",
@@ -241,10 +241,12 @@ def pick(scores: list[FrameScore], n: int, strategy: str = DEFAULT_STRATEGY, *,
     return sorted(chosen, key=lambda s: (-s.priority, s.index))
 
 
-def pick_spaced(scores: list[FrameScore], n: int, *, window: float = 0.5) -> list[FrameScore]:
+def pick_spaced(scores: list[FrameScore], n: int, *, window: float = 0.0) -> list[FrameScore]:
     """Evenly spaced frames with uncertainty as the tie-break: the scored frames (in footage order) are
-    cut into n equal stretches; from each, the most uncertain of the frames within the middle `window`
-    share of the stretch (0 = the middle frame exactly, 1 = anywhere in the stretch)."""
+    cut into n equal stretches and each stretch gives the frame at its middle; when the middle falls
+    between two scored frames, the one the model is less sure of. `window` (0..1) widens the choice to
+    that share of the stretch around its middle (measured: 0.5 taught less than exact spacing, so the
+    default is 0, a plain tie-break)."""
     frames = sorted(scores, key=lambda s: s.index)
     m, k = len(frames), min(n, len(frames))
     stride = m / k
@@ -254,7 +256,7 @@ def pick_spaced(scores: list[FrameScore], n: int, *, window: float = 0.5) -> lis
         half = max(0.5, window * stride / 2.0)
         lo, hi = max(0, math.ceil(centre - half)), min(m - 1, math.floor(centre + half))
         pos = range(lo, hi + 1) if lo <= hi else [min(m - 1, max(0, round(centre)))]
-        out.append(frames[max(pos, key=lambda i: (round(frames[i].priority, 9), -abs(i - centre)))])
+        out.append(frames[max(pos, key=lambda i: (round(frames[i].priority, 9), -abs(i - centre), -i))])
     return out
 
 

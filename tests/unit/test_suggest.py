@@ -165,13 +165,15 @@ def test_kcenter_spreads_points_on_a_plane():
 
 def test_spaced_is_even_with_uncertainty_as_the_tie_break():
     flat = [_fs(i, 0.5) for i in range(100)]
-    assert sorted(p.index for p in pick_spaced(flat, 4)) == [12, 37, 62, 87]  # stretch middles (rounded)
-    # A much more uncertain frame near a stretch's middle is taken instead; one far from it is not.
-    # (stretch 25..49 has its middle half at 31..43; stretch 75..99 at 81..93)
-    bumped = [_fs(i, 0.9 if i in (40, 77) else 0.5) for i in range(100)]
-    idx = sorted(p.index for p in pick_spaced(bumped, 4))
-    assert idx == [12, 40, 62, 87]
-    assert all(abs(a - c) <= 6.25 + 0.5 for a, c in zip(idx, (12, 37, 62, 87)))  # middle half of each 25-frame stretch
+    assert sorted(p.index for p in pick_spaced(flat, 4)) == [12, 37, 62, 87]  # the stretches' middles
+    # 10 stretches of 10 frames: each middle (4.5, 14.5, …) lies between two frames; with equal
+    # uncertainty the earlier is taken, a more uncertain neighbour wins the tie, a frame off the middle never.
+    assert sorted(p.index for p in pick_spaced(flat, 10)) == list(range(4, 100, 10))
+    bumped = [_fs(i, 0.9 if i in (15, 20, 33) else 0.5) for i in range(100)]
+    idx = sorted(p.index for p in pick_spaced(bumped, 10))
+    assert idx == [4, 15, 24, 34, 44, 54, 64, 74, 84, 94]  # 15 beat 14; 20 and 33 are off the middles
+    # A wider window lets uncertainty choose within the middle of each stretch.
+    assert 33 in [p.index for p in pick_spaced(bumped, 10, window=0.5)]
     assert len(pick_spaced(flat[:3], 10)) == 3
 
 

@@ -37,7 +37,7 @@ class SuggestStrip(QWidget):
         super().__init__(parent)
         self.title = QLabel("Suggested frames:")
         self.title.setWordWrap(True)  # the line says why these frames; it must not push the list away
-        self.title.setMaximumWidth(420)
+        self.title.setMaximumWidth(360)
         self.list = QListWidget()
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setMaximumHeight(44)
@@ -121,11 +121,12 @@ class SuggestStrip(QWidget):
         if message:
             self.title.setText(f"Suggestions stopped: {message}")
         else:
-            from segtool.core.suggest import STRATEGY_LINES
+            from segtool.core.suggest import STRATEGIES, STRATEGY_LINES
 
             self.title.setText(f"{len(picks)} frames to label, {STRATEGY_LINES[self.strategy]}:")
-            self.title.setToolTip(f"Strategy: {self.strategy} (as `segtool suggest --strategy {self.strategy}`); "
-                                  "listed most uncertain first. See docs/labelling.md.")  # fmt: skip
+            self.title.setToolTip(f"Strategy {self.strategy} (segtool suggest --strategy {self.strategy}): "
+                                  f"{STRATEGIES[self.strategy]}. Listed most uncertain first. "
+                                  "See docs/labelling.md for what was measured.")  # fmt: skip
         for rank, p in enumerate(picks, 1):
             it = QListWidgetItem(f"#{rank}  frame {p.index}  ({100 * p.uncertain_share:.0f} % unsure)")
             it.setData(Qt.ItemDataRole.UserRole, p.index)
