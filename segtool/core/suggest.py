@@ -52,14 +52,14 @@ STRATEGIES = {
     "cluster": "frames grouped by content and time into N groups (k-means); the most uncertain of each",
     "uncertain": "the most uncertain frames, kept apart in time and content",
 }
-DEFAULT_STRATEGY = "spaced"  # measured best (docs/benchmarks.md, "Suggested frames: strategies")
+# Nothing beat evenly spaced frames beyond the noise (docs/benchmarks.md, "Suggested frames: strategies").
+DEFAULT_STRATEGY = "spaced"
 # What the app's strip says about the frames it lists (a plain line: why these frames).
 STRATEGY_LINES = {
-    "spaced": "spread evenly over the footage (measured to teach more than the most uncertain frames); "
-    "the model's uncertainty picks within each stretch",
+    "spaced": "spread evenly over the video (measured: no smarter choice taught more)",
     "kcenter": "different from each other and uncertain (core-set)",
-    "cluster": "the most uncertain of each group of look-alike frames",
-    "uncertain": "the model's most uncertain frames, kept apart",
+    "cluster": "the most uncertain of each group of look-alikes",
+    "uncertain": "the model's most uncertain, kept apart",
 }
 
 
