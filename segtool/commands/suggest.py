@@ -9,10 +9,10 @@ import sys
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "suggest",
-        help="pick the frames most worth labelling (spread over the footage, the model's uncertainty as tie-break)",
+        help="pick the frames most worth labelling (uncertain, and different from each other)",
         description="Run the model over every k-th frame of SOURCE, score each frame by how unsure the model is, "
-        "and save N frames worth labelling (chosen by --strategy; by default spread evenly over the footage with "
-        "the model's uncertainty as the tie-break) as DIR/<stem>_<frame>.png "
+        "and save N frames worth labelling (chosen by --strategy; by default the most uncertain frame of each of N "
+        "groups of look-alike frames) as DIR/<stem>_<frame>.png "
         "with DIR/suggestions.csv (rank, frame, pts_s, score, uncertain_share, priority: the ranking key). "
         "The app's Suggest frames gives the same frames for the same video and model. See docs/labelling.md.",
         epilog="Exit codes: 0 done; 2 bad usage or input; 130 interrupted.",
@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("-n", type=int, default=10, help="how many frames to suggest (default 10)")
     p.add_argument("-o", "--output", required=True, help="folder for the frames and suggestions.csv")
     p.add_argument("--strategy", default=None, metavar="NAME",
-                   help="how the N frames are chosen: spaced (default, measured best), kcenter, cluster or uncertain; "
+                   help="how the N frames are chosen: cluster (default: the most uncertain of each group of look-alike "
+                   "frames), spaced, kcenter or uncertain; "
                    "see docs/labelling.md")
     p.add_argument("--every", type=int, default=None,
                    help="score every k-th frame (default: about 200 frames over the footage, as the app; 5 when the length is unknown)")
