@@ -17,7 +17,9 @@ Sets (small on purpose: the machine is a shared 2-core CPU):
             clip); mIoU over the classes present. Start: the demo model's backbone with a new head.
 
 The model is the demo model's size (mobilenet_v3_large width 0.5, ASPP 64) trained with a plain loop
-(AdamW, cross-entropy with 255 = unknown, random crop + flip), one thread.
+(AdamW, cross-entropy with 255 = unknown, random crop + flip), one thread. Settings of the table in
+docs/benchmarks.md: camvid with the defaults (backbone frozen, lr 1e-3, 60 steps); conveyor with
+`--lr 2e-4 --train-backbone` (a frozen synthetic-rock backbone could not learn the belt in 60 steps).
 
 Usage: python benchmarks/bench_suggest_strategies.py [--sets conveyor camvid] [--seeds 0 1 2] [--steps 40]
 Prints one row per set × seed × arm and the means; results are kept in docs/benchmarks.md.

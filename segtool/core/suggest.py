@@ -1,9 +1,12 @@
-"""Which frames to label next: the model's own uncertainty, spread over the footage.
+"""Which frames to label next: the model's own uncertainty, combined with diversity.
 
 `score_frames` runs the engine over every k-th frame (through the one pipeline, so decoding overlaps
-inference) and scores each frame by how unsure the model is; `pick_diverse` takes the most uncertain
-frames while keeping them apart in time and in content, so ten neighbouring frames of one hard scene
-are not all suggested; `write_suggestions` saves the picks as PNGs and `suggestions.csv`.
+inference) and scores each frame by how unsure the model is; `pick` chooses N of them by a strategy
+(STRATEGIES: `cluster` = k-means by content and place, the most uncertain of each group, the default;
+`kcenter` = core-set greedy weighted by uncertainty; `spaced` = even spacing, uncertainty as the
+tie-break; `uncertain` = `pick_diverse`, the most uncertain frames kept apart in time and content);
+`write_suggestions` saves the picks as PNGs and `suggestions.csv`. The default was chosen by
+benchmarks/bench_suggest_strategies.py (docs/benchmarks.md): no strategy reliably beat random frames.
 
 Uncertainty is "least confidence": 1 − the winning class's probability, averaged over the frame
 (`score`), and the share of pixels whose winning probability is below `threshold` (`uncertain_share`).
