@@ -1,9 +1,12 @@
-"""Which frames to label next: the model's own uncertainty, spread over the footage.
+"""Which frames to label next: the model's own uncertainty, combined with diversity.
 
 `score_frames` runs the engine over every k-th frame (through the one pipeline, so decoding overlaps
-inference) and scores each frame by how unsure the model is; `pick_diverse` takes the most uncertain
-frames while keeping them apart in time and in content, so ten neighbouring frames of one hard scene
-are not all suggested; `write_suggestions` saves the picks as PNGs and `suggestions.csv`.
+inference) and scores each frame by how unsure the model is; `pick` chooses N of them by a strategy
+(STRATEGIES: `cluster` = k-means by content and place, the most uncertain of each group, the default;
+`kcenter` = core-set greedy weighted by uncertainty; `spaced` = even spacing, uncertainty as the
+tie-break; `uncertain` = `pick_diverse`, the most uncertain frames kept apart in time and content);
+`write_suggestions` saves the picks as PNGs and `suggestions.csv`. The default was chosen by
+benchmarks/bench_suggest_strategies.py (docs/benchmarks.md): no strategy reliably beat random frames.
 
 Uncertainty is "least confidence": 1 − the winning class's probability, averaged over the frame
 (`score`), and the share of pixels whose winning probability is below `threshold` (`uncertain_share`).
@@ -41,6 +44,27 @@ CSV_FIELDS = ("rank", "frame", "pts_s", "score", "uncertain_share", "priority")
 SCORED_FRAMES = 200  # by default about this many frames of a long video are scored
 UNKNOWN_LENGTH_EVERY = 5  # every k-th frame when the source does not say how many it has
 _THUMB = 8  # side of the colour thumbnail in a frame's content feature
+TIME_WEIGHT = 0.5  # weight of a frame's place in the footage (0..1) next to its content (unit vector)
+
+# How the N frames are chosen from the scored ones (`segtool suggest --strategy`, the app's strip).
+STRATEGIES = {
+    "spaced": "evenly spaced over the footage; where two frames are equally close to an even position, "
+    "the one the model is less sure of (uncertainty breaks the tie)",
+    "kcenter": "core-set (k-centre greedy): each next frame the one farthest in content and time from "
+    "those taken, weighted by the model's uncertainty",
+    "cluster": "frames grouped by content and time into N groups (k-means); the most uncertain of each",
+    "uncertain": "the most uncertain frames, kept apart in time and content",
+}
+# Measured (docs/benchmarks.md, "Suggested frames: strategies"): of the strategies, only "cluster" was at
+# or above evenly spaced frames on both sets (mean, and 2 of 3 seeds each); random frames did as well.
+DEFAULT_STRATEGY = "cluster"
+# What the app's strip says about the frames it lists (a plain line: why these frames).
+STRATEGY_LINES = {
+    "spaced": "spread evenly over the video",
+    "kcenter": "different from each other and uncertain (core-set)",
+    "cluster": "the most uncertain of each group of look-alike frames",
+    "uncertain": "the model's most uncertain, kept apart",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,7 @@ def suggest(
     engine,
     n: int,
     *,
+    strategy: str = DEFAULT_STRATEGY,
     every: int | None = None,
     threshold: float = 0.6,
     min_gap: int | None = None,
@@ -81,16 +106,17 @@ def suggest(
 ) -> tuple[list[FrameScore], list[FrameScore], int]:
     """Score the frames and pick the `n` most worth labelling: (scores, picks by rank, every used).
 
-    `segtool suggest` calls this and the app's suggestion strip should (it runs the same two steps with
-    the same defaults today); `every` None = `default_every`.
+    `segtool suggest` and the app's suggestion strip both call this, with the same defaults
+    (`strategy` = DEFAULT_STRATEGY; `every` None = `default_every`), so they agree.
     """
     if n < 1:
         raise UserInputError(f"-n {n}: ask for 1 or more frames")
     if min_gap is not None and min_gap < 0:
         raise UserInputError(f"--min-gap {min_gap}: use 0 or more frames")
+    check_strategy(strategy)
     k = default_every(source.frames_expected) if every is None else every
     scores = score_frames(source, engine, every=k, threshold=threshold, progress=progress, cancel=cancel)
-    picks = [] if cancel is not None and cancel.is_set() else pick_diverse(scores, n, min_gap=min_gap)
+    picks = [] if cancel is not None and cancel.is_set() else pick(scores, n, strategy, min_gap=min_gap)
     return scores, picks, k
 
 
@@ -193,6 +219,110 @@ def pick_diverse(
             return picked
         # Relax; the last pass has no constraint at all (identical neighbouring frames of a still scene).
         gap, dist = (gap / 2.0, dist / 2.0) if gap >= 1 or dist >= 1e-3 else (0.0, 0.0)
+
+
+def check_strategy(strategy: str) -> None:
+    """Raise UserInputError naming the choices when `strategy` is not one of STRATEGIES."""
+    if strategy not in STRATEGIES:
+        raise UserInputError(f"--strategy {strategy}: use one of {', '.join(STRATEGIES)} (default {DEFAULT_STRATEGY})")
+
+
+def pick(scores: list[FrameScore], n: int, strategy: str = DEFAULT_STRATEGY, *,
+         min_gap: int | None = None) -> list[FrameScore]:  # fmt: skip
+    """min(n, len(scores)) frames chosen by `strategy` (see STRATEGIES), listed by priority (highest first).
+
+    The strategy decides *which* frames; the list is always in priority order so ranks read in order.
+    `min_gap` is used by "uncertain" only (the others spread the frames themselves).
+    """
+    check_strategy(strategy)
+    if n < 1:
+        raise UserInputError(f"-n {n}: ask for 1 or more frames")
+    if not scores:
+        return []
+    if strategy == "uncertain":
+        return pick_diverse(scores, n, min_gap=min_gap)
+    chosen = {"spaced": pick_spaced, "kcenter": pick_kcenter, "cluster": pick_cluster}[strategy](scores, n)
+    return sorted(chosen, key=lambda s: (-s.priority, s.index))
+
+
+def pick_spaced(scores: list[FrameScore], n: int, *, window: float = 0.0) -> list[FrameScore]:
+    """Evenly spaced frames with uncertainty as the tie-break: the scored frames (in footage order) are
+    cut into n equal stretches and each stretch gives the frame at its middle; when the middle falls
+    between two scored frames, the one the model is less sure of. `window` (0..1) widens the choice to
+    that share of the stretch around its middle (measured: 0.5 taught less than exact spacing, so the
+    default is 0, a plain tie-break)."""
+    frames = sorted(scores, key=lambda s: s.index)
+    m, k = len(frames), min(n, len(frames))
+    stride = m / k
+    out = []
+    for j in range(k):
+        centre = (j + 0.5) * stride - 0.5  # position (0..m-1) of the stretch's middle
+        half = max(0.5, window * stride / 2.0)
+        lo, hi = max(0, math.ceil(centre - half)), min(m - 1, math.floor(centre + half))
+        pos = range(lo, hi + 1) if lo <= hi else [min(m - 1, max(0, round(centre)))]
+        out.append(frames[max(pos, key=lambda i: (round(frames[i].priority, 9), -abs(i - centre), -i))])
+    return out
+
+
+def diversity_features(scores: list[FrameScore], time_weight: float = TIME_WEIGHT) -> np.ndarray:
+    """Each frame's content vector with its place in the footage (0..1, times `time_weight`) appended."""
+    idx = np.array([s.index for s in scores], np.float64)
+    span = max(1.0, float(idx.max() - idx.min()))
+    feats = np.stack([np.asarray(s.feature, np.float64) for s in scores])
+    return np.concatenate([feats, ((idx - idx.min()) / span * time_weight)[:, None]], axis=1)
+
+
+def _uncertainty01(scores: list[FrameScore]) -> np.ndarray:
+    pr = np.array([s.priority for s in scores], np.float64)
+    rng = float(pr.max() - pr.min())
+    return (pr - pr.min()) / rng if rng > 0 else np.ones_like(pr)
+
+
+def pick_kcenter(scores: list[FrameScore], n: int) -> list[FrameScore]:
+    """Core-set (k-centre greedy) over `diversity_features`, weighted by uncertainty: the most uncertain
+    frame first, then each time the frame maximising (distance to the nearest taken) × (0.5 + 0.5·u),
+    u = its priority scaled to 0..1 over the scored frames; ties go to the higher priority."""
+    x, u = diversity_features(scores), _uncertainty01(scores)
+    pr = np.array([s.priority for s in scores])
+    first = int(np.lexsort((np.array([s.index for s in scores]), -pr))[0])
+    taken = [first]
+    dmin = np.linalg.norm(x - x[first], axis=1)
+    while len(taken) < min(n, len(scores)):
+        gain = dmin * (0.5 + 0.5 * u)
+        gain[taken] = -1.0
+        best = int(np.lexsort((-pr, -np.round(gain, 12)))[0])
+        taken.append(best)
+        dmin = np.minimum(dmin, np.linalg.norm(x - x[best], axis=1))
+    return [scores[i] for i in taken]
+
+
+def pick_cluster(scores: list[FrameScore], n: int, *, iterations: int = 25) -> list[FrameScore]:
+    """k-means (k = n, k-means++ start with a fixed seed, so the answer is repeatable) over
+    `diversity_features`; the most uncertain frame of each group. Empty groups are filled k-centre style."""
+    x = diversity_features(scores)
+    k = min(n, len(scores))
+    rng = np.random.default_rng(0)
+    centres = [x[int(np.argmax([s.priority for s in scores]))]]
+    for _ in range(1, k):
+        d2 = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
+        centres.append(x[int(rng.choice(len(x), p=d2 / d2.sum()))] if d2.sum() > 0 else x[int(rng.integers(len(x)))])
+    c = np.stack(centres)
+    for _ in range(iterations):
+        lab = np.argmin(((x[:, None, :] - c[None]) ** 2).sum(2), axis=1)
+        new = np.stack([x[lab == j].mean(0) if np.any(lab == j) else c[j] for j in range(k)])
+        if np.allclose(new, c):
+            break
+        c = new
+    out = []
+    for j in range(k):
+        members = [scores[i] for i in np.flatnonzero(lab == j)]
+        if members:
+            out.append(max(members, key=lambda s: (s.priority, -s.index)))
+    if len(out) < k:  # identical frames collapse groups: top up with the farthest remaining frames
+        have = {s.index for s in out}
+        rest = [s for s in pick_kcenter(scores, len(scores)) if s.index not in have]
+        out += rest[: k - len(out)]
+    return out
 
 
 def suggestion_name(source: Source, frame: FrameScore) -> str:

@@ -28,13 +28,17 @@ def test_strip_and_cli_suggest_the_same_frames_in_rank_order(qtbot, clip, tmp_pa
     printed = [float(line.split("priority ")[1].split()[0]) for line in capsys.readouterr().out.splitlines() if "priority " in line]
     assert printed == sorted(printed, reverse=True) and len(printed) == 5
 
-    # What the app's Label ▸ Suggest frames asks the strip for (gui/labeling/teaching.py).
+    # What the app's Label ▸ Suggest frames asks the strip for (gui/labeling/teaching.py), and the strip's
+    # own defaults (every, strategy: the same as the CLI's).
     with open_source(str(clip)) as src:
         frames = src.frames_expected
     strip = SuggestStrip()
     qtbot.addWidget(strip)
     with qtbot.waitSignal(strip.finished, timeout=180_000) as blocker:
         strip.start(str(clip), str(ckpt), 5, every=max(1, (frames or 1) // 200))
+    assert [p.index for p in blocker.args[0]] == [int(r["frame"]) for r in rows]
+    with qtbot.waitSignal(strip.finished, timeout=180_000) as blocker:
+        strip.start(str(clip), str(ckpt), 5)
     picks = blocker.args[0]
     assert [p.index for p in picks] == [int(r["frame"]) for r in rows]
     assert strip.list.count() == 5 and strip.list.item(0).text().startswith(f"#1  frame {picks[0].index}")

@@ -10,7 +10,18 @@ from PIL import Image
 
 from models.errors import UserInputError
 from segtool.core.frame import Prediction
-from segtool.core.suggest import FrameScore, frame_feature, pick_diverse, score_prediction
+from segtool.core.suggest import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    FrameScore,
+    frame_feature,
+    pick,
+    pick_cluster,
+    pick_diverse,
+    pick_kcenter,
+    pick_spaced,
+    score_prediction,
+)
 
 
 def _fs(i, score, feature=None):
@@ -94,3 +105,94 @@ def test_suggest_cli_bad_input(clip, fast_ckpt, tmp_path, capsys):
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--threshold", "1.5", "-o", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err
     assert "-n 0" in err and "--every 0" in err and "--threshold 1.5" in err
+
+
+# --- strategies (issue 21: suggestions that earn their place) ---------------------------------------
+
+
+def _clusters(priorities=None):
+    """30 frames in three tight content groups (frames 0-9, 10-19, 20-29), far apart from each other."""
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(30):
+        f = np.zeros(8, np.float32)
+        f[i // 10] = 1.0
+        f[3:] = rng.normal(0, 0.01, 5)
+        f /= np.linalg.norm(f)
+        out.append(FrameScore(i, None, None, 0.5 if priorities is None else priorities[i], 0.0, f))
+    return out
+
+
+def test_kcenter_takes_one_frame_of_each_group_even_when_one_group_is_hardest():
+    # Group 0 is the most uncertain: plain uncertainty takes three of it; k-centre spreads.
+    pr = [0.9 - 0.01 * i if i < 10 else 0.2 for i in range(30)]
+    scores = _clusters(pr)
+    top3 = sorted(scores, key=lambda s: -s.priority)[:3]
+    assert {s.index // 10 for s in top3} == {0}
+    picks = pick_kcenter(scores, 3)
+    assert sorted(p.index // 10 for p in picks) == [0, 1, 2]
+    assert picks[0].index == 0  # the most uncertain frame is taken first
+    assert sorted(p.index // 10 for p in pick_cluster(scores, 3)) == [0, 1, 2]
+
+
+def test_kcenter_and_cluster_break_ties_by_uncertainty():
+    # Within group 1 frame 17 is the most uncertain; in group 2, frame 23.
+    pr = [0.5] * 30
+    pr[0], pr[17], pr[23] = 0.9, 0.8, 0.7
+    scores = _clusters(pr)
+    assert sorted(p.index for p in pick_cluster(scores, 3)) == [0, 17, 23]
+    assert {p.index for p in pick_kcenter(scores, 3)} == {0, 17, 23}
+
+
+def test_kcenter_spreads_points_on_a_plane():
+    # Generated 2-D features: the 4 corners of a square and noise in the middle; k-centre takes the corners.
+    rng = np.random.default_rng(1)
+    pts = [np.array(c, np.float32) for c in ((0, 0), (0, 1), (1, 0), (1, 1))] + list(rng.uniform(0.4, 0.6, (20, 2)))
+    scores = [FrameScore(i, None, None, 0.5, 0.0, p) for i, p in enumerate(pts)]
+    scores[0] = FrameScore(0, None, None, 0.6, 0.0, pts[0])  # start from a corner
+    picks = pick_kcenter(scores, 4)
+    # diversity_features appends the place in the footage; with index order matching nothing here,
+    # the corners still win because they are 1 apart and the middle points only ~0.7 from a corner.
+    assert sorted(p.index for p in picks) == [0, 1, 2, 3]
+
+
+def test_spaced_is_even_with_uncertainty_as_the_tie_break():
+    flat = [_fs(i, 0.5) for i in range(100)]
+    assert sorted(p.index for p in pick_spaced(flat, 4)) == [12, 37, 62, 87]  # the stretches' middles
+    # 10 stretches of 10 frames: each middle (4.5, 14.5, …) lies between two frames; with equal
+    # uncertainty the earlier is taken, a more uncertain neighbour wins the tie, a frame off the middle never.
+    assert sorted(p.index for p in pick_spaced(flat, 10)) == list(range(4, 100, 10))
+    bumped = [_fs(i, 0.9 if i in (15, 20, 33) else 0.5) for i in range(100)]
+    idx = sorted(p.index for p in pick_spaced(bumped, 10))
+    assert idx == [4, 15, 24, 34, 44, 54, 64, 74, 84, 94]  # 15 beat 14; 20 and 33 are off the middles
+    # A wider window lets uncertainty choose within the middle of each stretch.
+    assert 33 in [p.index for p in pick_spaced(bumped, 10, window=0.5)]
+    assert len(pick_spaced(flat[:3], 10)) == 3
+
+
+def test_pick_lists_by_priority_and_names_the_choices():
+    scores = _clusters([0.1 * (i % 7) for i in range(30)])
+    for strat in STRATEGIES:
+        picks = pick(scores, 5, strat)
+        assert len(picks) == 5 and len({p.index for p in picks}) == 5
+        pr = [p.priority for p in picks]
+        assert pr == sorted(pr, reverse=True), strat
+    assert DEFAULT_STRATEGY in STRATEGIES
+    with pytest.raises(UserInputError, match="--strategy nope: use one of spaced, kcenter, cluster, uncertain"):
+        pick(scores, 3, "nope")
+    assert pick([], 3) == []
+
+
+def test_suggest_cli_strategy_option(clip, fast_ckpt, tmp_path, capsys):
+    from segtool.cli import main
+
+    out = tmp_path / "k"
+    assert main(["suggest", str(clip), "-c", str(fast_ckpt), "-n", "3", "--every", "20", "--strategy", "kcenter",
+                 "-o", str(out), "-q"]) == 0  # fmt: skip
+    assert "strategy kcenter" in capsys.readouterr().out
+    assert len(list(csv.DictReader(open(out / "suggestions.csv")))) == 3
+    assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--strategy", "best", "-o", str(out), "-q"]) == 2
+    assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--min-gap", "5", "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "--strategy best: use one of spaced, kcenter, cluster, uncertain" in err
+    assert "--min-gap 5: only --strategy uncertain uses it" in err

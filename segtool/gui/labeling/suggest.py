@@ -1,5 +1,6 @@
-"""The suggestion strip under the timeline: the frames most worth labelling, ranked by the model's
-uncertainty (`segtool.core.suggest`), computed in a background thread with progress and cancel."""
+"""The suggestion strip under the timeline: the frames most worth labelling, chosen by the same core
+entry and default strategy as `segtool suggest` (`segtool.core.suggest.suggest`), computed in a
+background thread with progress and cancel."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class SuggestStrip(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel("Suggested frames:")
+        self.title.setWordWrap(True)  # the line says why these frames; it must not push the list away
+        self.title.setMaximumWidth(360)
         self.list = QListWidget()
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setMaximumHeight(44)
@@ -60,15 +63,22 @@ class SuggestStrip(QWidget):
         self._run = 0  # the run whose result is awaited; a result of an older run is dropped
         self.picks: list = []
         self.made_for: tuple[str, str] | None = None  # (model path, source spec) the ranking belongs to
+        self.strategy = ""  # the strategy of the last run (segtool.core.suggest.STRATEGIES)
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, source_spec: str, checkpoint, n: int, *, every: int = 1, threshold: float = 0.6,
-              model_path: str | None = None) -> None:  # fmt: skip
-        """Score every `every`-th frame of the source in a background thread. `checkpoint`: a loaded
+    def start(self, source_spec: str, checkpoint, n: int, *, every: int | None = None, threshold: float = 0.6,
+              strategy: str | None = None, model_path: str | None = None) -> None:  # fmt: skip
+        """Score every `every`-th frame of the source (None: as `segtool suggest` does) in a background
+        thread and pick `n` by `strategy` (None: the core's default, as the CLI). `checkpoint`: a loaded
         Checkpoint (shared read-only; the Engine copies its weights) or a file path; `model_path` names it
         (the strip is cleared when another model is opened)."""
+        from segtool.core.suggest import DEFAULT_STRATEGY, check_strategy
+
+        strategy = strategy or DEFAULT_STRATEGY
+        check_strategy(strategy)
+        self.strategy = strategy
         self.cancel()
         self._run += 1
         run = self._run
@@ -77,23 +87,24 @@ class SuggestStrip(QWidget):
         self.bar.setRange(0, 0)
         self.bar.show()
         self.cancel_btn.show()
-        self.title.setText("Ranking frames by the model's uncertainty…")
+        self.title.setText("Scoring frames by the model's uncertainty…")
         self.show()
         cancel = self._cancel = threading.Event()
 
         def work() -> None:
             from segtool.core.engine import Engine
             from segtool.core.sources import open_source
-            from segtool.core.suggest import pick_diverse, score_frames
+            from segtool.core.suggest import default_every, suggest
 
             try:
                 engine = Engine(checkpoint, threads=default_cpu_threads())
                 with open_source(source_spec) as src:
                     total = src.frames_expected
-                    total = None if total is None else len(range(0, total, every))
-                    scores = score_frames(src, engine, every=every, threshold=threshold, cancel=cancel,
+                    k = default_every(total) if every is None else every
+                    total = None if total is None else len(range(0, total, k))
+                    _, picks, _ = suggest(src, engine, n, strategy=strategy, every=k,
+                                          threshold=threshold, cancel=cancel,
                                           progress=lambda p: self._progress.emit(p.done, total or 0))  # fmt: skip
-                picks = [] if cancel.is_set() else pick_diverse(scores, n)
                 self._done.emit((run, picks), "cancelled" if cancel.is_set() else "")
             except Exception as e:  # noqa: BLE001 - shown to the user, never kills the window
                 self._done.emit((run, []), f"{type(e).__name__}: {e}" if not str(e) else str(e))
@@ -128,7 +139,12 @@ class SuggestStrip(QWidget):
         if message:
             self.title.setText(f"Suggestions stopped: {message}")
         else:
-            self.title.setText(f"{len(picks)} frames to label (most useful first):")
+            from segtool.core.suggest import STRATEGIES, STRATEGY_LINES
+
+            self.title.setText(f"{len(picks)} frames to label, {STRATEGY_LINES[self.strategy]}:")
+            self.title.setToolTip(f"Strategy {self.strategy} (segtool suggest --strategy {self.strategy}): "
+                                  f"{STRATEGIES[self.strategy]}. Listed most uncertain first. "
+                                  "See docs/labelling.md for what was measured.")  # fmt: skip
         for rank, p in enumerate(picks, 1):
             it = QListWidgetItem(f"#{rank}  frame {p.index}  ({100 * p.uncertain_share:.0f} % unsure)")
             it.setData(Qt.ItemDataRole.UserRole, p.index)
