@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("-n", type=int, default=10, help="how many frames to suggest (default 10)")
     p.add_argument("-o", "--output", required=True, help="folder for the frames and suggestions.csv")
     p.add_argument("--strategy", default=None, metavar="NAME",
-                   help="how the N frames are chosen: cluster (default: the most uncertain of each group of look-alike "
-                   "frames), spaced, kcenter or uncertain; "
+                   help="how the N frames are chosen: random (default: measured, no ranking beat random frames), "
+                   "cluster (the most uncertain of each group of look-alike frames), spaced, kcenter or uncertain; "
                    "see docs/labelling.md")
     p.add_argument("--every", type=int, default=None,
                    help="score every k-th frame (default: about 200 frames over the footage, as the app; 5 when the length is unknown)")
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     strategy = args.strategy or DEFAULT_STRATEGY
     check_strategy(strategy)
     if args.min_gap is not None and strategy != "uncertain":
-        raise UserInputError(f"--min-gap {args.min_gap}: only --strategy uncertain uses it ({strategy} spaces the "
+        raise UserInputError(f"--min-gap {args.min_gap}: only --strategy uncertain uses it ({strategy} chooses the "
                              "frames itself); drop --min-gap or add --strategy uncertain")  # fmt: skip
     engine = Engine(args.checkpoint, device=args.device, threads=args.threads)
     with open_source(args.source) as source:

@@ -2,11 +2,14 @@
 
 `score_frames` runs the engine over every k-th frame (through the one pipeline, so decoding overlaps
 inference) and scores each frame by how unsure the model is; `pick` chooses N of them by a strategy
-(STRATEGIES: `cluster` = k-means by content and place, the most uncertain of each group, the default;
-`kcenter` = core-set greedy weighted by uncertainty; `spaced` = even spacing, uncertainty as the
+(STRATEGIES: `random` = a seeded random sample of the scored frames, the default; `cluster` = k-means
+by content and place, the most uncertain of each group; `kcenter` = core-set greedy weighted by uncertainty; `spaced` = even spacing, uncertainty as the
 tie-break; `uncertain` = `pick_diverse`, the most uncertain frames kept apart in time and content);
 `write_suggestions` saves the picks as PNGs and `suggestions.csv`. The default was chosen by
-benchmarks/bench_suggest_strategies.py (docs/benchmarks.md): no strategy reliably beat random frames.
+benchmarks/bench_suggest_strategies.py (docs/benchmarks.md): no strategy reliably beat random frames, and
+random frames had the best mean over the two sets (first on the video, second on the conveyor tiles), so
+random is the default; the frames are still scored, so the strip and suggestions.csv show how unsure the
+model is on each.
 
 Uncertainty is "least confidence": 1 − the winning class's probability, averaged over the frame
 (`score`), and the share of pixels whose winning probability is below `threshold` (`uncertain_share`).
@@ -26,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +52,8 @@ TIME_WEIGHT = 0.5  # weight of a frame's place in the footage (0..1) next to its
 
 # How the N frames are chosen from the scored ones (`segtool suggest --strategy`, the app's strip).
 STRATEGIES = {
+    "random": "a random sample of the scored frames (seeded by the footage's length and N: the same footage "
+    "gives the same frames)",
     "spaced": "evenly spaced over the footage; where two frames are equally close to an even position, "
     "the one the model is less sure of (uncertainty breaks the tie)",
     "kcenter": "core-set (k-centre greedy): each next frame the one farthest in content and time from "
@@ -55,11 +61,13 @@ STRATEGIES = {
     "cluster": "frames grouped by content and time into N groups (k-means); the most uncertain of each",
     "uncertain": "the most uncertain frames, kept apart in time and content",
 }
-# Measured (docs/benchmarks.md, "Suggested frames: strategies"): of the strategies, only "cluster" was at
-# or above evenly spaced frames on both sets (mean, and 2 of 3 seeds each); random frames did as well.
-DEFAULT_STRATEGY = "cluster"
+# Measured (docs/benchmarks.md, "Suggested frames: strategies"; simulated annotator, 3 seeds, two sets): no
+# strategy beat random frames reliably, and random had the best mean rank (CamVid mIoU 0.224, first; conveyor
+# rock IoU 0.904, second to uncertain's 0.921, which was last on the video). The default is what won.
+DEFAULT_STRATEGY = "random"
 # What the app's strip says about the frames it lists (a plain line: why these frames).
 STRATEGY_LINES = {
+    "random": "picked at random (measured: no ranking by the model beat random frames)",
     "spaced": "spread evenly over the video",
     "kcenter": "different from each other and uncertain (core-set)",
     "cluster": "the most uncertain of each group of look-alike frames",
@@ -241,8 +249,16 @@ def pick(scores: list[FrameScore], n: int, strategy: str = DEFAULT_STRATEGY, *,
         return []
     if strategy == "uncertain":
         return pick_diverse(scores, n, min_gap=min_gap)
-    chosen = {"spaced": pick_spaced, "kcenter": pick_kcenter, "cluster": pick_cluster}[strategy](scores, n)
+    chosen = {"random": pick_random, "spaced": pick_spaced, "kcenter": pick_kcenter, "cluster": pick_cluster}[strategy](scores, n)
     return sorted(chosen, key=lambda s: (-s.priority, s.index))
+
+
+def pick_random(scores: list[FrameScore], n: int) -> list[FrameScore]:
+    """min(n, len(scores)) frames drawn at random without replacement, seeded by the number of scored frames
+    and n: the same footage and N give the same suggestions (a user comparing runs sees the same list)."""
+    frames = sorted(scores, key=lambda s: s.index)
+    rng = random.Random(len(frames) * 1_000_003 + n)
+    return rng.sample(frames, min(n, len(frames)))
 
 
 def pick_spaced(scores: list[FrameScore], n: int, *, window: float = 0.0) -> list[FrameScore]:

@@ -19,6 +19,7 @@ from segtool.core.suggest import (
     pick_cluster,
     pick_diverse,
     pick_kcenter,
+    pick_random,
     pick_spaced,
     score_prediction,
 )
@@ -178,7 +179,7 @@ def test_pick_lists_by_priority_and_names_the_choices():
         pr = [p.priority for p in picks]
         assert pr == sorted(pr, reverse=True), strat
     assert DEFAULT_STRATEGY in STRATEGIES
-    with pytest.raises(UserInputError, match="--strategy nope: use one of spaced, kcenter, cluster, uncertain"):
+    with pytest.raises(UserInputError, match="--strategy nope: use one of random, spaced, kcenter, cluster, uncertain"):
         pick(scores, 3, "nope")
     assert pick([], 3) == []
 
@@ -194,5 +195,23 @@ def test_suggest_cli_strategy_option(clip, fast_ckpt, tmp_path, capsys):
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--strategy", "best", "-o", str(out), "-q"]) == 2
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--min-gap", "5", "-o", str(out), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "--strategy best: use one of spaced, kcenter, cluster, uncertain" in err
+    assert "--strategy best: use one of random, spaced, kcenter, cluster, uncertain" in err
     assert "--min-gap 5: only --strategy uncertain uses it" in err
+
+
+def test_random_is_the_default_a_seeded_uniform_sample_listed_by_priority():
+    """The measured default (docs/benchmarks.md): random frames, the same for the same footage and N,
+    spread over the whole footage in the long run, listed by priority like every strategy."""
+    assert DEFAULT_STRATEGY == "random"
+    scores = [_fs(i, score=(i * 37 % 11) / 11) for i in range(200)]
+    a, b = pick(scores, 10), pick(list(reversed(scores)), 10)
+    assert [p.index for p in a] == [p.index for p in b]  # seeded by the footage, not by the list's order
+    assert len({p.index for p in a}) == 10
+    assert [p.priority for p in a] == sorted((p.priority for p in a), reverse=True)
+    assert [p.index for p in pick(scores, 11)] != [p.index for p in a][:11]  # another N, another draw
+    hits = np.zeros(4)
+    for n in range(5, 85):  # over many draws every quarter of the footage is drawn from about equally
+        for p in pick_random(scores, n):
+            hits[p.index * 4 // 200] += 1
+    assert hits.min() > 0.8 * hits.mean(), hits
+
