@@ -67,7 +67,7 @@ def test_cli_flag_reaches_the_config(tmp_path, capsys):
     from segtool.cli import main
 
     root = _folder(tmp_path)
-    assert main(["train", str(root), "--check", "--unknown-class", "background", "-q"]) == 0
+    assert main(["train", str(root), "--check", "--unknown-class", "background", "--batch-size", "2", "-q"]) == 0
     out = capsys.readouterr().out
     assert "unknown" in out
     assert main(["train", str(root), "--check", "--unknown-class", "grass", "-q"]) == 2
