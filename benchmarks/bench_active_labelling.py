@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 from segtool.core.engine import Engine  # noqa: E402
 from segtool.core.sources import open_source  # noqa: E402
 from segtool.core.suggest import pick_diverse, score_frames  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.trainer import train  # noqa: E402
+from segtool.training.config import TrainConfig  # noqa: E402
+from segtool.training.trainer import train  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "rocks_dense" / "conveyor"
 CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]

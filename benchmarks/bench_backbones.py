@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from models import BACKBONES, build_deeplabv3
+from segtool.models import BACKBONES, build_deeplabv3
 
 
 def time_forward(model: torch.nn.Module, x: torch.Tensor, repeats: int, clock=time.perf_counter) -> float:

@@ -31,7 +31,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models import load_checkpoint, save_checkpoint  # noqa: E402
+from segtool.models import load_checkpoint, save_checkpoint  # noqa: E402
 from tests.helpers import make_small_checkpoint  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "data" / "clips" / "camvid_0016E5_val_15fps.mp4"

@@ -83,7 +83,7 @@ def bench_model(frames: int) -> list[dict]:
 
     from segtool import demo
     from segtool.core.engine import Engine
-    from training.synthetic import make_clip
+    from segtool.demo_footage import make_clip
 
     rgb = [f.rgb for f in make_clip(0, (480, 270), frames=frames, fps=25)]
     rows = []

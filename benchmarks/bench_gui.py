@@ -38,9 +38,9 @@ import torch  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint  # noqa: E402
 from segtool.gui.main_window import MainWindow  # noqa: E402
 from segtool.gui.settings import AppSettings, ini_settings  # noqa: E402
+from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "data" / "clips" / "camvid_0016E5_val_15fps.mp4"
 

@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from models import build_deeplabv3
+from segtool.models import build_deeplabv3
 
 
 def cpu_time_forward(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
@@ -44,8 +44,8 @@ def openvino_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, tmp:
     wall time on a shared machine counts the other jobs too."""
     import openvino as ov
 
-    from models import Checkpoint, make_classes
     from segtool.core.onnx_export import export_onnx
+    from segtool.models import Checkpoint, make_classes
 
     ck = Checkpoint(config=model.config, classes=make_classes(["a", "b"], [[0, 0, 0], [255, 0, 0]]),
                     state_dict=model.state_dict(), train={})  # fmt: skip

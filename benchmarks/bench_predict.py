@@ -41,9 +41,9 @@ from torchvision import transforms
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint  # noqa: E402
 from segtool.cli import main as segtool_main  # noqa: E402
 from segtool.core.engine import Engine  # noqa: E402
+from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "data" / "clips" / "camvid_0016E5_val_15fps.mp4"
 
@@ -110,7 +110,7 @@ def model_only(engine: Engine, h: int, w: int, frames: int) -> float:
 
 def naive_loop(ckpt_path: Path, video: Path, out: Path, device: torch.device) -> float:
     """(c) the seed notebooks' style: everything on one thread, frame by frame."""
-    from models import load_checkpoint
+    from segtool.models import load_checkpoint
 
     ck = load_checkpoint(ckpt_path)
     net = ck.build_model().to(device).eval()

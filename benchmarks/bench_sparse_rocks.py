@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segtool.core.labelset import LabelSet, import_cvat  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.trainer import train  # noqa: E402
+from segtool.training.config import TrainConfig  # noqa: E402
+from segtool.training.trainer import train  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 ROCKS = SHARED / "rocks"

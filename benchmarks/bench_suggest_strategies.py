@@ -41,8 +41,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models import build_deeplabv3, load_checkpoint  # noqa: E402
 from segtool.core.suggest import STRATEGIES, FrameScore, frame_feature, pick  # noqa: E402
+from segtool.models import build_deeplabv3, load_checkpoint  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

@@ -39,13 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_reference as ref  # noqa: E402
 
-from models import build_deeplabv3  # noqa: E402
-from models.device import resolve_precision  # noqa: E402
-from training.data import open_dataset  # noqa: E402
-from training.engine import EpochStats, train_one_epoch  # noqa: E402
-from training.losses import make_criterion  # noqa: E402
-from training.optim import auto_warmup, build_optimizer, build_scheduler  # noqa: E402
-from training.transforms import TrainSamples, epoch_order, train_transform  # noqa: E402
+from segtool.models import build_deeplabv3  # noqa: E402
+from segtool.models.device import resolve_precision  # noqa: E402
+from segtool.training.data import open_dataset  # noqa: E402
+from segtool.training.engine import EpochStats, train_one_epoch  # noqa: E402
+from segtool.training.losses import make_criterion  # noqa: E402
+from segtool.training.optim import auto_warmup, build_optimizer, build_scheduler  # noqa: E402
+from segtool.training.transforms import TrainSamples, epoch_order, train_transform  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

@@ -36,7 +36,7 @@ from segtool.core.fragments import (  # noqa: E402
 )
 from segtool.core.fragments.distribution import d_value  # noqa: E402
 from segtool.core.fragments.split import split_with_edges  # noqa: E402
-from training.data.instances import edge_band  # noqa: E402
+from segtool.training.data.instances import edge_band  # noqa: E402
 
 
 def match(pred: np.ndarray, gt: np.ndarray, known: np.ndarray | None, min_size: int) -> tuple[int, int, int]:

@@ -30,7 +30,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.data.instances import FRAGMENT_CLASSES, coco_instances, instances_to_classes, read_instance_png  # noqa: E402
+from segtool.training.data.instances import (  # noqa: E402
+    FRAGMENT_CLASSES,
+    coco_instances,
+    instances_to_classes,
+    read_instance_png,
+)
 
 # SEGTOOL_SHARED_DATA: the shared data folder when the checkout is not beside it (a git worktree)
 DENSE = Path(os.environ.get("SEGTOOL_SHARED_DATA", REPO.parent / "shared" / "data")) / "rocks_dense"
@@ -100,9 +105,9 @@ def init_v3plus(src: Path, dst: Path, num_classes: int = 3) -> None:
     edge band is a few pixels wide, far below the plain head's 1/16 output grid."""
     import torch
 
-    from models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from models.classes import make_classes
-    from models.deeplab import build_deeplabv3
+    from segtool.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from segtool.models.classes import make_classes
+    from segtool.models.deeplab import build_deeplabv3
 
     ck = load_checkpoint(src)
     c = ck.config

@@ -51,9 +51,9 @@ from torchvision.transforms import functional as TF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import Checkpoint, build_deeplabv3, default_preprocess, make_classes, save_checkpoint  # noqa: E402
-from training.data import open_dataset  # noqa: E402
-from training.metrics import ConfusionMatrix, report_dict  # noqa: E402
+from segtool.models import Checkpoint, build_deeplabv3, default_preprocess, make_classes, save_checkpoint  # noqa: E402
+from segtool.training.data import open_dataset  # noqa: E402
+from segtool.training.metrics import ConfusionMatrix, report_dict  # noqa: E402
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -241,8 +241,8 @@ def build_optimizer(model, lr: float, momentum: float, weight_decay: float) -> t
 
 def full_resolution_report(model, data, samples, base_size: int, device) -> dict:
     """Score as `segtool eval` does: image resized to `base`, logits upsampled to the label's size."""
-    from training.engine import evaluate as segtool_evaluate
-    from training.transforms import EvalSamples, collate_list
+    from segtool.training.engine import evaluate as segtool_evaluate
+    from segtool.training.transforms import EvalSamples, collate_list
 
     loader = torch.utils.data.DataLoader(EvalSamples(data, samples), batch_size=1, collate_fn=collate_list)
     r = segtool_evaluate(model, loader, device, num_classes=data.num_classes, preprocess_cfg=default_preprocess(base_size),
@@ -269,8 +269,8 @@ def recalibrate_bn(model, data_loader, batches: int, device) -> None:
 
 def score_checkpoint(args) -> int:
     """--score CKPT: full-resolution val mIoU of a checkpoint as saved, then with recalibrated BN."""
-    from models import load_checkpoint
-    from models.deeplab import build_from_config
+    from segtool.models import load_checkpoint
+    from segtool.models.deeplab import build_from_config
 
     device = torch.device(args.device)
     ckpt = load_checkpoint(args.score)

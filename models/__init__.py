@@ -11,21 +11,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "Checkpoint": "models.checkpoint",
-    "default_preprocess": "models.checkpoint",
-    "load_checkpoint": "models.checkpoint",
-    "save_checkpoint": "models.checkpoint",
-    "make_classes": "models.classes",
-    "BACKBONES": "models.config",
-    "DECODERS": "models.config",
-    "OUTPUT_STRIDES": "models.config",
-    "ModelConfig": "models.config",
-    "DeepLabV3": "models.deeplab",
-    "build_deeplabv3": "models.deeplab",
-    "build_from_config": "models.deeplab",
-    "CheckpointError": "models.errors",
-    "PretrainedWeightsUnavailable": "models.errors",
-    "UserInputError": "models.errors",
+    "Checkpoint": "segtool.models.checkpoint",
+    "default_preprocess": "segtool.models.checkpoint",
+    "load_checkpoint": "segtool.models.checkpoint",
+    "save_checkpoint": "segtool.models.checkpoint",
+    "make_classes": "segtool.models.classes",
+    "BACKBONES": "segtool.models.config",
+    "DECODERS": "segtool.models.config",
+    "OUTPUT_STRIDES": "segtool.models.config",
+    "ModelConfig": "segtool.models.config",
+    "DeepLabV3": "segtool.models.deeplab",
+    "build_deeplabv3": "segtool.models.deeplab",
+    "build_from_config": "segtool.models.deeplab",
+    "CheckpointError": "segtool.base.errors",
+    "PretrainedWeightsUnavailable": "segtool.base.errors",
+    "UserInputError": "segtool.base.errors",
 }
 
 __all__ = [
@@ -47,11 +47,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # static tools see the real names
-    from models.checkpoint import Checkpoint, default_preprocess, load_checkpoint, save_checkpoint
-    from models.classes import make_classes
-    from models.config import BACKBONES, DECODERS, OUTPUT_STRIDES, ModelConfig
-    from models.deeplab import DeepLabV3, build_deeplabv3, build_from_config
-    from models.errors import CheckpointError, PretrainedWeightsUnavailable, UserInputError
+    from segtool.base.errors import CheckpointError, PretrainedWeightsUnavailable, UserInputError
+    from segtool.models.checkpoint import Checkpoint, default_preprocess, load_checkpoint, save_checkpoint
+    from segtool.models.classes import make_classes
+    from segtool.models.config import BACKBONES, DECODERS, OUTPUT_STRIDES, ModelConfig
+    from segtool.models.deeplab import DeepLabV3, build_deeplabv3, build_from_config
 
 
 def __getattr__(name: str) -> Any:

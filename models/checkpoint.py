@@ -22,12 +22,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.atomic import atomic_writer, describe_write_error
-from models.classes import class_palette, validate_classes
-from models.config import ModelConfig
-from models.deeplab import DeepLabV3, build_from_config
-from models.errors import CheckpointError, UserInputError
-from models.state_dict import explain_mismatch, is_state_dict, strip_prefixes
+from segtool.base.atomic import atomic_writer, describe_write_error
+from segtool.base.errors import CheckpointError, UserInputError
+from segtool.models.classes import class_palette, validate_classes
+from segtool.models.config import ModelConfig
+from segtool.models.deeplab import DeepLabV3, build_from_config
+from segtool.models.state_dict import explain_mismatch, is_state_dict, strip_prefixes
 
 FORMAT = "segtool-checkpoint"
 VERSION = 1

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 # torchvision's COCO-with-VOC-labels categories (its published DeepLabV3 weights predict these 21).
 VOC_CLASSES = (

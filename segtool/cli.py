@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from segtool.commands import gui
 
         return gui.run(argparse.Namespace(source=None, checkpoint=None))
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     try:
         return int(args.run(args) or 0)

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
+from segtool.base.paths import cache_dir  # noqa: F401 (segtool.demo.cache_dir: the folder the demo clip goes to)
 
 CHECKPOINT_NAME = "demo_rocks.pt"
 # Checkout layout: <repo>/segtool/demo.py and <repo>/assets/demo_rocks.pt.
@@ -49,14 +50,6 @@ DEMO_CLIP = ClipSpec()
 
 class Cancelled(Exception):
     """Clip generation was cancelled (nothing was left in the cache)."""
-
-
-def cache_dir() -> Path:
-    """segtool's cache folder: `$SEGTOOL_CACHE`, else `$XDG_CACHE_HOME/segtool`, else `~/.cache/segtool`."""
-    if os.environ.get("SEGTOOL_CACHE"):
-        return Path(os.environ["SEGTOOL_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "segtool"
 
 
 def _checkpoint_candidates(name: str = CHECKPOINT_NAME) -> list[Path]:
@@ -138,7 +131,7 @@ def write_clip(
     import av
     import cv2
 
-    from training.synthetic import make_clip
+    from segtool.demo_footage import make_clip
 
     path = Path(path)
     try:
@@ -147,7 +140,7 @@ def write_clip(
             Path(labels).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserInputError(f"cannot create {path.parent}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder") from e
-    from models.atomic import fsync_dir, temp_sibling
+    from segtool.base.atomic import fsync_dir, temp_sibling
 
     # PyAV writes an MP4 by name (it seeks back to write the index), so models.atomic's writer, which hands
     # out a file object, does not fit; its temporary name and folder sync do.

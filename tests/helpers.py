@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
-from training.config import TrainConfig
-from training.events import TrainingEvents
+from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
+from segtool.training.config import TrainConfig
+from segtool.training.events import TrainingEvents
 
 TINY_WIDTH = 0.25  # MobileNetV3 channel multiplier of the shared test model
 TINY_ASPP = 16  # its ASPP width

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from models.atomic import atomic_write, describe_write_error
-from models.config import BACKBONES, DECODERS, OUTPUT_STRIDES
-from models.errors import UserInputError
+from segtool.base.atomic import atomic_write, describe_write_error
+from segtool.base.errors import UserInputError
+from segtool.models.config import BACKBONES, DECODERS, OUTPUT_STRIDES
 
 INITS = ("scratch", "imagenet", "coco")  # or the path of a segtool checkpoint
 OPTIMIZERS = ("sgd", "adamw")
@@ -128,7 +128,7 @@ class TrainConfig:
     auto: list[str] = field(default_factory=list)
 
     def instance_options(self):
-        from training.data.instances import InstanceOptions
+        from segtool.training.data.instances import InstanceOptions
 
         return InstanceOptions(self.edge_width, self.unlabelled, tuple(self.background_categories)).validate()
 

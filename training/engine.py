@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.errors import UserInputError
-from models.preprocess import Preprocess
-from training import distributed
-from training.metrics import ConfusionMatrix
+from segtool.base.errors import UserInputError
+from segtool.models.preprocess import Preprocess
+from segtool.training import distributed
+from segtool.training.metrics import ConfusionMatrix
 
 
 class TrainingDiverged(UserInputError):

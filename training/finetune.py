@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_class_map
+from segtool.training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_class_map
 
 # Options a fine-tuning run chooses itself unless the user set them (TrainConfig.auto lists them). The
 # values are measured on the scribble case (docs/training.md "Fine-tuning a model"): strokes on 2 gravel
@@ -118,9 +118,9 @@ class _AsDataClasses(torch.nn.Module):
 def start_model_for_scoring(path: str | Path, names: Sequence[str], class_map: str) -> tuple[torch.nn.Module, dict, list[str]]:
     """(model whose logits follow the data's class ids plus the start's other classes, the start's
     preprocess, names of those other classes)."""
-    from models import load_checkpoint
-    from models.checkpoint import load_weights
-    from models.deeplab import build_from_config
+    from segtool.models import load_checkpoint
+    from segtool.models.checkpoint import load_weights
+    from segtool.models.deeplab import build_from_config
 
     ckpt = load_checkpoint(path)
     net = build_from_config(ckpt.config)
@@ -137,8 +137,8 @@ def score_start(cfg: TrainConfig, names: list[str], loader, device: torch.device
     """Score the start checkpoint on the run's validation `loader` with its own preprocessing, as the new
     model is scored (classes without a labelled pixel left out of mIoU). Returns (report.json's `start`,
     the start's validation loss: the reference for divergence)."""
-    from training.engine import evaluate
-    from training.metrics import report_dict
+    from segtool.training.engine import evaluate
+    from segtool.training.metrics import report_dict
 
     net, pre, extra = start_model_for_scoring(cfg.init, names, cfg.class_map)
     w = None if weight is None else torch.cat([weight.cpu(), torch.ones(len(extra))])

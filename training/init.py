@@ -6,14 +6,14 @@ from pathlib import Path
 
 import torch
 
-from models import build_deeplabv3, load_checkpoint
-from models.config import ModelConfig
-from models.deeplab import DeepLabV3, build_from_config
-from models.errors import PretrainedWeightsUnavailable, UserInputError
-from models.heads import AUX_FINAL_KEY, final_layer_key
-from models.pretrained import init_pretrained, pretrained_origin
-from models.state_dict import load_matching
-from training.config import TrainConfig, parse_class_map
+from segtool.base.errors import PretrainedWeightsUnavailable, UserInputError
+from segtool.models import build_deeplabv3, load_checkpoint
+from segtool.models.config import ModelConfig
+from segtool.models.deeplab import DeepLabV3, build_from_config
+from segtool.models.heads import AUX_FINAL_KEY, final_layer_key
+from segtool.models.pretrained import init_pretrained, pretrained_origin
+from segtool.models.state_dict import load_matching
+from segtool.training.config import TrainConfig, parse_class_map
 
 SCRATCH_BN_MOMENTUM = 0.1
 

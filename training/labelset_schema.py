@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.classes import validate_classes
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
+from segtool.models.classes import validate_classes
 
 FORMAT = "segtool-labels"
 MANIFEST = "manifest.json"

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from models.errors import UserInputError
-from training.config import TrainConfig
-from training.data import LabelledData, Sample, ValidationReport, check_dataset, open_dataset
-from training.data.propagated import drop_unreviewed, unreviewed_stems
-from training.losses import class_pixel_stats, class_weights
+from segtool.base.errors import UserInputError
+from segtool.training.config import TrainConfig
+from segtool.training.data import LabelledData, Sample, ValidationReport, check_dataset, open_dataset
+from segtool.training.data.propagated import drop_unreviewed, unreviewed_stems
+from segtool.training.losses import class_pixel_stats, class_weights
 
 
 @dataclass

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.atomic import atomic_write, describe_write_error
-from models.errors import UserInputError
-from training.config import TrainConfig
+from segtool.base.atomic import atomic_write, describe_write_error
+from segtool.base.errors import UserInputError
+from segtool.training.config import TrainConfig
 
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "miou", "pixel_accuracy", "lr", "seconds")
 

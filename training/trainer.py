@@ -30,25 +30,25 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from models import Checkpoint, default_preprocess, load_checkpoint, make_classes
-from models.atomic import remove_temp_files
-from models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
-from models.deeplab import build_from_config
-from models.device import resolve_device, resolve_precision
-from models.errors import UserInputError
-from training import distributed, finetune
-from training.config import TrainConfig, parse_class_map
-from training.data import ValidationReport
-from training.data.check import check_schedule
-from training.divergence import diverged, nonfinite_warning
-from training.engine import EpochStats, TrainingDiverged, evaluate, train_one_epoch
-from training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
-from training.init import build_model, set_scratch_bn_momentum, start_record
-from training.losses import make_criterion
-from training.metrics import report_dict
-from training.optim import auto_warmup, build_optimizer, build_scheduler
-from training.rundata import check_run_data, open_run_data, require_trainable, run_class_weights
-from training.state import (
+from segtool.base.atomic import remove_temp_files
+from segtool.base.errors import UserInputError
+from segtool.models import Checkpoint, default_preprocess, load_checkpoint, make_classes
+from segtool.models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
+from segtool.models.deeplab import build_from_config
+from segtool.models.device import resolve_device, resolve_precision
+from segtool.training import distributed, finetune
+from segtool.training.config import TrainConfig, parse_class_map
+from segtool.training.data import ValidationReport
+from segtool.training.data.check import check_schedule
+from segtool.training.divergence import diverged, nonfinite_warning
+from segtool.training.engine import EpochStats, TrainingDiverged, evaluate, train_one_epoch
+from segtool.training.events import BatchProgress, EpochSummary, RunInfo, TrainingEvents
+from segtool.training.init import build_model, set_scratch_bn_momentum, start_record
+from segtool.training.losses import make_criterion
+from segtool.training.metrics import report_dict
+from segtool.training.optim import auto_warmup, build_optimizer, build_scheduler
+from segtool.training.rundata import check_run_data, open_run_data, require_trainable, run_class_weights
+from segtool.training.state import (
     prepare_run_dir,
     resume_config,
     rng_state,
@@ -56,7 +56,7 @@ from training.state import (
     write_history,
     write_text_atomic,
 )
-from training.transforms import (
+from segtool.training.transforms import (
     EvalSamples,
     TrainSamples,
     collate_list,
@@ -83,7 +83,7 @@ def fragments_entry(spec: str, form: str, names: list[str], data_fragments: dict
     """The checkpoint's `fragments` entry: from --fragments INTERIOR[,EDGE], else automatic for data made
     from fragment outlines (instance PNGs / COCO give background, rock, rock_edge) and for a label set of a
     fragment model (`data_fragments`, `LabelledData.fragments`)."""
-    from models.checkpoint import check_fragments
+    from segtool.models.checkpoint import check_fragments
 
     if spec:
         parts = [p.strip() for p in spec.split(",")]

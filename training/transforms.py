@@ -20,7 +20,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2._utils import query_size
 
-from models.checkpoint import IMAGENET_MEAN, IMAGENET_STD
+from segtool.models.checkpoint import IMAGENET_MEAN, IMAGENET_STD
 
 IGNORE_INDEX = 255
 ORDER_STREAM = 1 << 40  # seed-sequence slot of the epoch order, apart from any sample index

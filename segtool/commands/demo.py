@@ -50,7 +50,7 @@ def add_parser(sub) -> None:
 
 
 def _size(text: str) -> tuple[int, int]:
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -79,8 +79,8 @@ def _bar(total: int, desc: str, quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.errors import UserInputError
     from segtool import demo
+    from segtool.base.errors import UserInputError
 
     for name in ("train", "val", "frames", "fps"):
         if getattr(args, name) < (0 if name in ("train", "val") else 1):
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         print(args.write_clip)
         return 0
     if args.make_data:
-        from training.synthetic import write_dataset
+        from segtool.demo_footage import write_dataset
 
         if args.train + args.val == 0:
             raise UserInputError("--train 0 --val 0 writes nothing; ask for some pictures")
@@ -133,8 +133,8 @@ def _pack(src: str, dst: str, *, bn_data: str | None = None, bn_images: int = 40
     optionally with BatchNorm statistics recomputed on `bn_data` first (`recompute_bn_stats`)."""
     from pathlib import Path
 
-    from models.checkpoint import load_checkpoint, save_checkpoint
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
+    from segtool.models.checkpoint import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(src)
     info = {"packed_from": Path(src).name}
@@ -167,7 +167,7 @@ def recompute_bn_stats(ckpt, files: list, batch_size: int = 8, progress=None) ->
     import numpy as np
     import torch
 
-    from models.preprocess import preprocess
+    from segtool.models.preprocess import preprocess
 
     # Training mode runs the auxiliary head too (its statistics are renewed as well); no dropout sits
     # before a BatchNorm layer, and no_grad keeps every weight as it is.

@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.core.engine import Engine
     from segtool.core.evaluate import dataset_frames, evaluate, label_folder_frames
 
@@ -88,7 +88,7 @@ def format_table(report: dict) -> str:
 
 def warning_text(report: dict) -> list[str]:
     """The report's warnings (a class never predicted, one class everywhere) as lines, with the CLI options."""
-    from training.diagnose import CLI_HINT, warning_lines
+    from segtool.training.diagnose import CLI_HINT, warning_lines
 
     lines = [f"WARNING: {line}" for line in warning_lines(report.get("warnings") or [])]
     return lines + [f"  ({CLI_HINT})"] if lines else []
@@ -96,7 +96,7 @@ def warning_text(report: dict) -> list[str]:
 
 def _void_ids(text: str | None) -> tuple[int, ...] | None:
     """--void-ids "11,12" → (11, 12); None = automatic (CamVid's label folders use 11)."""
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     if text is None:
         return None

@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.core.model_file import open_model
     from segtool.core.onnx_export import OPSET, check_writable, export_onnx
 

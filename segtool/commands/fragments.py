@@ -74,7 +74,7 @@ def _print_geo(summary: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.commands._interrupt import first_ctrl_c_cancels
     from segtool.core.fragments.analyse import MIN_SIZE_PX, FragmentSettings
     from segtool.core.fragments.job import FragmentsOptions, run_fragments

@@ -21,7 +21,7 @@ def _floats(text: str) -> list[float]:
 
 
 def add_parser(sub) -> None:
-    from models.config import BACKBONES  # torch-free module
+    from segtool.models.config import BACKBONES  # torch-free module
 
     p = sub.add_parser(
         "import-weights",
@@ -47,9 +47,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.checkpoint import IMAGENET_MEAN, IMAGENET_STD, save_checkpoint
-    from models.classes import parse_class_names, parse_colors
-    from models.import_weights import import_state_dict
+    from segtool.models.checkpoint import IMAGENET_MEAN, IMAGENET_STD, save_checkpoint
+    from segtool.models.classes import parse_class_names, parse_colors
+    from segtool.models.import_weights import import_state_dict
 
     names = parse_class_names(args.classes)
     colors = parse_colors(args.colors) if args.colors else None

@@ -81,7 +81,7 @@ def _info(args: argparse.Namespace) -> int:
     command exits 2 (so a script never takes a broken or unfinished set for a good one)."""
     import numpy as np
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.core.labelset import UNKNOWN, LabelSet
 
     ls = LabelSet.open(args.labels)

@@ -110,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def raise_usage(message: str) -> None:
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     raise UserInputError(message)

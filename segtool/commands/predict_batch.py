@@ -134,6 +134,6 @@ def report(state, *, cancelled: bool = False) -> int:
 
 
 def _usage(message: str):
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     return UserInputError(message)

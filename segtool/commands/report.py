@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.core.report import write_report
 
     if not 0 <= args.thumbnails <= 4:

@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.core.engine import Engine
     from segtool.core.sources import open_source
     from segtool.core.suggest import (
@@ -89,7 +89,7 @@ def _check_output(output: str) -> None:
     """-o must be a folder or not exist yet (a file there is the user's: never replaced)."""
     from pathlib import Path
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     if Path(output).exists() and not Path(output).is_dir():
         raise UserInputError(f"-o {output!r} is a file; give a folder for the frames and suggestions.csv (it is created when missing)")

@@ -9,9 +9,9 @@ import argparse
 import os
 import sys
 
-from models.config import BACKBONES  # torch-free: `segtool --help` stays fast
 from segtool.commands._interrupt import first_ctrl_c_cancels
-from training.events import TrainingEvents  # no torch import: `segtool --help` stays fast
+from segtool.models.config import BACKBONES  # torch-free: `segtool --help` stays fast
+from segtool.training.events import TrainingEvents  # no torch import: `segtool --help` stays fast
 
 
 def add_parser(sub) -> None:
@@ -102,8 +102,8 @@ def add_parser(sub) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from models.device import default_loader_workers
-    from training.config import TrainConfig
+    from segtool.models.device import default_loader_workers
+    from segtool.training.config import TrainConfig
 
     workers = args.workers if args.workers is not None else default_loader_workers()
     # Options left out are chosen by the run: fine-tuning defaults for --init CKPT (training.finetune).
@@ -139,10 +139,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return run_check(args)
     if not args.output:
-        from models.errors import UserInputError
+        from segtool.base.errors import UserInputError
 
         raise UserInputError("no run folder: pass -o RUN (or --check to validate DATA only)")
-    from training.trainer import train
+    from segtool.training.trainer import train
 
     cfg = _config(args)
     events = _ProgressEvents(quiet=args.quiet)
@@ -181,10 +181,10 @@ def run(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from training.data import check_dataset
-    from training.data.check import check_schedule
-    from training.finetune import auto_repeat, is_checkpoint_start, resolve_auto
-    from training.rundata import open_run_data
+    from segtool.training.data import check_dataset
+    from segtool.training.data.check import check_schedule
+    from segtool.training.finetune import auto_repeat, is_checkpoint_start, resolve_auto
+    from segtool.training.rundata import open_run_data
 
     cfg, _ = resolve_auto(_config(args), None)  # the schedule a run would use (fine-tuning or not)
     rd = open_run_data(cfg)

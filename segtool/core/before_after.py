@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.checkpoint import Checkpoint, load_checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.evaluate import LabelledFrames, evaluate
-from training.config import TrainConfig
-from training.rundata import open_run_data
+from segtool.models.checkpoint import Checkpoint, load_checkpoint
+from segtool.training.config import TrainConfig
+from segtool.training.rundata import open_run_data
 
 
 def compare_on_run(

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkpoint import Checkpoint, fingerprint
-from models.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
-from models.errors import UserInputError
-from models.preprocess import Preprocess
+from segtool.base.errors import UserInputError
 from segtool.core.frame import Prediction
 from segtool.core.model_file import ModelFile, open_model
 from segtool.core.runtimes import open_backend, requested_runtime, resolve_runtime
 from segtool.core.tiling import plan_tiles
+from segtool.models.checkpoint import Checkpoint, fingerprint
+from segtool.models.device import default_cpu_threads, describe_device, resolve_device, resolve_precision
+from segtool.models.preprocess import Preprocess
 
 TTA_MODES = ("flip", "ms")
 

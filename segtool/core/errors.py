@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 __all__ = ["UserInputError", "SourceInterrupted"]
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from models.checkpoint import Checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.engine import Engine
-from training.metrics import ConfusionMatrix, report_dict
+from segtool.models.checkpoint import Checkpoint
+from segtool.training.metrics import ConfusionMatrix, report_dict
 
 LabelledPair = tuple[np.ndarray, Callable[[], np.ndarray]]  # RGB frame, and its label ids read on demand
 SPLITS = ("auto", "val", "train", "all")
@@ -56,7 +56,7 @@ def dataset_frames(
     Raises:
         UserInputError: the data's classes are not the checkpoint's, or the split has no labelled sample.
     """
-    from training.data import open_dataset
+    from segtool.training.data import open_dataset
 
     if split not in SPLITS:
         raise UserInputError(f"--split {split}: use one of {', '.join(SPLITS)}")
@@ -78,8 +78,8 @@ def dataset_frames(
 
 def camvid_void_ids(labels_dir: Path) -> tuple[int, ...]:
     """CamVid's label folders (`*annot` beside the images) use 11 for unlabelled; other folders: none."""
-    from training.data.classes import CAMVID_VOID_ID
-    from training.data.folder import is_camvid
+    from segtool.training.data.classes import CAMVID_VOID_ID
+    from segtool.training.data.folder import is_camvid
 
     return (CAMVID_VOID_ID,) if labels_dir.name.endswith("annot") and is_camvid(labels_dir.parent) else ()
 
@@ -103,9 +103,9 @@ def label_folder_frames(
             while reading a source that cannot count its frames first), a label value that is no class.
     """
     from segtool.core.sources import open_source
-    from training.data.classes import ClassInfo
-    from training.data.files import list_images, natural_key
-    from training.data.masks import MaskCoding, decode_raster, read_mask_image
+    from segtool.training.data.classes import ClassInfo
+    from segtool.training.data.files import list_images, natural_key
+    from segtool.training.data.masks import MaskCoding, decode_raster, read_mask_image
 
     labels_dir = Path(labels)
     if not labels_dir.is_dir():

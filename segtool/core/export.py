@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.errors import UserInputError
 from segtool import __version__
+from segtool.base.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.journal import Job, open_job
 from segtool.core.pipeline import Progress, RunResult, run_pipeline

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.atomic import atomic_write, describe_write_error, remove_temp_files
-from models.errors import UserInputError
+from segtool.base.atomic import atomic_write, describe_write_error, remove_temp_files
+from segtool.base.errors import UserInputError
 
 FORMAT = "segtool-job"
 VERSION = 1

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.labelset_io import (  # noqa: F401 (used here; re-exported for labelset_coco)
     check_export_target,
     check_import_target,
@@ -50,9 +50,9 @@ from segtool.core.labelset_io import (  # noqa: F401 (used here; re-exported for
     write_export,
 )
 from segtool.core.sinks._files import atomic_write_bytes
-from training import labelset_schema as schema
-from training.data.labelset import labelset_fragments  # training is below core: allowed
-from training.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
+from segtool.training import labelset_schema as schema
+from segtool.training.data.labelset import labelset_fragments  # training is below core: allowed
+from segtool.training.labelset_schema import CLASSES, INCOMPLETE, MANIFEST, UNKNOWN  # noqa: F401 (re-exported)
 
 UNKNOWN_LABEL = "unknown"  # the CVAT label unknown pixels travel as
 
@@ -381,7 +381,7 @@ def import_cvat(
     exports whose unpainted pixels were saved as "background": import with `["background"]`, then paint
     some real background in label mode.
     """
-    from training.data import check_dataset, open_dataset  # training is below core: allowed
+    from segtool.training.data import check_dataset, open_dataset  # training is below core: allowed
 
     check_import_target(Path(root))
     data = open_dataset(export, images=images, val_fraction=0.0, unknown_classes=unknown_classes)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.labelset import (
     UNKNOWN,
     LabelSet,
@@ -27,7 +27,13 @@ from segtool.core.labelset import (
     mark_import,
     write_export,
 )
-from training.data.instances import FRAGMENT_CLASSES, FRAGMENTS_FIELD, coco_instances, read_coco, rle_encode
+from segtool.training.data.instances import (
+    FRAGMENT_CLASSES,
+    FRAGMENTS_FIELD,
+    coco_instances,
+    read_coco,
+    rle_encode,
+)
 
 BACKGROUND = "background"
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.atomic import describe_write_error
-from models.errors import UserInputError
+from segtool.base.atomic import describe_write_error
+from segtool.base.errors import UserInputError
 from segtool.core.sinks._files import atomic_write_bytes
-from training import labelset_schema as schema
-from training.labelset_schema import INCOMPLETE
+from segtool.training import labelset_schema as schema
+from segtool.training.labelset_schema import INCOMPLETE
 
 if TYPE_CHECKING:
     from segtool.core.labelset import LabelSet

@@ -24,8 +24,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from models.checkpoint import Checkpoint, load_checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
+from segtool.models.checkpoint import Checkpoint, load_checkpoint
 
 # name → file in assets/ (installed to share/segtool/); the names users type after -c / --init
 SHIPPED_MODELS = {"rock_fragments": "rock_fragments.pt", "demo_rocks": "demo_rocks.pt"}

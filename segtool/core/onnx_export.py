@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
-from models.atomic import describe_write_error
-from models.checkpoint import Checkpoint
-from models.errors import UserInputError
+from segtool.base.atomic import describe_write_error
+from segtool.base.errors import UserInputError
+from segtool.models.checkpoint import Checkpoint
 
 OPSET = 17
 METADATA_KEY = "segtool.checkpoint"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.propagate import METHODS, UNKNOWN, Propagated, frames_around, propagate_frames
 from segtool.core.sinks._files import atomic_write_bytes, prepare_dir
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.checkpoint import Checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
+from segtool.models.checkpoint import Checkpoint
 
 
 @dataclass
@@ -68,7 +68,7 @@ def _spread(items: list, n: int) -> list:
 
 
 def _collect(data: str | os.PathLike, ck: Checkpoint, calib_frames: int, check_frames: int, classes: str | None) -> _Frames:
-    from training.data import open_dataset
+    from segtool.training.data import open_dataset
 
     path = Path(data)
     if not path.exists():
@@ -153,7 +153,7 @@ def _eval_runtime() -> str:
 def _compare(fp32: Path, int8: Path, frames: _Frames, ck: Checkpoint, threads: int | None, runtime: str) -> dict[str, Any]:
     """mIoU of both models on the held-out labelled frames, or their argmax agreement without labels."""
     from segtool.core.engine import Engine
-    from training.metrics import ConfusionMatrix
+    from segtool.training.metrics import ConfusionMatrix
 
     engines = {k: Engine(p, device="cpu", runtime=runtime, threads=threads) for k, p in (("fp32", fp32), ("int8", int8))}
     cms = {k: ConfusionMatrix(len(ck.classes), ck.ignore_index) for k in engines}

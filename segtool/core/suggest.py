@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.frame import Frame, Prediction
 from segtool.core.pipeline import Progress, run_pipeline
 from segtool.core.sinks._files import atomic_write_bytes

@@ -70,7 +70,7 @@ class TrainProcess:
     def __init__(self, config: dict[str, Any], *, resume: bool = False, threads: int | None = None) -> None:
         self.config = dict(config)
         self.resume = resume
-        from models.device import default_cpu_threads
+        from segtool.models.device import default_cpu_threads
 
         self.threads = threads or default_cpu_threads()
         self._proc: subprocess.Popen | None = None
@@ -207,7 +207,7 @@ def finished_outcome(epochs_done: int, run_dir: str) -> TrainOutcome:
     """A run that ended normally: "finished", with the best model's warnings (read from report.json)
     so that a model predicting background everywhere does not read as a success."""
     from segtool.core.runs import read_report
-    from training.diagnose import warning_lines
+    from segtool.training.diagnose import warning_lines
 
     warnings = tuple(warning_lines((read_report(run_dir) or {}).get("warnings") or [])) if run_dir else ()
     if warnings:
@@ -262,7 +262,7 @@ def _json_safe(obj: Any) -> Any:
 
 
 def _child_events(emit):
-    from training.events import TrainingEvents
+    from segtool.training.events import TrainingEvents
 
     class _Forward(TrainingEvents):
         def __init__(self) -> None:
@@ -309,8 +309,8 @@ def _download_pretrained(cfg, emit) -> None:
 
     import torch
 
-    from models.atomic import atomic_writer
-    from models.pretrained import weights_entry
+    from segtool.base.atomic import atomic_writer
+    from segtool.models.pretrained import weights_entry
 
     try:
         url = weights_entry(cfg.backbone, cfg.init).url
@@ -384,8 +384,8 @@ def child_main() -> int:
         import torch
 
         torch.set_num_threads(int(req.get("threads") or 1))
-        from training.config import TrainConfig
-        from training.trainer import train
+        from segtool.training.config import TrainConfig
+        from segtool.training.trainer import train
 
         cfg = TrainConfig.from_dict(req["config"])
         _download_pretrained(cfg, emit)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.batch import BatchItem, BatchState, expand_sources, unique_names
 from segtool.core.batch.expand import VIDEO_EXTENSIONS
 from segtool.core.batch.local import BatchProgress, run_batch

@@ -31,8 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.checkpoint import Checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
 from segtool.core.model_file import ModelFile
@@ -40,6 +39,7 @@ from segtool.core.pipeline import Progress
 from segtool.core.sources import open_source
 from segtool.gui.job_dialog import JobDialogMixin
 from segtool.gui.workers import SourceInfo, app_cpu_threads
+from segtool.models.checkpoint import Checkpoint
 
 EXIT_TEXT = {
     0: "Finished: every selected frame was written.",

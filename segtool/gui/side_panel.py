@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.device import PRECISIONS, list_devices
 from segtool.core.runtimes import LABELS, installed_runtimes
 from segtool.gui.legend import ClassLegend
 from segtool.gui.render import MODES
+from segtool.models.device import PRECISIONS, list_devices
 
 
 def dataset_name(path: str) -> str:

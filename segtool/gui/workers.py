@@ -17,8 +17,6 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from models.checkpoint import Checkpoint
-from models.device import default_cpu_threads
 from segtool.core import viewer
 from segtool.core.checkpoint_info import describe
 from segtool.core.viewer import (
@@ -30,6 +28,8 @@ from segtool.core.viewer import (
     ViewSettings,
     paced_frames,
 )
+from segtool.models.checkpoint import Checkpoint
+from segtool.models.device import default_cpu_threads
 
 __all__ = [
     "STILL_FPS", "EngineInfo", "LiveStats", "SourceInfo", "ViewResult", "ViewSettings", "ViewerWorker",

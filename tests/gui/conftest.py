@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.checkpoint import load_checkpoint
+from segtool.models.checkpoint import load_checkpoint
 from tests.helpers import make_small_checkpoint
 
 

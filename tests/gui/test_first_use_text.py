@@ -38,7 +38,7 @@ def test_model_info_names_the_dataset_not_a_path():
 def test_one_thread_is_singular():
     import torch
 
-    from models.device import describe_device
+    from segtool.models.device import describe_device
 
     n = torch.get_num_threads()
     try:

@@ -144,7 +144,7 @@ def _worse_checkpoint(src: Path, out: Path) -> Path:
     """The same network with its rock logit pushed up: it paints every pixel rock."""
     import dataclasses
 
-    from models.checkpoint import load_checkpoint, save_checkpoint
+    from segtool.models.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(src)
     sd = dict(ck.state_dict)
@@ -157,7 +157,7 @@ def _worse_checkpoint(src: Path, out: Path) -> Path:
 def labelled_run(qtbot, window, gui_checkpoint, clip, tmp_path):
     """Six frames labelled with the viewer model's own mask (so the old model scores 1.0 on them), and a
     run folder over that label set as the wizard writes it (config.json; best.pt per test)."""
-    from training.config import TrainConfig
+    from segtool.training.config import TrainConfig
 
     load(qtbot, window, gui_checkpoint, clip)
     hub = window.labels

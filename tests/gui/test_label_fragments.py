@@ -136,7 +136,7 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     from pathlib import Path
 
     from segtool.core.fragments.split import split_classes
-    from training.data import open_dataset
+    from segtool.training.data import open_dataset
 
     repo = Path(__file__).resolve().parents[2]
     photo = shared_data / "rocks_dense" / "gravel" / "images" / "1_P1060330_1.jpg"

@@ -175,8 +175,8 @@ def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
 
 
 def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labelling, gui_checkpoint, tmp_path):
-    from training.config import TrainConfig
-    from training.trainer import train
+    from segtool.training.config import TrainConfig
+    from segtool.training.trainer import train
 
     win, hub, root = labelling
     for i in range(6):  # six labelled frames: the model's own mask, corrected by a rock stroke

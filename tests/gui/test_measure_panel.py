@@ -11,11 +11,11 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox
 
-from models.checkpoint import load_checkpoint
 from segtool.core.fragments.analyse import FragmentSettings, FragmentSpec, analyse_prediction
 from segtool.core.fragments.scale import from_box, from_circle, save_scale, sidecar_path
 from segtool.gui.measure.panel import describe, fits_text, fmt_size
 from segtool.gui.measure.scale_shapes import BoxSizeDialog, shape_rect
+from segtool.models.checkpoint import load_checkpoint
 from tests.gui.helpers import load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -337,8 +337,8 @@ def test_model_without_fragments_entry_says_so(qtbot, window, gui_checkpoint, ro
 def test_model_without_rocks_says_so(qtbot, window, gui_checkpoint, tmp_path, rock_image):
     import dataclasses
 
-    from models.checkpoint import save_checkpoint
-    from models.classes import make_classes
+    from segtool.models.checkpoint import save_checkpoint
+    from segtool.models.classes import make_classes
 
     rocks = load_checkpoint(gui_checkpoint)
     roads = dataclasses.replace(rocks, classes=make_classes(["background", "road"], [[0, 0, 0], [90, 90, 90]]))

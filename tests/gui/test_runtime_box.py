@@ -3,8 +3,8 @@ in the settings, and an exported .onnx model opens like a checkpoint."""
 
 from __future__ import annotations
 
-from models.checkpoint import load_checkpoint
 from segtool.core.onnx_export import export_onnx
+from segtool.models.checkpoint import load_checkpoint
 from tests.gui.helpers import load
 
 

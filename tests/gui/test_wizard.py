@@ -282,7 +282,7 @@ def test_wizard_on_real_rocks(qtbot, wizard, shared_data):
 
 def _useless_run(run_dir: Path) -> Path:
     """A run folder whose best model painted background everywhere on sparse rock labels."""
-    from training.metrics import ConfusionMatrix, report_dict
+    from segtool.training.metrics import ConfusionMatrix, report_dict
 
     labels = np.zeros((100, 100), np.uint8)
     labels[:6, :10] = 1
@@ -314,7 +314,7 @@ def test_results_page_warns_about_a_useless_model(qtbot, wizard, tmp_path):
 
 def test_results_page_has_no_warning_for_a_working_model(qtbot, wizard, tmp_path):
     from segtool.core.train_process import finished_outcome
-    from training.metrics import ConfusionMatrix, report_dict
+    from segtool.training.metrics import ConfusionMatrix, report_dict
 
     labels = np.zeros((10, 10), np.uint8)
     labels[:3] = 1

@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from models.errors import UserInputError
-from training.data import archive
-from training.data.archive import extract_zip
+from segtool.base.errors import UserInputError
+from segtool.training.data import archive
+from segtool.training.data.archive import extract_zip
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""models.atomic: the one atomic write (checkpoints, training files, export outputs)."""
+"""segtool.base.atomic: the one atomic write (checkpoints, training files, export outputs)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ import os
 import pytest
 import torch
 
-from models import atomic
-from models.atomic import atomic_write, describe_write_error, is_temp_name, remove_temp_files, temp_sibling
-from models.checkpoint import atomic_torch_save
-from models.errors import UserInputError
-from training.state import write_text_atomic
+from segtool.base import atomic
+from segtool.base.atomic import (
+    atomic_write,
+    describe_write_error,
+    is_temp_name,
+    remove_temp_files,
+    temp_sibling,
+)
+from segtool.base.errors import UserInputError
+from segtool.models.checkpoint import atomic_torch_save
+from segtool.training.state import write_text_atomic
 
 
 @pytest.mark.parametrize("name", ["a" * 255, "é" * 127 + "a", "x" * 251 + ".png"])

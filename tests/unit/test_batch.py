@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import load_checkpoint, save_checkpoint
 from segtool.cli import main
+from segtool.models import load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 END = 12  # frames per source: enough to compare masks, few enough for 2 shared cores

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from models.checkpoint import load_checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.before_after import compare_on_run, format_comparison
+from segtool.models.checkpoint import load_checkpoint
+from segtool.training.trainer import train
 from tests.helpers import make_dataset, tiny_config
-from training.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_no_model_before_and_other_classes_are_said(finished_run, tmp_path):
     assert res["before"] is None and "no model before" in res["note"]
     import dataclasses
 
-    from models import make_classes
+    from segtool.models import make_classes
 
     ck = load_checkpoint(first / "best.pt")
     other = dataclasses.replace(ck, classes=make_classes(["sky", "road"]))

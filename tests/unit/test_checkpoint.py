@@ -8,8 +8,15 @@ import pickle
 import pytest
 import torch
 
-from models import Checkpoint, CheckpointError, UserInputError, load_checkpoint, make_classes, save_checkpoint
-from models.checkpoint import FORMAT
+from segtool.models import (
+    Checkpoint,
+    CheckpointError,
+    UserInputError,
+    load_checkpoint,
+    make_classes,
+    save_checkpoint,
+)
+from segtool.models.checkpoint import FORMAT
 
 
 def test_round_trip_rebuilds_the_same_model(small_checkpoint):

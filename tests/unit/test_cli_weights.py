@@ -9,9 +9,9 @@ import pytest
 import torch
 from torchvision.models import segmentation as tvseg
 
-from models import load_checkpoint
 from segtool import __version__
 from segtool.cli import main
+from segtool.models import load_checkpoint
 from tests.helpers import randomize_bn_stats
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
-from training.data import check_dataset, open_dataset
+from segtool.base.errors import UserInputError
+from segtool.training.data import check_dataset, open_dataset
 
 H, W = 12, 16
 ROCK = (250, 50, 83)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
-from training.data import CAMVID_CLASSES, check_dataset, open_dataset
-from training.data.classes import voc_color
+from segtool.base.errors import UserInputError
+from segtool.training.data import CAMVID_CLASSES, check_dataset, open_dataset
+from segtool.training.data.classes import voc_color
 
 H, W = 6, 8
 ROCK = (250, 50, 83)

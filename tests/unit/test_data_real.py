@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from models.errors import UserInputError
-from training.data import check_dataset, open_dataset
+from segtool.base.errors import UserInputError
+from segtool.training.data import check_dataset, open_dataset
 
 ROCKS_ZIP = "rocks/cvat_annotations_segmentation mask 1.1.zip"
 LABELMAP = "# label:color_rgb:parts:actions\nbackground:0,0,0::\nrocks:250,50,83::\n"

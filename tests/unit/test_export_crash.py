@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import load_checkpoint, save_checkpoint
-from models.atomic import is_temp_name
+from segtool.base.atomic import is_temp_name
 from segtool.cli import main
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
 from segtool.core.sources import open_source
+from segtool.models import load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 END = 40  # frames exported by the kill tests (the clip has 101)
@@ -260,7 +260,7 @@ def test_injected_disk_full_then_resume(clip, fast_ckpt, reference, tmp_path, mo
     """The disk-full path without a mount: the 15th mask write fails with ENOSPC, as does summary.json."""
     import errno
 
-    from models import atomic
+    from segtool.base import atomic
 
     real, calls = atomic.atomic_write, {"n": 0}
 

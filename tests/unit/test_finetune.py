@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
 from segtool.cli import main
+from segtool.models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
+from segtool.training import finetune
+from segtool.training.config import TrainConfig
+from segtool.training.data import ValidationReport
+from segtool.training.data.check import check_schedule
+from segtool.training.divergence import VAL_LOSS_FACTOR, diverged
+from segtool.training.engine import TrainingDiverged
+from segtool.training.metrics import ConfusionMatrix, report_dict
+from segtool.training.trainer import train
 from tests.helpers import (
     TINY_ASPP,
     TINY_DATA_SIZE,
@@ -21,14 +29,6 @@ from tests.helpers import (
     make_small_checkpoint,
     randomize_bn_stats,
 )
-from training import finetune
-from training.config import TrainConfig
-from training.data import ValidationReport
-from training.data.check import check_schedule
-from training.divergence import VAL_LOSS_FACTOR, diverged
-from training.engine import TrainingDiverged
-from training.metrics import ConfusionMatrix, report_dict
-from training.trainer import train
 
 START_COLOURS = [[0, 0, 0], [200, 120, 60], [255, 230, 0]]
 
@@ -243,7 +243,7 @@ def test_one_photo_label_set_fine_tunes_with_no_schedule_options(fragment_start,
 
 def test_run_messages_name_no_command_line_option(fragment_start, tmp_path):
     """The trainer's notes reach the app's log too (the wizard shows them as they are): no `--option`."""
-    from training.events import TrainingEvents
+    from segtool.training.events import TrainingEvents
 
     class Notes(TrainingEvents):
         def __init__(self):

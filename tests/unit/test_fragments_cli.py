@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import load_checkpoint, save_checkpoint
 from segtool.cli import main
 from segtool.core.fragments import FragmentSettings
 from segtool.core.fragments.job import RECORDS, FragmentsOptions, run_fragments
+from segtool.models import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_interrupt_then_resume_gives_the_same_result(gravel, tmp_path):
 
 
 def test_video_windows_and_over_time(frag_ckpt, tmp_path, capsys):
-    from training.synthetic import make_clip
+    from segtool.demo_footage import make_clip
 
     video = tmp_path / "pile.mp4"
     with av.open(str(video), "w") as c:
@@ -162,7 +162,7 @@ def test_shipped_model_by_name(tmp_path, capsys):
     ck = load_checkpoint(path)
     assert ck.fragments == {"interior": "rock", "edge": "rock_edge"} and ck.class_names == ["background", "rock", "rock_edge"]
     img = tmp_path / "pile.png"
-    from training.synthetic import make_image
+    from segtool.demo_footage import make_image
 
     Image.fromarray(make_image(seed=2, size=(160, 96))[0]).save(img)
     assert main(["fragments", str(img), "-c", "rock_fragments", "-o", str(tmp_path / "o"), "-q"]) == 0

@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from models import load_checkpoint, save_checkpoint
-from models.checkpoint import Checkpoint
-from models.errors import CheckpointError, UserInputError
-from training.data import open_dataset
-from training.data.instances import InstanceOptions, edge_band, instances_to_classes, rle_decode
-from training.trainer import fragments_entry
+from segtool.base.errors import CheckpointError, UserInputError
+from segtool.models import load_checkpoint, save_checkpoint
+from segtool.models.checkpoint import Checkpoint
+from segtool.training.data import open_dataset
+from segtool.training.data.instances import InstanceOptions, edge_band, instances_to_classes, rle_decode
+from segtool.training.trainer import fragments_entry
 
 
 def _squares() -> np.ndarray:
@@ -121,8 +121,8 @@ def test_checkpoint_fragments_entry_roundtrip_and_old_files(tmp_path, small_chec
 
 
 def test_training_on_outlines_writes_the_fragments_entry(tmp_path):
+    from segtool.training.trainer import train
     from tests.helpers import tiny_config
-    from training.trainer import train
 
     rng = np.random.default_rng(0)
     for split, n in (("train", 4), ("val", 1)):

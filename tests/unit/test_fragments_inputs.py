@@ -102,7 +102,7 @@ def _sidecar_mutations(text: str, rng: random.Random):
 def test_random_sidecar_edits_never_give_a_traceback_or_a_wrong_scale(tmp_path):
     """The reader the CLI and the app share: every edit is either refused (UserInputError) or read as a
     well-formed Scale whose mm_per_px is exactly the file's (never a made-up or unusable number)."""
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     img = tmp_path / "pile.jpg"
     save_scale(img, from_line((10, 20), (300, 40), 500.0))
@@ -240,7 +240,7 @@ def test_random_record_edits_are_refused_or_build_the_results(masks, tmp_path):
     records the result builder (the same `finish` a run ends with) turns into results without an error."""
     import dataclasses
 
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
     from segtool.core.fragments import results
     from segtool.core.fragments.checks import read_records
     from segtool.core.fragments.job import FragmentsOptions

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.fragments import (
     FragmentSettings,
     FragmentSpec,

@@ -16,8 +16,8 @@ import av
 import numpy as np
 import pytest
 
-from models import load_checkpoint, save_checkpoint
 from segtool.cli import main
+from segtool.models import load_checkpoint, save_checkpoint
 from tests.helpers import make_gps_photo
 
 FAST = ["--runtime", "torch", "--threads", "1"]  # no ONNX export for a few tiny frames
@@ -96,7 +96,7 @@ def test_photos_get_exif_positions_geojson_and_a_missing_gps_summary(frag_ckpt, 
 
 
 def _video(path, frames=20, fps=10):
-    from training.synthetic import make_clip
+    from segtool.demo_footage import make_clip
 
     with av.open(str(path), "w") as c:
         st = c.add_stream("libx264", rate=Fraction(fps, 1))

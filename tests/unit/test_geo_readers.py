@@ -12,7 +12,7 @@ from fractions import Fraction
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.geo.exif import read_exif
 from segtool.core.geo.fix import Fix, distance_m, parse_iso6709, parse_position
 from segtool.core.geo.gpmf import read_gpmf

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.journal import identity_diff, journal_path, open_job, read_journal
 
 OUTS = ["masks", "table.csv", "summary.json"]

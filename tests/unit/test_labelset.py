@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
-from training.data import check_dataset, open_dataset
+from segtool.training.data import check_dataset, open_dataset
 
 CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]
 

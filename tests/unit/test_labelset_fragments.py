@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import load_checkpoint
 from segtool.core.fragments.analyse import FragmentSpec, analyse_prediction
 from segtool.core.label_edit import UNKNOWN, LabelEditor
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
+from segtool.models import load_checkpoint
+from segtool.training.data import check_dataset, open_dataset
+from segtool.training.data.instances import instances_to_classes
+from segtool.training.data.labelset import labelset_classes
 from tests.helpers import make_fragment_checkpoint, tiny_config
-from training.data import check_dataset, open_dataset
-from training.data.instances import instances_to_classes
-from training.data.labelset import labelset_classes
 
 FRAG = {"interior": "rock", "edge": "rock_edge"}
 CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [200, 120, 60]},
@@ -134,7 +134,7 @@ def test_cvat_round_trip_keeps_the_instances_and_the_fragment_setup(tmp_path):
 
 
 def test_retraining_a_fragment_model_on_its_label_set_keeps_edge_seeded_measuring(tmp_path):
-    from training.trainer import train
+    from segtool.training.trainer import train
 
     start = make_fragment_checkpoint(tmp_path / "start.pt")
     ls = LabelSet.create(tmp_path / "L", CLASSES, fragments=load_checkpoint(start).fragments)

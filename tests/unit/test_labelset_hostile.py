@@ -192,7 +192,7 @@ def test_export_into_a_read_only_folder_is_exit_2(tmp_path, capsys):
 
 def test_write_error_is_turned_into_a_message(tmp_path, monkeypatch):
     """The read-only path without root: the write raises PermissionError as a read-only folder does."""
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     ls = make_set(tmp_path / "L")
 
@@ -228,7 +228,7 @@ def test_import_of_a_labelmap_that_is_not_utf8_is_exit_2(tmp_path, capsys):
 
 
 def test_saving_a_frame_of_another_size_beside_its_kept_image_is_refused(tmp_path):
-    from models.errors import UserInputError
+    from segtool.base.errors import UserInputError
 
     ls = make_set(tmp_path / "L", n=1)
     before = _snapshot(tmp_path / "L")

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from models import load_checkpoint, save_checkpoint
-from models.classes import check_color
-from models.errors import CheckpointError, UserInputError
+from segtool.base.errors import CheckpointError, UserInputError
 from segtool.cli import main
-from training.data.classes import read_class_file
+from segtool.models import load_checkpoint, save_checkpoint
+from segtool.models.classes import check_color
+from segtool.training.data.classes import read_class_file
 
 
 def test_plain_tensor_or_foreign_dict_says_use_import_weights(tmp_path, capsys):

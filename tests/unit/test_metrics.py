@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.metrics import ConfusionMatrix, report_dict
+from segtool.training.metrics import ConfusionMatrix, report_dict
 
 # 3 classes, 2x4 image. Label row 1 has two ignore pixels.
 TARGET = np.array([[0, 0, 1, 1], [2, 2, 255, 255]], np.uint8)

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import UserInputError, load_checkpoint, save_checkpoint
-from models.checkpoint import Checkpoint
 from segtool.cli import main as segtool_main
 from segtool.core.batch.runner import EngineSpec
 from segtool.core.engine import Engine
 from segtool.core.model_file import SHIPPED_MODELS, open_model, resolve_model_path
 from segtool.core.onnx_export import METADATA_KEY, checkpoint_metadata, export_onnx
+from segtool.models import UserInputError, load_checkpoint, save_checkpoint
+from segtool.models.checkpoint import Checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -226,7 +226,7 @@ def test_export_onnx_refuses_an_exported_model_as_input(exported, tmp_path, caps
 
 
 def test_a_batch_in_this_process_reads_the_model_once(fragment_ckpt, tmp_path, monkeypatch):
-    import models.checkpoint as mc
+    import segtool.models.checkpoint as mc
 
     for i in range(3):
         Image.fromarray(_rgb()).save(tmp_path / f"{i}.png")

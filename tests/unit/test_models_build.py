@@ -6,8 +6,8 @@ import pytest
 import torch
 from torchvision.models.segmentation.deeplabv3 import ASPPPooling as TorchvisionASPPPooling
 
-from models import BACKBONES, UserInputError, build_deeplabv3
-from models.heads import ASPPPooling
+from segtool.models import BACKBONES, UserInputError, build_deeplabv3
+from segtool.models.heads import ASPPPooling
 
 
 @pytest.mark.parametrize("decoder", ["none", "v3plus"])

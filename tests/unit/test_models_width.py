@@ -8,8 +8,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import Checkpoint, UserInputError, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
-from models.config import ModelConfig
+from segtool.models import (
+    Checkpoint,
+    UserInputError,
+    build_deeplabv3,
+    load_checkpoint,
+    make_classes,
+    save_checkpoint,
+)
+from segtool.models.config import ModelConfig
 from tests.helpers import randomize_bn_stats
 
 CLASSES = make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]])

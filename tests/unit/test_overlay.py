@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from models import load_checkpoint
-from models.classes import class_palette
 from segtool.core.engine import Engine
 from segtool.core.errors import UserInputError
 from segtool.core.overlay import blend, colorize, coverage, draw_outlines, hidden_pixels, outlines
 from segtool.gui.render import compose
+from segtool.models import load_checkpoint
+from segtool.models.classes import class_palette
 
 PALETTE = np.array([[0, 0, 0], [250, 50, 83], [10, 200, 10]], np.uint8)
 #  ids:  0 1 2

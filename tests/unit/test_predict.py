@@ -13,13 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from models import UserInputError, load_checkpoint
 from segtool.cli import main
 from segtool.core.engine import Engine
 from segtool.core.export import ExportOptions, run_export
 from segtool.core.frame import Prediction
 from segtool.core.pipeline import run_pipeline
 from segtool.core.sources import open_source
+from segtool.models import UserInputError, load_checkpoint
 from tests.videos import N
 
 CAMVID_COLORS = [(128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),

@@ -7,8 +7,8 @@ import torch
 from torchvision.models import resnet18
 from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large
 
-from models import PretrainedWeightsUnavailable, UserInputError, build_deeplabv3
-from models.pretrained import download_state_dict, init_pretrained, weights_entry
+from segtool.models import PretrainedWeightsUnavailable, UserInputError, build_deeplabv3
+from segtool.models.pretrained import download_state_dict, init_pretrained, weights_entry
 
 
 def test_imagenet_backbone_from_local_file(tmp_path):

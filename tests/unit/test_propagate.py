@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.cli import main
 from segtool.core.frame import Frame, Prediction
 from segtool.core.labelset import LabelSet
@@ -277,7 +277,7 @@ def test_propagated_mark_survives_reopen_and_clears_on_accept_or_correct(tmp_pat
 
 
 def test_training_leaves_out_unreviewed_frames_unless_asked(tmp_path):
-    from training.rundata import open_run_data
+    from segtool.training.rundata import open_run_data
 
     ls = LabelSet.create(tmp_path / "ls", [{"name": "bg", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}])
     rng = np.random.default_rng(0)

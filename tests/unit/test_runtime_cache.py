@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from models import load_checkpoint
 from segtool.cli import main
 from segtool.core.engine import Engine
 from segtool.core.runtimes import cache
+from segtool.models import load_checkpoint
 from tests.unit.test_runtimes import _tiny_checkpoint
 
 

@@ -12,12 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import Checkpoint, UserInputError, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
 from segtool.cli import main as segtool_main
 from segtool.core import runtimes
 from segtool.core.engine import Engine
 from segtool.core.onnx_export import METADATA_KEY, export_onnx, read_metadata
 from segtool.core.runtimes import cache
+from segtool.models import (
+    Checkpoint,
+    UserInputError,
+    build_deeplabv3,
+    load_checkpoint,
+    make_classes,
+    save_checkpoint,
+)
 from tests.helpers import randomize_bn_stats
 
 ONNX_RUNTIMES = ("openvino", "onnxruntime")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.sam_onnx import SamOnnx
 from tests.sam_tiny import SIDE, export_tiny_sam
 

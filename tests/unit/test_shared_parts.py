@@ -12,16 +12,21 @@ import pytest
 import torch
 from PIL import Image
 
-import models.device as device_mod
-from models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
-from models.device import default_cpu_threads, default_loader_workers, resolve_device, resolve_precision
-from models.errors import UserInputError
-from models.state_dict import load_matching
+import segtool.models.device as device_mod
+from segtool.base.errors import UserInputError
 from segtool.commands._interrupt import first_ctrl_c_cancels
 from segtool.core.engine import Engine
-from training.config import TrainConfig
-from training.engine import evaluate
-from training.init import build_model
+from segtool.models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
+from segtool.models.device import (
+    default_cpu_threads,
+    default_loader_workers,
+    resolve_device,
+    resolve_precision,
+)
+from segtool.models.state_dict import load_matching
+from segtool.training.config import TrainConfig
+from segtool.training.engine import evaluate
+from segtool.training.init import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +73,7 @@ def test_training_and_inference_resolve_devices_and_precision_alike():
     for dev in (torch.device("cpu"),):
         assert resolve_precision("auto", dev) is None and resolve_precision("fp32", dev) is None
     assert resolve_device("auto", local_rank=1).type in ("cpu", "cuda", "mps")
-    import training.trainer as trainer
+    import segtool.training.trainer as trainer
 
     assert trainer.resolve_device is resolve_device and trainer.resolve_precision is resolve_precision
 
@@ -198,8 +203,8 @@ def test_every_source_answers_the_same_interface(shared_data, clip, tmp_path):
 
 @pytest.mark.parametrize("bad", ["300,0,0", "1,2", "a,b,c", "-1,0,0"])
 def test_one_colour_rule_for_labelmaps_colors_option_and_checkpoints(tmp_path, bad):
-    from models.classes import make_classes, parse_colors
-    from training.data.classes import read_labelmap
+    from segtool.models.classes import make_classes, parse_colors
+    from segtool.training.data.classes import read_labelmap
 
     (tmp_path / "labelmap.txt").write_text(f"background:0,0,0::\nrock:{bad}::\n")
     with pytest.raises(UserInputError, match=f"line 2: colour '{bad}' (is not three whole numbers|has .* outside 0-255)"):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import atomic
-from models.atomic import temp_sibling
+from segtool.base import atomic
+from segtool.base.atomic import temp_sibling
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction
 from segtool.core.sinks import (

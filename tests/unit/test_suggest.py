@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.frame import Prediction
 from segtool.core.suggest import (
     DEFAULT_STRATEGY,

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from training import synthetic
-from training.synthetic import make_clip, make_image, render_world, write_dataset
+from segtool import demo_footage as synthetic
+from segtool.demo_footage import make_clip, make_image, render_world, write_dataset
 
 SIZE = (160, 96)
 
@@ -65,7 +65,7 @@ def test_clip_pans_right_and_labels_follow_the_frames():
 
 
 def test_dataset_is_accepted_by_training(tmp_path):
-    from training.data import check_dataset, open_dataset
+    from segtool.training.data import check_dataset, open_dataset
 
     calls = []
     out = write_dataset(tmp_path / "ds", 3, 2, size=SIZE, seed=0, progress=lambda d, t: calls.append((d, t)))

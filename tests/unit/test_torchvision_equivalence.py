@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision.models import segmentation as tvseg
 
-from models.import_weights import import_state_dict
+from segtool.models.import_weights import import_state_dict
 from tests.helpers import randomize_bn_stats
 
 CASES = [

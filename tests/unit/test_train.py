@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from models import load_checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.cli import main
+from segtool.models import load_checkpoint
+from segtool.training.engine import TrainingDiverged
+from segtool.training.trainer import train
 from tests.helpers import TINY_DATA_SIZE as SIZE
 from tests.helpers import Recorder, make_dataset, tiny_config
-from training.engine import TrainingDiverged
-from training.trainer import train
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import load_checkpoint
-from models.atomic import is_temp_name, temp_sibling
-from models.errors import UserInputError
+from segtool.base.atomic import is_temp_name, temp_sibling
+from segtool.base.errors import UserInputError
 from segtool.cli import main
 from segtool.core.train_process import TrainProcess
+from segtool.models import load_checkpoint
+from segtool.training.trainer import train
 from tests.helpers import Recorder, make_dataset, tiny_config
-from training.trainer import train
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 4
@@ -226,7 +226,7 @@ def test_checkpoint_save_on_full_disk_is_a_message(dataset, tmp_path, monkeypatc
     """When the disk fills during a save (after the check), the message names the file; no traceback."""
     import errno
 
-    from models import atomic
+    from segtool.base import atomic
 
     real_open = open
 

@@ -15,12 +15,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from models import build_deeplabv3
+from segtool.models import build_deeplabv3
+from segtool.training import distributed
+from segtool.training.engine import evaluate
+from segtool.training.rundata import open_run_data
+from segtool.training.transforms import EvalSamples, collate_list, epoch_order
 from tests.helpers import make_dataset, tiny_config
-from training import distributed
-from training.engine import evaluate
-from training.rundata import open_run_data
-from training.transforms import EvalSamples, collate_list, epoch_order
 
 REPO = Path(__file__).resolve().parents[2]
 PRE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "resize_short": 48}

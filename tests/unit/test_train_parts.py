@@ -7,14 +7,14 @@ import pytest
 import torch
 from torchvision import tv_tensors
 
-from models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
-from models.errors import UserInputError
-from models.preprocess import network_size, preprocess
-from training.config import TrainConfig
-from training.init import build_model
-from training.losses import class_pixel_stats, class_weights, make_criterion
-from training.optim import PolyWithWarmup, build_optimizer
-from training.transforms import epoch_order, train_transform
+from segtool.base.errors import UserInputError
+from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
+from segtool.models.preprocess import network_size, preprocess
+from segtool.training.config import TrainConfig
+from segtool.training.init import build_model
+from segtool.training.losses import class_pixel_stats, class_weights, make_criterion
+from segtool.training.optim import PolyWithWarmup, build_optimizer
+from segtool.training.transforms import epoch_order, train_transform
 
 
 def _pair(h: int, w: int):
@@ -63,9 +63,9 @@ def test_preprocess_resizes_shorter_side_like_the_engine(small_checkpoint, resiz
     not a constant image, which any resize and any mean would map to the same value)."""
     import dataclasses
 
-    from models import load_checkpoint
     from segtool.core.engine import Engine
-    from training.synthetic import make_image
+    from segtool.demo_footage import make_image
+    from segtool.models import load_checkpoint
 
     rgb, _ = make_image(seed=3, size=(240, 180))
     assert rgb.std() > 20

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from models import Checkpoint, build_deeplabv3, save_checkpoint
 from segtool.cli import main
-from training.data import CAMVID_CLASSES
+from segtool.models import Checkpoint, build_deeplabv3, save_checkpoint
+from segtool.training.data import CAMVID_CLASSES
 
 pytestmark = pytest.mark.slow
 

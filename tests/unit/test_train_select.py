@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from models import load_checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.cli import main
+from segtool.models import load_checkpoint
+from segtool.training.config import TrainConfig
+from segtool.training.events import TrainingEvents
+from segtool.training.trainer import train
 from tests.helpers import make_dataset, tiny_config
-from training.config import TrainConfig
-from training.events import TrainingEvents
-from training.trainer import train
 
 
 class Epochs(TrainingEvents):
@@ -92,8 +92,8 @@ def test_cli_select_best(dataset, tmp_path, capsys):
 
 def test_random_split_replaces_the_datas_own_split(tmp_path):
     """`--random-split`: a dataset with train/ and val/ folders is split at random (seeded) instead."""
+    from segtool.training.rundata import open_run_data
     from tests.helpers import make_dataset, tiny_config
-    from training.rundata import open_run_data
 
     data = make_dataset(tmp_path / "data", n_train=6, n_val=2)
     own = open_run_data(tiny_config(data, tmp_path / "unused"))

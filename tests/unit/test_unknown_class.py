@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.errors import UserInputError
-from training.config import TrainConfig
-from training.data import open_dataset
-from training.rundata import open_run_data
+from segtool.base.errors import UserInputError
+from segtool.training.config import TrainConfig
+from segtool.training.data import open_dataset
+from segtool.training.rundata import open_run_data
 
 
 def _folder(tmp_path, n=3):

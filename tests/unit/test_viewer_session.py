@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 
-from models.checkpoint import Checkpoint, load_checkpoint
 from segtool.core.engine import Engine
 from segtool.core.sources import open_source
 from segtool.core.viewer import (
@@ -30,6 +29,7 @@ from segtool.core.viewer import (
     ViewerSession,
     ViewSettings,
 )
+from segtool.models.checkpoint import Checkpoint, load_checkpoint
 from tests.conftest import REPO
 from tests.helpers import make_small_checkpoint
 

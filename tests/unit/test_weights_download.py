@@ -17,9 +17,9 @@ def _serve(tmp_path, monkeypatch, payload: bytes, name_hash: str):
     src.write_bytes(payload)
     hub = tmp_path / "hub"
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
-    import models.pretrained
+    from segtool.models import pretrained
 
-    monkeypatch.setattr(models.pretrained, "weights_entry", lambda backbone, init: types.SimpleNamespace(url=src.as_uri()))
+    monkeypatch.setattr(pretrained, "weights_entry", lambda backbone, init: types.SimpleNamespace(url=src.as_uri()))
     events: list[dict] = []
     cfg = types.SimpleNamespace(init="imagenet", weights_file=None, backbone="resnet18")
     train_process._download_pretrained(cfg, events.append)

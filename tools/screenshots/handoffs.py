@@ -44,7 +44,7 @@ def grab_screen(out: Path, w: int, h: int) -> None:
 def worse_checkpoint(src: str, out: Path, rock: int, push: float) -> Path:
     import torch
 
-    from models.checkpoint import load_checkpoint, save_checkpoint
+    from segtool.models.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(src)
     n = len(ck.class_names)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             hub.start_from_prediction()
         if not hub.save():
             return 1
-    from training.config import TrainConfig
+    from segtool.training.config import TrainConfig
 
     run = tmp / "run"
     run.mkdir()

@@ -11,8 +11,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from models.atomic import describe_write_error
-from models.errors import UserInputError
+from segtool.base.atomic import describe_write_error
+from segtool.base.errors import UserInputError
 
 
 def cache_root() -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from ..diagnose import rare_classes
 from .dataset import LabelledData, Sample, describe_unknown

@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.classes import check_color, check_unique_names
-from models.classes import voc_color as models_voc_color
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
+from segtool.models.classes import check_color, check_unique_names
+from segtool.models.classes import voc_color as models_voc_color
 
 RGB = tuple[int, int, int]
 

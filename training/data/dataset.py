@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .classes import ClassInfo
 from .files import image_size, seeded_split

@@ -6,7 +6,7 @@ import dataclasses
 import zipfile
 from pathlib import Path
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from ..labelset_schema import check_label_set_folder
 from .archive import extract_zip

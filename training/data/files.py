@@ -81,7 +81,7 @@ def seeded_split(n: int, val_fraction: float, seed: int) -> list[str]:
     """Split names for `n` items: a reproducible random `val_fraction` goes to "val" (at least one when
     there are two or more items and the fraction is positive)."""
     if not 0.0 <= val_fraction < 1.0:
-        from models.errors import UserInputError
+        from segtool.base.errors import UserInputError
 
         raise UserInputError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n_val = round(n * val_fraction)

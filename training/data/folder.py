@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .classes import (
     CAMVID_CLASSES,

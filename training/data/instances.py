@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .classes import ClassInfo
 from .dataset import LabelledData, Sample

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .classes import ClassList, default_classes, read_class_file
 from .dataset import LabelledData, Sample

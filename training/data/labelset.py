@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .instances import EDGE_WIDTH, FRAGMENTS_FIELD, edge_band, read_instance_png
 from .masks import MaskCoding

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .classes import RGB, ClassInfo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .classes import VOC_VOID_COLOR, find_class_file, read_class_file, voc_classes
 from .dataset import LabelledData, Sample

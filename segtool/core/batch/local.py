@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.device import cpu_count
 from segtool.core.batch.expand import BatchItem
 from segtool.core.batch.runner import EngineSpec, Outcome, export_one, probe
 from segtool.core.batch.state import BatchState
 from segtool.core.errors import UserInputError
 from segtool.core.export import ExportOptions
+from segtool.models.device import cpu_count
 
 
 @dataclass

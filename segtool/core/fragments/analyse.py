@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .distribution import Distribution, distribution
 from .measure import FragmentTable, measure

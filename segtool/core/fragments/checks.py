@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .scale import check_mm_per_px
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .analyse import (
     FragmentSettings,

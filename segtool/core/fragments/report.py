@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .distribution import Distribution
 from .fits import rosin_rammler, swebrec

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import UserInputError
 from segtool import __version__
+from segtool.base.errors import UserInputError
 
 from .analyse import FragmentSettings
 from .distribution import Distribution, distribution

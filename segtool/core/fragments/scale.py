@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 FORMAT = "segtool-scale"
 SUFFIX = ".scale.json"

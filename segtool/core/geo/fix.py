@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 EARTH_RADIUS_M = 6371008.8  # mean radius (IUGG); a haversine distance is good to ~0.5 % for our use
 

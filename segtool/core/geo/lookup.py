@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .exif import read_exif
 from .fix import Fix, parse_iso6709, parse_position

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.fragments.report import atomic_write
 from segtool.core.fragments.results import _dist  # one definition of what a scope's distribution is
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 from .lookup import GeoLookup, parse_given
 from .places import parse_segment, write_geo_outputs

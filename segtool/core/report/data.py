@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSettings
 from segtool.core.fragments.distribution import Distribution
 from segtool.core.fragments.job import RECORDS, SETTINGS, read_records

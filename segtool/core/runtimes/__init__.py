@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import Checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.runtimes.base import LABELS, RUNTIMES, Backend
+from segtool.models.checkpoint import Checkpoint
 
 __all__ = ["RUNTIMES", "LABELS", "Backend", "installed_runtimes", "resolve_runtime", "open_backend", "CPU_PREFERENCE"]
 

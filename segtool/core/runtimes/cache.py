@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import Checkpoint
+from segtool.models.checkpoint import Checkpoint
 
 conversions = 0  # ONNX exports done by this process (tests check that a second Engine does not convert again)
 RECORD = "entry.json"
@@ -42,7 +42,7 @@ def note(message: str) -> None:
 
 
 def runtime_cache_root() -> Path:
-    from segtool.demo import cache_dir
+    from segtool.base.paths import cache_dir
 
     return cache_dir() / "runtimes"
 
@@ -86,7 +86,7 @@ def cached_onnx(ck: Checkpoint) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        from models.errors import UserInputError
+        from segtool.base.errors import UserInputError
 
         raise UserInputError(f"cannot create the runtime cache {folder}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder") from e
     tmp = folder / f".model.{os.getpid()}@{socket.gethostname()}.tmp.onnx"
@@ -111,7 +111,7 @@ def _digest(path: Path) -> tuple[int, str]:
 
 
 def _write_record(folder: Path, model: Path) -> None:
-    from models.atomic import atomic_write
+    from segtool.base.atomic import atomic_write
 
     size, sha = _digest(model)
     doc = {"format": RECORD_FORMAT, "version": 1, "file": "model.onnx", "size": size, "sha256": sha}
@@ -147,7 +147,7 @@ def _discard(folder: Path) -> None:
         try:
             (folder / name).unlink(missing_ok=True)
         except OSError as e:
-            from models.errors import UserInputError
+            from segtool.base.errors import UserInputError
 
             raise UserInputError(f"the runtime cache entry {folder} is damaged and cannot be removed ({e.strerror or e}); "
                                  "delete that folder by hand") from e  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 
 class OnnxRuntimeBackend:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 
 # --precision → OpenVINO's inference precision hint. `auto` is f32, like torch on the CPU: OpenVINO's own
 # default is bf16 on CPUs with AVX512-BF16/AMX, ~1.7x faster here but it moved 0.65 % of a test model's

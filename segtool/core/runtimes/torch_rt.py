@@ -6,7 +6,7 @@ from contextlib import nullcontext
 
 import torch
 
-from models.checkpoint import Checkpoint
+from segtool.models.checkpoint import Checkpoint
 
 
 class TorchBackend:

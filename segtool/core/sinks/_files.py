@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from models.atomic import atomic_write, describe_write_error
+from segtool.base.atomic import atomic_write, describe_write_error
 from segtool.core.errors import UserInputError
 
 # Errors that mean "no room left" rather than a bug: the user can fix them and resume.

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from models.atomic import remove_temp_files
+from segtool.base.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.atomic import remove_temp_files
+from segtool.base.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.errors import UserInputError
 from segtool.core.frame import Frame, Prediction

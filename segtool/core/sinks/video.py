@@ -25,7 +25,7 @@ import av
 import cv2
 import numpy as np
 
-from models.atomic import remove_temp_files
+from segtool.base.atomic import remove_temp_files
 from segtool.core import overlay
 from segtool.core.frame import Frame, Prediction
 from segtool.core.sinks._files import (

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.checkpoint import Checkpoint
 from segtool.core.frame import Frame, Prediction
+from segtool.models.checkpoint import Checkpoint
 
 if TYPE_CHECKING:
     from segtool.core.model_file import ModelFile

@@ -13,8 +13,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from models.checkpoint import Checkpoint
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.checkpoint_info import describe
 from segtool.core.engine import Engine
 from segtool.core.errors import SourceInterrupted
@@ -44,6 +43,7 @@ from segtool.core.viewer.messages import (
     frozen,
 )
 from segtool.core.viewer.pacing import paced_frames
+from segtool.models.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 

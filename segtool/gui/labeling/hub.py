@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QScrollArea
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.label_edit import UNKNOWN, LabelEditor
 from segtool.core.labelset import LabelSet, frame_name
 from segtool.gui.labeling.click_fragment import FragmentClicker

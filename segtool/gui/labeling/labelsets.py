@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from models.classes import default_colors
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
+from segtool.models.classes import default_colors
 
 
 def default_label_folder(source) -> Path:

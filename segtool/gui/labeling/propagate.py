@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.propagate import UNKNOWN, frames_around, propagate_frames
 from segtool.core.sources import open_source
 

@@ -14,7 +14,7 @@ import threading
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.sam_onnx import SamOnnx
 
 

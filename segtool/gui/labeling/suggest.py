@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.device import default_cpu_threads
+from segtool.models.device import default_cpu_threads
 
 
 class SuggestStrip(QWidget):

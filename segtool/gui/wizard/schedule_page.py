@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from models.device import default_loader_workers
 from segtool.core.runs import new_run_dir
 from segtool.core.train_progress import format_duration
 from segtool.gui.wizard.jobs import StepTimeJob, stop_thread
+from segtool.models.device import default_loader_workers
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class SchedulePage(QWizardPage):
     # --- filling ----------------------------------------------------------------------------------
 
     def initializePage(self) -> None:  # noqa: N802
-        from models.device import list_devices
+        from segtool.models.device import list_devices
 
         if not self.device.count():
             for d in list_devices():
@@ -306,8 +306,8 @@ class SchedulePage(QWizardPage):
                 "workers": default_loader_workers()}  # fmt: skip
 
     def validatePage(self) -> bool:  # noqa: N802 - Next = start training
-        from models.errors import UserInputError
-        from training.config import TrainConfig
+        from segtool.base.errors import UserInputError
+        from segtool.training.config import TrainConfig
 
         cfg = {**self.state.config, **self.schedule_config()}
         try:

@@ -2,7 +2,7 @@
 
 `UserInputError` means the user gave something we cannot use (a file, a flag value, a dataset).
 Its message names the bad value and says what to do; the CLI prints it and exits with code 2.
-It lives in `models/` because that is the bottom layer that `training/` and `segtool/` both import.
+It lives in `segtool.base`, the bottom layer that `segtool.models`, `segtool.training` and the app import.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ must not fail because the temporary name adds a prefix and a suffix, so long nam
 starts with "." and ends with ".tmp" (`is_temp_name`), which is how `remove_temp_files` finds the
 left-overs of a killed process.
 
-Only the standard library is used (models/ imports nothing from segtool); errors are the plain
+Only the standard library is used (it is the bottom layer, `segtool.base`); errors are the plain
 `OSError` of the failed call, after the temporary file was removed, so callers word the message.
 """
 
