@@ -114,3 +114,13 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         wiz.close()
     assert cfg["init"] == "scratch" and cfg["auto"] == []
     assert (cfg["optimizer"], cfg["lr"], cfg["freeze_backbone"], cfg["epochs"]) == ("sgd", 0.0, False, 1)
+
+
+def test_wording_names_the_schedule_fields_for_the_fine_tuning_options():
+    from segtool.gui.wizard.wording import in_app_words
+
+    text = in_app_words("only 2 training image(s) × --repeat 1 but one step needs 4: use --batch-size 2 or --repeat 2; "
+                        "Lower --lr (e.g. by 10x), --optimizer sgd, --no-freeze-backbone, --freeze-backbone, --eval-size 512")  # fmt: skip
+    assert "--" not in text, text
+    assert "Repeat photos per epoch 2 (Schedule ▸ Advanced)" in text and "Lower the Learning rate" in text
+    assert "untick 'keep the backbone as it is'" in text and "Input size (Model page) 512" in text

@@ -84,16 +84,15 @@ class SuggestStrip(QWidget):
         def work() -> None:
             from segtool.core.engine import Engine
             from segtool.core.sources import open_source
-            from segtool.core.suggest import pick_diverse, score_frames
+            from segtool.core.suggest import suggest
 
             try:
                 engine = Engine(checkpoint, threads=default_cpu_threads())
                 with open_source(source_spec) as src:
                     total = src.frames_expected
                     total = None if total is None else len(range(0, total, every))
-                    scores = score_frames(src, engine, every=every, threshold=threshold, cancel=cancel,
+                    _, picks, _ = suggest(src, engine, n, every=every, threshold=threshold, cancel=cancel,
                                           progress=lambda p: self._progress.emit(p.done, total or 0))  # fmt: skip
-                picks = [] if cancel.is_set() else pick_diverse(scores, n)
                 self._done.emit((run, picks), "cancelled" if cancel.is_set() else "")
             except Exception as e:  # noqa: BLE001 - shown to the user, never kills the window
                 self._done.emit((run, []), f"{type(e).__name__}: {e}" if not str(e) else str(e))

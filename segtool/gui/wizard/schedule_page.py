@@ -9,8 +9,6 @@ run chooses it exactly as `segtool train --init CKPT` does and config.json says 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -39,50 +37,17 @@ from models.device import default_loader_workers
 from segtool.core.runs import new_run_dir
 from segtool.core.train_progress import format_duration
 from segtool.gui.wizard.jobs import StepTimeJob, stop_thread
+from segtool.gui.wizard.presets import (
+    FINETUNE,
+    FINETUNE_NOTE,
+    PRESETS,
+    SCHEDULE_AUTO,
+    estimate_seconds,
+    finetune_repeat,
+    repeat_for,
+)
 from training.config import INITS
-from training.finetune import CROPS_PER_EPOCH, FINETUNE_DEFAULTS, FINETUNE_LR
-
-
-@dataclass(frozen=True)
-class Preset:
-    label: str
-    epochs: int
-    crop: int
-    batch: int
-    note: str
-
-
-PRESETS = {
-    "quick": Preset("Quick look", 5, 256, 4, "see whether the labels are learnable at all"),
-    "balanced": Preset("Balanced", 30, 384, 8, "a usable model"),
-    "best": Preset("Best quality", 80, 512, 8, "the most accurate model these photos allow"),
-}
-# Starting from a trained model: the settings measured best for correcting it (docs/training.md
-# "Fine-tuning a model"); shown, and chosen by default, only for a checkpoint start.
-FINETUNE = Preset("Fine-tune (measured defaults)", FINETUNE_DEFAULTS["epochs"], 512, FINETUNE_DEFAULTS["batch_size"],
-                  "corrects the model you start from; the settings measured best for that")  # fmt: skip
-# Schedule settings the run can choose itself (TrainConfig.auto) while the user leaves them as proposed.
-SCHEDULE_AUTO = ("epochs", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone")
-
-
-def finetune_repeat(n_train: int) -> int:
-    """What the run chooses for `repeat` when fine-tuning (training.finetune.auto_repeat)."""
-    return max(1, -(-CROPS_PER_EPOCH // max(1, n_train)))
-
-
-def repeat_for(n_train: int, batch: int) -> int:
-    """Show a small training set several times per epoch, so each epoch has at least 4 steps."""
-    return max(1, math.ceil(4 * batch / max(1, n_train)))
-
-
-def estimate_seconds(s_per_px: float, *, epochs: int, crop: int, batch: int, n_train: int, repeat: int,
-                     n_val: int, eval_size: int) -> float:  # fmt: skip
-    """Training steps at the measured speed, plus validation (a forward pass ≈ 1/3 of a training step on
-    a 4:3 photo at `eval_size`), plus ~10 s of start-up."""
-    steps = max(1, n_train * repeat // batch)
-    train = steps * batch * crop * crop * s_per_px
-    val = n_val * eval_size * eval_size * 4 / 3 * s_per_px / 3
-    return 10 + epochs * (train + val)
+from training.finetune import FINETUNE_DEFAULTS, FINETUNE_LR
 
 
 class SchedulePage(QWizardPage):
@@ -257,13 +222,7 @@ class SchedulePage(QWizardPage):
         self.finetune_note.setVisible(fine)
         self.freeze.setEnabled(self.state.config.get("init", "scratch") != "scratch")
         if fine:
-            self.finetune_note.setText(
-                "You start from a trained model, so the settings measured best for correcting one are proposed: "
-                "the backbone stays as trained, AdamW with learning rate 0.001, 10 epochs, 4 photos a step, and "
-                "each photo shown often enough for 8 crops an epoch. They kept the shipped fragment model's "
-                "measurements where they were; the old defaults (SGD 0.01, whole network learning) spoiled it. "
-                "Settings you change in Advanced are yours; the others are chosen by the run and listed in "
-                "its settings.")  # fmt: skip
+            self.finetune_note.setText(FINETUNE_NOTE)
             if self.finetune.isChecked():
                 self.apply_finetune()
             else:
