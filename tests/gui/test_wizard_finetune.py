@@ -32,7 +32,18 @@ def start_and_read_config(wiz) -> dict:
     return cfg
 
 
-def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, window, gui_checkpoint, clip, tmp_path):
+def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, window, gui_checkpoint, clip, tmp_path,
+                                                                        monkeypatch):  # fmt: skip
+    from models.pretrained import weights_entry
+    from segtool.gui.wizard.model_page import cached_weights
+
+    # ImageNet weights in the cache (an empty file of the right name is what the page looks for): the
+    # wizard alone would start from them; label mode corrects the viewer's model.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / Path(weights_entry("resnet50", "imagenet").url).name
+    cached.parent.mkdir(parents=True)
+    cached.touch()
+    assert cached_weights("resnet50", "imagenet") == cached
     load(qtbot, window, gui_checkpoint, clip)
     hub = window.labels
     hub.new_label_set(tmp_path / "labels")
