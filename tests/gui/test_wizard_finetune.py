@@ -98,7 +98,11 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
     try:
         check_data(qtbot, wiz, tiny)
         wiz.next()
-        assert wiz.model_page.from_viewer.isChecked()
+        mp = wiz.model_page
+        assert mp.from_viewer.isChecked() and mp.model_config()["auto"] == ["eval_size"]  # its own 64 px
+        mp.eval_size.setValue(96)
+        assert mp.model_config()["auto"] == []  # a size the user typed is theirs
+        mp.eval_size.setValue(64)
         wiz.next()
         sp = wiz.schedule_page
         assert sp.finetune.isChecked()
@@ -108,7 +112,6 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         assert abs(sp.lr.value() - 1e-4) < 1e-12  # the rate measured for a learning backbone follows
         assert "freeze_backbone" not in sp.schedule_config()["auto"] and "lr" in sp.schedule_config()["auto"]
         wiz.back()  # the Model page: from scratch this time
-        mp = wiz.model_page
         mp.from_scratch.setChecked(True)
         mp.backbone.setCurrentIndex(mp.backbone.findData("mobilenet_v3_large"))
         mp.eval_size.setValue(64)
