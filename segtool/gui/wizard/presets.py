@@ -26,13 +26,12 @@ PRESETS = {
 # Starting from a trained model: the settings measured best for correcting it (docs/training.md
 # "Fine-tuning a model"); shown, and chosen by default, only for a checkpoint start.
 FINETUNE = Preset("Fine-tune (measured defaults)", FINETUNE_DEFAULTS["epochs"], 512, FINETUNE_DEFAULTS["batch_size"],
-                  "corrects the model you start from; the settings measured best for that")  # fmt: skip
+                  "corrects the model you start from")  # fmt: skip
 FINETUNE_NOTE = (
-    "You start from a trained model, so the settings measured best for correcting one are proposed: the backbone "
-    "stays as trained, AdamW with learning rate 0.001, 10 epochs, 4 photos a step, and each photo shown often "
-    "enough for 8 crops an epoch. They kept the shipped fragment model's measurements where they were; the old "
-    "defaults (SGD 0.01, whole network learning) spoiled it. Settings you change in Advanced are yours; the "
-    "others are chosen by the run and listed in its settings.")  # fmt: skip
+    "Proposed because you start from a trained model: the settings measured best for correcting one — the backbone "
+    "kept as trained, AdamW at learning rate 0.001, 10 epochs, 4 photos a step, 8 crops an epoch. The old defaults "
+    "(SGD 0.01, the whole network learning) spoiled the shipped fragment model. Settings you change are yours; the "
+    "run chooses the others and records them. The time shown is on the high side: the backbone does not learn.")  # fmt: skip
 # Schedule settings the run can choose itself (TrainConfig.auto) while the user leaves them as proposed.
 SCHEDULE_AUTO = ("epochs", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone")
 

@@ -352,7 +352,7 @@ class SchedulePage(QWizardPage):
         if self.speed:
             secs = estimate_seconds(self.speed["s_per_px"], epochs=FINETUNE.epochs, crop=crop, batch=FINETUNE.batch,
                                     n_train=n_train, repeat=finetune_repeat(n_train), n_val=n_val, eval_size=eval_size)  # fmt: skip
-            text += f" · ≈ {format_duration(secs)} (less: the backbone does not learn)"
+            text += f" · ≈ {format_duration(secs)}"
         self.finetune.setText(text)
         if self.speed:
             secs = estimate_seconds(self.speed["s_per_px"], epochs=self.epochs.value(), crop=self.crop.value(),
