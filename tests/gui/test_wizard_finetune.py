@@ -83,6 +83,7 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, 
         wiz.shutdown()
     assert cfg["init"] == str(gui_checkpoint)
     assert cfg["optimizer"] == "adamw" and cfg["freeze_backbone"] is True and cfg["lr"] == 0.001
+    assert cfg["head_lr_mult"] == 1.0  # as measured: the heads learn at 0.001 too, not 10×
     assert (cfg["epochs"], cfg["batch_size"], cfg["repeat"], cfg["eval_size"]) == (1, 4, -(-8 // n_train), 64)
     assert set(cfg["auto"]) == {"eval_size", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone"}
 

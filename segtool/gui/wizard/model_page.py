@@ -390,7 +390,9 @@ class ModelPage(QWizardPage):
         return {**arch, "init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
                 "auto": ["eval_size"] if own else [],
                 "eval_size": self.eval_size.value(), "weights_file": (self.weights.text().strip() or None) if pretrained else None,
-                "head_lr_mult": 10.0 if init != "scratch" else 1.0,
+                # 10× for heads on a pretrained backbone; a checkpoint's heads are trained: the fine-tuning
+                # defaults were measured with 1× (10× would turn AdamW's 0.001 into 0.01 for every layer that learns)
+                "head_lr_mult": 10.0 if pretrained else 1.0,
                 "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else ""}  # fmt: skip
 
     def isComplete(self) -> bool:  # noqa: N802
