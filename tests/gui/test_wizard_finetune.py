@@ -107,6 +107,9 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         wiz.next()
         sp = wiz.schedule_page
         assert sp.finetune.isChecked()
+        assert sp.job.network["width_mult"] == 0.25  # the estimates time the checkpoint's own (slim) network
+        wait_until(lambda: sp.speed is not None, 60_000)
+        assert "≈" in sp.finetune.text()  # the fine-tuning preset has its own time estimate
         sp.toggle.setChecked(True)
         QTest.mouseClick(sp.freeze, Qt.MouseButton.LeftButton, pos=QPoint(8, sp.freeze.height() // 2))  # on the box: the backbone learns
         assert not sp.freeze.isChecked()
@@ -128,6 +131,7 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         wiz.shutdown()
         wiz.close()
     assert cfg["init"] == "scratch" and cfg["auto"] == []
+    assert (cfg["width_mult"], cfg["aspp_channels"], cfg["head_lr_mult"]) == (1.0, 256, 1.0)  # nothing of the checkpoint left
     assert (cfg["optimizer"], cfg["lr"], cfg["freeze_backbone"], cfg["epochs"]) == ("sgd", 0.0, False, 1)
 
 

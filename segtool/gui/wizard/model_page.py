@@ -399,5 +399,7 @@ class ModelPage(QWizardPage):
         return not self.from_file.isChecked() or Path(self.ckpt.text().strip()).is_file()
 
     def validatePage(self) -> bool:  # noqa: N802
+        for k in ("decoder", "width_mult", "aspp_channels"):  # a checkpoint chosen before (Back) leaves nothing
+            self.state.config.pop(k, None)
         self.state.config.update(self.model_config())
         return True

@@ -318,9 +318,9 @@ class SchedulePage(QWizardPage):
         cfg = self.state.config
         device = self.device.currentData() or "auto"
         probe = 256 if device.startswith("cuda") else 128
-        self.job = StepTimeJob(
-            cfg.get("backbone", "resnet50"), int(cfg.get("output_stride", 16)), device, probe, self
-        )
+        net = {k: cfg[k] for k in ("width_mult", "aspp_channels", "decoder") if k in cfg}  # a checkpoint start's network
+        self.job = StepTimeJob(cfg.get("backbone", "resnet50"), int(cfg.get("output_stride", 16)), device, probe, self,
+                               network=net)  # fmt: skip
         self.job.done.connect(self._measured)
         self.job.failed.connect(self._not_measured)
         self.job.start()
