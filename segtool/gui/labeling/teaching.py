@@ -57,6 +57,7 @@ class TeachingActions:
         self._before = getattr(info, "checkpoint", None)
         self._before_path = getattr(info, "path", None)
         wizard = hub.open_wizard()
+        wizard.model_page.prefer_viewer = True  # correct the viewer's model (fine-tuning defaults follow)
         wizard.data_page.set_path(str(self.labelset.root))
         if not getattr(wizard, "_label_mode_connected", False):
             wizard._label_mode_connected = True

@@ -101,10 +101,12 @@ class StepTimeJob(QThread):
     done = Signal(int, dict)
     failed = Signal(int, str)
 
-    def __init__(self, backbone: str, output_stride: int, device: str, crop: int = 256, parent=None) -> None:
+    def __init__(self, backbone: str, output_stride: int, device: str, crop: int = 256, parent=None,
+                 network: dict | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.token = next(_tokens)
         self.backbone, self.output_stride, self.device, self.crop = backbone, output_stride, device, crop
+        self.network = dict(network or {})  # a checkpoint's width_mult / aspp_channels / decoder: its own network
 
     def run(self) -> None:  # noqa: D102
         try:
@@ -115,7 +117,7 @@ class StepTimeJob(QThread):
 
             dev = resolve_device(self.device)
             model = build_deeplabv3(
-                backbone=self.backbone, num_classes=2, output_stride=self.output_stride
+                backbone=self.backbone, num_classes=2, output_stride=self.output_stride, **self.network
             ).to(dev)
             model.train()
             opt = torch.optim.SGD(model.parameters(), lr=1e-3)

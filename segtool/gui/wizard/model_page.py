@@ -214,6 +214,7 @@ class ModelPage(QWizardPage):
         self.weights.textChanged.connect(self._update)
         self.ckpt.textChanged.connect(self._update)
         self._start_chosen = False  # the default start is picked once, on the first visit
+        self.prefer_viewer = False  # set by label mode: the start is the model being corrected
         self._chosen: tuple[str, int] | None = None  # the user's network, restored when a checkpoint is unticked
         self._chosen_size: int | None = None  # the user's input size, restored likewise
         self._size_from: str | None = None  # the checkpoint whose input size was proposed
@@ -247,7 +248,11 @@ class ModelPage(QWizardPage):
 
     def default_start(self) -> QRadioButton:
         """A start that works now, without internet: ImageNet weights already in the cache, else the
-        viewer's model, else from scratch. A download is only ever the user's explicit choice."""
+        viewer's model, else from scratch. A download is only ever the user's explicit choice. With
+        `prefer_viewer` (label mode's "Train on my labels": correcting the viewer's model) the viewer's
+        model comes first."""
+        if self.prefer_viewer and self.state.viewer_checkpoint:
+            return self.from_viewer
         if cached_weights(self.backbone.currentData(), "imagenet") is not None:
             return self.from_pretrained
         if self.state.viewer_checkpoint:
@@ -404,9 +409,14 @@ class ModelPage(QWizardPage):
         pretrained = init in ("imagenet", "coco")
         net = checkpoint_network(init) if init not in ("scratch", "imagenet", "coco") else None
         arch = {k: net[k] for k in ("decoder", "width_mult", "aspp_channels") if net is not None and k in net}
+        # The checkpoint's own input size, left as proposed, is the run's choice (as `--eval-size` not given).
+        own = net is not None and net.get("resize_short") == self.eval_size.value()
         return {**arch, "init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
+                "auto": ["eval_size"] if own else [],
                 "eval_size": self.eval_size.value(), "weights_file": (self.weights.text().strip() or None) if pretrained else None,
-                "head_lr_mult": 10.0 if init != "scratch" else 1.0,
+                # 10× for heads on a pretrained backbone; a checkpoint's heads are trained: the fine-tuning
+                # defaults were measured with 1× (10× would turn AdamW's 0.001 into 0.01 for every layer that learns)
+                "head_lr_mult": 10.0 if pretrained else 1.0,
                 "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else ""}  # fmt: skip
 
     def isComplete(self) -> bool:  # noqa: N802
@@ -417,5 +427,7 @@ class ModelPage(QWizardPage):
         return not self.from_file.isChecked() or Path(self.ckpt.text().strip()).is_file()
 
     def validatePage(self) -> bool:  # noqa: N802
+        for k in ("decoder", "width_mult", "aspp_channels"):  # a checkpoint chosen before (Back) leaves nothing
+            self.state.config.pop(k, None)
         self.state.config.update(self.model_config())
         return True

@@ -1,11 +1,14 @@
 """Wizard page 3 — Schedule: presets with their epochs, crop and an estimated time on the chosen device
 (measured: two training steps timed in the background), an Advanced panel, the device and run folder.
-Next starts the training."""
+Next starts the training.
+
+Starting from a checkpoint (fine-tuning), the page proposes the measured fine-tuning defaults of
+`training.finetune` (frozen backbone, AdamW 0.001, 10 epochs, batch 4, 8 crops an epoch) as its own
+preset, and every one of those settings the user leaves as proposed goes to the run as `auto`, so the
+run chooses it exactly as `segtool train --init CKPT` does and config.json says which were chosen."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -33,38 +36,18 @@ from PySide6.QtWidgets import (
 from segtool.core.runs import new_run_dir
 from segtool.core.train_progress import format_duration
 from segtool.gui.wizard.jobs import StepTimeJob, stop_thread
+from segtool.gui.wizard.presets import (
+    FINETUNE,
+    FINETUNE_NOTE,
+    PRESETS,
+    SCHEDULE_AUTO,
+    estimate_seconds,
+    finetune_repeat,
+    repeat_for,
+)
 from segtool.models.device import default_loader_workers
-
-
-@dataclass(frozen=True)
-class Preset:
-    label: str
-    epochs: int
-    crop: int
-    batch: int
-    note: str
-
-
-PRESETS = {
-    "quick": Preset("Quick look", 5, 256, 4, "see whether the labels are learnable at all"),
-    "balanced": Preset("Balanced", 30, 384, 8, "a usable model"),
-    "best": Preset("Best quality", 80, 512, 8, "the most accurate model these photos allow"),
-}
-
-
-def repeat_for(n_train: int, batch: int) -> int:
-    """Show a small training set several times per epoch, so each epoch has at least 4 steps."""
-    return max(1, math.ceil(4 * batch / max(1, n_train)))
-
-
-def estimate_seconds(s_per_px: float, *, epochs: int, crop: int, batch: int, n_train: int, repeat: int,
-                     n_val: int, eval_size: int) -> float:  # fmt: skip
-    """Training steps at the measured speed, plus validation (a forward pass ≈ 1/3 of a training step on
-    a 4:3 photo at `eval_size`), plus ~10 s of start-up."""
-    steps = max(1, n_train * repeat // batch)
-    train = steps * batch * crop * crop * s_per_px
-    val = n_val * eval_size * eval_size * 4 / 3 * s_per_px / 3
-    return 10 + epochs * (train + val)
+from segtool.training.config import INITS
+from segtool.training.finetune import FINETUNE_DEFAULTS, FINETUNE_LR
 
 
 class SchedulePage(QWizardPage):
@@ -91,6 +74,16 @@ class SchedulePage(QWizardPage):
             self.preset_group.addButton(b)
             self.preset_buttons[key] = b
             pl.addWidget(b)
+        self.finetune = QRadioButton(FINETUNE.label)
+        self.finetune.toggled.connect(lambda on: on and self.apply_finetune())
+        self.preset_group.addButton(self.finetune)
+        pl.insertWidget(0, self.finetune)
+        self.finetune.hide()
+        self.finetune_note = QLabel("")
+        self.finetune_note.setWordWrap(True)
+        self.finetune_note.setStyleSheet("color: palette(mid);")
+        self.finetune_note.hide()
+        pl.insertWidget(1, self.finetune_note)
         self.custom = QRadioButton("Custom (Advanced settings below)")
         self.preset_group.addButton(self.custom)
         pl.addWidget(self.custom)
@@ -128,6 +121,9 @@ class SchedulePage(QWizardPage):
         self.scale_min = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=4.0, singleStep=0.1, value=0.5)
         self.scale_max = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=4.0, singleStep=0.1, value=2.0)
         self.aux = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.1, value=0.4)
+        self.freeze = QCheckBox("keep the backbone as it is (only the last layers learn)")
+        self.freeze.setToolTip("For a start from a trained model: the part that recognises textures and shapes stays "
+                               "as trained, so a few labelled photos cannot spoil it.")  # fmt: skip
         grid = QGridLayout(self.advanced)
         rows = [("Epochs", self.epochs, "Repeat photos per epoch", self.repeat),
                 ("Crop", self.crop, "Batch size", self.batch),
@@ -141,14 +137,23 @@ class SchedulePage(QWizardPage):
             grid.addWidget(QLabel(b), r, 2)
             grid.addWidget(wb, r, 3)
         grid.addWidget(self.jitter, len(rows), 3)
+        grid.addWidget(self.freeze, len(rows) + 1, 1, 1, 3)
         self.advanced.hide()
+        self._fine: bool | None = None  # the start is a checkpoint (fine-tuning); None before the first visit
+        self._auto: set[str] = set()  # SCHEDULE_AUTO settings still as the fine-tuning preset proposed them
         for w in (self.epochs, self.repeat, self.crop, self.batch, self.lr, self.weight_decay, self.scale_min,
                   self.scale_max, self.aux):  # fmt: skip
             w.valueChanged.connect(self._edited)
         for w in (self.optimizer, self.class_weights):
             w.currentIndexChanged.connect(self._edited)
-        for w in (self.flip, self.jitter):
+        for w in (self.flip, self.jitter, self.freeze):
             w.toggled.connect(self._edited)
+        # A setting the user changes is theirs from then on (no longer chosen by the run).
+        for name, w, sig in (("epochs", self.epochs, "valueChanged"), ("repeat", self.repeat, "valueChanged"),
+                             ("batch_size", self.batch, "valueChanged"), ("lr", self.lr, "valueChanged"),
+                             ("optimizer", self.optimizer, "currentIndexChanged"),
+                             ("freeze_backbone", self.freeze, "toggled")):  # fmt: skip
+            getattr(w, sig).connect(lambda *_, n=name: self._user_set(n))
         self.device.currentIndexChanged.connect(self._measure)
 
         self.out = QLineEdit()
@@ -197,11 +202,44 @@ class SchedulePage(QWizardPage):
             )
         label = f"{Path(cfg.get('data', 'data')).stem[:20]}_{cfg.get('backbone', '')}"
         self.out.setText(str(new_run_dir(self.state.runs_dir, label)))
-        if self.preset_group.checkedButton() is None:
-            self.preset_buttons["quick"].setChecked(True)
-        else:
-            self.apply_preset(self._preset_key() or "quick") if not self.custom.isChecked() else None
+        fine = self.fine_tuning()
+        if fine != self._fine:  # first visit, or the start changed between a checkpoint and not
+            self._set_mode(fine)
+        elif self.finetune.isChecked():
+            self.apply_finetune()
+        elif not self.custom.isChecked():
+            self.apply_preset(self._preset_key() or "quick")
         self._measure()
+
+    def fine_tuning(self) -> bool:
+        """The start chosen on the Model page is a segtool checkpoint."""
+        return str(self.state.config.get("init", "scratch")) not in INITS
+
+    def _set_mode(self, fine: bool) -> None:
+        """Propose the fine-tuning defaults for a checkpoint start, today's defaults otherwise."""
+        self._fine = fine
+        self.finetune.setVisible(fine)
+        self.finetune_note.setVisible(fine)
+        self.freeze.setEnabled(self.state.config.get("init", "scratch") != "scratch")
+        if fine:
+            self.finetune_note.setText(FINETUNE_NOTE)
+            if self.finetune.isChecked():
+                self.apply_finetune()
+            else:
+                self.finetune.setChecked(True)
+            return
+        self._auto.clear()
+        self._applying = True
+        try:  # today's defaults (TrainConfig's)
+            self.optimizer.setCurrentIndex(self.optimizer.findData("sgd"))
+            self.lr.setValue(0.0)
+            self.freeze.setChecked(False)
+        finally:
+            self._applying = False
+        if self.preset_buttons["quick"].isChecked():
+            self.apply_preset("quick")
+        else:
+            self.preset_buttons["quick"].setChecked(True)
 
     def _preset_key(self) -> str | None:
         return next((k for k, b in self.preset_buttons.items() if b.isChecked()), None)
@@ -220,7 +258,38 @@ class SchedulePage(QWizardPage):
             self.repeat.setValue(repeat_for(n_train, p.batch))
         finally:
             self._applying = False
+        self._auto -= {"epochs", "batch_size", "repeat"}  # the preset's, not the fine-tuning defaults
         self._update_labels()
+
+    def apply_finetune(self) -> None:
+        """Fill the Advanced fields with the fine-tuning defaults; all of them are then the run's choice."""
+        check = self.state.check
+        n_train = check.train if check is not None else 100
+        self._applying = True
+        try:
+            self.epochs.setValue(FINETUNE.epochs)
+            self.crop.setValue(min(FINETUNE.crop, int(self.state.config.get("eval_size") or FINETUNE.crop)))
+            self.batch.setValue(FINETUNE.batch)
+            self.repeat.setValue(finetune_repeat(n_train))
+            self.optimizer.setCurrentIndex(self.optimizer.findData(FINETUNE_DEFAULTS["optimizer"]))
+            self.freeze.setChecked(bool(FINETUNE_DEFAULTS["freeze_backbone"]) and self.freeze.isEnabled())
+            self.lr.setValue(FINETUNE_LR[(self.optimizer.currentData(), self.freeze.isChecked())])
+        finally:
+            self._applying = False
+        self._auto = set(SCHEDULE_AUTO)
+        self._update_labels()
+
+    def _user_set(self, name: str) -> None:
+        if self._applying:
+            return
+        self._auto.discard(name)
+        if self._fine and "lr" in self._auto and name in ("optimizer", "freeze_backbone"):
+            # the learning rate left to the run follows the optimiser and the frozen backbone, as in the run
+            self._applying = True
+            try:
+                self.lr.setValue(FINETUNE_LR[(self.optimizer.currentData(), self.freeze.isChecked())])
+            finally:
+                self._applying = False
 
     def _edited(self) -> None:
         if not self._applying:
@@ -249,9 +318,9 @@ class SchedulePage(QWizardPage):
         cfg = self.state.config
         device = self.device.currentData() or "auto"
         probe = 256 if device.startswith("cuda") else 128
-        self.job = StepTimeJob(
-            cfg.get("backbone", "resnet50"), int(cfg.get("output_stride", 16)), device, probe, self
-        )
+        net = {k: cfg[k] for k in ("width_mult", "aspp_channels", "decoder") if k in cfg}  # a checkpoint start's network
+        self.job = StepTimeJob(cfg.get("backbone", "resnet50"), int(cfg.get("output_stride", 16)), device, probe, self,
+                               network=net)  # fmt: skip
         self.job.done.connect(self._measured)
         self.job.failed.connect(self._not_measured)
         self.job.start()
@@ -278,6 +347,13 @@ class SchedulePage(QWizardPage):
                                         repeat=repeat_for(n_train, p.batch), n_val=n_val, eval_size=eval_size)  # fmt: skip
                 text += f" · ≈ {format_duration(secs)}"
             self.preset_buttons[key].setText(text)
+        crop = min(FINETUNE.crop, eval_size)
+        text = f"{FINETUNE.label} — {FINETUNE.epochs} epochs · crop {crop} px · {FINETUNE.note}"
+        if self.speed:
+            secs = estimate_seconds(self.speed["s_per_px"], epochs=FINETUNE.epochs, crop=crop, batch=FINETUNE.batch,
+                                    n_train=n_train, repeat=finetune_repeat(n_train), n_val=n_val, eval_size=eval_size)  # fmt: skip
+            text += f" · ≈ {format_duration(secs)}"
+        self.finetune.setText(text)
         if self.speed:
             secs = estimate_seconds(self.speed["s_per_px"], epochs=self.epochs.value(), crop=self.crop.value(),
                                     batch=self.batch.value(), n_train=n_train, repeat=self.repeat.value(), n_val=n_val,
@@ -295,9 +371,16 @@ class SchedulePage(QWizardPage):
 
     # --- QWizardPage ------------------------------------------------------------------------------
 
+    def auto_options(self) -> list[str]:
+        """TrainConfig.auto for the run: the fine-tuning settings still as proposed (a checkpoint start
+        only), with the Model page's input size when that is the checkpoint's own."""
+        model = [a for a in self.state.config.get("auto", []) if a == "eval_size"]
+        return model + [a for a in SCHEDULE_AUTO if a in self._auto] if self._fine else []
+
     def schedule_config(self) -> dict:
         """The TrainConfig fields this page decides."""
-        return {"epochs": self.epochs.value(), "repeat": self.repeat.value(), "crop_size": self.crop.value(),
+        return {"freeze_backbone": self.freeze.isChecked() and self.freeze.isEnabled(), "auto": self.auto_options(),
+                "epochs": self.epochs.value(), "repeat": self.repeat.value(), "crop_size": self.crop.value(),
                 "batch_size": self.batch.value(), "optimizer": self.optimizer.currentData(), "lr": self.lr.value(),
                 "weight_decay": self.weight_decay.value(), "class_weights": self.class_weights.currentData(),
                 "hflip": self.flip.isChecked(), "color_jitter": self.jitter.isChecked(),
