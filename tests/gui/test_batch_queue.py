@@ -25,11 +25,14 @@ def test_queue_exports_videos_and_a_folder_while_the_viewer_works(qtbot, window,
     export = window.open_export_dialog()
     export.queue_btn.click()  # "Several videos…" opens the queue with the open source in it
     dlg = window.batch_dialog
-    assert dlg is not None and dlg.isVisible() and not dlg.isModal()
+    assert dlg is not None
+    assert dlg.isVisible()
+    assert not dlg.isModal()
     assert [Path(s).name for s in dlg.specs] == [Path(clip).name]
     dlg.table.selectRow(0)
     dlg.remove_selected()
-    assert dlg.table.rowCount() == 0 and not dlg.start_btn.isEnabled()
+    assert dlg.table.rowCount() == 0
+    assert not dlg.start_btn.isEnabled()
     dlg.add_sources([str(field), str(extra), str(tmp_path / "missing.mp4")])
     assert "missing.mp4" in dlg.status.text()  # refused with its reason, the rest is queued
     names = [dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())]
@@ -47,11 +50,15 @@ def test_queue_exports_videos_and_a_folder_while_the_viewer_works(qtbot, window,
     assert dlg.exit_code == 1, dlg.status.text()  # junk.mp4 failed, the others were written
     states = [dlg.table.item(r, 3).text() for r in range(4)]
     assert states == ["done", "done", "failed", "done"]
-    assert "junk.mp4" in dlg.table.item(2, 3).toolTip() and "junk.mp4" in dlg.status.text()  # and why
+    assert "junk.mp4" in dlg.table.item(2, 3).toolTip()  # and why
+    assert "junk.mp4" in dlg.status.text()
     bars = [dlg.table.cellWidget(r, 2) for r in range(4)]
     assert [(b.value(), b.maximum()) for b in (bars[0], bars[1], bars[3])] == [(12, 12), (8, 8), (6, 6)]
-    assert dlg.overall.maximum() == 26 and dlg.overall.value() == 26
-    assert progress and progress[-1].done == 26 and progress[-1].sources_total == 3
+    assert dlg.overall.maximum() == 26
+    assert dlg.overall.value() == 26
+    assert progress
+    assert progress[-1].done == 26
+    assert progress[-1].sources_total == 3
     doc = json.loads((out / "batch.json").read_text())
     assert [s["state"] for s in doc["sources"]] == ["complete", "complete", "failed", "complete"]
     from segtool.core.sources import open_source
@@ -60,7 +67,8 @@ def test_queue_exports_videos_and_a_folder_while_the_viewer_works(qtbot, window,
         want = reference_engine.predict([src.read(0).rgb])[0].mask
     assert np.array_equal(np.asarray(Image.open(out / "a_mp4" / "masks" / "000000.png")), want)
     assert len(list((out / "b" / "masks").glob("*.png"))) == 8
-    assert "Finished with problems" in dlg.status.text() and dlg.open_btn.isVisible()
+    assert "Finished with problems" in dlg.status.text()
+    assert dlg.open_btn.isVisible()
 
 
 def test_queue_can_be_cancelled_and_continued(qtbot, window, gui_checkpoint, clip, truth, tmp_path):
@@ -73,12 +81,15 @@ def test_queue_can_be_cancelled_and_continued(qtbot, window, gui_checkpoint, cli
     wait_for_progress(qtbot, dlg.job.progress)
     dlg.cancel_btn.click()  # Cancel while running
     qtbot.waitUntil(lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=30000)  # finished signal handled
-    assert dlg.exit_code == 130 and "Cancelled" in dlg.status.text()
+    assert dlg.exit_code == 130
+    assert "Cancelled" in dlg.status.text()
     doc = json.loads((out / "batch.json").read_text())
-    assert doc["complete"] is False and doc["sources"][0]["state"] == "partial"
+    assert doc["complete"] is False
+    assert doc["sources"][0]["state"] == "partial"
     dlg.existing.setCurrentIndex(dlg.existing.findData("resume"))
     dlg.start_btn.click()
     qtbot.waitUntil(lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=60000)  # finished signal handled
     assert dlg.exit_code == 0, dlg.status.text()
     doc = json.loads((out / "batch.json").read_text())
-    assert [s["frames_written"] for s in doc["sources"]] == [30, 31] and doc["complete"] is True
+    assert [s["frames_written"] for s in doc["sources"]] == [30, 31]
+    assert doc["complete"] is True

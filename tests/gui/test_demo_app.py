@@ -41,7 +41,8 @@ def _playing_with_mask(window) -> bool:
 def test_first_run_generates_the_clip_with_progress_then_plays_the_demo(qtbot, window, cache, launcher):
     d = launcher()
     d.start()
-    assert d.dialog is not None and d.dialog.isVisible()  # progress while the clip is generated
+    assert d.dialog is not None  # progress while the clip is generated
+    assert d.dialog.isVisible()
     assert "first run" in d.dialog.labelText()
     qtbot.waitUntil(lambda: d.started and _playing_with_mask(window), timeout=30000)
     assert d.dialog is None
@@ -53,14 +54,17 @@ def test_first_run_generates_the_clip_with_progress_then_plays_the_demo(qtbot, w
     # The notice is on screen and says what this is and how to open one's own files.
     assert d.toolbar.isVisible()
     text = d.banner.text.text()
-    assert "Synthetic demo" in text and "Open video/image" in text and "Open model" in text
+    assert "Synthetic demo" in text
+    assert "Open video/image" in text
+    assert "Open model" in text
 
 
 def test_cached_clip_opens_without_a_dialog(qtbot, window, cache, launcher):
     demo.ensure_demo_clip(TINY)
     d = launcher()
     d.start()
-    assert d.dialog is None and d.job is None
+    assert d.dialog is None
+    assert d.job is None
     qtbot.waitUntil(lambda: d.started and _playing_with_mask(window), timeout=30000)
 
 
@@ -86,7 +90,8 @@ def test_cancel_leaves_nothing_in_the_cache_and_says_what_to_do(qtbot, window, c
     assert not any(p.is_file() for p in (cache / "demo").iterdir())
     assert not d.toolbar.isVisible()
     assert "Demo cancelled" in window.statusBar().currentMessage()
-    assert window.engine_info is None and window.source is None
+    assert window.engine_info is None
+    assert window.source is None
 
 
 def test_closing_the_window_while_generating_stops_the_thread(qtbot, window, cache, launcher):
@@ -106,7 +111,8 @@ def test_app_without_arguments_plays_the_demo(qtbot, cache, settings, monkeypatc
     try:
         qtbot.waitUntil(lambda: _playing_with_mask(window), timeout=60000)
         bar = window.findChild(QToolBar, "demo-banner")
-        assert bar is not None and bar.isVisible()
+        assert bar is not None
+        assert bar.isVisible()
         assert window.source.spec == str(demo.demo_clip_path(TINY))
     finally:
         window.close()
@@ -119,7 +125,8 @@ def test_no_demo_flag_starts_empty(qtbot, cache, settings):
     _, window, launcher = open_app(["--no-demo"], settings=settings)
     try:
         qtbot.wait(200)
-        assert launcher is None and window.source is None
+        assert launcher is None
+        assert window.source is None
         assert window.findChild(QToolBar, "demo-banner") is None
         assert not (cache / "demo").exists()
     finally:

@@ -15,7 +15,9 @@ from tests.gui.helpers import load, wait_for_progress
 
 def start(qtbot, window, out, *, end=0, every=1, overlay=False):
     dlg = window.open_export_dialog()
-    assert dlg is not None and dlg.isVisible() and not dlg.isModal()
+    assert dlg is not None
+    assert dlg.isVisible()
+    assert not dlg.isModal()
     dlg.out.setText(str(out))
     dlg.end.setValue(end)
     dlg.every.setValue(every)
@@ -35,10 +37,12 @@ def test_export_runs_to_completion_while_the_user_browses(qtbot, window, gui_che
     qtbot.waitUntil(lambda: window.current.index == 60 and window.current.mask is not None, timeout=20000)
     qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)
     assert dlg.exit_code == 0, dlg.eta.text()
-    assert "Finished" in dlg.eta.text() and dlg.bar.value() == dlg.bar.maximum() == 10
+    assert "Finished" in dlg.eta.text()
+    assert dlg.bar.value() == dlg.bar.maximum() == 10
     assert [p.done for p in progress] == list(range(1, 11))
     summary = json.loads(open(f"{out}/summary.json").read())
-    assert summary["complete"] is True and summary["frames_written"] == 10
+    assert summary["complete"] is True
+    assert summary["frames_written"] == 10
     masks = sorted(p.name for p in Path(out, "masks").glob("*.png"))
     assert masks == [f"{i:06d}.png" for i in range(0, 30, 3)]
     rows = list(csv.DictReader(open(f"{out}/coverage.csv")))
@@ -60,9 +64,11 @@ def test_export_can_be_cancelled(qtbot, window, gui_checkpoint, clip, tmp_path):
     wait_for_progress(qtbot, dlg.job.progress)
     dlg.cancel_btn.click()  # Cancel while running
     qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=30000)
-    assert dlg.exit_code == 130 and "Cancelled" in dlg.eta.text()
+    assert dlg.exit_code == 130
+    assert "Cancelled" in dlg.eta.text()
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is False and 0 < summary["frames_written"] < 101
+    assert summary["complete"] is False
+    assert 0 < summary["frames_written"] < 101
     # Resume from the dialog finishes the job without redoing frames.
     dlg.existing.setCurrentIndex(dlg.existing.findData("resume"))
     dlg.start_btn.click()
@@ -78,7 +84,8 @@ def test_export_into_an_old_export_explains_the_choice(qtbot, window, gui_checkp
     (out / "summary.json").write_text("{}")
     dlg = start(qtbot, window, out, end=5)
     qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=30000)
-    assert dlg.exit_code == 2 and "--overwrite" in dlg.error  # the core message, shown as is
+    assert dlg.exit_code == 2  # the core message, shown as is
+    assert "--overwrite" in dlg.error
     assert window.isVisible()
 
 
@@ -92,7 +99,8 @@ def test_closing_the_window_cancels_a_running_export(qtbot, settings, gui_checkp
     dlg = start(qtbot, win, tmp_path / "out")
     wait_for_progress(qtbot, dlg.job.progress)
     win.close()
-    assert not dlg.job.isRunning() and not win.worker.isRunning()
+    assert not dlg.job.isRunning()
+    assert not win.worker.isRunning()
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["complete"] is False
 
 
@@ -114,7 +122,8 @@ def test_overlay_export_looks_like_the_view(qtbot, window, gui_checkpoint, clip,
     window.panel.opacity.setValue(70)
     out = tmp_path / "wysiwyg"
     dlg = start(qtbot, window, out, end=1, overlay=True)
-    assert "background hidden" in dlg.view_note.text() and "70 %" in dlg.view_note.text()
+    assert "background hidden" in dlg.view_note.text()
+    assert "70 %" in dlg.view_note.text()
     qtbot.waitUntil(lambda: not dlg.running() and dlg.exit_code is not None, timeout=60000)  # done delivered
     assert dlg.exit_code == 0, dlg.eta.text()
     summary = json.loads((out / "summary.json").read_text())
@@ -125,7 +134,8 @@ def test_overlay_export_looks_like_the_view(qtbot, window, gui_checkpoint, clip,
         rgb = src.read(0).rgb.astype(float)
     mask = np.asarray(Image.open(out / "masks" / "000000.png"))
     bg, rock = mask == 0, mask == 1
-    assert bg.any() and rock.any()
+    assert bg.any()
+    assert rock.any()
     assert abs(video[bg].mean() - rgb[bg].mean()) < 3  # was 104.6 -> 60.2 before: background darkened
     assert abs(video[rock][:, 0].mean() - (0.3 * rgb[rock][:, 0].mean() + 0.7 * 250)) < 12  # rock red at 70 %
 
@@ -146,8 +156,11 @@ def test_export_dialog_names_the_model_after_a_switch(qtbot, window, gui_checkpo
     with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
         window.open_checkpoint(str(other))
     now = window.export_dialog
-    assert now is not dlg and now.isVisible() and not dlg.isVisible()
-    assert now.checkpoint_path == str(other) and now.checkpoint is window.engine_info.model
+    assert now is not dlg
+    assert now.isVisible()
+    assert not dlg.isVisible()
+    assert now.checkpoint_path == str(other)
+    assert now.checkpoint is window.engine_info.model
     assert any("other_model.pt" in w.text() for w in now.findChildren(QLabel))
     assert now.out.text() == str(tmp_path / "keep")  # the folder the user typed is kept
     assert window.panel.legend.visible() == [True, True]  # same classes: the user's ticks stay
@@ -194,5 +207,6 @@ def test_a_selection_that_selects_nothing_is_explained_not_raised(qtbot, window,
     dlg.start.setValue(10)
     dlg.end.setValue(5)  # "to" before "from"
     dlg.start_btn.click()
-    assert not dlg.running() and "--end 5 must be greater than --start 10" in dlg.eta.text()
+    assert not dlg.running()
+    assert "--end 5 must be greater than --start 10" in dlg.eta.text()
     assert not (tmp_path / "out").exists()

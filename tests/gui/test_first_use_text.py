@@ -30,7 +30,8 @@ def test_model_info_names_the_dataset_not_a_path():
          "model": {"backbone": "mobilenet_v3_large", "output_stride": 16},
          "train": {"dataset": "/tmp/demo_train/rocks_synth", "metrics": {"miou": 0.81}}}  # fmt: skip
     text = describe_html(d)
-    assert "trained on rocks_synth" in text and "/tmp/" not in text
+    assert "trained on rocks_synth" in text
+    assert "/tmp/" not in text
     d["train"]["dataset"] = "/home/u/cvat_annotations.zip"
     assert "trained on cvat_annotations<" in describe_html(d) + "<"
 
@@ -56,7 +57,8 @@ def test_demo_banner_points_to_the_train_button_and_wraps(qtbot, settings):
     qtbot.addWidget(win)
     banner = DemoBanner(win)
     qtbot.addWidget(banner)
-    assert "Train…" in banner.text.text() and "segtool train" not in banner.text.text()
+    assert "Train…" in banner.text.text()
+    assert "segtool train" not in banner.text.text()
     assert banner.text.wordWrap()
 
 

@@ -58,11 +58,13 @@ def test_first_save_keeps_every_stroke_and_proposes_the_set_beside_the_photos(qt
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", accept_proposed)
     QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # Ctrl+S: no set yet → asks
-    assert proposed and Path(proposed[0]) == photos.parent / "gravel_labels"  # beside the photos, not inside
+    assert proposed  # beside the photos, not inside
+    assert Path(proposed[0]) == photos.parent / "gravel_labels"
     root = Path(proposed[0])
     assert np.array_equal(hub.editor.mask, first)  # the stroke is still on screen …
     shown = hub.layer.item.pixmap().toImage()
-    assert shown.pixelColor(150, 100).alpha() > 0 and shown.pixelColor(150, 300).alpha() == 0  # painted on screen
+    assert shown.pixelColor(150, 100).alpha() > 0  # painted on screen
+    assert shown.pixelColor(150, 300).alpha() == 0
     ls = LabelSet.open(root)
     assert np.array_equal(ls.load_mask("photo0"), first)  # … and in the saved mask
     assert not hub.editor.dirty
@@ -70,7 +72,8 @@ def test_first_save_keeps_every_stroke_and_proposes_the_set_beside_the_photos(qt
     QTest.keyClick(window.canvas, Qt.Key.Key_1)  # background
     drag(window, [(100, 250), (200, 250)])
     both = hub.editor.mask.copy()
-    assert both[100, 150] == 1 and both[250, 150] == 0
+    assert both[100, 150] == 1
+    assert both[250, 150] == 0
     QTest.keyClick(window, Qt.Key.Key_Right)  # next photo: autosaves
     _wait_frame(qtbot, window, hub, 1)
     assert (hub.editor.mask == UNKNOWN).all()
@@ -117,7 +120,8 @@ def test_confidence_line_comes_back_after_label_mode_and_a_model_switch_during_p
     qtbot.waitUntil(lambda: window.playing and window.current.playing and window.current.index > 0
                     and window.fit_notice.meter.value is not None, timeout=20000)  # fmt: skip
     assert window.current.confidence is not None
-    assert window.fit_notice.isVisible() and "confidence" in window.fit_notice.text()  # … and back
+    assert window.fit_notice.isVisible()  # … and back
+    assert "confidence" in window.fit_notice.text()
     window.toggle_play()
 
 
@@ -127,17 +131,21 @@ def test_suggestion_strip_is_cleared_when_the_model_changes(qtbot, window, gui_c
     strip = window.labels.strip
     with qtbot.waitSignal(strip.finished, timeout=120000):
         strip.start(window.source.spec, window.engine_info.checkpoint, 3, every=10, model_path=window.engine_info.path)
-    assert strip.isVisible() and strip.list.count() == 3
+    assert strip.isVisible()
+    assert strip.list.count() == 3
     with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
         window.open_checkpoint(other)
-    assert not strip.isVisible() and strip.list.count() == 0 and strip.picks == []
+    assert not strip.isVisible()
+    assert strip.list.count() == 0
+    assert strip.picks == []
     # a ranking still running when the model changes never shows up afterwards
     strip.start(window.source.spec, window.engine_info.checkpoint, 3, every=10, model_path=window.engine_info.path)
     with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
         window.open_checkpoint(gui_checkpoint)
     assert strip.wait(60)
     qtbot.wait(200)
-    assert not strip.isVisible() and strip.list.count() == 0
+    assert not strip.isVisible()
+    assert strip.list.count() == 0
 
 
 def _worse_checkpoint(src: Path, out: Path) -> Path:
@@ -187,17 +195,26 @@ def test_a_worse_model_is_not_swapped_in_the_dialog_keeps_the_old_one(qtbot, lab
     with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
         hub.compare_and_switch(run)
     v = hub.last_verdict
-    assert v.better is False and v.before == pytest.approx(1.0) and v.after < 0.7 and v.frames >= 1
+    assert v.better is False
+    assert v.before == pytest.approx(1.0)
+    assert v.after < 0.7
+    assert v.frames >= 1
     box = hub.comparison_box
-    assert box.isVisible() and "lower" in box.text() and f"{v.before:.3f}" in box.text() and f"{v.after:.3f}" in box.text()
+    assert box.isVisible()
+    assert "lower" in box.text()
+    assert f"{v.before:.3f}" in box.text()
+    assert f"{v.after:.3f}" in box.text()
     assert f"{v.frames} held-out" in box.text()
     keep = next(b for b in box.buttons() if b.text() == "Keep the old model")
     assert box.defaultButton() is keep
     QTest.mouseClick(keep, Qt.MouseButton.LeftButton)
     qtbot.wait(300)
-    assert loads == [] and win.engine_info.path == str(gui_checkpoint)  # the old model stays
+    assert loads == []  # the old model stays
+    assert win.engine_info.path == str(gui_checkpoint)
     note = hub._cmp_wizard.results_page.comparison_note
-    assert not note.isHidden() and "keeps the old model" in note.text() and "fff4d6" in note.styleSheet()  # amber
+    assert not note.isHidden()  # amber
+    assert "keeps the old model" in note.text()
+    assert "fff4d6" in note.styleSheet()
 
 
 def test_a_worse_model_is_used_only_when_the_user_chooses_it(qtbot, labelled_run, gui_checkpoint):
@@ -216,10 +233,12 @@ def test_a_model_at_least_as_good_is_switched_to(qtbot, labelled_run, gui_checkp
     shutil.copy(gui_checkpoint, run / "best.pt")  # the same weights: exactly as good
     with qtbot.waitSignal(win.worker.engineReady, timeout=120000):
         hub.compare_and_switch(run)
-    assert hub.last_verdict.better is True and win.engine_info.path == str(run / "best.pt")
+    assert hub.last_verdict.better is True
+    assert win.engine_info.path == str(run / "best.pt")
     assert "now shows the new model" in hub.comparison_box.text()
     note = hub._cmp_wizard.results_page.comparison_note
-    assert not note.isHidden() and "fff4d6" not in note.styleSheet()
+    assert not note.isHidden()
+    assert "fff4d6" not in note.styleSheet()
 
 
 def test_results_page_shows_trainings_own_warnings_without_advice(qtbot, window):
@@ -228,10 +247,13 @@ def test_results_page_shows_trainings_own_warnings_without_advice(qtbot, window)
     page = window.training.open_wizard().results_page
     page._show_warnings([{"kind": "worse_than_start", "message": "the new model scored lower than the start (0.32 < 0.66)"}])
     assert not page.warning.isHidden()
-    assert "Training warned" in page.warning.text() and "scored lower than the start" in page.warning.text()
+    assert "Training warned" in page.warning.text()
+    assert "scored lower than the start" in page.warning.text()
     assert "What to try" not in page.warning.text()
     page._show_warnings([{"class": "rock", "problem": "never_predicted", "message": "the model never predicts 'rock'",
                           "try": ["label more rock"]}])  # fmt: skip
-    assert "not useful yet" in page.warning.text() and "Label more rock" in page.warning.text()
+    assert "not useful yet" in page.warning.text()
+    assert "Label more rock" in page.warning.text()
     page.show_comparison_note("<b>The viewer keeps the old model</b>", warn=True)
-    assert not page.comparison_note.isHidden() and "fff4d6" in page.comparison_note.styleSheet()
+    assert not page.comparison_note.isHidden()
+    assert "fff4d6" in page.comparison_note.styleSheet()

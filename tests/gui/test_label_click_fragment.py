@@ -63,8 +63,10 @@ def test_one_click_labels_the_models_fragment(qtbot, rocks):
     ls = LabelSet.open(root)
     stem = ls.frames[0].stem
     inst, mask = ls.load_instances(stem), ls.load_mask(stem)
-    assert np.array_equal(inst == 1, expected) and set(np.unique(inst).tolist()) == {0, 1}
-    assert (mask[expected] == 1).all() and (mask[~expected] == UNKNOWN).all()
+    assert np.array_equal(inst == 1, expected)
+    assert set(np.unique(inst).tolist()) == {0, 1}
+    assert (mask[expected] == 1).all()
+    assert (mask[~expected] == UNKNOWN).all()
     yy, xx = np.mgrid[:H, :W]
     disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
     assert (expected & disc).sum() / (expected | disc).sum() > 0.6  # the model's rock is the rock clicked
@@ -73,4 +75,5 @@ def test_one_click_labels_the_models_fragment(qtbot, rocks):
     QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, cx2, cy2))
     assert hub.editor.instances[cy2, cx2] == 2
     QTest.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert hub.editor.instances[cy2, cx2] == 0 and np.array_equal(hub.editor.instances == 1, expected)
+    assert hub.editor.instances[cy2, cx2] == 0
+    assert np.array_equal(hub.editor.instances == 1, expected)

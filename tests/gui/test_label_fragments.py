@@ -51,7 +51,8 @@ def test_fragments_are_labelled_as_instances_and_rock_edge_is_not_offered(qtbot,
     win, hub, root = fragment_labelling
     rows = [hub.panel.classes.item(r).text() for r in range(hub.panel.classes.count())]
     assert [r.split()[-1] for r in rows] == ["background", "rock"]  # no rock_edge to paint
-    assert hub.panel.class_note.isVisible() and "rock_edge" in hub.panel.class_note.text()
+    assert hub.panel.class_note.isVisible()
+    assert "rock_edge" in hub.panel.class_note.text()
     QTest.keyClick(win.canvas, Qt.Key.Key_3)  # no third row: the class stays what it was
     assert hub.cls == 1
     QTest.keyClick(win.canvas, Qt.Key.Key_2)  # rock
@@ -69,10 +70,17 @@ def test_fragments_are_labelled_as_instances_and_rock_edge_is_not_offered(qtbot,
     assert json.loads((root / "manifest.json").read_text())["fragments"]["edge"] == "rock_edge"
     stem = ls.frames[0].stem
     inst, mask = ls.load_instances(stem), ls.load_mask(stem)
-    assert inst is not None and inst.dtype == np.uint16
-    assert inst[80, 90] == 1 and inst[80, 190] == 2 and inst[180, 150] == 0 and inst[10, 10] == 0
+    assert inst is not None
+    assert inst.dtype == np.uint16
+    assert inst[80, 90] == 1
+    assert inst[80, 190] == 2
+    assert inst[180, 150] == 0
+    assert inst[10, 10] == 0
     assert set(np.unique(inst).tolist()) == {0, 1, 2}
-    assert mask[80, 90] == 1 and mask[80, 190] == 1 and mask[180, 150] == 0 and mask[10, 10] == UNKNOWN
+    assert mask[80, 90] == 1
+    assert mask[80, 190] == 1
+    assert mask[180, 150] == 0
+    assert mask[10, 10] == UNKNOWN
     assert not (mask == 2).any()  # rock_edge is never painted
     assert ((inst > 0) == (mask == 1)).all()
 
@@ -91,7 +99,9 @@ def test_painting_background_over_a_fragment_removes_it_from_the_saved_instances
     hub.save()
     ls = LabelSet.open(root)
     inst, mask = ls.load_instances(ls.frames[0].stem), ls.load_mask(ls.frames[0].stem)
-    assert mask[80, 90] == 0 and inst[80, 90] == 0 and inst[50, 90] == 1
+    assert mask[80, 90] == 0
+    assert inst[80, 90] == 0
+    assert inst[50, 90] == 1
 
 
 def test_wizard_data_page_accepts_a_fragment_scribble_set_without_edge_pixels(qtbot, tmp_path, monkeypatch):
@@ -150,20 +160,25 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     pred = window.current.mask
     inst, mask = hub.editor.instances, hub.editor.mask
     expect = split_classes(pred, 1, 2)
-    assert inst is not None and len(np.unique(inst[inst > 0])) == len(np.unique(expect[expect > 0])) > 5
-    assert not (mask == 2).any() and (mask[inst > 0] == 1).all() and ((mask == 1) == (inst > 0)).all()
+    assert inst is not None
+    assert len(np.unique(inst[inst > 0])) == len(np.unique(expect[expect > 0])) > 5
+    assert not (mask == 2).any()
+    assert (mask[inst > 0] == 1).all()
+    assert ((mask == 1) == (inst > 0)).all()
     hub.save()
     data = open_dataset(tmp_path / "labels", val_fraction=0.0)
     trained_on = data.load_mask(data.samples[0])
     assert (trained_on == 2).sum() > 0.5 * (pred == 2).sum()  # the edge band comes back along the fragments
     hub.undo()
-    assert not hub.editor.instances.any() and (hub.editor.mask == UNKNOWN).all()
+    assert not hub.editor.instances.any()
+    assert (hub.editor.mask == UNKNOWN).all()
 
 
 def test_a_fragment_model_starts_label_mode_with_grabcut_and_its_object_is_a_fragment(qtbot, fragment_labelling):
     # The default for fragment models is the best tool of the simulated annotator (docs/benchmarks.md).
     win, hub, root = fragment_labelling
-    assert hub.tool == "grabcut" and hub.panel.tool_buttons["grabcut"].isChecked()
+    assert hub.tool == "grabcut"
+    assert hub.panel.tool_buttons["grabcut"].isChecked()
     QTest.keyClick(win.canvas, Qt.Key.Key_2)  # rock
     vp = win.canvas.viewport()
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, 30, 30))
@@ -172,8 +187,11 @@ def test_a_fragment_model_starts_label_mode_with_grabcut_and_its_object_is_a_fra
     QTest.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     ls = LabelSet.open(root)
     inst, mask = ls.load_instances(ls.frames[0].stem), ls.load_mask(ls.frames[0].stem)
-    assert set(np.unique(inst).tolist()) == {0, 1} and ((inst == 1) == (mask == 1)).all()
-    assert inst[80, 90] == 1 and inst[80, 190] == 1 and inst[200, 20] == 0  # the bright blocks, not the rest
+    assert set(np.unique(inst).tolist()) == {0, 1}
+    assert ((inst == 1) == (mask == 1)).all()
+    assert inst[80, 90] == 1  # the bright blocks, not the rest
+    assert inst[80, 190] == 1
+    assert inst[200, 20] == 0
     QTest.keyClick(win.canvas, Qt.Key.Key_B)  # the user's choice is kept when label mode is entered again
     hub.set_active(False)
     hub.set_active(True)

@@ -42,14 +42,18 @@ def labelling(qtbot, window, gui_checkpoint, clip, tmp_path):
 
 def test_brush_strokes_with_the_mouse_are_saved_pixel_exact(qtbot, labelling):
     win, hub, root = labelling
-    assert hub.active and win.act_export is not None and hub.dock.isVisible()
+    assert hub.active
+    assert win.act_export is not None
+    assert hub.dock.isVisible()
     hub.panel.brush.setValue(6)
     QTest.keyClick(win.canvas, Qt.Key.Key_2)  # class 2 = rock (number keys)
     assert hub.cls == 1
     drag(win, [(100, 100), (160, 100), (220, 100)])
     m = hub.editor.mask
-    assert m[100, 100:221].min() == 1 and m[100, 130] == 1  # the whole path, under zoom
-    assert m[100 - 12, 160] == UNKNOWN and m[50, 50] == UNKNOWN  # only where painted
+    assert m[100, 100:221].min() == 1  # the whole path, under zoom
+    assert m[100, 130] == 1
+    assert m[100 - 12, 160] == UNKNOWN  # only where painted
+    assert m[50, 50] == UNKNOWN
     QTest.keyClick(win.canvas, Qt.Key.Key_1)  # background
     drag(win, [(300, 250), (320, 260)])
     assert hub.editor.mask[255, 310] == 0
@@ -109,8 +113,10 @@ def test_unsaved_guard_cancel_keeps_the_frame(qtbot, labelling, monkeypatch):
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)  # the dialog is real; only the click is simulated
     win.seek(9)
     qtbot.wait(300)
-    assert answers and "not saved" in answers[0]
-    assert win.current.index == 0 and hub.editor.dirty  # stayed on the frame, edits kept
+    assert answers
+    assert "not saved" in answers[0]
+    assert win.current.index == 0  # stayed on the frame, edits kept
+    assert hub.editor.dirty
     assert not list(root.glob("masks/*.png"))
     monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Save)
     win.seek(9)
@@ -125,12 +131,14 @@ def test_polygon_region_and_fragment_outline(qtbot, labelling):
     for x, y in ((20, 20), (120, 20), (120, 90), (20, 90)):
         QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, x, y))
     QTest.keyClick(win.canvas, Qt.Key.Key_Return)
-    assert hub.editor.mask[50, 70] == 1 and hub.editor.mask[150, 70] == UNKNOWN
+    assert hub.editor.mask[50, 70] == 1
+    assert hub.editor.mask[150, 70] == UNKNOWN
     QTest.keyClick(win.canvas, Qt.Key.Key_O)
     for x, y in ((200, 150), (260, 150), (260, 200), (200, 200)):
         QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, x, y))
     QTest.keyClick(win.canvas, Qt.Key.Key_Return)
-    assert hub.editor.instances is not None and hub.editor.instances[175, 230] == 1
+    assert hub.editor.instances is not None
+    assert hub.editor.instances[175, 230] == 1
     QTest.keyClick(win.canvas, Qt.Key.Key_1)
     QTest.keyClick(win.canvas, Qt.Key.Key_R)
     hub.wait_superpixels()
@@ -138,7 +146,8 @@ def test_polygon_region_and_fragment_outline(qtbot, labelling):
     QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, 400, 300))
     segs = hub._segments[hub._sp_key()]
     region = segs == segs[300, 400]
-    assert (hub.editor.mask[region] == 0).all() and region.sum() > 50
+    assert (hub.editor.mask[region] == 0).all()
+    assert region.sum() > 50
     hub.save()
     ls = LabelSet.open(root)
     assert ls.load_instances(ls.frames[0].stem)[175, 230] == 1
@@ -158,7 +167,8 @@ def test_start_from_prediction_then_correct(qtbot, labelling):
     hub.panel.threshold.setValue(0.9)
     hub.start_from_prediction()
     low = win.current.confidence < 0.9
-    assert (hub.editor.mask[low] == UNKNOWN).all() and np.array_equal(hub.editor.mask[~low], win.current.mask[~low])
+    assert (hub.editor.mask[low] == UNKNOWN).all()
+    assert np.array_equal(hub.editor.mask[~low], win.current.mask[~low])
 
 
 def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
@@ -166,7 +176,8 @@ def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
     with qtbot.waitSignal(hub.strip.finished, timeout=120000) as blocker:
         hub.strip.start(win.source.spec, win.engine_info.checkpoint, 3, every=10)  # the loaded model, as the menu does
     picks = blocker.args[0]
-    assert len(picks) == 3 and hub.strip.list.count() == 3
+    assert len(picks) == 3
+    assert hub.strip.list.count() == 3
     assert all(p.index % 10 == 0 for p in picks)
     item = hub.strip.list.item(1)
     hub.strip.list.itemClicked.emit(item)
@@ -195,9 +206,12 @@ def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labe
     with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
         hub.compare_and_switch(run)
     cmp = hub.last_comparison
-    assert cmp["before"] is not None and cmp["after"] is not None and cmp["frames"] >= 1
+    assert cmp["before"] is not None
+    assert cmp["after"] is not None
+    assert cmp["frames"] >= 1
     assert set(cmp["after"]["per_class_iou"]) == {"background", "rock"}
-    assert "before" in hub.comparison_box.informativeText() and "held out" in hub.comparison_box.informativeText()
+    assert "before" in hub.comparison_box.informativeText()
+    assert "held out" in hub.comparison_box.informativeText()
     if not hub.last_verdict.better:  # one epoch may well be worse: the viewer asks (tests/gui/test_handoffs.py)
         assert not win.engine_info.path.endswith("best.pt")
         use = next(b for b in hub.comparison_box.buttons() if b.text() == "Use the new model anyway")
@@ -211,6 +225,8 @@ def test_lasso_drag_fills_the_traced_outline(qtbot, labelling):
     ring = [(200 + 40 * np.cos(t), 150 + 40 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]
     drag(win, ring)  # press, trace the circle, release: a freehand lasso
     m = hub.editor.mask
-    assert m[150, 200] == 1 and m[150, 230] == 1  # inside the traced circle
-    assert m[150, 250] == UNKNOWN and m[100, 200] == UNKNOWN  # outside it
+    assert m[150, 200] == 1  # inside the traced circle
+    assert m[150, 230] == 1
+    assert m[150, 250] == UNKNOWN  # outside it
+    assert m[100, 200] == UNKNOWN
     assert not hub._poly  # closed on release

@@ -27,7 +27,8 @@ def drag(win, pts):
 
 
 def click(button):
-    assert button.isVisible() and button.isEnabled(), button.text()
+    assert button.isVisible(), button.text()
+    assert button.isEnabled(), button.text()
     QTest.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
@@ -62,19 +63,24 @@ def test_propagate_step_accept_correct_and_reopen(qtbot, labelling):
     assert (start == 1).sum() > 5000
     prop.box.n.setValue(3)
     click(prop.box.start_btn)
-    assert prop.running and prop.box.progress.isVisible() and prop.box.cancel_btn.isVisible()
+    assert prop.running
+    assert prop.box.progress.isVisible()
+    assert prop.box.cancel_btn.isVisible()
     qtbot.waitUntil(lambda: not prop.running, timeout=60000)
-    assert prop.box.progress.value() == 3 and not prop.box.progress.isVisible()
+    assert prop.box.progress.value() == 3
+    assert not prop.box.progress.isVisible()
     ls = LabelSet.open(root)
     by_frame = {f.frame: f for f in ls.frames}
     assert sorted(by_frame) == [0, 1, 2, 3]
-    assert by_frame[0].reviewed and by_frame[0].propagated_from is None
+    assert by_frame[0].reviewed
+    assert by_frame[0].propagated_from is None
     assert [f.frame for f in ls.unreviewed()] == [1, 2, 3]
     for i in (1, 2, 3):
         m = ls.load_mask(by_frame[i].stem)
         assert by_frame[i].propagated_from == by_frame[0].stem
         # the rock block followed the (slowly moving) road: mostly still rock where it was painted
-        assert (m[start == 1] == 1).mean() > 0.6 and (m == 1).sum() > 0.6 * (start == 1).sum()
+        assert (m[start == 1] == 1).mean() > 0.6
+        assert (m == 1).sum() > 0.6 * (start == 1).sum()
         assert set(np.unique(m).tolist()) <= {0, 1, UNKNOWN}
     assert "3 of 3 frame(s) propagated" in prop.last_message
     assert (ls.load_mask(by_frame[3].stem) == UNKNOWN).any()  # what the flow cannot follow stays unknown
@@ -89,7 +95,8 @@ def test_propagate_step_accept_correct_and_reopen(qtbot, labelling):
     QTest.keyClick(win.canvas, Qt.Key.Key_1)
     hub.panel.brush.setValue(6)
     drag(win, [(200, 250), (260, 250)])  # correct: some propagated rock is background
-    assert hub.editor.dirty and hub.editor.mask[250, 230] == 0
+    assert hub.editor.dirty
+    assert hub.editor.mask[250, 230] == 0
     corrected = hub.editor.mask.copy()
     click(prop.box.accept_btn)  # saves the correction (which marks it reviewed), on to frame 3
     qtbot.waitUntil(lambda: hub.result.index == 3, timeout=10000)
@@ -97,16 +104,19 @@ def test_propagate_step_accept_correct_and_reopen(qtbot, labelling):
     again = LabelSet.open(root)
     assert [f.frame for f in again.unreviewed()] == [3]  # survives reopening the folder
     f2 = {f.frame: f for f in again.frames}[2]
-    assert f2.reviewed and f2.propagated_from == by_frame[0].stem
+    assert f2.reviewed
+    assert f2.propagated_from == by_frame[0].stem
     assert np.array_equal(again.load_mask(f2.stem), corrected)
 
     # Reopen the set in the app: frame 3 still says "not reviewed"; frame 1 says reviewed.
     hub.open_label_set(root)
     qtbot.waitUntil(lambda: hub.editor is not None and hub.key is not None, timeout=10000)
-    assert "not reviewed" in prop.box.review.text() and "1 propagated frame(s) to review" in prop.box.review.text()
+    assert "not reviewed" in prop.box.review.text()
+    assert "1 propagated frame(s) to review" in prop.box.review.text()
     win.seek(1)
     qtbot.waitUntil(lambda: hub.result.index == 1 and hub.editor is not None, timeout=10000)
-    assert "reviewed" in prop.box.review.text() and "not reviewed" not in prop.box.review.text()
+    assert "reviewed" in prop.box.review.text()
+    assert "not reviewed" not in prop.box.review.text()
 
 
 def test_propagation_never_overwrites_the_users_frames(qtbot, labelling):
@@ -138,10 +148,12 @@ def test_cancel_stops_and_keeps_what_was_saved(qtbot, labelling):
     qtbot.waitUntil(lambda: prop.box.progress.value() >= 1, timeout=60000)
     click(prop.box.cancel_btn)
     qtbot.waitUntil(lambda: not prop.running, timeout=60000)
-    assert "(cancelled)" in prop.last_message and prop.box.start_btn.isEnabled()
+    assert "(cancelled)" in prop.last_message
+    assert prop.box.start_btn.isEnabled()
     ls = LabelSet.open(root)
     done = sorted(f.frame for f in ls.unreviewed())
-    assert 1 <= len(done) < 60 and done == list(range(1, len(done) + 1))
+    assert 1 <= len(done) < 60
+    assert done == list(range(1, len(done) + 1))
     for f in ls.unreviewed():
         assert ls.load_mask(f.stem).shape == win.current.rgb.shape[:2]  # every saved frame is whole
 
@@ -153,7 +165,8 @@ def test_propagate_backward_to_the_previous_frames(qtbot, labelling):
     qtbot.waitUntil(lambda: hub.result is not None and hub.result.index == 3 and hub.editor is not None, timeout=10000)
     paint_frame(win, hub)
     QTest.mouseClick(prop.box.backward, Qt.MouseButton.LeftButton)
-    assert prop.box.backward.isChecked() and "previous" in prop.box.start_btn.text()
+    assert prop.box.backward.isChecked()
+    assert "previous" in prop.box.start_btn.text()
     prop.box.n.setValue(10)
     click(prop.box.start_btn)
     qtbot.waitUntil(lambda: not prop.running, timeout=60000)

@@ -20,7 +20,8 @@ def test_opening_an_unfinished_import_says_so(qtbot, window, tmp_path, monkeypat
     _unfinished_set(tmp_path / "L")
     hub = window.labels
     hub.open_label_set(tmp_path / "L")
-    assert "unfinished import" in window.last_error and "task_7.zip" in window.last_error
+    assert "unfinished import" in window.last_error
+    assert "task_7.zip" in window.last_error
     assert "UNFINISHED" in hub.panel.set_label.text()
     # export from the app is refused with the same reason (the save dialog answered with a file name)
     from segtool.gui.labeling import labelsets
@@ -28,7 +29,8 @@ def test_opening_an_unfinished_import_says_so(qtbot, window, tmp_path, monkeypat
     monkeypatch.setattr(labelsets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "x.zip"), ""))
     window.last_error = ""
     hub.choose_export_cvat()
-    assert "unfinished import" in window.last_error and not (tmp_path / "x.zip").exists()
+    assert "unfinished import" in window.last_error
+    assert not (tmp_path / "x.zip").exists()
 
 
 def test_a_damaged_mask_in_label_mode_is_a_message_not_a_failed_slot(qtbot, labelling):  # noqa: F811
@@ -44,5 +46,6 @@ def test_a_damaged_mask_in_label_mode_is_a_message_not_a_failed_slot(qtbot, labe
     hub.open_label_set(root)
     hub.set_active(True)
     qtbot.waitUntil(lambda: hub.editor is not None, timeout=10000)
-    assert "cannot decode the mask" in win.last_error and mask.name in win.last_error
+    assert "cannot decode the mask" in win.last_error
+    assert mask.name in win.last_error
     assert (hub.editor.mask == 255).all()  # starts empty, and said so

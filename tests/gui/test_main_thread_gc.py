@@ -54,9 +54,11 @@ def test_each_window_holds_the_collector_until_it_closes(qtbot, settings):
     a, b = MainWindow(settings), MainWindow(settings)
     qtbot.addWidget(a)
     qtbot.addWidget(b)
-    assert len(main_thread_gc._holders) == before + 2 and not gc.isenabled()
+    assert len(main_thread_gc._holders) == before + 2
+    assert not gc.isenabled()
     a.close()
-    assert len(main_thread_gc._holders) == before + 1 and not gc.isenabled()
+    assert len(main_thread_gc._holders) == before + 1
+    assert not gc.isenabled()
     b.close()
     assert len(main_thread_gc._holders) == before
 

@@ -25,7 +25,9 @@ def test_checkpoint_panel_shows_classes_colours_and_metrics(qtbot, window, gui_c
     icon = legend.topLevelItem(1).icon(0).pixmap(14, 14).toImage()
     assert icon.pixelColor(7, 7).getRgb()[:3] == (250, 50, 83)
     text = window.panel.summary.text()
-    assert "mobilenet_v3_large" in text and "0.612" in text and "cpu" in text
+    assert "mobilenet_v3_large" in text
+    assert "0.612" in text
+    assert "cpu" in text
     assert "cpu" in window.status_device.text()
 
 
@@ -48,16 +50,19 @@ def test_playing_shows_masks_of_the_frame_they_belong_to(qtbot, window, gui_chec
     window.toggle_play()  # pause
     assert not window.playing
     indices = [r.index for r, _ in seen]
-    assert indices == sorted(indices) and len(set(indices)) == len(indices)  # forward, no repeats
+    assert indices == sorted(indices)  # forward, no repeats
+    assert len(set(indices)) == len(indices)
     for r, picture in seen[:8]:
-        assert r.mask is not None and r.playing
+        assert r.mask is not None
+        assert r.playing
         assert nearest_frame(r.rgb, truth) == r.index  # the frame is the frame its index says
         expected_mask = reference_engine.predict([np.array(r.rgb)])[0].mask
         assert np.array_equal(r.mask, expected_mask)  # the mask was computed from this very frame
         assert 0 < (r.mask == 1).mean() < 1  # both classes occur: the comparison means something
         want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6, visible=window.panel.legend.visible())
         assert np.abs(picture.astype(int) - want).max() <= 1  # the screen shows exactly that pair
-        assert not r.rgb.flags.writeable and not r.mask.flags.writeable  # read-only copies
+        assert not r.rgb.flags.writeable  # read-only copies
+        assert not r.mask.flags.writeable
 
 
 def test_seek_shows_the_exact_frame(qtbot, window, gui_checkpoint, clip, truth):
@@ -78,7 +83,8 @@ def test_toggling_a_class_changes_exactly_its_pixels(qtbot, window, gui_checkpoi
     load(qtbot, window, gui_checkpoint, clip)
     r = window.current
     rock = r.mask == 1
-    assert rock.any() and (~rock).any()
+    assert rock.any()
+    assert (~rock).any()
     before = shown(window)
     with qtbot.waitSignal(window.panel.legend.visibilityChanged):
         window.panel.legend.set_visible(1, False)
@@ -117,7 +123,8 @@ def test_display_modes(qtbot, window, gui_checkpoint, clip, mode):
         for dy in range(-2, 3):
             for dx in range(-2, 3):
                 near |= np.roll(edge, (dy, dx), axis=(0, 1))
-        assert edge.any() and (~near).any()
+        assert edge.any()
+        assert (~near).any()
         on_edge = img[edge]
         assert ((on_edge == palette[0]).all(-1) | (on_edge == palette[1]).all(-1)).all()
         assert (on_edge != rgb[edge]).any(-1).mean() > 0.99  # drawn over the frame, not the frame itself
@@ -133,14 +140,16 @@ def test_confidence_shading(qtbot, window, gui_checkpoint, clip, reference_engin
     r = window.current
     c = r.confidence
     expected = reference_engine.predict([np.array(r.rgb)], confidence=True)[0].confidence
-    assert c.shape == r.mask.shape and np.allclose(c, expected, atol=1e-4)  # the model's own confidence
+    assert c.shape == r.mask.shape  # the model's own confidence
+    assert np.allclose(c, expected, atol=1e-4)
     # 2 classes: a coin flip (0.5) paints black, certainty (1.0) the full class colour, linear between
     shade = np.clip((c - 0.5) / 0.5, 0, 1)
     want = window.engine_info.palette[r.mask] * shade[..., None]
     assert np.abs(shown(window).astype(float) - want).max() <= 1.0
     # the shading is visible on this frame: some rock pixels are clearly darker than without it
     rock = r.mask == 1
-    assert (shade[rock] < 0.25).any() and (shade[rock] > 0.75).any()
+    assert (shade[rock] < 0.25).any()
+    assert (shade[rock] > 0.75).any()
     unsure = rock & (shade < 0.5)
     assert (shown(window)[unsure].astype(int).sum(-1) < plain[unsure].astype(int).sum(-1)).all()
 
@@ -152,7 +161,9 @@ def test_corrupt_video_shows_error_and_app_still_works(qtbot, window, gui_checkp
         window.open_source(bad)
     assert "broken.mp4" in window.last_error
     assert "broken.mp4" in window.statusBar().currentMessage()
-    assert window._dialog is not None and window._dialog.isVisible() and not window._dialog.isModal()
+    assert window._dialog is not None
+    assert window._dialog.isVisible()
+    assert not window._dialog.isModal()
     window._dialog.close()
     load(qtbot, window, gui_checkpoint, clip)  # still works afterwards
     assert window.current.index == 0
@@ -189,7 +200,8 @@ def test_folder_browsing_with_next_and_previous(qtbot, window, gui_checkpoint, t
     for i in (0, 10, 20):
         Image.fromarray(truth[i]).save(tmp_path / f"shot{i}.png")
     load(qtbot, window, gui_checkpoint, tmp_path)
-    assert window.source.kind == "folder" and window.source.frames == 3
+    assert window.source.kind == "folder"
+    assert window.source.frames == 3
     assert window.current.name == "shot0.png"
     window.step(1)
     qtbot.waitUntil(lambda: window.current.name == "shot10.png" and window.current.mask is not None, timeout=10000)
@@ -263,7 +275,8 @@ def test_app_with_source_and_checkpoint(qtbot, gui_checkpoint, clip, settings):
     try:
         assert launcher is None
         qtbot.waitUntil(lambda: window.current is not None and window.current.mask is not None, timeout=30000)
-        assert window.current.index == 0 and window.panel.legend.topLevelItemCount() == 2
+        assert window.current.index == 0
+        assert window.panel.legend.topLevelItemCount() == 2
     finally:
         window.close()
         close_app(window, launcher)
@@ -330,5 +343,7 @@ def test_the_window_shows_before_torch_and_closing_it_quits(tmp_path):
 def test_fit_notice_shows_the_model_confidence_on_the_footage(qtbot, window, gui_checkpoint, clip):
     load(qtbot, window, gui_checkpoint, clip)
     qtbot.waitUntil(lambda: window.fit_notice.meter.value is not None, timeout=10000)
-    assert not window.fit_notice.isHidden() and "confidence" in window.fit_notice.text()
-    assert window.current.confidence is not None and not window.panel.confidence.isChecked()
+    assert not window.fit_notice.isHidden()
+    assert "confidence" in window.fit_notice.text()
+    assert window.current.confidence is not None
+    assert not window.panel.confidence.isChecked()

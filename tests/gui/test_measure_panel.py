@@ -115,7 +115,8 @@ def test_hover_shows_the_size_of_the_rock_under_the_pointer(qtbot, window, rock_
     qtbot.waitUntil(lambda: hub.panel.hover.text().startswith("Fragment"), timeout=5000)
     p = canvas.mapToScene(pos)
     row = hub.fragment_at(p.x(), p.y())
-    assert row is not None and row["fragment"] == int(t.fragment[i])
+    assert row is not None
+    assert row["fragment"] == int(t.fragment[i])
     text = hub.panel.hover.text()
     assert text == describe(row)
     assert fmt_size(float(t.diameter_px[i]), "px") in text
@@ -137,7 +138,8 @@ def test_the_size_under_the_pointer_follows_a_new_scale(qtbot, window, rock_imag
     QTest.mouseMove(canvas.viewport(), QPoint(1, 1))
     QTest.mouseMove(canvas.viewport(), _scene_to_viewport(canvas, float(t.cx[i]), float(t.cy[i])))
     qtbot.waitUntil(lambda: hub.panel.hover.text().startswith("Fragment"), timeout=5000)
-    assert " px" in hub.panel.hover.text() and " mm" not in hub.panel.hover.text()
+    assert " px" in hub.panel.hover.text()
+    assert " mm" not in hub.panel.hover.text()
     monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (100.0, True)))
     hub.scale_tool.ask((10.0, 10.0), (110.0, 10.0))  # 1 mm/px, as after drawing a line and typing 100
     assert hub.current.distribution.unit == "mm"
@@ -189,14 +191,16 @@ def test_scale_box_writes_the_sidecar_and_draws_a_rect(qtbot, window, rock_image
 
     monkeypatch.setattr(BoxSizeDialog, "exec", typed)
     hub.panel.kind_actions["box"].trigger()  # the scale button's menu: Box
-    assert hub.panel.scale_btn.isChecked() and hub.scale_tool.kind == "box"
+    assert hub.panel.scale_btn.isChecked()
+    assert hub.scale_tool.kind == "box"
     assert hub.panel.scale_btn.text() == "Draw scale: box"
     canvas = window.canvas
     p0, p1 = _drag(canvas, _scene_to_viewport(canvas, 100, 150), _scene_to_viewport(canvas, 500, 450))
     ref = from_box(p0, p1, 400.0, 300.0)
     _reference_mm(hub, sidecar_path(rock_image), "box", [p0, p1], ref.mm_per_px, px_d50)
     kind, item = _reference(hub)
-    assert kind == "box" and item.rect() == shape_rect("box", p0, p1)
+    assert kind == "box"
+    assert item.rect() == shape_rect("box", p0, p1)
     assert "400 × 300 mm" in item.toolTip()
 
 
@@ -207,13 +211,17 @@ def test_a_scale_tool_chosen_from_the_menu_opens_the_measure_panel(qtbot, window
     hub = window.measure
     assert not hub.active
     hub.act_scale["box"].trigger()
-    assert hub.active and window.measure.dock.isVisible()
-    assert hub.panel.scale_btn.isChecked() and hub.scale_tool.drawing and hub.scale_tool.kind == "box"
+    assert hub.active
+    assert window.measure.dock.isVisible()
+    assert hub.panel.scale_btn.isChecked()
+    assert hub.scale_tool.drawing
+    assert hub.scale_tool.kind == "box"
     qtbot.waitUntil(lambda: hub.current is not None, timeout=60000)
     monkeypatch.setattr(BoxSizeDialog, "exec", lambda dlg: dlg.width.setValue(500.0) or QDialog.DialogCode.Accepted)
     canvas = window.canvas
     p0, p1 = _drag(canvas, _scene_to_viewport(canvas, 100, 150), _scene_to_viewport(canvas, 300, 250))
-    assert hub.scale_tool.scale is not None and hub.scale_tool.scale.kind == "box"
+    assert hub.scale_tool.scale is not None
+    assert hub.scale_tool.scale.kind == "box"
     assert hub.scale_tool.scale.mm_per_px == pytest.approx(from_box(p0, p1, 500.0).mm_per_px)
 
 
@@ -222,13 +230,15 @@ def test_scale_circle_writes_the_sidecar_and_draws_an_ellipse(qtbot, window, roc
     px_d50 = hub.current.distribution.d_by_area["D50"]
     monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (150.0, True)))
     hub.act_scale["circle"].trigger()  # Measure ▸ Draw scale circle
-    assert hub.panel.scale_btn.isChecked() and hub.panel.scale_btn.text() == "Draw scale: circle"
+    assert hub.panel.scale_btn.isChecked()
+    assert hub.panel.scale_btn.text() == "Draw scale: circle"
     canvas = window.canvas
     centre, rim = _drag(canvas, _scene_to_viewport(canvas, 300, 300), _scene_to_viewport(canvas, 380, 360))
     ref = from_circle(centre, rim, 150.0)
     _reference_mm(hub, sidecar_path(rock_image), "circle", [centre, rim], ref.mm_per_px, px_d50)
     kind, item = _reference(hub)
-    assert kind == "circle" and item.rect() == shape_rect("circle", centre, rim)
+    assert kind == "circle"
+    assert item.rect() == shape_rect("circle", centre, rim)
     assert item.rect().width() == pytest.approx(ref.length_px)
 
 
@@ -239,7 +249,8 @@ def test_a_box_sidecar_written_before_is_drawn_as_a_rect(qtbot, window, rock_ima
     qtbot.waitUntil(lambda: hub.current.distribution.unit == "mm", timeout=30000)
     assert hub.scale_tool.scale.mm_per_px == pytest.approx(sc.mm_per_px)
     kind, item = _reference(hub)
-    assert kind == "box" and item.rect() == shape_rect("box", (200.0, 100.0), (620.0, 400.0))
+    assert kind == "box"
+    assert item.rect() == shape_rect("box", (200.0, 100.0), (620.0, 400.0))
     assert "box 500 × 500 mm" in hub.panel.scale_label.text()
     assert hub.panel.scale_btn.text() == "Draw scale: box"  # a click redraws the reference in force
 
@@ -254,8 +265,11 @@ def test_scale_drawing_too_small_warns_and_cancels(qtbot, window, rock_image, mo
     hub.set_scale_tool(True, "box")
     a = _scene_to_viewport(canvas, 300, 300)
     _drag(canvas, a, a + QPoint(1, 0))  # a box 1 px wide
-    assert warned and "less than 2 pixels" in warned[0]  # the core's message
-    assert not asked and not side.exists() and hub.scale_tool.scale is None
+    assert warned  # the core's message
+    assert "less than 2 pixels" in warned[0]
+    assert not asked
+    assert not side.exists()
+    assert hub.scale_tool.scale is None
     # Esc cancels a drag in progress: nothing is asked or saved.
     hub.set_scale_tool(True, "box")
     vp = canvas.viewport()
@@ -264,15 +278,19 @@ def test_scale_drawing_too_small_warns_and_cancels(qtbot, window, rock_image, mo
     assert hub.scale_tool.sketch.kind == "box"
     window.activateWindow()
     QTest.keyClick(canvas, Qt.Key.Key_Escape)
-    assert not hub.scale_tool.drawing and not hub.panel.scale_btn.isChecked()
+    assert not hub.scale_tool.drawing
+    assert not hub.panel.scale_btn.isChecked()
     assert hub.scale_tool.sketch.kind is None
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a + QPoint(200, 150))
     # ... and so does a right-click.
     hub.set_scale_tool(True, "circle")
     QTest.mousePress(vp, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, a)
-    assert not hub.scale_tool.drawing and not hub.act_scale["circle"].isChecked()
+    assert not hub.scale_tool.drawing
+    assert not hub.act_scale["circle"].isChecked()
     QTest.mouseRelease(vp, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, a)
-    assert not asked and not side.exists() and len(warned) == 1
+    assert not asked
+    assert not side.exists()
+    assert len(warned) == 1
 
 
 def _reference_count(window, settings: FragmentSettings):
@@ -285,7 +303,8 @@ def _reference_count(window, settings: FragmentSettings):
 def test_settings_measure_the_frame_again(qtbot, window, rock_image):
     hub = _measured(qtbot, window, rock_image)
     box = hub.panel.settings_box
-    assert not box.distance.isEnabled() and "edge class" in box.distance.toolTip()  # this model splits along edges
+    assert not box.distance.isEnabled()  # this model splits along edges
+    assert "edge class" in box.distance.toolTip()
     default = hub.current
     assert default.distribution.fragments == _reference_count(window, FragmentSettings()).fragments
     box.border.setChecked(True)
@@ -316,7 +335,8 @@ def test_fits_are_shown_and_drawn(qtbot, window, rock_image):
         assert line in text
     assert f"Rosin–Rammler: xc {rr['xc']:.1f} px, n {rr['n']:.3g}, R² {rr['r2']:.3g}" in text
     xs, ys = hub.panel.rr_curve.getData()
-    assert xs is not None and len(xs) > 10
+    assert xs is not None
+    assert len(xs) > 10
     # The drawn curve is the fitted one: 63.2 % passing at xc (x comes back as log10 in a log plot).
     assert np.interp(np.log10(rr["xc"]), xs, ys) == pytest.approx(100 * (1 - np.exp(-1)), abs=0.5)
     assert len(hub.panel.sw_curve.getData()[0]) > 10
@@ -330,7 +350,8 @@ def test_model_without_fragments_entry_says_so(qtbot, window, gui_checkpoint, ro
     load(qtbot, window, gui_checkpoint, rock_image, timeout=60000)
     window.measure.set_active(True)
     text = window.measure.panel.model_label.text()
-    assert "no fragments entry" in text and "distance transform" in text
+    assert "no fragments entry" in text
+    assert "distance transform" in text
     assert window.measure.panel.settings_box.distance.isEnabled()  # it splits by distance: the setting counts
 
 
@@ -417,10 +438,14 @@ def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_i
     title, text = said[0]
     assert title == "Report written", text
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] and summary["frames"] == 1
-    assert summary["settings"]["include_border"] is True and summary["settings"]["min_size_px"] == 50
+    assert summary["complete"]
+    assert summary["frames"] == 1
+    assert summary["settings"]["include_border"] is True
+    assert summary["settings"]["min_size_px"] == 50
     assert (out / "fragments.csv").is_file()
-    assert str(out) in text and "fragments.csv" in text and "summary.json" in text
+    assert str(out) in text
+    assert "fragments.csv" in text
+    assert "summary.json" in text
     assert f"{summary['overall']['fragments']} fragments" in text
 
 
@@ -520,10 +545,12 @@ def test_typing_a_known_scale(qtbot, window, rock_image):
     assert hub.scale_tool.mm_per_px == pytest.approx(0.25)
     side = sidecar_path(rock_image)
     doc = json.loads(side.read_text())
-    assert doc["mm_per_px"] == pytest.approx(0.25) and doc["reference"]["kind"] == "given"
+    assert doc["mm_per_px"] == pytest.approx(0.25)
+    assert doc["reference"]["kind"] == "given"
     assert hub.current.distribution.unit == "mm"
     assert hub.current.distribution.d_by_area["D50"] == pytest.approx(px_d50 * 0.25, rel=1e-6)
-    assert "0.25 mm/px, typed in" in hub.panel.scale_label.text() and "Unit: mm" in hub.panel.summary.text()
+    assert "0.25 mm/px, typed in" in hub.panel.scale_label.text()
+    assert "Unit: mm" in hub.panel.summary.text()
     # reopened: the typed scale is loaded from beside the photo and shown in the field
     window.measure.set_active(False)
     hub.scale_tool._key = None
@@ -542,6 +569,8 @@ def test_fines_are_not_measured_rather_than_zero(qtbot, window, rock_image):
     QTest.keyClick(box, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: hub.current is not None and hub.current is not before, timeout=60000)
     d = hub.current.distribution
-    assert d.fines == 0 and d.fines_share is None
+    assert d.fines == 0
+    assert d.fines_share is None
     text = hub.panel.summary.text()
-    assert "Fines (< 0 px): not measured" in text and "0.0 %" not in text
+    assert "Fines (< 0 px): not measured" in text
+    assert "0.0 %" not in text

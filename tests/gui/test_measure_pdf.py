@@ -46,11 +46,14 @@ def test_pdf_button_writes_the_report_after_an_export(qtbot, window, rock_image,
     out = tmp_path / f"{rock_image.stem}_fragments"
     assert btn.isEnabled()
     QTest.mouseClick(btn, Qt.MouseButton.LeftButton)
-    assert btn.text() == "Writing PDF…" and not btn.isEnabled()
+    assert btn.text() == "Writing PDF…"
+    assert not btn.isEnabled()
     qtbot.waitUntil(lambda: len(said) == 2, timeout=180000)
     title, text = said[1]
     assert title == "PDF report written", text
     pdf = out / "report.pdf"
-    assert str(pdf) in text and "thumbnails" in text  # the export kept overlays: the PDF shows outlines
+    assert str(pdf) in text  # the export kept overlays: the PDF shows outlines
+    assert "thumbnails" in text
     assert len(re.findall(rb"/Type /Page\b", pdf.read_bytes())) == 5  # title, curves, places, thumbnails, not measured (no GPS: no map)
-    assert btn.isEnabled() and btn.text() == "PDF report"
+    assert btn.isEnabled()
+    assert btn.text() == "PDF report"

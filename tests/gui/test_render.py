@@ -20,22 +20,27 @@ def frame_and_mask():
 def test_overlay_blends_and_hidden_classes_show_the_frame():
     rgb, mask = frame_and_mask()
     out = compose(rgb, mask, PALETTE, alpha=1.0)
-    assert (out[0, 4] == [250, 50, 83]).all() and (out[3, 0] == [20, 200, 20]).all()
+    assert (out[0, 4] == [250, 50, 83]).all()
+    assert (out[3, 0] == [20, 200, 20]).all()
     out = compose(rgb, mask, PALETTE, alpha=1.0, visible=[True, False, True])
-    assert (out[0, 4] == 100).all() and (out[3, 0] == [20, 200, 20]).all()
+    assert (out[0, 4] == 100).all()
+    assert (out[3, 0] == [20, 200, 20]).all()
 
 
 def test_mask_only_paints_hidden_classes_black():
     rgb, mask = frame_and_mask()
     out = compose(rgb, mask, PALETTE, mode="mask", visible=[True, True, False])
-    assert (out[0, 4] == [250, 50, 83]).all() and (out[3, 0] == 0).all()
+    assert (out[0, 4] == [250, 50, 83]).all()
+    assert (out[3, 0] == 0).all()
 
 
 def test_side_by_side_is_frame_then_mask():
     rgb, mask = frame_and_mask()
     out = compose(rgb, mask, PALETTE, mode="side")
-    assert out.shape == (4, 12, 3) and out.flags.c_contiguous
-    assert (out[:, :6] == rgb).all() and (out[0, 6 + 4] == [250, 50, 83]).all()
+    assert out.shape == (4, 12, 3)
+    assert out.flags.c_contiguous
+    assert (out[:, :6] == rgb).all()
+    assert (out[0, 6 + 4] == [250, 50, 83]).all()
 
 
 def test_outlines_only_on_boundaries():
@@ -50,10 +55,12 @@ def test_confidence_fades_unsure_pixels():
     conf = np.full(mask.shape, 1.0, np.float32)
     conf[:, 5] = 1 / 3  # a coin flip among 3 classes: no colour
     out = compose(rgb, mask, PALETTE, alpha=1.0, confidence=conf)
-    assert (out[0, 4] == [250, 50, 83]).all() and (out[0, 5] == 100).all()
+    assert (out[0, 4] == [250, 50, 83]).all()
+    assert (out[0, 5] == 100).all()
 
 
 def test_no_mask_shows_the_frame_copy():
     rgb, _ = frame_and_mask()
     out = compose(rgb, None, None)
-    assert (out == rgb).all() and out is not rgb
+    assert (out == rgb).all()
+    assert out is not rgb

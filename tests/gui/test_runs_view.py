@@ -20,7 +20,8 @@ def test_runs_view_shows_and_compares_two_runs(qtbot, tmp_path):
     view.select_all()
     assert len(view.selected_runs()) == 2
     curves = view.miou_plot.listDataItems()
-    assert len(curves) == 2 and sorted(len(c.getData()[0]) for c in curves) == [2, 3]
+    assert len(curves) == 2
+    assert sorted(len(c.getData()[0]) for c in curves) == [2, 3]
     assert len(view.class_plot.getPlotItem().items) == 2  # one bar group per run
     rows = [view.diff.verticalHeaderItem(r).text() for r in range(view.diff.rowCount())]
     assert rows == ["crop_size", "epochs", "lr", "best mIoU"]

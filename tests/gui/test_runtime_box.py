@@ -18,11 +18,13 @@ def _pick(qtbot, win, combo, key):
 
 def test_runtime_box_moves_the_model_and_is_remembered(qtbot, window, gui_checkpoint, clip, settings):
     keys = [window.panel.runtime.itemData(i) for i in range(window.panel.runtime.count())]
-    assert keys[0] == "auto" and {"torch", "openvino", "onnxruntime"} <= set(keys)
+    assert keys[0] == "auto"
+    assert {"torch", "openvino", "onnxruntime"} <= set(keys)
     load(qtbot, window, gui_checkpoint, clip)
     assert "PyTorch" in window.status_device.text()  # the test suite pins auto to torch (tests/conftest.py)
     _pick(qtbot, window, window.panel.runtime, "openvino")
-    assert "OpenVINO" in window.status_device.text() and "OpenVINO" in window.panel.summary.text()
+    assert "OpenVINO" in window.status_device.text()
+    assert "OpenVINO" in window.panel.summary.text()
     qtbot.waitUntil(lambda: window.current is not None and window.current.mask is not None, timeout=20000)
     _pick(qtbot, window, window.panel.runtime, "onnxruntime")
     assert "ONNX Runtime" in window.status_device.text()

@@ -25,7 +25,8 @@ def test_app_screenshot_saves_the_window_at_the_asked_frame(qapp, gui_checkpoint
     out = tmp_path / "shots" / "app.png"
     rc = app_shot.main([str(out), "--source", str(clip), "-c", str(gui_checkpoint), "--frame", "7",
                         "--size", "900x600", "--mode", "mask"])
-    assert rc == 0 and out.is_file()
+    assert rc == 0
+    assert out.is_file()
     img = np.asarray(Image.open(out).convert("RGB"))
     assert img.shape == (600, 900, 3)
     # mask mode paints the frame in class colours: the rock colour covers a good part of the window (the

@@ -26,7 +26,8 @@ def test_strip_and_cli_suggest_the_same_frames_in_rank_order(qtbot, clip, tmp_pa
     for r in rows:
         assert float(r["priority"]) == pytest.approx(float(r["score"]) + float(r["uncertain_share"]), abs=2e-6)
     printed = [float(line.split("priority ")[1].split()[0]) for line in capsys.readouterr().out.splitlines() if "priority " in line]
-    assert printed == sorted(printed, reverse=True) and len(printed) == 5
+    assert printed == sorted(printed, reverse=True)
+    assert len(printed) == 5
 
     # What the app's Label ▸ Suggest frames asks the strip for (gui/labeling/teaching.py), and the strip's
     # own defaults (every, strategy: the same as the CLI's).
@@ -41,5 +42,6 @@ def test_strip_and_cli_suggest_the_same_frames_in_rank_order(qtbot, clip, tmp_pa
         strip.start(str(clip), str(ckpt), 5)
     picks = blocker.args[0]
     assert [p.index for p in picks] == [int(r["frame"]) for r in rows]
-    assert strip.list.count() == 5 and strip.list.item(0).text().startswith(f"#1  frame {picks[0].index}")
+    assert strip.list.count() == 5
+    assert strip.list.item(0).text().startswith(f"#1  frame {picks[0].index}")
     strip.shutdown()

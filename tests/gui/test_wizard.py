@@ -103,7 +103,8 @@ def drive_to_training(qtbot, wiz, data: Path, *, epochs: int = 2, repeat: int = 
     assert sp.custom.isChecked()  # editing Advanced leaves the preset
     wiz.next()
     assert wiz.currentPage() is wiz.training_page
-    assert wiz.run is not None and wiz.run.running
+    assert wiz.run is not None
+    assert wiz.run.running
 
 
 def wait_ended(qtbot, wiz) -> None:
@@ -127,9 +128,11 @@ def test_data_page_report_and_random_split(qtbot, wizard, tmp_path):
     check_data(qtbot, wizard, root)
     page = wizard.data_page
     assert page.isComplete()
-    assert page.random_split.isEnabled() and page.random_split.isChecked()
+    assert page.random_split.isEnabled()
+    assert page.random_split.isChecked()
     assert (page.check.train, page.check.val) == (4, 1)
-    assert page.classes.rowCount() == 2 and page.classes.item(1, 0).text() == "rock"
+    assert page.classes.rowCount() == 2
+    assert page.classes.item(1, 0).text() == "rock"
     assert "%" in page.classes.item(1, 2).text()
     assert "Ready to train" in page.summary.text()
     page.val_fraction.setValue(0.4)  # the widget changes the split…
@@ -149,14 +152,16 @@ def test_data_page_blocks_on_broken_mask_folder(qtbot, wizard, tmp_path):
     assert not page.isComplete()
     assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()
     text = page.problems.text()
-    assert "train1.png" in text and "train2.png" in text
+    assert "train1.png" in text
+    assert "train2.png" in text
     assert "must be fixed" in page.summary.text()
     # fixing the files unblocks Next
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(data / "train" / "masks" / "train1.png")
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(data / "train" / "masks" / "train2.png")
     page.start_check()
     wait_until(lambda: page.check is not None, 30_000)
-    assert page.isComplete() and wizard.button(wizard.WizardButton.NextButton).isEnabled()
+    assert page.isComplete()
+    assert wizard.button(wizard.WizardButton.NextButton).isEnabled()
 
 
 def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tmp_path, monkeypatch):
@@ -178,10 +183,12 @@ def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tm
     hub.runs_dir = runs_env
     hub.act_train.trigger()
     wiz = hub.wizard
-    assert wiz is not None and wiz.isVisible()
+    assert wiz is not None
+    assert wiz.isVisible()
     drive_to_training(qtbot, wiz, tiny, epochs=2)
     wiz.reject()  # closing the wizard while training only hides it; progress shows in the status bar
-    assert not wiz.isVisible() and wiz.run.running
+    assert not wiz.isVisible()
+    assert wiz.run.running
     wait_until(lambda: hub.status.isVisible() and "epoch" in hub.status_label.text(), RUN_TIMEOUT_MS)
     wait_ended(qtbot, wiz)
     assert wiz.run.outcome.kind == "finished", wiz.run.outcome
@@ -191,7 +198,8 @@ def test_wizard_data_to_results_in_main_window(qtbot, window, tiny, runs_env, tm
     assert {"best.pt", "last.pt", "history.csv", "config.json", "report.json"} <= {
         p.name for p in run_dir.iterdir()
     }
-    assert hub.show_wizard() is wiz and wiz.isVisible()
+    assert hub.show_wizard() is wiz
+    assert wiz.isVisible()
     assert not hub.status.isVisible()
     page = wiz.training_page
     assert page.isComplete()
@@ -221,7 +229,8 @@ def test_cancel_mid_training_then_resume(qtbot, wizard, tiny):
     drive_to_training(qtbot, wizard, tiny, epochs=1, repeat=6)  # 12 steps: time to cancel mid-epoch
     page, run = wizard.training_page, wizard.run
     wait_until(lambda: run.progress.step >= 1, RUN_TIMEOUT_MS)
-    assert page.cancel_btn.isEnabled() and not page.resume_btn.isEnabled()
+    assert page.cancel_btn.isEnabled()
+    assert not page.resume_btn.isEnabled()
     page.cancel_btn.click()
     wait_ended(qtbot, wizard)
     assert run.outcome.kind == "cancelled", run.outcome
@@ -234,8 +243,10 @@ def test_cancel_mid_training_then_resume(qtbot, wizard, tiny):
     from segtool.core.runs import read_run
 
     r = read_run(run.run_dir)
-    assert r.state == "finished" and [h["epoch"] for h in r.history] == [1.0]
-    assert run.progress.start_epoch == 0 and run.progress.losses[0][0] >= 2 / 12 - 1e-9  # resumed mid-epoch
+    assert r.state == "finished"
+    assert [h["epoch"] for h in r.history] == [1.0]
+    assert run.progress.start_epoch == 0  # resumed mid-epoch
+    assert run.progress.losses[0][0] >= 2 / 12 - 1e-9
 
 
 @pytest.mark.slow
@@ -247,7 +258,8 @@ def test_killed_training_process_is_reported_and_resumable(qtbot, wizard, tiny):
     run.proc.kill()
     wait_ended(qtbot, wizard)
     assert run.outcome.kind == "died"
-    assert "SIGKILL" in run.outcome.message and "Resume" in run.outcome.message
+    assert "SIGKILL" in run.outcome.message
+    assert "Resume" in run.outcome.message
     assert (
         "Resume" in wizard.training_page.headline.text() or "killed" in wizard.training_page.headline.text()
     )
@@ -266,7 +278,8 @@ def test_bad_settings_error_is_reported(qtbot, wizard, tiny):
     run = wizard.start_training(cfg)
     wizard.training_page.initializePage()
     wait_ended(qtbot, wizard)
-    assert run.outcome.kind == "error" and "--batch-size" in run.outcome.message
+    assert run.outcome.kind == "error"
+    assert "--batch-size" in run.outcome.message
 
 
 @pytest.mark.slow
@@ -302,14 +315,18 @@ def test_results_page_warns_about_a_useless_model(qtbot, wizard, tmp_path):
 
     run_dir = _useless_run(tmp_path / "run")
     outcome = finished_outcome(3, str(run_dir))
-    assert outcome.kind == "finished" and outcome.warnings and "not useful" in outcome.message
+    assert outcome.kind == "finished"
+    assert outcome.warnings
+    assert "not useful" in outcome.message
     wizard.config = {"output": str(run_dir)}
     page = wizard.results_page
     page.initializePage()
     assert not page.warning.isHidden()
     text = page.warning.text()
     assert "never predicts &#x27;rocks&#x27;" in text or "never predicts 'rocks'" in text
-    assert "unknown" in text and "Class weights" in text and "pretrained" in text
+    assert "unknown" in text
+    assert "Class weights" in text
+    assert "pretrained" in text
     assert "--" not in text  # the app speaks of buttons and fields, not CLI options
     wizard.training_page._ended(outcome)
     assert "#8a5a00" in wizard.training_page.headline.text()  # amber, not the green of a success
@@ -347,13 +364,16 @@ def test_start_from_viewer_model_shows_and_records_its_network(qtbot, runs_env, 
         wiz.next()
         mp = wiz.model_page
         assert mp.from_viewer.isChecked()  # nothing cached: the viewer's model is the start that works now
-        assert mp.backbone.currentData() == "mobilenet_v3_large" and not mp.backbone.isEnabled()
+        assert mp.backbone.currentData() == "mobilenet_v3_large"
+        assert not mp.backbone.isEnabled()
         assert mp.model_config()["backbone"] == "mobilenet_v3_large"
         mp.from_scratch.setChecked(True)
-        assert mp.backbone.currentData() == "resnet50" and mp.backbone.isEnabled()  # the user's choice is back
+        assert mp.backbone.currentData() == "resnet50"  # the user's choice is back
+        assert mp.backbone.isEnabled()
         mp.from_viewer.setChecked(True)
         wiz.next()
-        assert wiz.config["backbone"] == "mobilenet_v3_large" and wiz.config["init"] == str(ck)
+        assert wiz.config["backbone"] == "mobilenet_v3_large"
+        assert wiz.config["init"] == str(ck)
         assert wiz.schedule_page.out.text().endswith("_mobilenet_v3_large")
     finally:
         wiz.shutdown()
@@ -385,7 +405,8 @@ def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(q
         assert "needs internet" in mp.weights_note.text()
         wiz.next()
         sp = wiz.schedule_page
-        assert not sp.download_note.isHidden() and "needs internet" in sp.download_note.text()
+        assert not sp.download_note.isHidden()
+        assert "needs internet" in sp.download_note.text()
         sp.device.setCurrentIndex(sp.device.findData("cpu"))
         sp.epochs.setValue(1)
         sp.crop.setValue(64)
@@ -393,19 +414,28 @@ def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(q
         wiz.next()
         wait_ended(qtbot, wiz)
         outcome, page = wiz.run.outcome, wiz.training_page
-        assert outcome.kind == "error" and outcome.error_type == "PretrainedWeightsUnavailable", outcome
+        assert outcome.kind == "error", outcome
+        assert outcome.error_type == "PretrainedWeightsUnavailable", outcome
         headline, log = page.headline.text(), page.log.toPlainText()
-        assert "offline" in headline and "Choose another start" in headline and page.headline.wordWrap()
-        assert "--" not in headline + log and "Traceback" not in log
+        assert "offline" in headline
+        assert "Choose another start" in headline
+        assert page.headline.wordWrap()
+        assert "--" not in headline + log
+        assert "Traceback" not in log
         assert not page.another_btn.isHidden()
         page.another_btn.click()
-        assert wiz.currentPage() is mp and wiz.run is None
-        assert wiz.data_page.path.text() == str(tiny) and wiz.check is not None
+        assert wiz.currentPage() is mp
+        assert wiz.run is None
+        assert wiz.data_page.path.text() == str(tiny)
+        assert wiz.check is not None
         mp.from_scratch.setChecked(True)
         wiz.next()
-        assert sp.epochs.value() == 1 and sp.batch.value() == 2 and sp.download_note.isHidden()
+        assert sp.epochs.value() == 1
+        assert sp.batch.value() == 2
+        assert sp.download_note.isHidden()
         wiz.next()  # starts the scratch run: the failure's button is gone
-        assert wiz.currentPage() is page and page.another_btn.isHidden()
+        assert wiz.currentPage() is page
+        assert page.another_btn.isHidden()
     finally:
         wiz.shutdown()
         wiz.close()
@@ -425,7 +455,8 @@ def test_data_page_speaks_of_fields_not_cli_options(qtbot, wizard, shared_data):
         pytest.skip(f"{export} not found")
     check_data(qtbot, wizard, export)
     text = wizard.data_page.problems.text()
-    assert "Photos field" in text and "--" not in text, text
+    assert "Photos field" in text, text
+    assert "--" not in text, text
 
 
 def test_wording_replaces_cli_options():
@@ -454,7 +485,8 @@ def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
         mp = wiz.model_page
         assert mp.from_viewer.isChecked()
         note = mp.class_map_note.text()
-        assert "<b>rock</b>" in note and "<b>rocks</b>" in note
+        assert "<b>rock</b>" in note
+        assert "<b>rocks</b>" in note
         mp.class_map.setText("rock=rocks")
         assert "all it learned is kept" in mp.class_map_note.text()
         assert mp.model_config()["class_map"] == "rock=rocks"
@@ -494,8 +526,12 @@ def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpo
         mp = wiz.model_page
         assert mp.from_viewer.isChecked()
         note = mp.backbone_note.text()
-        assert "1.8 M parameters" in note and "×0.5" in note and "ASPP 64" in note and "11" not in note
-        assert mp.eval_size.value() == 512 and "checkpoint's own size" in mp.size_note.text()
+        assert "1.8 M parameters" in note
+        assert "×0.5" in note
+        assert "ASPP 64" in note
+        assert "11" not in note
+        assert mp.eval_size.value() == 512
+        assert "checkpoint's own size" in mp.size_note.text()
         cfg = mp.model_config()
         assert (cfg["width_mult"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (0.5, 64, "v3plus", 512)
         mp.eval_size.setValue(384)  # the user's own size stays while the start is unchanged

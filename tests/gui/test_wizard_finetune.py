@@ -59,20 +59,25 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, 
         assert hub.save()
     QTest.mouseClick(hub.panel.train_btn, Qt.MouseButton.LeftButton)
     wiz = window.training.wizard
-    assert wiz is not None and wiz.isVisible()
+    assert wiz is not None
+    assert wiz.isVisible()
     try:
         wait_until(lambda: wiz.data_page.check is not None, 60_000)
         assert wiz.data_page.isComplete(), wiz.data_page.problems.text()
         n_train = wiz.check.train
         wiz.next()
         mp = wiz.model_page
-        assert mp.from_viewer.isChecked() and mp.eval_size.value() == 64  # the checkpoint's own size
+        assert mp.from_viewer.isChecked()  # the checkpoint's own size
+        assert mp.eval_size.value() == 64
         wiz.next()
         sp = wiz.schedule_page
-        assert not sp.finetune.isHidden() and sp.finetune.isChecked()
-        assert "measured" in sp.finetune_note.text() and "--" not in sp.finetune_note.text()
+        assert not sp.finetune.isHidden()
+        assert sp.finetune.isChecked()
+        assert "measured" in sp.finetune_note.text()
+        assert "--" not in sp.finetune_note.text()
         assert (sp.epochs.value(), sp.batch.value(), sp.optimizer.currentData()) == (10, 4, "adamw")
-        assert sp.freeze.isChecked() and abs(sp.lr.value() - 0.001) < 1e-9
+        assert sp.freeze.isChecked()
+        assert abs(sp.lr.value() - 0.001) < 1e-9
         assert sp.repeat.value() == -(-8 // n_train)  # as the run chooses: 8 crops an epoch
         assert sp.crop.value() == 64  # never above the input size
         assert sp.finetune.text().startswith("Fine-tune (measured defaults) — 10 epochs")
@@ -82,7 +87,9 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, 
     finally:
         wiz.shutdown()
     assert cfg["init"] == str(gui_checkpoint)
-    assert cfg["optimizer"] == "adamw" and cfg["freeze_backbone"] is True and cfg["lr"] == 0.001
+    assert cfg["optimizer"] == "adamw"
+    assert cfg["freeze_backbone"] is True
+    assert cfg["lr"] == 0.001
     assert cfg["head_lr_mult"] == 1.0  # as measured: the heads learn at 0.001 too, not 10×
     assert (cfg["epochs"], cfg["batch_size"], cfg["repeat"], cfg["eval_size"]) == (1, 4, -(-8 // n_train), 64)
     assert set(cfg["auto"]) == {"eval_size", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone"}
@@ -100,7 +107,8 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         check_data(qtbot, wiz, tiny)
         wiz.next()
         mp = wiz.model_page
-        assert mp.from_viewer.isChecked() and mp.model_config()["auto"] == ["eval_size"]  # its own 64 px
+        assert mp.from_viewer.isChecked()  # its own 64 px
+        assert mp.model_config()["auto"] == ["eval_size"]
         mp.eval_size.setValue(96)
         assert mp.model_config()["auto"] == []  # a size the user typed is theirs
         mp.eval_size.setValue(64)
@@ -114,15 +122,18 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         QTest.mouseClick(sp.freeze, Qt.MouseButton.LeftButton, pos=QPoint(8, sp.freeze.height() // 2))  # on the box: the backbone learns
         assert not sp.freeze.isChecked()
         assert abs(sp.lr.value() - 1e-4) < 1e-12  # the rate measured for a learning backbone follows
-        assert "freeze_backbone" not in sp.schedule_config()["auto"] and "lr" in sp.schedule_config()["auto"]
+        assert "freeze_backbone" not in sp.schedule_config()["auto"]
+        assert "lr" in sp.schedule_config()["auto"]
         wiz.back()  # the Model page: from scratch this time
         mp.from_scratch.setChecked(True)
         mp.backbone.setCurrentIndex(mp.backbone.findData("mobilenet_v3_large"))
         mp.eval_size.setValue(64)
         wiz.next()
-        assert sp.finetune.isHidden() and sp.preset_buttons["quick"].isChecked()
+        assert sp.finetune.isHidden()
+        assert sp.preset_buttons["quick"].isChecked()
         assert (sp.epochs.value(), sp.batch.value(), sp.optimizer.currentData(), sp.lr.value()) == (5, 4, "sgd", 0.0)
-        assert not sp.freeze.isChecked() and not sp.freeze.isEnabled()
+        assert not sp.freeze.isChecked()
+        assert not sp.freeze.isEnabled()
         sp.epochs.setValue(1)
         sp.crop.setValue(64)
         sp.batch.setValue(2)
@@ -130,7 +141,8 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
     finally:
         wiz.shutdown()
         wiz.close()
-    assert cfg["init"] == "scratch" and cfg["auto"] == []
+    assert cfg["init"] == "scratch"
+    assert cfg["auto"] == []
     assert (cfg["width_mult"], cfg["aspp_channels"], cfg["head_lr_mult"]) == (1.0, 256, 1.0)  # nothing of the checkpoint left
     assert (cfg["optimizer"], cfg["lr"], cfg["freeze_backbone"], cfg["epochs"]) == ("sgd", 0.0, False, 1)
 
@@ -141,5 +153,7 @@ def test_wording_names_the_schedule_fields_for_the_fine_tuning_options():
     text = in_app_words("only 2 training image(s) × --repeat 1 but one step needs 4: use --batch-size 2 or --repeat 2; "
                         "Lower --lr (e.g. by 10x), --optimizer sgd, --no-freeze-backbone, --freeze-backbone, --eval-size 512")  # fmt: skip
     assert "--" not in text, text
-    assert "Repeat photos per epoch 2 (Schedule ▸ Advanced)" in text and "Lower the Learning rate" in text
-    assert "untick 'keep the backbone as it is'" in text and "Input size (Model page) 512" in text
+    assert "Repeat photos per epoch 2 (Schedule ▸ Advanced)" in text
+    assert "Lower the Learning rate" in text
+    assert "untick 'keep the backbone as it is'" in text
+    assert "Input size (Model page) 512" in text

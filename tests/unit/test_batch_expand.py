@@ -49,12 +49,17 @@ def test_list_file_and_glob_forms(tmp_path, field, monkeypatch):
     lst.parent.mkdir()
     lst.write_text(f"# field day\n\n../field/GX002.mp4\n{field / 'clip.mp4'}\ncam:2\n../field/sub/*.mp4\n")
     items, batch = expand_sources([f"@{lst}"])
-    assert batch and [i.name for i in items] == ["GX002", "clip_mp4", "cam2", "clip_mp4-2"]
+    assert batch
+    assert [i.name for i in items] == ["GX002", "clip_mp4", "cam2", "clip_mp4-2"]
     monkeypatch.chdir(tmp_path)
     g, batch = expand_sources(["field/GX*.*", "field/GX002.mp4"])  # the same file twice is kept once
-    assert batch and [i.name for i in g] == ["GX002", "GX010"]
-    assert implies_batch("field/*.mp4") and implies_batch(str(field)) and implies_batch(f"@{lst}")
-    assert not implies_batch(str(field / "clip.mp4")) and not implies_batch("cam:0")
+    assert batch
+    assert [i.name for i in g] == ["GX002", "GX010"]
+    assert implies_batch("field/*.mp4")
+    assert implies_batch(str(field))
+    assert implies_batch(f"@{lst}")
+    assert not implies_batch(str(field / "clip.mp4"))
+    assert not implies_batch("cam:0")
     only_images = tmp_path / "photos"
     _touch(only_images / "a.png")
     assert not implies_batch(str(only_images))  # a folder of images stays the single-source form
@@ -82,7 +87,8 @@ def test_shards_are_disjoint_and_their_union_is_the_whole(field):
     for n in (1, 2, 3, 7):
         parts = [select_shard(items, i, n) for i in range(1, n + 1)]
         flat = [it for p in parts for it in p]
-        assert sorted(flat, key=items.index) == items and len(flat) == len(set(flat))
+        assert sorted(flat, key=items.index) == items
+        assert len(flat) == len(set(flat))
     assert parse_shard("2/4") == (2, 4)
     for bad in ("0/4", "5/4", "1", "a/b"):
         with pytest.raises(UserInputError, match="I/N"):
@@ -101,20 +107,25 @@ def test_batch_state_resume_rules_and_merge(tmp_path, field):
     with pytest.raises(UserInputError, match="other settings"):
         BatchState.create(out, select_shard(items, 1, 2), command="predict", settings={"every": 2}, all_items=items, shard=(1, 2), resume=True)
     again = BatchState.create(out, select_shard(items, 1, 2), command="predict", settings={"every": 1}, all_items=items, shard=(1, 2), resume=True)
-    assert again.sources[0].state == "partial" and "interrupted" in again.sources[0].message  # killed while running
+    assert again.sources[0].state == "partial"  # killed while running
+    assert "interrupted" in again.sources[0].message
     assert again.sources[1].state == "complete"
     report = merge_batches(find_batch_files([out]))
-    assert report["missing_shards"] == ["2/2"] and report["missing"] == len(items) - len(again.sources)
+    assert report["missing_shards"] == ["2/2"]
+    assert report["missing"] == len(items) - len(again.sources)
     assert not report["complete"]
     st2 = BatchState.create(out, select_shard(items, 2, 2), command="predict", settings={"every": 1}, all_items=items, shard=(2, 2))
     for s in st2.sources:
         st2.update(s.name, state="complete")
     report = merge_batches(find_batch_files([out]))
-    assert report["missing_shards"] == [] and report["missing"] == 0
+    assert report["missing_shards"] == []
+    assert report["missing"] == 0
     assert sorted(s["name"] for s in report["sources"]) == sorted(i.name for i in items)
     assert [s["name"] for s in report["problems"]] == [again.sources[0].name]
     doc = json.loads((out / "batch-2-of-2.json").read_text())
-    assert doc["format"] == "segtool-batch" and doc["complete"] is True and doc["shard"] == {"index": 2, "count": 2}
+    assert doc["format"] == "segtool-batch"
+    assert doc["complete"] is True
+    assert doc["shard"] == {"index": 2, "count": 2}
 
 
 def test_workers_divide_threads_and_devices_get_one_worker_each():

@@ -52,7 +52,9 @@ def test_an_edited_batch_file_is_exit_2_in_batch_status_and_resume(batch_dir, ca
     path.write_text(json.dumps(EDITS[edit](json.loads(path.read_text()))))
     assert main(["batch-status", str(batch_dir)]) == 2
     err = capsys.readouterr().err
-    assert str(path) in err and "--overwrite" in err and "Traceback" not in err
+    assert str(path) in err
+    assert "--overwrite" in err
+    assert "Traceback" not in err
     with pytest.raises(UserInputError, match="batch.json"):  # what predict --resume runs before anything
         BatchState.create(batch_dir, ITEMS, command="predict", settings=SETTINGS, resume=True)
 
@@ -67,7 +69,10 @@ def test_frames_written_many_through_predict_resume(batch_dir, tmp_path, capsys,
     img = tmp_path / "clip0.png"
     code = main(["predict", str(img), str(tmp_path / "clip1.png"), str(tmp_path / "clip2.png"), "-c", str(small_checkpoint[0]), "-o", str(batch_dir), "--resume", "-q"])
     err = capsys.readouterr().err
-    assert code == 2 and '"frames_written"' in err and "'many'" in err and str(path) in err, err
+    assert code == 2, err
+    assert '"frames_written"' in err, err
+    assert "'many'" in err, err
+    assert str(path) in err, err
 
 
 def _mutations(text: str, rng: random.Random):
@@ -107,7 +112,8 @@ def test_random_edits_never_give_a_traceback_or_wrong_content(batch_dir):
             continue
         accepted += 1
         # what is accepted is well typed: the report's numbers are numbers, every state a known one
-        assert isinstance(report["frames_written"], int) and report["frames_written"] >= 0
+        assert isinstance(report["frames_written"], int)
+        assert report["frames_written"] >= 0
         assert all(s["state"] in ("pending", "running", "complete", "partial", "failed") for s in report["sources"])
         assert isinstance(doc["sources"], list)
         if mutated == text:
@@ -118,7 +124,8 @@ def test_random_edits_never_give_a_traceback_or_wrong_content(batch_dir):
 def test_workers_are_capped_by_sources_and_cores():
     assert cap_workers(100, 2, cores=16) == (2, "--workers 100: starting 2 worker(s) (2 source(s) to run)")
     n, why = cap_workers(100, 50, cores=4)
-    assert n == 4 and "4 CPU core(s)" in why
+    assert n == 4
+    assert "4 CPU core(s)" in why
     assert cap_workers(3, 5, cores=8) == (3, None)
     assert cap_workers(8, 0, cores=8)[0] == 1
 
@@ -142,4 +149,5 @@ def test_a_list_file_saved_with_a_bom_is_read(tmp_path):
     lst = tmp_path / "list.txt"
     lst.write_bytes("\ufeff# my list\nclip.mp4\n".encode())
     items, batch = expand_sources([f"@{lst}"])
-    assert batch and [i.name for i in items] == ["clip"]
+    assert batch
+    assert [i.name for i in items] == ["clip"]

@@ -25,7 +25,8 @@ def finished_run(tmp_path_factory):
 def test_before_and_after_are_scored_on_the_runs_val_frames(finished_run):
     first, second = finished_run
     res = compare_on_run(second, first / "best.pt")
-    assert res["frames"] == 2 and res["classes"] == ["background", "rock"]
+    assert res["frames"] == 2
+    assert res["classes"] == ["background", "rock"]
     # "after" is exactly what the run itself measured on its val split with best.pt
     import json
 
@@ -33,13 +34,16 @@ def test_before_and_after_are_scored_on_the_runs_val_frames(finished_run):
     assert res["after"]["confusion_matrix"] == own["confusion_matrix"]
     assert res["before"]["images"] == 2
     text = format_comparison(res)
-    assert "before" in text and "rock" in text and "Few frames" in text
+    assert "before" in text
+    assert "rock" in text
+    assert "Few frames" in text
 
 
 def test_no_model_before_and_other_classes_are_said(finished_run, tmp_path):
     first, second = finished_run
     res = compare_on_run(second, None)
-    assert res["before"] is None and "no model before" in res["note"]
+    assert res["before"] is None
+    assert "no model before" in res["note"]
     import dataclasses
 
     from segtool.models import make_classes
@@ -47,7 +51,8 @@ def test_no_model_before_and_other_classes_are_said(finished_run, tmp_path):
     ck = load_checkpoint(first / "best.pt")
     other = dataclasses.replace(ck, classes=make_classes(["sky", "road"]))
     res = compare_on_run(second, other)
-    assert res["before"] is None and "sky, road" in res["note"]
+    assert res["before"] is None
+    assert "sky, road" in res["note"]
     with pytest.raises(UserInputError, match="not a finished training run"):
         compare_on_run(tmp_path, None)
 
@@ -61,7 +66,8 @@ def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_
     first, second = finished_run
     # training from a checkpoint records "start" (issue 19): the comparison reads it from report.json
     recorded = comparison_from_report(second)
-    assert recorded["from"] == "report.json" and recorded["before"]["checkpoint"] == str(first / "best.pt")
+    assert recorded["from"] == "report.json"
+    assert recorded["before"]["checkpoint"] == str(first / "best.pt")
     older = tmp_path / "older"  # a run written before "start" existed: scored here instead
     shutil.copytree(second, older)
     rep = json.loads((older / "report.json").read_text())
@@ -69,7 +75,8 @@ def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_
     (older / "report.json").write_text(json.dumps(rep))
     assert comparison_from_report(older) is None
     scored = comparison_for_run(older, first / "best.pt")
-    assert "from" not in scored and scored["before"] is not None
+    assert "from" not in scored
+    assert scored["before"] is not None
     run = tmp_path / "run"
     shutil.copytree(second, run)
     report = json.loads((run / "report.json").read_text())
@@ -79,11 +86,16 @@ def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_
     (run / "report.json").write_text(json.dumps(report))
     assert "from" not in comparison_for_run(run, second / "best.pt")  # recorded for another start model
     res = comparison_for_run(run, load_checkpoint(first / "best.pt"), before_path=first / "best.pt")
-    assert res["from"] == "report.json" and res["frames"] == 2 and res["before"]["miou"] == 0.9
-    assert res["after"]["miou"] == report["miou"] and res["classes"] == ["background", "rock"]
+    assert res["from"] == "report.json"
+    assert res["frames"] == 2
+    assert res["before"]["miou"] == 0.9
+    assert res["after"]["miou"] == report["miou"]
+    assert res["classes"] == ["background", "rock"]
     assert "mean IoU" in format_comparison(res)
     v = verdict(res)
-    assert v.before == 0.9 and v.after == report["miou"] and v.better is (report["miou"] >= 0.9)
+    assert v.before == 0.9
+    assert v.after == report["miou"]
+    assert v.better is (report["miou"] >= 0.9)
 
 
 def test_verdict_at_least_as_good_worse_and_not_comparable():
@@ -95,8 +107,10 @@ def test_verdict_at_least_as_good_worse_and_not_comparable():
                 "after": {"miou": a[0], "per_class_iou": {"background": a[1], "rock": a[2]}}}  # fmt: skip
 
     worse = verdict(res((0.657, 0.977, 0.337), (0.322, 0.085, 0.559)))  # the issue's walk
-    assert worse.better is False and worse.worst == ("background", 0.977, 0.085)
-    assert "old model 0.657, new model 0.322" in worse.text() and "background 0.977 → 0.085" in worse.text()
+    assert worse.better is False
+    assert worse.worst == ("background", 0.977, 0.085)
+    assert "old model 0.657, new model 0.322" in worse.text()
+    assert "background 0.977 → 0.085" in worse.text()
     assert "few frames" in worse.text()
     assert verdict(res((0.5, 0.6, 0.4), (0.5, 0.5, 0.5), frames=8)).better is True  # equal is good enough
     assert "few frames" not in verdict(res((0.5, 0.6, 0.4), (0.5, 0.5, 0.5), frames=8)).text()

@@ -31,7 +31,9 @@ def test_round_trip_rebuilds_the_same_model(small_checkpoint):
     with torch.no_grad():
         assert torch.equal(rebuilt(x)["out"], model(x)["out"])
     raw = torch.load(path, weights_only=True)  # plain types and tensors only
-    assert raw["format"] == FORMAT and raw["version"] == 1 and raw["model"]["backbone"] == "mobilenet_v3_large"
+    assert raw["format"] == FORMAT
+    assert raw["version"] == 1
+    assert raw["model"]["backbone"] == "mobilenet_v3_large"
 
 
 def test_save_is_atomic_and_keeps_the_old_file_on_failure(small_checkpoint, tmp_path):
@@ -158,4 +160,5 @@ def test_classes_without_colours_load_but_are_reported(small_checkpoint, tmp_pat
 def test_checkpoint_dataclass_defaults(small_checkpoint):
     ckpt = load_checkpoint(small_checkpoint[0])
     c2 = Checkpoint(config=ckpt.config, classes=ckpt.classes, state_dict=ckpt.state_dict)
-    assert c2.preprocess["resize_short"] == 520 and c2.ignore_index == 255
+    assert c2.preprocess["resize_short"] == 520
+    assert c2.ignore_index == 255

@@ -28,7 +28,10 @@ def test_fragments_output_name_too_long_is_exit_2(masks, tmp_path, capsys):
     out = tmp_path / LONG
     assert main(["fragments", str(masks), "--from-masks", "instances", "-o", str(out), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "too long (300 bytes)" in err and str(out) in err and "shorter path" in err and "Traceback" not in err
+    assert "too long (300 bytes)" in err
+    assert str(out) in err
+    assert "shorter path" in err
+    assert "Traceback" not in err
 
 
 def test_suggest_output_name_too_long_is_exit_2(small_checkpoint, tmp_path, capsys):
@@ -37,7 +40,8 @@ def test_suggest_output_name_too_long_is_exit_2(small_checkpoint, tmp_path, caps
     out = tmp_path / LONG / "picks"
     assert main(["suggest", str(img), "-c", str(small_checkpoint[0]), "-o", str(out), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "too long (300 bytes)" in err and "Traceback" not in err
+    assert "too long (300 bytes)" in err
+    assert "Traceback" not in err
 
 
 def test_only_path_errors_become_exit_2():

@@ -46,7 +46,9 @@ def test_import_seed_style_file_then_info(seed_style_state_dict, tmp_path, capsy
     assert "dropped the auxiliary head: it has 21 outputs" in printed
     assert "module." in printed  # the prefix removal is reported
     ckpt = load_checkpoint(out)
-    assert ckpt.config.output_stride == 8 and ckpt.config.aspp_rates == (12, 24, 36) and not ckpt.config.aux_head
+    assert ckpt.config.output_stride == 8
+    assert ckpt.config.aspp_rates == (12, 24, 36)
+    assert not ckpt.config.aux_head
     assert ckpt.classes[1] == {"name": "rock", "color": [250, 50, 83]}
     x = torch.randn(1, 3, 65, 77)
     with torch.no_grad():
@@ -54,7 +56,9 @@ def test_import_seed_style_file_then_info(seed_style_state_dict, tmp_path, capsy
     assert main(["info", str(out)]) == 0
     info = capsys.readouterr().out
     assert "backbone resnet50, output stride 8, ASPP rates 12/24/36" in info
-    assert "rock" in info and "(250,  50,  83)" in info and "resize shorter side to 520 px" in info
+    assert "rock" in info
+    assert "(250,  50,  83)" in info
+    assert "resize shorter side to 520 px" in info
 
 
 def test_info_json(small_checkpoint, capsys):
@@ -62,7 +66,8 @@ def test_info_json(small_checkpoint, capsys):
 
     assert main(["info", str(small_checkpoint[0]), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["model"]["backbone"] == "mobilenet_v3_large" and d["classes"][1]["name"] == "rock"
+    assert d["model"]["backbone"] == "mobilenet_v3_large"
+    assert d["classes"][1]["name"] == "rock"
     assert d["parameters"] == sum(p.numel() for p in small_checkpoint[1].parameters())
     assert d["train"]["metrics"]["miou"] == 0.5
 
@@ -85,7 +90,8 @@ def test_import_bad_inputs_exit_2_with_a_reason(seed_style_state_dict, tmp_path,
     ]
     for extra, match in cases:
         rc, err = _run_bad(["import-weights", src, "-o", out, *extra], capsys)
-        assert rc == 2 and match in err, (extra, err)
+        assert rc == 2, (extra, err)
+        assert match in err, (extra, err)
     assert not (tmp_path / "x.pt").exists()
 
 
@@ -99,19 +105,23 @@ def test_unknown_backbone_is_a_usage_error(seed_style_state_dict, capsys):
 def test_info_on_bad_files(tmp_path, capsys):
     missing = tmp_path / "missing.pt"
     rc, err = _run_bad(["info", str(missing)], capsys)
-    assert rc == 2 and "does not exist" in err
+    assert rc == 2
+    assert "does not exist" in err
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00" * 100)
     rc, err = _run_bad(["info", str(junk)], capsys)
-    assert rc == 2 and "not a PyTorch file" in err
+    assert rc == 2
+    assert "not a PyTorch file" in err
     sd = tmp_path / "plain.pth"
     torch.save({"backbone.conv1.weight": torch.zeros(1)}, sd)
     rc, err = _run_bad(["info", str(sd)], capsys)
-    assert rc == 2 and "segtool import-weights" in err
+    assert rc == 2
+    assert "segtool import-weights" in err
 
 
 def test_import_refuses_a_non_deeplab_state_dict(tmp_path, capsys):
     p = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": torch.zeros(10, 512)}, p)
     rc, err = _run_bad(["import-weights", str(p), "--backbone", "resnet18", "--classes", "a,b", "-o", str(tmp_path / "o.pt")], capsys)
-    assert rc == 2 and "no 'backbone.*' weights" in err
+    assert rc == 2
+    assert "no 'backbone.*' weights" in err

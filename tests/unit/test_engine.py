@@ -40,7 +40,8 @@ def _reference(ck, rgb):
 def test_mask_matches_a_direct_model_call(native_ckpt):
     rgb = _rgb(96, 128)
     pred = Engine(native_ckpt, device="cpu").predict_one(rgb)
-    assert pred.mask.dtype == np.uint8 and pred.mask.shape == (96, 128)
+    assert pred.mask.dtype == np.uint8
+    assert pred.mask.shape == (96, 128)
     ref = _reference(native_ckpt, rgb)
     assert len(np.unique(ref)) == 2  # both classes occur: the comparison is not trivial
     assert (pred.mask == ref).mean() > 0.999
@@ -55,7 +56,9 @@ def test_resize_from_checkpoint_and_output_at_frame_size(small_checkpoint):
     assert [p.mask.shape for p in preds] == [(90, 120), (61, 47), (90, 120)]
     for p in preds:
         assert p.mask.max() < 2
-        assert p.confidence.shape == p.mask.shape and 0.5 <= p.confidence.min() and p.confidence.max() <= 1.0
+        assert p.confidence.shape == p.mask.shape
+        assert 0.5 <= p.confidence.min()
+        assert p.confidence.max() <= 1.0
     # a batch gives the same as one at a time
     assert np.array_equal(preds[2].mask, engine.predict_one(frames[2]).mask)
 
@@ -67,7 +70,8 @@ def test_flip_tta_is_flip_equivariant(native_ckpt):
     b = engine.predict_one(np.ascontiguousarray(rgb[:, ::-1])).mask
     assert np.array_equal(a, b[:, ::-1])
     ms = Engine(native_ckpt, device="cpu", tta="flip,ms").predict_one(rgb, confidence=True)
-    assert ms.mask.shape == (64, 96) and np.isfinite(ms.confidence).all()
+    assert ms.mask.shape == (64, 96)
+    assert np.isfinite(ms.confidence).all()
 
 
 def test_sliding_window_core_equals_running_that_window(native_ckpt):
@@ -87,10 +91,13 @@ def test_tiles_cover_every_pixel_exactly_once():
     for h, w, tile in [(1000, 700, 256), (4000, 6000, 1024), (100, 100, 512), (513, 1025, 512)]:
         cover = np.zeros((h, w), np.uint8)
         for t in plan_tiles(h, w, tile):
-            assert t.y1 - t.y0 <= tile and t.x1 - t.x0 <= tile
-            assert t.y0 <= t.cy0 < t.cy1 <= t.y1 and t.x0 <= t.cx0 < t.cx1 <= t.x1
+            assert t.y1 - t.y0 <= tile
+            assert t.x1 - t.x0 <= tile
+            assert t.y0 <= t.cy0 < t.cy1 <= t.y1
+            assert t.x0 <= t.cx0 < t.cx1 <= t.x1
             cover[t.cy0 : t.cy1, t.cx0 : t.cx1] += 1
-        assert cover.min() == 1 and cover.max() == 1
+        assert cover.min() == 1
+        assert cover.max() == 1
 
 
 def test_classes_without_colours_are_refused(native_ckpt):

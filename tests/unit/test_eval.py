@@ -46,9 +46,13 @@ def test_eval_dataset_prints_table_and_matches_the_training_report(trained, tmp_
     out = tmp_path / "report.json"
     assert main(["eval", str(run / "best.pt"), str(data), "-o", str(out), "--device", "cpu", "-q"]) == 0
     text = capsys.readouterr().out
-    assert "background" in text and "rock" in text and "mIoU" in text and f"wrote {out}" in text
+    assert "background" in text
+    assert "rock" in text
+    assert "mIoU" in text
+    assert f"wrote {out}" in text
     report = json.loads(out.read_text())
-    assert report["split"] == "val" and report["images"] == 2  # the data names a split: val is scored
+    assert report["split"] == "val"  # the data names a split: val is scored
+    assert report["images"] == 2
     assert set(report) >= {"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes"}
     # The trainer's validation uses predict's preprocessing: the same numbers as `segtool eval`, here through
     # the resize path (images 64 px, network input 40 px), where a different resize would show
@@ -76,17 +80,22 @@ def test_eval_folder_and_video_with_label_frames(trained, tmp_path, capsys):
     rep_vid = tmp_path / "vid.json"
     assert main(["eval", ckpt, str(video), "--labels", str(labels), "-o", str(rep_vid), "--device", "cpu", "-q"]) == 0
     vid = json.loads(rep_vid.read_text())
-    assert vid["images"] == 6 and vid["confusion_matrix"] == json.loads(rep_all.read_text())["confusion_matrix"]
+    assert vid["images"] == 6
+    assert vid["confusion_matrix"] == json.loads(rep_all.read_text())["confusion_matrix"]
 
     # --labels-glob picks a subset; a count that does not match the frames is refused with the fix
     capsys.readouterr()
     assert main(["eval", ckpt, str(video), "--labels", str(labels), "--labels-glob", "l00[0-2]*", "-o", str(rep_vid), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "(6 frames)" in err and "3 label file(s)" in err and "add the 3 missing label file(s)" in err
+    assert "(6 frames)" in err
+    assert "3 label file(s)" in err
+    assert "add the 3 missing label file(s)" in err
     short = _encode(tmp_path / "short.mkv", rgb[:4], "ffv1", "bgr0")  # more labels than frames: which to remove
     assert main(["eval", ckpt, str(short), "--labels", str(labels), "-o", str(rep_vid), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "4 frame(s)" in err and "remove the 2 extra label file(s) from" in err and "--labels-glob" in err
+    assert "4 frame(s)" in err
+    assert "remove the 2 extra label file(s) from" in err
+    assert "--labels-glob" in err
 
 
 def test_eval_refuses_other_classes_and_unknown_label_values(trained, tmp_path, capsys):
@@ -169,9 +178,11 @@ def test_eval_via_core_matches_the_cli_loop_on_real_camvid_frames(camvid_model, 
     assert main(["eval", str(ckpt), str(frames), "--labels", str(shared_data / "camvid/valannot"), "--labels-glob", glob,
                  "-o", str(out), "--device", "cpu", "-q", "--batch-size", "3"]) == 0  # fmt: skip
     report = json.loads(out.read_text())
-    assert report["images"] == CAMVID_FRAMES and report["void_ids"] == [11]
+    assert report["images"] == CAMVID_FRAMES
+    assert report["void_ids"] == [11]
     assert report["confusion_matrix"] == ref.tolist()
-    assert sum(1 for v in report["per_class_iou"].values() if v) >= 4 and report["miou"] > 0.1  # a real segmentation
+    assert sum(1 for v in report["per_class_iou"].values() if v) >= 4  # a real segmentation
+    assert report["miou"] > 0.1
     tp = np.diag(ref)
     iou = [tp[i] / u for i, u in enumerate(ref.sum(0) + ref.sum(1) - tp) if u]
     assert report["miou"] == pytest.approx(float(np.mean(iou)))

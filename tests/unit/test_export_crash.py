@@ -113,7 +113,8 @@ def _check_resumed(out: Path, fmt: str, reference, overlay: bool) -> None:
     for i, (a, b) in enumerate(zip(got, reference[fmt])):
         assert np.array_equal(a, b), f"mask {i} differs from the uninterrupted export"
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is True and summary["frames_written"] == END
+    assert summary["complete"] is True
+    assert summary["frames_written"] == END
     assert _rows(out / "coverage.csv") == list(range(END))
     if overlay:
         with av.open(str(out / "overlay.mp4")) as c:
@@ -125,7 +126,9 @@ def _check_resumed(out: Path, fmt: str, reference, overlay: bool) -> None:
 def _kill_and_resume(clip, ckpt, out, fmt, overlay, seed, reference):
     argv = _argv(clip, ckpt, out, "--format", fmt, *(["--overlay"] if overlay else []))
     rows = _kill_mid_export(argv, out, random.Random(seed))
-    assert rows >= 1 and (out / ".segtool-export.json").exists() and not (out / "summary.json").exists()
+    assert rows >= 1
+    assert (out / ".segtool-export.json").exists()
+    assert not (out / "summary.json").exists()
     assert main([*argv, "--resume"]) == 0
     _check_resumed(out, fmt, reference, overlay=overlay)
     resumed = json.loads((out / "summary.json").read_text())["frames_resumed"]
@@ -178,7 +181,10 @@ def test_resume_with_another_checkpoint_is_refused(clip, fast_ckpt, other_ckpt, 
     _interrupted(clip, fast_ckpt, out, ExportOptions())
     before = sorted(p.name for p in (out / "masks").iterdir())
     err = _bad([*_argv(clip, other_ckpt, out), "--resume"], capsys)
-    assert "checkpoint:" in err and "then" in err and "now" in err and "--overwrite" in err
+    assert "checkpoint:" in err
+    assert "then" in err
+    assert "now" in err
+    assert "--overwrite" in err
     assert sorted(p.name for p in (out / "masks").iterdir()) == before  # nothing written
     assert main([*_argv(clip, fast_ckpt, out), "--resume"]) == 0  # the same checkpoint continues
 
@@ -225,14 +231,17 @@ def test_foreign_files_under_output_names_are_not_mixed_in(clip, fast_ckpt, tmp_
     (out / "masks" / "000005.png").write_bytes(b"someone else's")
     argv = ["predict", str(clip), "-c", str(fast_ckpt), "-o", str(out), "-q", "--end", "8"]
     err = _bad(argv, capsys)
-    assert "masks" in err and "--overwrite" in err
+    assert "masks" in err
+    assert "--overwrite" in err
     assert "not a segtool export" in _bad([*argv, "--resume"], capsys)
-    assert main([*argv, "--overwrite"]) == 0 and len(list((out / "masks").iterdir())) == 8
+    assert main([*argv, "--overwrite"]) == 0
+    assert len(list((out / "masks").iterdir())) == 8
 
 
 def test_resume_and_overwrite_together_is_a_usage_error(clip, fast_ckpt, tmp_path, capsys):
     err = _bad([*_argv(clip, fast_ckpt, tmp_path / "o"), "--resume", "--overwrite"], capsys)
-    assert "--resume and --overwrite" in err and "only one" in err
+    assert "--resume and --overwrite" in err
+    assert "only one" in err
 
 
 # --- bad selections: exit 2 with the fix, never a traceback or a "complete" empty export ------------------
@@ -249,7 +258,9 @@ def test_every_zero_and_start_past_the_end_exit_2(clip, fast_ckpt, tmp_path, cap
     base = ["predict", str(clip), "-c", str(fast_ckpt), "-q"]
     assert "--every 0" in _bad([*base, "-o", str(tmp_path / "a"), "--every", "0"], capsys)
     err = _bad([*base, "-o", str(tmp_path / "b"), "--start", "500"], capsys)
-    assert "--start 500" in err and "101 frame" in err and "--start 100 or less" in err
+    assert "--start 500" in err
+    assert "101 frame" in err
+    assert "--start 100 or less" in err
     assert not (tmp_path / "b" / "summary.json").exists()
 
 
@@ -273,8 +284,10 @@ def test_injected_disk_full_then_resume(clip, fast_ckpt, reference, tmp_path, mo
     monkeypatch.setattr("segtool.core.sinks._files.atomic_write", failing)
     out = tmp_path / "o"
     err = _bad(_argv(clip, fast_ckpt, out), capsys)
-    assert "disk full" in err and "--resume" in err
-    assert "summary.json says" not in err and "could not be written" in err  # no claim about a file that is not there
+    assert "disk full" in err
+    assert "--resume" in err
+    assert "summary.json says" not in err  # no claim about a file that is not there
+    assert "could not be written" in err
     monkeypatch.undo()
     assert main([*_argv(clip, fast_ckpt, out), "--resume"]) == 0
     _check_resumed(out, "png", reference, overlay=False)
@@ -284,7 +297,8 @@ def test_real_disk_full_then_resume(clip, fast_ckpt, reference, tiny_disk, capsy
     out = tiny_disk / "o"
     assert main([*_argv(clip, fast_ckpt, out, "--format", "ffv1", "--overlay")]) == 2
     assert "disk full" in capsys.readouterr().err
-    assert not (out / "overlay.mp4").exists() and not (out / "masks.mkv").exists()  # nothing looks complete
+    assert not (out / "overlay.mp4").exists()  # nothing looks complete
+    assert not (out / "masks.mkv").exists()
     res = subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_disk)], capture_output=True)
     if res.returncode != 0:
         pytest.skip(f"cannot grow the tmpfs: {res.stderr.decode().strip()}")
@@ -304,7 +318,8 @@ def test_a_255_byte_and_a_non_utf8_file_name_export(fast_ckpt, tmp_path):
         Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(src / name)
     out = tmp_path / "out"
     assert main(["predict", str(src), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 0
-    assert (out / "masks" / long_name).is_file() and (out / "overlays" / ("p" * 251 + ".jpg")).is_file()
+    assert (out / "masks" / long_name).is_file()
+    assert (out / "overlays" / ("p" * 251 + ".jpg")).is_file()
     assert (out / "masks" / odd_name).is_file()
 
 
@@ -323,5 +338,7 @@ def test_unknown_length_source_ending_before_start_is_not_complete(tmp_path):
         device = __import__("torch").device("cpu")
 
     res = run_export(Empty(), Engine0(), tmp_path / "o", ExportOptions(start=500))
-    assert res.exit_code == 2 and res.summary["complete"] is False
-    assert "--start 500" in res.summary["stopped"] and "smaller --start" in res.summary["stopped"]
+    assert res.exit_code == 2
+    assert res.summary["complete"] is False
+    assert "--start 500" in res.summary["stopped"]
+    assert "smaller --start" in res.summary["stopped"]

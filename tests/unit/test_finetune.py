@@ -77,8 +77,11 @@ def test_finetune_keeps_colours_preprocessing_fragments_and_names_the_real_netwo
     # the start's network as `segtool info` reports it, not the --width-mult / --aspp-channels defaults
     assert (cfg["width_mult"], cfg["aspp_channels"], cfg["backbone"]) == (TINY_WIDTH, TINY_ASPP, "mobilenet_v3_large")
     # options not typed are the measured fine-tuning defaults; --epochs was typed
-    assert cfg["lr"] == finetune.FINETUNE_DEFAULTS["lr"] and cfg["optimizer"] == finetune.FINETUNE_DEFAULTS["optimizer"]
-    assert cfg["epochs"] == 1 and cfg["eval_size"] == 48 and "epochs" not in cfg["auto"]
+    assert cfg["lr"] == finetune.FINETUNE_DEFAULTS["lr"]
+    assert cfg["optimizer"] == finetune.FINETUNE_DEFAULTS["optimizer"]
+    assert cfg["epochs"] == 1
+    assert cfg["eval_size"] == 48
+    assert "epochs" not in cfg["auto"]
 
 
 def test_default_frozen_backbone_keeps_weights_and_batchnorm_statistics(finetuned, fragment_start):
@@ -98,16 +101,19 @@ def test_explicit_colours_and_eval_size_win_over_the_start(fragment_start, scrib
     (data / "classes.json").write_text(json.dumps([{"name": n, "color": c} for n, c in zip(["background", "rock", "rock_edge"], mine)]))
     assert cli_train(data, tmp_path / "run", "--init", str(fragment_start), "--epochs", "1", "--eval-size", "64") == 0
     ck = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert [c["color"] for c in ck.classes] == mine and ck.preprocess["resize_short"] == 64
+    assert [c["color"] for c in ck.classes] == mine
+    assert ck.preprocess["resize_short"] == 64
 
 
 def test_fragments_entry_follows_the_classes_that_remain():
     frag = {"interior": "rock", "edge": "rock_edge"}
     assert finetune.kept_fragments(frag, ["background", "rock", "rock_edge"], {}) == (frag, None)
     kept, note = finetune.kept_fragments(frag, ["background", "rock"], {})
-    assert kept == {"interior": "rock", "edge": None} and "split by distance" in note
+    assert kept == {"interior": "rock", "edge": None}
+    assert "split by distance" in note
     kept, note = finetune.kept_fragments(frag, ["background", "stone"], {})
-    assert kept is None and "'rock'" in note
+    assert kept is None
+    assert "'rock'" in note
     assert finetune.kept_fragments(frag, ["background", "stone", "rim"], {"rock": "stone", "rock_edge": "rim"})[0] == \
         {"interior": "stone", "edge": "rim"}  # fmt: skip
 
@@ -122,12 +128,14 @@ def test_start_is_scored_on_the_same_frames_and_agrees_with_segtool_eval(tmp_pat
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     s = report["start"]
     assert set(s) == {"checkpoint", "miou", "pixel_accuracy", "per_class_iou", "images"}
-    assert s["checkpoint"] == str(start) and s["images"] == report["images"] == 2
+    assert s["checkpoint"] == str(start)
+    assert s["images"] == report["images"] == 2
     assert main(["eval", str(start), str(data), "--split", "val", "--device", "cpu", "-o", str(tmp_path / "ev.json")]) == 0
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert s["miou"] == pytest.approx(ev["miou"], abs=1e-6)
     assert s["per_class_iou"] == pytest.approx(ev["per_class_iou"], abs=1e-6)
-    assert f"start model {start}: mIoU {s['miou']:.4f}" in out and f"mIoU {report['miou']:.4f}" in out
+    assert f"start model {start}: mIoU {s['miou']:.4f}" in out
+    assert f"mIoU {report['miou']:.4f}" in out
     worse = [w for w in report["warnings"] if w["problem"] == "worse_than_start"]
     assert bool(worse) == (report["miou"] < s["miou"])
 
@@ -135,7 +143,9 @@ def test_start_is_scored_on_the_same_frames_and_agrees_with_segtool_eval(tmp_pat
 def test_worse_than_start_warning():
     start = {"checkpoint": "a.pt", "miou": 0.657, "images": 3}
     w = finetune.worse_than_start({"miou": 0.322}, start)
-    assert w["problem"] == "worse_than_start" and "0.322 against 0.657" in w["message"] and "3 validation" in w["message"]
+    assert w["problem"] == "worse_than_start"
+    assert "0.322 against 0.657" in w["message"]
+    assert "3 validation" in w["message"]
     assert finetune.worse_than_start({"miou": 0.657}, start) is None
     assert finetune.worse_than_start({"miou": None}, start) is None
 
@@ -151,11 +161,15 @@ def test_start_scoring_maps_classes_by_name():
     names = ["background", "rock", "sand"]
     order = [0, 2, -1] + [1]  # data order, then the start's extra class
     out = finetune._AsDataClasses(Fixed(), order)(torch.zeros(1, 3, 2, 2))["out"]
-    assert out.shape[1] == 4 and torch.isneginf(out[:, 2]).all() and out.argmax(1).eq(3).all()
+    assert out.shape[1] == 4
+    assert torch.isneginf(out[:, 2]).all()
+    assert out.argmax(1).eq(3).all()
     cm = ConfusionMatrix(4)
     cm.update(out.argmax(1), torch.tensor([[[0, 1], [1, 255]]]))
     rep = report_dict(cm, [*names, "moss"], 1, labelled_only=True)
-    assert rep["miou"] == 0.0 and rep["per_class_iou"]["sand"] is None and rep["per_class_iou"]["moss"] is None
+    assert rep["miou"] == 0.0
+    assert rep["per_class_iou"]["sand"] is None
+    assert rep["per_class_iou"]["moss"] is None
 
 
 def test_labelled_only_leaves_out_a_class_nobody_labelled():
@@ -163,7 +177,8 @@ def test_labelled_only_leaves_out_a_class_nobody_labelled():
     cm.update(np.array([0, 1, 2, 1]), np.array([0, 1, 1, 1]))  # class 2 predicted once, never labelled
     assert report_dict(cm, ["b", "r", "e"], 1)["per_class_iou"]["e"] == 0.0  # the standard definition (segtool eval)
     rep = report_dict(cm, ["b", "r", "e"], 1, labelled_only=True)
-    assert rep["per_class_iou"]["e"] is None and rep["miou"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert rep["per_class_iou"]["e"] is None
+    assert rep["miou"] == pytest.approx((1.0 + 2 / 3) / 2)
 
 
 def test_auto_options_resolve_to_finetune_or_scratch_defaults(fragment_start):
@@ -198,7 +213,8 @@ def test_exploding_run_stops_and_report_records_it(fragment_start, scribbles, tm
     err = capsys.readouterr().err
     assert "learning rate 10 times lower" in err or "Lower --lr" in err
     report = json.loads((run / "report.json").read_text())
-    assert any(w["problem"] == "diverged" for w in report["warnings"]) and "start" in report
+    assert any(w["problem"] == "diverged" for w in report["warnings"])
+    assert "start" in report
     assert (run / "last.pt").exists()
 
 
@@ -210,9 +226,11 @@ def test_divergence_stop_raises_for_the_app(fragment_start, scribbles, tmp_path)
 
 def test_schedule_check_flags_label_sets_too_small():
     rep = check_schedule(ValidationReport(), train=1, val=1, batch_size=8, repeat=1, epochs=10, fine_tune=True)
-    assert "--repeat 8" in rep.errors[0] and "only 1 validation image" in rep.warnings[0]
+    assert "--repeat 8" in rep.errors[0]
+    assert "only 1 validation image" in rep.warnings[0]
     rep = check_schedule(ValidationReport(), train=4, val=0, batch_size=2, repeat=1, epochs=30)
-    assert not rep.errors and any("no validation images" in w for w in rep.warnings)
+    assert not rep.errors
+    assert any("no validation images" in w for w in rep.warnings)
     assert any("from scratch" in w for w in rep.warnings)
     rep = check_schedule(ValidationReport(), train=2, val=5, batch_size=2, repeat=8, epochs=30, fine_tune=True)
     assert any("240 times" in w for w in rep.warnings)
@@ -223,7 +241,8 @@ def test_check_refuses_a_label_set_too_small_for_the_batch(scribbles, capsys):
     """`train --check` said "OK: ready to train" for a set that training then refused (2 images, batch 8)."""
     assert main(["train", "--check", str(scribbles), "-q"]) == 2
     out = capsys.readouterr().out
-    assert "--batch-size 8" in out and "NOT OK" in out
+    assert "--batch-size 8" in out
+    assert "NOT OK" in out
 
 
 def test_one_photo_label_set_fine_tunes_with_no_schedule_options(fragment_start, tmp_path, capsys):
@@ -237,7 +256,8 @@ def test_one_photo_label_set_fine_tunes_with_no_schedule_options(fragment_start,
     assert main(["train", str(data), "-o", str(run), "--init", str(fragment_start), "--epochs", "1", "--device", "cpu",
                  "--workers", "0", "--crop-size", str(TINY_DATA_SIZE), "-q"]) == 0  # fmt: skip
     cfg = json.loads((run / "config.json").read_text())
-    assert (cfg["batch_size"], cfg["repeat"]) == (4, 8) and {"batch_size", "repeat"} <= set(cfg["auto"])
+    assert (cfg["batch_size"], cfg["repeat"]) == (4, 8)
+    assert {"batch_size", "repeat"} <= set(cfg["auto"])
     assert main(["train", "--check", str(data), "-q"]) == 2  # from scratch: one step of 8 cannot be filled
 
 
@@ -258,5 +278,6 @@ def test_run_messages_name_no_command_line_option(fragment_start, tmp_path):
     train(TrainConfig(data=str(data), output=str(tmp_path / "r"), init=str(fragment_start), epochs=1, crop_size=TINY_DATA_SIZE,
                       device="cpu", workers=0, auto=["batch_size", "repeat", "lr", "optimizer", "freeze_backbone"]),
           events=notes)  # fmt: skip
-    assert any("each shown 8 times" in n for n in notes.lines) and any("start model" in n for n in notes.lines)
+    assert any("each shown 8 times" in n for n in notes.lines)
+    assert any("start model" in n for n in notes.lines)
     assert not [n for n in notes.lines if "--" in n.replace(str(tmp_path), "")]

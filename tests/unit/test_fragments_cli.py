@@ -62,16 +62,20 @@ def test_from_masks_reproduces_labelled_sizes(gravel, tmp_path, capsys):
         d = {int(r["area_px"]): float(r["diameter_mm"]) for r in rows if int(r["frame"]) == i}
         assert all(abs(dm - 2 * np.sqrt(a / np.pi) * 0.39) < 1e-3 for a, dm in d.items())
         written = np.asarray(Image.open(out / "instances" / f.name))
-        assert written.dtype == np.uint16 and len(np.unique(written)) - 1 == len(want)
+        assert written.dtype == np.uint16
+        assert len(np.unique(written)) - 1 == len(want)
     s = json.loads((out / "summary.json").read_text())
-    assert s["complete"] and s["unit"] == "mm" and s["scale_mm_per_px"] == 0.39
+    assert s["complete"]
+    assert s["unit"] == "mm"
+    assert s["scale_mm_per_px"] == 0.39
     assert s["overall"]["fragments"] == len(rows)
     # the default border rule leaves out exactly the fragments touching the border
     out2 = tmp_path / "out2"
     assert main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out2), "--min-size", "0", "-q"]) == 0
     s2 = json.loads((out2 / "summary.json").read_text())
     assert s2["overall"]["fragments"] == sum(r["touches_border"] == "0" for r in rows)
-    assert (out2 / "curves.png").stat().st_size > 10_000 and (out2 / "distribution.csv").is_file()
+    assert (out2 / "curves.png").stat().st_size > 10_000
+    assert (out2 / "distribution.csv").is_file()
 
 
 def test_model_run_writes_every_output(gravel, frag_ckpt, tmp_path, capsys):
@@ -79,7 +83,8 @@ def test_model_run_writes_every_output(gravel, frag_ckpt, tmp_path, capsys):
     code = main(["fragments", str(gravel / "images"), "-c", str(frag_ckpt), "-o", str(out), "--instances", "--overlay", "-q"])
     assert code == 0, capsys.readouterr().err
     rows = _rows(out)
-    assert rows and all(r["confidence"] for r in rows)
+    assert rows
+    assert all(r["confidence"] for r in rows)
     for i, img in enumerate(sorted((gravel / "images").glob("*.jpg"))):
         lab = np.asarray(Image.open(out / "instances" / f"{img.stem}.png")).astype(np.int64)
         counts = np.bincount(lab.ravel())
@@ -87,7 +92,9 @@ def test_model_run_writes_every_output(gravel, frag_ckpt, tmp_path, capsys):
         assert mine == {k: int(counts[k]) for k in range(1, len(counts)) if counts[k]}
         assert (out / "overlays" / f"{img.stem}.jpg").is_file()
     s = json.loads((out / "summary.json").read_text())
-    assert s["complete"] and s["unit"] == "px" and s["settings"]["method"] == "distance-transform watershed"
+    assert s["complete"]
+    assert s["unit"] == "px"
+    assert s["settings"]["method"] == "distance-transform watershed"
 
 
 def test_interrupt_then_resume_gives_the_same_result(gravel, tmp_path):
@@ -98,10 +105,12 @@ def test_interrupt_then_resume_gives_the_same_result(gravel, tmp_path):
         Image.fromarray(np.roll(np.asarray(Image.open(src)), 7 * k, axis=1)).save(masks / f"m{k}.png")
     opts = FragmentsOptions(from_masks="instances", settings=FragmentSettings(min_size_px=10))
     full = run_fragments([str(masks)], tmp_path / "full", opts)
-    assert full.exit_code == 0 and full.frames_done == 5
+    assert full.exit_code == 0
+    assert full.frames_done == 5
     cancel = threading.Event()
     part = run_fragments([str(masks)], tmp_path / "part", opts, progress=lambda n: n >= 2 and cancel.set(), cancel=cancel)
-    assert part.exit_code == 130 and part.frames_done == 2
+    assert part.exit_code == 130
+    assert part.frames_done == 2
     assert json.loads((tmp_path / "part" / "summary.json").read_text())["complete"] is False
     with open(tmp_path / "part" / RECORDS, "a") as f:
         f.write('{"key": "torn')  # a crash in the middle of a line
@@ -111,11 +120,13 @@ def test_interrupt_then_resume_gives_the_same_result(gravel, tmp_path):
     with pytest.raises(Exception, match="other settings"):
         run_fragments([str(masks)], tmp_path / "part", other)
     done = run_fragments([str(masks)], tmp_path / "part", dataclasses.replace(opts, resume=True))
-    assert done.exit_code == 0 and done.frames_done == 5
+    assert done.exit_code == 0
+    assert done.frames_done == 5
     assert (tmp_path / "part" / "fragments.csv").read_text() == (tmp_path / "full" / "fragments.csv").read_text()
     a = json.loads((tmp_path / "part" / "summary.json").read_text())
     b = json.loads((tmp_path / "full" / "summary.json").read_text())
-    assert a["overall"] == b["overall"] and a["complete"]
+    assert a["overall"] == b["overall"]
+    assert a["complete"]
 
 
 def test_video_windows_and_over_time(frag_ckpt, tmp_path, capsys):
@@ -158,16 +169,19 @@ def test_shipped_model_by_name(tmp_path, capsys):
     from segtool.demo import shipped_model
 
     path = shipped_model("rock_fragments.pt")
-    assert path is not None and path.stat().st_size < 8_000_000
+    assert path is not None
+    assert path.stat().st_size < 8_000_000
     ck = load_checkpoint(path)
-    assert ck.fragments == {"interior": "rock", "edge": "rock_edge"} and ck.class_names == ["background", "rock", "rock_edge"]
+    assert ck.fragments == {"interior": "rock", "edge": "rock_edge"}
+    assert ck.class_names == ["background", "rock", "rock_edge"]
     img = tmp_path / "pile.png"
     from segtool.demo_footage import make_image
 
     Image.fromarray(make_image(seed=2, size=(160, 96))[0]).save(img)
     assert main(["fragments", str(img), "-c", "rock_fragments", "-o", str(tmp_path / "o"), "-q"]) == 0
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert s["complete"] and s["settings"]["method"] == "edge-seeded watershed"
+    assert s["complete"]
+    assert s["settings"]["method"] == "edge-seeded watershed"
 
 
 def test_runtime_choice_gives_the_same_fragments(gravel, tmp_path, capsys):

@@ -29,12 +29,21 @@ def _squares() -> np.ndarray:
 def test_edge_band_inside_every_outline_not_along_the_image_border():
     inst = _squares()
     e = edge_band(inst, 1)
-    assert e[2, 5] and e[5, 2] and e[5, 11] and e[5, 12]  # outline pixels, both sides of the shared side
+    assert e[2, 5]  # outline pixels, both sides of the shared side
+    assert e[5, 2]
+    assert e[5, 11]
+    assert e[5, 12]
     assert not e[6, 6]  # interior
-    assert not e[19, 27] and not e[16, 29]  # along the image border: no outline there
-    assert e[14, 27] and e[16, 24]
+    assert not e[19, 27]  # along the image border: no outline there
+    assert not e[16, 29]
+    assert e[14, 27]
+    assert e[16, 24]
     ids = instances_to_classes(inst, 2)
-    assert ids[6, 6] == 1 and ids[3, 6] == 2 and ids[5, 10] == 2 and ids[5, 13] == 2 and ids[0, 0] == 0
+    assert ids[6, 6] == 1
+    assert ids[3, 6] == 2
+    assert ids[5, 10] == 2
+    assert ids[5, 13] == 2
+    assert ids[0, 0] == 0
     # fragment 1 is 10 px wide: a 2 px band leaves a 6x6 interior
     assert int((ids[2:12, 2:12] == 1).sum()) == 36
     known = np.zeros(inst.shape, bool)
@@ -48,7 +57,8 @@ def test_instance_folder_is_detected_and_decoded(tmp_path):
         Image.fromarray(np.full((20, 30, 3), 90 + i, np.uint8)).save(tmp_path / "images" / f"a{i}.jpg")
         Image.fromarray(_squares()).save(tmp_path / "instances" / f"a{i}.png")
     data = open_dataset(tmp_path, instances=InstanceOptions(edge_width=2))
-    assert data.form == "instances" and data.class_names == ["background", "rock", "rock_edge"]
+    assert data.form == "instances"
+    assert data.class_names == ["background", "rock", "rock_edge"]
     ids = data.load_mask(data.samples[0])
     assert ids.tolist() == instances_to_classes(_squares(), 2).tolist()
     assert fragments_entry("", data.form, data.class_names) == {"interior": "rock", "edge": "rock_edge"}
@@ -83,7 +93,8 @@ def test_coco_polygons_and_rle_background_category_and_unknown(tmp_path, rle):
     data = open_dataset(path, instances=InstanceOptions(edge_width=1, background_categories=("belt",)))
     assert data.form == "coco"
     ids = data.load_mask(data.samples[0])
-    assert ids[5, 6] == 1 and ids[2, 6] == 2  # rock interior, its outline
+    assert ids[5, 6] == 1  # rock interior, its outline
+    assert ids[2, 6] == 2
     assert ids[15, 15] == 0  # belt polygon: labelled background
     assert ids[1, 20] == 255  # nobody labelled it
     assert int((ids == 1).sum() + (ids == 2).sum()) == 70

@@ -47,7 +47,8 @@ def test_bad_numbers_are_refused_before_anything_is_written(masks, tmp_path, cap
     out = tmp_path / "out"
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out), flag, value) == 2
     err = capsys.readouterr().err
-    assert flag in err and "Traceback" not in err
+    assert flag in err
+    assert "Traceback" not in err
     assert not out.exists()
 
 
@@ -74,7 +75,8 @@ def test_a_bad_scale_sidecar_is_exit_2_naming_file_field_and_fix(masks, tmp_path
     out = tmp_path / "out"
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out)) == 2
     err = capsys.readouterr().err
-    assert str(side) in err and ("fix the value or delete the file" in err or "fix or delete" in err), err
+    assert str(side) in err, err
+    assert ("fix the value or delete the file" in err or "fix or delete" in err), err
     assert not out.exists()  # refused before OUT is touched
     if edit is not None:
         key = next(iter(edit))
@@ -119,23 +121,28 @@ def test_random_sidecar_edits_never_give_a_traceback_or_a_wrong_scale(tmp_path):
             continue
         accepted += 1
         sc, path = found
-        assert isinstance(sc, Scale) and path == side
-        assert json.loads(mutated)["mm_per_px"] == sc.mm_per_px and 0 < sc.mm_per_px <= 1e6
+        assert isinstance(sc, Scale)
+        assert path == side
+        assert json.loads(mutated)["mm_per_px"] == sc.mm_per_px
+        assert 0 < sc.mm_per_px <= 1e6
         assert all(len(p) == 2 and all(np.isfinite(p)) for p in sc.points)
         assert all(v is None or (np.isfinite(v) and v > 0) for v in (sc.length_mm, sc.height_mm, sc.length_px))
         Scale.from_dict(sc.to_dict())  # what was read writes back as a valid file
-    assert accepted > 0 and refused > 0
+    assert accepted > 0
+    assert refused > 0
 
 
 def test_output_a_file_or_under_a_file_is_exit_2(masks, tmp_path, capsys):
     f = tmp_path / "results.txt"
     f.write_text("keep me")
     assert _run(str(masks), "--from-masks", "instances", "-o", str(f)) == 2
-    assert "is a file" in capsys.readouterr().err and f.read_text() == "keep me"
+    assert "is a file" in capsys.readouterr().err
+    assert f.read_text() == "keep me"
     # a read-only place without root: a folder cannot be made under a regular file
     assert _run(str(masks), "--from-masks", "instances", "-o", str(f / "out")) == 2
     err = capsys.readouterr().err
-    assert str(f / "out") in err and "Traceback" not in err
+    assert str(f / "out") in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
@@ -156,9 +163,12 @@ def test_an_undecodable_png_among_masks_is_exit_2_naming_it(masks, tmp_path, cap
     out = tmp_path / "out"
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out)) == 2
     err = capsys.readouterr().err
-    assert str(bad) in err and "replace or remove it" in err and "Traceback" not in err
+    assert str(bad) in err
+    assert "replace or remove it" in err
+    assert "Traceback" not in err
     summary = json.loads((out / "summary.json").read_text())  # what was measured before it is kept
-    assert summary["complete"] is False and summary["frames"] == 1
+    assert summary["complete"] is False
+    assert summary["frames"] == 1
     Image.fromarray(_blobs(1)).save(bad)  # fixed: --resume completes the run
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out), "--resume") == 0
     assert json.loads((out / "summary.json").read_text())["frames"] == 3
@@ -170,7 +180,9 @@ def test_from_masks_given_a_video_is_refused_up_front(tmp_path, capsys):
     out = tmp_path / "out"
     assert _run(str(video), "--from-masks", "binary", "-o", str(out)) == 2
     err = capsys.readouterr().err
-    assert "is a video" in err and "-c CHECKPOINT" in err and not out.exists()
+    assert "is a video" in err
+    assert "-c CHECKPOINT" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("edit", ["rows a text", "frame a text", "a list", "garbage line", "duplicate", "coverage 7"])
@@ -193,7 +205,9 @@ def test_resume_after_frames_jsonl_was_edited_is_exit_2_and_keeps_it(masks, tmp_
     path.write_text(edited)
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out), "--resume") == 2
     err = capsys.readouterr().err
-    assert f"{path} line" in err and "--overwrite" in err and "Traceback" not in err, err
+    assert f"{path} line" in err, err
+    assert "--overwrite" in err, err
+    assert "Traceback" not in err, err
     assert path.read_text() == edited  # nothing dropped from the user's file
 
 
@@ -214,7 +228,9 @@ def test_suggest_output_an_existing_file_is_exit_2(small_checkpoint, tmp_path, c
     f.write_text("keep me")
     assert main(["suggest", str(img), "-c", str(small_checkpoint[0]), "-o", str(f), "-q"]) == 2
     err = capsys.readouterr().err
-    assert f"-o {str(f)!r} is a file" in err and "Traceback" not in err and f.read_text() == "keep me"
+    assert f"-o {str(f)!r} is a file" in err
+    assert "Traceback" not in err
+    assert f.read_text() == "keep me"
 
 
 def test_demo_make_data_under_a_file_names_the_file_and_the_fix(tmp_path, capsys):
@@ -222,7 +238,9 @@ def test_demo_make_data_under_a_file_names_the_file_and_the_fix(tmp_path, capsys
     f.write_text("keep me")
     assert main(["demo", "--make-data", str(f / "data"), "--train", "1", "--val", "0", "-q"]) == 2
     err = capsys.readouterr().err
-    assert f"{str(f)!r} is a file, not a folder" in err and "move or rename that file" in err and f.read_text() == "keep me"
+    assert f"{str(f)!r} is a file, not a folder" in err
+    assert "move or rename that file" in err
+    assert f.read_text() == "keep me"
 
 
 def test_resume_with_settings_edited_to_a_list_is_exit_2(masks, tmp_path, capsys):
@@ -231,7 +249,8 @@ def test_resume_with_settings_edited_to_a_list_is_exit_2(masks, tmp_path, capsys
     (out / "fragments_settings.json").write_text("[]")
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out), "--resume") == 2
     err = capsys.readouterr().err
-    assert "fragments_settings.json is not a settings object" in err and "--overwrite" in err
+    assert "fragments_settings.json is not a settings object" in err
+    assert "--overwrite" in err
 
 
 

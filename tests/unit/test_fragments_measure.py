@@ -102,12 +102,16 @@ def test_rosin_rammler_and_swebrec_recover_known_parameters():
     u = rng.random(5000)
     x = 50.0 * (-np.log(1 - u)) ** (1 / 1.8)  # inverse CDF of Rosin–Rammler xc=50, n=1.8
     rr = fit_rosin_rammler(x, np.ones_like(x))
-    assert rr["xc"] == pytest.approx(50, rel=0.03) and rr["n"] == pytest.approx(1.8, rel=0.04) and rr["r2"] > 0.99
+    assert rr["xc"] == pytest.approx(50, rel=0.03)
+    assert rr["n"] == pytest.approx(1.8, rel=0.04)
+    assert rr["r2"] > 0.99
     x50, xmax, b = 40.0, 200.0, 2.5
     xs = xmax * np.exp(-np.log(xmax / x50) * ((1 - u) / u) ** (1 / b))  # inverse CDF of Swebrec
     sw = fit_swebrec(xs, np.ones_like(xs))
-    assert sw["x50"] == pytest.approx(40, rel=0.03) and sw["b"] == pytest.approx(2.5, rel=0.06)
-    assert sw["xmax"] == pytest.approx(200, rel=0.05) and sw["r2"] > 0.99
+    assert sw["x50"] == pytest.approx(40, rel=0.03)
+    assert sw["b"] == pytest.approx(2.5, rel=0.06)
+    assert sw["xmax"] == pytest.approx(200, rel=0.05)
+    assert sw["r2"] > 0.99
     assert fit_rosin_rammler([1.0, 2.0], [1, 1])["xc"] is None  # too few sizes: no fit, not a made-up one
 
 
@@ -138,11 +142,14 @@ def test_analyse_prediction_with_and_without_edge_class():
     ids[12:28, 12:28] = 1
     ids[12:28, 32:48] = 1
     spec = FragmentSpec.from_checkpoint({"interior": "rock", "edge": "rock_edge"}, ["background", "rock", "rock_edge"])
-    assert spec.edge_id == 2 and spec.method == "edge-seeded watershed"
+    assert spec.edge_id == 2
+    assert spec.method == "edge-seeded watershed"
     r = analyse_prediction(ids, None, spec, FragmentSettings(min_size_px=0))
-    assert len(r.table) == 2 and r.coverage == pytest.approx(800 / 2400)
+    assert len(r.table) == 2
+    assert r.coverage == pytest.approx(800 / 2400)
     plain = FragmentSpec.from_checkpoint(None, ["background", "rocks"])
-    assert plain.interior == "rocks" and plain.edge_id is None
+    assert plain.interior == "rocks"
+    assert plain.edge_id is None
     with pytest.raises(UserInputError, match="--interior"):
         FragmentSpec.from_checkpoint(None, ["sky", "road"])
 
@@ -155,7 +162,9 @@ def test_scale_sidecar_roundtrip(tmp_path):
     path = save_scale(img, s)
     assert path == sidecar_path(img) == tmp_path / "pile.jpg.scale.json"
     loaded, where = load_scale(img)
-    assert loaded.mm_per_px == pytest.approx(2.0) and loaded.kind == "line" and where == path
+    assert loaded.mm_per_px == pytest.approx(2.0)
+    assert loaded.kind == "line"
+    assert where == path
     box = scale_mod.from_box((10, 10), (110, 60), 500.0, 250.0)
     assert box.mm_per_px == pytest.approx(5.0)
     assert scale_mod.from_circle((50, 50), (50, 60), 40.0).mm_per_px == pytest.approx(2.0)
@@ -179,12 +188,14 @@ def test_large_frames_are_split_on_a_subsampled_map_with_full_frame_sizes():
     spec = FragmentSpec(1, 2, "rock", "rock_edge")
     full = analyse_prediction(ids, None, spec, FragmentSettings(work_pixels=0))
     fast = analyse_prediction(ids, None, spec, FragmentSettings())
-    assert fast.notes and not full.notes  # the default works on a smaller map
+    assert fast.notes  # the default works on a smaller map
+    assert not full.notes
     assert full.table.area_px.tolist() == [40000, 90000, 22500]
     assert fast.table.area_px.tolist() == pytest.approx([40000, 90000, 22500], rel=0.02)
     assert fast.table.cx.tolist() == pytest.approx(full.table.cx.tolist(), abs=2)
     assert fast.table.feret_min_px.tolist() == pytest.approx([200, 300, 150], rel=0.02)
-    assert fast.labels.shape == ids.shape and set(np.unique(fast.labels)) == {0, 1, 2, 3}
+    assert fast.labels.shape == ids.shape
+    assert set(np.unique(fast.labels)) == {0, 1, 2, 3}
 
 
 def test_fines_share_is_not_measured_when_no_piece_is_a_fine():
@@ -195,10 +206,12 @@ def test_fines_share_is_not_measured_when_no_piece_is_a_fine():
     labels = np.zeros((60, 60), np.int32)
     labels[5:25, 5:25], labels[30:50, 30:50] = 1, 2  # two 400-px squares, no fines
     res = analyse_labels(labels, FragmentSettings(min_size_px=20))
-    assert res.distribution.fines == 0 and res.distribution.fines_share is None
+    assert res.distribution.fines == 0
+    assert res.distribution.fines_share is None
     assert res.distribution.summary()["fines_share"] is None
     json.dumps(res.distribution.summary(), allow_nan=False)
     labels[52:55, 2:5] = 3  # one 9-px piece: a fine, measured
     d = analyse_labels(labels, FragmentSettings(min_size_px=20)).distribution
-    assert d.fines == 1 and d.fines_share == pytest.approx(9 / 809)
+    assert d.fines == 1
+    assert d.fines_share == pytest.approx(9 / 809)
     assert distribution(np.array([10.0]), np.array([100.0]), fines_area=0.0, fines=0).fines_share is None

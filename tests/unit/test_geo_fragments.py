@@ -49,16 +49,22 @@ def _csv(path):
 
 def check_rfc7946(gj: dict) -> None:
     """What QGIS and RFC 7946 need: a FeatureCollection of Features, WGS84 [lon, lat(, alt)], no 'crs'."""
-    assert gj["type"] == "FeatureCollection" and "crs" not in gj
+    assert gj["type"] == "FeatureCollection"
+    assert "crs" not in gj
     for f in gj["features"]:
-        assert f["type"] == "Feature" and set(f) >= {"geometry", "properties"}
+        assert f["type"] == "Feature"
+        assert set(f) >= {"geometry", "properties"}
         g = f["geometry"]
         pts = [g["coordinates"]] if g["type"] == "Point" else g["coordinates"]
-        assert g["type"] in ("Point", "LineString") and (g["type"] == "Point" or len(pts) >= 2)
+        assert g["type"] in ("Point", "LineString")
+        assert (g["type"] == "Point" or len(pts) >= 2)
         for p in pts:
-            assert 2 <= len(p) <= 3 and -180 <= p[0] <= 180 and -90 <= p[1] <= 90
+            assert 2 <= len(p) <= 3
+            assert -180 <= p[0] <= 180
+            assert -90 <= p[1] <= 90
     lons = [p[0] for f in gj["features"] for p in ([f["geometry"]["coordinates"]] if f["geometry"]["type"] == "Point" else f["geometry"]["coordinates"])]
-    assert gj["bbox"][0] == min(lons) and gj["bbox"][2] == max(lons)
+    assert gj["bbox"][0] == min(lons)
+    assert gj["bbox"][2] == max(lons)
 
 
 def test_photos_get_exif_positions_geojson_and_a_missing_gps_summary(frag_ckpt, tmp_path, capsys):
@@ -69,7 +75,8 @@ def test_photos_get_exif_positions_geojson_and_a_missing_gps_summary(frag_ckpt, 
     assert "bench3: no position in 1 of 3 photos (from exif)" in said
     recs = [json.loads(x) for x in (out / "frames.jsonl").read_text().splitlines()]
     assert [(r["name"], r["position_from"]) for r in recs] == [("a", "exif"), ("b", "exif"), ("c", None)]
-    assert recs[0]["lat"] == pytest.approx(-33.45678, abs=1e-6) and recs[0]["alt"] == 512.0
+    assert recs[0]["lat"] == pytest.approx(-33.45678, abs=1e-6)
+    assert recs[0]["alt"] == 512.0
     assert recs[2]["time"] == "2026-06-02T08:00:00"  # no GPS, but the camera's time is kept
     gj = json.loads((out / "fragments.geojson").read_text())
     check_rfc7946(gj)
@@ -78,16 +85,19 @@ def test_photos_get_exif_positions_geojson_and_a_missing_gps_summary(frag_ckpt, 
     assert pts[0]["geometry"]["coordinates"][:2] == pytest.approx([-70.64827, -33.45678], abs=1e-6)  # lon first
     assert {"D10", "D50", "D80", "D90", "fragments", "coverage", "source", "time_start"} <= set(pts[0]["properties"])
     places = _csv(out / "places.csv")
-    assert [p["place"] for p in places] == ["a", "b", "c"] and places[2]["lat"] == ""
+    assert [p["place"] for p in places] == ["a", "b", "c"]
+    assert places[2]["lat"] == ""
     assert places[0]["D50"] == ("" if pts[0]["properties"]["D50"] is None else str(pts[0]["properties"]["D50"]))
     s = json.loads((out / "summary.json").read_text())
-    assert s["geo"]["sources"][0]["with_position"] == 2 and s["complete"]
+    assert s["geo"]["sources"][0]["with_position"] == 2
+    assert s["complete"]
     # --position fills in the photo without one and leaves EXIF positions alone; a typo'd source is refused
     out2 = tmp_path / "o2"
     assert main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(out2), "--position", "bench3=-33.5,-70.6", "-q", *FAST]) == 0
     gj2 = json.loads((out2 / "fragments.geojson").read_text())
     got = {f["properties"]["place"]: (f["geometry"]["coordinates"][:2], f["properties"]["position_from"]) for f in gj2["features"]}
-    assert got["c"] == ([-70.6, -33.5], "--position") and got["a"][1] == "exif"
+    assert got["c"] == ([-70.6, -33.5], "--position")
+    assert got["a"][1] == "exif"
     assert main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(tmp_path / "o3"), "--position", "bench=1,2"]) == 2
     assert "none of the sources" in capsys.readouterr().err
     for bad in (["--position", "200,1"], ["--segment", "space:3"], ["--rolling", "0"]):
@@ -127,14 +137,18 @@ def test_srt_video_segments_by_distance_and_rolling_over_time(frag_ckpt, tmp_pat
     assert [int(p["frames"]) for p in places] == [5, 5, 5, 5]
     assert [float(p["track_m"]) for p in places] == pytest.approx([4.0] * 4, abs=0.05)  # along the track inside each
     frames = _csv(out / "frames.csv")
-    assert len(frames) == 20 and frames[3]["time"] == "2026-06-01T10:00:00" and frames[3]["position_from"] == "srt"
+    assert len(frames) == 20
+    assert frames[3]["time"] == "2026-06-01T10:00:00"
+    assert frames[3]["position_from"] == "srt"
     # the rolling mean over 0.5 s is the mean of the frames within ±0.25 s (here: 5 frames in the middle)
     cov = np.array([float(f["coverage"]) for f in frames])
     assert float(frames[10]["coverage_rolling"]) == pytest.approx(cov[8:13].mean(), abs=1e-4)
     gj = json.loads((out / "fragments.geojson").read_text())
     check_rfc7946(gj)
     line = [f for f in gj["features"] if f["geometry"]["type"] == "LineString"]
-    assert len(line) == 1 and len(line[0]["geometry"]["coordinates"]) == 20 and line[0]["properties"]["position_from"] == "srt"
+    assert len(line) == 1
+    assert len(line[0]["geometry"]["coordinates"]) == 20
+    assert line[0]["properties"]["position_from"] == "srt"
 
 
 def test_video_without_position_says_so_and_writes_no_geojson(frag_ckpt, tmp_path, capsys):
@@ -144,7 +158,8 @@ def test_video_without_position_says_so_and_writes_no_geojson(frag_ckpt, tmp_pat
     said = capsys.readouterr().out
     assert "belt.mp4: no position in any of the 10 frames" in said
     assert "fell back to time windows" in said  # distance asked for, no track: said, not hidden
-    assert not (out / "fragments.geojson").exists() and len(_csv(out / "places.csv")) == 1
+    assert not (out / "fragments.geojson").exists()
+    assert len(_csv(out / "places.csv")) == 1
 
 
 @pytest.mark.slow
@@ -160,7 +175,8 @@ def test_gopro_sample_geojson_and_report(shared_data, frag_ckpt, tmp_path, capsy
     kinds = [f["geometry"]["type"] for f in gj["features"]]
     assert kinds == ["Point"] * 4 + ["LineString"]  # frames 0..300 every 30 → 0–3 s, 3–6, 6–9, 9–10 s
     line = gj["features"][-1]
-    assert len(line["geometry"]["coordinates"]) == 191 and line["properties"]["time_start"] == "2019-11-18T23:45:14.000Z"
+    assert len(line["geometry"]["coordinates"]) == 191
+    assert line["properties"]["time_start"] == "2019-11-18T23:45:14.000Z"
     assert line["geometry"]["coordinates"][0][:2] == [-117.3273436, 33.12677]
     # bounds: the hand-decoded GPS5 samples span about 11 m north–south and 7 m east–west
     assert gj["bbox"] == pytest.approx([-117.3273436, 33.1266674, -117.3272734, 33.12677], abs=1e-7)
@@ -169,7 +185,8 @@ def test_gopro_sample_geojson_and_report(shared_data, frag_ckpt, tmp_path, capsy
     assert len(re.findall(rb"/Type /Page\b", pdf)) == 7
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True).stdout
-        assert "2019-11-18 23:45:14 – 2019-11-18 23:45:25 (UTC)" in text and "track of 191 fixes" in text
+        assert "2019-11-18 23:45:14 – 2019-11-18 23:45:25 (UTC)" in text
+        assert "track of 191 fixes" in text
 
 
 def _pdf_pages(path) -> int:
@@ -204,7 +221,8 @@ def test_report_pdf_pages_and_text(tmp_path, capsys):
     assert main(["report", str(out), "--site", "Bench 4 north"]) == 0
     said = capsys.readouterr().out
     pdf = out / "report.pdf"
-    assert "5 pages: title, curves, places, map, not measured" in said and "no thumbnails" in said
+    assert "5 pages: title, curves, places, map, not measured" in said
+    assert "no thumbnails" in said
     assert _pdf_pages(pdf) == 5
     text = _pdf_text(pdf)
     if text is not None:
@@ -218,7 +236,8 @@ def test_report_pdf_pages_and_text(tmp_path, capsys):
     assert _pdf_pages(tmp_path / "r.pdf") == 5
     assert main(["report", str(tmp_path / "pit")]) == 2
     err = capsys.readouterr().err
-    assert "not a `segtool fragments` output folder" in err and "segtool report OUT" in err
+    assert "not a `segtool fragments` output folder" in err
+    assert "segtool report OUT" in err
 
 
 def test_place_table_runs_onto_more_pages():

@@ -36,7 +36,8 @@ def test_exif_gps_and_time_from_a_photo_made_here(tmp_path):
 
 def test_photo_without_gps_has_no_position_but_keeps_its_time(tmp_path):
     fix, when = read_exif(make_photo(tmp_path / "plain.jpg"))
-    assert fix is None and when == datetime(2026, 6, 1, 9, 30, 15)
+    assert fix is None
+    assert when == datetime(2026, 6, 1, 9, 30, 15)
     Image.new("RGB", (8, 8)).save(tmp_path / "bare.png")
     assert read_exif(tmp_path / "bare.png") == (None, None)
     # a receiver without a fix writes 0,0: that is no position, not the Gulf of Guinea
@@ -63,13 +64,16 @@ def test_gopro_gpmf_track_matches_an_independent_reading(shared_data):
     if not path.is_file():
         pytest.skip("telemetry/max-heromode.mp4 not found")
     fixes, info = read_gpmf(path)
-    assert len(fixes) == GOPRO_SAMPLES == _raw_gps5_count(path) and info["no_fix"] == 0
+    assert len(fixes) == GOPRO_SAMPLES == _raw_gps5_count(path)
+    assert info["no_fix"] == 0
     f0 = fixes[0]
     assert (f0.lat, f0.lon, f0.alt) == pytest.approx(GOPRO_FIRST, abs=1e-9)
-    assert f0.t_s == 0.0 and f0.utc == datetime(2019, 11, 18, 23, 45, 14, tzinfo=timezone.utc)
+    assert f0.t_s == 0.0
+    assert f0.utc == datetime(2019, 11, 18, 23, 45, 14, tzinfo=timezone.utc)
     # the last payload starts at 10.010 s (GPSU 23:45:25.435) and lasts 0.533 s: its samples spread over it
     last = fixes[-1]
-    assert 10.01 < last.t_s < 10.543 and datetime(2019, 11, 18, 23, 45, 25, 435000, tzinfo=timezone.utc) <= last.utc
+    assert 10.01 < last.t_s < 10.543
+    assert datetime(2019, 11, 18, 23, 45, 25, 435000, tzinfo=timezone.utc) <= last.utc
     assert all(b.t_s > a.t_s for a, b in zip(fixes, fixes[1:], strict=False))
     # the whole clip is ~10.5 s: the track spans it, and it stays within ~50 m of the ©xyz position
     assert 10.3 < last.t_s - f0.t_s < 10.6
@@ -77,7 +81,8 @@ def test_gopro_gpmf_track_matches_an_independent_reading(shared_data):
     assert (qt.lat, qt.lon) == (33.1268, -117.3273)
     assert max(distance_m(qt, f) for f in fixes) < 50
     tr = read_track(path)
-    assert tr.origin == "gpmf" and tr.at(5.0).lat == pytest.approx(33.1267, abs=3e-4)
+    assert tr.origin == "gpmf"
+    assert tr.at(5.0).lat == pytest.approx(33.1267, abs=3e-4)
     assert tr.at(30.0) is None  # never past the track's end
 
 
@@ -118,7 +123,8 @@ def test_dji_srt_sidecar(tmp_path):
     # a sidecar beside a video wins over what the video carries; half-way it is interpolated
     (tmp_path / "DJI_0001.MP4").write_bytes(b"")
     tr = read_track(tmp_path / "DJI_0001.MP4")
-    assert tr.origin == "srt" and tr.at(0.5).lat == pytest.approx(46.51915)
+    assert tr.origin == "srt"
+    assert tr.at(0.5).lat == pytest.approx(46.51915)
 
 
 def read_srt_text(tmp_path, text):
@@ -161,7 +167,8 @@ def test_quicktime_location_atom_gives_one_position_for_the_video(tmp_path):
         for p in [*st.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")), *st.encode()]:
             c.mux(p)
     tr = read_track(path)
-    assert tr.origin == "quicktime" and tr.at(0.0) == tr.at(99.0) == Fix(46.5191, 6.5668)
+    assert tr.origin == "quicktime"
+    assert tr.at(0.0) == tr.at(99.0) == Fix(46.5191, 6.5668)
 
 
 def _klv(key: bytes, typ: bytes, size: int, repeat: int, payload: bytes) -> bytes:

@@ -44,7 +44,8 @@ def test_the_wheel_holds_only_segtool(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.startswith("segtool-")}
     assert tops == {"segtool"}, tops
-    assert "segtool/models/checkpoint.py" in names and "segtool/training/trainer.py" in names
+    assert "segtool/models/checkpoint.py" in names
+    assert "segtool/training/trainer.py" in names
     assert "segtool/base/errors.py" in names
 
 

@@ -16,10 +16,14 @@ OUTS = ["masks", "table.csv", "summary.json"]
 def test_new_folder_gets_a_record_before_any_output(tmp_path):
     out = tmp_path / "new" / "out"
     job = open_job(out, "export", {"checkpoint": "abc", "tta": ("flip",)}, outputs=OUTS, version="9")
-    assert not job.resumed and job.path == journal_path(out, "export") == out / ".segtool-export.json"
+    assert not job.resumed
+    assert job.path == journal_path(out, "export") == out / ".segtool-export.json"
     rec = read_journal(out, "export")
-    assert rec["identity"] == {"checkpoint": "abc", "tta": ["flip"]} and rec["state"] == "running"
-    assert rec["outputs"] == OUTS and rec["segtool"] == "9" and os.listdir(out) == [".segtool-export.json"]
+    assert rec["identity"] == {"checkpoint": "abc", "tta": ["flip"]}
+    assert rec["state"] == "running"
+    assert rec["outputs"] == OUTS
+    assert rec["segtool"] == "9"
+    assert os.listdir(out) == [".segtool-export.json"]
 
 
 def test_same_identity_resumes_other_identity_is_refused_naming_each_input(tmp_path):
@@ -27,7 +31,8 @@ def test_same_identity_resumes_other_identity_is_refused_naming_each_input(tmp_p
     assert open_job(tmp_path, "export", {"checkpoint": "abc", "every": 1, "tta": []}, outputs=OUTS, resume=True).resumed
     with pytest.raises(UserInputError) as e:
         open_job(tmp_path, "export", {"checkpoint": "xyz", "every": 2, "tta": []}, outputs=OUTS, resume=True)
-    assert "checkpoint: 'abc' then, 'xyz' now" in str(e.value) and "every: 1 then, 2 now" in str(e.value)
+    assert "checkpoint: 'abc' then, 'xyz' now" in str(e.value)
+    assert "every: 1 then, 2 now" in str(e.value)
     assert "tta" not in str(e.value)
 
 
@@ -47,7 +52,8 @@ def test_overwrite_removes_only_the_listed_outputs(tmp_path):
     (tmp_path / "summary.json").write_text("{}")
     (tmp_path / "mine.txt").write_text("user file")
     job = open_job(tmp_path, "export", {"a": 2}, outputs=OUTS, overwrite=True)
-    assert not job.resumed and read_journal(tmp_path, "export")["identity"] == {"a": 2}
+    assert not job.resumed
+    assert read_journal(tmp_path, "export")["identity"] == {"a": 2}
     assert sorted(os.listdir(tmp_path)) == [".segtool-export.json", "mine.txt"]
 
 

@@ -10,7 +10,9 @@ from segtool.core.label_edit import UNKNOWN, LabelEditor, superpixels
 
 def test_new_frame_is_unknown_and_clean():
     ed = LabelEditor(shape=(20, 30))
-    assert (ed.mask == UNKNOWN).all() and not ed.dirty and not ed.can_undo()
+    assert (ed.mask == UNKNOWN).all()
+    assert not ed.dirty
+    assert not ed.can_undo()
     with pytest.raises(ValueError):
         ed.mask[0, 0] = 1  # read-only view
 
@@ -23,18 +25,27 @@ def test_brush_stroke_paints_a_capsule_and_undoes_as_one():
     ed.end_stroke()
     m = ed.mask
     assert m[20, 10:51].tolist() == [1] * 41  # the whole path
-    assert m[17, 30] == 1 and m[23, 30] == 1 and m[16, 30] == UNKNOWN and m[24, 30] == UNKNOWN  # radius 3
-    assert m[20, 6] == UNKNOWN and m[20, 7] == 1  # round cap at the start
+    assert m[17, 30] == 1  # radius 3
+    assert m[23, 30] == 1
+    assert m[16, 30] == UNKNOWN
+    assert m[24, 30] == UNKNOWN
+    assert m[20, 6] == UNKNOWN  # round cap at the start
+    assert m[20, 7] == 1
     assert ed.dirty
-    assert ed.undo() and (ed.mask == UNKNOWN).all() and not ed.dirty
-    assert ed.redo() and ed.mask[20, 30] == 1 and ed.dirty
+    assert ed.undo()
+    assert (ed.mask == UNKNOWN).all()
+    assert not ed.dirty
+    assert ed.redo()
+    assert ed.mask[20, 30] == 1
+    assert ed.dirty
 
 
 def test_eraser_paints_unknown_and_saved_state_tracks_undo():
     ed = LabelEditor(np.zeros((10, 10), np.uint8))
     ed.begin_stroke(5, 5, 1, UNKNOWN)
     ed.end_stroke()
-    assert ed.mask[5, 5] == UNKNOWN and ed.mask[0, 0] == 0
+    assert ed.mask[5, 5] == UNKNOWN
+    assert ed.mask[0, 0] == 0
     ed.mark_saved()
     assert not ed.dirty
     ed.undo()
@@ -47,7 +58,8 @@ def test_polygon_fill_and_new_edit_clears_redo():
     ed = LabelEditor(shape=(20, 20))
     assert not ed.fill_polygon([(1, 1), (5, 5)], 1)  # fewer than 3 points
     assert ed.fill_polygon([(2, 2), (12, 2), (12, 12), (2, 12)], 1)
-    assert ed.mask[7, 7] == 1 and ed.mask[15, 15] == UNKNOWN
+    assert ed.mask[7, 7] == 1
+    assert ed.mask[15, 15] == UNKNOWN
     ed.undo()
     ed.fill_polygon([(0, 0), (4, 0), (4, 4)], 0)
     assert not ed.can_redo()
@@ -81,9 +93,14 @@ def test_outline_fragment_gives_instances_and_undo_restores_them():
     b = ed.outline_fragment([(8, 8), (20, 8), (20, 20), (8, 20)], 1)
     assert (a, b) == (1, 2)
     inst = ed.instances
-    assert inst[5, 5] == 1 and inst[9, 9] == 2 and inst[15, 15] == 2 and inst[25, 25] == 0
+    assert inst[5, 5] == 1
+    assert inst[9, 9] == 2
+    assert inst[15, 15] == 2
+    assert inst[25, 25] == 0
     ed.undo()
-    assert ed.instances[9, 9] == 1 and ed.instances[15, 15] == 0 and ed.mask[15, 15] == UNKNOWN
+    assert ed.instances[9, 9] == 1
+    assert ed.instances[15, 15] == 0
+    assert ed.mask[15, 15] == UNKNOWN
 
 
 def test_start_from_prediction_keeps_low_confidence_unknown():

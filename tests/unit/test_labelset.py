@@ -33,7 +33,10 @@ def test_save_reopen_and_train_reads_it(tmp_path):
     again = LabelSet.open(tmp_path / "L")
     assert [f.image for f in again.frames] == ["clip_000003.png", "clip_000007.png"]
     f = again.find("/footage/clip.mp4", 7)
-    assert f is not None and f.frame == 7 and f.pts_s == pytest.approx(7 / 15) and f.source == "/footage/clip.mp4"
+    assert f is not None
+    assert f.frame == 7
+    assert f.pts_s == pytest.approx(7 / 15)
+    assert f.source == "/footage/clip.mp4"
     rgb, mask = _frame(7)
     assert np.array_equal(again.load_mask(f.stem), mask)
     assert np.array_equal(again.load_image(f.stem), rgb)
@@ -89,7 +92,8 @@ def test_cvat_round_trip_keeps_every_pixel_and_unknown(tmp_path):
         labelmap = zf.read("labelmap.txt").decode()
     assert {"labelmap.txt", "ImageSets/Segmentation/default.txt", "SegmentationClass/clip_000000.png",
             "SegmentationObject/clip_000000.png"} <= names
-    assert "unknown:" in labelmap and "rock:250,50,83::" in labelmap
+    assert "unknown:" in labelmap
+    assert "rock:250,50,83::" in labelmap
     back = import_cvat(z, tmp_path / "L" / "images", tmp_path / "L2")
     assert back.class_names == ["background", "rock"]  # the unknown label is not a class
     for stem, mask in masks.items():
@@ -109,7 +113,8 @@ def test_seed_rocks_cvat_export_imports(shared_data, tmp_path):
     sparse = import_cvat(zips[0], rocks / "train" / "images", tmp_path / "S", unknown_classes=["background"])
     assert sparse.class_names == ls.class_names  # background stays a class to paint
     sm = sparse.load_mask(ls.frames[0].stem)
-    assert np.array_equal(sm == 1, m == 1) and set(np.unique(sm)) == {1, 255}
+    assert np.array_equal(sm == 1, m == 1)
+    assert set(np.unique(sm)) == {1, 255}
     back = export_cvat(ls, tmp_path / "again.zip")
     again = import_cvat(back, tmp_path / "L" / "images", tmp_path / "L3")
     assert np.array_equal(again.load_mask(ls.frames[0].stem), m)
@@ -126,7 +131,8 @@ def test_labels_cli_round_trip(tmp_path, capsys):
                  "-o", str(tmp_path / "L2")]) == 0
     assert main(["labels", "info", str(tmp_path / "L2")]) == 0
     out = capsys.readouterr().out
-    assert "clip_000004.png: background" in out and "unknown" in out
+    assert "clip_000004.png: background" in out
+    assert "unknown" in out
     assert main(["labels", "info", str(tmp_path / "none")]) == 2
     assert "not a label set" in capsys.readouterr().err
 
@@ -140,7 +146,10 @@ def test_two_sources_with_the_same_file_name_never_overwrite_each_other(tmp_path
     ls.save(b_rgb, b_mask, source="/day2/clip.mp4", frame=5)  # same stem, other footage
     again = LabelSet.open(tmp_path / "L")
     fa, fb = again.find("/day1/clip.mp4", 5), again.find("/day2/clip.mp4", 5)
-    assert fa.stem == "clip_000005" and fb.stem == "clip_000005-2"
-    assert np.array_equal(again.load_mask(fa.stem), a_mask) and np.array_equal(again.load_image(fa.stem), a_rgb)
-    assert np.array_equal(again.load_mask(fb.stem), b_mask) and np.array_equal(again.load_image(fb.stem), b_rgb)
+    assert fa.stem == "clip_000005"
+    assert fb.stem == "clip_000005-2"
+    assert np.array_equal(again.load_mask(fa.stem), a_mask)
+    assert np.array_equal(again.load_image(fa.stem), a_rgb)
+    assert np.array_equal(again.load_mask(fb.stem), b_mask)
+    assert np.array_equal(again.load_image(fb.stem), b_rgb)
     assert again.find("/day3/clip.mp4", 5) is None

@@ -45,7 +45,10 @@ def test_fragments_become_interior_and_the_importers_edge_band():
     assert np.array_equal(labelset_classes(full, inst, 1, 2), instances_to_classes(inst, 3))
     ids = labelset_classes(full, inst, 1, 2, edge_width=2)
     assert np.array_equal(ids, instances_to_classes(inst, 2))
-    assert ids[8, 20] == 2 and ids[20, 29] == 2 and ids[20, 30] == 2 and ids[20, 20] == 1  # the shared outline too
+    assert ids[8, 20] == 2  # the shared outline too
+    assert ids[20, 29] == 2
+    assert ids[20, 30] == 2
+    assert ids[20, 20] == 1
 
 
 def test_rock_without_an_outline_has_an_unknown_edge_never_background():
@@ -55,22 +58,26 @@ def test_rock_without_an_outline_has_an_unknown_edge_never_background():
     ids = labelset_classes(mask, None, 1, 2)
     assert (ids[10:30, 17:20] == UNKNOWN).all()  # 3 px next to the background: where its edge is, unknown
     assert (ids[12:28, 5:17] == 1).all()  # rock next to unknown stays rock (no outline there)
-    assert (ids[10:30, 20:35] == 0).all() and ids[0, 0] == UNKNOWN
+    assert (ids[10:30, 20:35] == 0).all()
+    assert ids[0, 0] == UNKNOWN
     assert not (ids == 2).any()
 
 
 def test_label_set_of_a_fragment_model_records_it_and_hides_the_edge(tmp_path):
     ls = LabelSet.create(tmp_path / "L", CLASSES, fragments=FRAG)
-    assert ls.fragments == FRAG and ls.paintable == [0, 1]
+    assert ls.fragments == FRAG
+    assert ls.paintable == [0, 1]
     assert json.loads((tmp_path / "L" / "manifest.json").read_text())["fragments"] == FRAG
     img, inst, mask = _frame()
     ls.save(img, mask, source="pile.jpg", instances=inst)
     back = LabelSet.open(tmp_path / "L")
     assert back.fragments == FRAG
     saved = Image.open(tmp_path / "L" / "instances" / "pile.png")
-    assert saved.mode.startswith("I") and np.array_equal(back.load_instances("pile"), inst)  # 16-bit ids
+    assert saved.mode.startswith("I")  # 16-bit ids
+    assert np.array_equal(back.load_instances("pile"), inst)
     plain = LabelSet.create(tmp_path / "P", CLASSES[:2])
-    assert plain.fragments is None and plain.paintable == [0, 1]
+    assert plain.fragments is None
+    assert plain.paintable == [0, 1]
     with pytest.raises(ValueError, match="16-bit"):
         ls.save(img, mask, source="pile.jpg", instances=inst[:10])
     with pytest.raises(ValueError, match="16-bit"):
@@ -91,13 +98,15 @@ def test_training_data_derives_the_edge_and_the_check_accepts_no_edge_pixels(tmp
     a = next(s for s in data.samples if s.image.stem == "a")
     ids = data.load_mask(a)
     expect = instances_to_classes(inst, 3)
-    assert np.array_equal(ids[inst > 0], expect[inst > 0]) and (ids[mask == 0] == 0).all()
+    assert np.array_equal(ids[inst > 0], expect[inst > 0])
+    assert (ids[mask == 0] == 0).all()
     b = next(s for s in data.samples if s.image.stem == "b")
     assert np.array_equal(data.load_mask(b), scribble)  # no outline, far from background: as painted
     # Scribbles only (no outline anywhere): rock_edge has no pixels, and that is a note, not a warning.
     (tmp_path / "L" / "instances" / "a.png").unlink()
     rep = check_dataset(open_dataset(tmp_path / "L", val_fraction=0.0))
-    assert rep.ok and not [w for w in rep.warnings if "rock_edge" in w]
+    assert rep.ok
+    assert not [w for w in rep.warnings if "rock_edge" in w]
     assert any("rock_edge" in s and "outline fragments" in s for s in rep.summary)
     assert [c["derived"] for c in rep.classes] == [False, False, True]  # the wizard's class table says so
 
@@ -105,18 +114,23 @@ def test_training_data_derives_the_edge_and_the_check_accepts_no_edge_pixels(tmp
 def test_editing_over_a_fragment_takes_pixels_out_of_it_and_undo_restores():
     ed = LabelEditor(shape=(40, 40))
     fid = ed.outline_fragment([(5, 5), (30, 5), (30, 30), (5, 30)], 1)
-    assert fid == 1 and ed.instances[15, 15] == 1
+    assert fid == 1
+    assert ed.instances[15, 15] == 1
     ed.begin_stroke(15, 15, 3, 0)  # background over the fragment
     ed.end_stroke()
-    assert ed.instances[15, 15] == 0 and ed.instances[25, 25] == 1
+    assert ed.instances[15, 15] == 0
+    assert ed.instances[25, 25] == 1
     ed.begin_stroke(25, 25, 2, 1)  # its own class: the fragment stays (and no undo entry: nothing changed)
     ed.end_stroke()
     assert ed.instances[25, 25] == 1
     ed.fill_polygon([(20, 20), (35, 20), (35, 35), (20, 35)], UNKNOWN)  # erase a corner
-    assert ed.instances[28, 28] == 0 and ed.mask[28, 28] == UNKNOWN
+    assert ed.instances[28, 28] == 0
+    assert ed.mask[28, 28] == UNKNOWN
     ed.undo()
     ed.undo()
-    assert ed.instances[15, 15] == 1 and ed.instances[28, 28] == 1 and ed.mask[15, 15] == 1
+    assert ed.instances[15, 15] == 1
+    assert ed.instances[28, 28] == 1
+    assert ed.mask[15, 15] == 1
     ed.redo()
     assert ed.instances[15, 15] == 0
 
@@ -130,7 +144,8 @@ def test_cvat_round_trip_keeps_the_instances_and_the_fragment_setup(tmp_path):
     back = import_cvat(z, tmp_path / "L" / "images", tmp_path / "back")
     assert np.array_equal(back.load_instances("pile"), inst)
     assert np.array_equal(back.load_mask("pile"), mask)
-    assert back.fragments == FRAG and back.paintable == [0, 1]
+    assert back.fragments == FRAG
+    assert back.paintable == [0, 1]
 
 
 def test_retraining_a_fragment_model_on_its_label_set_keeps_edge_seeded_measuring(tmp_path):
@@ -146,7 +161,8 @@ def test_retraining_a_fragment_model_on_its_label_set_keeps_edge_seeded_measurin
     assert best.class_names == ["background", "rock", "rock_edge"]
     assert best.fragments == FRAG
     spec = FragmentSpec.from_checkpoint(best.fragments, best.class_names)
-    assert spec.method == "edge-seeded watershed" and spec.edge_id == 2
+    assert spec.method == "edge-seeded watershed"
+    assert spec.edge_id == 2
     # ... and the split the Measure panel runs cuts two touching fragments along an edge band.
     ids = instances_to_classes(_frame()[1], 3)
     assert analyse_prediction(ids, None, spec).table.area_px.size == 2
@@ -173,7 +189,8 @@ def test_coco_round_trip_through_the_cli_keeps_fragments_and_background(tmp_path
     assert main(["labels", "import-coco", str(out), "--images", str(tmp_path / "L" / "images"),
                  "-o", str(tmp_path / "back")]) == 0  # fmt: skip
     back = LabelSet.open(tmp_path / "back")
-    assert back.fragments == FRAG and back.class_names == ["background", "rock", "rock_edge"]
+    assert back.fragments == FRAG
+    assert back.class_names == ["background", "rock", "rock_edge"]
     assert main(["labels", "info", str(tmp_path / "back")]) == 0
     assert "2 fragment(s) outlined" in capsys.readouterr().out
     assert _same_partition(back.load_instances("pile"), inst)
@@ -199,10 +216,15 @@ def test_start_from_a_prediction_with_fragments_replaces_them_in_one_undo_step()
     conf = np.ones((20, 20), np.float32)
     conf[8:16, 14:16] = 0.3  # unsure there: unknown, and in no fragment
     ed.set_from_prediction(pred, conf, 0.5, instances=frags)
-    assert ed.instances[10, 9] == 1 and ed.instances[10, 13] == 2 and ed.instances[10, 15] == 0
-    assert ed.mask[10, 15] == UNKNOWN and ed.instances[3, 3] == 0
+    assert ed.instances[10, 9] == 1
+    assert ed.instances[10, 13] == 2
+    assert ed.instances[10, 15] == 0
+    assert ed.mask[10, 15] == UNKNOWN
+    assert ed.instances[3, 3] == 0
     ed.undo()
-    assert ed.instances[3, 3] == 1 and not ed.instances[8:16, 8:16].any() and ed.mask[10, 9] == UNKNOWN
+    assert ed.instances[3, 3] == 1
+    assert not ed.instances[8:16, 8:16].any()
+    assert ed.mask[10, 9] == UNKNOWN
 
 
 def test_real_gravel_outlines_train_the_same_classes_from_a_label_set_as_from_the_instance_folder(tmp_path, shared_data):

@@ -113,7 +113,8 @@ def _run(capsys, *argv) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     assert rc in (0, 2), (rc, err)
     if rc == 2 and "--check" not in argv:  # `train --check` prints its report (errors included) on stdout
-        assert "segtool: error: " in err and len(err) > 40, err
+        assert "segtool: error: " in err, err
+        assert len(err) > 40, err
     return rc, out, err
 
 
@@ -168,7 +169,8 @@ def _check_info_output(root: Path, out: str):
         m = _truth_mask(p, len(names))
         assert m is not None, f"exit 0 with an invalid mask {p.name}"
         line = next((t for t in out.splitlines() if t.strip().startswith(f"{p.stem}.png")), None)
-        assert line is not None and line.endswith(_shares_line(names, m)), (p.name, line)
+        assert line is not None, (p.name, line)
+        assert line.endswith(_shares_line(names, m)), (p.name, line)
 
 
 def _check_export(root: Path, zpath: Path):
@@ -190,7 +192,8 @@ def _check_export(root: Path, zpath: Path):
     inst = root / "instances" / "clip_000000.png"
     if inst.is_file():  # an exit 0 means the fragment file was a valid one of the frame's size
         with Image.open(inst) as im:
-            assert im.mode in ("I;16", "I;16B", "I;16L", "I", "L") and im.size == (W, H)
+            assert im.mode in ("I;16", "I;16B", "I;16L", "I", "L")
+            assert im.size == (W, H)
             np.asarray(im)
 
 
@@ -213,7 +216,8 @@ def _check_import(zpath: Path, ls: LabelSet, truth: dict) -> None:
         for f in ls.frames:
             m = ls.load_mask(f.stem)
             rgb = np.asarray(Image.open(io.BytesIO(z.read(f"SegmentationClass/{f.stem}.png"))).convert("RGB"))
-            assert m is not None and (lut[m] == rgb).all(), f.stem
+            assert m is not None, f.stem
+            assert (lut[m] == rgb).all(), f.stem
             if "unknown" in colors and len(colors) == 4:  # the pristine labelmap's shape: ids as exported
                 assert np.array_equal(m, truth[f.stem]), f.stem
 

@@ -56,12 +56,15 @@ def test_import_into_an_existing_set_is_refused_and_changes_nothing(tmp_path, ca
     before = _snapshot(tmp_path / "old")
     rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "new.zip", "--images", tmp_path / "new" / "images",
                       "-o", tmp_path / "old")  # fmt: skip
-    assert rc == 2 and "not empty" in err and "new or empty folder" in err
+    assert rc == 2
+    assert "not empty" in err
+    assert "new or empty folder" in err
     assert _snapshot(tmp_path / "old") == before  # not one byte changed
     (tmp_path / "empty").mkdir()  # an existing empty folder is fine (the app's folder dialog picks one)
     rc, _, _ = _run(capsys, "labels", "import-cvat", tmp_path / "new.zip", "--images", tmp_path / "new" / "images",
                     "-o", tmp_path / "empty")  # fmt: skip
-    assert rc == 0 and not (tmp_path / "empty" / "IMPORT_INCOMPLETE.json").exists()
+    assert rc == 0
+    assert not (tmp_path / "empty" / "IMPORT_INCOMPLETE.json").exists()
     assert _run(capsys, "labels", "info", tmp_path / "empty")[0] == 0
 
 
@@ -84,14 +87,20 @@ def test_a_stopped_import_is_visibly_unfinished_everywhere(tmp_path, capsys, mon
     monkeypatch.undo()
     assert len(list((tmp_path / "L" / "masks").glob("*.png"))) == 2  # 2 of 5 frames written
     rc, out, err = _run(capsys, "labels", "info", tmp_path / "L")
-    assert rc == 2 and "UNFINISHED" in out and "unfinished import" in err
+    assert rc == 2
+    assert "UNFINISHED" in out
+    assert "unfinished import" in err
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "x.zip")
-    assert rc == 2 and "unfinished import" in err and not (tmp_path / "x.zip").exists()
+    assert rc == 2
+    assert "unfinished import" in err
+    assert not (tmp_path / "x.zip").exists()
     rc, _, err = _run(capsys, "train", tmp_path / "L", "--check")
-    assert rc == 2 and "unfinished import" in err
+    assert rc == 2
+    assert "unfinished import" in err
     rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "c.zip", "--images", tmp_path / "src" / "images",
                       "-o", tmp_path / "L")  # fmt: skip
-    assert rc == 2 and "delete" in err  # says how to finish it
+    assert rc == 2  # says how to finish it
+    assert "delete" in err
     assert LabelSet.open(tmp_path / "L").incomplete  # what the app shows (tests/gui: label mode)
 
 
@@ -123,12 +132,17 @@ def test_export_and_info_refuse_a_bad_mask_naming_frame_and_value(tmp_path, caps
     else:
         (tmp_path / "L" / "images" / "clip_000001.png").unlink()
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip")
-    assert rc == 2 and expect in err and "clip_000001" in err and "Traceback" not in err
+    assert rc == 2
+    assert expect in err
+    assert "clip_000001" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "c.zip").exists()
     rc, out, err = _run(capsys, "labels", "info", tmp_path / "L")
-    assert rc == 2 and expect in err
+    assert rc == 2
+    assert expect in err
     line = next(t for t in out.splitlines() if "clip_000001.png" in t)
-    assert "PROBLEM" in line and "background" not in line.split("PROBLEM")[0]  # no invented shares
+    assert "PROBLEM" in line  # no invented shares
+    assert "background" not in line.split("PROBLEM")[0]
     assert "clip_000000.png (frame 0 of clip.mp4): background" in out  # the good frames are still listed
 
 
@@ -137,16 +151,20 @@ def test_info_refuses_300_classes_and_train_check_refuses_rock_twice(tmp_path, c
     many = [{"name": f"c{i}", "color": [i % 256, i // 256, 7]} for i in range(300)]
     (tmp_path / "L" / "classes.json").write_text(json.dumps(many))
     rc, _, err = _run(capsys, "labels", "info", tmp_path / "L")
-    assert rc == 2 and "300 classes" in err and "at most 255" in err
+    assert rc == 2
+    assert "300 classes" in err
+    assert "at most 255" in err
     twice = [*CLASSES, {"name": "rock", "color": [0, 0, 255]}]
     (tmp_path / "L" / "classes.json").write_text(json.dumps(twice))
     for argv in (["labels", "info", tmp_path / "L"], ["train", tmp_path / "L", "--check"]):
         rc, _, err = _run(capsys, *argv)
-        assert rc == 2 and "duplicate class name 'rock'" in err, argv
+        assert rc == 2, argv
+        assert "duplicate class name 'rock'" in err, argv
     # a plain images/ + masks/ dataset's classes.json (not a label set) gets the same check
     (tmp_path / "L" / "manifest.json").unlink()
     rc, _, err = _run(capsys, "train", tmp_path / "L", "--check")
-    assert rc == 2 and "duplicate class name 'rock'" in err
+    assert rc == 2
+    assert "duplicate class name 'rock'" in err
 
 
 @pytest.mark.parametrize("entry", [{"image": 5}, {"image": "../x.png"}, {"image": "a.png", "frame": "7"},
@@ -160,21 +178,26 @@ def test_a_malformed_manifest_entry_is_exit_2_naming_it(tmp_path, capsys, entry)
     for argv in (["labels", "info", tmp_path / "L"], ["labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip"],
                  ["train", tmp_path / "L", "--check"]):  # fmt: skip
         rc, _, err = _run(capsys, *argv)
-        assert rc == 2 and "frame entry 3" in err and "delete" in err, (argv, err)
+        assert rc == 2, (argv, err)
+        assert "frame entry 3" in err, (argv, err)
+        assert "delete" in err, (argv, err)
 
 
 def test_export_to_a_folder_or_under_a_file_or_read_only_is_exit_2(tmp_path, capsys):
     make_set(tmp_path / "L")
     (tmp_path / "dir.zip").mkdir()
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "dir.zip")
-    assert rc == 2 and "is a folder" in err
+    assert rc == 2
+    assert "is a folder" in err
     (tmp_path / "afile").write_text("x")
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "afile" / "c.zip")
-    assert rc == 2 and "is a file, not a folder" in err
+    assert rc == 2
+    assert "is a file, not a folder" in err
     # the write itself failing (what a read-only folder does): the same message path, without needing root
     target = tmp_path / ("n" * 300 + ".zip")  # a name longer than the file system allows
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", target)
-    assert rc == 2 and "too long" in err
+    assert rc == 2
+    assert "too long" in err
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
@@ -187,7 +210,9 @@ def test_export_into_a_read_only_folder_is_exit_2(tmp_path, capsys):
         rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", ro / "c.zip")
     finally:
         ro.chmod(0o755)
-    assert rc == 2 and "read-only" in err and "-o" in err
+    assert rc == 2
+    assert "read-only" in err
+    assert "-o" in err
 
 
 def test_write_error_is_turned_into_a_message(tmp_path, monkeypatch):
@@ -223,7 +248,9 @@ def test_import_of_a_labelmap_that_is_not_utf8_is_exit_2(tmp_path, capsys):
             z.writestr(n, d)
     rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "bad.zip", "--images", tmp_path / "src" / "images",
                       "-o", tmp_path / "L")  # fmt: skip
-    assert rc == 2 and "labelmap.txt" in err and "UTF-8" in err
+    assert rc == 2
+    assert "labelmap.txt" in err
+    assert "UTF-8" in err
     assert not (tmp_path / "L").exists()  # refused before anything was written
 
 
@@ -251,7 +278,9 @@ def test_export_refuses_a_broken_fragment_file(tmp_path, capsys, bad):
     else:
         Image.fromarray(np.zeros((5, 5), np.uint16)).save(p)
     rc, _, err = _run(capsys, "labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip")
-    assert rc == 2 and "instances/a.png" in err and not (tmp_path / "c.zip").exists()
+    assert rc == 2
+    assert "instances/a.png" in err
+    assert not (tmp_path / "c.zip").exists()
 
 
 @pytest.mark.slow
@@ -279,11 +308,14 @@ def test_a_real_kill_during_import_leaves_a_set_that_says_it_is_unfinished(tmp_p
         time.sleep(0.005)
     proc.wait(30)
     written = len(list(masks.glob("*.png")))
-    assert proc.returncode == -signal.SIGKILL and 8 <= written < 60, (proc.returncode, written)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, written)
+    assert 8 <= written < 60, (proc.returncode, written)
     rc, out, err = _run(capsys, "labels", "info", tmp_path / "L")
-    assert rc == 2 and "UNFINISHED" in out
+    assert rc == 2
+    assert "UNFINISHED" in out
     rc, _, err = _run(capsys, "train", tmp_path / "L", "--check")
-    assert rc == 2 and "unfinished import" in err
+    assert rc == 2
+    assert "unfinished import" in err
 
 
 def test_coco_import_and_export_follow_the_same_rules(tmp_path, capsys):
@@ -298,15 +330,22 @@ def test_coco_import_and_export_follow_the_same_rules(tmp_path, capsys):
     make_set(tmp_path / "old", n=1)
     before = _snapshot(tmp_path / "old")
     rc, _, err = _run(capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "old")
-    assert rc == 2 and "not empty" in err and _snapshot(tmp_path / "old") == before
+    assert rc == 2
+    assert "not empty" in err
+    assert _snapshot(tmp_path / "old") == before
     rc, _, _ = _run(capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "new")
-    assert rc == 0 and not (tmp_path / "new" / "IMPORT_INCOMPLETE.json").exists()
+    assert rc == 0
+    assert not (tmp_path / "new" / "IMPORT_INCOMPLETE.json").exists()
     (tmp_path / "dir.json").mkdir()
     rc, _, err = _run(capsys, "labels", "export-coco", tmp_path / "F", "-o", tmp_path / "dir.json")
-    assert rc == 2 and "is a folder" in err
+    assert rc == 2
+    assert "is a folder" in err
     Image.fromarray(np.stack([mask] * 3, -1)).save(tmp_path / "F" / "masks" / "pile.png")
     rc, _, err = _run(capsys, "labels", "export-coco", tmp_path / "F", "-o", tmp_path / "g.json")
-    assert rc == 2 and "RGB colour image" in err and not (tmp_path / "g.json").exists()
+    assert rc == 2
+    assert "RGB colour image" in err
+    assert not (tmp_path / "g.json").exists()
     (tmp_path / "new" / "IMPORT_INCOMPLETE.json").write_text("{}")
     rc, _, err = _run(capsys, "labels", "export-coco", tmp_path / "new", "-o", tmp_path / "h.json")
-    assert rc == 2 and "unfinished import" in err
+    assert rc == 2
+    assert "unfinished import" in err

@@ -21,10 +21,12 @@ def test_plain_tensor_or_foreign_dict_says_use_import_weights(tmp_path, capsys):
     for name, what in (("tensor.pt", "a single tensor of shape [3, 4]"), ("other.pt", "keys 'epoch', 'note'")):
         with pytest.raises(CheckpointError) as e:
             load_checkpoint(tmp_path / name)
-        assert what in str(e.value) and f"segtool import-weights {tmp_path / name}" in str(e.value)
+        assert what in str(e.value)
+        assert f"segtool import-weights {tmp_path / name}" in str(e.value)
     assert main(["info", str(tmp_path / "tensor.pt")]) == 2
     err = capsys.readouterr().err
-    assert "import-weights" in err and "Traceback" not in err
+    assert "import-weights" in err
+    assert "Traceback" not in err
 
 
 def test_weights_that_do_not_fit_name_the_file_and_first_tensor(small_checkpoint, tmp_path):
@@ -37,7 +39,9 @@ def test_weights_that_do_not_fit_name_the_file_and_first_tensor(small_checkpoint
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(bad).build_model()
     first = str(e.value).splitlines()[0]
-    assert str(bad) in first and f"first mismatch: {key} is [1," in first and "import-weights" in first
+    assert str(bad) in first
+    assert f"first mismatch: {key} is [1," in first
+    assert "import-weights" in first
 
 
 @pytest.mark.parametrize(
@@ -49,7 +53,8 @@ def test_labelmap_colour_out_of_range_names_value_and_fix(tmp_path, text, expect
     p.write_text(text)
     with pytest.raises(UserInputError) as e:
         read_class_file(p)
-    assert expected in str(e.value) and "0-255" in str(e.value)
+    assert expected in str(e.value)
+    assert "0-255" in str(e.value)
 
 
 def test_classes_json_colour_out_of_range(tmp_path):

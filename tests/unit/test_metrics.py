@@ -69,7 +69,9 @@ def test_torch_input_and_merge_and_reduce():
 
 def test_empty_matrix_gives_none():
     r = ConfusionMatrix(2).compute()
-    assert r["miou"] is None and r["pixel_accuracy"] is None and r["iou"] == [None, None]
+    assert r["miou"] is None
+    assert r["pixel_accuracy"] is None
+    assert r["iou"] == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -103,7 +105,8 @@ def test_matrix_stays_where_the_batches_are_and_is_read_back_once(monkeypatch):
     for _ in range(4):
         cm.update(pred, target)
     assert copies == []  # no .cpu(), .numpy(), .item() or truth test of a tensor (each waits for a GPU)
-    assert cm.tensor.data_ptr() == kept.data_ptr() and cm.tensor.device == target.device
+    assert cm.tensor.data_ptr() == kept.data_ptr()
+    assert cm.tensor.device == target.device
     np.testing.assert_array_equal(cm.mat, 5 * MAT)
     assert copies == ["cpu", "numpy"]  # one read-back
     cm.compute()
@@ -121,7 +124,8 @@ def test_report_dict_fields_and_json():
     }  # fmt: skip
     assert rep["per_class_iou"] == pytest.approx({"bg": 1 / 3, "rock": 2 / 3, "sky": 1 / 2, "unused": None})
     assert rep["confusion_matrix"][2] == [1, 0, 1, 0]
-    assert rep["classes"] == ["bg", "rock", "sky", "unused"] and rep["images"] == 1
+    assert rep["classes"] == ["bg", "rock", "sky", "unused"]
+    assert rep["images"] == 1
     assert json.loads(json.dumps(rep)) == rep  # plain JSON types (null for absent classes)
     with pytest.raises(ValueError):
         report_dict(cm, ["a"], images=1)

@@ -47,24 +47,35 @@ def test_checkpoint_opens_once_and_the_engine_does_not_read_it_again(fragment_ck
     copy = tmp_path / "m.pt"
     copy.write_bytes(fragment_ckpt.read_bytes())
     mf = open_model(copy)
-    assert mf.kind == "checkpoint" and not mf.is_onnx and not mf.shipped and mf.path == copy
-    assert mf.class_names == ["background", "rock"] and mf.checkpoint.state_dict
+    assert mf.kind == "checkpoint"
+    assert not mf.is_onnx
+    assert not mf.shipped
+    assert mf.path == copy
+    assert mf.class_names == ["background", "rock"]
+    assert mf.checkpoint.state_dict
     assert mf.stamp == (copy.stat().st_size, copy.stat().st_mtime_ns)
     assert open_model(mf) is mf  # a ModelFile passes through
     copy.unlink()  # the Engine must work from what was read: no second read of the file
     e = Engine(mf, device="cpu", runtime="torch")
-    assert e.model_file is mf and e.predict_one(_rgb()).mask.shape == (48, 64)
+    assert e.model_file is mf
+    assert e.predict_one(_rgb()).mask.shape == (48, 64)
 
 
 def test_exported_model_opens_with_the_same_checkpoint_fields_and_the_graph_logits(fragment_ckpt, exported):
     ck = load_checkpoint(fragment_ckpt)
     mf = open_model(exported)
-    assert mf.kind == "onnx" and mf.is_onnx and mf.onnx_logits == 2 and mf.onnx_opset == 17
-    assert mf.checkpoint.state_dict == {} and mf.checkpoint.classes == ck.classes
-    assert mf.checkpoint.preprocess == ck.preprocess and mf.checkpoint.fragments == {"interior": "rock", "edge": None}
+    assert mf.kind == "onnx"
+    assert mf.is_onnx
+    assert mf.onnx_logits == 2
+    assert mf.onnx_opset == 17
+    assert mf.checkpoint.state_dict == {}
+    assert mf.checkpoint.classes == ck.classes
+    assert mf.checkpoint.preprocess == ck.preprocess
+    assert mf.checkpoint.fragments == {"interior": "rock", "edge": None}
     assert mf.onnx_parameters > 0
     e = Engine(mf, device="cpu", runtime="onnxruntime")
-    assert e.onnx_path == exported and e.checkpoint is mf.checkpoint
+    assert e.onnx_path == exported
+    assert e.checkpoint is mf.checkpoint
     assert e.predict_one(_rgb()).mask.shape == (48, 64)
 
 
@@ -72,19 +83,24 @@ def test_the_checkpoint_format_is_written_in_one_place(fragment_ckpt):
     ck = load_checkpoint(fragment_ckpt)
     meta = checkpoint_metadata(ck)
     saved = ck.to_dict(weights=False)
-    assert "state_dict" not in saved and "state_dict" in ck.to_dict()
+    assert "state_dict" not in saved
+    assert "state_dict" in ck.to_dict()
     assert {k: v for k, v in meta.items() if k not in ("format", "version", "export", "int8")} == {
         k: v for k, v in saved.items() if k not in ("format", "version")
     }
     back = Checkpoint.from_dict(meta, weights=False)
-    assert back.classes == ck.classes and back.fragments == ck.fragments and back.config == ck.config
+    assert back.classes == ck.classes
+    assert back.fragments == ck.fragments
+    assert back.config == ck.config
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
 def test_shipped_names_resolve_to_the_installed_files(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no file of that name here
     mf = open_model(name)
-    assert mf.path == REPO / "assets" / SHIPPED_MODELS[name] and mf.shipped and mf.name == name
+    assert mf.path == REPO / "assets" / SHIPPED_MODELS[name]
+    assert mf.shipped
+    assert mf.name == name
     assert open_model(f"{name}.pt").path == mf.path
     # a file of that name in the current folder wins, as a path always does
     Path(f"{name}.pt").write_bytes(mf.path.read_bytes())
@@ -104,7 +120,8 @@ def test_shipped_names_work_in_info_predict_eval_and_export(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert segtool_main(["info", "rock_fragments"]) == 0
     out = capsys.readouterr().out
-    assert "the shipped model rock_fragments" in out and "rock_edge" in out
+    assert "the shipped model rock_fragments" in out
+    assert "rock_edge" in out
     Image.fromarray(_rgb(40, 50)).save(tmp_path / "a.png")
     assert segtool_main(["predict", "a.png", "-c", "demo_rocks", "-o", "masks", "-q"]) == 0
     assert (tmp_path / "masks").is_dir()
@@ -118,7 +135,8 @@ def test_train_init_resolves_a_shipped_name():
     from segtool.commands.train import _init
 
     assert _init("rock_fragments") == str(REPO / "assets" / "rock_fragments.pt")
-    assert _init("imagenet") == "imagenet" and _init("scratch") == "scratch"
+    assert _init("imagenet") == "imagenet"
+    assert _init("scratch") == "scratch"
 
 
 # --- exported metadata, validated against the checkpoint format (issue 24) ----------------------------
@@ -177,7 +195,9 @@ def test_bad_metadata_is_exit_2_in_info_and_predict_with_file_value_and_fix(case
     for argv in (["info", str(bad)], ["predict", str(tmp_path / "a.png"), "-c", str(bad), "-o", str(tmp_path / "out"), "-q"]):
         assert segtool_main(argv) == 2, argv
         err = capsys.readouterr().err
-        assert str(bad) in err and what in err and "segtool export-onnx" in err, err
+        assert str(bad) in err, err
+        assert what in err, err
+        assert "segtool export-onnx" in err, err
         assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
@@ -194,7 +214,8 @@ def test_a_graph_that_does_not_state_its_class_count_is_checked_on_the_first_run
     bad = tmp_path / "k.onnx"
     onnx.save(model, str(bad))
     mf = open_model(bad)  # nothing to compare yet
-    assert mf.onnx_logits is None and len(mf.class_names) == 3
+    assert mf.onnx_logits is None
+    assert len(mf.class_names) == 3
     e = Engine(mf, device="cpu", runtime="onnxruntime")
     with pytest.raises(UserInputError, match=r"names 3 classes .* outputs 2 class scores.*segtool export-onnx"):
         e.predict_one(_rgb())
@@ -205,7 +226,8 @@ def test_export_onnx_into_a_place_that_cannot_be_written_is_exit_2(fragment_ckpt
         pytest.skip("needs /proc (Linux), a folder no one can create files in, root included")
     assert segtool_main(["export-onnx", str(fragment_ckpt), "-o", "/proc/model.onnx"]) == 2
     err = capsys.readouterr().err
-    assert "/proc/model.onnx" in err and "Traceback" not in err
+    assert "/proc/model.onnx" in err
+    assert "Traceback" not in err
     if os.geteuid() != 0:  # a read-only folder of the user's own (root may write anywhere)
         ro = tmp_path / "ro"
         ro.mkdir()
@@ -235,7 +257,8 @@ def test_a_batch_in_this_process_reads_the_model_once(fragment_ckpt, tmp_path, m
     monkeypatch.setattr(mc, "safe_torch_load", lambda p: reads.append(p) or real(p))
     code = segtool_main(["predict", str(tmp_path / "0.png"), str(tmp_path / "1.png"), str(tmp_path / "2.png"),
                          "-c", str(fragment_ckpt), "-o", str(tmp_path / "out"), "-q"])  # fmt: skip
-    assert code == 0 and len(reads) == 1, reads
+    assert code == 0, reads
+    assert len(reads) == 1, reads
     assert json.loads((tmp_path / "out" / "batch.json").read_text())["settings"]["checkpoint"] == str(fragment_ckpt.resolve())
 
 

@@ -79,7 +79,8 @@ def test_aspp_rates_default_and_override():
 def test_any_class_count_and_no_aux():
     model = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=7, aux_head=False).train()
     out = model(torch.randn(2, 3, 64, 64))
-    assert set(out) == {"out"} and out["out"].shape[1] == 7
+    assert set(out) == {"out"}
+    assert out["out"].shape[1] == 7
     assert not any(k.startswith("aux_classifier") for k in model.state_dict())
 
 

@@ -32,7 +32,8 @@ def test_palette_rejects_missing_or_bad_colour_naming_the_class(color):
     with pytest.raises(UserInputError) as err:
         class_palette(classes)
     msg = str(err.value)
-    assert "'rock'" in msg and "import-weights --colors" in msg
+    assert "'rock'" in msg
+    assert "import-weights --colors" in msg
 
 
 def test_checkpoint_stored_without_colours_is_refused_when_its_palette_is_needed(small_checkpoint, tmp_path):
@@ -55,14 +56,17 @@ def test_hidden_pixels_is_the_one_lookup_for_blend_and_the_viewer():
     assert hidden_pixels(np.zeros((2, 2), np.uint8), 3, None) is None
     rgb = np.full((2, 3, 3), 7, np.uint8)
     for out in (blend(rgb, MASK, PALETTE, 1.0, [True, False]), compose(rgb, MASK, PALETTE, alpha=1.0, visible=[True, False])):
-        assert out[0, 1].tolist() == [7, 7, 7] and out[0, 0].tolist() == [0, 0, 0]
+        assert out[0, 1].tolist() == [7, 7, 7]
+        assert out[0, 0].tolist() == [0, 0, 0]
     masked = compose(rgb, MASK, PALETTE, mode="mask", visible=[True, False])
-    assert masked[0, 1].tolist() == [0, 0, 0] and masked[0, 2].tolist() == [10, 200, 10]
+    assert masked[0, 1].tolist() == [0, 0, 0]
+    assert masked[0, 2].tolist() == [10, 200, 10]
 
 
 def test_colorize_maps_ids_and_paints_unknown_ids_black():
     out = colorize(MASK, PALETTE)
-    assert out.shape == (2, 3, 3) and out.dtype == np.uint8
+    assert out.shape == (2, 3, 3)
+    assert out.dtype == np.uint8
     assert out[0].tolist() == [[0, 0, 0], [250, 50, 83], [10, 200, 10]]
     assert out[1].tolist() == [[10, 200, 10], [0, 0, 0], [250, 50, 83]]
 
@@ -98,7 +102,8 @@ def test_blend_hidden_classes_show_the_frame():
     assert out[0, 2].tolist() == [55, 150, 55]
     # A shorter flag list hides only the classes it names.
     out = blend(rgb, MASK, PALETTE, alpha=0.5, visible=[False])
-    assert (out[MASK == 0] == 100).all() and out[0, 1].tolist() == [175, 75, 92]
+    assert (out[MASK == 0] == 100).all()
+    assert out[0, 1].tolist() == [175, 75, 92]
 
 
 def test_blend_matches_float_reference_on_random_data():
@@ -120,9 +125,11 @@ def test_outlines_mark_one_pixel_on_each_boundary():
     mask[:, 3:] = 1
     edge = outlines(mask)
     assert edge.dtype == bool
-    assert edge[:, 2].all() and edge.sum() == 4  # left pixel of each row's 0|1 step
+    assert edge[:, 2].all()  # left pixel of each row's 0|1 step
+    assert edge.sum() == 4
     thick = outlines(mask, thickness=3)
-    assert thick[:, 1:4].all() and not thick[:, 0].any()
+    assert thick[:, 1:4].all()
+    assert not thick[:, 0].any()
 
 
 def test_outlines_of_a_uniform_mask_are_empty():

@@ -72,7 +72,9 @@ def _mask_files(out):
 def test_exported_mask_i_belongs_to_frame_i(clip, oracle, labels, tmp_path):
     with open_source(clip) as src:
         res = run_export(src, oracle, tmp_path / "all", ExportOptions())
-    assert res.exit_code == 0 and res.summary["complete"] and res.summary["frames_written"] == N
+    assert res.exit_code == 0
+    assert res.summary["complete"]
+    assert res.summary["frames_written"] == N
     files = _mask_files(tmp_path / "all")
     assert [f.name for f in files] == [f"{i:06d}.png" for i in range(N)]
     for i, f in enumerate(files):
@@ -87,7 +89,8 @@ def test_selection_and_ffv1_keep_frame_indices(clip, oracle, labels, tmp_path):
     with open_source(clip) as src:
         res = run_export(src, oracle, tmp_path / "sel", opts)
     picked = list(range(10, 60, 3))
-    assert res.exit_code == 0 and res.summary["frames_expected"] == len(picked) == res.summary["frames_written"]
+    assert res.exit_code == 0
+    assert res.summary["frames_expected"] == len(picked) == res.summary["frames_written"]
     with av.open(str(tmp_path / "sel" / "masks.mkv")) as c:
         masks = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
     assert len(masks) == len(picked)
@@ -105,9 +108,11 @@ def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, fast_ck
 
     with open_source(clip) as src:
         first = run_export(src, oracle, out, ExportOptions(overlay=True), progress=stop_after_20, cancel=cancel)
-    assert first.exit_code == 130 and first.summary["complete"] is False
+    assert first.exit_code == 130
+    assert first.summary["complete"] is False
     assert json.loads((out / "summary.json").read_text())["complete"] is False
-    assert (out / "overlay.partial.mp4").exists() and not (out / "overlay.mp4").exists()
+    assert (out / "overlay.partial.mp4").exists()
+    assert not (out / "overlay.mp4").exists()
     with pytest.raises(UserInputError, match=r"already holds a segtool export \(.segtool-export.json\); add --resume"):
         with open_source(clip) as src:
             run_export(src, oracle, out, ExportOptions(overlay=True))
@@ -115,7 +120,8 @@ def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, fast_ck
     assert "add --resume to continue it" in capsys.readouterr().err
     with open_source(clip) as src:
         second = run_export(src, oracle, out, ExportOptions(overlay=True, resume=True))
-    assert second.exit_code == 0 and second.summary["frames_written"] == N
+    assert second.exit_code == 0
+    assert second.summary["frames_written"] == N
     assert 20 <= second.summary["frames_resumed"] < N
     files = _mask_files(out)
     assert len(files) == N
@@ -142,7 +148,8 @@ def test_reencoded_containers_export_every_frame(name, variants, rotated_mov, fa
     files = _mask_files(out)
     assert len(files) == N  # frame count of the export equals the source's
     expected = {"rotated_mov": (480, 360), "odd_479x359": (359, 479)}.get(name, (360, 480))
-    assert Image.open(files[0]).size[::-1] == expected and Image.open(files[-1]).mode == "P"
+    assert Image.open(files[0]).size[::-1] == expected
+    assert Image.open(files[-1]).mode == "P"
     assert json.loads((out / "summary.json").read_text())["complete"] is True
 
 
@@ -154,10 +161,14 @@ def test_truncated_video_exports_what_decodes_and_exits_1(clip, fast_ckpt, tmp_p
     assert main(["predict", str(cut), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 1
     err = capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] is False and "frame" in summary["stopped"] and "partial" in err
+    assert summary["complete"] is False
+    assert "frame" in summary["stopped"]
+    assert "partial" in err
     n = len(_mask_files(out))
-    assert 0 < n < N and summary["frames_written"] == n
-    assert (out / "overlay.partial.mp4").exists() and not (out / "overlay.mp4").exists()
+    assert 0 < n < N
+    assert summary["frames_written"] == n
+    assert (out / "overlay.partial.mp4").exists()
+    assert not (out / "overlay.mp4").exists()
 
 
 def test_folder_export_with_overlays_and_warning(fast_ckpt, tmp_path, capsys):
@@ -220,7 +231,8 @@ def test_disk_full_is_reported_and_resumable(clip, fast_ckpt, tiny_disk, capsys)
     out = tiny_disk / "o"
     assert main(["predict", str(clip), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 2
     err = capsys.readouterr().err
-    assert "disk full" in err and "--resume" in err
+    assert "disk full" in err
+    assert "--resume" in err
     assert not (out / "overlay.mp4").exists()  # nothing looks complete
 
 
@@ -247,8 +259,12 @@ def test_latest_policy_drops_and_counts(clip, small_checkpoint):
     seen = []
     with open_source(clip) as src:
         res = run_pipeline(frames(src), FirstCallWaits(), policy="latest", on_result=lambda f, p: seen.append(f.index))
-    assert res.complete and res.frames_written == 2 and res.dropped == 28
-    assert len(seen) == 2 and seen[0] < 29 and seen[-1] == 29  # newest frames, in order, the last one included
+    assert res.complete
+    assert res.frames_written == 2
+    assert res.dropped == 28
+    assert len(seen) == 2  # newest frames, in order, the last one included
+    assert seen[0] < 29
+    assert seen[-1] == 29
 
 
 def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp_path, capsys):
@@ -266,7 +282,8 @@ def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp
     mask = np.asarray(Image.open(out / "masks" / "pic.png").convert("RGB"))
     palette = np.asarray(load_checkpoint(fast_ckpt).palette, float)
     is_bg = (mask == palette[0]).all(-1)
-    assert is_bg.any() and (~is_bg).any(), "the test image must show both classes"
+    assert is_bg.any(), "the test image must show both classes"
+    assert (~is_bg).any(), "the test image must show both classes"
     ov = np.asarray(Image.open(out / "overlays" / "pic.jpg")).astype(float)
     assert np.abs(ov[is_bg] - rgb[is_bg]).mean() < 4  # hidden: the frame itself
     want = 0.2 * rgb[~is_bg] + 0.8 * palette[1]
@@ -274,7 +291,8 @@ def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp
 
     err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o2"), "-q",
                 "--overlay", "--hide", "sky"], capsys)  # fmt: skip
-    assert "--hide sky" in err and "background, rock" in err
+    assert "--hide sky" in err
+    assert "background, rock" in err
     assert not (tmp_path / "o2").exists()  # refused before OUT was touched (no job record left behind)
     err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o3"), "-q",
                 "--overlay", "--opacity", "1.5"], capsys)  # fmt: skip

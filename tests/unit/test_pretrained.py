@@ -32,7 +32,8 @@ def test_coco_weights_keep_new_head_for_other_class_count(tmp_path):
     head_before = model.classifier[4].weight.clone()
     notes = init_pretrained(model, "coco", weights_file=path)
     # the skipped class-specific layers are listed, with both shapes, never dropped silently
-    assert "warning: 4 tensor(s)" in notes[1] and "classifier.4.weight: file [21, 256, 1, 1] vs model [3, 256, 1, 1]" in notes[1]
+    assert "warning: 4 tensor(s)" in notes[1]
+    assert "classifier.4.weight: file [21, 256, 1, 1] vs model [3, 256, 1, 1]" in notes[1]
     assert torch.equal(model.classifier[0].convs[0][0].weight, tv.classifier[0].convs[0][0].weight)
     assert torch.equal(model.classifier[4].weight, head_before)  # class-specific layer not taken
     assert torch.equal(model.backbone["16"][0].weight, tv.backbone["16"][0].weight)

@@ -147,7 +147,8 @@ def test_propagate_frames_chains_steps_and_cancels():
         assert (p.mask[k] == _square_mask(p.index)[k]).mean() > 0.98
     assert out[0].known_share > out[-1].known_share  # unknown grows at the entering edges
     filled = list(propagate_frames(frames[:2], _square_mask(0), model=_Model()))[0]
-    assert filled.known_share == 1.0 and filled.from_model > 0
+    assert filled.known_share == 1.0
+    assert filled.from_model > 0
     cancel = threading.Event()
     got = []
     for p in propagate_frames(frames, _square_mask(0), cancel=cancel):
@@ -189,7 +190,8 @@ def test_cli_writes_frame_numbered_masks(pan_video, tmp_path, capsys):
     assert sorted(p.name for p in out.glob("*.png")) == ["000003.png", "000004.png", "000005.png"]
     for i in (3, 4, 5):
         m = np.asarray(Image.open(out / f"{i:06d}.png"))
-        assert m.dtype == np.uint8 and m.shape == (H, W)
+        assert m.dtype == np.uint8
+        assert m.shape == (H, W)
         k = m != UNKNOWN
         assert (m[k] == _square_mask(i)[k]).mean() > 0.98  # frame i's content, not i±1
         ids = np.asarray(Image.open(out / "instances" / f"{i:06d}.png"))
@@ -250,7 +252,8 @@ def test_cli_refuses_bad_input_with_exit_2(pan_video, tmp_path, capsys, case, ex
         args += ["-c", str(make_small_checkpoint(tmp_path / "tiny.pt")[0])]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert expect in err and "Traceback" not in err
+    assert expect in err
+    assert "Traceback" not in err
     if case == "existing":
         assert (tmp_path / "o" / "000001.png").read_bytes() == b"mine"  # nothing the user made is lost
 
@@ -268,7 +271,8 @@ def test_propagated_mark_survives_reopen_and_clears_on_accept_or_correct(tmp_pat
     assert [f.stem for f in again.unreviewed()] == ["v_000001", "v_000002"]
     doc = json.loads((tmp_path / "ls" / "manifest.json").read_text())
     assert doc["frames"][0].keys() == {"image", "source", "frame", "pts_s"}  # painted frames: format unchanged
-    assert doc["frames"][1]["propagated_from"] == "v_000000" and doc["frames"][1]["reviewed"] is False
+    assert doc["frames"][1]["propagated_from"] == "v_000000"
+    assert doc["frames"][1]["reviewed"] is False
     again.mark_reviewed("v_000001")  # accepted as it is
     again.save(rgb, np.zeros((8, 8), np.uint8), source="v.mp4", frame=2)  # corrected and saved
     third = LabelSet.open(tmp_path / "ls")
@@ -290,7 +294,8 @@ def test_training_leaves_out_unreviewed_frames_unless_asked(tmp_path):
     cfg = tiny_config(data, tmp_path / "run", val_fraction=0.0)
     rd = open_run_data(cfg)
     every = {s.image.stem for s in rd.train + rd.val}
-    assert stem not in every and len(every) == len(imgs) - 1
+    assert stem not in every
+    assert len(every) == len(imgs) - 1
     assert any("1 propagated frame(s) not reviewed left out" in n for n in rd.notes)
     cfg.propagated = "include"
     rd = open_run_data(cfg)

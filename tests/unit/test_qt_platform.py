@@ -24,7 +24,8 @@ def test_missing_libraries_map_to_packages():
     assert missing == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libweird.so.9"]
     text = explain(missing)
     assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1" in text
-    assert "libweird.so.9" in text and "libxcb-cursor0" not in text  # only what is really missing
+    assert "libweird.so.9" in text  # only what is really missing
+    assert "libxcb-cursor0" not in text
 
 
 def test_fake_ldd_reports_the_problem(tmp_path):
@@ -34,7 +35,8 @@ def test_fake_ldd_reports_the_problem(tmp_path):
     if xcb_plugin() is None or not sys.platform.startswith("linux"):
         return  # nothing to check without PySide6's xcb plugin
     msg = platform_problem({"DISPLAY": ":0"}, ldd=str(fake))
-    assert msg and "libxcb-keysyms1" in msg
+    assert msg
+    assert "libxcb-keysyms1" in msg
     assert platform_problem({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, ldd=str(fake)) is None
 
 

@@ -25,10 +25,13 @@ def test_list_and_read_runs(tmp_path):
     runs = list_runs([tmp_path, tmp_path / "a"])  # a root that is itself a run is listed once
     assert [r.name for r in runs] == ["b", "a"]  # newest first
     b, a = runs
-    assert a.state == "finished" and b.state == "stopped"
+    assert a.state == "finished"
+    assert b.state == "stopped"
     assert (a.best_miou, b.best_miou) == (0.4, 0.5)
-    assert b.epochs_done == 3 and b.seconds == 31.5
-    assert a.data == "rocks" and a.backbone == "resnet18 /16"
+    assert b.epochs_done == 3
+    assert b.seconds == 31.5
+    assert a.data == "rocks"
+    assert a.backbone == "resnet18 /16"
     assert a.schedule == "2 ep · crop 256 · sgd lr 0.01 · batch 4"
     assert b.per_class_iou()["moss"] is None
     assert b.best_checkpoint == tmp_path / "b" / "best.pt"
@@ -41,7 +44,10 @@ def test_empty_run_and_missing_files(tmp_path):
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"epochs": 3}))
     r = read_run(run)
-    assert r.state == "empty" and r.best_miou is None and r.history == [] and r.report is None
+    assert r.state == "empty"
+    assert r.best_miou is None
+    assert r.history == []
+    assert r.report is None
     assert read_run(tmp_path / "nothing") is None
     assert list_runs([tmp_path / "missing"]) == []
 
@@ -52,7 +58,8 @@ def test_default_runs_dir_and_new_run_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("SEGTOOL_RUNS")
     assert default_runs_dir().parts[-2:] == ("segtool", "runs")
     a = new_run_dir(tmp_path, "rocks data/resnet18", now=0)
-    assert "/" not in a.name[len("1970-01-01_0000_") :] and a.name.endswith("rocks_data_resnet18")
+    assert "/" not in a.name[len("1970-01-01_0000_") :]
+    assert a.name.endswith("rocks_data_resnet18")
     a.mkdir()
     assert new_run_dir(tmp_path, "rocks data/resnet18", now=0).name == a.name + "-2"
 
@@ -66,15 +73,15 @@ def test_progress_from_events(tmp_path):
               "images_per_s": 2.0, "memory": "1 GiB RAM"}, now=1.0)  # fmt: skip
     p.update({"event": "batch", "epoch": 1, "epochs": 2, "step": 3, "steps": 4, "loss": 0.5, "lr": 0.1,
               "images_per_s": 2.0, "memory": "1 GiB RAM"}, now=3.0)  # fmt: skip
-    assert p.fraction() == 3 / 8 and p.losses == [(0.25, 1.0), (0.75, 0.5)]
+    assert p.fraction() == 3 / 8
+    assert p.losses == [(0.25, 1.0), (0.75, 0.5)]
     assert abs(p.eta_s(now=3.0) - 2.0 * (5 / 8) / (2 / 8)) < 1e-9  # 2 s for 2 steps, 5 steps left
     p.update({"event": "epoch_end", "epoch": 1, "epochs": 2, "train_loss": 0.7, "val_loss": 0.8, "lr": 0.1, "seconds": 3,
               "metrics": {"miou": 0.3, "per_class_iou": {"a": 0.6, "b": None}}, "is_best": True})  # fmt: skip
-    assert p.best_miou == 0.3 and p.last_metrics["per_class_iou"]["b"] is None
+    assert p.best_miou == 0.3
+    assert p.last_metrics["per_class_iou"]["b"] is None
     p.update({"event": "end", "stopped": None})
     assert p.phase == "ended"
-    assert (
-        format_duration(None) == "—"
-        and format_duration(40) == "40 s"
-        and format_duration(3900) == "1 h 05 min"
-    )
+    assert format_duration(None) == "—"
+    assert format_duration(40) == "40 s"
+    assert format_duration(3900) == "1 h 05 min"

@@ -60,11 +60,13 @@ def test_a_damaged_entry_is_rebuilt_with_a_note(own_cache, tmp_path, capsys, dam
     assert cache.conversions == before + 1
     assert np.array_equal(got, want)
     err = capsys.readouterr().err
-    assert "rebuilding the runtime cache entry" in err and str(entry) in err
+    assert "rebuilding the runtime cache entry" in err
+    assert str(entry) in err
     assert cache.verify_entry(entry) is None
     # and the rebuilt entry is used as it is the next time
     Engine(ck, device="cpu", runtime="onnxruntime")
-    assert cache.conversions == before + 1 and "rebuilding" not in capsys.readouterr().err
+    assert cache.conversions == before + 1
+    assert "rebuilding" not in capsys.readouterr().err
 
 
 def test_cli_run_after_a_corrupt_entry_succeeds(own_cache, tmp_path, capsys):
@@ -97,7 +99,11 @@ def test_temporaries_of_killed_conversions_are_cleaned(own_cache):
     os.utime(old, (t, t))
     removed = cache.clean_stale_temporaries(own_cache)
     assert sorted(removed) == sorted([killed, inner, old])
-    assert mine.exists() and elsewhere.exists() and young.exists() and keep.exists()
+    assert mine.exists()
+    assert elsewhere.exists()
+    assert young.exists()
+    assert keep.exists()
     # once old enough, another machine's is taken as left over too
     later = cache.clean_stale_temporaries(own_cache, now=time.time() + cache.STALE_S + 60)
-    assert set(later) == {mine, elsewhere, young} and keep.exists()
+    assert set(later) == {mine, elsewhere, young}
+    assert keep.exists()

@@ -63,8 +63,11 @@ def test_export_round_trip_keeps_classes_preprocessing_and_dynamic_size(tiny, tm
     assert segtool_main(["export-onnx", str(tiny), "-o", str(out)]) == 0
     meta = read_metadata(out)
     ck = load_checkpoint(tiny)
-    assert meta["classes"] == ck.classes and meta["preprocess"] == ck.preprocess
-    assert meta["model"] == ck.config.to_dict() and meta["export"]["opset"] == 17 and meta["int8"] is None
+    assert meta["classes"] == ck.classes
+    assert meta["preprocess"] == ck.preprocess
+    assert meta["model"] == ck.config.to_dict()
+    assert meta["export"]["opset"] == 17
+    assert meta["int8"] is None
     model = onnx.load(str(out))
     assert [p.key for p in model.metadata_props] == [METADATA_KEY]
     dims = model.graph.input[0].type.tensor_type.shape.dim
@@ -74,7 +77,8 @@ def test_export_round_trip_keeps_classes_preprocessing_and_dynamic_size(tiny, tm
     ref = Engine(tiny, device="cpu", runtime="torch").predict_one(rgb).mask
     for rt in ONNX_RUNTIMES:
         e = Engine(out, device="cpu", runtime=rt)
-        assert e.class_names == ["background", "rock"] and e.onnx_path == out
+        assert e.class_names == ["background", "rock"]
+        assert e.onnx_path == out
         assert (e.predict_one(rgb).mask == ref).mean() > 0.999
 
 
@@ -82,10 +86,14 @@ def test_info_describes_an_exported_model(tiny, tmp_path, capsys):
     out = export_onnx(load_checkpoint(tiny), tmp_path / "m.onnx")
     assert segtool_main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "opset 17" in text and "int8         no" in text and "openvino" in text and "rock" in text
+    assert "opset 17" in text
+    assert "int8         no" in text
+    assert "openvino" in text
+    assert "rock" in text
     assert segtool_main(["info", str(out), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["onnx"]["opset"] == 17 and d["parameters"] > 100_000
+    assert d["onnx"]["opset"] == 17
+    assert d["parameters"] > 100_000
 
 
 @pytest.mark.parametrize("runtime", ONNX_RUNTIMES)
@@ -93,7 +101,8 @@ def test_runtime_agrees_with_torch_on_real_camvid_frames(small_checkpoint, camvi
     """≥ 99.9 % of pixels get the same class as PyTorch fp32 (the model is resized to 520 px, as shipped)."""
     ref = Engine(small_checkpoint[0], device="cpu", runtime="torch")
     eng = Engine(small_checkpoint[0], device="cpu", runtime=runtime)
-    assert eng.runtime == runtime and eng.model is None
+    assert eng.runtime == runtime
+    assert eng.model is None
     for rgb in camvid_frames:
         a, b = ref.predict_one(rgb, confidence=True), eng.predict_one(rgb, confidence=True)
         assert 0.05 < (a.mask == 1).mean() < 0.95  # both classes occur: the comparison means something
@@ -125,7 +134,8 @@ def test_conversion_is_cached_by_content(tmp_path):
     copy.write_bytes(ck_path.read_bytes())
     Engine(copy, device="cpu", runtime="openvino")
     Engine(ck_path, device="cpu", runtime="onnxruntime")
-    assert cache.conversions == before + 1 and onnx_file.stat().st_mtime_ns == mtime
+    assert cache.conversions == before + 1
+    assert onnx_file.stat().st_mtime_ns == mtime
     assert any((onnx_file.parent / "openvino").iterdir())  # OpenVINO's compiled blob is kept beside it
     # other weights, another entry
     Engine(_tiny_checkpoint(tmp_path / "other.pt", seed=8), device="cpu", runtime="onnxruntime")
@@ -161,11 +171,14 @@ def test_bad_or_missing_runtime_exits_2_with_the_fix(tiny, tmp_path, monkeypatch
     base = ["predict", str(img), "-c", str(tiny), "-o", str(tmp_path / "out"), "-q"]
     with pytest.raises(SystemExit) as e:
         segtool_main([*base, "--runtime", "tensorrt"])
-    assert e.value.code == 2 and "invalid choice: 'tensorrt'" in capsys.readouterr().err
+    assert e.value.code == 2
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
     monkeypatch.setattr(runtimes, "installed_runtimes", lambda: ["onnxruntime", "torch"])
     assert segtool_main([*base, "--runtime", "openvino"]) == 2
     err = capsys.readouterr().err
-    assert "OpenVINO is not installed" in err and "pip install" in err and "Traceback" not in err
+    assert "OpenVINO is not installed" in err
+    assert "pip install" in err
+    assert "Traceback" not in err
     onnx_file = export_onnx(load_checkpoint(tiny), tmp_path / "m.onnx")
     assert segtool_main(["predict", str(img), "-c", str(onnx_file), "-o", str(tmp_path / "o2"), "-q", "--runtime", "torch"]) == 2
     assert "needs the .pt checkpoint" in capsys.readouterr().err
@@ -186,7 +199,9 @@ def test_predict_and_eval_run_an_exported_model(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     assert segtool_main(["predict", str(img_dir), "-c", str(onnx_file), "-o", str(out), "-q", "--runtime", "openvino"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete"] and "OpenVINO" in summary["device"] and summary["frames_written"] == 2
+    assert summary["complete"]
+    assert "OpenVINO" in summary["device"]
+    assert summary["frames_written"] == 2
     ref = tmp_path / "ref"
     assert segtool_main(["predict", str(img_dir), "-c", str(tiny), "-o", str(ref), "-q", "--runtime", "torch"]) == 0
     for name in ("0.png", "1.png"):
@@ -214,15 +229,19 @@ def test_int8_export_is_kept_or_rejected_by_measured_miou(tiny, labelled_rocks, 
     assert segtool_main([*args, "--max-drop", "100"]) == 0
     meta = read_metadata(out)["int8"]
     # 15 pairs and no split named: a quarter at most (3) held out to measure, the other 12 calibrate
-    assert meta["kept"] and meta["calibration"]["frames"] == 12 and meta["check"]["frames"] == 3
+    assert meta["kept"]
+    assert meta["calibration"]["frames"] == 12
+    assert meta["check"]["frames"] == 3
     assert meta["miou_drop_points"] == pytest.approx((meta["check"]["miou_fp32"] - meta["check"]["miou_int8"]) * 100, abs=1e-3)
     import onnx
 
     ops = {n.op_type for n in onnx.load(str(out)).graph.node}
-    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert "QuantizeLinear" in ops
+    assert "DequantizeLinear" in ops
     assert "int8         yes" in (capsys.readouterr(), segtool_main(["info", str(out)]), capsys.readouterr().out)[2]
     eng = Engine(out, device="cpu", runtime="openvino")
-    assert eng.int8 and "int8" in eng.device_label
+    assert eng.int8
+    assert "int8" in eng.device_label
     # a drop that can never be met: the float model is written instead, exit 1, the reason is in the metadata
     rejected = tmp_path / "r.onnx"
     assert segtool_main(["export-onnx", str(tiny), "-o", str(rejected), "--int8", "--calibrate", str(labelled_rocks),

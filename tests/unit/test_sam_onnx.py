@@ -24,14 +24,16 @@ def test_click_gives_the_object_under_it_on_a_wide_frame(sam_pair):
     sam = SamOnnx(*sam_pair)
     assert sam.side == SIDE
     emb = sam.encode(rgb)
-    assert emb.original_size == (h, w) and emb.resized_size == (38, 64)
+    assert emb.original_size == (h, w)
+    assert emb.resized_size == (38, 64)
     got = sam.mask_at(emb, [(125, 45, 1)])
     block = np.zeros((h, w), bool)
     block[20:70, 100:150] = True
     assert got.shape == (h, w)
     assert (got & block).sum() / (got | block).sum() > 0.8
     dark = sam.mask_at(emb, [(30, 45, 1), (125, 45, 0)])  # a click on the dark part; "not this" on the block
-    assert dark[10, 10] and not dark[45, 125]
+    assert dark[10, 10]
+    assert not dark[45, 125]
 
 
 def test_bad_files_are_named(sam_pair, tmp_path):

@@ -59,7 +59,8 @@ def test_engine_and_validation_feed_the_network_identical_tensors(small_checkpoi
     the very same tensor, bit for bit."""
     rgb = np.array(Image.open(shared_data / name).convert("RGB"))
     ck = load_checkpoint(small_checkpoint[0])
-    assert ck.preprocess["resize_short"] == 520 and (min(rgb.shape[:2]) > 520) == shrinks
+    assert ck.preprocess["resize_short"] == 520
+    assert (min(rgb.shape[:2]) > 520) == shrinks
     engine = Engine(ck, device="cpu", threads=1)
     a = _network_inputs_of_engine(engine, rgb)
     b = _network_inputs_of_validation(ck, rgb)
@@ -71,17 +72,20 @@ def test_engine_and_validation_feed_the_network_identical_tensors(small_checkpoi
 def test_training_and_inference_resolve_devices_and_precision_alike():
     # the trainer's amp flag is the engine's precision setting: on = auto, off = fp32
     for dev in (torch.device("cpu"),):
-        assert resolve_precision("auto", dev) is None and resolve_precision("fp32", dev) is None
+        assert resolve_precision("auto", dev) is None
+        assert resolve_precision("fp32", dev) is None
     assert resolve_device("auto", local_rank=1).type in ("cpu", "cuda", "mps")
     import segtool.training.trainer as trainer
 
-    assert trainer.resolve_device is resolve_device and trainer.resolve_precision is resolve_precision
+    assert trainer.resolve_device is resolve_device
+    assert trainer.resolve_precision is resolve_precision
 
 
 @pytest.mark.parametrize(("cores", "threads", "workers"), [(1, 1, 0), (2, 1, 1), (3, 2, 2), (16, 15, 4)])
 def test_cpu_count_defaults_come_from_one_place(monkeypatch, cores, threads, workers):
     monkeypatch.setattr(device_mod.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-    assert default_cpu_threads() == threads and default_loader_workers() == workers
+    assert default_cpu_threads() == threads
+    assert default_loader_workers() == workers
     # the CLI's --workers default and the training child's threads use them
     from segtool.commands import train as train_cmd
     from segtool.core.train_process import TrainProcess
@@ -120,11 +124,13 @@ def test_partial_loading_returns_and_reports_what_it_skipped(tmp_path):
     assert "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in report.skipped
     assert "aux_classifier.0.weight: no place in the model" in report.skipped
     assert len(report.skipped) == 2 + sum(k.startswith("aux_classifier.") for k in src.state_dict())
-    assert report.loaded == report.total - 2 and report.missing == []
+    assert report.loaded == report.total - 2
+    assert report.missing == []
     assert torch.equal(dst.backbone["0"][0].weight, src.backbone["0"][0].weight)
     notes = report.notes("rocks.pt")
     assert notes[0] == f"initialised {report.total - 2} of {report.total} tensors from rocks.pt"
-    assert notes[1].startswith(f"warning: {len(report.skipped)} tensor(s) of rocks.pt not loaded") and "and" in notes[1]
+    assert notes[1].startswith(f"warning: {len(report.skipped)} tensor(s) of rocks.pt not loaded")
+    assert "and" in notes[1]
 
     # fine-tuning prints it: the trainer sends build_model's notes as messages (stderr in the CLI)
     ck = tmp_path / "two.pt"
@@ -187,14 +193,23 @@ def test_every_source_answers_the_same_interface(shared_data, clip, tmp_path):
         Image.open(shared_data / "camvid/val/0016E5_07959.png").save(folder / n)
     image = shared_data / "camvid/val/0016E5_07959.png"
     with open_source(image) as s:
-        assert (s.path, s.names, s.seekable, s.origin) == (image, None, True, str(image)) and s.read(0).rgb.shape == (360, 480, 3)
+        assert (s.path, s.names, s.seekable, s.origin) == (image, None, True, str(image))
+        assert s.read(0).rgb.shape == (360, 480, 3)
     with open_source(folder) as s:
-        assert s.path == folder and s.names == ["b2.png", "b10.png"] and s.read(1).name == "b10.png"
+        assert s.path == folder
+        assert s.names == ["b2.png", "b10.png"]
+        assert s.read(1).name == "b10.png"
     with open_source(clip) as s:
-        assert s.path == clip and s.names is None and s.seekable and s.read(3).index == 3
+        assert s.path == clip
+        assert s.names is None
+        assert s.seekable
+        assert s.read(3).index == 3
     cam = CameraSource(0, capture=cv2.VideoCapture(str(clip)), label="test camera")
     try:
-        assert cam.path is None and cam.names is None and not cam.seekable and cam.origin == cam.description
+        assert cam.path is None
+        assert cam.names is None
+        assert not cam.seekable
+        assert cam.origin == cam.description
         with pytest.raises(UserInputError, match="cannot jump to frame 5"):
             cam.read(5)
     finally:

@@ -75,7 +75,8 @@ def test_png_named_mode_keeps_subfolders_and_replaces_suffix(tmp_path):
     sink.close(True)
     assert (tmp_path / "masks" / "a.png").is_file()
     ids, _, mode = read_png(tmp_path / "masks" / "sub" / "deeper" / "b.png")
-    assert mode == "P" and (ids == make(1)[1].mask).all()
+    assert mode == "P"
+    assert (ids == make(1)[1].mask).all()
 
 
 def test_png_ids_beyond_palette_stay_valid(tmp_path):
@@ -87,7 +88,8 @@ def test_png_ids_beyond_palette_stay_valid(tmp_path):
     sink.write(frame, Prediction(mask))
     ids, palette, _ = read_png(tmp_path / "masks" / "000002.png")
     assert (ids == mask).all()
-    assert len(palette) == 256 * 3 and palette[:9] == PALETTE.ravel().tolist()
+    assert len(palette) == 256 * 3
+    assert palette[:9] == PALETTE.ravel().tolist()
 
 
 def test_png_name_clash_and_escaping_names_are_user_errors(tmp_path):
@@ -124,7 +126,9 @@ def test_png_resume_counts_existing_and_removes_temporaries(tmp_path):
     sink = PngMaskSink(tmp_path, PALETTE)
     assert sink.open(resume=True) == 5
     assert not stale.exists()
-    assert sink.keyed and sink.has(4) and not sink.has(5)
+    assert sink.keyed
+    assert sink.has(4)
+    assert not sink.has(5)
 
 
 def test_overlay_jpg_sink(tmp_path):
@@ -135,7 +139,8 @@ def test_overlay_jpg_sink(tmp_path):
     sink.close(True)
     path = tmp_path / "overlays" / "dir" / "img.jpg"
     with Image.open(path) as im:
-        assert im.format == "JPEG" and im.size == (32, 24)
+        assert im.format == "JPEG"
+        assert im.size == (32, 24)
         got = np.asarray(im.convert("RGB"), float)
     expected = frame.rgb * 0.5 + PALETTE[pred.mask] * 0.5
     assert np.abs(got - expected).mean() < 4  # JPEG is lossy; the picture is the blend
@@ -153,7 +158,8 @@ def test_csv_rows_sum_to_one_and_partial_naming(tmp_path):
     sink.open(resume=False)
     for i in range(4):
         sink.write(*make(i))
-    assert not path.exists() and (tmp_path / "coverage.partial.csv").is_file()
+    assert not path.exists()
+    assert (tmp_path / "coverage.partial.csv").is_file()
     sink.close(True)
     assert not (tmp_path / "coverage.partial.csv").exists()
     rows = read_csv(path)
@@ -273,7 +279,8 @@ def test_output_under_a_regular_file_is_a_user_error(tmp_path):
     for sink in (PngMaskSink(out, PALETTE), CoverageCsvSink(out / "coverage.csv", CLASSES)):
         with pytest.raises(UserInputError) as err:
             sink.open(resume=False)
-        assert "file.txt" in str(err.value) and "-o" in str(err.value)
+        assert "file.txt" in str(err.value)
+        assert "-o" in str(err.value)
 
 
 def test_read_only_folder_is_a_user_error(tmp_path):
@@ -303,10 +310,13 @@ def test_disk_full_png_is_a_user_error_naming_the_file(tiny_disk):
         for i in range(100):
             sink.write(*noise(i))
     msg = str(err.value)
-    assert "disk full" in msg and "--resume" in msg and ".png" in msg
+    assert "disk full" in msg
+    assert "--resume" in msg
+    assert ".png" in msg
     # Whatever was written is complete: every PNG present decodes to its mask.
     names = sorted(p.name for p in (tiny_disk / "masks").iterdir())
-    assert names and all(not n.startswith(".") for n in names)
+    assert names
+    assert all(not n.startswith(".") for n in names)
     for name in names:
         i = int(name[:6])
         assert (read_png(tiny_disk / "masks" / name)[0] == noise(i)[1].mask).all()

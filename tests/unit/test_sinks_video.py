@@ -106,7 +106,8 @@ def test_ffv1_resume_after_a_crash_uses_what_is_readable(tmp_path):
         sink.write(*make(i))
     sink.close(True)
     got = masks_of(path)
-    assert len(got) == 20 and all((g == make(i)[1].mask).all() for i, g in enumerate(got))
+    assert len(got) == 20
+    assert all((g == make(i)[1].mask).all() for i, g in enumerate(got))
 
 
 def test_ffv1_resume_interrupted_again_then_finished(tmp_path):
@@ -116,7 +117,8 @@ def test_ffv1_resume_interrupted_again_then_finished(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["masks.partial.mkv"]
     assert write(Ffv1MaskSink(path, FPS), None, resume=True, start=9) == 7
     got = masks_of(path)
-    assert len(got) == 9 and all((g == make(i)[1].mask).all() for i, g in enumerate(got))
+    assert len(got) == 9
+    assert all((g == make(i)[1].mask).all() for i, g in enumerate(got))
 
 
 def test_resume_of_a_finished_video_with_nothing_new_leaves_it_as_is(tmp_path):
@@ -124,7 +126,8 @@ def test_resume_of_a_finished_video_with_nothing_new_leaves_it_as_is(tmp_path):
     write(Ffv1MaskSink(path, FPS), range(4))
     before = path.read_bytes()
     assert write(Ffv1MaskSink(path, FPS), [], resume=True) == 4
-    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["masks.mkv"]
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["masks.mkv"]
 
 
 def test_fresh_open_removes_an_old_finished_video(tmp_path):
@@ -146,7 +149,8 @@ def test_group_trims_a_sink_that_got_further(tmp_path):
         group.write(*make(i))
     group.close(True)
     got = masks_of(mkv)
-    assert len(got) == 10 and all((g == make(i)[1].mask).all() for i, g in enumerate(got))
+    assert len(got) == 10
+    assert all((g == make(i)[1].mask).all() for i, g in enumerate(got))
     assert times_of(mkv) == [round(i / FPS, 4) for i in range(10)]
 
 
@@ -178,7 +182,8 @@ def test_overlay_video_pads_odd_sizes_to_even(tmp_path):
         sink.write(frame, pred)
     sink.close(True)
     frames = list(decode_video_frames(path))
-    assert len(frames) == 3 and (frames[0].width, frames[0].height) == (64, 48)
+    assert len(frames) == 3
+    assert (frames[0].width, frames[0].height) == (64, 48)
 
 
 def test_overlay_video_resume(tmp_path):
@@ -223,7 +228,8 @@ def test_disk_full_while_encoding_video_is_a_user_error(tiny_disk):
             mask = rng.integers(0, 3, (128, 128), dtype=np.uint8)  # incompressible
             sink.write(Frame(i, i / FPS, np.zeros((128, 128, 3), np.uint8)), Prediction(mask))
         sink.close(True)
-    assert "masks.partial.mkv" in str(err.value) and "--resume" in str(err.value)
+    assert "masks.partial.mkv" in str(err.value)
+    assert "--resume" in str(err.value)
     with pytest.raises(UserInputError):
         sink.close(False)  # still full: the close reports it too, and does not hang or crash
 
@@ -243,4 +249,5 @@ def test_a_cut_file_never_yields_a_damaged_frame(tmp_path, sink_type, pix_fmt):
     for cut in range(100, len(data), max(1, len(data) // 40)):
         partial.write_bytes(data[:cut])
         got = [f.to_ndarray(format=pix_fmt) for f in decode_video_frames(partial)]
-        assert len(got) <= 20 and all((g == r).all() for g, r in zip(got, reference, strict=False)), cut
+        assert len(got) <= 20, cut
+        assert all((g == r).all() for g, r in zip(got, reference, strict=False)), cut

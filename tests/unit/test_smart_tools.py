@@ -27,7 +27,8 @@ def test_grabcut_box_finds_the_object_in_the_box():
     rgb, disc = _disc_picture()
     got = grabcut_box(rgb, (45, 25, 116, 96))
     assert _iou(got, disc) > 0.9
-    assert not got[:, :44].any() and not got[:, 117:].any()  # nothing outside the box
+    assert not got[:, :44].any()  # nothing outside the box
+    assert not got[:, 117:].any()
     assert not grabcut_box(rgb, (10, 10, 11, 50)).any()  # a box under 3 px finds nothing
 
 
@@ -55,7 +56,8 @@ def test_live_wire_follows_the_edge():
     wire = LiveWire(rgb)
     wire.start(110, 60)  # on the disc's right edge
     path = wire.path_to(80, 30)  # to its top edge: a quarter of the circle
-    assert tuple(path[0]) == (110, 60) and tuple(path[-1]) == (80, 30)
+    assert tuple(path[0]) == (110, 60)
+    assert tuple(path[-1]) == (80, 30)
     on_edge = ring[path[:, 1], path[:, 0]].mean()
     assert on_edge > 0.9  # snapped to the rock's outline, not the straight line across the rock
     straight = np.linspace(0, 1, 20)

@@ -30,7 +30,9 @@ def _pattern(h: int = 30, w: int = 40) -> np.ndarray:
 
 
 def _check_rgb(rgb: np.ndarray, size: tuple[int, int]) -> None:
-    assert rgb.dtype == np.uint8 and rgb.shape == (*size, 3) and rgb.flags.c_contiguous
+    assert rgb.dtype == np.uint8
+    assert rgb.shape == (*size, 3)
+    assert rgb.flags.c_contiguous
 
 
 # --- single images and conversions -------------------------------------------------------------
@@ -124,7 +126,9 @@ def test_real_photo(shared_data):
     if not path.is_file():
         pytest.skip(f"{path} not found")
     (frame,) = list(open_source(path).frames())
-    assert frame.rgb.dtype == np.uint8 and frame.rgb.ndim == 3 and frame.rgb.flags.c_contiguous
+    assert frame.rgb.dtype == np.uint8
+    assert frame.rgb.ndim == 3
+    assert frame.rgb.flags.c_contiguous
     assert frame.name == "4.jpeg"
 
 
@@ -183,7 +187,8 @@ def test_folder_without_images(tmp_path):
     with pytest.raises(UserInputError) as e:
         open_source(tmp_path / "docs")
     msg = str(e.value)
-    assert "docs" in msg and "readme.txt" in msg
+    assert "docs" in msg
+    assert "readme.txt" in msg
     assert all(ext in msg for ext in IMAGE_EXTENSIONS)
 
 
@@ -199,7 +204,8 @@ def test_folder_with_bad_images_fails_before_work(tmp_path):
     (root / "img6.jpg").write_bytes(b"garbage" * 20)
     with pytest.raises(UserInputError) as e:
         open_source(root)
-    assert "img5.png (0 bytes)" in str(e.value) and "img6.jpg" in str(e.value)
+    assert "img5.png (0 bytes)" in str(e.value)
+    assert "img6.jpg" in str(e.value)
 
 
 def test_folder_image_broken_after_open(tmp_path):

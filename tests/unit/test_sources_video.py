@@ -27,7 +27,10 @@ def _dist(a: np.ndarray, b: np.ndarray) -> float:
 
 def assert_is_frame(rgb: np.ndarray, i: int, truth: list[np.ndarray], crop=None, turn: int = 0) -> None:
     """Decoded frame i must be closer to ground truth i than to i-1 and i+1."""
-    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.flags.c_contiguous
+    assert rgb.dtype == np.uint8
+    assert rgb.ndim == 3
+    assert rgb.shape[2] == 3
+    assert rgb.flags.c_contiguous
     if turn:
         rgb = np.rot90(rgb, -turn // 90)
 
@@ -62,7 +65,8 @@ def test_clip_every_frame_accurate(clip, truth):
         frames = list(src.frames())
     assert [f.index for f in frames] == list(range(N))
     for f in frames:
-        assert f.size == (360, 480) and f.name is None
+        assert f.size == (360, 480)
+        assert f.name is None
         assert_is_frame(f.rgb, f.index, truth)
     assert frames[37].pts_s == pytest.approx(37 / 15)
 
@@ -72,7 +76,8 @@ def test_clip_random_access_matches_sequential(clip, truth):
         sequential = {f.index: f.rgb for f in src.frames()}
         for i in READ_ORDER:
             f = src.read(i)
-            assert f.index == i and f.pts_s == pytest.approx(i / 15)
+            assert f.index == i
+            assert f.pts_s == pytest.approx(i / 15)
             assert np.array_equal(f.rgb, sequential[i]), f"read({i}) differs from the {i}-th decoded frame"
             assert_is_frame(f.rgb, i, truth)
         with pytest.raises(IndexError):
@@ -95,9 +100,11 @@ def test_clip_start_end_every(clip, truth):
 def test_iterators_are_independent(clip):
     with open_source(clip) as src:
         a, b = src.frames(), src.frames(start=50)
-        assert next(a).index == 0 and next(b).index == 50
+        assert next(a).index == 0
+        assert next(b).index == 50
         assert src.read(80).index == 80
-        assert next(a).index == 1 and next(b).index == 51
+        assert next(a).index == 1
+        assert next(b).index == 51
 
 
 @pytest.mark.parametrize("bad", [dict(every=0), dict(start=-1), dict(start=101), dict(start=10, end=10)])
@@ -123,7 +130,8 @@ def test_variant_counts_and_accuracy(variants, truth, name):
         assert [f.pts_s for f in frames[:3]] == pytest.approx([0, 1 / 15, 2 / 15], abs=1e-3)
         for i in READ_ORDER:
             f = src.read(i)
-            assert f.index == i and np.array_equal(f.rgb, frames[i].rgb), f"{name}: read({i}) != frame {i}"
+            assert f.index == i, f"{name}: read({i}) != frame {i}"
+            assert np.array_equal(f.rgb, frames[i].rgb), f"{name}: read({i}) != frame {i}"
 
 
 def test_fixtures_exercise_seeking(variants):
@@ -138,7 +146,8 @@ def test_fixtures_exercise_seeking(variants):
 
 def test_rotation_metadata_gives_upright_frames(rotated_mov, truth):
     with open_source(rotated_mov) as src:
-        assert src.rotation == 90 and (src.width, src.height) == (360, 480)
+        assert src.rotation == 90
+        assert (src.width, src.height) == (360, 480)
         assert "360x480" in src.description
         frames = list(src.frames())
         assert len(frames) == N
@@ -172,7 +181,8 @@ def test_variable_frame_rate(vfr_mkv, truth):
             assert_is_frame(f.rgb, f.index, truth)
         for i in (77, 3, 50):
             f = src.read(i)
-            assert f.pts_s == pytest.approx(pts_s[i], abs=1e-3) and np.array_equal(f.rgb, frames[i].rgb)
+            assert f.pts_s == pytest.approx(pts_s[i], abs=1e-3)
+            assert np.array_equal(f.rgb, frames[i].rgb)
         assert [f.index for f in src.frames(start=10, end=20, every=3)] == [10, 13, 16, 19]
 
 
@@ -196,7 +206,8 @@ def test_truncated_mp4_yields_frames_then_interrupts(clip, truth, tmp_path):
     assert 10 < len(got) < N
     assert [f.index for f in got] == list(range(len(got)))
     assert err.last_index == got[-1].index
-    assert f"frame {len(got)}" in str(err) and "cut.mp4" in str(err)
+    assert f"frame {len(got)}" in str(err)
+    assert "cut.mp4" in str(err)
     for f in got[-3:]:
         assert_is_frame(f.rgb, f.index, truth)
 
@@ -209,7 +220,8 @@ def test_truncated_mkv_clean_eof_is_detected(variants, tmp_path):
     with open_source(cut) as src:
         got, err = _collect_until_interrupted(src, every=2)
     assert 20 < len(got) < N // 2 + 1
-    assert err.last_index == got[-1].index and "cut.mkv" in str(err)
+    assert err.last_index == got[-1].index
+    assert "cut.mkv" in str(err)
 
 
 def test_truncated_read_raises_interrupted(clip, tmp_path):
@@ -301,5 +313,6 @@ def test_unreadable_video_message_has_no_ffmpeg_error_number(tmp_path):
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
     with pytest.raises(UserInputError) as exc:
         open_source(str(bad))
-    assert "Errno" not in str(exc.value) and "1094995529" not in str(exc.value)
+    assert "Errno" not in str(exc.value)
+    assert "1094995529" not in str(exc.value)
     assert "Invalid data" in str(exc.value) or "not a video" in str(exc.value)

@@ -81,7 +81,8 @@ def test_suggest_cli_on_real_clip(clip, fast_ckpt, tmp_path, capsys):
     rows = list(csv.DictReader(open(out / "suggestions.csv")))
     assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
     frames = [int(r["frame"]) for r in rows]
-    assert all(f % 10 == 0 for f in frames) and len(set(frames)) == 4
+    assert all(f % 10 == 0 for f in frames)
+    assert len(set(frames)) == 4
     assert min(abs(a - b) for a in frames for b in frames if a != b) >= 10
     keys = [float(r["score"]) + float(r["uncertain_share"]) for r in rows]
     assert [float(r["priority"]) for r in rows] == pytest.approx(keys, abs=2e-6)
@@ -94,7 +95,8 @@ def test_suggest_cli_on_real_clip(clip, fast_ckpt, tmp_path, capsys):
             png = out / f"{clip.stem}_{f:06d}.png"
             assert np.array_equal(np.asarray(Image.open(png).convert("RGB")), src.read(f).rgb)
             assert float(r["pts_s"]) == pytest.approx(src.read(f).pts_s, abs=1e-4)
-    assert 0 <= min(keys) and max(keys) <= 2
+    assert 0 <= min(keys)
+    assert max(keys) <= 2
     assert "4 frame(s) suggested from 11 scored" in capsys.readouterr().out
 
 
@@ -105,7 +107,9 @@ def test_suggest_cli_bad_input(clip, fast_ckpt, tmp_path, capsys):
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--every", "0", "-o", str(tmp_path)]) == 2
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--threshold", "1.5", "-o", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "-n 0" in err and "--every 0" in err and "--threshold 1.5" in err
+    assert "-n 0" in err
+    assert "--every 0" in err
+    assert "--threshold 1.5" in err
 
 
 # --- strategies (issue 21: suggestions that earn their place) ---------------------------------------
@@ -175,7 +179,8 @@ def test_pick_lists_by_priority_and_names_the_choices():
     scores = _clusters([0.1 * (i % 7) for i in range(30)])
     for strat in STRATEGIES:
         picks = pick(scores, 5, strat)
-        assert len(picks) == 5 and len({p.index for p in picks}) == 5
+        assert len(picks) == 5
+        assert len({p.index for p in picks}) == 5
         pr = [p.priority for p in picks]
         assert pr == sorted(pr, reverse=True), strat
     assert DEFAULT_STRATEGY in STRATEGIES

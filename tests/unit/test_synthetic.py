@@ -17,10 +17,13 @@ SIZE = (160, 96)
 
 def test_same_seed_same_pixels_other_seed_other_pixels():
     a, b, c = make_image(3, SIZE), make_image(3, SIZE), make_image(4, SIZE)
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert np.array_equal(a[0], b[0])
+    assert np.array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
-    assert a[0].shape == (96, 160, 3) and a[0].dtype == np.uint8
-    assert a[1].shape == (96, 160) and a[1].dtype == np.uint8
+    assert a[0].shape == (96, 160, 3)
+    assert a[0].dtype == np.uint8
+    assert a[1].shape == (96, 160)
+    assert a[1].dtype == np.uint8
 
 
 def test_labels_are_rock_and_background_in_plausible_shares():
@@ -61,7 +64,8 @@ def test_clip_pans_right_and_labels_follow_the_frames():
     m0, m5 = frames[0].mask.astype(np.int16), frames[5].mask.astype(np.int16)
     errs = {dx: np.abs(m0[:, dx:] - m5[:, : m5.shape[1] - dx]).mean() for dx in range(0, 40)}
     best = min(errs, key=errs.get)
-    assert best > 3 and errs[best] < 0.5 * errs[0]
+    assert best > 3
+    assert errs[best] < 0.5 * errs[0]
 
 
 def test_dataset_is_accepted_by_training(tmp_path):

@@ -24,7 +24,8 @@ def test_imported_torchvision_model_gives_the_same_output(builder, backbone, tmp
     torch.save(tv.state_dict(), path)
     ckpt, notes = import_state_dict(path, backbone=backbone, class_names=["a", "b", "c", "d"])
     ours = ckpt.build_model()
-    assert ckpt.config.aux_head and notes == []
+    assert ckpt.config.aux_head
+    assert notes == []
     x = torch.randn(2, 3, 97, 131)
     with torch.no_grad():
         expected = tv(x)["out"]

@@ -41,28 +41,36 @@ def state_dict_of(path: Path) -> dict[str, torch.Tensor]:
 
 def test_run_writes_checkpoints_history_config_report(finished_run, dataset):
     out, result, rec = finished_run
-    assert result.stopped is None and result.epochs_done == 2
+    assert result.stopped is None
+    assert result.epochs_done == 2
     assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "history.csv", "config.json", "report.json"}
     rows = list(csv.DictReader((out / "history.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "miou", "pixel_accuracy", "lr", "seconds"]
     assert all(float(r["train_loss"]) > 0 and 0 <= float(r["miou"]) <= 1 for r in rows)
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["backbone"] == "resnet18" and cfg["epochs"] == 2 and cfg["data"] == str(dataset)
+    assert cfg["backbone"] == "resnet18"
+    assert cfg["epochs"] == 2
+    assert cfg["data"] == str(dataset)
     report = json.loads((out / "report.json").read_text())
     assert set(report) >= {"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes", "images"}
-    assert report["images"] == 1 and report["classes"] == ["background", "rock"]
+    assert report["images"] == 1
+    assert report["classes"] == ["background", "rock"]
     assert sum(map(sum, report["confusion_matrix"])) == SIZE * SIZE  # full-resolution labels of the one val image
 
     best = load_checkpoint(out / "best.pt")
-    assert best.class_names == ["background", "rock"] and best.config.backbone == "resnet18"
+    assert best.class_names == ["background", "rock"]
+    assert best.config.backbone == "resnet18"
     assert best.preprocess["resize_short"] == SIZE
-    assert best.train["metrics"]["miou"] == report["miou"] and best.train["epochs"] == report["epoch"]
+    assert best.train["metrics"]["miou"] == report["miou"]
+    assert best.train["epochs"] == report["epoch"]
     assert set(best.train) >= {"dataset", "epochs", "metrics", "config", "seconds"}
     assert set(best.train["metrics"]["per_class_iou"]) == {"background", "rock"}
     # last.pt: a normal checkpoint plus resume state, all loadable without unpickling code
     raw = torch.load(out / "last.pt", weights_only=True)
-    assert raw["train"]["epochs"] == 2 and raw["resume"]["epoch"] == 2 and raw["resume"]["step"] == 0
+    assert raw["train"]["epochs"] == 2
+    assert raw["resume"]["epoch"] == 2
+    assert raw["resume"]["step"] == 0
     assert set(raw["resume"]) >= {"optimizer", "scheduler", "rng", "best_miou", "history"}
     # events in order: start, epoch 1 (2 steps), epoch 2, end
     kinds = [e[0] for e in rec.events]
@@ -83,7 +91,8 @@ def test_ctrl_c_saves_last_and_resume_matches_uninterrupted_run(finished_run, da
         train(tiny_config(dataset, out))
     rec = Recorder()
     result = train(tiny_config(dataset, out), resume=True, events=rec)
-    assert result.stopped is None and result.epochs_done == 2
+    assert result.stopped is None
+    assert result.epochs_done == 2
     assert [e for e in rec.events if e[0] == "batch"][0][1:3] == (2, 2)  # continued at epoch 2, step 2
     a, b = state_dict_of(full_dir / "last.pt"), state_dict_of(out / "last.pt")
     assert a.keys() == b.keys()
@@ -99,10 +108,12 @@ def test_cancel_event_stops_after_the_step_and_saves_last(dataset, tmp_path):
     cancel = threading.Event()
     rec = Recorder(stop_at=(1, 1), cancel=cancel, how="cancel")
     result = train(tiny_config(dataset, tmp_path / "run", epochs=1), events=rec, cancel=cancel)
-    assert result.stopped == "cancelled" and result.epochs_done == 0
+    assert result.stopped == "cancelled"
+    assert result.epochs_done == 0
     assert [e[0] for e in rec.events] == ["start", "epoch_start", "batch", "end"]
     raw = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
-    assert (raw["resume"]["epoch"], raw["resume"]["step"]) == (0, 1) and raw["train"]["epochs"] == 0
+    assert (raw["resume"]["epoch"], raw["resume"]["step"]) == (0, 1)
+    assert raw["train"]["epochs"] == 0
 
 
 def test_non_finite_loss_stops_with_message(dataset, tmp_path):
@@ -122,11 +133,14 @@ def test_check_reports_and_training_refuses_a_broken_dataset(tmp_path, capsys):
     Image.fromarray(bad).save(data / "train" / "masks" / "train1.png")
     assert main(["train", "--check", str(data), "-q"]) == 2
     text = capsys.readouterr().out
-    assert "train/masks/train1.png" in text and "id 7" in text and "NOT OK" in text
+    assert "train/masks/train1.png" in text
+    assert "id 7" in text
+    assert "NOT OK" in text
 
     assert main(["train", str(data), "-o", str(tmp_path / "run"), "--device", "cpu", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "train1.png" in err and "--check" in err
+    assert "train1.png" in err
+    assert "--check" in err
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
@@ -134,7 +148,8 @@ def test_check_ok_dataset_exits_0(dataset, capsys):
     # --batch-size 2: with the default 8, 4 images cannot make one step, and the check says so (issue 19)
     assert main(["train", "--check", str(dataset), "-q", "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
-    assert "OK: ready to train" in out and "4 train / 1 val" in out
+    assert "OK: ready to train" in out
+    assert "4 train / 1 val" in out
 
 
 def test_cli_usage_errors(dataset, tmp_path, capsys):

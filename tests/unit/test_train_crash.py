@@ -173,8 +173,11 @@ def test_half_written_checkpoint_is_never_resumed_from(dataset, tmp_path):
     with (run / "history.csv").open("a") as f:  # killed after history.csv got a row, before last.pt did
         f.write("1,9.0,,,,0.01,1.0\n")
     result = train(small_config(dataset, run, epochs=1), resume=True)
-    assert result.stopped is None and result.epochs_done == 1 and not half.exists()
-    assert [e for e, _ in _history(run)] == ["1"] and _history(run)[0][1] != "9.0"  # last.pt's history wins
+    assert result.stopped is None
+    assert result.epochs_done == 1
+    assert not half.exists()
+    assert [e for e, _ in _history(run)] == ["1"]  # last.pt's history wins
+    assert _history(run)[0][1] != "9.0"
 
 
 def test_resume_before_the_first_save_starts_over(dataset, tmp_path, capsys):
@@ -191,14 +194,18 @@ def test_run_folder_that_is_a_file_or_full_is_a_message(dataset, tmp_path, capsy
     blocker.write_text("x")
     assert main(_argv(dataset, blocker / "run")) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "a file is in the way" in err and "-o" in err
+    assert "Traceback" not in err
+    assert "a file is in the way" in err
+    assert "-o" in err
     import shutil
 
     real = shutil.disk_usage
     monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1_000_000))
     assert main(_argv(dataset, tmp_path / "full")) == 2
     err = capsys.readouterr().err
-    assert "not enough free space" in err and "MB free" in err and "-o" in err
+    assert "not enough free space" in err
+    assert "MB free" in err
+    assert "-o" in err
     assert not (tmp_path / "full" / "config.json").exists()  # stopped before writing anything
 
 
@@ -219,7 +226,8 @@ def test_full_disk_during_training_is_a_message(dataset, tiny_disk, capsys):
     """A real full disk (tmpfs of 256 KiB): refused before the first epoch, naming the free space."""
     assert main(_argv(dataset, tiny_disk / "run")) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "not enough free space" in err
+    assert "Traceback" not in err
+    assert "not enough free space" in err
 
 
 def test_checkpoint_save_on_full_disk_is_a_message(dataset, tmp_path, monkeypatch):

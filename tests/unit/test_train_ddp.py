@@ -77,7 +77,8 @@ def test_evaluate_reduces_across_two_gloo_processes(tmp_path):
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert (r0["mine"], r1["mine"]) == (2, 1)  # each scored its own share …
     for r in (r0, r1):  # … and both report the whole set, equal to one process scoring everything
-        assert r["matrix"] == single["matrix"] and r["images"] == single["images"] == 3
+        assert r["matrix"] == single["matrix"]
+        assert r["images"] == single["images"] == 3
         # The ranks batch the images differently from the single process ([0, 2] + [1] vs [0, 1] + [2]),
         # and a float32 convolution picks its blocking by batch size, so logits agree only to float32
         # rounding through 18 layers (seen: 2e-7 relative, ~2 ulp). The losses themselves are summed in
@@ -87,7 +88,8 @@ def test_evaluate_reduces_across_two_gloo_processes(tmp_path):
     assert np.asarray(single["matrix"]).sum() == 3 * 64 * 64
     assert np.asarray(single["matrix"])[:, 1].sum() > 0  # both classes predicted: the matrix says something
     # the epoch's batches are split into equal, disjoint, whole-step shares
-    assert len(r0["order"]) == len(r1["order"]) == 2 and not set(r0["order"]) & set(r1["order"])
+    assert len(r0["order"]) == len(r1["order"]) == 2
+    assert not set(r0["order"]) & set(r1["order"])
 
 
 @pytest.mark.slow
@@ -101,9 +103,11 @@ def test_torchrun_two_processes_trains_and_agrees(tmp_path):
            "--crop-size", "64", "--eval-size", "64", "--device", "cpu", "--workers", "0", "-q"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "× 2 processes" in proc.stdout and proc.stdout.count("epoch 1/1:") == 1  # only rank 0 prints
+    assert "× 2 processes" in proc.stdout  # only rank 0 prints
+    assert proc.stdout.count("epoch 1/1:") == 1
     last = torch.load(out / "last.pt", weights_only=True)
-    assert last["train"]["world_size"] == 2 and last["resume"]["world_size"] == 2
+    assert last["train"]["world_size"] == 2
+    assert last["resume"]["world_size"] == 2
     assert not any(k.startswith("module.") for k in last["state_dict"])  # saved unwrapped
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 2  # both val images, one per process, summed

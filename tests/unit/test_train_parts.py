@@ -28,8 +28,10 @@ def test_crop_pads_labels_with_ignore_index_never_zero():
     torch.manual_seed(0)
     t = train_transform(64, eval_size=None, scale=(1.0, 1.0), hflip=False)
     x, y = t(*_pair(20, 30))
-    assert x.shape == (3, 64, 64) and x.dtype == torch.float32
-    assert y.shape == (64, 64) and y.dtype == torch.int64
+    assert x.shape == (3, 64, 64)
+    assert x.dtype == torch.float32
+    assert y.shape == (64, 64)
+    assert y.dtype == torch.int64
     assert int((y != 255).sum()) == 20 * 30  # exactly the image's own pixels are labelled
     assert set(torch.unique(y).tolist()) == {0, 1, 255}
     # padded image pixels are black (0) before normalisation: (0 - mean) / std
@@ -107,18 +109,21 @@ def test_criterion_ignores_void_and_weights_aux():
     with_aux = make_criterion(aux_weight=0.5)({"out": out, "aux": torch.zeros_like(out)}, target)
     assert with_aux.item() == pytest.approx(main_only.item() + 0.5 * np.log(2), rel=1e-5)
     all_void = make_criterion(aux_weight=0.4)({"out": out.requires_grad_()}, torch.full((1, 2, 2), 255))
-    assert all_void.item() == 0.0 and torch.isfinite(all_void)  # not NaN: a void crop is not a divergence
+    assert all_void.item() == 0.0  # not NaN: a void crop is not a divergence
+    assert torch.isfinite(all_void)
 
 
 def test_poly_warmup_and_head_lr():
     f = PolyWithWarmup(total_steps=100, warmup=10, power=0.9, start=0.1)
     assert f(0) == pytest.approx(0.1)
     assert f(10) == pytest.approx((1 - 0.1) ** 0.9)
-    assert f(100) == 0.0 and f(5) < f(10)
+    assert f(100) == 0.0
+    assert f(5) < f(10)
     model = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2)
     opt = build_optimizer(model, name="sgd", lr=0.01, weight_decay=5e-4, head_lr_mult=10)
     assert [g["lr"] for g in opt.param_groups] == [0.01, pytest.approx(0.1)]
-    assert opt.param_groups[0]["momentum"] == 0.9 and opt.param_groups[0]["weight_decay"] == 5e-4
+    assert opt.param_groups[0]["momentum"] == 0.9
+    assert opt.param_groups[0]["weight_decay"] == 5e-4
     assert type(build_optimizer(model, name="adamw", lr=1e-4, weight_decay=1e-2)).__name__ == "AdamW"
 
 
@@ -129,14 +134,18 @@ def test_init_from_checkpoint_with_other_classes_recreates_the_head(tmp_path):
     save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), path)
     cfg = TrainConfig(data="x", output="y", backbone="resnet50", init=str(path))  # architecture comes from the file
     model, notes = build_model(cfg, ["background", "rock", "soil"])
-    assert model.config.backbone == "mobilenet_v3_large" and model.config.num_classes == 3
+    assert model.config.backbone == "mobilenet_v3_large"
+    assert model.config.num_classes == 3
     sd, old = model.state_dict(), src.state_dict()
-    assert sd["classifier.4.weight"].shape[0] == 3 and sd["aux_classifier.4.weight"].shape[0] == 3
+    assert sd["classifier.4.weight"].shape[0] == 3
+    assert sd["aux_classifier.4.weight"].shape[0] == 3
     for k in ("backbone.0.0.weight", "classifier.0.convs.0.0.weight", "classifier.1.weight", "aux_classifier.0.weight"):
         assert torch.equal(sd[k], old[k]), k
     assert any("re-created" in n and "new: soil" in n for n in notes)
     warning = next(n for n in notes if n.startswith("warning:"))
-    assert warning.startswith("warning: 4 tensor(s) of rocks.pt (mobilenet_v3_large") and "not loaded" in warning and "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
+    assert warning.startswith("warning: 4 tensor(s) of rocks.pt (mobilenet_v3_large")
+    assert "not loaded" in warning
+    assert "classifier.4.weight: file [2, 256, 1, 1] vs model [3, 256, 1, 1]" in warning
 
     same, notes = build_model(cfg, ["background", "rock"])  # same classes: every tensor is taken
     assert all(torch.equal(v, old[k]) for k, v in same.state_dict().items())
@@ -151,7 +160,8 @@ def test_config_validation_names_the_option():
     with pytest.raises(UserInputError, match="--backbone"):
         TrainConfig(data="d", output="o", backbone="vgg16").validate()
     cfg = TrainConfig(data="d", output="o", optimizer="adamw")
-    assert cfg.validate().base_lr == 1e-4 and TrainConfig.from_dict({**cfg.to_dict(), "future": 1}) == cfg
+    assert cfg.validate().base_lr == 1e-4
+    assert TrainConfig.from_dict({**cfg.to_dict(), "future": 1}) == cfg
 
 
 def test_classes_are_matched_by_name_and_a_renamed_class_is_mapped(tmp_path):
@@ -174,7 +184,8 @@ def test_classes_are_matched_by_name_and_a_renamed_class_is_mapped(tmp_path):
                                 ["soil", "background", "rocks"])  # fmt: skip
     sd = mapped.state_dict()
     for key in ("classifier.4.weight", "classifier.4.bias", "aux_classifier.4.weight", "aux_classifier.4.bias"):
-        assert torch.equal(sd[key][1], old[key][0]) and torch.equal(sd[key][2], old[key][1]), key
+        assert torch.equal(sd[key][1], old[key][0]), key
+        assert torch.equal(sd[key][2], old[key][1]), key
     assert any("rock→rocks" in n and "new: soil" in n for n in notes)
     renamed_only, _ = build_model(TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"),
                                   ["background", "rocks"])  # fmt: skip

@@ -48,11 +48,13 @@ def test_best_pt_is_the_epoch_the_criterion_ranks_first(dataset, tmp_path, how, 
     assert result.best_epoch == want
     assert result.best_miou == next(r["miou"] for r in ev.rows if r["epoch"] == want)
     report = json.loads((out / "report.json").read_text())
-    assert report["epoch"] == want and report["selected_by"] == how
+    assert report["epoch"] == want
+    assert report["selected_by"] == how
     assert load_checkpoint(out / "best.pt").train["best_epoch"] == want
     assert [r["is_best"] for r in ev.rows].index(True) == 0  # the first epoch is always the best so far
     raw = torch.load(out / "last.pt", weights_only=True)["resume"]
-    assert raw["best_epoch"] == want and raw["best_score"] == key(next(r for r in ev.rows if r["epoch"] == want))
+    assert raw["best_epoch"] == want
+    assert raw["best_score"] == key(next(r for r in ev.rows if r["epoch"] == want))
 
 
 def test_resume_keeps_the_selection_score(dataset, tmp_path):

@@ -98,4 +98,5 @@ def test_images_for_a_cvat_export_do_not_break_a_folder_val(shared_data, tmp_pat
     cfg = TrainConfig(data=str(zips[0]), images=str(rocks / "train" / "images"), val=str(val),
                       output=str(tmp_path / "run"))
     rd = open_run_data(cfg)
-    assert len(rd.train) == 3 and len(rd.val) == 3
+    assert len(rd.train) == 3
+    assert len(rd.val) == 3

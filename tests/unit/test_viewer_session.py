@@ -120,35 +120,49 @@ def test_session_imports_no_qt():
 
 def test_load_open_and_show_a_frame(session, tiny_ckpt, truth):
     ((_, info),) = session.rec.of("engine")
-    assert isinstance(info, EngineInfo) and isinstance(info.checkpoint, Checkpoint)
+    assert isinstance(info, EngineInfo)
+    assert isinstance(info.checkpoint, Checkpoint)
     assert info.checkpoint is session.checkpoint  # the loaded object is handed out, not a path to read again
-    assert info.class_names == ["background", "rock"] and info.palette.tolist() == [[0, 0, 0], [250, 50, 83]]
+    assert info.class_names == ["background", "rock"]
+    assert info.palette.tolist() == [[0, 0, 0], [250, 50, 83]]
     ((_, src),) = session.rec.of("source")
-    assert isinstance(src, SourceInfo) and src.frames == 101 and src.source_id == 1 and not src.is_live
+    assert isinstance(src, SourceInfo)
+    assert src.frames == 101
+    assert src.source_id == 1
+    assert not src.is_live
 
     session.rec.take = False
     session.handle(ShowFrame(40, ViewSettings(confidence=True)))
     r = session.take_result()
-    assert r is not None and r.index == 40 and not r.playing and r.source_id == 1
+    assert r is not None
+    assert r.index == 40
+    assert not r.playing
+    assert r.source_id == 1
     assert session.take_result() is None  # taken once
     assert session.last_result() is r  # ...but still the last (frame, prediction) pair
     assert np.abs(r.rgb.astype(int) - truth[40]).mean() < 6  # frame 40 of the clip, exactly
     ref = Engine(load_checkpoint(tiny_ckpt), device="cpu", threads=THREADS).predict([np.array(r.rgb)])[0]
     assert np.array_equal(r.mask, ref.mask)  # the mask was computed from this very frame
-    assert r.confidence is not None and r.confidence.shape == r.mask.shape
-    assert r.coverage is not None and abs(float(r.coverage.sum()) - 1) < 1e-6
-    assert not r.rgb.flags.writeable and not r.mask.flags.writeable
-    assert r.frame.index == 40 and r.prediction.mask is r.mask
+    assert r.confidence is not None
+    assert r.confidence.shape == r.mask.shape
+    assert r.coverage is not None
+    assert abs(float(r.coverage.sum()) - 1) < 1e-6
+    assert not r.rgb.flags.writeable
+    assert not r.mask.flags.writeable
+    assert r.frame.index == 40
+    assert r.prediction.mask is r.mask
 
 
 def test_errors_are_reported_and_the_session_goes_on(session, tmp_path, clip):
     missing = tmp_path / "nope.mp4"
     session.handle(OpenSource(str(missing)))
     ((_, title, message),) = session.rec.of("failed")
-    assert title == "Could not open the source" and "nope.mp4" in message
+    assert title == "Could not open the source"
+    assert "nope.mp4" in message
     session.handle(OpenSource(str(clip)))
     session.handle(ShowFrame(3))
-    assert session.last_result().index == 3 and session.last_result().source_id == 2
+    assert session.last_result().index == 3
+    assert session.last_result().source_id == 2
 
 
 def test_a_seek_superseded_by_a_later_one_is_skipped(session):
@@ -160,9 +174,11 @@ def test_a_seek_superseded_by_a_later_one_is_skipped(session):
     for i in (5, 17, 29):
         session.submit(ShowFrame(i, probe))
     session.run(interrupted=lambda: session.last_result() is not None, poll_s=0.05)
-    assert reads == [29] and seen == [29]  # 5 and 17 were never decoded or predicted
+    assert reads == [29]  # 5 and 17 were never decoded or predicted
+    assert seen == [29]
     r = session.last_result()
-    assert r.index == 29 and r.analysis["probe"] == 29
+    assert r.index == 29
+    assert r.analysis["probe"] == 29
 
 
 def test_play_pause_and_play_to_the_end(session):
@@ -173,9 +189,12 @@ def test_play_pause_and_play_to_the_end(session):
         s.submit(Pause())
         rec.wait(lambda: rec.of("ended"))
         ((_, reason, last),) = rec.of("ended")
-        assert reason == "paused" and 0 < last < 100
+        assert reason == "paused"
+        assert 0 < last < 100
         r = s.last_result()
-        assert r.playing and r.index == last and r.mask is not None
+        assert r.playing
+        assert r.index == last
+        assert r.mask is not None
         n = len(rec.of("result"))
         time.sleep(0.5)
         assert len(rec.of("result")) == n  # nothing after the pause
@@ -211,8 +230,10 @@ def test_settings_snapshot_changes_mid_play(session):
         assert time.perf_counter() - t0 < 15  # at 0.25x the rest of the clip would take > 20 s
         assert rec.of("ended") == [("ended", "end", 100)]  # one playback, not restarted
         r = s.last_result()
-        assert r.index == 100 and r.analysis == {"half": 50}
-        assert slow.speed == 0.25 and s.settings() is fast
+        assert r.index == 100
+        assert r.analysis == {"half": 50}
+        assert slow.speed == 0.25
+        assert s.settings() is fast
 
         s.submit(Play(95, dataclasses.replace(fast, analyses=())))
         rec.wait(lambda: s.last_result().index >= 97)
@@ -232,15 +253,18 @@ def test_stats_are_copies_and_count_drops(session):
         during = s.stats()
         s.submit(Pause())
         rec.wait(lambda: rec.of("ended"))
-    assert before.inference_fps == 0 and before.display_dropped == 0  # an old copy does not change
-    assert during.inference_fps > 0 and during.display_dropped >= 4
+    assert before.inference_fps == 0  # an old copy does not change
+    assert before.display_dropped == 0
+    assert during.inference_fps > 0
+    assert during.display_dropped >= 4
     with pytest.raises(dataclasses.FrozenInstanceError):
         during.dropped = 0  # type: ignore[misc]
 
 
 def test_analyses_get_the_frame_and_its_prediction_and_a_failure_stays_in_its_slot(session):
     def rock_share(frame, pred):
-        assert not pred.mask.flags.writeable and pred.mask.shape == frame.rgb.shape[:2]
+        assert not pred.mask.flags.writeable
+        assert pred.mask.shape == frame.rgb.shape[:2]
         return float((pred.mask == 1).mean())
 
     def broken(frame, pred):
@@ -258,7 +282,8 @@ def test_a_quick_play_then_pause_leaves_the_session_paused(session):
     session.submit(Pause())  # before the session thread got to the Play
     with Running(session) as s:
         time.sleep(1.0)
-        assert s.last_result() is None and s.rec.of("ended") == []
+        assert s.last_result() is None
+        assert s.rec.of("ended") == []
 
 
 def test_the_viewer_decodes_without_frame_threads(session, clip):
@@ -267,7 +292,8 @@ def test_the_viewer_decodes_without_frame_threads(session, clip):
     source opened for reading through (export, fragments) keeps frame threads."""
     session.handle(ShowFrame(30))
     src = session._source
-    assert src is not None and src.frame_threads is False
+    assert src is not None
+    assert src.frame_threads is False
     assert src._reader.stream.thread_type.name == "SLICE"
     with open_source(clip) as through:
         next(iter(through.frames(0)))

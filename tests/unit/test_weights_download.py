@@ -38,4 +38,5 @@ def test_a_damaged_download_leaves_nothing_and_says_so(tmp_path, monkeypatch):
     dest, events = _serve(tmp_path, monkeypatch, b"not the weights", "0123abcd")
     assert not dest.exists()
     assert list(dest.parent.iterdir()) == []  # the temporary was removed too
-    assert events[-1]["event"] == "message" and "hash mismatch" in events[-1]["text"]
+    assert events[-1]["event"] == "message"
+    assert "hash mismatch" in events[-1]["text"]
