@@ -24,8 +24,9 @@ test: $(VENV)/.installed     ## fast suite (excludes slow and gpu tests), Qt off
 test-all: $(VENV)/.installed ## everything, including slow tests (gpu tests skip without CUDA)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "slow or not slow"
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check segtool models training tests benchmarks tools
+lint: $(VENV)/.installed       ## ruff lint + ruff format (it owns layout), as CI runs them
+	$(VENV)/bin/ruff check segtool models training tests benchmarks tools run_gui.py
+	$(VENV)/bin/ruff format --check segtool models training tests benchmarks tools run_gui.py
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_backbones.py

@@ -54,7 +54,9 @@ def load_tiles() -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
-def scribbles(mask: np.ndarray, rng: np.random.Generator, per_class: int = 3, radius: int = 5, length: int = 24) -> np.ndarray:
+def scribbles(
+    mask: np.ndarray, rng: np.random.Generator, per_class: int = 3, radius: int = 5, length: int = 24
+) -> np.ndarray:
     """A few short strokes per class, inside that class (what an annotator paints in label mode)."""
     from scipy.ndimage import binary_erosion
 
@@ -87,15 +89,37 @@ def write_set(root: Path, items: list[tuple[str, np.ndarray, np.ndarray]]) -> Pa
 
 def run(name: str, data: Path, val: Path, out: Path, epochs: int, init: str, seed: int) -> dict:
     cfg = TrainConfig(
-        data=str(data), val=str(val), output=str(out / name), backbone="mobilenet_v3_large", width_mult=0.5,
-        aspp_channels=64, init=init, epochs=epochs, repeat=8, batch_size=8, crop_size=160, eval_size=192,
-        scale_min=0.75, scale_max=1.5, optimizer="adamw", lr=5e-4, select_best="last", device="cpu",
-        aux_weight=0.0, workers=0, seed=seed,
-    )  # fmt: skip
+        data=str(data),
+        val=str(val),
+        output=str(out / name),
+        backbone="mobilenet_v3_large",
+        width_mult=0.5,
+        aspp_channels=64,
+        init=init,
+        epochs=epochs,
+        repeat=8,
+        batch_size=8,
+        crop_size=160,
+        eval_size=192,
+        scale_min=0.75,
+        scale_max=1.5,
+        optimizer="adamw",
+        lr=5e-4,
+        select_best="last",
+        device="cpu",
+        aux_weight=0.0,
+        workers=0,
+        seed=seed,
+    )
     t0 = time.perf_counter()
     train(cfg)
     report = json.loads((out / name / "report.json").read_text())
-    return {"arm": name, "rock_iou": report["per_class_iou"]["rock"], "miou": report["miou"], "s": time.perf_counter() - t0}
+    return {
+        "arm": name,
+        "rock_iou": report["per_class_iou"]["rock"],
+        "miou": report["miou"],
+        "s": time.perf_counter() - t0,
+    }
 
 
 def main() -> int:
@@ -139,11 +163,17 @@ def main() -> int:
     same = start + chosen["evenly spaced"]
     strokes = [(n, rgb, scribbles(m, rng)) for n, rgb, m in same]
     painted = np.mean([(m != 255).mean() for _, _, m in strokes])
-    rows.append(run("full masks", write_set(tmp / "d_full", same), val_dir, tmp, args.epochs, base, args.seed))
-    rows.append(run("scribbles", write_set(tmp / "d_scrib", strokes), val_dir, tmp, args.epochs, base, args.seed))
+    rows.append(
+        run("full masks", write_set(tmp / "d_full", same), val_dir, tmp, args.epochs, base, args.seed)
+    )
+    rows.append(
+        run("scribbles", write_set(tmp / "d_scrib", strokes), val_dir, tmp, args.epochs, base, args.seed)
+    )
 
-    print(f"conveyor tiles: start {len(start)}, pool {len(rest)}, val {len(val)}; K = {args.k}; "
-          f"{args.epochs} epochs × repeat 8 each; scribbles label {100 * painted:.1f} % of pixels")  # fmt: skip
+    print(
+        f"conveyor tiles: start {len(start)}, pool {len(rest)}, val {len(val)}; K = {args.k}; "
+        f"{args.epochs} epochs × repeat 8 each; scribbles label {100 * painted:.1f} % of pixels"
+    )
     print(f"{'arm':16s} {'rock IoU':>9s} {'mIoU':>7s} {'time s':>7s}")
     for r in rows:
         print(f"{r['arm']:16s} {r['rock_iou']:9.3f} {r['miou']:7.3f} {r['s']:7.0f}")

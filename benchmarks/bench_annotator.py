@@ -154,7 +154,9 @@ def run_grabcut(rgb, g, max_fix):
         if e is None:
             break
         _, line, obj = e
-        (fg if obj else bg)[line] = True  # a thin hint inside the wrong area: a sure-object mark must be right
+        (fg if obj else bg)[line] = (
+            True  # a thin hint inside the wrong area: a sure-object mark must be right
+        )
         pred = grabcut_box(rgb, box, foreground=fg, background=bg)
     return best, None, first
 
@@ -206,8 +208,10 @@ def run_click(g, frags, max_fix):
 
 def crop_of(mask_any: np.ndarray, shape, margin: int):
     ys, xs = np.nonzero(mask_any)
-    return (slice(max(0, ys.min() - margin), min(shape[0], ys.max() + margin + 1)),
-            slice(max(0, xs.min() - margin), min(shape[1], xs.max() + margin + 1)))  # fmt: skip
+    return (
+        slice(max(0, ys.min() - margin), min(shape[0], ys.max() + margin + 1)),
+        slice(max(0, xs.min() - margin), min(shape[1], xs.max() + margin + 1)),
+    )
 
 
 def bench_set(name: str, a, engine, spec) -> dict[str, list]:
@@ -244,8 +248,11 @@ def bench_set(name: str, a, engine, spec) -> dict[str, list]:
             # The click's crop must hold the whole predicted fragment, which can be larger than the true one.
             cc = crop_of(g | (frags == fid) if fid else g, g.shape, 20)
             res["click"].append(run_click(g[cc], frags[cc], a.max_fix))
-    print(f"{name}: {sum(len(v) for v in chosen.values())} fragments from {len(chosen)} of {len(items)} images "
-          f"(of {len(cands)} with area >= {a.min_area} px)", flush=True)  # fmt: skip
+    print(
+        f"{name}: {sum(len(v) for v in chosen.values())} fragments from {len(chosen)} of {len(items)} images "
+        f"(of {len(cands)} with area >= {a.min_area} px)",
+        flush=True,
+    )
     return res
 
 
@@ -264,11 +271,19 @@ def fallback_cost(rows: list, poly: list, spent: int | None) -> float:
 def table(title: str, res: dict[str, list], max_fix: int) -> None:
     n = len(res["polygon"])
     print(f"\n{title} ({n} fragments)")
-    print("| tool | reached IoU 0.9 | actions to 0.9 (median) | IoU after 1st action (median) | at 0.9 after 1 action "
-          "| best IoU (median) | mean actions, outline when it fails | mean actions, one try then outline |")  # fmt: skip
+    print(
+        "| tool | reached IoU 0.9 | actions to 0.9 (median) | IoU after 1st action (median) | at 0.9 after 1 action "
+        "| best IoU (median) | mean actions, outline when it fails | mean actions, one try then outline |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     poly = res["polygon"]
-    wasted = {"polygon": 0, "superpixel": 11, "grabcut": 1 + max_fix, "scissors": SCISSOR_CLICKS[-1], "click": 1 + max_fix}
+    wasted = {
+        "polygon": 0,
+        "superpixel": 11,
+        "grabcut": 1 + max_fix,
+        "scissors": SCISSOR_CLICKS[-1],
+        "click": 1 + max_fix,
+    }
     for t in TOOLS:
         rows = res[t]
         need = [r[1] for r in rows if r[1] is not None]
@@ -276,9 +291,15 @@ def table(title: str, res: dict[str, list], max_fix: int) -> None:
         one = np.mean([r[2] >= TARGET for r in rows])
         # One try: the tool's first action, kept if it is good enough, else undone and the fragment outlined.
         k = SCISSOR_CLICKS[0] if t == "scissors" else 1  # the scissors' first try is 3 clicks
-        try1 = np.mean([k if r[2] >= TARGET else k + (p[1] or 0) for r, p in zip(rows, poly)]) if t != "polygon" else fallback_cost(rows, poly, 0)
-        print(f"| {t} | {100 * len(need) / max(1, n):.0f} % | {med} | {np.median([r[2] for r in rows]):.3f} | {100 * one:.0f} % "
-              f"| {np.median([r[0] for r in rows]):.3f} | {fallback_cost(rows, poly, wasted[t]):.1f} | {try1:.1f} |")  # fmt: skip
+        try1 = (
+            np.mean([k if r[2] >= TARGET else k + (p[1] or 0) for r, p in zip(rows, poly)])
+            if t != "polygon"
+            else fallback_cost(rows, poly, 0)
+        )
+        print(
+            f"| {t} | {100 * len(need) / max(1, n):.0f} % | {med} | {np.median([r[2] for r in rows]):.3f} | {100 * one:.0f} % "
+            f"| {np.median([r[0] for r in rows]):.3f} | {fallback_cost(rows, poly, wasted[t]):.1f} | {try1:.1f} |"
+        )
 
 
 def main() -> None:
@@ -287,7 +308,9 @@ def main() -> None:
     ap.add_argument("--per-set", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-area", type=int, default=150)
-    ap.add_argument("--max-fix", type=int, default=8, help="correction strokes after GrabCut's box or a click")
+    ap.add_argument(
+        "--max-fix", type=int, default=8, help="correction strokes after GrabCut's box or a click"
+    )
     ap.add_argument("-c", "--checkpoint", default=str(REPO / "assets" / "rock_fragments.pt"))
     a = ap.parse_args()
     cv2.setNumThreads(1)

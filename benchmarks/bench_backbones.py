@@ -52,15 +52,25 @@ def main() -> None:
     elif args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; input 1x3x{args.size}x{args.size}; median of {args.repeats}"
-          + ("; single-thread CPU time" if args.cpu_time else "; wall time"))
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"device: {name}; torch {torch.__version__}; input 1x3x{args.size}x{args.size}; median of {args.repeats}"
+        + ("; single-thread CPU time" if args.cpu_time else "; wall time")
+    )
     x = torch.randn(1, 3, args.size, args.size, device=device)
     rows = []
     for os_ in [int(s) for s in args.strides.split(",")]:
         for backbone in BACKBONES:
             torch.manual_seed(0)
-            model = build_deeplabv3(backbone=backbone, num_classes=2, output_stride=os_, aux_head=False).eval().to(device)
+            model = (
+                build_deeplabv3(backbone=backbone, num_classes=2, output_stride=os_, aux_head=False)
+                .eval()
+                .to(device)
+            )
             if device.type in ("cpu", "cuda"):  # as the engine runs it
                 model = model.to(memory_format=torch.channels_last)
                 x = x.contiguous(memory_format=torch.channels_last)

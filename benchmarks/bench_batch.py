@@ -38,8 +38,23 @@ CLIP = REPO.parent / "shared" / "data" / "clips" / "camvid_0016E5_val_15fps.mp4"
 
 
 def run(folder: Path, ckpt: Path, out: Path, frames: int, extra: list[str]) -> tuple[float, int]:
-    argv = [sys.executable, "-m", "segtool", "predict", str(folder), "-c", str(ckpt), "-o", str(out), "-q",
-            "--end", str(frames), "--device", "cpu", *extra]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "segtool",
+        "predict",
+        str(folder),
+        "-c",
+        str(ckpt),
+        "-o",
+        str(out),
+        "-q",
+        "--end",
+        str(frames),
+        "--device",
+        "cpu",
+        *extra,
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
     res = subprocess.run(argv, env=env, capture_output=True, text=True)
@@ -71,25 +86,36 @@ def main() -> None:
     ap.add_argument("--resize", type=int, default=240, help="model input shorter side")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ray", action="store_true", help="also time --ray on a local Ray")
-    ap.add_argument("--no-all-cores", action="store_true", help="skip w1-tN (on a busy machine it can take 10x longer)")
+    ap.add_argument(
+        "--no-all-cores", action="store_true", help="skip w1-tN (on a busy machine it can take 10x longer)"
+    )
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ckpt, _ = make_small_checkpoint(tmp / "small.pt")
         ck = load_checkpoint(ckpt)
-        ckpt = save_checkpoint(dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=args.resize)), tmp / "bench.pt")
+        ckpt = save_checkpoint(
+            dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=args.resize)),
+            tmp / "bench.pt",
+        )
         folder = tmp / "videos"
         folder.mkdir()
         for i in range(args.copies):
             shutil.copy(CLIP, folder / f"clip{i}.mp4")
-        configs = [("w1", []), (f"w1-t{cores}", ["--threads", str(cores)]), (f"w{args.workers}", ["--workers", str(args.workers)])]
+        configs = [
+            ("w1", []),
+            (f"w1-t{cores}", ["--threads", str(cores)]),
+            (f"w{args.workers}", ["--workers", str(args.workers)]),
+        ]
         if args.no_all_cores:
             del configs[1]
         if args.ray:
             configs.append(("ray", ["--ray", "--threads", "1"]))
-        print(f"{args.copies} x {args.frames} frames, mobilenet_v3_large at {args.resize} px, {cores} cores, "
-              f"load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(
+            f"{args.copies} x {args.frames} frames, mobilenet_v3_large at {args.resize} px, {cores} cores, "
+            f"load average before: {os.getloadavg()[0]:.1f}"
+        )
         results = {}
         for name, extra in configs:
             out = tmp / f"out_{name}"
@@ -97,14 +123,22 @@ def main() -> None:
             results[name] = (wall, n, out)
             d = 0.0 if name == "w1" else differing(out, results["w1"][2])
             # Another model-thread count changes float sums, and the argmax at near-ties with them.
-            ok = "masks identical to w1" if d == 0 else ("OTHER FILES than w1" if d is None else f"{100 * d:.4f} % of mask pixels differ from w1")
+            ok = (
+                "masks identical to w1"
+                if d == 0
+                else (
+                    "OTHER FILES than w1" if d is None else f"{100 * d:.4f} % of mask pixels differ from w1"
+                )
+            )
             print(f"{name:>8}: {n} frames in {wall:6.1f} s = {n / wall:5.2f} frames/s  ({ok})")
         base = results["w1"][1] / results["w1"][0]
         for name, (wall, n, _) in results.items():
             print(f"{name:>8}: {n / wall / base:4.2f} x w1")
         if "ray" in results:
-            print(f"ray overhead against w1: {results['ray'][0] - results['w1'][0]:+.1f} s wall "
-                  f"({results['ray'][0] / results['w1'][0]:.2f} x)")  # fmt: skip
+            print(
+                f"ray overhead against w1: {results['ray'][0] - results['w1'][0]:+.1f} s wall "
+                f"({results['ray'][0] / results['w1'][0]:.2f} x)"
+            )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -98,8 +98,15 @@ def bench_model(frames: int) -> list[dict]:
         # CPU time per frame: on a shared machine the wall clock includes waiting for a core; with one
         # thread, CPU time is what the frame costs on a free core.
         cpu_ms = (time.process_time() - c) / len(rgb) * 1000
-        rows.append({"threads": threads, "torch_threads": torch.get_num_threads(), "ms_per_frame": ms, "fps": 1000 / ms,
-                     "cpu_ms_per_frame": cpu_ms})  # fmt: skip
+        rows.append(
+            {
+                "threads": threads,
+                "torch_threads": torch.get_num_threads(),
+                "ms_per_frame": ms,
+                "fps": 1000 / ms,
+                "cpu_ms_per_frame": cpu_ms,
+            }
+        )
     return rows
 
 
@@ -108,20 +115,43 @@ def bench_predict(tmp: Path) -> dict:
 
     clip = demo.ensure_demo_clip()
     out = tmp / "predict"
-    cmd = [sys.executable, "-m", "segtool", "predict", str(clip), "-c", str(demo.demo_checkpoint()), "-o", str(out),
-           "--overlay", "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "segtool",
+        "predict",
+        str(clip),
+        "-c",
+        str(demo.demo_checkpoint()),
+        "-o",
+        str(out),
+        "--overlay",
+        "-q",
+    ]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=REPO)
     wall = time.perf_counter() - t
     s = json.loads((out / "summary.json").read_text())
-    return {"frames": s["frames_written"], "fps": s["fps"], "seconds": s["seconds"], "wall_s_with_startup": wall}
+    return {
+        "frames": s["frames_written"],
+        "fps": s["fps"],
+        "seconds": s["seconds"],
+        "wall_s_with_startup": wall,
+    }
 
 
 def bench_app(tmp: Path, cache: Path, play_s: float) -> dict:
-    env = dict(os.environ, SEGTOOL_CACHE=str(cache), BENCH_PLAY_S=str(play_s), BENCH_SETTINGS=str(tmp / "s.ini"),
-               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))  # fmt: skip
+    env = dict(
+        os.environ,
+        SEGTOOL_CACHE=str(cache),
+        BENCH_PLAY_S=str(play_s),
+        BENCH_SETTINGS=str(tmp / "s.ini"),
+        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     env["BENCH_T0"] = repr(time.time())
-    p = subprocess.run([sys.executable, "-c", APP_CHILD], env=env, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-c", APP_CHILD], env=env, capture_output=True, text=True, timeout=600
+    )
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"app run failed (exit {p.returncode}):\n{p.stdout}\n{p.stderr[-3000:]}")
@@ -135,36 +165,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-app", action="store_true")
     ap.add_argument("--skip-predict", action="store_true")
     ap.add_argument("--skip-model", action="store_true")
-    ap.add_argument("--runtimes", default="", help="also measure the app's live rate with each of these runtimes "
-                    "(e.g. torch,openvino,onnxruntime; set through $SEGTOOL_RUNTIME, which the app's Auto follows)")
+    ap.add_argument(
+        "--runtimes",
+        default="",
+        help="also measure the app's live rate with each of these runtimes "
+        "(e.g. torch,openvino,onnxruntime; set through $SEGTOOL_RUNTIME, which the app's Auto follows)",
+    )
     args = ap.parse_args(argv)
     import torch
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
-          f"display: {os.environ.get('DISPLAY') or 'offscreen'}, load average {load:.1f} (other jobs slow the wall-clock figures)")  # fmt: skip
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
+        f"display: {os.environ.get('DISPLAY') or 'offscreen'}, load average {load:.1f} (other jobs slow the wall-clock figures)"
+    )
     for r in [] if args.skip_model else bench_model(args.frames):
-        print(f"model   {r['threads']} thread(s): {r['ms_per_frame']:.1f} ms/frame = {r['fps']:.1f} fps (480x270); "
-              f"CPU time {r['cpu_ms_per_frame']:.1f} ms/frame")  # fmt: skip
+        print(
+            f"model   {r['threads']} thread(s): {r['ms_per_frame']:.1f} ms/frame = {r['fps']:.1f} fps (480x270); "
+            f"CPU time {r['cpu_ms_per_frame']:.1f} ms/frame"
+        )
     with tempfile.TemporaryDirectory(prefix="bench_demo_") as d:
         tmp = Path(d)
         if not args.skip_predict:
             r = bench_predict(tmp)
-            print(f"predict {r['frames']} frames: {r['fps']:.1f} fps ({r['seconds']:.1f} s; {r['wall_s_with_startup']:.1f} s "
-                  "with start-up), masks + overlay.mp4 + coverage.csv")  # fmt: skip
+            print(
+                f"predict {r['frames']} frames: {r['fps']:.1f} fps ({r['seconds']:.1f} s; {r['wall_s_with_startup']:.1f} s "
+                "with start-up), masks + overlay.mp4 + coverage.csv"
+            )
         if not args.skip_app:
             cache = tmp / "cache"
             for label in ("first run (clip generated)", "cached clip"):
                 r = bench_app(tmp, cache, args.play_seconds)
-                print(f"app     {label}: first overlay {r['first_overlay_s']:.1f} s after start (imports {r['import_s']:.1f} s); "
-                      f"then inference {r['inference_fps']:.1f} fps, display {r['display_fps']:.1f} fps, "
-                      f"latency {r['latency_ms']:.0f} ms, dropped {r['dropped']} ({r['device']})")  # fmt: skip
+                print(
+                    f"app     {label}: first overlay {r['first_overlay_s']:.1f} s after start (imports {r['import_s']:.1f} s); "
+                    f"then inference {r['inference_fps']:.1f} fps, display {r['display_fps']:.1f} fps, "
+                    f"latency {r['latency_ms']:.0f} ms, dropped {r['dropped']} ({r['device']})"
+                )
             for rt in [r for r in args.runtimes.split(",") if r]:
                 os.environ["SEGTOOL_RUNTIME"] = rt
                 bench_app(tmp, cache, 3.0)  # untimed: the first use converts the model (cached from then on)
                 r = bench_app(tmp, cache, args.play_seconds)
-                print(f"app     runtime {rt}: inference {r['inference_fps']:.1f} fps, display {r['display_fps']:.1f} fps, "
-                      f"latency {r['latency_ms']:.0f} ms, dropped {r['dropped']} ({r['device']})")  # fmt: skip
+                print(
+                    f"app     runtime {rt}: inference {r['inference_fps']:.1f} fps, display {r['display_fps']:.1f} fps, "
+                    f"latency {r['latency_ms']:.0f} ms, dropped {r['dropped']} ({r['device']})"
+                )
             os.environ.pop("SEGTOOL_RUNTIME", None)
     return 0
 

@@ -29,7 +29,9 @@ sys.path.insert(0, str(REPO))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-c", "--checkpoint", default=str(REPO / "assets" / "rock_fragments.pt"))
-    ap.add_argument("--image", default=str(REPO.parent / "shared" / "data" / "rocks" / "val" / "images" / "4.jpeg"))
+    ap.add_argument(
+        "--image", default=str(REPO.parent / "shared" / "data" / "rocks" / "val" / "images" / "4.jpeg")
+    )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--interior", help="force distance-transform splitting with this class")
@@ -54,8 +56,10 @@ def main() -> None:
         tm.append(t1 - t0)
         tf.append(t2 - t1)
     m, f = statistics.median(tm), statistics.median(tf)
-    print(f"checkpoint {Path(a.checkpoint).name} ({spec.method}), 1920x1080, network at resize_short "
-          f"{eng.resize_short}, {a.threads} thread(s), load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"checkpoint {Path(a.checkpoint).name} ({spec.method}), 1920x1080, network at resize_short "
+        f"{eng.resize_short}, {a.threads} thread(s), load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"fragments found: {len(res.table)} ({int(res.table.use.sum())} counted)")
     print(f"model     {m * 1000:7.0f} ms  (median of {a.repeats})")
     print(f"fragments {f * 1000:7.0f} ms  = {f / m:.0%} of the model's time")

@@ -60,8 +60,11 @@ def rss_mb() -> float:
 def make_checkpoint(path: Path, backbone: str, resize_short: int | None) -> Path:
     torch.manual_seed(0)
     model = build_deeplabv3(backbone=backbone, num_classes=2, aux_head=False)
-    ck = Checkpoint(config=model.config, classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
-                    state_dict=model.state_dict())  # fmt: skip
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
+        state_dict=model.state_dict(),
+    )
     import dataclasses
 
     ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
@@ -134,7 +137,9 @@ class Recorder:
 def phase_stall(app, win, rec, seconds: float, fps: float) -> dict:
     win.worker.speed, win.worker.loop = 1.0, True
     win.seek(0)
-    wait(app, lambda: win.current is not None and win.current.index == 0 and win.current.mask is not None, 120)
+    wait(
+        app, lambda: win.current is not None and win.current.index == 0 and win.current.mask is not None, 120
+    )
     rec.start()
     win.toggle_play()
     wait(app, lambda: False, seconds)
@@ -231,30 +236,46 @@ def main() -> int:
     if not wait(app, lambda: win.engine_info is not None and win.current is not None, 300):
         print("model or clip did not load:", win.last_error)
         return 1
-    print(f"platform: {platform.platform()}, {os.cpu_count()} CPUs, Qt platform {app.platformName()}, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")  # fmt: skip
-    print(f"model: {args.backbone}, input {'native 480x360' if not args.resize_short else f'short side {args.resize_short}'}, "
-          f"{win.engine_info.device_label}; RSS before loading {rss0:.0f} MB")  # fmt: skip
+    print(
+        f"platform: {platform.platform()}, {os.cpu_count()} CPUs, Qt platform {app.platformName()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
+    print(
+        f"model: {args.backbone}, input {'native 480x360' if not args.resize_short else f'short side {args.resize_short}'}, "
+        f"{win.engine_info.device_label}; RSS before loading {rss0:.0f} MB"
+    )
 
     st = phase_stall(app, win, rec, args.seconds, 15.0)
     print(f"\n== live playback at 1x for {args.seconds:.0f} s (clip 15 fps) ==")
-    print(f"GUI heartbeat lateness (10 ms timer, {st['beats']} beats): p50 {st['stall_p50_ms']:.1f} ms, "
-          f"p99 {st['stall_p99_ms']:.1f} ms, max {st['stall_max_ms']:.1f} ms   (target p99 < 30 ms)")
-    print(f"display {st['display_fps']:.2f} fps, inference {st['inference_fps']:.2f} fps, "
-          f"dropped {st['dropped']} frames (policy latest), painted {st['painted']}")
-    print("mask vs frame on screen: 0 frames apart (each picture is one frame with the mask computed from it)")
-    print(f"decode-to-result latency of painted frames: p50 {st['latency_p50_ms']:.0f} ms, p99 {st['latency_p99_ms']:.0f} ms "
-          f"(= {st['latency_p99_ms'] * st['fps'] / 1000:.1f} frames of video); "
-          f"worker-to-screen p99 {st['worker_to_screen_ms_p99']:.1f} ms")
+    print(
+        f"GUI heartbeat lateness (10 ms timer, {st['beats']} beats): p50 {st['stall_p50_ms']:.1f} ms, "
+        f"p99 {st['stall_p99_ms']:.1f} ms, max {st['stall_max_ms']:.1f} ms   (target p99 < 30 ms)"
+    )
+    print(
+        f"display {st['display_fps']:.2f} fps, inference {st['inference_fps']:.2f} fps, "
+        f"dropped {st['dropped']} frames (policy latest), painted {st['painted']}"
+    )
+    print(
+        "mask vs frame on screen: 0 frames apart (each picture is one frame with the mask computed from it)"
+    )
+    print(
+        f"decode-to-result latency of painted frames: p50 {st['latency_p50_ms']:.0f} ms, p99 {st['latency_p99_ms']:.0f} ms "
+        f"(= {st['latency_p99_ms'] * st['fps'] / 1000:.1f} frames of video); "
+        f"worker-to-screen p99 {st['worker_to_screen_ms_p99']:.1f} ms"
+    )
 
     if args.long_frames > 0:
         mem = phase_memory(app, win, rec, args.long_frames, args.long_speed)
-        print(f"\n== long play: {mem['frames_played']} frames (clip looped) at {args.long_speed:g}x in {mem['seconds']:.0f} s, "
-              f"{mem['painted']} painted ==")
-        print(f"RSS after 200 frames {mem['rss_after_warmup_mb']:.0f} MB, at the end {mem['rss_end_mb']:.0f} MB, "
-              f"max {mem['rss_max_mb']:.0f} MB; slope over the second half "
-              f"{mem['rss_slope_second_half_mb_per_1000_frames']:+.1f} MB per 1,000 frames; "
-              f"heartbeat p99 {mem['stall_p99_ms']:.1f} ms")
+        print(
+            f"\n== long play: {mem['frames_played']} frames (clip looped) at {args.long_speed:g}x in {mem['seconds']:.0f} s, "
+            f"{mem['painted']} painted =="
+        )
+        print(
+            f"RSS after 200 frames {mem['rss_after_warmup_mb']:.0f} MB, at the end {mem['rss_end_mb']:.0f} MB, "
+            f"max {mem['rss_max_mb']:.0f} MB; slope over the second half "
+            f"{mem['rss_slope_second_half_mb_per_1000_frames']:+.1f} MB per 1,000 frames; "
+            f"heartbeat p99 {mem['stall_p99_ms']:.1f} ms"
+        )
     win.close()
     return 0
 

@@ -47,10 +47,16 @@ def openvino_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, tmp:
     from segtool.core.onnx_export import export_onnx
     from segtool.models import Checkpoint, make_classes
 
-    ck = Checkpoint(config=model.config, classes=make_classes(["a", "b"], [[0, 0, 0], [255, 0, 0]]),
-                    state_dict=model.state_dict(), train={})  # fmt: skip
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes(["a", "b"], [[0, 0, 0], [255, 0, 0]]),
+        state_dict=model.state_dict(),
+        train={},
+    )
     path = export_onnx(ck, f"{tmp}/{model.config.backbone}.onnx")
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1})
+    compiled = ov.Core().compile_model(
+        str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
+    )
     arr = x.numpy()
     compiled(arr)
     times = []
@@ -64,7 +70,9 @@ def openvino_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, tmp:
 def timm_import_seconds() -> float:
     """Wall seconds `import timm` adds to a fresh interpreter that has already imported torchvision."""
     code = "import time, torchvision; t = time.perf_counter(); import timm; print(time.perf_counter() - t)"
-    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    return float(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
 
 
 def main() -> None:
@@ -73,19 +81,31 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--decoders", default="none,v3plus")
     ap.add_argument("--output-stride", type=int, default=16, choices=(8, 16))
-    ap.add_argument("--openvino", action="store_true", help="also time the exported models on OpenVINO (1 thread)")
+    ap.add_argument(
+        "--openvino", action="store_true", help="also time the exported models on OpenVINO (1 thread)"
+    )
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-lite-")
     torch.set_num_threads(1)
     x = torch.randn(1, 3, args.size, args.size)
-    print(f"torch {torch.__version__}; input 1x3x{args.size}x{args.size}; output stride {args.output_stride}; "
-          f"1 thread, median CPU time of {args.repeats}")  # fmt: skip
-    print(f"{'decoder':8} {'backbone':20} {'params M':>9} {'torch ms':>9}" + (f" {'openvino ms':>12}" if args.openvino else ""))
+    print(
+        f"torch {torch.__version__}; input 1x3x{args.size}x{args.size}; output stride {args.output_stride}; "
+        f"1 thread, median CPU time of {args.repeats}"
+    )
+    print(
+        f"{'decoder':8} {'backbone':20} {'params M':>9} {'torch ms':>9}"
+        + (f" {'openvino ms':>12}" if args.openvino else "")
+    )
     for decoder in args.decoders.split(","):
         ms, ov_ms = {}, {}
         for backbone in ("mobilenet_v3_large", "efficientnet_lite0"):
-            model = build_deeplabv3(backbone=backbone, num_classes=2, output_stride=args.output_stride, decoder=decoder,
-                                    aux_head=False).eval()  # fmt: skip
+            model = build_deeplabv3(
+                backbone=backbone,
+                num_classes=2,
+                output_stride=args.output_stride,
+                decoder=decoder,
+                aux_head=False,
+            ).eval()
             ms[backbone] = 1000 * cpu_time_forward(model, x, args.repeats)
             params = sum(p.numel() for p in model.parameters()) / 1e6
             line = f"{decoder:8} {backbone:20} {params:9.2f} {ms[backbone]:9.0f}"
@@ -93,8 +113,14 @@ def main() -> None:
                 ov_ms[backbone] = 1000 * openvino_seconds(model, x, args.repeats, tmp)
                 line += f" {ov_ms[backbone]:12.0f}"
             print(line)
-        print(f"{decoder:8} ratio efficientnet_lite0 / mobilenet_v3_large = {ms['efficientnet_lite0'] / ms['mobilenet_v3_large']:.2f} (torch)"
-              + (f", {ov_ms['efficientnet_lite0'] / ov_ms['mobilenet_v3_large']:.2f} (openvino)" if args.openvino else ""))
+        print(
+            f"{decoder:8} ratio efficientnet_lite0 / mobilenet_v3_large = {ms['efficientnet_lite0'] / ms['mobilenet_v3_large']:.2f} (torch)"
+            + (
+                f", {ov_ms['efficientnet_lite0'] / ov_ms['mobilenet_v3_large']:.2f} (openvino)"
+                if args.openvino
+                else ""
+            )
+        )
     print(f"import timm (once per process, Lite backbones only): {timm_import_seconds():.2f} s wall")
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -114,7 +114,9 @@ def naive_loop(ckpt_path: Path, video: Path, out: Path, device: torch.device) ->
 
     ck = load_checkpoint(ckpt_path)
     net = ck.build_model().to(device).eval()
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(ck.preprocess["mean"], ck.preprocess["std"])])
+    tf = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize(ck.preprocess["mean"], ck.preprocess["std"])]
+    )
     palette = np.array([c["color"] for c in ck.classes], np.uint8)
     cap = cv2.VideoCapture(str(video))
     writer = None
@@ -133,7 +135,9 @@ def naive_loop(ckpt_path: Path, video: Path, out: Path, device: torch.device) ->
         color = cv2.cvtColor(palette[mask], cv2.COLOR_RGB2BGR)
         blended = cv2.addWeighted(bgr, 0.5, color, 0.5, 0)
         if writer is None:
-            writer = cv2.VideoWriter(str(out / "naive.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 15, (bgr.shape[1], bgr.shape[0]))
+            writer = cv2.VideoWriter(
+                str(out / "naive.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 15, (bgr.shape[1], bgr.shape[0])
+            )
         writer.write(blended)
         n += 1
     sync(device)
@@ -142,11 +146,27 @@ def naive_loop(ckpt_path: Path, video: Path, out: Path, device: torch.device) ->
     return n / (time.perf_counter() - t)
 
 
-def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | None, runtime: str = "auto") -> float:
+def predict_e2e(
+    ckpt: Path, video: Path, out: Path, device: str, threads: int | None, runtime: str = "auto"
+) -> float:
     """(b) `segtool predict --overlay` in this process (after one untimed run, so a first conversion to the
     runtime's format, cached from then on, is not counted)."""
     extra = ["--threads", str(threads)] if threads else []
-    cmd = ["predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device, "--runtime", runtime, *extra]
+    cmd = [
+        "predict",
+        str(video),
+        "-c",
+        str(ckpt),
+        "-o",
+        str(out),
+        "--overlay",
+        "-q",
+        "--device",
+        device,
+        "--runtime",
+        runtime,
+        *extra,
+    ]
     Engine(ckpt, device=device, threads=threads, runtime=runtime)  # converts (once) and caches
     t = time.perf_counter()
     rc = segtool_main(cmd)
@@ -157,11 +177,14 @@ def predict_e2e(ckpt: Path, video: Path, out: Path, device: str, threads: int | 
     return json.loads((out / "summary.json").read_text())["frames_written"] / elapsed
 
 
-def interleaved_model_only(models: list[tuple[str, Path, str]], device: str, threads: int | None, h: int, w: int,
-                           rounds: int) -> None:
+def interleaved_model_only(
+    models: list[tuple[str, Path, str]], device: str, threads: int | None, h: int, w: int, rounds: int
+) -> None:
     """(a) again, robust to a machine whose load changes by the second: the runtimes take turns, two forward
     passes each per round, and each one's median over the rounds is compared with torch's."""
-    engines = {label: Engine(model, device=device, threads=threads, runtime=rt) for label, model, rt in models}
+    engines = {
+        label: Engine(model, device=device, threads=threads, runtime=rt) for label, model, rt in models
+    }
     times: dict[str, list[float]] = {label: [] for label in engines}
     x = None
     with torch.inference_mode():
@@ -193,27 +216,49 @@ def mixed_sizes(ckpt: Path, device: str, threads: int | None, runtimes: list[str
     seen before (a runtime that recompiles per size pays it here) against a second pass over the same frames."""
     src = sorted((REPO.parent / "shared" / "data" / "camvid" / "val").glob("*.png"))[:8]
     rng = np.random.default_rng(0)
-    base = [np.asarray(Image.open(f).convert("RGB")) for f in src] or [rng.integers(0, 255, (360, 480, 3), dtype=np.uint8)] * 8
+    base = [np.asarray(Image.open(f).convert("RGB")) for f in src] or [
+        rng.integers(0, 255, (360, 480, 3), dtype=np.uint8)
+    ] * 8
     sizes = [(360, 480), (480, 640), (300, 400), (540, 720)]
     frames = [cv2.resize(base[i % len(base)], sizes[i % 4][::-1]) for i in range(8)]
     mp = sum(f.shape[0] * f.shape[1] for f in frames) / 1e6
-    print(f"\nmixed sizes: {len(frames)} CamVid frames cycling through {', '.join(f'{w}x{h}' for h, w in sizes)}, one at a time")
+    print(
+        f"\nmixed sizes: {len(frames)} CamVid frames cycling through {', '.join(f'{w}x{h}' for h, w in sizes)}, one at a time"
+    )
     for rt in runtimes:
         engine = Engine(ckpt, device=device, threads=threads, runtime=rt)
-        engine.predict_one(np.zeros((64, 64, 3), np.uint8))  # the engine is built and warm; no size above seen yet
+        engine.predict_one(
+            np.zeros((64, 64, 3), np.uint8)
+        )  # the engine is built and warm; no size above seen yet
         passes = []
         for _ in range(2):
             t = time.perf_counter()
             for f in frames:
                 engine.predict_one(f)
             passes.append(1000 * (time.perf_counter() - t) / mp)
-        print(f"  {rt:<12} first pass {passes[0]:7.0f} ms/MP, second pass {passes[1]:7.0f} ms/MP "
-              f"(first/second {passes[0] / passes[1]:.2f}); compiled {engine.backend.compiles}x")
+        print(
+            f"  {rt:<12} first pass {passes[0]:7.0f} ms/MP, second pass {passes[1]:7.0f} ms/MP "
+            f"(first/second {passes[0] / passes[1]:.2f}); compiled {engine.backend.compiles}x"
+        )
 
 
 def long_run_memory(ckpt: Path, video: Path, out: Path, device: str) -> tuple[float, list[float], int]:
     """Run predict in a subprocess and sample its RSS: (peak MB, RSS at 10/25/50/75/100 % of the run, frames)."""
-    cmd = [sys.executable, "-m", "segtool", "predict", str(video), "-c", str(ckpt), "-o", str(out), "--overlay", "-q", "--device", device]
+    cmd = [
+        sys.executable,
+        "-m",
+        "segtool",
+        "predict",
+        str(video),
+        "-c",
+        str(ckpt),
+        "-o",
+        str(out),
+        "--overlay",
+        "-q",
+        "--device",
+        device,
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO)
     samples: list[tuple[float, float]] = []
 
@@ -221,7 +266,9 @@ def long_run_memory(ckpt: Path, video: Path, out: Path, device: str) -> tuple[fl
         status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
             try:
-                rss = next(int(ln.split()[1]) for ln in status.read_text().splitlines() if ln.startswith("VmRSS"))
+                rss = next(
+                    int(ln.split()[1]) for ln in status.read_text().splitlines() if ln.startswith("VmRSS")
+                )
                 samples.append((time.perf_counter(), rss / 1024))
             except (OSError, StopIteration):
                 pass
@@ -240,8 +287,17 @@ def long_run_memory(ckpt: Path, video: Path, out: Path, device: str) -> tuple[fl
     return max(rss), at, frames
 
 
-def speed(ckpt: Path, video: Path, tmp: Path, args, h: int, w: int, device: torch.device, runtimes: list[str],
-          int8_model: Path | None = None) -> None:
+def speed(
+    ckpt: Path,
+    video: Path,
+    tmp: Path,
+    args,
+    h: int,
+    w: int,
+    device: torch.device,
+    runtimes: list[str],
+    int8_model: Path | None = None,
+) -> None:
     """(a), (b) per runtime, (c) before and after them, and the ratios, on the same checkpoint and video."""
     n_model = min(args.frames, 60 if device.type == "cpu" else 400)
     c1 = naive_loop(ckpt, video, tmp, device)
@@ -254,7 +310,10 @@ def speed(ckpt: Path, video: Path, tmp: Path, args, h: int, w: int, device: torc
         engine = Engine(model, device=args.device, threads=args.threads, runtime=rt)
         a = model_only(engine, h, w, n_model)
         b = predict_e2e(model, video, tmp / f"pred_{label.replace(' ', '_')}", args.device, args.threads, rt)
-        print(f"{label:<16} (a) model only {a:7.2f} frames/s   (b) segtool predict {b:7.2f} frames/s   [{engine.device_label}]", flush=True)
+        print(
+            f"{label:<16} (a) model only {a:7.2f} frames/s   (b) segtool predict {b:7.2f} frames/s   [{engine.device_label}]",
+            flush=True,
+        )
         rows.append((label, a, b))
         del engine
     c2 = naive_loop(ckpt, video, tmp, device)
@@ -270,7 +329,9 @@ def speed(ckpt: Path, video: Path, tmp: Path, args, h: int, w: int, device: torc
             print(f"INT8 speed-up on {rt}: model {a1 / a0:.2f}x, predict {b1 / b0:.2f}x")
     if "torch" in fast:
         for label, a, b in rows:
-            print(f"{label}: (a) {a / fast['torch'][0]:.2f}x torch's, (b) {b / fast['torch'][1]:.2f}x torch's")
+            print(
+                f"{label}: (a) {a / fast['torch'][0]:.2f}x torch's, (b) {b / fast['torch'][1]:.2f}x torch's"
+            )
 
 
 def main() -> None:
@@ -279,36 +340,79 @@ def main() -> None:
     ap.add_argument("--backbone", default="mobilenet_v3_large")
     ap.add_argument("--frames", type=int, default=303, help="frames of the speed runs (0: skip them)")
     ap.add_argument("--long", type=int, default=0, help="frames of the memory run (0: skip it)")
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads for the model in (a), (b) and (c) (default: segtool's)")
-    ap.add_argument("--height", type=int, default=0, help="resize the video to this height (e.g. 1080); 0 = 360 (native)")
-    ap.add_argument("--runtimes", default=None, help="comma-separated runtimes to time (default: every installed one on CPU, torch on GPUs)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the model in (a), (b) and (c) (default: segtool's)",
+    )
+    ap.add_argument(
+        "--height", type=int, default=0, help="resize the video to this height (e.g. 1080); 0 = 360 (native)"
+    )
+    ap.add_argument(
+        "--runtimes",
+        default=None,
+        help="comma-separated runtimes to time (default: every installed one on CPU, torch on GPUs)",
+    )
     ap.add_argument("--checkpoint", default=None, help="time this checkpoint instead of a random 2-class one")
-    ap.add_argument("--int8", metavar="DATA", default=None,
-                    help="also time an INT8 export calibrated on DATA (or an INT8 .onnx of --checkpoint made before)")
+    ap.add_argument(
+        "--int8",
+        metavar="DATA",
+        default=None,
+        help="also time an INT8 export calibrated on DATA (or an INT8 .onnx of --checkpoint made before)",
+    )
     ap.add_argument("--calib-frames", type=int, default=100)
-    ap.add_argument("--mixed", action="store_true", help="also time a folder of mixed frame sizes per runtime")
-    ap.add_argument("--rounds", type=int, default=0, help="also time (a) with the runtimes taking turns, N rounds")
+    ap.add_argument(
+        "--mixed", action="store_true", help="also time a folder of mixed frame sizes per runtime"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=0, help="also time (a) with the runtimes taking turns, N rounds"
+    )
     args = ap.parse_args()
     device = torch.device(args.device if args.device != "cuda" else "cuda:0")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        os.environ.setdefault("SEGTOOL_CACHE", str(tmp / "cache"))  # conversions go with the run, not into ~/.cache
+        os.environ.setdefault(
+            "SEGTOOL_CACHE", str(tmp / "cache")
+        )  # conversions go with the run, not into ~/.cache
         ckpt = Path(args.checkpoint) if args.checkpoint else make_checkpoint(tmp / "model.pt", args.backbone)
-        engine = Engine(ckpt, device=args.device, threads=args.threads, runtime="torch")  # sets torch's thread count for (c) too
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        engine = Engine(
+            ckpt, device=args.device, threads=args.threads, runtime="torch"
+        )  # sets torch's thread count for (c) too
+        name = (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        )
         load = os.getloadavg()[0]
-        print(f"device: {name}; torch {torch.__version__}; {engine.checkpoint.config.backbone}; load average {load:.1f}")
+        print(
+            f"device: {name}; torch {torch.__version__}; {engine.checkpoint.config.backbone}; load average {load:.1f}"
+        )
         from segtool.core.runtimes import installed_runtimes
 
-        runtimes = args.runtimes.split(",") if args.runtimes else (installed_runtimes() if device.type == "cpu" else ["torch"])
+        runtimes = (
+            args.runtimes.split(",")
+            if args.runtimes
+            else (installed_runtimes() if device.type == "cpu" else ["torch"])
+        )
         int8_model = None
-        if args.int8 and args.int8.endswith(".onnx"):  # an INT8 model exported before (of the same checkpoint)
+        if args.int8 and args.int8.endswith(
+            ".onnx"
+        ):  # an INT8 model exported before (of the same checkpoint)
             int8_model = Path(args.int8)
         elif args.int8:
             from segtool.core.quantize import quantize_int8
 
-            res = quantize_int8(engine.checkpoint, tmp / "int8.onnx", args.int8, calib_frames=args.calib_frames,
-                                check_frames=50, max_drop=100.0, threads=args.threads, progress=lambda m: None)  # fmt: skip
+            res = quantize_int8(
+                engine.checkpoint,
+                tmp / "int8.onnx",
+                args.int8,
+                calib_frames=args.calib_frames,
+                check_frames=50,
+                max_drop=100.0,
+                threads=args.threads,
+                progress=lambda m: None,
+            )
             print(f"INT8 export: {res.info['verdict']}")
             int8_model = res.path
         del engine
@@ -329,8 +433,11 @@ def main() -> None:
         if args.long:
             long_video = make_video(tmp / "long.mp4", args.long, args.height or None)
             peak, at, frames = long_run_memory(ckpt, long_video, tmp / "long", args.device)
-            print(f"memory over {frames} frames: peak RSS {peak:.0f} MB; RSS at 10/25/50/75/100 % of the run: "
-                  + " / ".join(f"{r:.0f}" for r in at) + f" MB (growth from 10 % to the end {at[-1] - at[0]:+.0f} MB)")
+            print(
+                f"memory over {frames} frames: peak RSS {peak:.0f} MB; RSS at 10/25/50/75/100 % of the run: "
+                + " / ".join(f"{r:.0f}" for r in at)
+                + f" MB (growth from 10 % to the end {at[-1] - at[0]:+.0f} MB)"
+            )
 
 
 if __name__ == "__main__":

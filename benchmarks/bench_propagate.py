@@ -88,15 +88,21 @@ def main() -> int:
                 cms["prop", d] += confusion(truth[p.index], p.mask)
                 cms["copy", d] += confusion(truth[p.index], start)
     per_step = (time.perf_counter() - t0) / max(1, steps)
-    print(f"CamVid 0016E5 clip, {len(frames)} frames 480x360 at 15 fps; {len(starts)} start frames (every {args.stride}), "
-          f"flow {args.method}; {1000 * per_step:.0f} ms per propagated frame")  # fmt: skip
-    print(f"{'ahead':>5} | {'propagated mIoU':>15} | {'known only':>10} | {'coverage':>8} | {'copy mIoU':>9} | better")
+    print(
+        f"CamVid 0016E5 clip, {len(frames)} frames 480x360 at 15 fps; {len(starts)} start frames (every {args.stride}), "
+        f"flow {args.method}; {1000 * per_step:.0f} ms per propagated frame"
+    )
+    print(
+        f"{'ahead':>5} | {'propagated mIoU':>15} | {'known only':>10} | {'coverage':>8} | {'copy mIoU':>9} | better"
+    )
     for d in DISTANCES:
         pc, cc = cms["prop", d], cms["copy", d]
         cov = 1 - pc[:, NC].sum() / pc.sum()
         a, k, c = miou(pc), miou(pc, known_only=True), miou(cc)
-        print(f"{d:>5} | {100 * a:>15.1f} | {100 * k:>10.1f} | {100 * cov:>7.1f}% | {100 * c:>9.1f} | "
-              f"{'propagation' if a > c else 'COPY'}")  # fmt: skip
+        print(
+            f"{d:>5} | {100 * a:>15.1f} | {100 * k:>10.1f} | {100 * cov:>7.1f}% | {100 * c:>9.1f} | "
+            f"{'propagation' if a > c else 'COPY'}"
+        )
     return 0
 
 

@@ -39,7 +39,13 @@ PILES = SHARED / "rocks_dense" / "rockpiles"
 # Background strokes, as (x0, y0, x1, y1) on the 800-px-wide view of each 1600-px photo: flat ground,
 # sky and the bars of the scale frame — places with no rock.
 STROKES = {
-    "1": [(625, 0, 800, 32), (705, 35, 800, 95), (12, 348, 22, 530), (219, 352, 233, 530), (16, 345, 222, 356)],
+    "1": [
+        (625, 0, 800, 32),
+        (705, 35, 800, 95),
+        (12, 348, 22, 530),
+        (219, 352, 233, 530),
+        (16, 345, 222, 356),
+    ],
     "2": [(620, 0, 800, 20), (705, 22, 800, 38)],
     "3": [(545, 14, 800, 60), (286, 211, 400, 217), (284, 214, 292, 303), (399, 214, 409, 303)],
 }
@@ -49,8 +55,9 @@ def rockpiles_val(root: Path) -> Path:
     """rockpiles as a dataset with the export's class names (background, rocks)."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "masks").mkdir(parents=True, exist_ok=True)
-    (root / "classes.json").write_text(json.dumps([{"name": "background", "color": [0, 0, 0]},
-                                                   {"name": "rocks", "color": [250, 50, 83]}]))  # fmt: skip
+    (root / "classes.json").write_text(
+        json.dumps([{"name": "background", "color": [0, 0, 0]}, {"name": "rocks", "color": [250, 50, 83]}])
+    )
     for p in sorted((PILES / "images").glob("*.jpg")):
         Image.open(p).convert("RGB").save(root / "images" / f"{p.stem}.png")
         Image.open(PILES / "masks" / f"{p.stem}.png").save(root / "masks" / f"{p.stem}.png")
@@ -70,16 +77,40 @@ def add_strokes(ls: LabelSet) -> float:
     return float(np.mean(shares))
 
 
-def run(name: str, data: str, out: Path, val: Path, epochs: int, images: str | None = None, seed: int = 0) -> dict:
+def run(
+    name: str, data: str, out: Path, val: Path, epochs: int, images: str | None = None, seed: int = 0
+) -> dict:
     cfg = TrainConfig(
-        data=data, images=images, val=str(val), output=str(out / name), backbone="mobilenet_v3_large",
-        width_mult=0.5, aspp_channels=64, init=str(REPO / "assets" / "demo_rocks.pt"), epochs=epochs, repeat=8, batch_size=4, crop_size=256, eval_size=384,
-        optimizer="adamw", lr=5e-4, select_best="last", device="cpu", aux_weight=0.0, workers=0, seed=seed,
-    )  # fmt: skip
+        data=data,
+        images=images,
+        val=str(val),
+        output=str(out / name),
+        backbone="mobilenet_v3_large",
+        width_mult=0.5,
+        aspp_channels=64,
+        init=str(REPO / "assets" / "demo_rocks.pt"),
+        epochs=epochs,
+        repeat=8,
+        batch_size=4,
+        crop_size=256,
+        eval_size=384,
+        optimizer="adamw",
+        lr=5e-4,
+        select_best="last",
+        device="cpu",
+        aux_weight=0.0,
+        workers=0,
+        seed=seed,
+    )
     t0 = time.perf_counter()
     train(cfg)
     rep = json.loads((out / name / "report.json").read_text())
-    return {"arm": name, "rock_iou": rep["per_class_iou"]["rocks"], "miou": rep["miou"], "s": time.perf_counter() - t0}
+    return {
+        "arm": name,
+        "rock_iou": rep["per_class_iou"]["rocks"],
+        "miou": rep["miou"],
+        "s": time.perf_counter() - t0,
+    }
 
 
 def main() -> int:
@@ -99,8 +130,10 @@ def main() -> int:
     ls = import_cvat(zips[0], images, out / "labels", unknown_classes=["background"])
     share = add_strokes(ls)
     rows.append(run("unknown + strokes", str(ls.root), out, val, args.epochs, seed=args.seed))
-    print(f"3 quarry photos, scored on {len(list((val / 'images').glob('*.png')))} rockpiles photos (every rock "
-          f"outlined); background strokes cover {100 * share:.1f} % of each photo; {args.epochs} epochs × repeat 8")  # fmt: skip
+    print(
+        f"3 quarry photos, scored on {len(list((val / 'images').glob('*.png')))} rockpiles photos (every rock "
+        f"outlined); background strokes cover {100 * share:.1f} % of each photo; {args.epochs} epochs × repeat 8"
+    )
     print(f"{'arm':20s} {'rock IoU':>9s} {'mIoU':>7s} {'time s':>7s}")
     for r in rows:
         print(f"{r['arm']:20s} {r['rock_iou']:9.3f} {r['miou']:7.3f} {r['s']:7.0f}")

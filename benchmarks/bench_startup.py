@@ -35,7 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     # cwd = the checkout: `python -m` puts the current folder before PYTHONPATH on sys.path
-    subprocess.run(cmd, env=env, cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        cmd, env=env, cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
     return time.perf_counter() - t0
 
 
@@ -53,8 +55,11 @@ def window_visible(display: str, pid: int) -> bool:
     """A visible window of this very process (its _NET_WM_PID), so no other window on the display counts."""
     out = subprocess.run(
         ["xdotool", "search", "--onlyvisible", "--pid", str(pid), "--name", "^segtool"],
-        env=dict(os.environ, DISPLAY=display), capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        env=dict(os.environ, DISPLAY=display),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return bool(out.stdout.strip())
 
 
@@ -66,7 +71,11 @@ def launch_once(python: str, env: dict[str, str], display: str, timeout_s: float
     t0 = time.perf_counter()
     # cwd = the checkout: `python -m` puts the current folder before PYTHONPATH on sys.path
     proc = subprocess.Popen(
-        [python, "-m", "segtool"], env=env, cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [python, "-m", "segtool"],
+        env=env,
+        cwd=env["PYTHONPATH"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     t_win = t_overlay = float("nan")
     try:
@@ -122,8 +131,11 @@ def main() -> int:
     xvfb = None
     display = args.xvfb or os.environ.get("DISPLAY")
     if args.xvfb:
-        xvfb = subprocess.Popen(["Xvfb", args.xvfb, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        xvfb = subprocess.Popen(
+            ["Xvfb", args.xvfb, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1.5)
     if not display:
         print("no X display: pass --xvfb :75 or set DISPLAY", file=sys.stderr)

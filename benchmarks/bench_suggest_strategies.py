@@ -75,10 +75,17 @@ def load_camvid(size=(120, 90)):
 
 def start_model(num_classes: int) -> torch.nn.Module:
     demo = load_checkpoint(REPO / "assets" / "demo_rocks.pt")
-    model = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=num_classes, aux_head=False,
-                            width_mult=demo.config.width_mult, aspp_channels=demo.config.aspp_channels)  # fmt: skip
+    model = build_deeplabv3(
+        backbone="mobilenet_v3_large",
+        num_classes=num_classes,
+        aux_head=False,
+        width_mult=demo.config.width_mult,
+        aspp_channels=demo.config.aspp_channels,
+    )
     own = model.state_dict()
-    model.load_state_dict({k: v for k, v in demo.state_dict.items() if k in own and own[k].shape == v.shape}, strict=False)
+    model.load_state_dict(
+        {k: v for k, v in demo.state_dict.items() if k in own and own[k].shape == v.shape}, strict=False
+    )
     return model
 
 
@@ -86,7 +93,9 @@ def _tensor(rgb: np.ndarray) -> torch.Tensor:
     return (torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float()[None] / 255.0 - MEAN) / STD
 
 
-def train(model, items, steps: int, seed: int, crop: int, lr: float = 1e-3, batch: int = 8, frozen: bool = True):
+def train(
+    model, items, steps: int, seed: int, crop: int, lr: float = 1e-3, batch: int = 8, frozen: bool = True
+):
     """Fine-tune in place: `steps` AdamW steps on random crops + flips of `items` (same budget in every arm).
 
     `frozen` (the default, as `segtool train`'s fine-tuning default): the backbone's weights and BatchNorm
@@ -148,12 +157,22 @@ def frame_scores(model, pool, num_classes: int, threshold: float = 0.6) -> list[
     out = []
     for i, rgb, _ in pool:
         conf, mask = predict(model, rgb)
-        out.append(FrameScore(i, None, str(i), float(1 - conf.mean()), float((conf < threshold).mean()),
-                              frame_feature(rgb, mask, num_classes)))  # fmt: skip
+        out.append(
+            FrameScore(
+                i,
+                None,
+                str(i),
+                float(1 - conf.mean()),
+                float((conf < threshold).mean()),
+                frame_feature(rgb, mask, num_classes),
+            )
+        )
     return out
 
 
-def run_set(name: str, seed: int, n_start: int, k: int, steps: int, lr: float = 1e-3, frozen: bool = True) -> list[dict]:
+def run_set(
+    name: str, seed: int, n_start: int, k: int, steps: int, lr: float = 1e-3, frozen: bool = True
+) -> list[dict]:
     pool, val, nc = load_conveyor() if name == "conveyor" else load_camvid()
     crop = 96 if name == "conveyor" else 80
     rng = random.Random(seed)
@@ -162,7 +181,15 @@ def run_set(name: str, seed: int, n_start: int, k: int, steps: int, lr: float = 
     t0 = time.perf_counter()
     base = train(start_model(nc), start, steps, seed, crop, lr=lr, frozen=frozen)
     base_state = {k_: v.clone() for k_, v in base.state_dict().items()}
-    rows = [{"set": name, "seed": seed, "arm": "start", "score": score(base, val, nc), "frames": [t[0] for t in start]}]
+    rows = [
+        {
+            "set": name,
+            "seed": seed,
+            "arm": "start",
+            "score": score(base, val, nc),
+            "frames": [t[0] for t in start],
+        }
+    ]
     scores = frame_scores(base, rest, nc)
     by_index = {t[0]: t for t in rest}
     m = len(rest)
@@ -173,9 +200,19 @@ def run_set(name: str, seed: int, n_start: int, k: int, steps: int, lr: float = 
         model = start_model(nc)
         model.load_state_dict(base_state)
         train(model, start + extra, steps, seed + 1000, crop, lr=lr, frozen=frozen)
-        rows.append({"set": name, "seed": seed, "arm": arm, "score": score(model, val, nc),
-                     "frames": sorted(t[0] for t in extra)})  # fmt: skip
-        print(f"{name:8s} seed {seed} {arm:14s} {rows[-1]['score']:.3f}  frames {rows[-1]['frames']}", flush=True)
+        rows.append(
+            {
+                "set": name,
+                "seed": seed,
+                "arm": arm,
+                "score": score(model, val, nc),
+                "frames": sorted(t[0] for t in extra),
+            }
+        )
+        print(
+            f"{name:8s} seed {seed} {arm:14s} {rows[-1]['score']:.3f}  frames {rows[-1]['frames']}",
+            flush=True,
+        )
     print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     return rows
 
@@ -184,11 +221,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", default=["conveyor", "camvid"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, default=60, help="AdamW steps (batch 8) for the start model and each arm")
+    ap.add_argument(
+        "--steps", type=int, default=60, help="AdamW steps (batch 8) for the start model and each arm"
+    )
     ap.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
     ap.add_argument("--train-backbone", action="store_true", help="train the backbone too (default: frozen)")
     ap.add_argument("--start", type=int, default=None, help="start frames (default: conveyor 6, camvid 3)")
-    ap.add_argument("--k", type=int, default=None, help="frames added by each arm (default: conveyor 8, camvid 6)")
+    ap.add_argument(
+        "--k", type=int, default=None, help="frames added by each arm (default: conveyor 8, camvid 6)"
+    )
     args = ap.parse_args()
     if not (DATA / "rocks_dense").is_dir():
         print(f"skipped: {DATA} not found")

@@ -60,7 +60,9 @@ class Segtool:
 
     def __init__(self, args, data, samples, device) -> None:
         torch.manual_seed(args.seed)
-        self.model = build_deeplabv3(backbone=args.backbone, num_classes=data.num_classes, output_stride=args.output_stride).to(device)
+        self.model = build_deeplabv3(
+            backbone=args.backbone, num_classes=data.num_classes, output_stride=args.output_stride
+        ).to(device)
         self.channels_last = not args.no_channels_last and device.type in ("cuda", "cpu")
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -77,14 +79,29 @@ class Segtool:
     def loader(self) -> DataLoader:
         self.epoch += 1
         items = [(self.epoch, i) for i in epoch_order(self.n, 1, self.args.seed, self.epoch)]
-        return DataLoader(self.dataset, batch_size=self.args.batch_size, sampler=items, num_workers=self.args.workers,
-                          drop_last=True, pin_memory=self.device.type == "cuda")  # fmt: skip
+        return DataLoader(
+            self.dataset,
+            batch_size=self.args.batch_size,
+            sampler=items,
+            num_workers=self.args.workers,
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def steps(self, n: int) -> int:
         stats = EpochStats()
-        train_one_epoch(self.model, self.criterion, self.optimizer, self.scheduler, itertools.islice(self.loader(), n),
-                        self.device, stats=stats, amp_dtype=self.amp_dtype, scaler=self.scaler,
-                        channels_last=self.channels_last)  # fmt: skip
+        train_one_epoch(
+            self.model,
+            self.criterion,
+            self.optimizer,
+            self.scheduler,
+            itertools.islice(self.loader(), n),
+            self.device,
+            stats=stats,
+            amp_dtype=self.amp_dtype,
+            scaler=self.scaler,
+            channels_last=self.channels_last,
+        )
         return stats.images
 
 
@@ -95,19 +112,33 @@ class Reference:
 
     def __init__(self, args, data, samples, device) -> None:
         torch.manual_seed(args.seed)
-        self.model = build_deeplabv3(backbone=args.backbone, num_classes=data.num_classes, output_stride=args.output_stride).to(device)
+        self.model = build_deeplabv3(
+            backbone=args.backbone, num_classes=data.num_classes, output_stride=args.output_stride
+        ).to(device)
         self.optimizer = ref.build_optimizer(self.model, 0.01, 0.9, 1e-4)
         self.scheduler = torch.optim.lr_scheduler.PolynomialLR(self.optimizer, total_iters=10_000, power=0.9)
         self.dataset = ref.Pairs(data, samples, ref.preset_train(args.base_size, args.crop_size))
         self.args, self.device = args, device
 
     def loader(self) -> DataLoader:
-        return DataLoader(self.dataset, batch_size=self.args.batch_size, sampler=torch.utils.data.RandomSampler(self.dataset),
-                          num_workers=self.args.workers, collate_fn=ref.collate_fn, drop_last=True)  # fmt: skip
+        return DataLoader(
+            self.dataset,
+            batch_size=self.args.batch_size,
+            sampler=torch.utils.data.RandomSampler(self.dataset),
+            num_workers=self.args.workers,
+            collate_fn=ref.collate_fn,
+            drop_last=True,
+        )
 
     def steps(self, n: int) -> int:
-        return ref.train_one_epoch(self.model, ref.criterion, self.optimizer, itertools.islice(self.loader(), n),
-                                   self.scheduler, self.device)[1]  # fmt: skip
+        return ref.train_one_epoch(
+            self.model,
+            ref.criterion,
+            self.optimizer,
+            itertools.islice(self.loader(), n),
+            self.scheduler,
+            self.device,
+        )[1]
 
 
 def time_steps(recipe, n: int) -> float:
@@ -141,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: as OMP_NUM_THREADS says)")
-    ap.add_argument("--no-channels-last", action="store_true", help="segtool without channels_last (isolates its effect)")
+    ap.add_argument(
+        "--no-channels-last", action="store_true", help="segtool without channels_last (isolates its effect)"
+    )
     ap.add_argument("--no-amp", action="store_true", help="segtool in fp32 on CUDA (the reference is fp32)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -150,10 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     data = open_dataset(args.data, images=args.images, val_fraction=0.2, seed=args.seed)
     samples = data.split("train")
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s)"
-    print(f"device: {where}; torch {torch.__version__}; {args.backbone} OS{args.output_stride}, crop {args.crop_size}, "
-          f"base {args.base_size}, batch {args.batch_size}, workers {args.workers}, {len(samples)} train images; "
-          f"{args.rounds} rounds x {args.steps} steps")  # fmt: skip
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s)"
+    )
+    print(
+        f"device: {where}; torch {torch.__version__}; {args.backbone} OS{args.output_stride}, crop {args.crop_size}, "
+        f"base {args.base_size}, batch {args.batch_size}, workers {args.workers}, {len(samples)} train images; "
+        f"{args.rounds} rounds x {args.steps} steps"
+    )
     recipes = [Segtool(args, data, samples, device), Reference(args, data, samples, device)]
     data_rate = {r.name: time_data(r, args.steps) for r in recipes}
     for r in recipes:
@@ -165,11 +204,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {k + 1}: " + ", ".join(f"{n} {v[-1]:.2f} img/s" for n, v in rates.items()), flush=True)
     med = {n: statistics.median(v) for n, v in rates.items()}
     for n in med:
-        print(f"{n:10s} train {med[n]:7.2f} img/s (median of {args.rounds}; min {min(rates[n]):.2f}, max {max(rates[n]):.2f}); "
-              f"data loading alone {data_rate[n]:7.1f} img/s")  # fmt: skip
+        print(
+            f"{n:10s} train {med[n]:7.2f} img/s (median of {args.rounds}; min {min(rates[n]):.2f}, max {max(rates[n]):.2f}); "
+            f"data loading alone {data_rate[n]:7.1f} img/s"
+        )
     per_round = [a / b for a, b in zip(rates["segtool"], rates["reference"])]
-    print(f"ratio segtool / reference: {statistics.median(per_round):.2f} (median of the per-round ratios "
-          f"{', '.join(f'{r:.2f}' for r in per_round)}; each round times both back to back)")  # fmt: skip
+    print(
+        f"ratio segtool / reference: {statistics.median(per_round):.2f} (median of the per-round ratios "
+        f"{', '.join(f'{r:.2f}' for r in per_round)}; each round times both back to back)"
+    )
     return 0
 
 

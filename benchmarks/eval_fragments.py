@@ -76,10 +76,15 @@ def dvals(tables) -> dict[str, float | None]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-c", "--checkpoint")
-    ap.add_argument("--interior", help="split a model by distance transform using this class (rock-only baseline)")
+    ap.add_argument(
+        "--interior", help="split a model by distance transform using this class (rock-only baseline)"
+    )
     ap.add_argument("--oracle", action="store_true", help="labels → background/rock/edge → split (no model)")
-    ap.add_argument("--oracle-binary", action="store_true",
-                    help="labels → one rock mask → distance-transform split: the best a perfect rock-only model could do")
+    ap.add_argument(
+        "--oracle-binary",
+        action="store_true",
+        help="labels → one rock mask → distance-transform split: the best a perfect rock-only model could do",
+    )
     ap.add_argument("--edge-width", type=int, default=3)
     ap.add_argument("--sets", nargs="+", default=["gravel", "conveyor", "muckseg", "rockpiles"])
     ap.add_argument("--min-size", type=int, default=20)
@@ -98,7 +103,9 @@ def main() -> None:
         engine = Engine(a.checkpoint, device="cpu", threads=1)
         if a.resize is not None:
             engine.resize_short = a.resize or None
-        spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=a.interior)
+        spec = FragmentSpec.from_checkpoint(
+            engine.checkpoint.fragments, engine.class_names, interior=a.interior
+        )
         print(f"model {a.checkpoint}: {spec.method} (interior {spec.interior}, edge {spec.edge})")
     results = {}
     for set_name in a.sets:
@@ -127,16 +134,31 @@ def main() -> None:
         rc = tp / ngt if ngt else 0.0
         f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
         dp, dg = dvals(pt), dvals(gt_t)
-        err = {k: (None if dp[k] is None or not dg[k] else round((dp[k] - dg[k]) / dg[k], 4)) for k in dg if k != "n"}
-        results[set_name] = {"images": n_img, "precision": round(p, 4), "recall": round(rc, 4), "f1": round(f1, 4),
-                             "pred_fragments": npred, "gt_fragments": ngt, "rel_err": err,
-                             "pred": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dp.items()},
-                             "gt": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dg.items()},
-                             "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        err = {
+            k: (None if dp[k] is None or not dg[k] else round((dp[k] - dg[k]) / dg[k], 4))
+            for k in dg
+            if k != "n"
+        }
+        results[set_name] = {
+            "images": n_img,
+            "precision": round(p, 4),
+            "recall": round(rc, 4),
+            "f1": round(f1, 4),
+            "pred_fragments": npred,
+            "gt_fragments": ngt,
+            "rel_err": err,
+            "pred": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dp.items()},
+            "gt": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dg.items()},
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
         e = err
-        print(f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f}  ({npred} pred / {ngt} gt)  "
-              f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"
-              if None not in e.values() else f"{set_name}: {results[set_name]}", flush=True)  # fmt: skip
+        print(
+            f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f}  ({npred} pred / {ngt} gt)  "
+            f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"
+            if None not in e.values()
+            else f"{set_name}: {results[set_name]}",
+            flush=True,
+        )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
 

@@ -59,7 +59,9 @@ def main() -> None:
         inst = np.asarray(Image.open(GRAVEL / "instances" / f"{stem}.png")).astype(np.int64)
         m = scribble(inst, seed=i)
         Image.fromarray(m).save(out / "masks" / f"{stem}.png")
-        print(f"{stem}: rock {100 * (m == 1).mean():.1f} %, background {100 * (m == 0).mean():.1f} %, unpainted {100 * (m == 255).mean():.1f} %")
+        print(
+            f"{stem}: rock {100 * (m == 1).mean():.1f} %, background {100 * (m == 0).mean():.1f} %, unpainted {100 * (m == 255).mean():.1f} %"
+        )
     (out / "classes.json").write_text(json.dumps(["background", "rock", "rock_edge"]) + "\n")
 
 

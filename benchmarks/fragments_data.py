@@ -73,11 +73,23 @@ def labelled_items(set_name: str, root: Path = DENSE):
 
         for img in sorted((d / "images").glob("*.jpg")):
             m = np.asarray(Image.open(d / "masks" / (img.stem + ".png"))) > 0
-            yield img.stem, np.asarray(Image.open(img).convert("RGB")), label(m, connectivity=1).astype(np.int32), None, True
+            yield (
+                img.stem,
+                np.asarray(Image.open(img).convert("RGB")),
+                label(m, connectivity=1).astype(np.int32),
+                None,
+                True,
+            )
     else:
         for img in sorted((d / "images").iterdir()):
             inst = read_instance_png(d / "instances" / (img.stem + ".png"))
-            yield img.stem, np.asarray(Image.open(img).convert("RGB")), inst, None, is_holdout(set_name, img.stem)
+            yield (
+                img.stem,
+                np.asarray(Image.open(img).convert("RGB")),
+                inst,
+                None,
+                is_holdout(set_name, img.stem),
+            )
 
 
 def build(out: Path, sets: list[str], edge_width: int, rock_only: bool) -> None:
@@ -96,8 +108,12 @@ def build(out: Path, sets: list[str], edge_width: int, rock_only: bool) -> None:
             Image.fromarray(rgb).save(out / split / "images" / f"{name}.png")
             Image.fromarray(ids).save(out / split / "masks" / f"{name}.png")
             counts[split] += 1
-    (out / "classes.json").write_text(json.dumps([{"name": c.name, "color": list(c.color)} for c in classes], indent=1))
-    print(f"{out}: {counts['train']} train / {counts['val']} val images ({', '.join(sets)}; edge {edge_width} px)")
+    (out / "classes.json").write_text(
+        json.dumps([{"name": c.name, "color": list(c.color)} for c in classes], indent=1)
+    )
+    print(
+        f"{out}: {counts['train']} train / {counts['val']} val images ({', '.join(sets)}; edge {edge_width} px)"
+    )
 
 
 def init_v3plus(src: Path, dst: Path, num_classes: int = 3) -> None:
@@ -112,14 +128,30 @@ def init_v3plus(src: Path, dst: Path, num_classes: int = 3) -> None:
     ck = load_checkpoint(src)
     c = ck.config
     torch.manual_seed(0)
-    model = build_deeplabv3(backbone=c.backbone, num_classes=num_classes, output_stride=c.output_stride,
-                            decoder="v3plus", aux_head=True, width_mult=c.width_mult, aspp_channels=c.aspp_channels)  # fmt: skip
+    model = build_deeplabv3(
+        backbone=c.backbone,
+        num_classes=num_classes,
+        output_stride=c.output_stride,
+        decoder="v3plus",
+        aux_head=True,
+        width_mult=c.width_mult,
+        aspp_channels=c.aspp_channels,
+    )
     own = model.state_dict()
-    take = {k: v for k, v in ck.state_dict.items() if k in own and v.shape == own[k].shape and not k.startswith(("classifier.4", "aux"))}
+    take = {
+        k: v
+        for k, v in ck.state_dict.items()
+        if k in own and v.shape == own[k].shape and not k.startswith(("classifier.4", "aux"))
+    }
     model.load_state_dict(take, strict=False)
     names = [x.name for x in FRAGMENT_CLASSES[:num_classes]]
     classes = make_classes(names, [list(x.color) for x in FRAGMENT_CLASSES[:num_classes]])
-    save_checkpoint(Checkpoint(config=model.config, classes=classes, state_dict=model.state_dict(), preprocess=ck.preprocess), dst)
+    save_checkpoint(
+        Checkpoint(
+            config=model.config, classes=classes, state_dict=model.state_dict(), preprocess=ck.preprocess
+        ),
+        dst,
+    )
     print(f"{dst}: {len(take)} of {len(own)} tensors from {src}")
 
 

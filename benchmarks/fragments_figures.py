@@ -38,7 +38,11 @@ def main() -> None:
     sc = json.loads(Path(rec["scale_file"]).read_text())  # the scale file the run used
     (x0, y0), (x1, y1) = sc["reference"]["points"]
     d.line([(x0, y0), (x1, y1)], fill=(255, 0, 255), width=5)
-    d.text((x0, y1 + 12), f"{sc['reference']['length_mm']:.0f} mm = {sc['reference']['length_px']:.0f} px", fill=(255, 0, 255))
+    d.text(
+        (x0, y1 + 12),
+        f"{sc['reference']['length_mm']:.0f} mm = {sc['reference']['length_px']:.0f} px",
+        fill=(255, 0, 255),
+    )
     ov.thumbnail((960, 960))
     ov.save(dst / "fragments_quarry.jpg", quality=82)
     shutil.copy(quarry / "curves.png", dst / "fragments_quarry_curves.png")
@@ -48,7 +52,9 @@ def main() -> None:
     gt = np.asarray(Image.open(img_dir / "instances" / f"{name}.png")).astype(np.int32)
     pred = np.asarray(Image.open(gravel / "instances" / f"{name}.png")).astype(np.int32)
     fig = np.concatenate([rgb, outlines(rgb, gt), outlines(rgb, pred)], 1)
-    Image.fromarray(fig).resize((fig.shape[1] * 320 // fig.shape[0], 320)).save(dst / "fragments_gravel.jpg", quality=82)
+    Image.fromarray(fig).resize((fig.shape[1] * 320 // fig.shape[0], 320)).save(
+        dst / "fragments_gravel.jpg", quality=82
+    )
 
 
 if __name__ == "__main__":

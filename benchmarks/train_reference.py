@@ -150,12 +150,24 @@ def preset_train(base_size: int, crop_size: int, hflip_prob: float = 0.5) -> Com
     trans = [RandomResize(int(0.5 * base_size), int(2.0 * base_size))]
     if hflip_prob > 0:
         trans.append(RandomHorizontalFlip(hflip_prob))
-    trans += [RandomCropPair(crop_size), PILToTensor(), ToDtype(torch.float, scale=True), Normalize(MEAN, STD)]
+    trans += [
+        RandomCropPair(crop_size),
+        PILToTensor(),
+        ToDtype(torch.float, scale=True),
+        Normalize(MEAN, STD),
+    ]
     return Compose(trans)
 
 
 def preset_eval(base_size: int) -> Compose:
-    return Compose([RandomResize(base_size, base_size), PILToTensor(), ToDtype(torch.float, scale=True), Normalize(MEAN, STD)])
+    return Compose(
+        [
+            RandomResize(base_size, base_size),
+            PILToTensor(),
+            ToDtype(torch.float, scale=True),
+            Normalize(MEAN, STD),
+        ]
+    )
 
 
 # -- dataset (segtool's importer, PIL pairs as torchvision's datasets give them) --------------------
@@ -210,7 +222,9 @@ def evaluate(model, data_loader, device, num_classes: int) -> ConfusionMatrix:
     return confmat
 
 
-def train_one_epoch(model, criterion, optimizer, data_loader, lr_scheduler, device) -> tuple[float, int, float]:
+def train_one_epoch(
+    model, criterion, optimizer, data_loader, lr_scheduler, device
+) -> tuple[float, int, float]:
     """Returns (mean loss, images, seconds) of the epoch."""
     model.train()
     loss_sum, steps, images, t0 = 0.0, 0, 0, time.perf_counter()
@@ -245,8 +259,14 @@ def full_resolution_report(model, data, samples, base_size: int, device) -> dict
     from segtool.training.transforms import EvalSamples, collate_list
 
     loader = torch.utils.data.DataLoader(EvalSamples(data, samples), batch_size=1, collate_fn=collate_list)
-    r = segtool_evaluate(model, loader, device, num_classes=data.num_classes, preprocess_cfg=default_preprocess(base_size),
-                         ignore_index=data.ignore_index)  # fmt: skip
+    r = segtool_evaluate(
+        model,
+        loader,
+        device,
+        num_classes=data.num_classes,
+        preprocess_cfg=default_preprocess(base_size),
+        ignore_index=data.ignore_index,
+    )
     return report_dict(r.matrix, data.class_names, r.images)
 
 
@@ -282,29 +302,42 @@ def score_checkpoint(args) -> int:
     base = ckpt.preprocess.get("resize_short") or args.base_size
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    loader = torch.utils.data.DataLoader(Pairs(data, data.split("train"), preset_train(base, args.crop_size)), batch_size=args.batch_size,
-                                         shuffle=True, collate_fn=collate_fn, drop_last=True)  # fmt: skip
+    loader = torch.utils.data.DataLoader(
+        Pairs(data, data.split("train"), preset_train(base, args.crop_size)),
+        batch_size=args.batch_size,
+        shuffle=True,
+        collate_fn=collate_fn,
+        drop_last=True,
+    )
     rows = {"as saved": full_resolution_report(model, data, val_s, base, device)}
     recalibrate_bn(model, loader, args.recalibrate_batches, device)
-    rows[f"BN recalibrated ({args.recalibrate_batches} batches)"] = full_resolution_report(model, data, val_s, base, device)
+    rows[f"BN recalibrated ({args.recalibrate_batches} batches)"] = full_resolution_report(
+        model, data, val_s, base, device
+    )
     print(f"{args.score}: val at full resolution, eval size {base}")
     for k, r in rows.items():
         per = " ".join(f"{n} {v:.3f}" if v is not None else f"{n} -" for n, v in r["per_class_iou"].items())
         print(f"  {k:32s} mIoU {r['miou']:.4f} pixel acc {r['pixel_accuracy']:.4f} | {per}")
     if args.output:
-        Path(args.output).write_text(json.dumps({k: {**r, "confusion_matrix": None} for k, r in rows.items()}, indent=2) + "\n")
+        Path(args.output).write_text(
+            json.dumps({k: {**r, "confusion_matrix": None} for k, r in rows.items()}, indent=2) + "\n"
+        )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", help="dataset (any form segtool reads); its val split is evaluated")
-    ap.add_argument("-o", "--output", help="run folder: history.json, report.json, model.pt (with --score: a .json)")
+    ap.add_argument(
+        "-o", "--output", help="run folder: history.json, report.json, model.pt (with --score: a .json)"
+    )
     ap.add_argument("--images", help="image folder for CVAT exports")
     ap.add_argument("--backbone", default="mobilenet_v3_large")
     ap.add_argument("--output-stride", type=int, default=16)
     ap.add_argument("--no-aux", action="store_true", help="no auxiliary head (their --aux-loss off)")
-    ap.add_argument("--base-size", type=int, default=520, help="eval shorter side; train scales 0.5-2.0 x this")
+    ap.add_argument(
+        "--base-size", type=int, default=520, help="eval shorter side; train scales 0.5-2.0 x this"
+    )
     ap.add_argument("--crop-size", type=int, default=480)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=30)
@@ -316,8 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as OMP_NUM_THREADS says)")
     ap.add_argument("--limit", type=int, default=0, help="debug: the first N train and N val images only")
-    ap.add_argument("--score", metavar="CKPT", help="diagnostic: score a segtool checkpoint as saved and with BatchNorm "
-                    "statistics recomputed on --recalibrate-batches training batches; trains nothing")  # fmt: skip
+    ap.add_argument(
+        "--score",
+        metavar="CKPT",
+        help="diagnostic: score a segtool checkpoint as saved and with BatchNorm "
+        "statistics recomputed on --recalibrate-batches training batches; trains nothing",
+    )
     ap.add_argument("--recalibrate-batches", type=int, default=20)
     args = ap.parse_args(argv)
     if args.threads:
@@ -335,25 +372,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         train_s, val_s = train_s[: args.limit], val_s[: args.limit]
     torch.manual_seed(args.seed)  # the same initial weights as `segtool train --seed`
-    model = build_deeplabv3(backbone=args.backbone, num_classes=data.num_classes, output_stride=args.output_stride,
-                            aux_head=not args.no_aux).to(device)  # fmt: skip
+    model = build_deeplabv3(
+        backbone=args.backbone,
+        num_classes=data.num_classes,
+        output_stride=args.output_stride,
+        aux_head=not args.no_aux,
+    ).to(device)
     random.seed(args.seed)
     np.random.seed(args.seed)
 
     dataset = Pairs(data, train_s, preset_train(args.base_size, args.crop_size))
     dataset_test = Pairs(data, val_s, preset_eval(args.base_size))
     g = torch.Generator().manual_seed(args.seed)
-    data_loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, sampler=torch.utils.data.RandomSampler(dataset, generator=g),
-                                              num_workers=args.workers, collate_fn=collate_fn, drop_last=True)  # fmt: skip
-    data_loader_test = torch.utils.data.DataLoader(dataset_test, batch_size=1, num_workers=args.workers, collate_fn=collate_fn)
+    data_loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=args.batch_size,
+        sampler=torch.utils.data.RandomSampler(dataset, generator=g),
+        num_workers=args.workers,
+        collate_fn=collate_fn,
+        drop_last=True,
+    )
+    data_loader_test = torch.utils.data.DataLoader(
+        dataset_test, batch_size=1, num_workers=args.workers, collate_fn=collate_fn
+    )
 
     optimizer = build_optimizer(model, args.lr, args.momentum, args.weight_decay)
     iters_per_epoch = len(data_loader)
-    lr_scheduler = torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=iters_per_epoch * args.epochs, power=0.9)
+    lr_scheduler = torch.optim.lr_scheduler.PolynomialLR(
+        optimizer, total_iters=iters_per_epoch * args.epochs, power=0.9
+    )
 
-    print(f"reference recipe: {args.backbone} OS{args.output_stride}, {len(train_s)} train / {len(val_s)} val, "
-          f"crop {args.crop_size}, base {args.base_size}, batch {args.batch_size}, {iters_per_epoch} it/epoch, "
-          f"{args.epochs} epochs, {device} ({torch.get_num_threads()} threads)", flush=True)  # fmt: skip
+    print(
+        f"reference recipe: {args.backbone} OS{args.output_stride}, {len(train_s)} train / {len(val_s)} val, "
+        f"crop {args.crop_size}, base {args.base_size}, batch {args.batch_size}, {iters_per_epoch} it/epoch, "
+        f"{args.epochs} epochs, {device} ({torch.get_num_threads()} threads)",
+        flush=True,
+    )
     history = []
     t_start = time.perf_counter()
     train_images = train_seconds = 0.0
@@ -364,12 +418,22 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         cm = evaluate(model, data_loader_test, device, data.num_classes)
         r = cm.compute()
-        row = {"epoch": epoch + 1, "train_loss": round(loss, 6), "miou": r["miou"], "pixel_accuracy": r["pixel_accuracy"],
-               "lr": optimizer.param_groups[0]["lr"], "train_seconds": round(secs, 2), "eval_seconds": round(time.perf_counter() - t, 2),
-               "images_per_s": round(n / secs, 3)}  # fmt: skip
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": round(loss, 6),
+            "miou": r["miou"],
+            "pixel_accuracy": r["pixel_accuracy"],
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_seconds": round(secs, 2),
+            "eval_seconds": round(time.perf_counter() - t, 2),
+            "images_per_s": round(n / secs, 3),
+        }
         history.append(row)
-        print(f"epoch {epoch + 1}/{args.epochs}: train_loss {loss:.4f} mIoU {r['miou']:.4f} (labels at base size) "
-              f"pixel acc {r['pixel_accuracy']:.4f} lr {row['lr']:.3g} {secs:.0f} s {n / secs:.2f} img/s", flush=True)  # fmt: skip
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: train_loss {loss:.4f} mIoU {r['miou']:.4f} (labels at base size) "
+            f"pixel acc {r['pixel_accuracy']:.4f} lr {row['lr']:.3g} {secs:.0f} s {n / secs:.2f} img/s",
+            flush=True,
+        )
         (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     wall = time.perf_counter() - t_start
 
@@ -377,18 +441,37 @@ def main(argv: list[str] | None = None) -> int:
     full = full_resolution_report(model, data, val_s, args.base_size, device)
     classes = make_classes(data.class_names, [list(c.color) for c in data.classes])
     model.cpu()
-    save_checkpoint(Checkpoint(config=model.config, classes=classes, state_dict=model.state_dict(),
-                               preprocess=default_preprocess(args.base_size), ignore_index=data.ignore_index,
-                               train={"recipe": "torchvision references/segmentation (benchmarks/train_reference.py)",
-                                      "config": vars(args), "epochs": args.epochs, "seconds": round(wall, 1)}),
-                    out / "model.pt")  # fmt: skip
-    report = {"recipe": "torchvision-reference", "config": vars(args), "wall_seconds": round(wall, 1),
-              "train_seconds": round(train_seconds, 1), "train_images_per_s": round(train_images / train_seconds, 3),
-              "machine": f"{platform.machine()} {platform.processor()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
-              "eval_at_base_size": their, "eval_full_resolution": full}  # fmt: skip
+    save_checkpoint(
+        Checkpoint(
+            config=model.config,
+            classes=classes,
+            state_dict=model.state_dict(),
+            preprocess=default_preprocess(args.base_size),
+            ignore_index=data.ignore_index,
+            train={
+                "recipe": "torchvision references/segmentation (benchmarks/train_reference.py)",
+                "config": vars(args),
+                "epochs": args.epochs,
+                "seconds": round(wall, 1),
+            },
+        ),
+        out / "model.pt",
+    )
+    report = {
+        "recipe": "torchvision-reference",
+        "config": vars(args),
+        "wall_seconds": round(wall, 1),
+        "train_seconds": round(train_seconds, 1),
+        "train_images_per_s": round(train_images / train_seconds, 3),
+        "machine": f"{platform.machine()} {platform.processor()}, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "eval_at_base_size": their,
+        "eval_full_resolution": full,
+    }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"done in {wall:.0f} s ({train_images / train_seconds:.2f} train img/s); mIoU {their['miou']:.4f} with labels "
-          f"resized to {args.base_size} (theirs), {full['miou']:.4f} at full resolution (segtool eval)")  # fmt: skip
+    print(
+        f"done in {wall:.0f} s ({train_images / train_seconds:.2f} train img/s); mIoU {their['miou']:.4f} with labels "
+        f"resized to {args.base_size} (theirs), {full['miou']:.4f} at full resolution (segtool eval)"
+    )
     for name in data.class_names:
         a, b = their["per_class_iou"][name], full["per_class_iou"][name]
         print(f"  {name:12s} {a if a is None else round(a, 4)!s:>8} {b if b is None else round(b, 4)!s:>8}")

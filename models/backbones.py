@@ -71,7 +71,9 @@ def build_resnet(name: str, output_stride: int, multi_grid: Sequence[int] | None
     if multi_grid:
         _apply_multi_grid(net.layer4, 32 // output_stride, multi_grid)  # layer4 runs at dilation 32/OS
     expansion = 4 if bottleneck else 1
-    info = BackboneInfo(out_channels=512 * expansion, aux_channels=256 * expansion, low_channels=64 * expansion)
+    info = BackboneInfo(
+        out_channels=512 * expansion, aux_channels=256 * expansion, low_channels=64 * expansion
+    )
     layer_of = {"out": "layer4", "aux": "layer3", "low": "layer1"}
     return IntermediateLayerGetter(net, {layer_of[k]: k for k in returns}), info
 
@@ -80,9 +82,13 @@ def build_mobilenet_v3_large(output_stride: int, returns: dict[str, str], width_
     """torchvision's MobileNetV3-Large features, dilated as torchvision does for DeepLabV3 (output stride 16),
     or one stage further for output stride 8 (stage C3 at dilation 2, C4 at dilation 4). `width_mult`
     scales every layer's channels (rounded to multiples of 8, as torchvision does)."""
-    settings, last_channel = mobilenetv3._mobilenet_v3_conf("mobilenet_v3_large", width_mult=width_mult, dilated=True)
+    settings, last_channel = mobilenetv3._mobilenet_v3_conf(
+        "mobilenet_v3_large", width_mult=width_mult, dilated=True
+    )
     if output_stride == 8:
-        c3 = [i for i, s in enumerate(settings) if s.stride == 2][2]  # the block that starts stage C3 (80 ch at 1.0x)
+        c3 = [i for i, s in enumerate(settings) if s.stride == 2][
+            2
+        ]  # the block that starts stage C3 (80 ch at 1.0x)
         c4 = next(i for i, s in enumerate(settings) if s.dilation == 2)
         for i in range(c3, len(settings)):
             settings[i].dilation = 2 if i < c4 else 4

@@ -46,8 +46,11 @@ def default_preprocess(resize_short: int | None = 520, *, backbone: str | None =
     0.5/0.5 for EfficientNet-Lite); `resize_short` = shorter image side fed to the network (None = native
     size). 520 is what torchvision's published DeepLabV3 weights were evaluated with."""
     lite = backbone is not None and backbone.startswith("efficientnet_lite")
-    return {"mean": list(LITE_MEAN if lite else IMAGENET_MEAN), "std": list(LITE_STD if lite else IMAGENET_STD),
-            "resize_short": resize_short}  # fmt: skip
+    return {
+        "mean": list(LITE_MEAN if lite else IMAGENET_MEAN),
+        "std": list(LITE_STD if lite else IMAGENET_STD),
+        "resize_short": resize_short,
+    }
 
 
 @dataclass
@@ -77,9 +80,14 @@ class Checkpoint:
         """Rebuild the network from the stored config and load the weights (eval mode)."""
         model = build_from_config(self.config)
         what = f"the weights in {self.source}" if self.source else "the checkpoint's weights"
-        load_weights(model, self.state_dict, what=what, fix="the file's 'model' entry does not describe its weights "
-                     "(edited, or saved by another tool); convert the original weights again with `segtool import-weights`, "
-                     "or use the checkpoint they came from")  # fmt: skip
+        load_weights(
+            model,
+            self.state_dict,
+            what=what,
+            fix="the file's 'model' entry does not describe its weights "
+            "(edited, or saved by another tool); convert the original weights again with `segtool import-weights`, "
+            "or use the checkpoint they came from",
+        )
         return model.eval()
 
     def to_dict(self, half: bool = False, *, weights: bool = True) -> dict[str, Any]:
@@ -114,7 +122,9 @@ class Checkpoint:
             UserInputError: naming the entry that is missing or wrong (the caller adds the file and the fix).
         """
         if not isinstance(obj, dict):
-            raise UserInputError(f"it holds a {type(obj).__name__}, not a mapping of the checkpoint's entries")
+            raise UserInputError(
+                f"it holds a {type(obj).__name__}, not a mapping of the checkpoint's entries"
+            )
         try:
             config = ModelConfig.from_dict(obj["model"])
             classes = validate_classes(obj["classes"], require_colors=False)
@@ -128,19 +138,30 @@ class Checkpoint:
                 raise KeyError("preprocess")
             ignore = obj.get("ignore_index", 255)
             if not isinstance(ignore, int) or isinstance(ignore, bool):
-                raise UserInputError(f"ignore_index must be an integer (255: pixels without a label); got {ignore!r}")
+                raise UserInputError(
+                    f"ignore_index must be an integer (255: pixels without a label); got {ignore!r}"
+                )
             train = obj.get("train")
             if train is not None and not isinstance(train, dict):
                 raise UserInputError(f"train must be a mapping or null; got {train!r}")
-            ckpt = cls(config=config, classes=classes, state_dict=state_dict, preprocess=check_preprocess(obj["preprocess"]),
-                       ignore_index=ignore, train=train, source=source,
-                       fragments=check_fragments(obj.get("fragments"), [c["name"] for c in classes]))  # fmt: skip
+            ckpt = cls(
+                config=config,
+                classes=classes,
+                state_dict=state_dict,
+                preprocess=check_preprocess(obj["preprocess"]),
+                ignore_index=ignore,
+                train=train,
+                source=source,
+                fragments=check_fragments(obj.get("fragments"), [c["name"] for c in classes]),
+            )
         except KeyError as e:
             raise UserInputError(f"the entry {e} is missing") from e
         except (TypeError, ValueError, AttributeError) as e:  # a value of the wrong type deep inside an entry
             raise UserInputError(f"an entry has a value of the wrong type ({e})") from e
         if len(classes) != config.num_classes:
-            raise UserInputError(f"{len(classes)} classes are named but the model has {config.num_classes} outputs")
+            raise UserInputError(
+                f"{len(classes)} classes are named but the model has {config.num_classes} outputs"
+            )
         return ckpt
 
 
@@ -151,8 +172,12 @@ def fingerprint(ckpt: Checkpoint) -> str:
     change that can change a mask (one weight, a colour, the input size) gives another.
     """
     h = hashlib.sha256()
-    meta = {"model": ckpt.config.to_dict(), "classes": ckpt.classes, "preprocess": ckpt.preprocess,
-            "ignore_index": ckpt.ignore_index}  # fmt: skip
+    meta = {
+        "model": ckpt.config.to_dict(),
+        "classes": ckpt.classes,
+        "preprocess": ckpt.preprocess,
+        "ignore_index": ckpt.ignore_index,
+    }
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for name in sorted(ckpt.state_dict):
         t = ckpt.state_dict[name].detach().cpu().contiguous().reshape(-1)
@@ -171,9 +196,13 @@ def check_fragments(value: Any, class_names: list[str]) -> dict[str, Any] | None
     interior, edge = value["interior"], value.get("edge")
     for what, name in (("interior", interior), ("edge", edge)):
         if name is not None and name not in class_names:
-            raise UserInputError(f"fragments {what} class {name!r} is not one of the model's classes ({', '.join(class_names)})")
+            raise UserInputError(
+                f"fragments {what} class {name!r} is not one of the model's classes ({', '.join(class_names)})"
+            )
     if edge is not None and (not isinstance(edge, str) or edge == interior):
-        raise UserInputError(f"fragments edge must be another class than the interior ({interior!r}) or null; got {edge!r}")
+        raise UserInputError(
+            f"fragments edge must be another class than the interior ({interior!r}) or null; got {edge!r}"
+        )
     return {"interior": interior, "edge": edge}
 
 
@@ -188,12 +217,18 @@ def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], *, what:
     Missing `num_batches_tracked` buffers (files from older PyTorch) are tolerated."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state_dict.items()}
-    problems = explain_mismatch(expected, got, backbone=getattr(getattr(model, "config", None), "backbone", None))
+    problems = explain_mismatch(
+        expected, got, backbone=getattr(getattr(model, "config", None), "backbone", None)
+    )
     if problems:
         first = _first_mismatch(expected, got)
-        fix = fix or ("check --backbone and the other model options, or convert the weights with "
-                      "`segtool import-weights` using the options they were trained with")  # fmt: skip
-        raise CheckpointError(f"{what} do not fit the model ({first}); {fix}. Details:\n  " + "\n  ".join(problems))
+        fix = fix or (
+            "check --backbone and the other model options, or convert the weights with "
+            "`segtool import-weights` using the options they were trained with"
+        )
+        raise CheckpointError(
+            f"{what} do not fit the model ({first}); {fix}. Details:\n  " + "\n  ".join(problems)
+        )
     model.load_state_dict(state_dict, strict=False)
 
 
@@ -220,7 +255,9 @@ def check_preprocess(p: Any) -> dict[str, Any]:
         raise UserInputError(f"preprocess std must be positive; got {p['std']!r}")
     r = p.get("resize_short")
     if r is not None and (not isinstance(r, int) or isinstance(r, bool) or r < 16):
-        raise UserInputError(f"preprocess resize_short must be an integer >= 16 or null (native size); got {r!r}")
+        raise UserInputError(
+            f"preprocess resize_short must be an integer >= 16 or null (native size); got {r!r}"
+        )
     return {"mean": [float(x) for x in p["mean"]], "std": [float(x) for x in p["std"]], "resize_short": r}
 
 
@@ -234,7 +271,9 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise UserInputError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o")
+        raise UserInputError(
+            f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o"
+        )
     try:
         with atomic_writer(path) as f:
             torch.save(obj, f)
@@ -263,19 +302,27 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
     if path.is_dir():
         raise UserInputError(f"{path} is a folder; give the checkpoint file (.pt) inside it")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes); the file was not written completely — copy or save it again")
+        raise CheckpointError(
+            f"{path} is empty (0 bytes); the file was not written completely — copy or save it again"
+        )
     with open(path, "rb") as f:
         magic = f.read(4)
     # torch.save writes a zip archive (PK..); files from before PyTorch 1.6 start with a pickle protocol byte.
     if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):
-        raise CheckpointError(f"{path} is not a PyTorch file (it starts with {magic!r}); check that you picked the right file")
+        raise CheckpointError(
+            f"{path} is not a PyTorch file (it starts with {magic!r}); check that you picked the right file"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         text = str(e)
         if "Weights only load failed" not in text and "Unsupported" not in text and "GLOBAL" not in text:
-            raise CheckpointError(f"{path} is not a readable PyTorch file (truncated or damaged: {text.splitlines()[0][:160]})") from e
-        hint = next((ln for ln in text.splitlines() if "GLOBAL" in ln or "Unsupported" in ln), text.splitlines()[0])
+            raise CheckpointError(
+                f"{path} is not a readable PyTorch file (truncated or damaged: {text.splitlines()[0][:160]})"
+            ) from e
+        hint = next(
+            (ln for ln in text.splitlines() if "GLOBAL" in ln or "Unsupported" in ln), text.splitlines()[0]
+        )
         raise CheckpointError(
             f"{path} refused: it contains Python objects that would run code when loaded ({hint.strip()[:200]}). "
             "segtool only loads plain weights. If you trust the file, re-save just its tensors "
@@ -303,7 +350,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     obj = safe_torch_load(path)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        if isinstance(obj, dict) and (is_state_dict(obj) or is_state_dict(obj.get("model")) or is_state_dict(obj.get("state_dict"))):
+        if isinstance(obj, dict) and (
+            is_state_dict(obj) or is_state_dict(obj.get("model")) or is_state_dict(obj.get("state_dict"))
+        ):
             raise CheckpointError(
                 f"{path} is a plain state dict, not a segtool checkpoint (it does not say which network or classes it is "
                 f"for); convert it once with: segtool import-weights {path} --backbone resnet50 --classes NAME,NAME,... "
@@ -323,7 +372,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         )
     version = obj.get("version")
     if not isinstance(version, int) or version > VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {version!r}; this segtool reads version {VERSION} — upgrade segtool")
+        raise CheckpointError(
+            f"{path} has checkpoint version {version!r}; this segtool reads version {VERSION} — upgrade segtool"
+        )
     try:
         return Checkpoint.from_dict(obj, source=str(path))
     except UserInputError as e:

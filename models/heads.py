@@ -35,7 +35,9 @@ class ASPPPooling(nn.Sequential):
         pool, conv, bn, act = self
         y = conv(pool(x))
         if self.training and y.shape[0] == 1:
-            y = F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
+            y = F.batch_norm(
+                y, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps
+            )
         else:
             y = bn(y)
         return F.interpolate(act(y), size=size, mode="bilinear", align_corners=False)
@@ -46,7 +48,9 @@ def _make_pooling_safe(aspp: ASPP, in_channels: int, channels: int) -> ASPP:
     return aspp
 
 
-def deeplab_head(in_channels: int, num_classes: int, rates: Sequence[int], channels: int = ASPP_CHANNELS) -> nn.Module:
+def deeplab_head(
+    in_channels: int, num_classes: int, rates: Sequence[int], channels: int = ASPP_CHANNELS
+) -> nn.Module:
     """torchvision's DeepLabHead (ASPP → 3x3 conv → BN → ReLU → 1x1 conv) with the batch-size-1-safe pooling.
 
     Built here rather than with torchvision's class so the width (`channels`) can be chosen; the
@@ -66,8 +70,14 @@ class DeepLabV3PlusHead(nn.Module):
     """DeepLabV3+ decoder (Chen et al. 2018): ASPP on the deep features, upsampled and fused with
     projected stride-4 low-level features by two 3x3 convolutions (`channels` wide, 256 in the paper)."""
 
-    def __init__(self, in_channels: int, low_channels: int, num_classes: int, rates: Sequence[int],
-                 channels: int = ASPP_CHANNELS) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        low_channels: int,
+        num_classes: int,
+        rates: Sequence[int],
+        channels: int = ASPP_CHANNELS,
+    ) -> None:
         super().__init__()
         self.aspp = _make_pooling_safe(ASPP(in_channels, tuple(rates), channels), in_channels, channels)
         self.project_low = nn.Sequential(

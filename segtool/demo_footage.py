@@ -139,9 +139,15 @@ def _rock_shape(rng: np.random.Generator, radius: float) -> np.ndarray:
 
 
 def _draw_rock(
-    rng: np.random.Generator, img: np.ndarray, labels: np.ndarray, cx: float, cy: float, radius: float,
-    light: Light, veins: bool,
-) -> None:  # fmt: skip
+    rng: np.random.Generator,
+    img: np.ndarray,
+    labels: np.ndarray,
+    cx: float,
+    cy: float,
+    radius: float,
+    light: Light,
+    veins: bool,
+) -> None:
     """Paint one rock (shadow first, then the lit body) into `img` and its id into `labels`, in place."""
     h, w = labels.shape
     pts = _rock_shape(rng, radius)
@@ -193,7 +199,13 @@ def _draw_rock(
             off = rng.uniform(-0.4, 0.4) * radius
             c0 = np.array([pw / 2, ph / 2]) + off * np.array([-math.sin(a), math.cos(a)])
             d = np.array([math.cos(a), math.sin(a)]) * radius * 1.3
-            cv2.line(vein, tuple((c0 - d).astype(int)), tuple((c0 + d).astype(int)), 1, max(2, int(radius * rng.uniform(0.08, 0.18))))
+            cv2.line(
+                vein,
+                tuple((c0 - d).astype(int)),
+                tuple((c0 + d).astype(int)),
+                1,
+                max(2, int(radius * rng.uniform(0.08, 0.18))),
+            )
         vein &= cv2.erode(mask, np.ones((3, 3), np.uint8))
         white = np.array([0.92, 0.90, 0.86], np.float32) * rng.uniform(0.9, 1.05)
         colour[vein > 0] = white * shading[vein > 0][:, None] * tex[vein > 0][:, None]
@@ -208,8 +220,15 @@ def _draw_rock(
     target[lab == 2] = QUARTZ
 
 
-def render_world(width: int, height: int, seed: int, *, veins: bool = False, scale: float = 1.0,
-                 density: float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def render_world(
+    width: int,
+    height: int,
+    seed: int,
+    *,
+    veins: bool = False,
+    scale: float = 1.0,
+    density: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw one rock field.
 
     Args:
@@ -249,7 +268,14 @@ def _camera(rng: np.random.Generator, img: np.ndarray, blur: tuple[float, float]
         kernel = np.zeros((k, k), np.float32)
         c = k // 2
         d = (blur[0] / 2, blur[1] / 2)  # a line of the travelled distance, centred
-        cv2.line(kernel, (int(round(c - d[0])), int(round(c - d[1]))), (int(round(c + d[0])), int(round(c + d[1]))), 1.0, 1, cv2.LINE_AA)
+        cv2.line(
+            kernel,
+            (int(round(c - d[0])), int(round(c - d[1]))),
+            (int(round(c + d[0])), int(round(c + d[1]))),
+            1.0,
+            1,
+            cv2.LINE_AA,
+        )
         img = cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
     img = img * rng.uniform(0.8, 1.2) * rng.uniform(0.96, 1.04, 3).astype(np.float32)
     haze = rng.uniform(0.0, 0.15)
@@ -261,8 +287,9 @@ def _camera(rng: np.random.Generator, img: np.ndarray, blur: tuple[float, float]
     return (np.clip(img, 0, 1) ** (1 / 1.15) * 255 + 0.5).astype(np.uint8)
 
 
-def make_image(seed: int, size: tuple[int, int] = (480, 270), *, veins: bool = False,
-               max_blur: float = 8.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def make_image(
+    seed: int, size: tuple[int, int] = (480, 270), *, veins: bool = False, max_blur: float = 8.0
+) -> tuple[np.ndarray, np.ndarray]:
     """One labelled picture: (rgb uint8 HxWx3, mask uint8 HxW of class ids), `size` = (width, height).
 
     Looks like a random frame of `make_clip` (including a random motion blur of up to `max_blur` px),
@@ -285,8 +312,15 @@ class ClipFrame:
     mask: np.ndarray  # HxW uint8 class ids
 
 
-def make_clip(seed: int = 0, size: tuple[int, int] = (480, 270), frames: int = 250, fps: float = 25.0, *,
-              veins: bool = False, speed: float = 90.0) -> Iterator[ClipFrame]:  # fmt: skip
+def make_clip(
+    seed: int = 0,
+    size: tuple[int, int] = (480, 270),
+    frames: int = 250,
+    fps: float = 25.0,
+    *,
+    veins: bool = False,
+    speed: float = 90.0,
+) -> Iterator[ClipFrame]:
     """A camera panning over a rock field: `frames` labelled frames of `size` (width, height).
 
     The camera moves right at about `speed` px/s with a slow vertical sway and speeds up and slows down,
@@ -315,8 +349,16 @@ def make_clip(seed: int = 0, size: tuple[int, int] = (480, 270), frames: int = 2
         yield ClipFrame(i, rgb, lab)
 
 
-def write_dataset(out: str | Path, n_train: int, n_val: int, *, size: tuple[int, int] = (480, 270), seed: int = 0,
-                  veins: bool = False, progress: Callable[[int, int], None] | None = None) -> Path:  # fmt: skip
+def write_dataset(
+    out: str | Path,
+    n_train: int,
+    n_val: int,
+    *,
+    size: tuple[int, int] = (480, 270),
+    seed: int = 0,
+    veins: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write a training set `segtool train` reads: OUT/{train,val}/{images/*.jpg,masks/*.png} + classes.json.
 
     Images are JPEG (quality 92, like camera footage); masks are 8-bit PNGs of class ids. Train
@@ -331,7 +373,9 @@ def write_dataset(out: str | Path, n_train: int, n_val: int, *, size: tuple[int,
         (out / split / "masks").mkdir(parents=True, exist_ok=True)
         for i in range(n):
             rgb, mask = make_image(_seed(seed, offset + i), size, veins=veins)
-            cv2.imwrite(str(out / split / "images" / f"{i:05d}.jpg"), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+            cv2.imwrite(
+                str(out / split / "images" / f"{i:05d}.jpg"), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92]
+            )
             cv2.imwrite(str(out / split / "masks" / f"{i:05d}.png"), mask)
             done += 1
             if progress is not None:

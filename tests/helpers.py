@@ -50,7 +50,11 @@ def make_small_checkpoint(
     """
     torch.manual_seed(0)
     model = build_deeplabv3(
-        backbone="mobilenet_v3_large", num_classes=2, aux_head=False, width_mult=width_mult, aspp_channels=aspp_channels
+        backbone="mobilenet_v3_large",
+        num_classes=2,
+        aux_head=False,
+        width_mult=width_mult,
+        aspp_channels=aspp_channels,
     )
     model = randomize_bn_stats(model).eval()
     with torch.no_grad():
@@ -74,7 +78,9 @@ def make_small_checkpoint(
 TINY_DATA_SIZE = 64  # side of make_dataset's square photos
 
 
-def make_dataset(root: Path, n_train: int = 4, n_val: int = 1, *, classes=("background", "rock"), seed: int = 0) -> Path:
+def make_dataset(
+    root: Path, n_train: int = 4, n_val: int = 1, *, classes=("background", "rock"), seed: int = 0
+) -> Path:
     """`train/` + `val/` folders of TINY_DATA_SIZE×TINY_DATA_SIZE photos with a bright square labelled `rock` (id 1)."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("val", n_val)):
@@ -94,19 +100,47 @@ def make_dataset(root: Path, n_train: int = 4, n_val: int = 1, *, classes=("back
 
 
 def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(data=str(data), output=str(out), backbone="resnet18", epochs=2, batch_size=2, crop_size=TINY_DATA_SIZE,
-                eval_size=TINY_DATA_SIZE, device="cpu", seed=0)  # fmt: skip
+    base = dict(
+        data=str(data),
+        output=str(out),
+        backbone="resnet18",
+        epochs=2,
+        batch_size=2,
+        crop_size=TINY_DATA_SIZE,
+        eval_size=TINY_DATA_SIZE,
+        device="cpu",
+        seed=0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
-def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float | None], epochs: int | None = None,
-             last: bool = True, mtime: float | None = None) -> Path:  # fmt: skip
+def fake_run(
+    root: Path,
+    name: str,
+    *,
+    lr: float,
+    crop: int,
+    mious: list[float | None],
+    epochs: int | None = None,
+    last: bool = True,
+    mtime: float | None = None,
+) -> Path:
     """A run folder as `segtool train` writes it (config.json, history.csv, report.json, last.pt)."""
     run = root / name
     run.mkdir(parents=True)
-    cfg = {"data": "/data/rocks", "output": str(run), "backbone": "resnet18", "output_stride": 16, "epochs": epochs or len(mious),
-           "crop_size": crop, "optimizer": "sgd", "lr": lr, "batch_size": 4, "workers": 2}  # fmt: skip
+    cfg = {
+        "data": "/data/rocks",
+        "output": str(run),
+        "backbone": "resnet18",
+        "output_stride": 16,
+        "epochs": epochs or len(mious),
+        "crop_size": crop,
+        "optimizer": "sgd",
+        "lr": lr,
+        "batch_size": 4,
+        "workers": 2,
+    }
     (run / "config.json").write_text(json.dumps(cfg))
     rows = ["epoch,train_loss,val_loss,miou,pixel_accuracy,lr,seconds"]
     rows += [
@@ -115,8 +149,13 @@ def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float |
     ]
     (run / "history.csv").write_text("\n".join(rows) + "\n")
     best = max((m for m in mious if m is not None), default=None)
-    report = {"miou": best, "per_class_iou": {"background": 0.9, "rock": best, "moss": None}, "classes": ["background", "rock", "moss"],
-              "confusion_matrix": [[9, 1, 0], [2, 8, 0], [0, 0, 0]], "images": 1}  # fmt: skip
+    report = {
+        "miou": best,
+        "per_class_iou": {"background": 0.9, "rock": best, "moss": None},
+        "classes": ["background", "rock", "moss"],
+        "confusion_matrix": [[9, 1, 0], [2, 8, 0], [0, 0, 0]],
+        "images": 1,
+    }
     (run / "report.json").write_text(json.dumps(report))
     if last:
         (run / "last.pt").write_bytes(b"x")
@@ -126,7 +165,9 @@ def fake_run(root: Path, name: str, *, lr: float, crop: int, mious: list[float |
     return run
 
 
-def make_gps_photo(path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:15", gps_time=None, size=(64, 48), rgb=None):
+def make_gps_photo(
+    path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:15", gps_time=None, size=(64, 48), rgb=None
+):
     """A JPEG with EXIF as a phone writes it: GPS IFD in degrees/minutes/seconds rationals, DateTimeOriginal."""
     im = Image.fromarray(rgb) if rgb is not None else Image.new("RGB", size, (120, 110, 100))
     from fractions import Fraction
@@ -135,6 +176,7 @@ def make_gps_photo(path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:1
     if taken:
         ex.get_ifd(0x8769)[0x9003] = taken
     if lat is not None:
+
         def dms(v):
             v = abs(v)
             d = int(v)
@@ -154,7 +196,12 @@ def make_gps_photo(path, lat=None, lon=None, alt=None, taken="2026:06:01 09:30:1
 # Records what a training run reports, and can stop it at (epoch, step): by KeyboardInterrupt, or by
 # setting a cancel event (as the app does).
 class Recorder(TrainingEvents):
-    def __init__(self, stop_at: tuple[int, int] | None = None, cancel: threading.Event | None = None, how: str = "raise"):
+    def __init__(
+        self,
+        stop_at: tuple[int, int] | None = None,
+        cancel: threading.Event | None = None,
+        how: str = "raise",
+    ):
         self.events: list[tuple] = []
         self.stop_at, self.cancel, self.how = stop_at, cancel, how
 
@@ -185,10 +232,44 @@ def make_fragment_checkpoint(path: Path, *, resize_short: int | None = None) -> 
     """A tiny real 3-class checkpoint with the shipped fragment model's classes (background / rock /
     rock_edge) and `fragments` entry (untrained: for label-mode and retraining tests, not for its masks)."""
     torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False,
-                                               width_mult=TINY_WIDTH, aspp_channels=TINY_ASPP)).eval()  # fmt: skip
-    ck = Checkpoint(config=model.config, classes=make_classes([n for n, _ in FRAGMENT_CLASSES], [list(c) for _, c in FRAGMENT_CLASSES]),
-                    state_dict=model.state_dict(), fragments={"interior": "rock", "edge": "rock_edge"})  # fmt: skip
+    model = randomize_bn_stats(
+        build_deeplabv3(
+            backbone="mobilenet_v3_large",
+            num_classes=3,
+            aux_head=False,
+            width_mult=TINY_WIDTH,
+            aspp_channels=TINY_ASPP,
+        )
+    ).eval()
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes([n for n, _ in FRAGMENT_CLASSES], [list(c) for _, c in FRAGMENT_CLASSES]),
+        state_dict=model.state_dict(),
+        fragments={"interior": "rock", "edge": "rock_edge"},
+    )
     if resize_short is not None:
         ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
+    return save_checkpoint(ck, path)
+
+
+def _tiny_checkpoint(path, seed: int = 0, resize_short: int | None = None):
+    """A small real DeepLabV3 (mobilenet_v3_large x0.5, 32-channel ASPP) whose two classes both occur."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = randomize_bn_stats(
+        build_deeplabv3(
+            backbone="mobilenet_v3_large", num_classes=2, aux_head=False, width_mult=0.5, aspp_channels=32
+        ),
+        seed,
+    ).eval()
+    with torch.no_grad():
+        model.classifier[-1].weight.mul_(50.0)
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
+        state_dict=model.state_dict(),
+        train={"dataset": "unit-test"},
+    )
+    ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
     return save_checkpoint(ck, path)

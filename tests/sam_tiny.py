@@ -34,20 +34,51 @@ class TinyDecoder(torch.nn.Module):
         v = (wgt * e[None]).sum((0, 1, 2)) / wgt.sum().clamp(min=1e-6)
         low = (90.0 - (e - v).abs())[None, None]
         low_res = torch.cat([low, -low], 1)
-        iou = torch.stack([torch.tensor(0.9), torch.tensor(0.1)])[None] + 0 * mask_input.sum() + 0 * has_mask_input.sum() + 0 * orig_im_size.sum()
+        iou = (
+            torch.stack([torch.tensor(0.9), torch.tensor(0.1)])[None]
+            + 0 * mask_input.sum()
+            + 0 * has_mask_input.sum()
+            + 0 * orig_im_size.sum()
+        )
         return low_res, iou, low_res
 
 
 def export_tiny_sam(d: Path) -> tuple[Path, Path]:
     """Write d/tiny.encoder.onnx and d/tiny.decoder.onnx; return their paths."""
     enc, dec = d / "tiny.encoder.onnx", d / "tiny.decoder.onnx"
-    torch.onnx.export(TinyEncoder(), (torch.zeros(1, 3, SIDE, SIDE),), str(enc), dynamo=False, opset_version=17,
-                      input_names=["image"], output_names=["image_embeddings"])  # fmt: skip
+    torch.onnx.export(
+        TinyEncoder(),
+        (torch.zeros(1, 3, SIDE, SIDE),),
+        str(enc),
+        dynamo=False,
+        opset_version=17,
+        input_names=["image"],
+        output_names=["image_embeddings"],
+    )
     n = SIDE // CELL
-    args = (torch.zeros(1, 1, n, n), torch.zeros(1, 2, 2), torch.zeros(1, 2), torch.zeros(1, 1, 4 * n, 4 * n),
-            torch.zeros(1), torch.tensor([48.0, 64.0]))  # fmt: skip
-    torch.onnx.export(TinyDecoder(), args, str(dec), dynamo=False, opset_version=17,
-                      input_names=["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"],
-                      output_names=["masks", "iou_predictions", "low_res_masks"],
-                      dynamic_axes={"point_coords": {1: "n"}, "point_labels": {1: "n"}})  # fmt: skip
+    args = (
+        torch.zeros(1, 1, n, n),
+        torch.zeros(1, 2, 2),
+        torch.zeros(1, 2),
+        torch.zeros(1, 1, 4 * n, 4 * n),
+        torch.zeros(1),
+        torch.tensor([48.0, 64.0]),
+    )
+    torch.onnx.export(
+        TinyDecoder(),
+        args,
+        str(dec),
+        dynamo=False,
+        opset_version=17,
+        input_names=[
+            "image_embeddings",
+            "point_coords",
+            "point_labels",
+            "mask_input",
+            "has_mask_input",
+            "orig_im_size",
+        ],
+        output_names=["masks", "iou_predictions", "low_res_masks"],
+        dynamic_axes={"point_coords": {1: "n"}, "point_labels": {1: "n"}},
+    )
     return enc, dec

@@ -144,6 +144,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check values a user typed; raises UserInputError naming the option and the accepted values."""
+
         def bad(opt: str, value: Any, want: str) -> UserInputError:
             return UserInputError(f"--{opt.replace('_', '-')} {value!r}: {want}")
 
@@ -165,7 +166,9 @@ class TrainConfig:
             raise bad("optimizer", self.optimizer, "use sgd or adamw")
         if self.class_weights not in CLASS_WEIGHTS:
             raise bad("class_weights", self.class_weights, "use none, log or median")
-        if self.select_best not in SELECT_BEST and not (self.select_best.startswith("iou:") and self.select_best[4:]):
+        if self.select_best not in SELECT_BEST and not (
+            self.select_best.startswith("iou:") and self.select_best[4:]
+        ):
             raise bad("select_best", self.select_best, "use miou, loss, last or iou:CLASS (e.g. iou:rocks)")
         for name in ("epochs", "batch_size", "repeat"):
             if getattr(self, name) < 1:
@@ -186,11 +189,15 @@ class TrainConfig:
             raise UserInputError("--workers and --limit must be >= 0")
         self.instance_options()
         if self.fragments and not self.fragments.split(",")[0].strip():
-            raise bad("fragments", self.fragments, "use INTERIOR or INTERIOR,EDGE class names, e.g. rock,rock_edge")
+            raise bad(
+                "fragments", self.fragments, "use INTERIOR or INTERIOR,EDGE class names, e.g. rock,rock_edge"
+            )
         parse_class_map(self.class_map)
         unknown = [a for a in self.auto if a not in AUTO_OPTIONS]
         if unknown:
-            raise UserInputError(f"auto {unknown}: only {', '.join(AUTO_OPTIONS)} can be chosen automatically")
+            raise UserInputError(
+                f"auto {unknown}: only {', '.join(AUTO_OPTIONS)} can be chosen automatically"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,7 +221,9 @@ class TrainConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, ValueError, TypeError) as e:
-            raise UserInputError(f"cannot read {path}: {e}; the run folder is damaged — start a new run") from e
+            raise UserInputError(
+                f"cannot read {path}: {e}; the run folder is damaged — start a new run"
+            ) from e
 
 
 def parse_class_map(text: str) -> dict[str, str]:
@@ -225,7 +234,9 @@ def parse_class_map(text: str) -> dict[str, str]:
             continue
         old, sep, new = (x.strip() for x in part.partition("="))
         if not sep or not old or not new:
-            raise UserInputError(f"--class-map {part!r}: write OLD=NEW (the checkpoint's class name = the data's), "
-                                 "e.g. --class-map rock=rocks")  # fmt: skip
+            raise UserInputError(
+                f"--class-map {part!r}: write OLD=NEW (the checkpoint's class name = the data's), "
+                "e.g. --class-map rock=rocks"
+            )
         out[old] = new
     return out

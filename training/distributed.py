@@ -57,7 +57,9 @@ def setup(device: torch.device) -> DistInfo:
 def current() -> DistInfo:
     """The running process group's rank and size (world size 1 when none)."""
     if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), int(os.environ.get("LOCAL_RANK", dist.get_rank())), dist.get_world_size())
+        return DistInfo(
+            dist.get_rank(), int(os.environ.get("LOCAL_RANK", dist.get_rank())), dist.get_world_size()
+        )
     return DistInfo()
 
 

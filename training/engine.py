@@ -96,7 +96,9 @@ def train_one_epoch(
         loss = criterion(outputs, targets)  # in fp32: the criterion upcasts the logits
 
         # The mean over processes both logs one number and makes every rank take the same decision.
-        reduced = distributed.all_reduce_sum(loss.detach().float().reshape(1).to(distributed.reduce_device(device)))
+        reduced = distributed.all_reduce_sum(
+            loss.detach().float().reshape(1).to(distributed.reduce_device(device))
+        )
         loss_value = float(reduced.item()) / distributed.current().world_size
         lr = optimizer.param_groups[0]["lr"]
         if not torch.isfinite(torch.tensor(loss_value)):
@@ -192,7 +194,11 @@ def evaluate(
             # split it (its order), and the validation loss should not change with the machine's load.
             per_pixel = F.cross_entropy(logits, y, weight=w, ignore_index=ignore_index, reduction="none")
             loss_sum += per_pixel.double().sum()
-            weight_sum += (w[torch.where(counted, y, 0)].double() * counted).sum() if w is not None else counted.sum().double()
+            weight_sum += (
+                (w[torch.where(counted, y, 0)].double() * counted).sum()
+                if w is not None
+                else counted.sum().double()
+            )
             done += len(idx)
         if on_progress is not None:
             on_progress(done)

@@ -25,9 +25,16 @@ from segtool.training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_clas
 # Training the backbone lost fragments at every rate tried (SGD 0.001: F1 0.29, SGD 1e-4: 0.33, AdamW
 # 1e-4: 0.28; SGD 0.01 and AdamW 0.001 diverged); frozen: SGD 0.001 0.386, AdamW 1e-4 0.395, AdamW
 # 0.001 0.404 (twice, identical), SGD 0.01 0.265.
-FINETUNE_DEFAULTS: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "epochs": 10, "freeze_backbone": True,
-                                     "batch_size": 4}
-CROPS_PER_EPOCH = 8  # fine-tuning a few photos: --repeat so that an epoch has at least this many crops (as measured)
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    "optimizer": "adamw",
+    "lr": 1e-3,
+    "epochs": 10,
+    "freeze_backbone": True,
+    "batch_size": 4,
+}
+CROPS_PER_EPOCH = (
+    8  # fine-tuning a few photos: --repeat so that an epoch has at least this many crops (as measured)
+)
 # --lr not given: the rate measured best for the optimiser and the frozen (True) or training backbone
 FINETUNE_LR = {("adamw", True): 1e-3, ("adamw", False): 1e-4, ("sgd", True): 1e-3, ("sgd", False): 1e-4}
 assert set(FINETUNE_DEFAULTS) | {"eval_size", "repeat"} == set(AUTO_OPTIONS)
@@ -50,7 +57,9 @@ def resolve_auto(cfg: TrainConfig, start_resize_short: int | None) -> tuple[Trai
         if name in auto:
             values[name] = FINETUNE_DEFAULTS[name] if fine else getattr(base, name)
     if fine and "lr" in auto:
-        values["lr"] = FINETUNE_LR[(values.get("optimizer", cfg.optimizer), values.get("freeze_backbone", cfg.freeze_backbone))]
+        values["lr"] = FINETUNE_LR[
+            (values.get("optimizer", cfg.optimizer), values.get("freeze_backbone", cfg.freeze_backbone))
+        ]
     if "eval_size" in auto:
         values["eval_size"] = (start_resize_short or 0) if fine else base.eval_size
     new = dataclasses.replace(cfg, **values)
@@ -70,11 +79,15 @@ def auto_repeat(cfg: TrainConfig, train_images: int) -> tuple[TrainConfig, str |
     if not is_checkpoint_start(cfg) or not train_images:
         return dataclasses.replace(cfg, repeat=1), None
     repeat = max(1, -(-CROPS_PER_EPOCH // train_images))
-    note = f"fine-tuning on {train_images} image(s): each shown {repeat} times an epoch" if repeat > 1 else None
+    note = (
+        f"fine-tuning on {train_images} image(s): each shown {repeat} times an epoch" if repeat > 1 else None
+    )
     return dataclasses.replace(cfg, repeat=repeat), note
 
 
-def kept_fragments(start_fragments: dict | None, names: Sequence[str], mapping: dict[str, str]) -> tuple[dict | None, str | None]:
+def kept_fragments(
+    start_fragments: dict | None, names: Sequence[str], mapping: dict[str, str]
+) -> tuple[dict | None, str | None]:
     """The start's `fragments` entry in the new model's class names, or None when its interior class is
     gone; an edge class the data lacks becomes None (the distance split). Returns (entry, note)."""
     if not start_fragments:
@@ -83,16 +96,23 @@ def kept_fragments(start_fragments: dict | None, names: Sequence[str], mapping: 
     edge = start_fragments.get("edge")
     edge = mapping.get(edge, edge) if edge else None
     if interior not in names:
-        return None, (f"the start's fragments entry is dropped: its interior class {interior!r} is not among the "
-                      f"data's classes ({', '.join(names)})")  # fmt: skip
+        return None, (
+            f"the start's fragments entry is dropped: its interior class {interior!r} is not among the "
+            f"data's classes ({', '.join(names)})"
+        )
     if edge is not None and edge not in names:
         return {"interior": interior, "edge": None}, (
-            f"the start's edge class {edge!r} is not among the data's classes: fragments are split by distance")
+            f"the start's edge class {edge!r} is not among the data's classes: fragments are split by distance"
+        )
     return {"interior": interior, "edge": edge}, None
 
 
-def start_colours(start_classes: Sequence[dict], names: Sequence[str], colours: Sequence[Sequence[int]],
-                  mapping: dict[str, str]) -> list[list[int]]:
+def start_colours(
+    start_classes: Sequence[dict],
+    names: Sequence[str],
+    colours: Sequence[Sequence[int]],
+    mapping: dict[str, str],
+) -> list[list[int]]:
     """The data's class colours with those of same-named start classes (after --class-map) put back."""
     by_name = {mapping.get(c["name"], c["name"]): list(c["color"]) for c in start_classes}
     return [by_name.get(n, list(col)) for n, col in zip(names, colours, strict=True)]
@@ -115,7 +135,9 @@ class _AsDataClasses(torch.nn.Module):
         return {"out": torch.cat(cols, dim=1)}
 
 
-def start_model_for_scoring(path: str | Path, names: Sequence[str], class_map: str) -> tuple[torch.nn.Module, dict, list[str]]:
+def start_model_for_scoring(
+    path: str | Path, names: Sequence[str], class_map: str
+) -> tuple[torch.nn.Module, dict, list[str]]:
     """(model whose logits follow the data's class ids plus the start's other classes, the start's
     preprocess, names of those other classes)."""
     from segtool.models import load_checkpoint
@@ -132,8 +154,16 @@ def start_model_for_scoring(path: str | Path, names: Sequence[str], class_map: s
     return _AsDataClasses(net, order + extra), dict(ckpt.preprocess), [renamed[i] for i in extra]
 
 
-def score_start(cfg: TrainConfig, names: list[str], loader, device: torch.device, *, ignore_index: int,
-                weight: torch.Tensor | None, amp_dtype) -> tuple[dict[str, Any], float | None]:
+def score_start(
+    cfg: TrainConfig,
+    names: list[str],
+    loader,
+    device: torch.device,
+    *,
+    ignore_index: int,
+    weight: torch.Tensor | None,
+    amp_dtype,
+) -> tuple[dict[str, Any], float | None]:
     """Score the start checkpoint on the run's validation `loader` with its own preprocessing, as the new
     model is scored (classes without a labelled pixel left out of mIoU). Returns (report.json's `start`,
     the start's validation loss: the reference for divergence)."""
@@ -142,8 +172,16 @@ def score_start(cfg: TrainConfig, names: list[str], loader, device: torch.device
 
     net, pre, extra = start_model_for_scoring(cfg.init, names, cfg.class_map)
     w = None if weight is None else torch.cat([weight.cpu(), torch.ones(len(extra))])
-    r = evaluate(net.to(device), loader, device, num_classes=len(names) + len(extra), preprocess_cfg=pre,
-                 ignore_index=ignore_index, weight=w, amp_dtype=amp_dtype)  # fmt: skip
+    r = evaluate(
+        net.to(device),
+        loader,
+        device,
+        num_classes=len(names) + len(extra),
+        preprocess_cfg=pre,
+        ignore_index=ignore_index,
+        weight=w,
+        amp_dtype=amp_dtype,
+    )
     rep = report_dict(r.matrix, names + extra, r.images, labelled_only=True)
     rep["per_class_iou"] = {n: rep["per_class_iou"][n] for n in names}
     return start_entry(cfg.init, rep), r.loss
@@ -151,8 +189,13 @@ def score_start(cfg: TrainConfig, names: list[str], loader, device: torch.device
 
 def start_entry(checkpoint: str, report: dict[str, Any]) -> dict[str, Any]:
     """report.json's `start` object (a contract: the app's swap dialog reads `start.miou`)."""
-    return {"checkpoint": checkpoint, "miou": report.get("miou"), "pixel_accuracy": report.get("pixel_accuracy"),
-            "per_class_iou": report.get("per_class_iou", {}), "images": report.get("images", 0)}  # fmt: skip
+    return {
+        "checkpoint": checkpoint,
+        "miou": report.get("miou"),
+        "pixel_accuracy": report.get("pixel_accuracy"),
+        "per_class_iou": report.get("per_class_iou", {}),
+        "images": report.get("images", 0),
+    }
 
 
 def worse_than_start(new: dict[str, Any], start: dict[str, Any]) -> dict | None:
@@ -160,7 +203,10 @@ def worse_than_start(new: dict[str, Any], start: dict[str, Any]) -> dict | None:
     a, b = new.get("miou"), start.get("miou")
     if a is None or b is None or a >= b:
         return None
-    return {"class": None, "problem": "worse_than_start",
-            "message": f"the new model is worse than the one it started from: mIoU {a:.3f} against {b:.3f} "
-                       f"on the same {start.get('images', 0)} validation image(s); keep using {start['checkpoint']}",
-            "try": ["a lower learning rate", "fewer epochs", "more labelled images (or more strokes per image)"]}  # fmt: skip
+    return {
+        "class": None,
+        "problem": "worse_than_start",
+        "message": f"the new model is worse than the one it started from: mIoU {a:.3f} against {b:.3f} "
+        f"on the same {start.get('images', 0)} validation image(s); keep using {start['checkpoint']}",
+        "try": ["a lower learning rate", "fewer epochs", "more labelled images (or more strokes per image)"],
+    }

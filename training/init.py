@@ -63,8 +63,9 @@ def build_model(cfg: TrainConfig, class_names: list[str]) -> tuple[DeepLabV3, li
     return _from_checkpoint(Path(cfg.init), cfg, class_names)
 
 
-def _classifier_rows_by_name(ckpt, model: torch.nn.Module, drop, class_names: list[str],
-                             mapping: dict[str, str]) -> dict[str, str]:
+def _classifier_rows_by_name(
+    ckpt, model: torch.nn.Module, drop, class_names: list[str], mapping: dict[str, str]
+) -> dict[str, str]:
     """Into the re-created last layers, copy the rows of the classes present in both lists (by name,
     after `mapping`); the other rows keep their fresh initialisation. Returns {checkpoint name: dataset
     name} of the classes kept."""
@@ -108,7 +109,9 @@ def _from_checkpoint(path: Path, cfg: TrainConfig, class_names: list[str]) -> tu
             + ("" if cfg.class_map or not new else " — a renamed class is mapped with --class-map OLD=NEW")
         )
     if (c.backbone, c.output_stride, c.decoder) != (cfg.backbone, cfg.output_stride, cfg.decoder):
-        notes.append(f"architecture taken from the checkpoint: {c.backbone}, output stride {c.output_stride}, decoder {c.decoder}")
+        notes.append(
+            f"architecture taken from the checkpoint: {c.backbone}, output stride {c.output_stride}, decoder {c.decoder}"
+        )
     return model, notes
 
 

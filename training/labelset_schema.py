@@ -38,7 +38,9 @@ def read_classes(root: str | Path) -> list[dict[str, Any]]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as e:
-        raise UserInputError(f"{root} is not a label set (no {CLASSES}); create one from the app or pick its folder") from e
+        raise UserInputError(
+            f"{root} is not a label set (no {CLASSES}); create one from the app or pick its folder"
+        ) from e
     except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise UserInputError(f"{path} cannot be read ({e}) — fix the JSON or start a new label set") from e
     return check_classes(doc, path)
@@ -61,7 +63,7 @@ def check_classes(doc: Any, where: str | Path) -> list[dict[str, Any]]:
 def _entry_problem(e: Any) -> str | None:
     """What is wrong with one manifest entry, or None."""
     if not isinstance(e, dict):
-        return f"is {json.dumps(e)[:60]}, not an object like {{\"image\": \"clip_000042.png\", ...}}"
+        return f'is {json.dumps(e)[:60]}, not an object like {{"image": "clip_000042.png", ...}}'
     img = e.get("image")
     if not isinstance(img, str) or not img.strip():
         return f'"image" is {json.dumps(img)[:60]}; it must be the file name of the frame in images/ (e.g. "clip_000042.png")'
@@ -76,7 +78,9 @@ def _entry_problem(e: Any) -> str | None:
     if frame is not None and (not isinstance(frame, int) or isinstance(frame, bool) or frame < 0):
         return f'"frame" is {json.dumps(frame)[:60]}; it must be a frame index (a whole number >= 0) or null'
     pts = e.get("pts_s")
-    if pts is not None and (not isinstance(pts, (int, float)) or isinstance(pts, bool) or not math.isfinite(pts)):
+    if pts is not None and (
+        not isinstance(pts, (int, float)) or isinstance(pts, bool) or not math.isfinite(pts)
+    ):
         return f'"pts_s" is {json.dumps(pts)[:60]}; it must be a time in seconds or null'
     prop = e.get("propagated_from")
     if prop is not None and (not isinstance(prop, str) or not prop):
@@ -111,11 +115,13 @@ def load_manifest(root: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any
         raise UserInputError(f'{path} is not a label-set manifest (expected {{"frames": [...]}}); {fix}')
     if doc.get("format", FORMAT) != FORMAT or doc.get("version", 1) != 1:
         raise UserInputError(
-            f'{path}: format {doc.get("format")!r} version {doc.get("version")!r} is not a segtool label set '
+            f"{path}: format {doc.get('format')!r} version {doc.get('version')!r} is not a segtool label set "
             f'("{FORMAT}" version 1); {fix}'
         )
     frag = doc.get("fragments")
-    if frag is not None and not (isinstance(frag, dict) and all(isinstance(frag.get(k), str) for k in ("interior", "edge"))):
+    if frag is not None and not (
+        isinstance(frag, dict) and all(isinstance(frag.get(k), str) for k in ("interior", "edge"))
+    ):
         raise UserInputError(
             f'{path}: "fragments" is {json.dumps(frag)[:60]}; it must be {{"interior": "rock", "edge": "rock_edge"}} '
             f"(class names) or absent; {fix}"
@@ -134,7 +140,9 @@ def load_manifest(root: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any
                 f"{path}: frame entries {seen[stem]} and {i} both name {stem!r} (one mask per name); {fix}"
             )
         seen[stem] = i
-        out.append({k: e.get(k) for k in _ENTRY_KEYS} | {k: e[k] for k in ("propagated_from", "reviewed") if k in e})
+        out.append(
+            {k: e.get(k) for k in _ENTRY_KEYS} | {k: e[k] for k in ("propagated_from", "reviewed") if k in e}
+        )
     return out, doc
 
 
@@ -171,7 +179,9 @@ def image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
             return im.size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise UserInputError(f"{path}: cannot read the image ({e}); replace the file or remove the frame") from e
+        raise UserInputError(
+            f"{path}: cannot read the image ({e}); replace the file or remove the frame"
+        ) from e
 
 
 def read_mask(path: Path, n_classes: int, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -190,8 +200,14 @@ def read_mask(path: Path, n_classes: int, size: tuple[int, int] | None = None) -
         with Image.open(path) as im:
             mode = im.mode
             if mode not in ("L", "P"):
-                kind = {"RGB": "an RGB colour image", "RGBA": "an RGBA colour image", "I;16": "a 16-bit image",
-                        "I;16B": "a 16-bit image", "I": "a 32-bit image", "1": "a 1-bit image"}.get(mode, f"a {mode} image")  # fmt: skip
+                kind = {
+                    "RGB": "an RGB colour image",
+                    "RGBA": "an RGBA colour image",
+                    "I;16": "a 16-bit image",
+                    "I;16B": "a 16-bit image",
+                    "I": "a 32-bit image",
+                    "1": "a 1-bit image",
+                }.get(mode, f"a {mode} image")
                 raise UserInputError(
                     f"{path} is {kind}, not 8-bit class ids: a label set's mask holds one class id per pixel "
                     f"(0-{n_classes - 1}, 255 = unknown) — paint the frame again in label mode, or import colour "
@@ -205,7 +221,9 @@ def read_mask(path: Path, n_classes: int, size: tuple[int, int] | None = None) -
             f"{path}: cannot decode the mask ({e}); the file is damaged — delete it and paint the frame again"
         ) from e
     if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise UserInputError(f"{path}: a {mask.dtype} array of shape {mask.shape}, not 8-bit class ids — paint the frame again")
+        raise UserInputError(
+            f"{path}: a {mask.dtype} array of shape {mask.shape}, not 8-bit class ids — paint the frame again"
+        )
     if size is not None and (mask.shape[1], mask.shape[0]) != tuple(size):
         raise UserInputError(
             f"{path} is {mask.shape[1]}x{mask.shape[0]} but its image is {size[0]}x{size[1]} — a mask must be the "
@@ -238,7 +256,9 @@ def read_instances(path: Path, shape: tuple[int, int]) -> np.ndarray:
     except UserInputError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
-        raise UserInputError(f"{path}: cannot decode the fragment ids ({e}); delete the file and outline them again") from e
+        raise UserInputError(
+            f"{path}: cannot decode the fragment ids ({e}); delete the file and outline them again"
+        ) from e
     if inst.shape != tuple(shape) or inst.min(initial=0) < 0 or inst.max(initial=0) > 65535:
         raise UserInputError(
             f"{path} is {inst.shape[-1]}x{inst.shape[0]} but its mask is {shape[1]}x{shape[0]} — delete the file "

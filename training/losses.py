@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 
 
-def class_pixel_stats(masks: Iterable[np.ndarray], num_classes: int, ignore_index: int = 255) -> tuple[np.ndarray, np.ndarray]:
+def class_pixel_stats(
+    masks: Iterable[np.ndarray], num_classes: int, ignore_index: int = 255
+) -> tuple[np.ndarray, np.ndarray]:
     """Per class: labelled pixels, and labelled pixels of the images that contain the class.
 
     The second count is the denominator of median-frequency balancing (Eigen & Fergus 2015).
@@ -25,7 +27,9 @@ def class_pixel_stats(masks: Iterable[np.ndarray], num_classes: int, ignore_inde
     return pixels, image_pixels
 
 
-def class_weights(method: str, pixels: np.ndarray, image_pixels: np.ndarray | None = None, c: float = 1.02) -> torch.Tensor:
+def class_weights(
+    method: str, pixels: np.ndarray, image_pixels: np.ndarray | None = None, c: float = 1.02
+) -> torch.Tensor:
     """Loss weights per class.
 
     Args:
@@ -71,7 +75,9 @@ def make_criterion(
         w = weight.to(outputs["out"].device) if weight is not None else None
         loss = F.cross_entropy(outputs["out"].float(), target, weight=w, ignore_index=ignore_index)
         if aux_weight > 0 and "aux" in outputs:
-            loss = loss + aux_weight * F.cross_entropy(outputs["aux"].float(), target, weight=w, ignore_index=ignore_index)
+            loss = loss + aux_weight * F.cross_entropy(
+                outputs["aux"].float(), target, weight=w, ignore_index=ignore_index
+            )
         return loss
 
     return criterion

@@ -101,10 +101,16 @@ class ConfusionMatrix:
             if self._counts is None:
                 self._host = np.zeros((n, n), np.int64)
             else:
-                host = torch.cat([self._counts[: n * n], self._bad_label.view(1), self._bad_pred.view(1)]).cpu().numpy()
+                host = (
+                    torch.cat([self._counts[: n * n], self._bad_label.view(1), self._bad_pred.view(1)])
+                    .cpu()
+                    .numpy()
+                )
                 bad_label, bad_pred = int(host[-2]), int(host[-1])
                 if bad_label != _NONE:
-                    raise ValueError(f"label value {bad_label} is not a class id (0..{n - 1}) or {self.ignore_index}")
+                    raise ValueError(
+                        f"label value {bad_label} is not a class id (0..{n - 1}) or {self.ignore_index}"
+                    )
                 if bad_pred != _NONE:
                     raise ValueError(f"prediction value {bad_pred} is outside 0..{n - 1}")
                 self._host = host[: n * n].reshape(n, n)
@@ -181,7 +187,9 @@ class ConfusionMatrix:
         }
 
 
-def report_dict(cm: ConfusionMatrix, class_names: Sequence[str], images: int, *, labelled_only: bool = False) -> dict:
+def report_dict(
+    cm: ConfusionMatrix, class_names: Sequence[str], images: int, *, labelled_only: bool = False
+) -> dict:
     """The `report.json` of `segtool eval` / training (fields in docs/training.md, plus extras).
 
     Args:

@@ -24,7 +24,9 @@ def param_groups(model: nn.Module, lr: float, head_lr_mult: float) -> list[dict]
     return groups
 
 
-def build_optimizer(model: nn.Module, *, name: str, lr: float, weight_decay: float, head_lr_mult: float = 1.0) -> Optimizer:
+def build_optimizer(
+    model: nn.Module, *, name: str, lr: float, weight_decay: float, head_lr_mult: float = 1.0
+) -> Optimizer:
     """`sgd`: momentum 0.9 (DeepLab); `adamw`: betas (0.9, 0.999); weight decay on all parameters, as
     torchvision's segmentation references do."""
     groups = param_groups(model, lr, head_lr_mult)

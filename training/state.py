@@ -27,10 +27,15 @@ def rng_state() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
-    }  # fmt: skip
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -40,7 +45,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         cuda = state["cuda"]
@@ -109,7 +116,9 @@ def resume_config(given: TrainConfig, run_dir: Path) -> tuple[TrainConfig, bool]
     save; a run killed before its first save has config.json only and starts again from scratch.
     """
     if not (run_dir / "config.json").exists():
-        raise UserInputError(f"--resume: {run_dir} holds no run to continue (no config.json / last.pt); start one without --resume")
+        raise UserInputError(
+            f"--resume: {run_dir} holds no run to continue (no config.json / last.pt); start one without --resume"
+        )
     saved = TrainConfig.load(run_dir / "config.json")
     for name in RUNTIME_OPTIONS:
         setattr(saved, name, getattr(given, name))

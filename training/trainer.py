@@ -79,7 +79,9 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def fragments_entry(spec: str, form: str, names: list[str], data_fragments: dict | None = None) -> dict[str, Any] | None:
+def fragments_entry(
+    spec: str, form: str, names: list[str], data_fragments: dict | None = None
+) -> dict[str, Any] | None:
     """The checkpoint's `fragments` entry: from --fragments INTERIOR[,EDGE], else automatic for data made
     from fragment outlines (instance PNGs / COCO give background, rock, rock_edge) and for a label set of a
     fragment model (`data_fragments`, `LabelledData.fragments`)."""
@@ -115,17 +117,31 @@ def train(
     if resume:
         cfg, resume = resume_config(cfg, run_dir)
         if not resume and events is not None:
-            events.on_message(f"{run_dir} has config.json but no last.pt yet (stopped before the first save): "
-                              "starting the run from the beginning with its saved settings")  # fmt: skip
+            events.on_message(
+                f"{run_dir} has config.json but no last.pt yet (stopped before the first save): "
+                "starting the run from the beginning with its saved settings"
+            )
     elif (run_dir / "last.pt").exists():
-        raise UserInputError(f"{run_dir} already holds a training run (last.pt); continue it with --resume or choose another -o")
+        raise UserInputError(
+            f"{run_dir} already holds a training run (last.pt); continue it with --resume or choose another -o"
+        )
     cfg.validate()
     env = distributed.env_info()
     device = resolve_device(cfg.device, local_rank=env.local_rank)
-    created_group = env.enabled and not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    created_group = env.enabled and not (
+        torch.distributed.is_available() and torch.distributed.is_initialized()
+    )
     dist = distributed.setup(device)
     try:
-        return _Run(cfg, run_dir, device, dist, resume, events if dist.is_main and events else TrainingEvents(), cancel).run()
+        return _Run(
+            cfg,
+            run_dir,
+            device,
+            dist,
+            resume,
+            events if dist.is_main and events else TrainingEvents(),
+            cancel,
+        ).run()
     finally:
         if created_group:
             distributed.cleanup()
@@ -148,7 +164,9 @@ class _Run:
     def _setup(self) -> None:
         ev = self.events
         self.start = load_checkpoint(self.cfg.init) if finetune.is_checkpoint_start(self.cfg) else None
-        self.cfg, notes0 = finetune.resolve_auto(self.cfg, self.start.preprocess.get("resize_short") if self.start else None)
+        self.cfg, notes0 = finetune.resolve_auto(
+            self.cfg, self.start.preprocess.get("resize_short") if self.start else None
+        )
         cfg = self.cfg
         for n in notes0:
             ev.on_message(n)
@@ -163,17 +181,28 @@ class _Run:
             for w in rep.warnings:
                 ev.on_message(f"dataset warning: {w}")
         require_trainable(self.rd, cfg.batch_size, cfg.repeat, self.dist.world_size)
-        for w in check_schedule(ValidationReport(), train=len(self.rd.train), val=len(self.rd.val), batch_size=cfg.batch_size,
-                                repeat=cfg.repeat, epochs=cfg.epochs, world_size=self.dist.world_size,
-                                fine_tune=self.start is not None).warnings:  # fmt: skip
+        for w in check_schedule(
+            ValidationReport(),
+            train=len(self.rd.train),
+            val=len(self.rd.val),
+            batch_size=cfg.batch_size,
+            repeat=cfg.repeat,
+            epochs=cfg.epochs,
+            world_size=self.dist.world_size,
+            fine_tune=self.start is not None,
+        ).warnings:
             ev.on_message(f"dataset warning: {w}")
         self.names = self.rd.class_names
         if cfg.select_best.startswith("iou:") and cfg.select_best[4:] not in self.names:
-            raise UserInputError(f"--select-best {cfg.select_best}: the data has no class {cfg.select_best[4:]!r}; "
-                                 f"use iou: with one of {', '.join(self.names)}")  # fmt: skip
+            raise UserInputError(
+                f"--select-best {cfg.select_best}: the data has no class {cfg.select_best[4:]!r}; "
+                f"use iou: with one of {', '.join(self.names)}"
+            )
         colours = [list(c.color) for c in self.rd.train_data.classes]
         self.ignore_index = self.rd.train_data.ignore_index
-        self.fragments = fragments_entry(cfg.fragments, self.rd.train_data.form, self.names, self.rd.train_data.fragments)
+        self.fragments = fragments_entry(
+            cfg.fragments, self.rd.train_data.form, self.names, self.rd.train_data.fragments
+        )
         if self.start is not None:  # a fine-tuned model is the start corrected: keep what it knew
             mapping = parse_class_map(cfg.class_map)
             if not self.rd.train_data.coding.colors_known:  # names only: the start's colours, not a palette's
@@ -190,12 +219,18 @@ class _Run:
             ckpt = load_checkpoint(last)
             self.resume_state = safe_torch_load(last).get("resume")
             if not self.resume_state:
-                raise UserInputError(f"{last} has no resume state (it was written by another tool); start a new run")
+                raise UserInputError(
+                    f"{last} has no resume state (it was written by another tool); start a new run"
+                )
             if ckpt.class_names != self.names:
-                raise UserInputError(f"--resume: {last} was trained on classes {ckpt.class_names}, the data now has {self.names}")
+                raise UserInputError(
+                    f"--resume: {last} was trained on classes {ckpt.class_names}, the data now has {self.names}"
+                )
             model = build_from_config(ckpt.config)
             load_weights(model, ckpt.state_dict, what=f"{last}'s weights")
-            notes = [f"resuming {self.run_dir} at epoch {self.resume_state['epoch'] + 1}, step {self.resume_state['step']}"]
+            notes = [
+                f"resuming {self.run_dir} at epoch {self.resume_state['epoch'] + 1}, step {self.resume_state['step']}"
+            ]
         else:
             model, notes = build_model(cfg, self.names)
         self.model_config = model.config
@@ -207,8 +242,13 @@ class _Run:
         # A checkpoint start trains the checkpoint's network: config.json (the run's record, the Runs view)
         # must name it, not the --backbone / --output-stride defaults it ignored.
         net = model.config
-        real = {"backbone": net.backbone, "output_stride": net.output_stride, "decoder": net.decoder,
-                "width_mult": net.width_mult, "aspp_channels": net.aspp_channels}  # fmt: skip
+        real = {
+            "backbone": net.backbone,
+            "output_stride": net.output_stride,
+            "decoder": net.decoder,
+            "width_mult": net.width_mult,
+            "aspp_channels": net.aspp_channels,
+        }
         if any(getattr(cfg, k) != v for k, v in real.items()):
             self.cfg = cfg = dataclasses.replace(cfg, **real)
         self.frozen = None
@@ -231,17 +271,42 @@ class _Run:
         if self.dist.enabled and self.device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.net = model
-        self.model = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None) if self.dist.enabled else model
+        self.model = (
+            DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+            if self.dist.enabled
+            else model
+        )
         self.steps = steps_per_epoch(len(self.rd.train), cfg.repeat, cfg.batch_size, self.dist.world_size)
         total = self.steps * cfg.epochs
-        self.optimizer = build_optimizer(self.net, name=cfg.optimizer, lr=cfg.base_lr, weight_decay=cfg.weight_decay, head_lr_mult=cfg.head_lr_mult)
-        self.scheduler = build_scheduler(self.optimizer, total_steps=total, warmup=auto_warmup(total) if cfg.warmup_iters < 0 else cfg.warmup_iters, power=cfg.poly_power)
+        self.optimizer = build_optimizer(
+            self.net,
+            name=cfg.optimizer,
+            lr=cfg.base_lr,
+            weight_decay=cfg.weight_decay,
+            head_lr_mult=cfg.head_lr_mult,
+        )
+        self.scheduler = build_scheduler(
+            self.optimizer,
+            total_steps=total,
+            warmup=auto_warmup(total) if cfg.warmup_iters < 0 else cfg.warmup_iters,
+            power=cfg.poly_power,
+        )
         self.amp_dtype = resolve_precision("auto" if cfg.amp else "fp32", self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.criterion = make_criterion(aux_weight=cfg.aux_weight, weight=self.weight, ignore_index=self.ignore_index)
-        self.transform = train_transform(cfg.crop_size, eval_size=cfg.eval_size or None, scale=(cfg.scale_min, cfg.scale_max),
-                                         hflip=cfg.hflip, color_jitter=cfg.color_jitter,
-                                         mean=self.preprocess["mean"], std=self.preprocess["std"])  # fmt: skip
+        self.criterion = make_criterion(
+            aux_weight=cfg.aux_weight, weight=self.weight, ignore_index=self.ignore_index
+        )
+        self.transform = train_transform(
+            cfg.crop_size,
+            eval_size=cfg.eval_size or None,
+            scale=(cfg.scale_min, cfg.scale_max),
+            hflip=cfg.hflip,
+            color_jitter=cfg.color_jitter,
+            mean=self.preprocess["mean"],
+            std=self.preprocess["std"],
+        )
 
     def _restore(self) -> tuple[int, int, EpochStats]:
         s = self.resume_state
@@ -256,7 +321,9 @@ class _Run:
         self.best_score = s.get("best_score", s["best_miou"])
         step, stats = s["step"], EpochStats(**s["stats"])
         if step and s.get("world_size", 1) != self.dist.world_size:
-            self.events.on_message("the number of processes changed: the interrupted epoch restarts from its first step")
+            self.events.on_message(
+                "the number of processes changed: the interrupted epoch restarts from its first step"
+            )
             step, stats = 0, EpochStats()
             self.scheduler.last_epoch = s["epoch"] * self.steps
         set_rng_state(s["rng"])
@@ -277,8 +344,19 @@ class _Run:
             if self.resume_state is not None:
                 # history.csv may be ahead of last.pt (killed between the two): last.pt's history is the truth.
                 write_history(self.run_dir / "history.csv", self.history)
-        ev.on_train_start(RunInfo(str(self.run_dir), self.names, len(self.rd.train), len(self.rd.val), cfg.epochs, start_epoch,
-                                  self.steps, str(self.device), self.dist.world_size))  # fmt: skip
+        ev.on_train_start(
+            RunInfo(
+                str(self.run_dir),
+                self.names,
+                len(self.rd.train),
+                len(self.rd.val),
+                cfg.epochs,
+                start_epoch,
+                self.steps,
+                str(self.device),
+                self.dist.world_size,
+            )
+        )
         self.t0 = time.perf_counter()
         pos = (start_epoch, stats)  # where a resume would continue: (epoch, totals of its steps so far)
         try:
@@ -295,8 +373,11 @@ class _Run:
                 if self.divergence is not None:  # stop with the files of this epoch written
                     self._add_warning(self.divergence)
                     w = self.divergence
-                    raise TrainingDiverged(f"{w['message']}. Try: {'; '.join(w['try'])}. {self.run_dir / 'best.pt'} "
-                                           "is the best epoch so far; report.json records this", recorded=True)  # fmt: skip
+                    raise TrainingDiverged(
+                        f"{w['message']}. Try: {'; '.join(w['try'])}. {self.run_dir / 'best.pt'} "
+                        "is the best epoch so far; report.json records this",
+                        recorded=True,
+                    )
         except TrainingDiverged as e:  # NaN/inf within an epoch: last.pt holds the last good one
             if not e.recorded:
                 self._add_warning(nonfinite_warning(str(e)))
@@ -314,36 +395,71 @@ class _Run:
 
     def _train_epoch(self, epoch: int, start_step: int, stats: EpochStats) -> None:
         cfg = self.cfg
-        order = distributed.shard(epoch_order(len(self.rd.train), cfg.repeat, cfg.seed, epoch), self.dist, cfg.batch_size)
+        order = distributed.shard(
+            epoch_order(len(self.rd.train), cfg.repeat, cfg.seed, epoch), self.dist, cfg.batch_size
+        )
         items = [(epoch, i) for i in order[start_step * cfg.batch_size :]]
         loader = DataLoader(
-            TrainSamples(self.rd.train_data, self.rd.train, self.transform, cfg.seed), batch_size=cfg.batch_size,
-            sampler=items, num_workers=cfg.workers, drop_last=True, pin_memory=self.device.type == "cuda",
+            TrainSamples(self.rd.train_data, self.rd.train, self.transform, cfg.seed),
+            batch_size=cfg.batch_size,
+            sampler=items,
+            num_workers=cfg.workers,
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed + epoch),  # keeps the global RNG untouched
-        )  # fmt: skip
+        )
 
         def on_step(st: EpochStats, loss: float, lr: float) -> None:
             ips = st.images * self.dist.world_size / st.seconds if st.seconds else 0.0
-            self.events.on_batch_end(BatchProgress(epoch + 1, cfg.epochs, st.steps, self.steps, loss, lr, ips))
+            self.events.on_batch_end(
+                BatchProgress(epoch + 1, cfg.epochs, st.steps, self.steps, loss, lr, ips)
+            )
 
         def should_stop() -> bool:
             flag = self.cancel.is_set()
             return distributed.broadcast_flag(flag, self.device) if self.dist.enabled else flag
 
-        train_one_epoch(self.model, self.criterion, self.optimizer, self.scheduler, loader, self.device, stats=stats,
-                        amp_dtype=self.amp_dtype, scaler=self.scaler, channels_last=self.channels_last, on_step=on_step,
-                        should_stop=should_stop, where=f"epoch {epoch + 1}", frozen=self.frozen)  # fmt: skip
+        train_one_epoch(
+            self.model,
+            self.criterion,
+            self.optimizer,
+            self.scheduler,
+            loader,
+            self.device,
+            stats=stats,
+            amp_dtype=self.amp_dtype,
+            scaler=self.scaler,
+            channels_last=self.channels_last,
+            on_step=on_step,
+            should_stop=should_stop,
+            where=f"epoch {epoch + 1}",
+            frozen=self.frozen,
+        )
 
     def _validate(self) -> tuple[dict[str, Any], float | None]:
         if not self.rd.val:
             return {}, None
         mine = list(range(len(self.rd.val)))[self.dist.rank :: self.dist.world_size]
-        loader = DataLoader(EvalSamples(self.rd.val_data, self.rd.val), batch_size=self.cfg.batch_size, sampler=mine,
-                            num_workers=self.cfg.workers, collate_fn=collate_list)  # fmt: skip
+        loader = DataLoader(
+            EvalSamples(self.rd.val_data, self.rd.val),
+            batch_size=self.cfg.batch_size,
+            sampler=mine,
+            num_workers=self.cfg.workers,
+            collate_fn=collate_list,
+        )
         total = len(mine)
-        r = evaluate(self.net, loader, self.device, num_classes=len(self.names), preprocess_cfg=self.preprocess,
-                     ignore_index=self.ignore_index, weight=self.weight, amp_dtype=self.amp_dtype,
-                     channels_last=self.channels_last, on_progress=lambda done: self.events.on_validation_progress(done, total))  # fmt: skip
+        r = evaluate(
+            self.net,
+            loader,
+            self.device,
+            num_classes=len(self.names),
+            preprocess_cfg=self.preprocess,
+            ignore_index=self.ignore_index,
+            weight=self.weight,
+            amp_dtype=self.amp_dtype,
+            channels_last=self.channels_last,
+            on_progress=lambda done: self.events.on_validation_progress(done, total),
+        )
         return report_dict(r.matrix, self.names, r.images, labelled_only=self.start is not None), r.loss
 
     def _score_start(self) -> dict[str, Any] | None:
@@ -351,21 +467,42 @@ class _Run:
         if self.start is None or not self.rd.val:
             return None
         mine = list(range(len(self.rd.val)))[self.dist.rank :: self.dist.world_size]
-        loader = DataLoader(EvalSamples(self.rd.val_data, self.rd.val), batch_size=self.cfg.batch_size, sampler=mine,
-                            num_workers=self.cfg.workers, collate_fn=collate_list)  # fmt: skip
-        entry, self.start_loss = finetune.score_start(self.cfg, self.names, loader, self.device, ignore_index=self.ignore_index,
-                                                      weight=self.weight, amp_dtype=self.amp_dtype)  # fmt: skip
+        loader = DataLoader(
+            EvalSamples(self.rd.val_data, self.rd.val),
+            batch_size=self.cfg.batch_size,
+            sampler=mine,
+            num_workers=self.cfg.workers,
+            collate_fn=collate_list,
+        )
+        entry, self.start_loss = finetune.score_start(
+            self.cfg,
+            self.names,
+            loader,
+            self.device,
+            ignore_index=self.ignore_index,
+            weight=self.weight,
+            amp_dtype=self.amp_dtype,
+        )
         miou = "n/a" if entry["miou"] is None else f"{entry['miou']:.4f}"
-        self.events.on_message(f"start model {self.cfg.init}: val mIoU {miou} on {entry['images']} validation image(s); "
-                               "the new model is scored on the same")  # fmt: skip
+        self.events.on_message(
+            f"start model {self.cfg.init}: val mIoU {miou} on {entry['images']} validation image(s); "
+            "the new model is scored on the same"
+        )
         return entry
 
     def _add_warning(self, warning: dict) -> None:
         """Add a warning to report.json (written for the best epoch, or now when there is none yet)."""
         if not self.dist.is_main:
             return
-        rep = dict(self.best_report or {"checkpoint": None, "miou": None, "images": 0,
-                                        **({"start": self.start_report} if self.start_report else {})})  # fmt: skip
+        rep = dict(
+            self.best_report
+            or {
+                "checkpoint": None,
+                "miou": None,
+                "images": 0,
+                **({"start": self.start_report} if self.start_report else {}),
+            }
+        )
         rep["warnings"] = [*rep.get("warnings", []), warning]
         self.best_report = rep
         write_text_atomic(self.run_dir / "report.json", json.dumps(rep, indent=2) + "\n")
@@ -390,8 +527,15 @@ class _Run:
         if is_best:
             self.best_miou, self.best_score, self.best_epoch = miou, score, epoch + 1
         lr = stats.lr
-        row = {"epoch": epoch + 1, "train_loss": round(stats.mean_loss, 6), "val_loss": None if val_loss is None else round(val_loss, 6),
-               "miou": miou, "pixel_accuracy": report.get("pixel_accuracy"), "lr": lr, "seconds": round(stats.seconds, 3)}  # fmt: skip
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": round(stats.mean_loss, 6),
+            "val_loss": None if val_loss is None else round(val_loss, 6),
+            "miou": miou,
+            "pixel_accuracy": report.get("pixel_accuracy"),
+            "lr": lr,
+            "seconds": round(stats.seconds, 3),
+        }
         # A stop during the end of an epoch resumes by redoing it: never list an epoch twice.
         self.history = [r for r in self.history if r["epoch"] != epoch + 1] + [row]
         if self.dist.is_main:
@@ -401,20 +545,32 @@ class _Run:
             if is_best:
                 self._write(self.run_dir / "best.pt", report, resume=None)
                 if report:
-                    full = {**report, "epoch": epoch + 1, "checkpoint": "best.pt", "selected_by": cfg.select_best}
+                    full = {
+                        **report,
+                        "epoch": epoch + 1,
+                        "checkpoint": "best.pt",
+                        "selected_by": cfg.select_best,
+                    }
                     if self.start_report is not None:
                         worse = finetune.worse_than_start(report, self.start_report)
-                        full.update(start=self.start_report, warnings=[*report.get("warnings", []), *([worse] if worse else [])])
+                        full.update(
+                            start=self.start_report,
+                            warnings=[*report.get("warnings", []), *([worse] if worse else [])],
+                        )
                     self.best_report = full
                     write_text_atomic(self.run_dir / "report.json", json.dumps(full, indent=2) + "\n")
             write_history(self.run_dir / "history.csv", self.history)
             self._save_last(epoch + 1, EpochStats(), report=report)
-        self.last_summary = EpochSummary(epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best)
+        self.last_summary = EpochSummary(
+            epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best
+        )
         first = self.history[0] if self.history[0]["epoch"] < epoch + 1 else None
         ref, ref_name = self.start_loss, "the start model's on the same frames"
         if ref is None and first is not None:
             ref, ref_name = first["val_loss"], "the first epoch's"
-        self.divergence = diverged(epoch + 1, stats.mean_loss, val_loss, first and first["train_loss"], ref, ref_name)
+        self.divergence = diverged(
+            epoch + 1, stats.mean_loss, val_loss, first and first["train_loss"], ref, ref_name
+        )
 
     # -- files -------------------------------------------------------------------------------------
 
@@ -426,31 +582,70 @@ class _Run:
         if not self.dist.is_main:
             return
         state = {
-            "epoch": epoch, "step": stats.steps,
-            "stats": {"loss_sum": stats.loss_sum, "steps": stats.steps, "images": stats.images, "seconds": stats.seconds,
-                      "lr": stats.lr},
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None, "rng": rng_state(),
-            "best_miou": self.best_miou, "best_score": self.best_score, "best_epoch": self.best_epoch, "history": list(self.history),
-            "seconds": self._elapsed(), "world_size": self.dist.world_size,
-        }  # fmt: skip
+            "epoch": epoch,
+            "step": stats.steps,
+            "stats": {
+                "loss_sum": stats.loss_sum,
+                "steps": stats.steps,
+                "images": stats.images,
+                "seconds": stats.seconds,
+                "lr": stats.lr,
+            },
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng_state(),
+            "best_miou": self.best_miou,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "history": list(self.history),
+            "seconds": self._elapsed(),
+            "world_size": self.dist.world_size,
+        }
         if report is None and self.history:
             last = self.history[-1]
             report = {"miou": last["miou"], "pixel_accuracy": last["pixel_accuracy"]}
-        self._write(self.run_dir / "last.pt", report or {}, resume=state, epochs=epoch, partial_steps=stats.steps)
+        self._write(
+            self.run_dir / "last.pt", report or {}, resume=state, epochs=epoch, partial_steps=stats.steps
+        )
 
-    def _write(self, path: Path, report: dict, *, resume: dict | None, epochs: int | None = None, partial_steps: int = 0) -> None:
+    def _write(
+        self,
+        path: Path,
+        report: dict,
+        *,
+        resume: dict | None,
+        epochs: int | None = None,
+        partial_steps: int = 0,
+    ) -> None:
         done = epochs if epochs is not None else len(self.history)
-        metrics = {k: report.get(k) for k in ("miou", "pixel_accuracy", "mean_accuracy", "fw_iou", "per_class_iou", "pixel_share") if k in report}
+        metrics = {
+            k: report.get(k)
+            for k in ("miou", "pixel_accuracy", "mean_accuracy", "fw_iou", "per_class_iou", "pixel_share")
+            if k in report
+        }
         train_info = {
-            "dataset": str(self.cfg.data), "epochs": done, "metrics": metrics, "config": self.cfg.to_dict(),
-            "seconds": round(self._elapsed(), 3), "train_images": len(self.rd.train), "val_images": len(self.rd.val),
-            "best_epoch": self.best_epoch, "steps_into_next_epoch": partial_steps, "world_size": self.dist.world_size,
+            "dataset": str(self.cfg.data),
+            "epochs": done,
+            "metrics": metrics,
+            "config": self.cfg.to_dict(),
+            "seconds": round(self._elapsed(), 3),
+            "train_images": len(self.rd.train),
+            "val_images": len(self.rd.val),
+            "best_epoch": self.best_epoch,
+            "steps_into_next_epoch": partial_steps,
+            "world_size": self.dist.world_size,
             "start": self.start_record,
-        }  # fmt: skip
-        ckpt = Checkpoint(config=self.model_config, classes=self.classes, state_dict=self.net.state_dict(),
-                          preprocess=self.preprocess, ignore_index=self.ignore_index, train=train_info,
-                          fragments=self.fragments)  # fmt: skip
+        }
+        ckpt = Checkpoint(
+            config=self.model_config,
+            classes=self.classes,
+            state_dict=self.net.state_dict(),
+            preprocess=self.preprocess,
+            ignore_index=self.ignore_index,
+            train=train_info,
+            fragments=self.fragments,
+        )
         obj = ckpt.to_dict()
         if resume is not None:
             obj["resume"] = resume
@@ -458,6 +653,8 @@ class _Run:
 
     def _finish(self, stopped: str | None) -> TrainResult:
         done = len(self.history)
-        result = TrainResult(self.run_dir, done, self.best_miou, self.best_epoch, stopped, self._elapsed(), list(self.history))
+        result = TrainResult(
+            self.run_dir, done, self.best_miou, self.best_epoch, stopped, self._elapsed(), list(self.history)
+        )
         self.events.on_train_end(result)
         return result

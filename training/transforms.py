@@ -66,7 +66,9 @@ def train_transform(
     """
     steps: list[Any] = [
         RandomShortSideScale(scale[0], scale[1], eval_size or None),
-        v2.RandomCrop(crop_size, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}),
+        v2.RandomCrop(
+            crop_size, pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}
+        ),
     ]
     if hflip:
         steps.append(v2.RandomHorizontalFlip())

@@ -195,7 +195,9 @@ def atomic_writer(path: str | os.PathLike, *, fsync: bool = True) -> Iterator[Bi
         fsync_dir(path.parent)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, *, fsync: bool = True, encoding: str = "utf-8") -> Path:
+def atomic_write(
+    path: str | os.PathLike, data: bytes | str, *, fsync: bool = True, encoding: str = "utf-8"
+) -> Path:
     """Write `data` (bytes, or text in `encoding`) to `path` atomically; see `atomic_writer`."""
     if isinstance(data, str):
         data = data.encode(encoding)
@@ -228,16 +230,22 @@ def describe_write_error(path: str | os.PathLike, exc: OSError, *, then: str = "
         free = _free_space(path)
         return f"disk full while writing {str(path)!r}{free}; free some space or choose another -o{after}"
     if code in _NO_PERMISSION:
-        return (f"cannot write {str(path)!r}: {exc.strerror or exc} (the folder is read-only or not yours); "
-                f"choose a writable folder with -o{after}")  # fmt: skip
+        return (
+            f"cannot write {str(path)!r}: {exc.strerror or exc} (the folder is read-only or not yours); "
+            f"choose a writable folder with -o{after}"
+        )
     if code == errno.ENAMETOOLONG:
         limit = name_max(_existing_parent(path))
         size = len(os.fsencode(path.name))
-        return (f"cannot write {str(path)!r}: the name is too long ({size} bytes; this file system allows {limit} "
-                f"per name and about 4096 per path); shorten the file name or choose a shorter -o path{after}")  # fmt: skip
+        return (
+            f"cannot write {str(path)!r}: the name is too long ({size} bytes; this file system allows {limit} "
+            f"per name and about 4096 per path); shorten the file name or choose a shorter -o path{after}"
+        )
     if code in (errno.ENOTDIR, errno.EEXIST):
-        return (f"cannot write {str(path)!r}: a file is in the way where a folder is needed ({exc.strerror or exc}); "
-                f"move that file or choose another -o{after}")  # fmt: skip
+        return (
+            f"cannot write {str(path)!r}: a file is in the way where a folder is needed ({exc.strerror or exc}); "
+            f"move that file or choose another -o{after}"
+        )
     return f"cannot write {str(path)!r}: {exc.strerror or exc}; check the output folder and free space{after}"
 
 

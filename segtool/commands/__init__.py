@@ -18,5 +18,19 @@ from segtool.commands import (
     train,
 )
 
-COMMANDS = (gui, predict, batch_status, train, eval, fragments, report, info, import_weights, export_onnx, demo, suggest,
-            labels, propagate)
+COMMANDS = (
+    gui,
+    predict,
+    batch_status,
+    train,
+    eval,
+    fragments,
+    report,
+    info,
+    import_weights,
+    export_onnx,
+    demo,
+    suggest,
+    labels,
+    propagate,
+)

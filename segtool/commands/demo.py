@@ -28,23 +28,49 @@ def add_parser(sub) -> None:
         epilog="Exit codes: 0 done; 2 bad usage or unwritable output; 130 interrupted.",
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--clip", action="store_true", help="print the demo clip's path (generating it if needed)")
+    what.add_argument(
+        "--clip", action="store_true", help="print the demo clip's path (generating it if needed)"
+    )
     what.add_argument("--checkpoint", action="store_true", help="print the demo model's path")
-    what.add_argument("--write-clip", metavar="OUT.mp4", help="generate a synthetic rock clip (H.264) at OUT.mp4")
-    what.add_argument("--make-data", metavar="DIR", help="write a labelled training set (train/ and val/ images+masks, classes.json)")
-    what.add_argument("--pack", nargs=2, metavar=("CKPT", "OUT"),
-                      help="copy a checkpoint with float16 weights (about half the size; loads as float32)")  # fmt: skip
-    p.add_argument("--bn-data", metavar="DIR",
-                   help="with --pack: recompute BatchNorm statistics on the images under DIR with the final weights")  # fmt: skip
+    what.add_argument(
+        "--write-clip", metavar="OUT.mp4", help="generate a synthetic rock clip (H.264) at OUT.mp4"
+    )
+    what.add_argument(
+        "--make-data",
+        metavar="DIR",
+        help="write a labelled training set (train/ and val/ images+masks, classes.json)",
+    )
+    what.add_argument(
+        "--pack",
+        nargs=2,
+        metavar=("CKPT", "OUT"),
+        help="copy a checkpoint with float16 weights (about half the size; loads as float32)",
+    )
+    p.add_argument(
+        "--bn-data",
+        metavar="DIR",
+        help="with --pack: recompute BatchNorm statistics on the images under DIR with the final weights",
+    )
     p.add_argument("--bn-images", type=int, default=400, help="with --bn-data: images to use (default 400)")
-    p.add_argument("--labels", metavar="DIR", help="with --write-clip: also write each frame's label (DIR/000000.png …)")
+    p.add_argument(
+        "--labels", metavar="DIR", help="with --write-clip: also write each frame's label (DIR/000000.png …)"
+    )
     p.add_argument("--train", type=int, default=800, help="with --make-data: training pictures (default 800)")
     p.add_argument("--val", type=int, default=100, help="with --make-data: validation pictures (default 100)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0; a different seed gives different pictures)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed (default 0; a different seed gives different pictures)",
+    )
     p.add_argument("--size", default="480x270", help="picture size WxH (default 480x270)")
     p.add_argument("--frames", type=int, default=250, help="with --write-clip: frames (default 250)")
     p.add_argument("--fps", type=int, default=25, help="with --write-clip: frame rate (default 25)")
-    p.add_argument("--veins", action="store_true", help="with --make-data: add a third class, quartz veins across some rocks")
+    p.add_argument(
+        "--veins",
+        action="store_true",
+        help="with --make-data: add a third class, quartz veins across some rocks",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -67,8 +93,10 @@ def _write_error(target: str, e: OSError, option: str) -> str:
 
     for p in (Path(target), *Path(target).parents):
         if p.exists() and not p.is_dir():
-            return (f"cannot write {target}: {str(p)!r} is a file, not a folder; move or rename that file, "
-                    f"or give {option} a path where only folders stand")  # fmt: skip
+            return (
+                f"cannot write {target}: {str(p)!r} is a file, not a folder; move or rename that file, "
+                f"or give {option} a path where only folders stand"
+            )
     return f"cannot write {target}: {e.strerror or e}; give {option} a folder you can write (with free space)"
 
 
@@ -100,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
     if args.write_clip:
         spec = demo.ClipSpec(seed=seed, width=size[0], height=size[1], frames=args.frames, fps=args.fps)
         with _bar(spec.frames, "generating", args.quiet) as bar:
-            demo.write_clip(args.write_clip, spec, labels=args.labels, progress=lambda d, t: bar.update(d - bar.n))
+            demo.write_clip(
+                args.write_clip, spec, labels=args.labels, progress=lambda d, t: bar.update(d - bar.n)
+            )
         print(args.write_clip)
         return 0
     if args.make_data:
@@ -110,8 +140,15 @@ def run(args: argparse.Namespace) -> int:
             raise UserInputError("--train 0 --val 0 writes nothing; ask for some pictures")
         with _bar(args.train + args.val, "generating", args.quiet) as bar:
             try:
-                write_dataset(args.make_data, args.train, args.val, size=size, seed=seed, veins=args.veins,
-                              progress=lambda d, t: bar.update(d - bar.n))  # fmt: skip
+                write_dataset(
+                    args.make_data,
+                    args.train,
+                    args.val,
+                    size=size,
+                    seed=seed,
+                    veins=args.veins,
+                    progress=lambda d, t: bar.update(d - bar.n),
+                )
             except OSError as e:
                 raise UserInputError(_write_error(args.make_data, e, "--make-data DIR")) from e
         print(f"wrote {args.train} training and {args.val} validation pictures to {args.make_data}")
@@ -121,14 +158,20 @@ def run(args: argparse.Namespace) -> int:
     ckpt = demo.demo_checkpoint()
     clip = demo.demo_clip_path()
     print(f"demo model: {ckpt}")
-    print(f"demo clip:  {clip}" + ("" if clip.is_file() else "  (generated on first use: segtool demo --clip)"))
+    print(
+        f"demo clip:  {clip}" + ("" if clip.is_file() else "  (generated on first use: segtool demo --clip)")
+    )
     print("try:")
     print("  segtool                      # the app plays the demo")
-    print('  segtool predict "$(segtool demo --clip)" -c "$(segtool demo --checkpoint)" -o demo_masks --overlay')
+    print(
+        '  segtool predict "$(segtool demo --clip)" -c "$(segtool demo --checkpoint)" -o demo_masks --overlay'
+    )
     return 0
 
 
-def _pack(src: str, dst: str, *, bn_data: str | None = None, bn_images: int = 400, quiet: bool = False) -> int:
+def _pack(
+    src: str, dst: str, *, bn_data: str | None = None, bn_images: int = 400, quiet: bool = False
+) -> int:
     """Write `src` again with float16 weight matrices (a `last.pt`'s resume state is not carried over),
     optionally with BatchNorm statistics recomputed on `bn_data` first (`recompute_bn_stats`)."""
     from pathlib import Path
@@ -140,9 +183,13 @@ def _pack(src: str, dst: str, *, bn_data: str | None = None, bn_images: int = 40
     info = {"packed_from": Path(src).name}
     if bn_data:
         exts = {".jpg", ".jpeg", ".png"}
-        files = sorted(p for p in Path(bn_data).rglob("*") if p.suffix.lower() in exts and "masks" not in p.parts)
+        files = sorted(
+            p for p in Path(bn_data).rglob("*") if p.suffix.lower() in exts and "masks" not in p.parts
+        )
         if not files:
-            raise UserInputError(f"--bn-data {bn_data}: no .jpg/.png images found under it (masks/ folders are skipped)")
+            raise UserInputError(
+                f"--bn-data {bn_data}: no .jpg/.png images found under it (masks/ folders are skipped)"
+            )
         files = files[:bn_images]
         with _bar(len(files), "BatchNorm statistics", quiet) as bar:
             ckpt.state_dict = recompute_bn_stats(ckpt, files, progress=lambda n: bar.update(n))

@@ -24,22 +24,38 @@ def add_parser(sub) -> None:
         "share and writes the report (mIoU, accuracies, per-class IoU, confusion matrix) as JSON.",
         epilog="Exit codes: 0 done; 2 bad usage or input (mismatched classes or frame counts, unknown label values).",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
+    p.add_argument(
+        "checkpoint",
+        help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)",
+    )
     p.add_argument("data", help="labelled dataset, or an image / folder / video with --labels")
     p.add_argument("-o", "--output", default="report.json", help="report file (default ./report.json)")
     p.add_argument("--images", help="dataset: image folder for exports without images (CVAT)")
     p.add_argument("--classes", help="dataset: labelmap.txt or classes.json for data without one")
-    p.add_argument("--split", default="auto", choices=("auto", "val", "train", "all"),
-                   help="dataset: which samples (auto: the data's val split if it names one, else all)")
+    p.add_argument(
+        "--split",
+        default="auto",
+        choices=("auto", "val", "train", "all"),
+        help="dataset: which samples (auto: the data's val split if it names one, else all)",
+    )
     p.add_argument("--labels", help="folder of label images, one per frame of DATA in sorted order")
     p.add_argument("--labels-glob", default="*", help="only label files whose name matches, e.g. '0016E5_*'")
-    p.add_argument("--void-ids", default=None,
-                   help="label values that mean 'unlabelled' besides 255, e.g. 11 (automatic for CamVid *annot folders)")
+    p.add_argument(
+        "--void-ids",
+        default=None,
+        help="label values that mean 'unlabelled' besides 255, e.g. 11 (automatic for CamVid *annot folders)",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "openvino", "onnxruntime"),
-                   help="what runs the network: auto (PyTorch on GPUs; on the CPU OpenVINO, else ONNX Runtime, else PyTorch; "
-                   "$SEGTOOL_RUNTIME overrides auto), torch, openvino, onnxruntime. See docs/runtimes.md")
-    p.add_argument("--batch-size", type=int, default=None, help="frames per forward pass (default 4 on CUDA, 1 on CPU)")
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        choices=("auto", "torch", "openvino", "onnxruntime"),
+        help="what runs the network: auto (PyTorch on GPUs; on the CPU OpenVINO, else ONNX Runtime, else PyTorch; "
+        "$SEGTOOL_RUNTIME overrides auto), torch, openvino, onnxruntime. See docs/runtimes.md",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="frames per forward pass (default 4 on CUDA, 1 on CPU)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -54,13 +70,27 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(args.checkpoint, device=args.device, runtime=args.runtime)
     ck = engine.checkpoint
     if args.labels:
-        frames = label_folder_frames(args.data, ck, args.labels, labels_glob=args.labels_glob, void_ids=_void_ids(args.void_ids))
+        frames = label_folder_frames(
+            args.data, ck, args.labels, labels_glob=args.labels_glob, void_ids=_void_ids(args.void_ids)
+        )
     else:
-        frames = dataset_frames(args.data, ck, images=args.images, classes=args.classes, split=args.split,
-                                checkpoint_label=str(args.checkpoint))  # fmt: skip
+        frames = dataset_frames(
+            args.data,
+            ck,
+            images=args.images,
+            classes=args.classes,
+            split=args.split,
+            checkpoint_label=str(args.checkpoint),
+        )
     with tqdm(total=frames.total, unit="image", disable=args.quiet, desc="eval", file=sys.stderr) as bar:
-        report = evaluate(engine, frames, batch_size=args.batch_size, checkpoint_label=str(args.checkpoint),
-                          data_label=str(args.data), progress=lambda done: bar.update(done - bar.n))  # fmt: skip
+        report = evaluate(
+            engine,
+            frames,
+            batch_size=args.batch_size,
+            checkpoint_label=str(args.checkpoint),
+            data_label=str(args.data),
+            progress=lambda done: bar.update(done - bar.n),
+        )
     print(format_table(report))
     out = Path(args.output)
     try:
@@ -76,13 +106,17 @@ def format_table(report: dict) -> str:
     lines = [f"  {'class':<22} {'IoU':>8} {'pixels':>8}"]
     for name, iou in report["per_class_iou"].items():
         share = report["pixel_share"][name]
-        lines.append(f"  {name[:22]:<22} {'—' if iou is None else f'{iou * 100:7.2f}%':>8} {share * 100:7.2f}%")
+        lines.append(
+            f"  {name[:22]:<22} {'—' if iou is None else f'{iou * 100:7.2f}%':>8} {share * 100:7.2f}%"
+        )
 
     def pct(v) -> str:
         return "—" if v is None else f"{v * 100:.2f}%"
 
-    lines.append(f"  mIoU {pct(report['miou'])}   pixel accuracy {pct(report['pixel_accuracy'])}   "
-                 f"mean accuracy {pct(report['mean_accuracy'])}   images {report['images']}")  # fmt: skip
+    lines.append(
+        f"  mIoU {pct(report['miou'])}   pixel accuracy {pct(report['pixel_accuracy'])}   "
+        f"mean accuracy {pct(report['mean_accuracy'])}   images {report['images']}"
+    )
     return "\n".join(lines + warning_text(report))
 
 

@@ -33,8 +33,15 @@ def add_parser(sub) -> None:
     )
     p.add_argument("state_dict", help="the .pth file holding the state dict")
     p.add_argument("--backbone", required=True, choices=BACKBONES, help="the network the weights belong to")
-    p.add_argument("--classes", required=True, help="class names in output order, comma-separated (or 'voc' for torchvision's 21)")
-    p.add_argument("--colors", help="one colour per class: 'R,G,B;R,G,B;…' or '#rrggbb;…' (default: VOC palette, class 0 black)")
+    p.add_argument(
+        "--classes",
+        required=True,
+        help="class names in output order, comma-separated (or 'voc' for torchvision's 21)",
+    )
+    p.add_argument(
+        "--colors",
+        help="one colour per class: 'R,G,B;R,G,B;…' or '#rrggbb;…' (default: VOC palette, class 0 black)",
+    )
     p.add_argument("-o", "--output", required=True, help="checkpoint file to write (.pt)")
     p.add_argument("--output-stride", type=int, choices=(8, 16), help="override the output stride")
     p.add_argument("--aspp-rates", type=_ints, help="override the three ASPP rates, e.g. 6,12,18")
@@ -42,7 +49,12 @@ def add_parser(sub) -> None:
     p.add_argument("--decoder", choices=("none", "v3plus"), help="decoder (default: detected from the keys)")
     p.add_argument("--mean", type=_floats, help="input normalisation mean (default ImageNet)")
     p.add_argument("--std", type=_floats, help="input normalisation std (default ImageNet)")
-    p.add_argument("--resize-short", type=int, default=520, help="shorter side fed to the network; 0 = native size (default 520)")
+    p.add_argument(
+        "--resize-short",
+        type=int,
+        default=520,
+        help="shorter side fed to the network; 0 = native size (default 520)",
+    )
     p.set_defaults(run=run)
 
 

@@ -15,7 +15,10 @@ def add_parser(sub) -> None:
         description="Print a checkpoint's backbone, output stride, classes with colours, preprocessing and "
         "training summary; for an exported .onnx model also its opset, INT8 record and the runtimes that can run it.",
     )
-    p.add_argument("checkpoint", help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
+    p.add_argument(
+        "checkpoint",
+        help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)",
+    )
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     p.set_defaults(run=run)
 
@@ -38,7 +41,8 @@ def format_text(d: dict[str, Any]) -> str:
     grid = ",".join(map(str, m["multi_grid"])) if m["multi_grid"] else "none"
     resize = f"shorter side to {pre['resize_short']} px" if pre["resize_short"] else "none (native size)"
     lines = [
-        f"checkpoint   {d['path']} ({d['size_mb']} MB)" + (f", the shipped model {d['shipped']}" if d.get("shipped") else ""),
+        f"checkpoint   {d['path']} ({d['size_mb']} MB)"
+        + (f", the shipped model {d['shipped']}" if d.get("shipped") else ""),
         f"model        {name}, backbone {m['backbone']}, output stride {m['output_stride']}, "
         f"ASPP rates {'/'.join(map(str, m['aspp_rates']))}, multi-grid {grid}, aux head {'yes' if m['aux_head'] else 'no'}"
         + (f", width x{m['width_mult']}" if m.get("width_mult", 1.0) != 1.0 else "")
@@ -49,7 +53,11 @@ def format_text(d: dict[str, Any]) -> str:
     width = max(len(c["name"]) for c in d["classes"])
     for i, c in enumerate(d["classes"]):
         col = c["color"]
-        rgb = f"({col[0]:3d}, {col[1]:3d}, {col[2]:3d})  #{col[0]:02x}{col[1]:02x}{col[2]:02x}" if col else "no colour"
+        rgb = (
+            f"({col[0]:3d}, {col[1]:3d}, {col[2]:3d})  #{col[0]:02x}{col[1]:02x}{col[2]:02x}"
+            if col
+            else "no colour"
+        )
         lines.append(f"  {i:3d}  {_swatch(col)}{c['name']:<{width}}  {rgb}")
     lines.append(
         f"preprocess   mean {', '.join(f'{x:.3f}' for x in pre['mean'])}; std {', '.join(f'{x:.3f}' for x in pre['std'])}; "
@@ -64,7 +72,10 @@ def format_text(d: dict[str, Any]) -> str:
                 lines.append(f"training     {key}: {t[key]}")
         start = t.get("start")
         if isinstance(start, dict):  # since issue 20: what the run started from
-            lines.append(f"training     start: {start.get('init')}" + (f" ({start['weights']})" if start.get("weights") else ""))
+            lines.append(
+                f"training     start: {start.get('init')}"
+                + (f" ({start['weights']})" if start.get("weights") else "")
+            )
         metrics = t.get("metrics") or {}
         if "miou" in metrics:
             lines.append(f"  mIoU {_fmt_metric(metrics['miou'])}")
@@ -79,8 +90,10 @@ def format_text(d: dict[str, Any]) -> str:
 
 def _onnx_lines(o: dict[str, Any]) -> list[str]:
     exp = o.get("export") or {}
-    lines = [f"onnx         opset {o.get('opset')}; exported with torch {exp.get('torch', '?')}, onnx {exp.get('onnx', '?')}; "
-             f"input {exp.get('input', '?')}; output {exp.get('output', '?')}"]  # fmt: skip
+    lines = [
+        f"onnx         opset {o.get('opset')}; exported with torch {exp.get('torch', '?')}, onnx {exp.get('onnx', '?')}; "
+        f"input {exp.get('input', '?')}; output {exp.get('output', '?')}"
+    ]
     q = o.get("int8")
     if not q:
         lines.append("int8         no (float32 weights)")
@@ -88,10 +101,14 @@ def _onnx_lines(o: dict[str, Any]) -> list[str]:
         state = "yes" if q.get("kept") else "REJECTED (this file holds the float model)"
         lines.append(f"int8         {state}: {q.get('verdict', '')}")
         cal = q.get("calibration") or {}
-        lines.append(f"  calibrated on {cal.get('data')} ({cal.get('what', '')}); allowed drop {q.get('max_drop_points')} mIoU points")
+        lines.append(
+            f"  calibrated on {cal.get('data')} ({cal.get('what', '')}); allowed drop {q.get('max_drop_points')} mIoU points"
+        )
         lines.append(f"  method: {q.get('method', '')}")
     runtimes = o.get("runtimes") or []
-    lines.append(f"runtimes     {', '.join(runtimes) if runtimes else 'none installed that read ONNX (pip install openvino onnxruntime)'}")
+    lines.append(
+        f"runtimes     {', '.join(runtimes) if runtimes else 'none installed that read ONNX (pip install openvino onnxruntime)'}"
+    )
     return lines
 
 

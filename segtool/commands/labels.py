@@ -13,13 +13,20 @@ def add_parser(sub) -> None:
         "manifest.json); segtool train reads it as it is. See docs/labelling.md.",
     )
     lsub = p.add_subparsers(dest="labels_command", metavar="ACTION", required=True)
-    i = lsub.add_parser("import-cvat", help="CVAT 'Segmentation mask 1.1' export (zip or folder) -> label set")
+    i = lsub.add_parser(
+        "import-cvat", help="CVAT 'Segmentation mask 1.1' export (zip or folder) -> label set"
+    )
     i.add_argument("export", help="the CVAT export (.zip or folder)")
     i.add_argument("--images", help="the photos, when the export holds none")
     i.add_argument("-o", "--output", required=True, help="label-set folder (created)")
-    i.add_argument("--unknown-class", action="append", default=[], metavar="NAME",
-                   help="make the pixels of class NAME unknown (the class stays): sparse exports whose unpainted "
-                   "pixels were saved as background; then paint real background in label mode (repeatable)")
+    i.add_argument(
+        "--unknown-class",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="make the pixels of class NAME unknown (the class stays): sparse exports whose unpainted "
+        "pixels were saved as background; then paint real background in label mode (repeatable)",
+    )
     i.set_defaults(run=_import)
     e = lsub.add_parser("export-cvat", help="label set -> CVAT 'Segmentation mask 1.1' zip")
     e.add_argument("labels", help="label-set folder")
@@ -30,7 +37,9 @@ def add_parser(sub) -> None:
     ci.add_argument("--images", help="the photos' folder (default: beside the file, or images/ next to it)")
     ci.add_argument("-o", "--output", required=True, help="label-set folder (created)")
     ci.set_defaults(run=_import_coco)
-    ce = lsub.add_parser("export-coco", help="fragment label set -> COCO instance JSON (one object per fragment)")
+    ce = lsub.add_parser(
+        "export-coco", help="fragment label set -> COCO instance JSON (one object per fragment)"
+    )
     ce.add_argument("labels", help="label-set folder (of a fragment model)")
     ce.add_argument("-o", "--output", required=True, help="the .json to write (images stay in LABELS/images)")
     ce.set_defaults(run=_export_coco)
@@ -60,7 +69,9 @@ def _import_coco(args: argparse.Namespace) -> int:
     from segtool.core.labelset_coco import import_coco
 
     ls = import_coco(args.coco, args.images, args.output)
-    print(f"done: {len(ls.frames)} frame(s), fragments as instances, classes {', '.join(ls.class_names)} -> {ls.root}")
+    print(
+        f"done: {len(ls.frames)} frame(s), fragments as instances, classes {', '.join(ls.class_names)} -> {ls.root}"
+    )
     return 0
 
 
@@ -90,7 +101,9 @@ def _info(args: argparse.Namespace) -> int:
     if ls.incomplete:
         print(f"  UNFINISHED: {ls.incomplete}")
     if ls.fragments:
-        print(f"  fragment model: {ls.fragments['edge']} is derived from the outlined fragments when training")
+        print(
+            f"  fragment model: {ls.fragments['edge']} is derived from the outlined fragments when training"
+        )
     for f in ls.frames:
         where = f" (frame {f.frame} of {f.source})" if f.frame is not None else ""
         try:
@@ -100,7 +113,11 @@ def _info(args: argparse.Namespace) -> int:
             print(f"  {f.image}{where}: PROBLEM: {e}")
             continue
         if m is None:
-            missing = "" if (ls.root / "images" / f.image).is_file() else f" and its image images/{f.image} is missing"
+            missing = (
+                ""
+                if (ls.root / "images" / f.image).is_file()
+                else f" and its image images/{f.image} is missing"
+            )
             print(f"  {f.image}{where}: no mask yet{missing}")
             continue
         shares = ", ".join(f"{n} {100 * float((m == i).mean()):.1f} %" for i, n in enumerate(ls.class_names))
@@ -111,7 +128,11 @@ def _info(args: argparse.Namespace) -> int:
     for m in sorted((ls.root / "masks").glob("*.png")):
         if m.stem not in listed and not m.name.startswith("."):
             problems.append(f"{m} belongs to no frame (its image is gone and the manifest does not list it)")
-            print(f"  masks/{m.name}: PROBLEM: no image and no manifest entry — put the image back in images/ or delete the mask")
+            print(
+                f"  masks/{m.name}: PROBLEM: no image and no manifest entry — put the image back in images/ or delete the mask"
+            )
     if problems:
-        raise UserInputError(f"{len(problems)} problem(s) in the label set {ls.root} (listed above); first: {problems[0]}")
+        raise UserInputError(
+            f"{len(problems)} problem(s) in the label set {ls.root} (listed above); first: {problems[0]}"
+        )
     return 0

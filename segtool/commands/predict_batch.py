@@ -15,13 +15,29 @@ from segtool.commands._interrupt import first_ctrl_c_cancels
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("batch (several sources; docs/batch.md)")
-    g.add_argument("--workers", type=int, default=1, help="worker processes on this machine, CPU threads divided between them (default 1)")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine, CPU threads divided between them (default 1)",
+    )
     g.add_argument("--devices", help="one worker per device, e.g. cuda:0,cuda:1")
-    g.add_argument("--shard", metavar="I/N", help="run only shard I of N (1-based) of the batch, e.g. $SLURM_ARRAY_TASK_ID/4")
-    g.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                   help="run on a Ray cluster (ADDRESS, or RAY_ADDRESS, or a local Ray); needs pip install segtool[cluster]; "
-                   "put it after the SOURCEs or write --ray=ADDRESS")
-    g.add_argument("--retries", type=int, default=1, help="--ray: retries of a source whose task died (default 1)")
+    g.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (1-based) of the batch, e.g. $SLURM_ARRAY_TASK_ID/4",
+    )
+    g.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on a Ray cluster (ADDRESS, or RAY_ADDRESS, or a local Ray); needs pip install segtool[cluster]; "
+        "put it after the SOURCEs or write --ray=ADDRESS",
+    )
+    g.add_argument(
+        "--retries", type=int, default=1, help="--ray: retries of a source whose task died (default 1)"
+    )
 
 
 def _batch_flags(args: argparse.Namespace) -> bool:
@@ -63,9 +79,13 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
     if args.devices is not None and not devices:
         raise _usage(f"--devices {args.devices!r}: list devices like cuda:0,cuda:1")
     if devices and args.workers != 1:
-        raise _usage("--devices starts one worker per device; drop --workers (or drop --devices for CPU workers)")
+        raise _usage(
+            "--devices starts one worker per device; drop --workers (or drop --devices for CPU workers)"
+        )
     if args.ray is not None and (devices or args.workers != 1):
-        raise _usage("--ray places one task per source itself; drop --workers/--devices (use --device and --threads per task)")
+        raise _usage(
+            "--ray places one task per source itself; drop --workers/--devices (use --device and --threads per task)"
+        )
     if args.ray is not None:
         from segtool.core.batch.ray_runner import import_ray
 
@@ -76,13 +96,32 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
     # (this process's worker takes it as it is; worker processes check that the file did not change)
     model = open_model(args.checkpoint)
     opts.overlay_visibility(model.class_names)  # so is an unknown --hide class (not one failure per source)
-    state = BatchState.create(args.output, items, command="predict", settings=_settings(args, opts, model.path), all_items=all_items,
-                              shard=shard, resume=args.resume, overwrite=args.overwrite)  # fmt: skip
+    state = BatchState.create(
+        args.output,
+        items,
+        command="predict",
+        settings=_settings(args, opts, model.path),
+        all_items=all_items,
+        shard=shard,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
     where = f" (shard {shard[0]}/{shard[1]}: {len(items)} of {len(all_items)})" if shard else ""
     if not args.quiet:
-        print(f"batch: {len(items)} source(s){where} -> {state.out}/<name>/, state in {state.path.name}", file=sys.stderr)
-    spec = EngineSpec(str(model.path), args.device, args.precision, args.tta, args.tile, args.threads, args.runtime,
-                      stamp=model.stamp)  # fmt: skip
+        print(
+            f"batch: {len(items)} source(s){where} -> {state.out}/<name>/, state in {state.path.name}",
+            file=sys.stderr,
+        )
+    spec = EngineSpec(
+        str(model.path),
+        args.device,
+        args.precision,
+        args.tta,
+        args.tile,
+        args.threads,
+        args.runtime,
+        stamp=model.stamp,
+    )
     bar = tqdm(total=None, unit="frame", disable=args.quiet, dynamic_ncols=True, desc="batch")
 
     def on_progress(p) -> None:
@@ -103,11 +142,32 @@ def run_batch_command(args: argparse.Namespace, opts, items, all_items, shard) -
             if args.ray is not None:
                 from segtool.core.batch.ray_runner import run_batch_ray
 
-                run_batch_ray(state, items, spec, opts, address=args.ray or None, retries=args.retries,
-                              checkpoint_label=str(args.checkpoint), progress=on_progress, on_state=on_state, cancel=cancel)  # fmt: skip
+                run_batch_ray(
+                    state,
+                    items,
+                    spec,
+                    opts,
+                    address=args.ray or None,
+                    retries=args.retries,
+                    checkpoint_label=str(args.checkpoint),
+                    progress=on_progress,
+                    on_state=on_state,
+                    cancel=cancel,
+                )
             else:
-                run_batch(state, items, spec, opts, workers=args.workers, devices=devices, checkpoint_label=str(args.checkpoint),
-                          progress=on_progress, on_state=on_state, cancel=cancel, model=model)  # fmt: skip
+                run_batch(
+                    state,
+                    items,
+                    spec,
+                    opts,
+                    workers=args.workers,
+                    devices=devices,
+                    checkpoint_label=str(args.checkpoint),
+                    progress=on_progress,
+                    on_state=on_state,
+                    cancel=cancel,
+                    model=model,
+                )
         finally:
             bar.close()
     return report(state, cancelled=cancel.is_set())
@@ -118,7 +178,9 @@ def report(state, *, cancelled: bool = False) -> int:
     c = state.counts()
     frames = sum(s.frames_written for s in state.sources)
     line = ", ".join(f"{n} {k}" for k, n in c.items() if n)
-    print(f"{'done' if state.complete else 'batch'}: {line}; {frames} frame(s) -> {state.out} (see {state.path.name})")
+    print(
+        f"{'done' if state.complete else 'batch'}: {line}; {frames} frame(s) -> {state.out} (see {state.path.name})"
+    )
     for s in state.problems():
         print(f"  {s.state}: {s.source}: {s.message}", file=sys.stderr)
     if cancelled:
@@ -129,7 +191,9 @@ def report(state, *, cancelled: bool = False) -> int:
     if not state.problems():  # stopped early with sources still pending (e.g. every worker died)
         print(f"segtool: {c['pending']} source(s) did not run; rerun with --resume", file=sys.stderr)
     else:
-        print(f"segtool: {len(state.problems())} source(s) not complete; --resume retries them", file=sys.stderr)
+        print(
+            f"segtool: {len(state.problems())} source(s) not complete; --resume retries them", file=sys.stderr
+        )
     return 1
 
 

@@ -18,7 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("out", metavar="OUT", help="output folder of `segtool fragments` (its -o)")
     p.add_argument("--site", help="site name on the title page (default: OUT's folder name)")
     p.add_argument("--pdf", metavar="FILE", help="write the PDF here instead of OUT/report.pdf")
-    p.add_argument("--thumbnails", type=int, default=4, metavar="N", help="photos with outlines to show (0-4, default 4)")
+    p.add_argument(
+        "--thumbnails", type=int, default=4, metavar="N", help="photos with outlines to show (0-4, default 4)"
+    )
     p.set_defaults(run=run)
 
 

@@ -18,19 +18,39 @@ def add_parser(sub) -> None:
         epilog="Exit codes: 0 done; 2 bad usage or input; 130 interrupted.",
     )
     p.add_argument("source", help="video file, image folder or image")
-    p.add_argument("-c", "--checkpoint", required=True, help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
+    p.add_argument(
+        "-c",
+        "--checkpoint",
+        required=True,
+        help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)",
+    )
     p.add_argument("-n", type=int, default=10, help="how many frames to suggest (default 10)")
     p.add_argument("-o", "--output", required=True, help="folder for the frames and suggestions.csv")
-    p.add_argument("--strategy", default=None, metavar="NAME",
-                   help="how the N frames are chosen: random (default: measured, no ranking beat random frames), "
-                   "cluster (the most uncertain of each group of look-alike frames), spaced, kcenter or uncertain; "
-                   "see docs/labelling.md")
-    p.add_argument("--every", type=int, default=None,
-                   help="score every k-th frame (default: about 200 frames over the footage, as the app; 5 when the length is unknown)")
-    p.add_argument("--min-gap", type=int,
-                   help="--strategy uncertain only: fewest frames between two suggestions (default: span / 2N)")
-    p.add_argument("--threshold", type=float, default=0.6,
-                   help="a pixel is uncertain when its winning class probability is below this (default 0.6)")
+    p.add_argument(
+        "--strategy",
+        default=None,
+        metavar="NAME",
+        help="how the N frames are chosen: random (default: measured, no ranking beat random frames), "
+        "cluster (the most uncertain of each group of look-alike frames), spaced, kcenter or uncertain; "
+        "see docs/labelling.md",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=None,
+        help="score every k-th frame (default: about 200 frames over the footage, as the app; 5 when the length is unknown)",
+    )
+    p.add_argument(
+        "--min-gap",
+        type=int,
+        help="--strategy uncertain only: fewest frames between two suggestions (default: span / 2N)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.6,
+        help="a pixel is uncertain when its winning class probability is below this (default 0.6)",
+    )
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--threads", type=int, help="CPU threads for the model (default: all cores but one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -61,27 +81,46 @@ def run(args: argparse.Namespace) -> int:
     strategy = args.strategy or DEFAULT_STRATEGY
     check_strategy(strategy)
     if args.min_gap is not None and strategy != "uncertain":
-        raise UserInputError(f"--min-gap {args.min_gap}: only --strategy uncertain uses it ({strategy} chooses the "
-                             "frames itself); drop --min-gap or add --strategy uncertain")  # fmt: skip
+        raise UserInputError(
+            f"--min-gap {args.min_gap}: only --strategy uncertain uses it ({strategy} chooses the "
+            "frames itself); drop --min-gap or add --strategy uncertain"
+        )
     engine = Engine(args.checkpoint, device=args.device, threads=args.threads)
     with open_source(args.source) as source:
         if source.is_live:
-            raise UserInputError(f"{args.source} is a live source; suggest needs a video file, a folder or an image")
+            raise UserInputError(
+                f"{args.source} is a live source; suggest needs a video file, a folder or an image"
+            )
         n = source.frames_expected
         every = args.every or default_every(n)
         total = None if n is None else len(range(0, n, every))
         with tqdm(total=total, unit="frame", disable=args.quiet, desc="scoring", dynamic_ncols=True) as bar:
-            scores, picks, _ = suggest(source, engine, args.n, strategy=strategy, every=every, threshold=args.threshold,
-                                       min_gap=args.min_gap, progress=lambda p: bar.update(1))  # fmt: skip
+            scores, picks, _ = suggest(
+                source,
+                engine,
+                args.n,
+                strategy=strategy,
+                every=every,
+                threshold=args.threshold,
+                min_gap=args.min_gap,
+                progress=lambda p: bar.update(1),
+            )
         write_suggestions(source, picks, args.output)
     if len(picks) < args.n:
-        print(f"segtool: note: only {len(scores)} frame(s) were scored, so {len(picks)} suggested "
-              "(lower --every for more)", file=sys.stderr)  # fmt: skip
-    print(f"done: {len(picks)} frame(s) suggested from {len(scores)} scored (every {every}, strategy {strategy}) "
-          f"-> {args.output}")
+        print(
+            f"segtool: note: only {len(scores)} frame(s) were scored, so {len(picks)} suggested "
+            "(lower --every for more)",
+            file=sys.stderr,
+        )
+    print(
+        f"done: {len(picks)} frame(s) suggested from {len(scores)} scored (every {every}, strategy {strategy}) "
+        f"-> {args.output}"
+    )
     for rank, p in enumerate(picks[:10], 1):  # priority is what ranks them: it reads in order
-        print(f"  {rank:2d}. frame {p.index:6d}  priority {p.priority:.3f} = mean uncertainty {p.score:.3f} "
-              f"+ unsure share {p.uncertain_share:.3f}")
+        print(
+            f"  {rank:2d}. frame {p.index:6d}  priority {p.priority:.3f} = mean uncertainty {p.score:.3f} "
+            f"+ unsure share {p.uncertain_share:.3f}"
+        )
     return 0
 
 
@@ -92,4 +131,6 @@ def _check_output(output: str) -> None:
     from segtool.base.errors import UserInputError
 
     if Path(output).exists() and not Path(output).is_dir():
-        raise UserInputError(f"-o {output!r} is a file; give a folder for the frames and suggestions.csv (it is created when missing)")
+        raise UserInputError(
+            f"-o {output!r} is a file; give a folder for the frames and suggestions.csv (it is created when missing)"
+        )

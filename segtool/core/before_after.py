@@ -56,8 +56,10 @@ def compare_on_run(
     rd = open_run_data(TrainConfig.load(run_dir / "config.json"))
     data, samples = rd.val_data, rd.val
     if not samples:
-        raise UserInputError(f"{run_dir}: the run held out no validation frames, so there is nothing to compare on; "
-                             "label more frames (a fifth of them are held out)")  # fmt: skip
+        raise UserInputError(
+            f"{run_dir}: the run held out no validation frames, so there is nothing to compare on; "
+            "label more frames (a fifth of them are held out)"
+        )
 
     def frames() -> LabelledFrames:
         pairs = ((data.load_image(s), (lambda s=s: data.load_mask(s))) for s in samples)
@@ -71,15 +73,18 @@ def compare_on_run(
         if ck.class_names == data.class_names:
             models.append(("before", ck))
         else:
-            note = (f"the model before has classes {', '.join(ck.class_names)}, the labels "
-                    f"{', '.join(data.class_names)}: only the new model is scored")  # fmt: skip
+            note = (
+                f"the model before has classes {', '.join(ck.class_names)}, the labels "
+                f"{', '.join(data.class_names)}: only the new model is scored"
+            )
     else:
         note = "there was no model before: only the new model is scored"
     models.append(("after", load_checkpoint(after_path)))
     for name, ck in models:
         engine = Engine(ck, device="cpu", threads=threads)
-        reports[name] = evaluate(engine, frames(), checkpoint_label=name, data_label=str(run_dir), progress=progress,
-                                 cancel=cancel)  # fmt: skip
+        reports[name] = evaluate(
+            engine, frames(), checkpoint_label=name, data_label=str(run_dir), progress=progress, cancel=cancel
+        )
     return {"frames": len(samples), "classes": list(data.class_names), **reports, "note": note}
 
 
@@ -98,8 +103,14 @@ def comparison_from_report(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     if not isinstance(after.get("per_class_iou"), dict):
         return None
     frames = start.get("images", report.get("images"))
-    return {"frames": int(frames) if isinstance(frames, int) else 0, "classes": list(after["per_class_iou"]),
-            "before": start, "after": after, "note": "", "from": "report.json"}  # fmt: skip
+    return {
+        "frames": int(frames) if isinstance(frames, int) else 0,
+        "classes": list(after["per_class_iou"]),
+        "before": start,
+        "after": after,
+        "note": "",
+        "from": "report.json",
+    }
 
 
 def _same_file(a: Any, b: Any) -> bool:
@@ -110,9 +121,12 @@ def _same_file(a: Any, b: Any) -> bool:
 
 
 def comparison_for_run(
-    run_dir: str | os.PathLike, before: Checkpoint | str | os.PathLike | None, *,
-    before_path: str | os.PathLike | None = None, **kwargs: Any,
-) -> dict[str, Any]:  # fmt: skip
+    run_dir: str | os.PathLike,
+    before: Checkpoint | str | os.PathLike | None,
+    *,
+    before_path: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """report.json's recorded comparison when the run has one for the same model (`before_path`, or
     `before` when it is a path: the run may have started from another checkpoint than the one to compare
     with), with no second scoring of the same frames; else `compare_on_run(run_dir, before, **kwargs)`."""
@@ -146,11 +160,17 @@ class Verdict:
         add that under 5 frames the numbers are shaky (the dialog's table says it already)."""
         if self.after is None:
             return "The new model could not be scored on the held-out frames."
-        few = " — few frames: one frame more or less moves these numbers a lot" if few and self.frames < 5 else ""
+        few = (
+            " — few frames: one frame more or less moves these numbers a lot"
+            if few and self.frames < 5
+            else ""
+        )
         if self.before is None:
             return f"New model: mean IoU {self.after:.3f} on {self.frames} held-out labelled frame(s){few}."
-        s = (f"Mean IoU on {self.frames} held-out labelled frame(s): old model {self.before:.3f}, "
-             f"new model {self.after:.3f}{few}.")  # fmt: skip
+        s = (
+            f"Mean IoU on {self.frames} held-out labelled frame(s): old model {self.before:.3f}, "
+            f"new model {self.after:.3f}{few}."
+        )
         if self.worst is not None and self.worst[2] < self.worst[1]:
             s += f" Largest loss: {self.worst[0]} {self.worst[1]:.3f} → {self.worst[2]:.3f}."
         return s
@@ -192,7 +212,9 @@ def format_comparison(result: dict[str, Any]) -> str:
         rows.append(f"{name[:16]:16s} {f(b)} {f(a)} {change}")
     mb = (result.get("before") or {}).get("miou")
     rows.append(f"{'mean IoU':16s} {f(mb)} {f(result['after']['miou'])}")
-    text = "\n".join(rows) + f"\n(on the {result['frames']} labelled frame(s) the run held out for validation)"
+    text = (
+        "\n".join(rows) + f"\n(on the {result['frames']} labelled frame(s) the run held out for validation)"
+    )
     if result["frames"] < 5:
         text += "\nFew frames: these numbers move a lot with one frame more or less."
     if result.get("note"):

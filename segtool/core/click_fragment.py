@@ -36,7 +36,12 @@ def fragment_at(fragments: np.ndarray, x: float, y: float, snap_px: int = SNAP_P
     cx, cy = min(w - 1, max(0, int(round(x)))), min(h - 1, max(0, int(round(y))))
     fid = int(fragments[cy, cx])
     if fid == 0 and snap_px > 0:
-        y0, y1, x0, x1 = max(0, cy - snap_px), min(h, cy + snap_px + 1), max(0, cx - snap_px), min(w, cx + snap_px + 1)
+        y0, y1, x0, x1 = (
+            max(0, cy - snap_px),
+            min(h, cy + snap_px + 1),
+            max(0, cx - snap_px),
+            min(w, cx + snap_px + 1),
+        )
         win = fragments[y0:y1, x0:x1]
         yy, xx = np.nonzero(win)
         if yy.size:

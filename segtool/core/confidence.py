@@ -46,7 +46,9 @@ class ConfidenceMeter:
             return ""
         frames = f"{len(self.values)} frame{'s' if len(self.values) != 1 else ''}"
         if v < LOW:
-            return (f"⚠ The model is unsure on this footage (confidence {v:.2f} over {frames}; 1 = sure): it was "
-                    "probably trained on different pictures. Its masks here are guesses — train it on labelled "
-                    "frames of this footage (Train…).")  # fmt: skip
+            return (
+                f"⚠ The model is unsure on this footage (confidence {v:.2f} over {frames}; 1 = sure): it was "
+                "probably trained on different pictures. Its masks here are guesses — train it on labelled "
+                "frames of this footage (Train…)."
+            )
         return f"Model confidence on this footage: {v:.2f} over {frames} (1 = sure)."

@@ -39,6 +39,7 @@ def file_sha256(path: Path) -> str:
             h.update(block)
     return h.hexdigest()
 
+
 MS_SCALES = (0.75, 1.0, 1.25)
 
 
@@ -83,11 +84,15 @@ class Engine:
         runtime: str = "auto",
     ) -> None:
         self._fingerprint: str | None = None
-        self.model_file: ModelFile | None = None if isinstance(checkpoint, Checkpoint) else open_model(checkpoint)
+        self.model_file: ModelFile | None = (
+            None if isinstance(checkpoint, Checkpoint) else open_model(checkpoint)
+        )
         mf = self.model_file
         self.checkpoint = checkpoint if mf is None else mf.checkpoint
         self.onnx_path: Path | None = mf.path if mf is not None and mf.is_onnx else None
-        self.onnx_metadata: dict | None = dict(mf.onnx_metadata) if mf is not None and mf.onnx_metadata is not None else None
+        self.onnx_metadata: dict | None = (
+            dict(mf.onnx_metadata) if mf is not None and mf.onnx_metadata is not None else None
+        )
         # an exported graph that does not state its class count is checked on the first run instead
         self._check_logits = mf is not None and mf.is_onnx and mf.onnx_logits is None
         ck = self.checkpoint
@@ -95,7 +100,9 @@ class Engine:
         self.class_names = ck.class_names
         self.num_classes = len(ck.classes)
         wanted = requested_runtime(runtime)
-        if (wanted in ("openvino", "onnxruntime") or self.onnx_path is not None) and (device or "auto").strip().lower() == "auto":
+        if (wanted in ("openvino", "onnxruntime") or self.onnx_path is not None) and (
+            device or "auto"
+        ).strip().lower() == "auto":
             # a CPU runtime asked for by name, or an exported model: `auto` must not pick a GPU they cannot use
             # (a .pt checkpoint is the way to the GPU; --device cuda with an .onnx needs ONNX Runtime's CUDA build)
             device = "cpu"
@@ -111,9 +118,15 @@ class Engine:
             torch.backends.cudnn.benchmark = True  # fixed input sizes per video: autotune once
         self.int8 = bool(self.onnx_metadata and (self.onnx_metadata.get("int8") or {}).get("kept"))
         self.backend = open_backend(
-            self.runtime, ck, onnx_path=self.onnx_path, device=self.device, precision=precision,
-            autocast_dtype=self.autocast_dtype, threads=self.threads, int8=self.int8,
-        )  # fmt: skip
+            self.runtime,
+            ck,
+            onnx_path=self.onnx_path,
+            device=self.device,
+            precision=precision,
+            autocast_dtype=self.autocast_dtype,
+            threads=self.threads,
+            int8=self.int8,
+        )
         self.channels_last = self.backend.channels_last
         self.model = getattr(self.backend, "model", None)  # the torch module (torch runtime only)
         self._preprocess = Preprocess(ck.preprocess, self.device)  # the same code as training's validation
@@ -130,15 +143,24 @@ class Engine:
         the precision it implies is recorded instead."""
         if self._fingerprint is None:
             # an exported model carries no torch weights: its file's bytes are what it computes
-            self._fingerprint = (file_sha256(self.onnx_path) if self.onnx_path is not None
-                                 else fingerprint(self.checkpoint))  # fmt: skip
+            self._fingerprint = (
+                file_sha256(self.onnx_path) if self.onnx_path is not None else fingerprint(self.checkpoint)
+            )
         if self.runtime == "torch":
             prec = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
         else:
             prec = getattr(self.backend, "precision", "fp32")
-        return {"checkpoint": self._fingerprint, "classes": [c["name"] for c in self.checkpoint.classes],
-                "runtime": self.runtime, "int8": self.int8, "precision": prec, "tta": list(self.tta), "resize_short": self.resize_short,
-                "tile": self.tile, "max_pixels": self.max_pixels}  # fmt: skip
+        return {
+            "checkpoint": self._fingerprint,
+            "classes": [c["name"] for c in self.checkpoint.classes],
+            "runtime": self.runtime,
+            "int8": self.int8,
+            "precision": prec,
+            "tta": list(self.tta),
+            "resize_short": self.resize_short,
+            "tile": self.tile,
+            "max_pixels": self.max_pixels,
+        }
 
     # --- public API -------------------------------------------------------------------------------
 
@@ -166,7 +188,9 @@ class Engine:
     # --- internals --------------------------------------------------------------------------------
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
-        if not batch.flags.writeable:  # e.g. a view of a read-only decoded buffer; torch wants writable memory
+        if (
+            not batch.flags.writeable
+        ):  # e.g. a view of a read-only decoded buffer; torch wants writable memory
             batch = batch.copy()
         t = torch.from_numpy(np.ascontiguousarray(batch))
         if self.device.type == "cuda":
@@ -199,7 +223,7 @@ class Engine:
                     f"{self.onnx_path}: its metadata names {self.num_classes} classes ({', '.join(self.class_names)}) but "
                     f"the network outputs {out.shape[1] if out.dim() == 4 else list(out.shape)} class scores; export it "
                     "again with `segtool export-onnx CKPT -o MODEL.onnx` (the file's metadata must not be edited)"
-                )  # fmt: skip
+                )
             self._check_logits = False
         return out
 
@@ -233,7 +257,9 @@ class Engine:
             # output-pixel extent of this tile's window and core
             oy0, oy1, ox0, ox1 = round(t.y0 * sy), round(t.y1 * sy), round(t.x0 * sx), round(t.x1 * sx)
             cy0, cy1, cx0, cx1 = round(t.cy0 * sy), round(t.cy1 * sy), round(t.cx0 * sx), round(t.cx1 * sx)
-            probs = self._scores(x[:, :, t.y0 : t.y1, t.x0 : t.x1], (oy1 - oy0, ox1 - ox0), need_probs=confidence)
+            probs = self._scores(
+                x[:, :, t.y0 : t.y1, t.x0 : t.x1], (oy1 - oy0, ox1 - ox0), need_probs=confidence
+            )
             core = probs[:, :, cy0 - oy0 : cy1 - oy0, cx0 - ox0 : cx1 - ox0]
             c, m = core.max(dim=1)
             mask[:, cy0:cy1, cx0:cx1] = m.to(torch.uint8).cpu()

@@ -110,8 +110,10 @@ def label_folder_frames(
     labels_dir = Path(labels)
     if not labels_dir.is_dir():
         raise UserInputError(f"--labels {labels_dir} is not a folder; give the folder of label images")
-    files = sorted((p for p in list_images(labels_dir, recursive=False) if fnmatch.fnmatch(p.name, labels_glob)),
-                   key=lambda p: natural_key(p.name))  # fmt: skip
+    files = sorted(
+        (p for p in list_images(labels_dir, recursive=False) if fnmatch.fnmatch(p.name, labels_glob)),
+        key=lambda p: natural_key(p.name),
+    )
     if not files:
         raise UserInputError(f"--labels {labels_dir}: no image file matches {labels_glob!r}")
     void = tuple(void_ids) if void_ids is not None else camvid_void_ids(labels_dir)
@@ -123,9 +125,12 @@ def label_folder_frames(
             ids, unknown = decode_raster(read_mask_image(path), infos, coding, ck.ignore_index)
             if unknown:
                 top = ", ".join(f"{k} ×{v} px" for k, v in list(unknown.items())[:3])
-                raise UserInputError(f"label {path.name} has values that are not classes of the checkpoint: {top} — "
-                                     "if they mean 'unlabelled' pass --void-ids, else check the label folder")  # fmt: skip
+                raise UserInputError(
+                    f"label {path.name} has values that are not classes of the checkpoint: {top} — "
+                    "if they mean 'unlabelled' pass --void-ids, else check the label folder"
+                )
             return ids
+
         return load
 
     src = open_source(source)
@@ -145,10 +150,16 @@ def label_folder_frames(
             if n != len(files):
                 raise UserInputError(count_mismatch(source, n, labels_dir, files, labels_glob))
 
-    return LabelledFrames(pairs(), n_frames or len(files), {"labels": str(labels_dir), "labels_glob": labels_glob, "void_ids": list(void)})
+    return LabelledFrames(
+        pairs(),
+        n_frames or len(files),
+        {"labels": str(labels_dir), "labels_glob": labels_glob, "void_ids": list(void)},
+    )
 
 
-def count_mismatch(data: str | Path, n_frames: int | None, labels_dir: Path, files: list[Path], glob: str) -> str:
+def count_mismatch(
+    data: str | Path, n_frames: int | None, labels_dir: Path, files: list[Path], glob: str
+) -> str:
     """Frames and label files do not pair one to one: say which to add or remove.
 
     Args:
@@ -158,12 +169,16 @@ def count_mismatch(data: str | Path, n_frames: int | None, labels_dir: Path, fil
     if n_frames is None or n_frames > len(files):
         missing = "" if n_frames is None else f" {n_frames - len(files)}"
         frames = "" if n_frames is None else f" ({n_frames} frames)"
-        return (f"{data}{frames} has more frames than labels: {have}, one per frame in sorted order is needed; add the"
-                f"{missing} missing label file(s) for the frames after {files[-1].name if files else 'the start'}, "
-                "or evaluate only the labelled frames (cut DATA to them)")  # fmt: skip
+        return (
+            f"{data}{frames} has more frames than labels: {have}, one per frame in sorted order is needed; add the"
+            f"{missing} missing label file(s) for the frames after {files[-1].name if files else 'the start'}, "
+            "or evaluate only the labelled frames (cut DATA to them)"
+        )
     extra = files[n_frames:]
-    return (f"{data} has {n_frames} frame(s) but {have}; remove the {len(extra)} extra label file(s) from {extra[0].name} "
-            f"on (they pair with no frame), or narrow the match with --labels-glob")  # fmt: skip
+    return (
+        f"{data} has {n_frames} frame(s) but {have}; remove the {len(extra)} extra label file(s) from {extra[0].name} "
+        f"on (they pair with no frame), or narrow the match with --labels-glob"
+    )
 
 
 def evaluate(
@@ -202,7 +217,9 @@ def evaluate(
         nonlocal images
         for (_, label), pred in zip(pending, engine.predict([rgb for rgb, _ in pending])):
             if pred.mask.shape != label.shape:
-                raise UserInputError(f"label {label.shape[::-1]} and frame {pred.mask.shape[::-1]} sizes differ (w×h)")
+                raise UserInputError(
+                    f"label {label.shape[::-1]} and frame {pred.mask.shape[::-1]} sizes differ (w×h)"
+                )
             cm.update(pred.mask, label)
             images += 1
             if progress is not None:
@@ -221,5 +238,12 @@ def evaluate(
         if isinstance(frames.pairs, Generator):
             frames.pairs.close()  # releases the video or camera a stop left open
     report = report_dict(cm, ck.class_names, images)
-    report.update({"checkpoint": checkpoint_label, "data": data_label, **frames.described, "device": engine.device_label})
+    report.update(
+        {
+            "checkpoint": checkpoint_label,
+            "data": data_label,
+            **frames.described,
+            "device": engine.device_label,
+        }
+    )
     return report

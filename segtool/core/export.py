@@ -50,20 +50,26 @@ class ExportOptions:
     # How overlays look: the app passes its view (opacity, ticked classes) so the export is what was seen.
     overlay_alpha: float = 0.5
     overlay_visible: tuple[bool, ...] | None = None  # per class; None = every class coloured
-    overlay_hidden: tuple[str, ...] = ()  # class names left uncoloured (`predict --hide`), besides overlay_visible
+    overlay_hidden: tuple[
+        str, ...
+    ] = ()  # class names left uncoloured (`predict --hide`), besides overlay_visible
 
     def overlay_visibility(self, class_names: list[str]) -> tuple[bool, ...] | None:
         """Per class: coloured in the overlay or not (None: every class). Raises UserInputError for a
         hidden name the model does not have."""
         unknown = [n for n in self.overlay_hidden if n not in class_names]
         if unknown:
-            raise UserInputError(f"--hide {', '.join(unknown)}: the model has no such class; its classes are "
-                                 f"{', '.join(class_names)}")  # fmt: skip
+            raise UserInputError(
+                f"--hide {', '.join(unknown)}: the model has no such class; its classes are "
+                f"{', '.join(class_names)}"
+            )
         if self.overlay_visible is None and not self.overlay_hidden:
             return None
         vis = self.overlay_visible
-        return tuple((vis is None or i >= len(vis) or bool(vis[i])) and n not in self.overlay_hidden
-                     for i, n in enumerate(class_names))  # fmt: skip
+        return tuple(
+            (vis is None or i >= len(vis) or bool(vis[i])) and n not in self.overlay_hidden
+            for i, n in enumerate(class_names)
+        )
 
     def overlay_style(self, class_names: list[str]) -> dict[str, Any]:
         """What summary.json records about the overlay's look."""
@@ -85,9 +91,13 @@ class ExportOptions:
         if self.start < 0:
             raise UserInputError(f"--start {self.start}: frames count from 0; use --start 0 or more")
         if self.end is not None and self.end <= self.start:
-            raise UserInputError(f"--end {self.end} must be greater than --start {self.start} (--end is exclusive)")
+            raise UserInputError(
+                f"--end {self.end} must be greater than --start {self.start} (--end is exclusive)"
+            )
         if not 0.0 <= float(self.overlay_alpha) <= 1.0:
-            raise UserInputError(f"--opacity {self.overlay_alpha}: use a number from 0 (frame only) to 1 (classes opaque)")
+            raise UserInputError(
+                f"--opacity {self.overlay_alpha}: use a number from 0 (frame only) to 1 (classes opaque)"
+            )
         if self.batch_size is not None and self.batch_size < 1:
             raise UserInputError(f"--batch-size {self.batch_size}: use 1 or more")
         if self.resume and self.overwrite:
@@ -98,7 +108,13 @@ class ExportOptions:
 
     def selection(self) -> dict[str, Any]:
         """The options that must match when resuming."""
-        return {"format": self.format, "overlay": self.overlay, "start": self.start, "end": self.end, "every": self.every}
+        return {
+            "format": self.format,
+            "overlay": self.overlay,
+            "start": self.start,
+            "end": self.end,
+            "every": self.every,
+        }
 
 
 @dataclass
@@ -129,7 +145,9 @@ def expected_frames(source: Source, opts: ExportOptions) -> int | None:
 def _check_options(source: Source, opts: ExportOptions) -> None:
     still = source.kind in ("image", "folder")
     if still and opts.format == "ffv1":
-        raise UserInputError("--format ffv1 writes a mask video; it is for videos, cameras and streams, not images")
+        raise UserInputError(
+            "--format ffv1 writes a mask video; it is for videos, cameras and streams, not images"
+        )
     if source.is_live and opts.resume:
         raise UserInputError("--resume needs a file source; a camera or stream cannot be rewound")
     n = source.frames_expected
@@ -144,21 +162,35 @@ def _check_options(source: Source, opts: ExportOptions) -> None:
 #: Everything an export may write in OUT (any format, partial and resume names included): what
 #: --overwrite removes, and what must not be there already when a new export starts.
 OUTPUTS = (
-    "masks", "overlays", "masks.mkv", "masks.partial.mkv", "masks.resume.mkv", "overlay.mp4",
-    "overlay.partial.mp4", "overlay.resume.mp4", "coverage.csv", "coverage.partial.csv", SUMMARY,
-)  # fmt: skip
+    "masks",
+    "overlays",
+    "masks.mkv",
+    "masks.partial.mkv",
+    "masks.resume.mkv",
+    "overlay.mp4",
+    "overlay.partial.mp4",
+    "overlay.resume.mp4",
+    "coverage.csv",
+    "coverage.partial.csv",
+    SUMMARY,
+)
 
 
 def source_identity(source: Source) -> dict[str, Any]:
     """What identifies the frames of `source`: its path, kind and length (and size for a file)."""
     path = getattr(source, "path", None)
-    ident: dict[str, Any] = {"source": str(path if path is not None else source.description), "kind": source.kind,
-                             "frames": source.frames_expected}  # fmt: skip
+    ident: dict[str, Any] = {
+        "source": str(path if path is not None else source.description),
+        "kind": source.kind,
+        "frames": source.frames_expected,
+    }
     if path is not None and Path(path).is_file():
         ident["source_bytes"] = Path(path).stat().st_size
     names = getattr(source, "names", None)
     if names is not None:
-        ident["names_sha1"] = hashlib.sha1("\n".join(map(str, names)).encode("utf-8", "surrogateescape")).hexdigest()
+        ident["names_sha1"] = hashlib.sha1(
+            "\n".join(map(str, names)).encode("utf-8", "surrogateescape")
+        ).hexdigest()
     return ident
 
 
@@ -171,8 +203,15 @@ def export_identity(source: Source, engine: Engine, opts: ExportOptions) -> dict
 
 def _prepare_folder(out: Path, source: Source, engine: Engine, opts: ExportOptions) -> Job:
     """Claim OUT for this export (journal.open_job): refuse to mix with another job, resume the same one."""
-    job = open_job(out, "export", export_identity(source, engine, opts), outputs=OUTPUTS, resume=opts.resume,
-                   overwrite=opts.overwrite, version=__version__)  # fmt: skip
+    job = open_job(
+        out,
+        "export",
+        export_identity(source, engine, opts),
+        outputs=OUTPUTS,
+        resume=opts.resume,
+        overwrite=opts.overwrite,
+        version=__version__,
+    )
     if not os.access(out, os.W_OK):
         raise UserInputError(f"output folder {out} is not writable; choose another -o")
     return job
@@ -188,9 +227,13 @@ def _sinks(source: Source, engine: Engine, out: Path, opts: ExportOptions) -> Si
             sinks.append(OverlayJpgSink(out, palette, opts.overlay_alpha, visible=visible))
     else:
         fps = (source.fps or 30.0) / opts.every
-        sinks.append(Ffv1MaskSink(out / "masks.mkv", fps) if opts.format == "ffv1" else PngMaskSink(out, palette))
+        sinks.append(
+            Ffv1MaskSink(out / "masks.mkv", fps) if opts.format == "ffv1" else PngMaskSink(out, palette)
+        )
         if opts.overlay:
-            sinks.append(OverlayVideoSink(out / "overlay.mp4", fps, palette, opts.overlay_alpha, visible=visible))
+            sinks.append(
+                OverlayVideoSink(out / "overlay.mp4", fps, palette, opts.overlay_alpha, visible=visible)
+            )
     sinks.append(CoverageCsvSink(out / "coverage.csv", engine.class_names))
     return SinkGroup(sinks)
 
@@ -233,7 +276,9 @@ def run_export(
             run = RunResult(complete=True)
         else:
             frames = source.frames(opts.start + skip * opts.every, opts.end, opts.every)
-            run = run_pipeline(frames, engine, sinks=group, batch_size=batch, expected=todo, cancel=cancel, progress=progress)
+            run = run_pipeline(
+                frames, engine, sinks=group, batch_size=batch, expected=todo, cancel=cancel, progress=progress
+            )
             if run.complete and skip + run.frames_written == 0:
                 # A source of unknown length that ended before --start: an empty export is not "complete".
                 run.complete = False
@@ -280,4 +325,3 @@ def run_export(
             summary.setdefault("stopped", str(e))
             written = False
     return ExportResult(run, summary, out, written)
-

@@ -90,9 +90,13 @@ def read_journal(out: str | Path, kind: str) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise UserInputError(f"{path} is unreadable ({e}); replace the old job with --overwrite or choose another -o") from e
+        raise UserInputError(
+            f"{path} is unreadable ({e}); replace the old job with --overwrite or choose another -o"
+        ) from e
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UserInputError(f"{path} is not a segtool job record; replace the old job with --overwrite or choose another -o")
+        raise UserInputError(
+            f"{path} is not a segtool job record; replace the old job with --overwrite or choose another -o"
+        )
     return data
 
 
@@ -212,7 +216,11 @@ def _remove_outputs(out: Path, names: Iterable[str]) -> None:
     root = out.resolve()
     for name in names:
         target = out / name
-        if ".." in Path(name).parts or Path(name).is_absolute() or not target.parent.resolve().is_relative_to(root):
+        if (
+            ".." in Path(name).parts
+            or Path(name).is_absolute()
+            or not target.parent.resolve().is_relative_to(root)
+        ):
             continue
         try:
             if target.is_dir() and not target.is_symlink():
@@ -221,7 +229,9 @@ def _remove_outputs(out: Path, names: Iterable[str]) -> None:
                 with contextlib.suppress(FileNotFoundError):
                     target.unlink()
         except OSError as e:
-            raise UserInputError(f"--overwrite could not remove {target}: {e.strerror or e}; remove it yourself or choose another -o") from e
+            raise UserInputError(
+                f"--overwrite could not remove {target}: {e.strerror or e}; remove it yourself or choose another -o"
+            ) from e
 
 
 def _plain(value: Any) -> Any:

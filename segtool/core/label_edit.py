@@ -58,7 +58,9 @@ def superpixels(rgb: np.ndarray, *, method: str = "slic", size: int = 24) -> np.
         n = max(1, (h * w) // max(1, size * size))
         return slic(rgb, n_segments=n, compactness=10.0, start_label=0, channel_axis=-1).astype(np.int32)
     if method == "felzenszwalb":
-        return felzenszwalb(rgb, scale=size * 4, sigma=0.8, min_size=max(4, size * size // 4)).astype(np.int32)
+        return felzenszwalb(rgb, scale=size * 4, sigma=0.8, min_size=max(4, size * size // 4)).astype(
+            np.int32
+        )
     raise ValueError(f"unknown superpixel method {method!r}; use slic or felzenszwalb")
 
 
@@ -160,7 +162,9 @@ class LabelEditor:
         y0, y1 = int(changed[0].min()), int(changed[0].max()) + 1
         x0, x1 = int(changed[1].min()), int(changed[1].max()) + 1
         ib, ia = self._drop_instances(y0, y1, x0, x1, before[y0:y1, x0:x1])
-        self._push(_Edit(y0, y1, x0, x1, before[y0:y1, x0:x1].copy(), self._mask[y0:y1, x0:x1].copy(), ib, ia))
+        self._push(
+            _Edit(y0, y1, x0, x1, before[y0:y1, x0:x1].copy(), self._mask[y0:y1, x0:x1].copy(), ib, ia)
+        )
 
     def _drop_instances(self, y0: int, y1: int, x0: int, x1: int, mask_before: np.ndarray):
         """Take pixels whose class changed in the box out of their fragment; (instances before, after) of
@@ -243,8 +247,13 @@ class LabelEditor:
         self._apply(rr, cc, value, instance=new_id)
         return new_id
 
-    def set_from_prediction(self, pred: np.ndarray, confidence: np.ndarray | None = None, threshold: float = 0.0,
-                            instances: np.ndarray | None = None) -> None:  # fmt: skip
+    def set_from_prediction(
+        self,
+        pred: np.ndarray,
+        confidence: np.ndarray | None = None,
+        threshold: float = 0.0,
+        instances: np.ndarray | None = None,
+    ) -> None:
         """Replace the labels by the model's mask; pixels whose confidence is below `threshold` stay
         unknown (for the user to paint). `instances`: the fragments of the prediction (a fragment model),
         which replace the frame's fragments (none where the confidence is too low). One undo entry."""

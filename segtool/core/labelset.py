@@ -94,8 +94,13 @@ def _png_bytes(a: np.ndarray) -> bytes:
 class LabelSet:
     """A label-set folder. Not thread-safe: one owner (the label-mode worker) writes it."""
 
-    def __init__(self, root: str | os.PathLike, classes: list[dict[str, Any]], frames: list[LabelledFrame],
-                 fragments: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        classes: list[dict[str, Any]],
+        frames: list[LabelledFrame],
+        fragments: dict | None = None,
+    ) -> None:
         self.root = Path(root)
         self.classes = classes
         self._frames = {f.stem: f for f in frames}
@@ -108,7 +113,9 @@ class LabelSet:
     # --- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: str | os.PathLike, classes: list[dict[str, Any]], fragments: dict | None = None) -> LabelSet:
+    def create(
+        cls, root: str | os.PathLike, classes: list[dict[str, Any]], fragments: dict | None = None
+    ) -> LabelSet:
         """A new label set (or the existing one at `root` when its classes are the same).
 
         `fragments`: the model's `fragments` entry; with an edge class, fragments are labelled as instances."""
@@ -128,7 +135,9 @@ class LabelSet:
             for sub in ("images", "masks"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserInputError(f"cannot create the label set {root} ({e.strerror or e}); choose a folder you can write to") from e
+            raise UserInputError(
+                f"cannot create the label set {root} ({e.strerror or e}); choose a folder you can write to"
+            ) from e
         ls = cls(root, classes, [], fragments)
         atomic_write_bytes(root / CLASSES, (json.dumps(classes, indent=2) + "\n").encode())
         ls._write_manifest()
@@ -141,16 +150,28 @@ class LabelSet:
         try:
             is_dir = root.is_dir()
         except OSError as e:  # a name longer than the file system allows
-            raise UserInputError(f"{root} cannot be opened ({e.strerror or e}); check the label-set folder's path") from e
+            raise UserInputError(
+                f"{root} cannot be opened ({e.strerror or e}); check the label-set folder's path"
+            ) from e
         if not is_dir:
-            raise UserInputError(f"{root} is not a label set (no such folder); create one from the app or pick its folder")
-        classes = schema.read_classes(root)  # the one validation every reader shares (training.labelset_schema)
+            raise UserInputError(
+                f"{root} is not a label set (no such folder); create one from the app or pick its folder"
+            )
+        classes = schema.read_classes(
+            root
+        )  # the one validation every reader shares (training.labelset_schema)
         entries, doc = schema.load_manifest(root)
-        frames = [_review_from_entry(LabelledFrame(**{k: e[k] for k in ("image", "source", "frame", "pts_s")}), e)
-                  for e in entries]  # fmt: skip
+        frames = [
+            _review_from_entry(LabelledFrame(**{k: e[k] for k in ("image", "source", "frame", "pts_s")}), e)
+            for e in entries
+        ]
         listed = {f.stem for f in frames}
         for img in sorted((root / "images").glob("*")):  # frames saved before a kill wrote the manifest
-            if img.suffix.lower() in (".png", ".jpg", ".jpeg") and img.stem not in listed and not img.name.startswith("."):
+            if (
+                img.suffix.lower() in (".png", ".jpg", ".jpeg")
+                and img.stem not in listed
+                and not img.name.startswith(".")
+            ):
                 frames.append(LabelledFrame(img.name))
         return cls(root, classes, frames, _manifest_fragments(doc))
 
@@ -189,7 +210,9 @@ class LabelSet:
         path = self.root / "masks" / f"{stem}.png"
         if not path.is_file():
             return None if shape is None else np.full(shape, UNKNOWN, np.uint8)
-        return schema.read_mask(path, UNKNOWN)  # 8-bit and decodable, else UserInputError (ids checked on save)
+        return schema.read_mask(
+            path, UNKNOWN
+        )  # 8-bit and decodable, else UserInputError (ids checked on save)
 
     def checked_mask(self, stem: str) -> np.ndarray | None:
         """The frame's mask validated against its image and the classes (None when it has none yet).
@@ -235,20 +258,31 @@ class LabelSet:
             raise ValueError(f"mask {mask.shape} {mask.dtype} does not fit image {rgb.shape}")
         bad = np.setdiff1d(np.unique(mask), [*range(len(self.classes)), UNKNOWN])
         if bad.size:
-            raise UserInputError(f"mask has values {bad.tolist()} that are no class of this label set (0..{len(self.classes) - 1}, 255 unknown)")
+            raise UserInputError(
+                f"mask has values {bad.tolist()} that are no class of this label set (0..{len(self.classes) - 1}, 255 unknown)"
+            )
         stem = self.stem_for(source, frame)
-        entry = _with_review(LabelledFrame(f"{stem}.png", str(source), frame, pts_s), self._frames.get(stem), propagated_from)
+        entry = _with_review(
+            LabelledFrame(f"{stem}.png", str(source), frame, pts_s), self._frames.get(stem), propagated_from
+        )
         img_path = self.root / "images" / entry.image
         if not img_path.is_file():
             atomic_write_bytes(img_path, _png_bytes(np.ascontiguousarray(rgb)))
         else:
             self._check_kept_image(img_path, rgb)
-        if instances is not None and (instances.shape != mask.shape or int(instances.max(initial=0)) > 65535
-                                      or int(instances.min(initial=0)) < 0):  # fmt: skip
-            raise ValueError(f"instances {instances.shape} {instances.dtype} do not fit mask {mask.shape} as 16-bit ids")
+        if instances is not None and (
+            instances.shape != mask.shape
+            or int(instances.max(initial=0)) > 65535
+            or int(instances.min(initial=0)) < 0
+        ):
+            raise ValueError(
+                f"instances {instances.shape} {instances.dtype} do not fit mask {mask.shape} as 16-bit ids"
+            )
         if instances is not None:
             (self.root / "instances").mkdir(exist_ok=True)
-            atomic_write_bytes(self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16)))
+            atomic_write_bytes(
+                self.root / "instances" / f"{stem}.png", _png_bytes(instances.astype(np.uint16))
+            )
         atomic_write_bytes(self.root / "masks" / f"{stem}.png", _png_bytes(mask))
         self._frames[stem] = entry
         self._write_manifest()
@@ -263,12 +297,12 @@ class LabelSet:
                 f"{img_path} is {w}x{h} but this frame is {rgb.shape[1]}x{rgb.shape[0]}: the footage changed since "
                 "the frame was labelled — label it in a new label set, or delete the old image and its mask"
             )
+
     @property
     def paintable(self) -> list[int]:
         """Class ids the user paints: every class but a fragment model's edge class (derived in training)."""
         edge = self.fragments["edge"] if self.fragments else None
         return [i for i, n in enumerate(self.class_names) if n != edge]
-
 
     # --- propagated frames (issue 21) -------------------------------------------------------------
 
@@ -285,15 +319,22 @@ class LabelSet:
         return f
 
     def _write_manifest(self) -> None:
-        doc = {"format": "segtool-labels", "version": 1,
-               "frames": [_review_entry(f, {"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s})
-                          for f in self._frames.values()]}  # fmt: skip
+        doc = {
+            "format": "segtool-labels",
+            "version": 1,
+            "frames": [
+                _review_entry(f, {"image": f.image, "source": f.source, "frame": f.frame, "pts_s": f.pts_s})
+                for f in self._frames.values()
+            ],
+        }
         if self.fragments:
             doc["fragments"] = dict(self.fragments)
         atomic_write_bytes(self.root / MANIFEST, (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def _with_review(entry: LabelledFrame, old: LabelledFrame | None, propagated_from: str | None) -> LabelledFrame:
+def _with_review(
+    entry: LabelledFrame, old: LabelledFrame | None, propagated_from: str | None
+) -> LabelledFrame:
     """A saved frame's review mark: propagated → not reviewed; the user's save of a propagated frame → reviewed
     (where it came from is kept)."""
     if propagated_from is not None:
@@ -313,7 +354,9 @@ def _review_entry(f: LabelledFrame, entry: dict[str, Any]) -> dict[str, Any]:
 def _review_from_entry(f: LabelledFrame, entry: dict[str, Any]) -> LabelledFrame:
     if entry.get("propagated_from") is None:
         return f
-    return replace(f, propagated_from=str(entry["propagated_from"]), reviewed=bool(entry.get("reviewed", False)))
+    return replace(
+        f, propagated_from=str(entry["propagated_from"]), reviewed=bool(entry.get("reviewed", False))
+    )
 
 
 # --- CVAT "Segmentation mask 1.1" ----------------------------------------------------------------
@@ -341,7 +384,9 @@ def export_cvat(ls: LabelSet, out: str | os.PathLike) -> Path:
     has_unknown = any((m == UNKNOWN).any() for m in masks.values())
     lut = np.zeros((256, 3), np.uint8)
     lut[: len(colors)] = colors
-    lines = ["# label:color_rgb:parts:actions"] + [f"{c['name']}:{','.join(map(str, c['color']))}::" for c in ls.classes]
+    lines = ["# label:color_rgb:parts:actions"] + [
+        f"{c['name']}:{','.join(map(str, c['color']))}::" for c in ls.classes
+    ]
     if has_unknown:
         unk = _free_color(colors)
         lut[UNKNOWN] = unk
@@ -400,8 +445,12 @@ def import_cvat(
     for s in data.samples:
         if s.mask is None:
             continue
-        ls.save(data.load_image(s), remap[data.load_mask(s)], source=s.image.name,
-                instances=_read_cvat_objects(objects / f"{s.mask.stem}.png"))  # fmt: skip
+        ls.save(
+            data.load_image(s),
+            remap[data.load_mask(s)],
+            source=s.image.name,
+            instances=_read_cvat_objects(objects / f"{s.mask.stem}.png"),
+        )
     finish_import(ls)
     return ls
 
@@ -434,7 +483,9 @@ def instance_ids_from_colors(rgb: np.ndarray) -> np.ndarray:
     if any(v is None for v in ours.values()) or len(set(ours.values())) != len(ours):
         ours = {c: k + 1 for k, c in enumerate(objects)}
     if len(ours) > 65535:
-        raise UserInputError(f"{len(ours)} objects in one SegmentationObject image; at most 65535 fit a 16-bit instance PNG")
+        raise UserInputError(
+            f"{len(ours)} objects in one SegmentationObject image; at most 65535 fit a 16-bit instance PNG"
+        )
     lut = np.array([ours.get(c, 0) for c in cols], np.uint16)
     return lut[inv.reshape(code.shape)]
 

@@ -43,8 +43,10 @@ def export_coco(ls: LabelSet, out: str | os.PathLike) -> tuple[Path, list[str]]:
 
     The images stay in `ls.root/images` (`file_name` is the image's name there)."""
     if not ls.fragments:
-        raise UserInputError(f"{ls.root} is not a label set of a fragment model (classes {', '.join(ls.class_names)}); "
-                             "COCO holds fragment outlines — use `segtool labels export-cvat` for class masks")  # fmt: skip
+        raise UserInputError(
+            f"{ls.root} is not a label set of a fragment model (classes {', '.join(ls.class_names)}); "
+            "COCO holds fragment outlines — use `segtool labels export-cvat` for class masks"
+        )
     interior = ls.class_names.index(ls.fragments["interior"])
     bg = ls.class_names.index(BACKGROUND) if BACKGROUND in ls.class_names else None
     cats = [{"id": 1, "name": ls.fragments["interior"], "supercategory": "fragment"}]
@@ -68,24 +70,43 @@ def export_coco(ls: LabelSet, out: str | os.PathLike) -> tuple[Path, list[str]]:
         left_out += int(((mask == interior) & (inst == 0)).sum())
     if not images:
         raise UserInputError(f"{ls.root} has no labelled frame to export yet")
-    doc = {"info": {"description": f"segtool label set {ls.root.name}"}, "images": images, "annotations": anns,
-           "categories": cats}  # fmt: skip
+    doc = {
+        "info": {"description": f"segtool label set {ls.root.name}"},
+        "images": images,
+        "annotations": anns,
+        "categories": cats,
+    }
     write_export(out, (json.dumps(doc) + "\n").encode())
     notes = []
     if left_out:
-        notes.append(f"{left_out} px of {ls.fragments['interior']} painted without an outline are not in {out.name} "
-                     "(COCO holds objects: outline those fragments to keep them)")  # fmt: skip
+        notes.append(
+            f"{left_out} px of {ls.fragments['interior']} painted without an outline are not in {out.name} "
+            "(COCO holds objects: outline those fragments to keep them)"
+        )
     return out, notes
 
 
 def _annotation(ann_id: int, image_id: int, cat: int, m: np.ndarray) -> dict:
     ys, xs = np.nonzero(m)
-    bbox = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)] if xs.size else [0, 0, 0, 0]
-    return {"id": ann_id, "image_id": image_id, "category_id": cat, "segmentation": rle_encode(m),
-            "area": int(m.sum()), "bbox": bbox, "iscrowd": 0}  # fmt: skip
+    bbox = (
+        [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+        if xs.size
+        else [0, 0, 0, 0]
+    )
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": cat,
+        "segmentation": rle_encode(m),
+        "area": int(m.sum()),
+        "bbox": bbox,
+        "iscrowd": 0,
+    }
 
 
-def import_coco(coco: str | os.PathLike, images: str | os.PathLike | None, root: str | os.PathLike) -> LabelSet:
+def import_coco(
+    coco: str | os.PathLike, images: str | os.PathLike | None, root: str | os.PathLike
+) -> LabelSet:
     """Read a COCO instance JSON (images in `images`, beside the file, or in images/ next to it) into a
     fragment label set at `root`: every annotation is a fragment (instance), except those of category
     `background`, which are labelled background; every other pixel is unknown."""
@@ -101,15 +122,19 @@ def import_coco(coco: str | os.PathLike, images: str | os.PathLike | None, root:
     found = {name: next((d / name for d in folders if (d / name).is_file()), None) for name in doc["images"]}
     missing = sorted(n for n, p in found.items() if p is None)
     if missing:
-        raise UserInputError(f"{coco.name} names {len(missing)} image(s) not found in {', '.join(map(str, folders))} "
-                             f"(first: {missing[0]}) — give their folder with --images")  # fmt: skip
+        raise UserInputError(
+            f"{coco.name} names {len(missing)} image(s) not found in {', '.join(map(str, folders))} "
+            f"(first: {missing[0]}) — give their folder with --images"
+        )
     classes = [{"name": c.name, "color": list(c.color)} for c in FRAGMENT_CLASSES]
     mark_import(Path(root), coco)  # first: a kill from here on leaves a set that says it is unfinished
     ls = LabelSet.create(root, classes, fragments=dict(FRAGMENTS_FIELD))
     for name, path in found.items():
         inst, known = coco_instances(coco, name, bgs)
         if inst.max() > 65535:
-            raise UserInputError(f"{name}: {int(inst.max())} objects; at most 65535 fit a 16-bit instance PNG")
+            raise UserInputError(
+                f"{name}: {int(inst.max())} objects; at most 65535 fit a 16-bit instance PNG"
+            )
         mask = np.full(inst.shape, UNKNOWN, np.uint8)
         mask[known] = 0
         mask[inst > 0] = 1
@@ -119,8 +144,10 @@ def import_coco(coco: str | os.PathLike, images: str | os.PathLike | None, root:
         except OSError as e:
             raise UserInputError(f"cannot read image {path}: {e} — replace or remove it") from e
         if rgb.shape[:2] != mask.shape:
-            raise UserInputError(f"{coco.name} says {name} is {mask.shape[1]}×{mask.shape[0]} but the image is "
-                                 f"{rgb.shape[1]}×{rgb.shape[0]} — give the images the file was made for")  # fmt: skip
+            raise UserInputError(
+                f"{coco.name} says {name} is {mask.shape[1]}×{mask.shape[0]} but the image is "
+                f"{rgb.shape[1]}×{rgb.shape[0]} — give the images the file was made for"
+            )
         ls.save(rgb, mask, source=name, instances=inst.astype(np.uint16))
     finish_import(ls)
     return ls

@@ -28,7 +28,9 @@ def check_export_target(out: Path) -> Path:
     except OSError as e:  # e.g. a name longer than the file system allows
         raise UserInputError(describe_write_error(out, e)) from e
     if is_dir:
-        raise UserInputError(f"{out} is a folder; the CVAT export is one .zip file — give a file name, e.g. {out / 'labels.zip'}")
+        raise UserInputError(
+            f"{out} is a folder; the CVAT export is one .zip file — give a file name, e.g. {out / 'labels.zip'}"
+        )
     parent = out.parent
     if not parent_ok:
         what = "is a file, not a folder" if parent.exists() else "does not exist"
@@ -74,7 +76,9 @@ def check_import_target(root: Path) -> None:
     except OSError as e:  # a name too long, a folder we may not list
         raise UserInputError(describe_write_error(root, e)) from e
     if exists and not is_dir:
-        raise UserInputError(f"{root} is a file; an import makes a label-set folder — choose a new folder name with -o")
+        raise UserInputError(
+            f"{root} is a file; an import makes a label-set folder — choose a new folder name with -o"
+        )
     if full:
         why = schema.incomplete_import(root)
         if why:
@@ -90,7 +94,10 @@ def mark_import(root: Path, export: str | os.PathLike) -> None:
     """Create `root` with the unfinished-import mark in it: the first thing an import writes."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-        doc = {"export": str(export), "note": "an import into this folder has not finished; delete the folder and import again"}
+        doc = {
+            "export": str(export),
+            "note": "an import into this folder has not finished; delete the folder and import again",
+        }
         atomic_write_bytes(root / INCOMPLETE, (json.dumps(doc, indent=2) + "\n").encode())
     except OSError as e:
         raise UserInputError(describe_write_error(root, e)) from e

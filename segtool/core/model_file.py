@@ -71,8 +71,10 @@ class ModelFile:
     def check_unchanged(self) -> None:
         """Raise `UserInputError` if the file was replaced or edited since it was read."""
         if file_stamp(self.path) != self.stamp:
-            raise UserInputError(f"{self.path} changed since it was checked (replaced or edited while in use); "
-                                 "run again so that every worker uses the same model")  # fmt: skip
+            raise UserInputError(
+                f"{self.path} changed since it was checked (replaced or edited while in use); "
+                "run again so that every worker uses the same model"
+            )
 
 
 def file_stamp(path: Path) -> tuple[int, int]:
@@ -109,11 +111,15 @@ def resolve_model_path(path_or_name: str | os.PathLike) -> Path:
         return p
     name = shipped_name(str(path_or_name))
     if name is None:
-        raise UserInputError(f"{p} does not exist; check the path (shipped models by name: {', '.join(SHIPPED_MODELS)})")
+        raise UserInputError(
+            f"{p} does not exist; check the path (shipped models by name: {', '.join(SHIPPED_MODELS)})"
+        )
     found = shipped_model_paths().get(name)
     if found is None:
-        raise UserInputError(f"the shipped model {name} ({SHIPPED_MODELS[name]}) is not installed; reinstall segtool "
-                             "or give the model file's path")  # fmt: skip
+        raise UserInputError(
+            f"the shipped model {name} ({SHIPPED_MODELS[name]}) is not installed; reinstall segtool "
+            "or give the model file's path"
+        )
     return found
 
 
@@ -134,7 +140,9 @@ def open_model(model: ModelFile | str | os.PathLike) -> ModelFile:
     if isinstance(model, ModelFile):
         return model
     if isinstance(model, Checkpoint):
-        raise TypeError("open_model takes a path or a shipped name; wrap a loaded Checkpoint with from_checkpoint")
+        raise TypeError(
+            "open_model takes a path or a shipped name; wrap a loaded Checkpoint with from_checkpoint"
+        )
     path = resolve_model_path(model)
     shipped = is_model_argument_shipped(model)
     if path.is_dir():
@@ -144,12 +152,28 @@ def open_model(model: ModelFile | str | os.PathLike) -> ModelFile:
 
     if is_onnx_path(path):
         f = read_onnx(path)
-        return ModelFile(path, "onnx", f.checkpoint, str(model), MappingProxyType(f.metadata), f.logits, f.opset,
-                         f.parameters, stamp, shipped)  # fmt: skip
+        return ModelFile(
+            path,
+            "onnx",
+            f.checkpoint,
+            str(model),
+            MappingProxyType(f.metadata),
+            f.logits,
+            f.opset,
+            f.parameters,
+            stamp,
+            shipped,
+        )
     return ModelFile(path, "checkpoint", load_checkpoint(path), str(model), stamp=stamp, shipped=shipped)
 
 
 def from_checkpoint(ck: Checkpoint, path: str | os.PathLike | None = None) -> ModelFile:
     """A `ModelFile` for a Checkpoint already in memory (a training run's, a test's)."""
     p = Path(path or ck.source or "")
-    return ModelFile(p, "checkpoint", ck, str(path or ck.source or "(in memory)"), stamp=file_stamp(p) if p.name else (0, 0))
+    return ModelFile(
+        p,
+        "checkpoint",
+        ck,
+        str(path or ck.source or "(in memory)"),
+        stamp=file_stamp(p) if p.name else (0, 0),
+    )

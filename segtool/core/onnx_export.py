@@ -52,8 +52,14 @@ def checkpoint_metadata(ck: Checkpoint, *, int8: dict[str, Any] | None = None) -
     and INT8 records."""
     import onnx
 
-    export = {"opset": OPSET, "policy": EXPORT_POLICY, "torch": torch.__version__, "onnx": onnx.__version__,
-              "input": "image: N x 3 x H x W float32, normalised", "output": "logits: N x K x H x W"}  # fmt: skip
+    export = {
+        "opset": OPSET,
+        "policy": EXPORT_POLICY,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "input": "image: N x 3 x H x W float32, normalised",
+        "output": "logits: N x K x H x W",
+    }
     meta = ck.to_dict(weights=False)
     meta.update(format=ONNX_FORMAT, version=ONNX_FORMAT_VERSION, export=export, int8=int8)
     return meta
@@ -63,7 +69,9 @@ def check_writable(path: Path) -> None:
     """Refuse an output folder that cannot take the file (read-only, missing) before minutes of work,
     with the file, the cause and the fix."""
     if not path.parent.is_dir():
-        raise UserInputError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o")
+        raise UserInputError(
+            f"cannot write {path}: folder {path.parent} does not exist; create it or choose another -o"
+        )
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
     except OSError as e:
@@ -72,7 +80,9 @@ def check_writable(path: Path) -> None:
     os.unlink(probe)
 
 
-def export_onnx(ck: Checkpoint, path: str | os.PathLike, *, sample_size: tuple[int, int] = (256, 320)) -> Path:
+def export_onnx(
+    ck: Checkpoint, path: str | os.PathLike, *, sample_size: tuple[int, int] = (256, 320)
+) -> Path:
     """Write `ck` as a dynamic-size ONNX model with its metadata, atomically (temporary name, then rename)."""
     path = Path(path)
     check_writable(path)
@@ -85,9 +95,18 @@ def export_onnx(ck: Checkpoint, path: str | os.PathLike, *, sample_size: tuple[i
             # the TorchScript exporter is deprecated in favour of dynamo (slower to export, same graph speed)
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, (x,), tmp, dynamo=False, opset_version=OPSET, input_names=["image"], output_names=["logits"],
-                dynamic_axes={"image": {0: "n", 2: "height", 3: "width"}, "logits": {0: "n", 2: "height", 3: "width"}},
-            )  # fmt: skip
+                model,
+                (x,),
+                tmp,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_axes={
+                    "image": {0: "n", 2: "height", 3: "width"},
+                    "logits": {0: "n", 2: "height", 3: "width"},
+                },
+            )
         write_metadata(tmp, checkpoint_metadata(ck))
         umask = os.umask(0)
         os.umask(umask)
@@ -120,7 +139,9 @@ def write_metadata(path: str | os.PathLike, meta: dict[str, Any]) -> None:
     onnx.save(model, str(path))
 
 
-REEXPORT = "export it again with `segtool export-onnx CKPT -o MODEL.onnx` (the file's metadata must not be edited)"
+REEXPORT = (
+    "export it again with `segtool export-onnx CKPT -o MODEL.onnx` (the file's metadata must not be edited)"
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +172,9 @@ def read_onnx(path: str | os.PathLike) -> OnnxFile:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # noqa: BLE001 - onnx raises DecodeError and friends
-        raise UserInputError(f"{path} is not a readable ONNX model ({e}); export it again with segtool export-onnx") from e
+        raise UserInputError(
+            f"{path} is not a readable ONNX model ({e}); export it again with segtool export-onnx"
+        ) from e
     meta = _metadata(path, model)
     try:
         ck = Checkpoint.from_dict(meta, source=str(path), weights=False)
@@ -159,8 +182,10 @@ def read_onnx(path: str | os.PathLike) -> OnnxFile:
         raise UserInputError(f"{path}: its segtool metadata is wrong: {e}; {REEXPORT}") from e
     logits = _declared_logits(model)
     if logits is not None and logits != len(ck.classes):
-        raise UserInputError(f"{path}: its metadata names {len(ck.classes)} classes ({', '.join(ck.class_names)}) but the "
-                             f"network outputs {logits} class scores; {REEXPORT}")  # fmt: skip
+        raise UserInputError(
+            f"{path}: its metadata names {len(ck.classes)} classes ({', '.join(ck.class_names)}) but the "
+            f"network outputs {logits} class scores; {REEXPORT}"
+        )
     params = 0
     for init in model.graph.initializer:
         if len(init.dims) >= 1 and init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.INT8):
@@ -177,18 +202,26 @@ def _metadata(path: Path, model: Any) -> dict[str, Any]:
         try:
             meta = json.loads(p.value)
         except ValueError as e:
-            raise UserInputError(f"{path}: its segtool metadata ({METADATA_KEY}) is not valid JSON, perhaps cut short "
-                                 f"({e}); {REEXPORT}") from e  # fmt: skip
+            raise UserInputError(
+                f"{path}: its segtool metadata ({METADATA_KEY}) is not valid JSON, perhaps cut short "
+                f"({e}); {REEXPORT}"
+            ) from e
         if not isinstance(meta, dict):
-            raise UserInputError(f"{path}: its segtool metadata ({METADATA_KEY}) is a {type(meta).__name__}, not an "
-                                 f"object of named entries; {REEXPORT}")  # fmt: skip
+            raise UserInputError(
+                f"{path}: its segtool metadata ({METADATA_KEY}) is a {type(meta).__name__}, not an "
+                f"object of named entries; {REEXPORT}"
+            )
         if meta.get("format") != ONNX_FORMAT:
             break
         version = meta.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise UserInputError(f"{path}: its segtool metadata has version {version!r}, not a format version; {REEXPORT}")
+            raise UserInputError(
+                f"{path}: its segtool metadata has version {version!r}, not a format version; {REEXPORT}"
+            )
         if version > ONNX_FORMAT_VERSION:
-            raise UserInputError(f"{path} was exported by a newer segtool (format version {version}); upgrade segtool")
+            raise UserInputError(
+                f"{path} was exported by a newer segtool (format version {version}); upgrade segtool"
+            )
         return meta
     raise UserInputError(
         f"{path} has no segtool metadata (key {METADATA_KEY}): segtool needs the classes and preprocessing; "

@@ -137,7 +137,9 @@ def run_pipeline(
         raise UserInputError(f"unknown policy {policy!r}; use every or latest")
     cancel = cancel or threading.Event()
     batch_size = 1 if policy == "latest" else max(1, int(batch_size))
-    inbox: queue.Queue | _LatestSlot = _LatestSlot() if policy == "latest" else queue.Queue(maxsize=queue_size)
+    inbox: queue.Queue | _LatestSlot = (
+        _LatestSlot() if policy == "latest" else queue.Queue(maxsize=queue_size)
+    )
     outbox: queue.Queue = queue.Queue(maxsize=queue_size)
     result = RunResult()
     failures: list[BaseException] = []
@@ -193,7 +195,16 @@ def run_pipeline(
                 if progress is not None:
                     elapsed = time.perf_counter() - t0
                     dropped = inbox.dropped if isinstance(inbox, _LatestSlot) else 0
-                    progress(Progress(result.frames_written, expected, result.frames_written / max(elapsed, 1e-9), dropped, frame.index, latency))
+                    progress(
+                        Progress(
+                            result.frames_written,
+                            expected,
+                            result.frames_written / max(elapsed, 1e-9),
+                            dropped,
+                            frame.index,
+                            latency,
+                        )
+                    )
         except BaseException as e:  # noqa: BLE001 - reported in the result
             failures.append(e)
             cancel.set()

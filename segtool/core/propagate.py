@@ -33,6 +33,7 @@ import numpy as np
 UNKNOWN = 255
 METHODS = ("dis", "farneback")
 
+
 @dataclass(frozen=True)
 class Propagated:
     """One frame's propagated labels.
@@ -54,8 +55,10 @@ class Propagated:
     known_share: float
     from_model: float = 0.0
 
+
 def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
 
 class FlowEstimator:
     """Dense optical flow between two RGB frames (HxWx2 float32, in pixels: where each pixel of `a` went in `b`)."""
@@ -72,12 +75,16 @@ class FlowEstimator:
             return self._dis.calc(ga, gb, None)
         return cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 4, 21, 3, 5, 1.2, 0)
 
+
 def _sample_maps(flow_ba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = flow_ba.shape[:2]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return xs + flow_ba[..., 0], ys + flow_ba[..., 1]
 
-def consistent(flow_ba: np.ndarray, flow_ab: np.ndarray, *, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+
+def consistent(
+    flow_ba: np.ndarray, flow_ab: np.ndarray, *, alpha: float = 0.01, beta: float = 0.5
+) -> np.ndarray:
     """HxW bool: where following `flow_ba` into the other frame and `flow_ab` back returns to the pixel,
     and the match lies inside the other frame."""
     mx, my = _sample_maps(flow_ba)
@@ -88,12 +95,14 @@ def consistent(flow_ba: np.ndarray, flow_ab: np.ndarray, *, alpha: float = 0.01,
     bound = alpha * ((flow_ba**2).sum(-1) + (back**2).sum(-1)) + beta
     return inside & (err <= bound)
 
+
 def warp_labels(labels: np.ndarray, flow_ba: np.ndarray, fill: int) -> np.ndarray:
     """Labels of frame A carried to frame B: B(p) = A(p + flow_ba(p)), nearest neighbour, `fill` outside A.
 
     Works for uint8 class masks and uint16 instance ids (values are never blended)."""
     mx, my = _sample_maps(flow_ba)
     return cv2.remap(labels, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill))
+
 
 def propagate_step(
     rgb_a: np.ndarray,
@@ -116,12 +125,16 @@ def propagate_step(
         inst_b[mask_b == UNKNOWN] = 0
     return mask_b, inst_b
 
-def refine_with_model(mask: np.ndarray, pred_mask: np.ndarray, confidence: np.ndarray, min_confidence: float) -> int:
+
+def refine_with_model(
+    mask: np.ndarray, pred_mask: np.ndarray, confidence: np.ndarray, min_confidence: float
+) -> int:
     """Fill unknown pixels of `mask` (in place) with the model's class where it is at least `min_confidence`
     sure; labels already there stay. Returns the number of pixels filled."""
     fill = (mask == UNKNOWN) & (confidence >= min_confidence)
     mask[fill] = pred_mask[fill]
     return int(fill.sum())
+
 
 def propagate_frames(
     frames: Iterable,
@@ -158,7 +171,9 @@ def propagate_frames(
     if first is None:
         return
     if mask.shape != first.rgb.shape[:2]:
-        raise ValueError(f"mask {mask.shape[1]}x{mask.shape[0]} does not fit frame {first.rgb.shape[1]}x{first.rgb.shape[0]}")
+        raise ValueError(
+            f"mask {mask.shape[1]}x{mask.shape[0]} does not fit frame {first.rgb.shape[1]}x{first.rgb.shape[0]}"
+        )
     prev_rgb, cur = first.rgb, mask.astype(np.uint8)
     cur_inst = None if instances is None else instances.astype(np.uint16)
     for fr in it:
@@ -170,9 +185,17 @@ def propagate_frames(
             pred = model.predict_one(fr.rgb, confidence=True)
             filled = refine_with_model(cur, pred.mask, pred.confidence, min_confidence)
         n = cur.size
-        yield Propagated(fr.index, fr.pts_s, fr.rgb, cur.copy(), None if cur_inst is None else cur_inst.copy(),
-                         float((cur != UNKNOWN).sum()) / n, filled / n)  # fmt: skip
+        yield Propagated(
+            fr.index,
+            fr.pts_s,
+            fr.rgb,
+            cur.copy(),
+            None if cur_inst is None else cur_inst.copy(),
+            float((cur != UNKNOWN).sum()) / n,
+            filled / n,
+        )
         prev_rgb = fr.rgb
+
 
 def frames_around(source, at: int, n: int, backward: bool = False, chunk: int = 16) -> Iterator:
     """The frames `propagate_frames` follows: `at`, `at+1` … `at+n` (forward), or `at`, `at-1` … `at-n`

@@ -44,8 +44,10 @@ def read_index_png(path: str | os.PathLike, what: str, *, bits16: bool = False) 
     try:
         with Image.open(p) as im:
             if im.mode in ("RGB", "RGBA", "LA", "CMYK", "YCbCr"):
-                raise UserInputError(f"{what} {p} is a colour image ({im.mode}); give {MASK_HELP} "
-                                     "(colour masks: import them into a label set first)")  # fmt: skip
+                raise UserInputError(
+                    f"{what} {p} is a colour image ({im.mode}); give {MASK_HELP} "
+                    "(colour masks: import them into a label set first)"
+                )
             a = np.asarray(im)
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise UserInputError(f"{what} {p} cannot be read as an image ({e}); give {MASK_HELP}") from e
@@ -69,21 +71,29 @@ def check_request(source, mask: np.ndarray, mask_path, at: int, n: int, num_clas
     if n <= 0:
         raise UserInputError(f"-n {n}: give how many frames to propagate to, 1 or more")
     if source.is_live:
-        raise UserInputError(f"{source.description}: a live source cannot be propagated along; record it to a file first")
+        raise UserInputError(
+            f"{source.description}: a live source cannot be propagated along; record it to a file first"
+        )
     total = source.frames_expected
     if at < 0 or (total is not None and at >= total):
         last = "" if total is None else f" (it has {total} frames, 0 to {total - 1})"
-        raise UserInputError(f"--at {at}: no such frame in {source.origin}{last}; give the frame the mask belongs to")
+        raise UserInputError(
+            f"--at {at}: no such frame in {source.origin}{last}; give the frame the mask belongs to"
+        )
     first = source.read(at)
     h, w = first.rgb.shape[:2]
     if mask.shape != (h, w):
-        raise UserInputError(f"mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} but the frames of {source.origin} "
-                             f"are {w}x{h}; give the mask of frame {at} of this video (same size)")  # fmt: skip
+        raise UserInputError(
+            f"mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} but the frames of {source.origin} "
+            f"are {w}x{h}; give the mask of frame {at} of this video (same size)"
+        )
     if num_classes is not None:
         bad = sorted(set(np.unique(mask).tolist()) - {*range(num_classes), UNKNOWN})
         if bad:
-            raise UserInputError(f"mask {mask_path} has class ids {bad[:8]} but the model has {num_classes} classes "
-                                 f"(0..{num_classes - 1}); use the model the labels were made for, or leave out -c")  # fmt: skip
+            raise UserInputError(
+                f"mask {mask_path} has class ids {bad[:8]} but the model has {num_classes} classes "
+                f"(0..{num_classes - 1}); use the model the labels were made for, or leave out -c"
+            )
 
 
 def run_propagate(
@@ -117,28 +127,38 @@ def run_propagate(
     if instances_path is not None:
         inst = read_index_png(instances_path, "instances", bits16=True)
         if inst.shape != mask.shape:
-            raise UserInputError(f"instances {instances_path} is {inst.shape[1]}x{inst.shape[0]} but the mask is "
-                                 f"{mask.shape[1]}x{mask.shape[0]}; give the instance PNG of the same frame")  # fmt: skip
+            raise UserInputError(
+                f"instances {instances_path} is {inst.shape[1]}x{inst.shape[0]} but the mask is "
+                f"{mask.shape[1]}x{mask.shape[0]}; give the instance PNG of the same frame"
+            )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"-o {out} is a file; give a folder for the propagated masks")
     total = source.frames_expected
-    wanted = [at - k for k in range(1, n + 1) if at - k >= 0] if backward else \
-        [at + k for k in range(1, n + 1) if total is None or at + k < total]  # fmt: skip
+    wanted = (
+        [at - k for k in range(1, n + 1) if at - k >= 0]
+        if backward
+        else [at + k for k in range(1, n + 1) if total is None or at + k < total]
+    )
     if not wanted:
-        raise UserInputError(f"--at {at}: no frame {'before' if backward else 'after'} it in {source.origin}; "
-                             f"choose an earlier frame{'' if backward else ' or --backward'}")  # fmt: skip
+        raise UserInputError(
+            f"--at {at}: no frame {'before' if backward else 'after'} it in {source.origin}; "
+            f"choose an earlier frame{'' if backward else ' or --backward'}"
+        )
     clash = [out / f"{i:06d}.png" for i in wanted if (out / f"{i:06d}.png").exists()]
     if clash and not overwrite:
-        raise UserInputError(f"{clash[0]} already exists ({len(clash)} of the {len(wanted)} files); choose another -o "
-                             "or pass --overwrite to replace them")  # fmt: skip
+        raise UserInputError(
+            f"{clash[0]} already exists ({len(clash)} of the {len(wanted)} files); choose another -o "
+            "or pass --overwrite to replace them"
+        )
     prepare_dir(out)
     if inst is not None:
         prepare_dir(out / "instances")
     result = PropagateResult()
     frames = frames_around(source, at, n, backward=backward)
-    for p in propagate_frames(frames, mask, inst, method=method, model=model, min_confidence=min_confidence,
-                              cancel=cancel):  # fmt: skip
+    for p in propagate_frames(
+        frames, mask, inst, method=method, model=model, min_confidence=min_confidence, cancel=cancel
+    ):
         atomic_write_bytes(out / f"{p.index:06d}.png", _png(p.mask))
         if p.instances is not None:
             atomic_write_bytes(out / "instances" / f"{p.index:06d}.png", _png(p.instances))

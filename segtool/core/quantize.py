@@ -67,7 +67,9 @@ def _spread(items: list, n: int) -> list:
     return [items[i] for i in idx]
 
 
-def _collect(data: str | os.PathLike, ck: Checkpoint, calib_frames: int, check_frames: int, classes: str | None) -> _Frames:
+def _collect(
+    data: str | os.PathLike, ck: Checkpoint, calib_frames: int, check_frames: int, classes: str | None
+) -> _Frames:
     from segtool.training.data import open_dataset
 
     path = Path(data)
@@ -81,8 +83,10 @@ def _collect(data: str | os.PathLike, ck: Checkpoint, calib_frames: int, check_f
         ds = None  # not a labelled dataset: read it as frames (images or a video) below
     if ds is not None and any(s.mask is not None for s in ds.samples):
         if ds.class_names != ck.class_names:
-            raise UserInputError(f"--calibrate {path} has classes {', '.join(ds.class_names)} but the checkpoint predicts "
-                                 f"{', '.join(ck.class_names)}; give --classes FILE naming them, or calibrate on unlabelled frames")  # fmt: skip
+            raise UserInputError(
+                f"--calibrate {path} has classes {', '.join(ds.class_names)} but the checkpoint predicts "
+                f"{', '.join(ck.class_names)}; give --classes FILE naming them, or calibrate on unlabelled frames"
+            )
         labelled = [s for s in ds.samples if s.mask is not None]
         val = [s for s in labelled if s.split == "val"]
         if val and check_frames:
@@ -95,8 +99,9 @@ def _collect(data: str | os.PathLike, ck: Checkpoint, calib_frames: int, check_f
         return _Frames(
             [lambda s=s: ds.load_image(s) for s in calib],
             [((lambda s=s: ds.load_image(s)), (lambda s=s: ds.load_mask(s))) for s in check],
-            True, f"labelled {ds.form} dataset: {len(calib)} calibration frames, {len(check)} held-out labelled frames",
-        )  # fmt: skip
+            True,
+            f"labelled {ds.form} dataset: {len(calib)} calibration frames, {len(check)} held-out labelled frames",
+        )
     from segtool.core.sources import open_source
 
     frames: list[np.ndarray] = []
@@ -109,19 +114,27 @@ def _collect(data: str | os.PathLike, ck: Checkpoint, calib_frames: int, check_f
             if len(frames) >= calib_frames + 20:
                 break
     if not frames:
-        raise UserInputError(f"--calibrate {path}: no frames could be read; give images, a video or a labelled dataset")
+        raise UserInputError(
+            f"--calibrate {path}: no frames could be read; give images, a video or a labelled dataset"
+        )
     n_check = min(20, len(frames) // 5)
     check = frames[::5][:n_check] if n_check else []
     ids = {id(f) for f in check}
     calib = [f for f in frames if id(f) not in ids][:calib_frames]
-    return _Frames([lambda f=f: f for f in calib], [((lambda f=f: f), None) for f in check], False,
-                   f"unlabelled frames: {len(calib)} calibration frames, {len(check)} held out to compare with float")  # fmt: skip
+    return _Frames(
+        [lambda f=f: f for f in calib],
+        [((lambda f=f: f), None) for f in check],
+        False,
+        f"unlabelled frames: {len(calib)} calibration frames, {len(check)} held out to compare with float",
+    )
 
 
 class _Reader:
     """ONNX Runtime's CalibrationDataReader: one preprocessed frame per call, made on demand."""
 
-    def __init__(self, engine, loaders: list[Callable[[], np.ndarray]], progress: Callable[[str], None]) -> None:
+    def __init__(
+        self, engine, loaders: list[Callable[[], np.ndarray]], progress: Callable[[str], None]
+    ) -> None:
         self.engine, self.loaders, self.progress = engine, iter(loaders), progress
         self.n, self.total, self.t0 = 0, len(loaders), time.perf_counter()
 
@@ -147,15 +160,22 @@ def _eval_runtime() -> str:
     for r in ("openvino", "onnxruntime"):
         if r in installed_runtimes():
             return r
-    raise UserInputError("INT8 needs ONNX Runtime (pip install onnxruntime) to quantise and OpenVINO or ONNX Runtime to run")
+    raise UserInputError(
+        "INT8 needs ONNX Runtime (pip install onnxruntime) to quantise and OpenVINO or ONNX Runtime to run"
+    )
 
 
-def _compare(fp32: Path, int8: Path, frames: _Frames, ck: Checkpoint, threads: int | None, runtime: str) -> dict[str, Any]:
+def _compare(
+    fp32: Path, int8: Path, frames: _Frames, ck: Checkpoint, threads: int | None, runtime: str
+) -> dict[str, Any]:
     """mIoU of both models on the held-out labelled frames, or their argmax agreement without labels."""
     from segtool.core.engine import Engine
     from segtool.training.metrics import ConfusionMatrix
 
-    engines = {k: Engine(p, device="cpu", runtime=runtime, threads=threads) for k, p in (("fp32", fp32), ("int8", int8))}
+    engines = {
+        k: Engine(p, device="cpu", runtime=runtime, threads=threads)
+        for k, p in (("fp32", fp32), ("int8", int8))
+    }
     cms = {k: ConfusionMatrix(len(ck.classes), ck.ignore_index) for k in engines}
     same = total = 0
     for load_rgb, load_label in frames.check:
@@ -167,8 +187,11 @@ def _compare(fp32: Path, int8: Path, frames: _Frames, ck: Checkpoint, threads: i
             label = load_label()
             for k in engines:
                 cms[k].update(preds[k], label)
-    out: dict[str, Any] = {"runtime": runtime, "frames": len(frames.check),
-                           "argmax_agreement": same / total if total else None}  # fmt: skip
+    out: dict[str, Any] = {
+        "runtime": runtime,
+        "frames": len(frames.check),
+        "argmax_agreement": same / total if total else None,
+    }
     if frames.labelled and frames.check:
         out["miou_fp32"] = cms["fp32"].compute()["miou"]
         out["miou_int8"] = cms["int8"].compute()["miou"]
@@ -201,7 +224,9 @@ def quantize_int8(
     out = Path(out)
     frames = _collect(data, ck, calib_frames, check_frames, classes)
     if len(frames.calibration) < 50:
-        progress(f"warning: only {len(frames.calibration)} calibration frames; a few hundred give steadier ranges")
+        progress(
+            f"warning: only {len(frames.calibration)} calibration frames; a few hundred give steadier ranges"
+        )
     runtime = _eval_runtime()
     with tempfile.TemporaryDirectory(prefix="segtool-int8-") as tmp:
         tmp = Path(tmp)
@@ -215,48 +240,76 @@ def quantize_int8(
         q = tmp / "int8.onnx"
         t0 = time.perf_counter()
         quantize_static(
-            str(pre), str(q), _Reader(engine, frames.calibration, progress),
-            quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"], per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"CalibMaxIntermediateOutputs": 8, "ActivationSymmetric": False, "WeightSymmetric": True},
-        )  # fmt: skip
+            str(pre),
+            str(q),
+            _Reader(engine, frames.calibration, progress),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=["Conv"],
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={
+                "CalibMaxIntermediateOutputs": 8,
+                "ActivationSymmetric": False,
+                "WeightSymmetric": True,
+            },
+        )
         calib_s = time.perf_counter() - t0
         write_metadata(q, checkpoint_metadata(ck))  # so the comparison's Engine can read it
         progress("comparing float and INT8 on the held-out frames")
         check = _compare(fp32, q, frames, ck, threads, runtime)
         info: dict[str, Any] = {
             "method": "ONNX Runtime static quantisation, QDQ, Conv only, per-channel int8 weights, uint8 activations, MinMax",
-            "calibration": {"data": str(data), "frames": len(frames.calibration), "what": frames.described,
-                            "seconds": round(calib_s, 1)},
-            "check": check, "max_drop_points": max_drop,
-        }  # fmt: skip
+            "calibration": {
+                "data": str(data),
+                "frames": len(frames.calibration),
+                "what": frames.described,
+                "seconds": round(calib_s, 1),
+            },
+            "check": check,
+            "max_drop_points": max_drop,
+        }
         if "miou_fp32" in check and check["miou_fp32"] is not None and check["miou_int8"] is not None:
             drop = (check["miou_fp32"] - check["miou_int8"]) * 100
             info["miou_drop_points"] = round(drop, 3)
             kept = drop <= max_drop
-            verdict = (f"mIoU {check['miou_fp32'] * 100:.2f} -> {check['miou_int8'] * 100:.2f} "
-                       f"({-drop:+.2f} points) on {check['frames']} held-out labelled frames")  # fmt: skip
+            verdict = (
+                f"mIoU {check['miou_fp32'] * 100:.2f} -> {check['miou_int8'] * 100:.2f} "
+                f"({-drop:+.2f} points) on {check['frames']} held-out labelled frames"
+            )
             if check["frames"] < 20:
-                verdict += f" (only {check['frames']} frames: a rough figure; label more frames or give a val split)"
+                verdict += (
+                    f" (only {check['frames']} frames: a rough figure; label more frames or give a val split)"
+                )
         else:
             kept = True
-            verdict = (f"accuracy change NOT measured ({str(data)!r} has no labels); INT8 and float agree on "
-                       f"{check['argmax_agreement'] * 100:.2f} % of pixels of {check['frames']} held-out frames"
-                       if check["argmax_agreement"] is not None else "accuracy change NOT measured (no held-out frames)")  # fmt: skip
+            verdict = (
+                f"accuracy change NOT measured ({str(data)!r} has no labels); INT8 and float agree on "
+                f"{check['argmax_agreement'] * 100:.2f} % of pixels of {check['frames']} held-out frames"
+                if check["argmax_agreement"] is not None
+                else "accuracy change NOT measured (no held-out frames)"
+            )
         info["kept"] = kept
         info["verdict"] = verdict
         final = q if kept else fp32
         write_metadata(final, checkpoint_metadata(ck, int8=info))
         tmp_out = out.with_name(f".{out.name}.tmp")
         try:
-            shutil.copyfile(final, tmp_out)  # then rename: a stop mid-copy never leaves a broken model at `out`
+            shutil.copyfile(
+                final, tmp_out
+            )  # then rename: a stop mid-copy never leaves a broken model at `out`
             os.replace(tmp_out, out)
         except OSError as e:
             tmp_out.unlink(missing_ok=True)
-            raise UserInputError(f"could not write {out}: {e.strerror or e}; check the folder and free space") from e
+            raise UserInputError(
+                f"could not write {out}: {e.strerror or e}; check the folder and free space"
+            ) from e
     if kept:
         msg = f"wrote {out} (INT8, {out.stat().st_size / 1e6:.1f} MB): {verdict}"
     else:
-        msg = (f"segtool: INT8 rejected: {verdict}, more than the allowed {max_drop:g}; wrote the float model to {out} "
-               "instead (its metadata records the measurement). Calibrate on more or more typical frames, or raise --max-drop")  # fmt: skip
+        msg = (
+            f"segtool: INT8 rejected: {verdict}, more than the allowed {max_drop:g}; wrote the float model to {out} "
+            "instead (its metadata records the measurement). Calibrate on more or more typical frames, or raise --max-drop"
+        )
     return QuantResult(kept, out, info, msg)

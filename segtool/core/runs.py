@@ -99,8 +99,10 @@ def describe_schedule(cfg: dict[str, Any]) -> str:
     """One line: epochs, crop, optimizer and learning rate, batch size (what a comparison needs)."""
     opt = cfg.get("optimizer", "sgd")
     lr = cfg.get("lr") or (0.01 if opt == "sgd" else 1e-4)
-    return (f"{cfg.get('epochs', '?')} ep · crop {cfg.get('crop_size', '?')} · {opt} lr {lr:g} · "
-            f"batch {cfg.get('batch_size', '?')}")  # fmt: skip
+    return (
+        f"{cfg.get('epochs', '?')} ep · crop {cfg.get('crop_size', '?')} · {opt} lr {lr:g} · "
+        f"batch {cfg.get('batch_size', '?')}"
+    )
 
 
 @dataclass

@@ -29,7 +29,14 @@ from segtool.base.errors import UserInputError
 
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)
-DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")
+DECODER_INPUTS = (
+    "image_embeddings",
+    "point_coords",
+    "point_labels",
+    "mask_input",
+    "has_mask_input",
+    "orig_im_size",
+)
 
 
 @dataclass(frozen=True)
@@ -59,27 +66,37 @@ class SamOnnx:
         for role, path in (("encoder", encoder), ("decoder", decoder)):
             p = Path(path)
             if not p.is_file():
-                raise UserInputError(f"SAM {role} {p}: no such file; choose the {role} .onnx of a SAM export "
-                                     "(e.g. sam_vit_b_01ec64.{role}.onnx)".replace("{role}", role))  # fmt: skip
+                raise UserInputError(
+                    f"SAM {role} {p}: no such file; choose the {role} .onnx of a SAM export "
+                    "(e.g. sam_vit_b_01ec64.{role}.onnx)".replace("{role}", role)
+                )
             try:
                 self.sessions.append(ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]))
             except Exception as e:  # onnxruntime raises its own error types for a file that is not a model
-                raise UserInputError(f"SAM {role} {p} could not be opened by onnxruntime ({e}); choose an ONNX "
-                                     f"file exported for SAM") from None  # fmt: skip
+                raise UserInputError(
+                    f"SAM {role} {p} could not be opened by onnxruntime ({e}); choose an ONNX "
+                    f"file exported for SAM"
+                ) from None
         self.encoder, self.decoder = self.sessions
         names = [i.name for i in self.decoder.get_inputs()]
         missing = [n for n in DECODER_INPUTS if n not in names]
         if missing:
-            raise UserInputError(f"SAM decoder {decoder} lacks the inputs {', '.join(missing)} (it has "
-                                 f"{', '.join(names)}); choose the decoder of a segment-anything ONNX export, "
-                                 "not the encoder or another model")  # fmt: skip
+            raise UserInputError(
+                f"SAM decoder {decoder} lacks the inputs {', '.join(missing)} (it has "
+                f"{', '.join(names)}); choose the decoder of a segment-anything ONNX export, "
+                "not the encoder or another model"
+            )
         inp = self.encoder.get_inputs()[0]
         self.encoder_input, self.encoder_rank = inp.name, len(inp.shape)
         if self.encoder_rank not in (3, 4):
-            raise UserInputError(f"SAM encoder {encoder} takes a rank-{self.encoder_rank} input {inp.shape}; a SAM "
-                                 "encoder takes 1x3xSxS or HxWx3; did you swap encoder and decoder?")  # fmt: skip
+            raise UserInputError(
+                f"SAM encoder {encoder} takes a rank-{self.encoder_rank} input {inp.shape}; a SAM "
+                "encoder takes 1x3xSxS or HxWx3; did you swap encoder and decoder?"
+            )
         side = inp.shape[-1] if self.encoder_rank == 4 else None
-        self.side = int(side) if isinstance(side, int) else 1024  # SAM's long side; a fixed input says its own
+        self.side = (
+            int(side) if isinstance(side, int) else 1024
+        )  # SAM's long side; a fixed input says its own
         self.output_names = [o.name for o in self.decoder.get_outputs()]
 
     def encode(self, rgb: np.ndarray) -> SamEmbedding:
@@ -88,7 +105,9 @@ class SamOnnx:
 
         h, w = rgb.shape[:2]
         rh, rw = _resized(h, w, self.side)
-        x = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((rw, rh), Image.Resampling.BILINEAR), np.float32)
+        x = np.asarray(
+            Image.fromarray(np.ascontiguousarray(rgb)).resize((rw, rh), Image.Resampling.BILINEAR), np.float32
+        )
         if self.encoder_rank == 4:
             x = ((x - MEAN) / STD).transpose(2, 0, 1)
             x = np.pad(x, ((0, 0), (0, self.side - rh), (0, self.side - rw)))[None]

@@ -170,15 +170,24 @@ def score_frames(
 
     def on_result(frame: Frame, pred: Prediction) -> None:
         s, share = score_prediction(pred, threshold)
-        scores.append(FrameScore(frame.index, frame.pts_s, frame.name, s, share,
-                                 frame_feature(frame.rgb, pred.mask, n_classes)))  # fmt: skip
+        scores.append(
+            FrameScore(
+                frame.index, frame.pts_s, frame.name, s, share, frame_feature(frame.rgb, pred.mask, n_classes)
+            )
+        )
 
     n = source.frames_expected
     expected = None if n is None else len(range(start, n if end is None else min(end, n), every))
     res = run_pipeline(
-        source.frames(start, end, every), engine, on_result=on_result, policy="every", expected=expected,
-        cancel=cancel, progress=progress, confidence=True,
-    )  # fmt: skip
+        source.frames(start, end, every),
+        engine,
+        on_result=on_result,
+        policy="every",
+        expected=expected,
+        cancel=cancel,
+        progress=progress,
+        confidence=True,
+    )
     if res.error is not None:
         raise res.error if isinstance(res.error, UserInputError) else UserInputError(str(res.error))
     if res.interrupted is not None and not scores:
@@ -232,11 +241,14 @@ def pick_diverse(
 def check_strategy(strategy: str) -> None:
     """Raise UserInputError naming the choices when `strategy` is not one of STRATEGIES."""
     if strategy not in STRATEGIES:
-        raise UserInputError(f"--strategy {strategy}: use one of {', '.join(STRATEGIES)} (default {DEFAULT_STRATEGY})")
+        raise UserInputError(
+            f"--strategy {strategy}: use one of {', '.join(STRATEGIES)} (default {DEFAULT_STRATEGY})"
+        )
 
 
-def pick(scores: list[FrameScore], n: int, strategy: str = DEFAULT_STRATEGY, *,
-         min_gap: int | None = None) -> list[FrameScore]:  # fmt: skip
+def pick(
+    scores: list[FrameScore], n: int, strategy: str = DEFAULT_STRATEGY, *, min_gap: int | None = None
+) -> list[FrameScore]:
     """min(n, len(scores)) frames chosen by `strategy` (see STRATEGIES), listed by priority (highest first).
 
     The strategy decides *which* frames; the list is always in priority order so ranks read in order.
@@ -249,7 +261,9 @@ def pick(scores: list[FrameScore], n: int, strategy: str = DEFAULT_STRATEGY, *,
         return []
     if strategy == "uncertain":
         return pick_diverse(scores, n, min_gap=min_gap)
-    chosen = {"random": pick_random, "spaced": pick_spaced, "kcenter": pick_kcenter, "cluster": pick_cluster}[strategy](scores, n)
+    chosen = {"random": pick_random, "spaced": pick_spaced, "kcenter": pick_kcenter, "cluster": pick_cluster}[
+        strategy
+    ](scores, n)
     return sorted(chosen, key=lambda s: (-s.priority, s.index))
 
 
@@ -321,7 +335,9 @@ def pick_cluster(scores: list[FrameScore], n: int, *, iterations: int = 25) -> l
     centres = [x[int(np.argmax([s.priority for s in scores]))]]
     for _ in range(1, k):
         d2 = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
-        centres.append(x[int(rng.choice(len(x), p=d2 / d2.sum()))] if d2.sum() > 0 else x[int(rng.integers(len(x)))])
+        centres.append(
+            x[int(rng.choice(len(x), p=d2 / d2.sum()))] if d2.sum() > 0 else x[int(rng.integers(len(x)))]
+        )
     c = np.stack(centres)
     for _ in range(iterations):
         lab = np.argmin(((x[:, None, :] - c[None]) ** 2).sum(2), axis=1)

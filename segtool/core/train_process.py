@@ -86,9 +86,15 @@ class TrainProcess:
         env["PYTHONUNBUFFERED"] = "1"
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "segtool.core.train_process"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, text=True, encoding="utf-8", errors="replace", bufsize=1,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+        )
         self._send(json.dumps({"config": self.config, "resume": self.resume, "threads": self.threads}))
         for target, stream in (
             (self._read_events, self._proc.stdout),
@@ -197,8 +203,13 @@ class TrainProcess:
                 )
             return finished_outcome(ev.get("epochs_done", 0), self.config.get("output", ""))
         if ev is not None and ev["event"] == "error":
-            return TrainOutcome("error", ev.get("message", "training failed"), ev.get("traceback", "") or tail,
-                                error_type=ev.get("error_type", ""), user_error=ev.get("kind") == "input")  # fmt: skip
+            return TrainOutcome(
+                "error",
+                ev.get("message", "training failed"),
+                ev.get("traceback", "") or tail,
+                error_type=ev.get("error_type", ""),
+                user_error=ev.get("kind") == "input",
+            )
         code = self._proc.returncode if self._proc is not None else None
         return TrainOutcome("died", explain_exit(code, self.config.get("output", "")), tail)
 
@@ -211,8 +222,12 @@ def finished_outcome(epochs_done: int, run_dir: str) -> TrainOutcome:
 
     warnings = tuple(warning_lines((read_report(run_dir) or {}).get("warnings") or [])) if run_dir else ()
     if warnings:
-        return TrainOutcome("finished", f"Finished {epochs_done} epoch(s), but the model is not useful yet — "
-                            "see the warning on the Results page.", warnings=warnings)  # fmt: skip
+        return TrainOutcome(
+            "finished",
+            f"Finished {epochs_done} epoch(s), but the model is not useful yet — "
+            "see the warning on the Results page.",
+            warnings=warnings,
+        )
     return TrainOutcome("finished", f"Finished {epochs_done} epoch(s).")
 
 
@@ -245,8 +260,10 @@ def memory_in_use(device: str) -> str:
 
     if device.startswith("cuda") and torch.cuda.is_available():
         dev = torch.device(device)
-        return (f"{torch.cuda.memory_allocated(dev) / 2**30:.2f} GiB GPU "
-                f"(peak {torch.cuda.max_memory_allocated(dev) / 2**30:.2f})")  # fmt: skip
+        return (
+            f"{torch.cuda.memory_allocated(dev) / 2**30:.2f} GiB GPU "
+            f"(peak {torch.cuda.max_memory_allocated(dev) / 2**30:.2f})"
+        )
     try:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         rss = pages * os.sysconf("SC_PAGE_SIZE")
@@ -292,8 +309,17 @@ def _child_events(emit):
             emit({"event": "message", "text": str(text)})
 
         def on_train_end(self, r) -> None:
-            emit({"event": "end", "stopped": r.stopped, "epochs_done": r.epochs_done, "best_miou": r.best_miou,
-                  "best_epoch": r.best_epoch, "seconds": r.seconds, "run_dir": str(r.run_dir)})  # fmt: skip
+            emit(
+                {
+                    "event": "end",
+                    "stopped": r.stopped,
+                    "epochs_done": r.epochs_done,
+                    "best_miou": r.best_miou,
+                    "best_epoch": r.best_epoch,
+                    "seconds": r.seconds,
+                    "run_dir": str(r.run_dir),
+                }
+            )
 
     return _Forward()
 
@@ -391,8 +417,17 @@ def child_main() -> int:
         _download_pretrained(cfg, emit)
         train(cfg, resume=bool(req.get("resume")), events=_child_events(emit), cancel=cancel)
     except KeyboardInterrupt:  # Ctrl-C in the terminal that started the app: last.pt was written
-        emit({"event": "end", "stopped": "interrupted", "epochs_done": None, "best_miou": None, "best_epoch": None,
-              "seconds": None, "run_dir": req["config"].get("output")})  # fmt: skip
+        emit(
+            {
+                "event": "end",
+                "stopped": "interrupted",
+                "epochs_done": None,
+                "best_miou": None,
+                "best_epoch": None,
+                "seconds": None,
+                "run_dir": req["config"].get("output"),
+            }
+        )
         return 130
     except Exception as e:  # noqa: BLE001 - every failure is reported to the app, never a silent exit
         import traceback
@@ -403,10 +438,19 @@ def child_main() -> int:
         kind = "input" if user else "crash"
         msg = str(e) if user else f"training failed: {type(e).__name__}: {e}"
         if isinstance(e, MemoryError):
-            msg = ("out of memory (RAM) — start a new run with a smaller batch size or crop size; "
-                   "last.pt holds the last finished epoch")  # fmt: skip
-        emit({"event": "error", "kind": kind, "message": msg, "traceback": traceback.format_exc(),
-              "error_type": type(e).__name__})  # fmt: skip
+            msg = (
+                "out of memory (RAM) — start a new run with a smaller batch size or crop size; "
+                "last.pt holds the last finished epoch"
+            )
+        emit(
+            {
+                "event": "error",
+                "kind": kind,
+                "message": msg,
+                "traceback": traceback.format_exc(),
+                "error_type": type(e).__name__,
+            }
+        )
         return 2
     return 0
 

@@ -71,8 +71,13 @@ class TrainProgress:
             self.phase, self.val_done, self.val_total = "validating", ev["done"], ev["total"]
         elif kind == "epoch_end":
             m = ev.get("metrics") or {}
-            row = {"epoch": ev["epoch"], "train_loss": ev["train_loss"], "val_loss": ev.get("val_loss"),
-                   "miou": m.get("miou"), "pixel_accuracy": m.get("pixel_accuracy")}  # fmt: skip
+            row = {
+                "epoch": ev["epoch"],
+                "train_loss": ev["train_loss"],
+                "val_loss": ev.get("val_loss"),
+                "miou": m.get("miou"),
+                "pixel_accuracy": m.get("pixel_accuracy"),
+            }
             self.epochs_rows = [r for r in self.epochs_rows if r["epoch"] != ev["epoch"]] + [row]
             if m:
                 self.last_metrics = m

@@ -26,8 +26,14 @@ if TYPE_CHECKING:  # imported on first use: they import torch, which the startup
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segtool gui", description="Open the segtool desktop app.")
     parser.add_argument("source", nargs="?", help="image, folder, video file, cam:N or stream URL")
-    parser.add_argument("-c", "--checkpoint", help="model to load: checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)")
-    parser.add_argument("--no-demo", action="store_true", help="start empty instead of playing the built-in demo")
+    parser.add_argument(
+        "-c",
+        "--checkpoint",
+        help="model to load: checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)",
+    )
+    parser.add_argument(
+        "--no-demo", action="store_true", help="start empty instead of playing the built-in demo"
+    )
     return parser
 
 

@@ -41,7 +41,13 @@ from segtool.core.export import ExportOptions
 from segtool.gui.job_dialog import JobDialogMixin
 from segtool.gui.workers import app_cpu_threads
 
-STATE_TEXT = {"pending": "waiting", "running": "running", "complete": "done", "partial": "partial", "failed": "failed"}
+STATE_TEXT = {
+    "pending": "waiting",
+    "running": "running",
+    "complete": "done",
+    "partial": "partial",
+    "failed": "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -80,19 +86,45 @@ class BatchJob(QThread):
     def run(self) -> None:  # noqa: D102
         r = self.request
         try:
-            settings = {"checkpoint": str(Path(r.checkpoint).resolve()), "tta": None, "tile": 1024, **r.options.selection()}
-            self.state = BatchState.create(r.out, r.items, command="predict", settings=settings,
-                                           resume=r.options.resume, overwrite=r.options.overwrite)  # fmt: skip
-            spec = EngineSpec(r.checkpoint, r.device, r.precision, threads=app_cpu_threads(), runtime=r.runtime)
+            settings = {
+                "checkpoint": str(Path(r.checkpoint).resolve()),
+                "tta": None,
+                "tile": 1024,
+                **r.options.selection(),
+            }
+            self.state = BatchState.create(
+                r.out,
+                r.items,
+                command="predict",
+                settings=settings,
+                resume=r.options.resume,
+                overwrite=r.options.overwrite,
+            )
+            spec = EngineSpec(
+                r.checkpoint, r.device, r.precision, threads=app_cpu_threads(), runtime=r.runtime
+            )
             engine = None
             if r.loaded is not None:  # the viewer's ModelFile: not read again
                 from segtool.core.engine import Engine
 
-                engine = Engine(r.loaded, device=r.device, precision=r.precision, threads=app_cpu_threads(),
-                                runtime=r.runtime)  # fmt: skip
-            run_batch(self.state, r.items, spec, r.options, engine=engine, checkpoint_label=r.checkpoint, progress=self.progress.emit,
-                      on_state=lambda s: self.source_done.emit(s.name, s.state, s.message, s.frames_written),
-                      cancel=self.cancel_event)  # fmt: skip
+                engine = Engine(
+                    r.loaded,
+                    device=r.device,
+                    precision=r.precision,
+                    threads=app_cpu_threads(),
+                    runtime=r.runtime,
+                )
+            run_batch(
+                self.state,
+                r.items,
+                spec,
+                r.options,
+                engine=engine,
+                checkpoint_label=r.checkpoint,
+                progress=self.progress.emit,
+                on_state=lambda s: self.source_done.emit(s.name, s.state, s.message, s.frames_written),
+                cancel=self.cancel_event,
+            )
             if self.cancel_event.is_set():
                 self.done.emit(130)
             else:
@@ -108,8 +140,15 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
 
     COLS = ("Source", "Output", "Progress", "State")
 
-    def __init__(self, checkpoint: str, device: str, precision: str, out_dir: str, sources: list[str] | None = None,
-                 parent: QWidget | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        checkpoint: str,
+        device: str,
+        precision: str,
+        out_dir: str,
+        sources: list[str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export a queue of videos")
         self.setModal(False)
@@ -188,7 +227,9 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         if sources:
             self.add_sources(sources)
 
-    def set_model(self, path: str | Path, loaded: Any, device: str, precision: str, runtime: str = "auto") -> None:
+    def set_model(
+        self, path: str | Path, loaded: Any, device: str, precision: str, runtime: str = "auto"
+    ) -> None:
         """Use this model for the next run (the window calls it with the model on screen)."""
         self.checkpoint, self.loaded, self.device, self.precision = str(path), loaded, device, precision
         self.runtime = runtime
@@ -243,8 +284,12 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
 
     def options(self) -> ExportOptions:
         existing = self.existing.currentData()
-        return ExportOptions(format=str(self.format.currentData()), overlay=self.overlay.isChecked(),
-                             resume=existing == "resume", overwrite=existing == "overwrite")  # fmt: skip
+        return ExportOptions(
+            format=str(self.format.currentData()),
+            overlay=self.overlay.isChecked(),
+            resume=existing == "resume",
+            overwrite=existing == "overwrite",
+        )
 
     def start(self) -> None:
         if self.running() or not self.specs:
@@ -253,8 +298,16 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
         if out is None:
             return
         self._refill()
-        req = BatchRequest(tuple(self.items()), self.checkpoint, out, self.options(), self.device, self.precision, self.loaded,
-                           self.runtime)  # fmt: skip
+        req = BatchRequest(
+            tuple(self.items()),
+            self.checkpoint,
+            out,
+            self.options(),
+            self.device,
+            self.precision,
+            self.loaded,
+            self.runtime,
+        )
         job = BatchJob(req, self)
         job.source_done.connect(self._source_done)
         self._launch(job, "Loading the model and opening the videos…")
@@ -301,11 +354,15 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
             self.overall.setValue(min(p.done, p.total))
         eta = f", about {p.eta_s:.0f} s left" if p.eta_s is not None else ""
         now = f" · now: {', '.join(p.running)}" if p.running else ""
-        self.status.setText(f"Video {min(p.sources_done + 1, p.sources_total)} of {p.sources_total} to run{now} · "
-                            f"{p.fps:.1f} frames/s{eta}")  # fmt: skip
+        self.status.setText(
+            f"Video {min(p.sources_done + 1, p.sources_total)} of {p.sources_total} to run{now} · "
+            f"{p.fps:.1f} frames/s{eta}"
+        )
 
     def _source_done(self, name: str, state: str, message: str, frames: int) -> None:
-        self._set_state(name, STATE_TEXT.get(state, state), message)  # the reason: tooltip and the final status
+        self._set_state(
+            name, STATE_TEXT.get(state, state), message
+        )  # the reason: tooltip and the final status
         bar = self._bars.get(name)
         if bar is not None and state == "complete":
             bar.setRange(0, max(1, frames))
@@ -327,4 +384,6 @@ class BatchQueueDialog(JobDialogMixin, QDialog):
             self.status.setText(f"Cancelled ({counts}). Choose “Continue an earlier batch” to finish it.")
         else:
             why = "\n".join(f"{s.name}: {s.message}" for s in (st.problems() if st is not None else []))
-            self.status.setText(f"Finished with problems ({counts}); batch.json in {self.out.text()} lists them.\n{why}".strip())
+            self.status.setText(
+                f"Finished with problems ({counts}); batch.json in {self.out.text()} lists them.\n{why}".strip()
+            )

@@ -152,7 +152,10 @@ class DemoLauncher(QObject):
             self._open(str(path))
             return
         self.dialog = QProgressDialog(
-            "Preparing the demo (first run only): generating synthetic rock footage…", "Cancel", 0, self.spec.frames,
+            "Preparing the demo (first run only): generating synthetic rock footage…",
+            "Cancel",
+            0,
+            self.spec.frames,
             self.window,
         )
         self.dialog.setWindowTitle("segtool demo")
@@ -251,4 +254,3 @@ class DemoLauncher(QObject):
         if self.job is not None:
             self.job.stop()
         self._close_dialog()
-

@@ -58,8 +58,11 @@ class OverlayView:
     class_names: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        hidden = [n for i, n in enumerate(self.class_names) if self.visible is not None and i < len(self.visible)
-                  and not self.visible[i]]  # fmt: skip
+        hidden = [
+            n
+            for i, n in enumerate(self.class_names)
+            if self.visible is not None and i < len(self.visible) and not self.visible[i]
+        ]
         shown = [n for n in self.class_names if n not in hidden]
         text = f"as in the view: {', '.join(shown) or 'no class'} at {round(100 * self.alpha)} % opacity"
         return text + (f"; {', '.join(hidden)} hidden (the frame shows through)" if hidden else "")
@@ -101,13 +104,24 @@ class ExportJob(QThread):
         src = None
         try:
             src = open_source(r.source)
-            engine = Engine(r.checkpoint, device=r.device, precision=r.precision, threads=app_cpu_threads(), runtime=r.runtime)
+            engine = Engine(
+                r.checkpoint,
+                device=r.device,
+                precision=r.precision,
+                threads=app_cpu_threads(),
+                runtime=r.runtime,
+            )
             if self.cancel_event.is_set():
                 return
             result = run_export(
-                src, engine, r.out, r.options, checkpoint_label=r.checkpoint_path,
-                progress=self.progress.emit, cancel=self.cancel_event,
-            )  # fmt: skip
+                src,
+                engine,
+                r.out,
+                r.options,
+                checkpoint_label=r.checkpoint_path,
+                progress=self.progress.emit,
+                cancel=self.cancel_event,
+            )
             self.done.emit(result.exit_code, dict(result.summary))
         except UserInputError as e:
             self.failed.emit(str(e))
@@ -123,9 +137,19 @@ class ExportDialog(JobDialogMixin, QDialog):
 
     queue_requested = Signal()  # "Several videos…": the window opens the queue dialog
 
-    def __init__(self, info: SourceInfo, checkpoint: Checkpoint | ModelFile | str, device: str, precision: str, out_dir: str,
-                 parent: QWidget | None = None, *, checkpoint_path: str, runtime: str = "auto",
-                 view: Callable[[], OverlayView] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        info: SourceInfo,
+        checkpoint: Checkpoint | ModelFile | str,
+        device: str,
+        precision: str,
+        out_dir: str,
+        parent: QWidget | None = None,
+        *,
+        checkpoint_path: str,
+        runtime: str = "auto",
+        view: Callable[[], OverlayView] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export masks")
         self.setModal(False)
@@ -139,14 +163,18 @@ class ExportDialog(JobDialogMixin, QDialog):
         self.error: str | None = None
         still = info.kind in ("image", "folder")
 
-        head = QLabel(f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name} (the one open in the viewer)")
+        head = QLabel(
+            f"<b>{info.description}</b><br>model: {Path(checkpoint_path).name} (the one open in the viewer)"
+        )
         head.setWordWrap(True)
         out_row = self._output_row(out_dir)
         self.format = QComboBox()
         self.format.addItem("PNG files (masks/000000.png …, pixel = class id)", "png")
         if not still:
             self.format.addItem("One lossless FFV1 video (masks.mkv)", "ffv1")
-        self.overlay = QCheckBox("overlays/*.jpg" if still else "overlay.mp4 (H.264, colours blended over the video)")
+        self.overlay = QCheckBox(
+            "overlays/*.jpg" if still else "overlay.mp4 (H.264, colours blended over the video)"
+        )
         self.view_note = QLabel("")
         self.view_note.setWordWrap(True)
         self.view_note.setStyleSheet("color: palette(mid);")
@@ -217,8 +245,11 @@ class ExportDialog(JobDialogMixin, QDialog):
     def refresh_view(self) -> None:
         """Say how the overlay will look: the view's classes, ticks and opacity, read now."""
         v = self.view()
-        self.view_note.setText(f"Overlay colours {v.describe()}." if self.overlay.isChecked() else
-                               "Masks hold every class; an overlay would follow the view's ticks and opacity.")  # fmt: skip
+        self.view_note.setText(
+            f"Overlay colours {v.describe()}."
+            if self.overlay.isChecked()
+            else "Masks hold every class; an overlay would follow the view's ticks and opacity."
+        )
 
     # --- actions -----------------------------------------------------------------------------------
 
@@ -249,8 +280,16 @@ class ExportDialog(JobDialogMixin, QDialog):
         except UserInputError as e:
             self._say(str(e))
             return
-        req = ExportRequest(self.info.spec, self.checkpoint, out, opts, self.device, self.precision,
-                            self.checkpoint_path, self.runtime)  # fmt: skip
+        req = ExportRequest(
+            self.info.spec,
+            self.checkpoint,
+            out,
+            opts,
+            self.device,
+            self.precision,
+            self.checkpoint_path,
+            self.runtime,
+        )
         self.summary = None
         self._t0 = time.perf_counter()
         self.bar.setValue(0)

@@ -24,7 +24,10 @@ class FitNotice(QLabel):
         self.meter.add(confidence, num_classes)
         text = self.meter.text()
         low = self.meter.value is not None and self.meter.value < LOW
-        self.setStyleSheet("QLabel { background: #fff4d6; color: #3a2c00; border: 1px solid #e0b84a; padding: 4px; }"
-                           if low else "QLabel { color: palette(mid); }")  # fmt: skip
+        self.setStyleSheet(
+            "QLabel { background: #fff4d6; color: #3a2c00; border: 1px solid #e0b84a; padding: 4px; }"
+            if low
+            else "QLabel { color: palette(mid); }"
+        )
         self.setText(text)
         self.setVisible(bool(text))

@@ -42,15 +42,20 @@ class ClassLegend(QTreeWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.setToolTip("Untick a class to hide its colour in the view. Exported masks contain every class; exported overlays "
-                        "follow these ticks and the opacity.")
+        self.setToolTip(
+            "Untick a class to hide its colour in the view. Exported masks contain every class; exported overlays "
+            "follow these ticks and the opacity."
+        )
         self.itemChanged.connect(self._changed)
 
     def set_classes(self, names: Sequence[str], palette: np.ndarray, iou: dict | None = None) -> None:
         """Fill the legend. A class keeps its tick from the previous model of the same name; a new class
         named background (or void, unlabelled) starts hidden: coloured black at the saved opacity it would
         darken the whole picture ("Use this model" once showed a nearly black frame)."""
-        before = {self.topLevelItem(i).text(0): self.topLevelItem(i).checkState(0) for i in range(self.topLevelItemCount())}
+        before = {
+            self.topLevelItem(i).text(0): self.topLevelItem(i).checkState(0)
+            for i in range(self.topLevelItemCount())
+        }
         self.blockSignals(True)
         self.clear()
         for i, name in enumerate(names):
@@ -76,7 +81,10 @@ class ClassLegend(QTreeWidget):
         self.blockSignals(False)
 
     def visible(self) -> list[bool]:
-        return [self.topLevelItem(i).checkState(0) == Qt.CheckState.Checked for i in range(self.topLevelItemCount())]
+        return [
+            self.topLevelItem(i).checkState(0) == Qt.CheckState.Checked
+            for i in range(self.topLevelItemCount())
+        ]
 
     def set_visible(self, index: int, shown: bool) -> None:
         """Tick or untick class `index` (as a click would)."""

@@ -108,13 +108,18 @@ class MainWindow(OpeningMixin, QMainWindow):
         scroll.setMinimumWidth(300)
         dock = QDockWidget("Model and view", self)
         dock.setObjectName("side-dock")
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
         self._build_status_bar()
         self._build_actions()
-        self.training = TrainingHub(self)  # Train menu, wizard, Runs view, training progress in the status bar
+        self.training = TrainingHub(
+            self
+        )  # Train menu, wizard, Runs view, training progress in the status bar
         self.labels = LabelHub(self)  # Label menu, label mode on the canvas, suggestions strip
         self.measure = MeasureHub(self)  # Measure menu and dock: rock fragments of the frame on screen
         self.player.playToggled.connect(self.toggle_play)
@@ -147,7 +152,9 @@ class MainWindow(OpeningMixin, QMainWindow):
             w.setContentsMargins(10, 0, 4, 0)
             w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); }")
             self.statusBar().addPermanentWidget(w)
-        self.statusBar().showMessage("Open a checkpoint (Ctrl+O) and a video, image or folder — or drop them here")
+        self.statusBar().showMessage(
+            "Open a checkpoint (Ctrl+O) and a video, image or folder — or drop them here"
+        )
 
     def _action(self, text: str, slot, shortcut=None, menu=None, tip: str = "") -> QAction:
         a = QAction(text, self)
@@ -163,7 +170,9 @@ class MainWindow(OpeningMixin, QMainWindow):
     def _build_actions(self) -> None:
         bar = self.menuBar()
         f = bar.addMenu("&File")
-        self.act_open_ckpt = self._action("Open &checkpoint…", self._choose_checkpoint, QKeySequence.StandardKey.Open, f)
+        self.act_open_ckpt = self._action(
+            "Open &checkpoint…", self._choose_checkpoint, QKeySequence.StandardKey.Open, f
+        )
         self.recent_ckpt_menu = f.addMenu("Recent checkpoints")
         self.shipped_menu = f.addMenu("Shipped models")  # filled by OpeningMixin._fill_recent_menus
         f.addSeparator()
@@ -174,10 +183,20 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.act_open_url = self._action("Open stream &URL…", self._choose_url, "Ctrl+U", f)
         self.recent_src_menu = f.addMenu("Recent sources")
         f.addSeparator()
-        self.act_export = self._action("&Export masks…", self.open_export_dialog, "Ctrl+E", f,
-                                       "Write masks, overlay video and coverage CSV of the current source")
-        self.act_export_queue = self._action("Export a &queue of videos…", self.open_batch_dialog, "Ctrl+Shift+E", f,
-                                             "Export masks of many videos, one output folder each")
+        self.act_export = self._action(
+            "&Export masks…",
+            self.open_export_dialog,
+            "Ctrl+E",
+            f,
+            "Write masks, overlay video and coverage CSV of the current source",
+        )
+        self.act_export_queue = self._action(
+            "Export a &queue of videos…",
+            self.open_batch_dialog,
+            "Ctrl+Shift+E",
+            f,
+            "Export masks of many videos, one output folder each",
+        )
         f.addSeparator()
         self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, f)
 
@@ -239,7 +258,9 @@ class MainWindow(OpeningMixin, QMainWindow):
             self.restoreState(state)
         self.panel.opacity.setValue(s.get("view/opacity", 50, int))
         self.panel.set_mode_key(s.get("view/mode", "overlay"))
-        self.panel.set_device_key(s.get("model/device", "auto"), s.get("model/precision", "auto"), s.get("model/runtime", "auto"))
+        self.panel.set_device_key(
+            s.get("model/device", "auto"), s.get("model/precision", "auto"), s.get("model/runtime", "auto")
+        )
 
     def _save_settings(self) -> None:
         s = self.settings
@@ -260,7 +281,9 @@ class MainWindow(OpeningMixin, QMainWindow):
         path = str(path)
         if Path(path).is_file():  # not a shipped model's name (rock_fragments): that resolves in the worker
             self.settings.set("dirs/checkpoint", str(Path(path).parent))
-        self.worker.load_checkpoint(path, self.panel.device_key(), self.panel.precision_key(), self.panel.runtime_key())
+        self.worker.load_checkpoint(
+            path, self.panel.device_key(), self.panel.precision_key(), self.panel.runtime_key()
+        )
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
 
     def open_source(self, spec: str | Path) -> None:
@@ -354,7 +377,9 @@ class MainWindow(OpeningMixin, QMainWindow):
         if self.source is None or not self.source.frames:
             return
         cur = self.current.index if self.current is not None else 0
-        n, ok = QInputDialog.getInt(self, "Go to frame", f"Frame (0–{self.source.frames - 1}):", cur, 0, self.source.frames - 1)
+        n, ok = QInputDialog.getInt(
+            self, "Go to frame", f"Frame (0–{self.source.frames - 1}):", cur, 0, self.source.frames - 1
+        )
         if ok:
             self.seek(n)
 
@@ -399,8 +424,15 @@ class MainWindow(OpeningMixin, QMainWindow):
             palette = None  # label mode: the bare frame under the labels
         visible = self.panel.legend.visible() if palette is not None else None
         conf = r.confidence if self.panel.confidence.isChecked() else None
-        picture = compose(r.rgb, r.mask if palette is not None else None, palette, mode=self.panel.mode_key(),
-                          alpha=self.panel.alpha(), visible=visible, confidence=conf)  # fmt: skip
+        picture = compose(
+            r.rgb,
+            r.mask if palette is not None else None,
+            palette,
+            mode=self.panel.mode_key(),
+            alpha=self.panel.alpha(),
+            visible=visible,
+            confidence=conf,
+        )
         self.canvas.set_image(picture)
         self.panel.legend.set_shares(r.coverage)
 
@@ -420,7 +452,11 @@ class MainWindow(OpeningMixin, QMainWindow):
         s = self.worker.stats
         now = time.perf_counter()
         recent = [t for t in self._display_times if now - t < 2.0]
-        display_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+        display_fps = (
+            (len(recent) - 1) / (recent[-1] - recent[0])
+            if len(recent) > 1 and recent[-1] > recent[0]
+            else 0.0
+        )
         if self.playing:
             self.status_rates.setText(
                 f"inference {s.inference_fps:.1f} fps · display {display_fps:.1f} fps · "
@@ -437,7 +473,10 @@ class MainWindow(OpeningMixin, QMainWindow):
             self.export_dialog.raise_()
             return self.export_dialog
         if self.source is None or self.checkpoint_path is None or self.engine_info is None:
-            self.show_error("Nothing to export yet", "Open a checkpoint (Ctrl+O) and a source first; the export writes the masks of the source that is open.")
+            self.show_error(
+                "Nothing to export yet",
+                "Open a checkpoint (Ctrl+O) and a source first; the export writes the masks of the source that is open.",
+            )
             return None
         if self.export_dialog is not None:
             self._old_exports.append(self.export_dialog)
@@ -448,14 +487,24 @@ class MainWindow(OpeningMixin, QMainWindow):
         # and the file is not read again. The overlay follows the view (opacity, class ticks).
         info = self.engine_info
         model = info.model if info.model is not None else info.path
-        self.export_dialog = ExportDialog(self.source, model, self.panel.device_key(), self.panel.precision_key(), out,
-                                          self, checkpoint_path=info.path, runtime=self.panel.runtime_key(),
-                                          view=self.overlay_view)  # fmt: skip
+        self.export_dialog = ExportDialog(
+            self.source,
+            model,
+            self.panel.device_key(),
+            self.panel.precision_key(),
+            out,
+            self,
+            checkpoint_path=info.path,
+            runtime=self.panel.runtime_key(),
+            view=self.overlay_view,
+        )
         self.panel.viewChanged.connect(self.export_dialog.refresh_view)
         self.export_dialog.start_btn.clicked.connect(
             lambda: self.settings.set("dirs/export", str(Path(self.export_dialog.out.text()).parent))
         )
-        self.export_dialog.queue_requested.connect(lambda: self.open_batch_dialog([self.source.spec] if self.source else []))
+        self.export_dialog.queue_requested.connect(
+            lambda: self.open_batch_dialog([self.source.spec] if self.source else [])
+        )
         self.export_dialog.show()
         return self.export_dialog
 
@@ -468,15 +517,30 @@ class MainWindow(OpeningMixin, QMainWindow):
         """The export queue (segtool/gui/batch_queue.py); one per window, kept while it runs. It exports
         with the model on screen (the loaded Checkpoint object, as the Export dialog does)."""
         if self.checkpoint_path is None or self.engine_info is None:
-            self.show_error("No model yet", "Open a checkpoint (Ctrl+O) first; the queue exports with the model that is open.")
+            self.show_error(
+                "No model yet",
+                "Open a checkpoint (Ctrl+O) first; the queue exports with the model that is open.",
+            )
             return None
         if self.batch_dialog is None:
             out = str(Path(self.settings.get("dirs/export", str(Path.home()))) / "batch_masks")
-            self.batch_dialog = BatchQueueDialog(str(self.checkpoint_path), self.panel.device_key(), self.panel.precision_key(), out,
-                                                 parent=self)  # fmt: skip
-        if not self.batch_dialog.running():  # a queue started earlier keeps its model; a new one takes the current
-            self.batch_dialog.set_model(self.engine_info.path, self.engine_info.model, self.panel.device_key(),
-                                        self.panel.precision_key(), self.panel.runtime_key())  # fmt: skip
+            self.batch_dialog = BatchQueueDialog(
+                str(self.checkpoint_path),
+                self.panel.device_key(),
+                self.panel.precision_key(),
+                out,
+                parent=self,
+            )
+        if (
+            not self.batch_dialog.running()
+        ):  # a queue started earlier keeps its model; a new one takes the current
+            self.batch_dialog.set_model(
+                self.engine_info.path,
+                self.engine_info.model,
+                self.panel.device_key(),
+                self.panel.precision_key(),
+                self.panel.runtime_key(),
+            )
             if sources:
                 self.batch_dialog.add_sources([s for s in sources if s not in self.batch_dialog.specs])
         self.batch_dialog.show()
@@ -491,7 +555,9 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.statusBar().showMessage(f"{title}: {message.splitlines()[0]}")
         if self._dialog is not None:
             self._dialog.close()
-        self._dialog = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        self._dialog = QMessageBox(
+            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        )
         self._dialog.setWindowModality(Qt.WindowModality.NonModal)  # the window stays usable behind it
         self._dialog.show()
 

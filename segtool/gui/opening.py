@@ -12,8 +12,10 @@ from segtool.core.sources import IMAGE_EXTENSIONS
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".onnx")
 MODEL_FILTER = "segtool checkpoints and exported models (*.pt *.pth *.onnx);;All files (*)"
 # what the File ▸ Shipped models entries say beside each name
-SHIPPED_NOTES = {"rock_fragments": "rock fragments with their edges (Measure panel, Ctrl+M)",
-                 "demo_rocks": "the demo's rock model"}  # fmt: skip
+SHIPPED_NOTES = {
+    "rock_fragments": "rock fragments with their edges (Measure panel, Ctrl+M)",
+    "demo_rocks": "the demo's rock model",
+}
 VIDEO_FILTER = "*.mp4 *.mkv *.mov *.avi *.webm *.gif *.m4v *.mpg *.mpeg *.ts *.wmv"
 
 
@@ -62,14 +64,18 @@ class OpeningMixin:
             self.open_source(path)
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open folder of images", self.settings.get("dirs/source", ""))
+        path = QFileDialog.getExistingDirectory(
+            self, "Open folder of images", self.settings.get("dirs/source", "")
+        )
         if path:
             self.open_source(path)
 
     def _fill_camera_menu(self) -> None:
         self.camera_menu.clear()
         for n in available_cameras():
-            self.camera_menu.addAction(f"Camera {n}  (cam:{n})", lambda _=False, k=n: self.open_source(f"cam:{k}"))
+            self.camera_menu.addAction(
+                f"Camera {n}  (cam:{n})", lambda _=False, k=n: self.open_source(f"cam:{k}")
+            )
         if self.camera_menu.isEmpty():
             none = self.camera_menu.addAction("No camera found")
             none.setEnabled(False)
@@ -82,8 +88,12 @@ class OpeningMixin:
             self.open_source(f"cam:{n}")
 
     def _choose_url(self) -> None:
-        url, ok = QInputDialog.getText(self, "Open stream", "rtsp://, http:// or https:// address:",
-                                       text=self.settings.get("dirs/url", "rtsp://"))  # fmt: skip
+        url, ok = QInputDialog.getText(
+            self,
+            "Open stream",
+            "rtsp://, http:// or https:// address:",
+            text=self.settings.get("dirs/url", "rtsp://"),
+        )
         if ok and url.strip():
             self.settings.set("dirs/url", url.strip())
             self.open_source(url.strip())

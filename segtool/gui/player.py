@@ -89,7 +89,9 @@ class PlayerBar(QWidget):
         self.slider.sliderMoved.connect(self.seekRequested.emit)
         self.slider.actionTriggered.connect(self._slider_action)
         self.frame.valueChanged.connect(self._typed)
-        self.speed.currentIndexChanged.connect(lambda i: self.speedChanged.emit(float(self.speed.itemData(i))))
+        self.speed.currentIndexChanged.connect(
+            lambda i: self.speedChanged.emit(float(self.speed.itemData(i)))
+        )
         self.loop.toggled.connect(self.loopChanged.emit)
         self.set_source(None)
 

@@ -46,8 +46,17 @@ PACKAGES = {
     "libglib-2.0.so.0": "libglib2.0-0",
 }
 # What the README lists for a fresh desktop: the libraries the xcb plugin needs beyond a basic X install.
-README_PACKAGES = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0", "libxcb-render-util0",
-                   "libxcb-shape0", "libxcb-xkb1", "libxkbcommon-x11-0", "libegl1")  # fmt: skip
+README_PACKAGES = (
+    "libxcb-cursor0",
+    "libxcb-icccm4",
+    "libxcb-keysyms1",
+    "libxcb-image0",
+    "libxcb-render-util0",
+    "libxcb-shape0",
+    "libxcb-xkb1",
+    "libxkbcommon-x11-0",
+    "libegl1",
+)
 
 
 def xcb_plugin() -> Path | None:

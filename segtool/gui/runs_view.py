@@ -102,7 +102,9 @@ class RunsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # State readable without scrolling
+        header.setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )  # State readable without scrolling
         header.setSectionResizeMode(COLUMNS.index("Run"), QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self.update_plots)
 
@@ -173,11 +175,15 @@ class RunsView(QWidget):
         for row, r in enumerate(self.runs):
             miou = r.best_miou
             cells = [
-                _Item(r.date, r.started), _Item(r.name, r.name), _Item(r.data, r.data), _Item(r.backbone, r.backbone),
-                _Item(r.schedule, r.schedule), _Item("—" if miou is None else f"{miou:.3f}", miou),
+                _Item(r.date, r.started),
+                _Item(r.name, r.name),
+                _Item(r.data, r.data),
+                _Item(r.backbone, r.backbone),
+                _Item(r.schedule, r.schedule),
+                _Item("—" if miou is None else f"{miou:.3f}", miou),
                 _Item(format_duration(r.seconds) if r.history else "—", r.seconds),
                 _Item(f"{r.state} ({r.epochs_done}/{r.config.get('epochs', '?')} ep)", r.state),
-            ]  # fmt: skip
+            ]
             cells[1].setData(Qt.ItemDataRole.UserRole, str(r.path))
             cells[1].setToolTip(str(r.path))
             for col, item in enumerate(cells):
@@ -213,8 +219,15 @@ class RunsView(QWidget):
         for i, r in enumerate(runs):
             pen = pg.mkPen(run_color(i), width=2)
             mi = [h for h in r.history if h.get("miou") is not None]
-            self.miou_plot.plot([h["epoch"] for h in mi], [h["miou"] for h in mi], pen=pen, symbol="o", symbolSize=5,
-                                symbolBrush=run_color(i), name=legend_name(i, r))  # fmt: skip
+            self.miou_plot.plot(
+                [h["epoch"] for h in mi],
+                [h["miou"] for h in mi],
+                pen=pen,
+                symbol="o",
+                symbolSize=5,
+                symbolBrush=run_color(i),
+                name=legend_name(i, r),
+            )
             vl = [h for h in r.history if h.get("val_loss") is not None]
             self.loss_plot.plot(
                 [h["epoch"] for h in vl], [h["val_loss"] for h in vl], pen=pen, name=legend_name(i, r)
@@ -247,8 +260,11 @@ class RunsView(QWidget):
             self.diff.setRowCount(0)
             self.diff.setColumnCount(0)
             return
-        self.diff_note.setText("Settings that differ between the selected runs" if diffs else
-                               "The selected runs have the same settings (apart from data and folders).")  # fmt: skip
+        self.diff_note.setText(
+            "Settings that differ between the selected runs"
+            if diffs
+            else "The selected runs have the same settings (apart from data and folders)."
+        )
         rows = [*diffs.items(), ("best mIoU", [r.best_miou for r in runs])]
         self.diff.setRowCount(len(rows))
         self.diff.setColumnCount(len(runs))

@@ -43,7 +43,11 @@ def describe_html(d: dict[str, Any]) -> str:
         f"<b>{Path(d['path']).name}</b> ({d['size_mb']} MB)",
         f"{arch} · {m['backbone']} · output stride {m['output_stride']}",
         f"{d['parameters'] / 1e6:.1f} M parameters · input {'short side ' + str(size) + ' px' if size else 'full size'}",
-        (f"validation mIoU <b>{miou:.3f}</b>" if isinstance(miou, float) else "no validation metrics recorded")
+        (
+            f"validation mIoU <b>{miou:.3f}</b>"
+            if isinstance(miou, float)
+            else "no validation metrics recorded"
+        )
         + (f" · trained on {dataset_name(train['dataset'])}" if train.get("dataset") else ""),
     ]
     return "<br>".join(lines)
@@ -65,7 +69,9 @@ class SidePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # Model
-        self.summary = QLabel("No model loaded.<br>Open a checkpoint (Ctrl+O) or drop a .pt or .onnx file here.")
+        self.summary = QLabel(
+            "No model loaded.<br>Open a checkpoint (Ctrl+O) or drop a .pt or .onnx file here."
+        )
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.device = QComboBox()
@@ -80,8 +86,10 @@ class SidePanel(QWidget):
         self.runtime.addItem("Auto (fastest installed)", "auto")
         for r in installed_runtimes():
             self.runtime.addItem(LABELS[r], r)
-        self.runtime.setToolTip("What runs the network. Auto: PyTorch on a GPU; on the CPU OpenVINO, else ONNX Runtime, "
-                                "else PyTorch (the first use converts the model once; it is cached).")  # fmt: skip
+        self.runtime.setToolTip(
+            "What runs the network. Auto: PyTorch on a GPU; on the CPU OpenVINO, else ONNX Runtime, "
+            "else PyTorch (the first use converts the model once; it is cached)."
+        )
         model_box = QGroupBox("Model")
         form = QFormLayout()
         form.addRow(self.summary)
@@ -134,7 +142,9 @@ class SidePanel(QWidget):
 
     # --- state -------------------------------------------------------------------------------------
 
-    def show_model(self, description: dict[str, Any], class_names: list[str], palette, device_label: str) -> None:
+    def show_model(
+        self, description: dict[str, Any], class_names: list[str], palette, device_label: str
+    ) -> None:
         self.summary.setText(describe_html(description) + f"<br>running on {device_label}")
         iou = ((description.get("train") or {}).get("metrics") or {}).get("per_class_iou") or {}
         self.legend.set_classes(class_names, palette, iou)

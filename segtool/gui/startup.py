@@ -32,8 +32,10 @@ class StartupWindow(QMainWindow):
             self.restoreGeometry(geom)
         else:
             self.resize(1280, 800)
-        self.notice = QLabel("<p style='font-size:15pt'>Loading the model…</p>"
-                             "<p>Starting PyTorch; the first time after a restart this takes a few seconds.</p>")  # fmt: skip
+        self.notice = QLabel(
+            "<p style='font-size:15pt'>Loading the model…</p>"
+            "<p>Starting PyTorch; the first time after a restart this takes a few seconds.</p>"
+        )
         self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.notice.setStyleSheet("background: #26282b; color: #e8e8e8;")
         self.setCentralWidget(self.notice)

@@ -32,9 +32,17 @@ from segtool.models.checkpoint import Checkpoint
 from segtool.models.device import default_cpu_threads
 
 __all__ = [
-    "STILL_FPS", "EngineInfo", "LiveStats", "SourceInfo", "ViewResult", "ViewSettings", "ViewerWorker",
-    "app_cpu_threads", "describe_checkpoint", "paced_frames",
-]  # fmt: skip
+    "STILL_FPS",
+    "EngineInfo",
+    "LiveStats",
+    "SourceInfo",
+    "ViewResult",
+    "ViewSettings",
+    "ViewerWorker",
+    "app_cpu_threads",
+    "describe_checkpoint",
+    "paced_frames",
+]
 
 
 def app_cpu_threads() -> int:
@@ -100,7 +108,9 @@ class ViewerWorker(QThread):
 
     # --- GUI-thread API: each call only queues a command -------------------------------------------
 
-    def load_checkpoint(self, path: str, device: str = "auto", precision: str = "auto", runtime: str = "auto") -> None:
+    def load_checkpoint(
+        self, path: str, device: str = "auto", precision: str = "auto", runtime: str = "auto"
+    ) -> None:
         self.session.submit(viewer.LoadCheckpoint(str(path), device, precision, runtime))
 
     def set_device(self, device: str, precision: str, runtime: str = "auto") -> None:
@@ -147,8 +157,9 @@ class ViewerWorker(QThread):
 
     speed = property(lambda self: self._settings.speed, lambda self, v: self.update_settings(speed=float(v)))
     loop = property(lambda self: self._settings.loop, lambda self, v: self.update_settings(loop=bool(v)))
-    confidence = property(lambda self: self._settings.confidence,
-                          lambda self, v: self.update_settings(confidence=bool(v)))  # fmt: skip
+    confidence = property(
+        lambda self: self._settings.confidence, lambda self, v: self.update_settings(confidence=bool(v))
+    )
 
     # --- worker thread -----------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from segtool.models.checkpoint import load_checkpoint
+from tests.gui.label_support import labelling  # noqa: F401 (a fixture, for every GUI test module)
+from tests.gui.wizard_support import runs_env, tiny, wizard  # noqa: F401 (fixtures; runs_env is autouse)
 from tests.helpers import make_small_checkpoint
 
 
@@ -42,7 +44,10 @@ def gui_thread_gc(qapp):
 @pytest.fixture(scope="session")
 def gui_checkpoint(tmp_path_factory):
     """A real tiny 2-class mobilenet_v3_large checkpoint at a 64-px short side: real inference, a few ms a frame."""
-    train = {"dataset": "gui-test", "metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55}}}
+    train = {
+        "dataset": "gui-test",
+        "metrics": {"miou": 0.612, "per_class_iou": {"background": 0.9, "rock": 0.55}},
+    }
     return make_small_checkpoint(tmp_path_factory.mktemp("gui") / "rocks.pt", resize_short=64, train=train)[0]
 
 

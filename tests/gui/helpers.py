@@ -12,7 +12,10 @@ def load(qtbot, win, ckpt=None, source=None, timeout=20000):
             win.open_checkpoint(ckpt)
     if source is not None:
         win.open_source(source)
-        qtbot.waitUntil(lambda: win.current is not None and (ckpt is None or win.current.mask is not None), timeout=timeout)
+        qtbot.waitUntil(
+            lambda: win.current is not None and (ckpt is None or win.current.mask is not None),
+            timeout=timeout,
+        )
 
 
 def wait_for_progress(qtbot, signal, timeout=30000) -> None:

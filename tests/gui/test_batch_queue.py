@@ -13,7 +13,9 @@ from tests.gui.helpers import load, wait_for_progress
 from tests.videos import X264, _encode
 
 
-def test_queue_exports_videos_and_a_folder_while_the_viewer_works(qtbot, window, gui_checkpoint, clip, truth, tmp_path, reference_engine):
+def test_queue_exports_videos_and_a_folder_while_the_viewer_works(
+    qtbot, window, gui_checkpoint, clip, truth, tmp_path, reference_engine
+):
     load(qtbot, window, gui_checkpoint, clip)
     field = tmp_path / "field"
     field.mkdir()
@@ -46,7 +48,9 @@ def test_queue_exports_videos_and_a_folder_while_the_viewer_works(qtbot, window,
     dlg.job.progress.connect(progress.append)
     window.seek(40)  # the viewer keeps working while the queue runs
     qtbot.waitUntil(lambda: window.current.index == 40 and window.current.mask is not None, timeout=60000)
-    qtbot.waitUntil(lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=120000)  # finished signal handled
+    qtbot.waitUntil(
+        lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=120000
+    )  # finished signal handled
     assert dlg.exit_code == 1, dlg.status.text()  # junk.mp4 failed, the others were written
     states = [dlg.table.item(r, 3).text() for r in range(4)]
     assert states == ["done", "done", "failed", "done"]
@@ -80,7 +84,9 @@ def test_queue_can_be_cancelled_and_continued(qtbot, window, gui_checkpoint, cli
     dlg.start_btn.click()
     wait_for_progress(qtbot, dlg.job.progress)
     dlg.cancel_btn.click()  # Cancel while running
-    qtbot.waitUntil(lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=30000)  # finished signal handled
+    qtbot.waitUntil(
+        lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=30000
+    )  # finished signal handled
     assert dlg.exit_code == 130
     assert "Cancelled" in dlg.status.text()
     doc = json.loads((out / "batch.json").read_text())
@@ -88,7 +94,9 @@ def test_queue_can_be_cancelled_and_continued(qtbot, window, gui_checkpoint, cli
     assert doc["sources"][0]["state"] == "partial"
     dlg.existing.setCurrentIndex(dlg.existing.findData("resume"))
     dlg.start_btn.click()
-    qtbot.waitUntil(lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=60000)  # finished signal handled
+    qtbot.waitUntil(
+        lambda: not dlg.running() and dlg.start_btn.isEnabled(), timeout=60000
+    )  # finished signal handled
     assert dlg.exit_code == 0, dlg.status.text()
     doc = json.loads((out / "batch.json").read_text())
     assert [s["frames_written"] for s in doc["sources"]] == [30, 31]

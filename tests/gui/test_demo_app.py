@@ -69,7 +69,9 @@ def test_cached_clip_opens_without_a_dialog(qtbot, window, cache, launcher):
 
 
 def test_opening_your_own_video_hides_the_notice(qtbot, window, cache, launcher, tmp_path):
-    other = demo.write_clip(tmp_path / "mine.mp4", demo.ClipSpec(seed=9, width=160, height=96, frames=4, fps=10))
+    other = demo.write_clip(
+        tmp_path / "mine.mp4", demo.ClipSpec(seed=9, width=160, height=96, frames=4, fps=10)
+    )
     demo.ensure_demo_clip(TINY)
     d = launcher()
     d.start()

@@ -27,7 +27,9 @@ def start(qtbot, window, out, *, end=0, every=1, overlay=False):
     return dlg
 
 
-def test_export_runs_to_completion_while_the_user_browses(qtbot, window, gui_checkpoint, clip, reference_engine):
+def test_export_runs_to_completion_while_the_user_browses(
+    qtbot, window, gui_checkpoint, clip, reference_engine
+):
     load(qtbot, window, gui_checkpoint, clip)
     out = Path(window.settings.store.fileName()).parent / "export"
     progress = []
@@ -200,7 +202,9 @@ def test_export_uses_the_weights_on_screen_without_reading_the_file_again(
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "masks" / "000001.png")), want)
 
 
-def test_a_selection_that_selects_nothing_is_explained_not_raised(qtbot, window, gui_checkpoint, clip, tmp_path):
+def test_a_selection_that_selects_nothing_is_explained_not_raised(
+    qtbot, window, gui_checkpoint, clip, tmp_path
+):
     load(qtbot, window, gui_checkpoint, clip)
     dlg = window.open_export_dialog()
     dlg.out.setText(str(tmp_path / "out"))

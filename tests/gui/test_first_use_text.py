@@ -26,9 +26,14 @@ def test_run_legends_differ_for_runs_of_the_same_data(qtbot, tmp_path):
 def test_model_info_names_the_dataset_not_a_path():
     from segtool.gui.side_panel import describe_html
 
-    d = {"path": "/x/demo_rocks.pt", "size_mb": 3.7, "parameters": 1.7e6, "preprocess": {"resize_short": 270},
-         "model": {"backbone": "mobilenet_v3_large", "output_stride": 16},
-         "train": {"dataset": "/tmp/demo_train/rocks_synth", "metrics": {"miou": 0.81}}}  # fmt: skip
+    d = {
+        "path": "/x/demo_rocks.pt",
+        "size_mb": 3.7,
+        "parameters": 1.7e6,
+        "preprocess": {"resize_short": 270},
+        "model": {"backbone": "mobilenet_v3_large", "output_stride": 16},
+        "train": {"dataset": "/tmp/demo_train/rocks_synth", "metrics": {"miou": 0.81}},
+    }
     text = describe_html(d)
     assert "trained on rocks_synth" in text
     assert "/tmp/" not in text

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog
 from segtool.core.label_edit import UNKNOWN
 from segtool.core.labelset import LabelSet
 from tests.gui.helpers import load
-from tests.gui.test_label_mode import drag
+from tests.gui.label_support import drag
 from tests.helpers import make_small_checkpoint
 
 
@@ -31,12 +31,21 @@ def photos(shared_data, tmp_path) -> Path:
 
 
 def _wait_frame(qtbot, win, hub, index: int) -> None:
-    qtbot.waitUntil(lambda: win.current is not None and win.current.index == index and hub.editor is not None
-                    and hub.key is not None and hub.key[1] == f"photo{index}", timeout=10000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: (
+            win.current is not None
+            and win.current.index == index
+            and hub.editor is not None
+            and hub.key is not None
+            and hub.key[1] == f"photo{index}"
+        ),
+        timeout=10000,
+    )
 
 
-def test_first_save_keeps_every_stroke_and_proposes_the_set_beside_the_photos(qtbot, window, gui_checkpoint,
-                                                                              photos, monkeypatch):  # fmt: skip
+def test_first_save_keeps_every_stroke_and_proposes_the_set_beside_the_photos(
+    qtbot, window, gui_checkpoint, photos, monkeypatch
+):
     load(qtbot, window, gui_checkpoint, photos)
     window.resize(1000, 760)
     window.canvas.fit()
@@ -103,8 +112,9 @@ def test_label_folder_proposals(tmp_path):
     assert default_label_folder(info("rtsp://cam/1", "stream")).name == "segtool_labels"
 
 
-def test_confidence_line_comes_back_after_label_mode_and_a_model_switch_during_playback(qtbot, window, gui_checkpoint,
-                                                                                       clip, tmp_path):  # fmt: skip
+def test_confidence_line_comes_back_after_label_mode_and_a_model_switch_during_playback(
+    qtbot, window, gui_checkpoint, clip, tmp_path
+):
     other = make_small_checkpoint(tmp_path / "other.pt", resize_short=64)[0]
     load(qtbot, window, gui_checkpoint, clip)
     qtbot.waitUntil(window.fit_notice.isVisible, timeout=10000)
@@ -117,8 +127,15 @@ def test_confidence_line_comes_back_after_label_mode_and_a_model_switch_during_p
     with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
         window.open_checkpoint(other)  # switch models during playback
     assert not window.fit_notice.isVisible()  # reset for the new model …
-    qtbot.waitUntil(lambda: window.playing and window.current.playing and window.current.index > 0
-                    and window.fit_notice.meter.value is not None, timeout=20000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: (
+            window.playing
+            and window.current.playing
+            and window.current.index > 0
+            and window.fit_notice.meter.value is not None
+        ),
+        timeout=20000,
+    )
     assert window.current.confidence is not None
     assert window.fit_notice.isVisible()  # … and back
     assert "confidence" in window.fit_notice.text()
@@ -130,7 +147,9 @@ def test_suggestion_strip_is_cleared_when_the_model_changes(qtbot, window, gui_c
     load(qtbot, window, gui_checkpoint, clip)
     strip = window.labels.strip
     with qtbot.waitSignal(strip.finished, timeout=120000):
-        strip.start(window.source.spec, window.engine_info.checkpoint, 3, every=10, model_path=window.engine_info.path)
+        strip.start(
+            window.source.spec, window.engine_info.checkpoint, 3, every=10, model_path=window.engine_info.path
+        )
     assert strip.isVisible()
     assert strip.list.count() == 3
     with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
@@ -139,7 +158,9 @@ def test_suggestion_strip_is_cleared_when_the_model_changes(qtbot, window, gui_c
     assert strip.list.count() == 0
     assert strip.picks == []
     # a ranking still running when the model changes never shows up afterwards
-    strip.start(window.source.spec, window.engine_info.checkpoint, 3, every=10, model_path=window.engine_info.path)
+    strip.start(
+        window.source.spec, window.engine_info.checkpoint, 3, every=10, model_path=window.engine_info.path
+    )
     with qtbot.waitSignal(window.worker.engineReady, timeout=20000):
         window.open_checkpoint(gui_checkpoint)
     assert strip.wait(60)
@@ -174,8 +195,14 @@ def labelled_run(qtbot, window, gui_checkpoint, clip, tmp_path):
     hub.set_active(True)
     for i in range(6):
         window.seek(i * 10)
-        qtbot.waitUntil(lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}")
-                        and window.current.confidence is not None, timeout=10000)  # fmt: skip
+        qtbot.waitUntil(
+            lambda i=i: (
+                hub.key is not None
+                and hub.key[1].endswith(f"{i * 10:06d}")
+                and window.current.confidence is not None
+            ),
+            timeout=10000,
+        )
         hub.panel.threshold.setValue(0.0)
         hub.start_from_prediction()
         assert hub.save()
@@ -245,13 +272,23 @@ def test_results_page_shows_trainings_own_warnings_without_advice(qtbot, window)
     """report.json's `warnings` from training (divergence, worse than the start) may carry no "try" list;
     the Results page shows them under their own heading instead of failing on a missing key."""
     page = window.training.open_wizard().results_page
-    page._show_warnings([{"kind": "worse_than_start", "message": "the new model scored lower than the start (0.32 < 0.66)"}])
+    page._show_warnings(
+        [{"kind": "worse_than_start", "message": "the new model scored lower than the start (0.32 < 0.66)"}]
+    )
     assert not page.warning.isHidden()
     assert "Training warned" in page.warning.text()
     assert "scored lower than the start" in page.warning.text()
     assert "What to try" not in page.warning.text()
-    page._show_warnings([{"class": "rock", "problem": "never_predicted", "message": "the model never predicts 'rock'",
-                          "try": ["label more rock"]}])  # fmt: skip
+    page._show_warnings(
+        [
+            {
+                "class": "rock",
+                "problem": "never_predicted",
+                "message": "the model never predicts 'rock'",
+                "try": ["label more rock"],
+            }
+        ]
+    )
     assert "not useful yet" in page.warning.text()
     assert "Label more rock" in page.warning.text()
     page.show_comparison_note("<b>The viewer keeps the old model</b>", warn=True)

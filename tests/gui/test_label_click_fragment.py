@@ -22,7 +22,6 @@ H, W = 240, 320
 ROCKS = [(80, 80, 45, (90, 85, 80)), (200, 90, 50, (110, 100, 95)), (140, 180, 40, (70, 70, 75))]
 
 
-
 def vp_point(win, x: float, y: float) -> QPoint:
     return win.canvas.mapFromScene(x + 0.5, y + 0.5)
 
@@ -58,7 +57,9 @@ def test_one_click_labels_the_models_fragment(qtbot, rocks):
     assert split[cy, cx] > 0
     vp = win.canvas.viewport()
     QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, cx, cy))
-    qtbot.waitUntil(lambda: hub.editor.instances is not None and (hub.editor.instances > 0).any(), timeout=30000)
+    qtbot.waitUntil(
+        lambda: hub.editor.instances is not None and (hub.editor.instances > 0).any(), timeout=30000
+    )
     QTest.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     ls = LabelSet.open(root)
     stem = ls.frames[0].stem

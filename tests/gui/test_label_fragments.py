@@ -111,9 +111,15 @@ def test_wizard_data_page_accepts_a_fragment_scribble_set_without_edge_pixels(qt
     from segtool.gui.wizard import TrainingWizard
 
     monkeypatch.setenv("SEGTOOL_RUNS", str(tmp_path / "runs"))
-    ls = LabelSet.create(tmp_path / "L", [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [200, 120, 60]},
-                                          {"name": "rock_edge", "color": [255, 230, 0]}],
-                         fragments={"interior": "rock", "edge": "rock_edge"})  # fmt: skip
+    ls = LabelSet.create(
+        tmp_path / "L",
+        [
+            {"name": "background", "color": [0, 0, 0]},
+            {"name": "rock", "color": [200, 120, 60]},
+            {"name": "rock_edge", "color": [255, 230, 0]},
+        ],
+        fragments={"interior": "rock", "edge": "rock_edge"},
+    )
     rng = np.random.default_rng(0)
     for i in range(5):
         mask = np.full((64, 64), UNKNOWN, np.uint8)
@@ -140,7 +146,9 @@ def test_wizard_data_page_accepts_a_fragment_scribble_set_without_edge_pixels(qt
         wiz.close()
 
 
-def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragments(qtbot, window, tmp_path, shared_data):
+def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragments(
+    qtbot, window, tmp_path, shared_data
+):
     """Correcting the shipped model: its prediction comes in as fragments (instances), cut as the Measure
     panel cuts it, with no rock_edge pixel in the mask; undo takes them away again."""
     from pathlib import Path
@@ -174,7 +182,9 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     assert (hub.editor.mask == UNKNOWN).all()
 
 
-def test_a_fragment_model_starts_label_mode_with_grabcut_and_its_object_is_a_fragment(qtbot, fragment_labelling):
+def test_a_fragment_model_starts_label_mode_with_grabcut_and_its_object_is_a_fragment(
+    qtbot, fragment_labelling
+):
     # The default for fragment models is the best tool of the simulated annotator (docs/benchmarks.md).
     win, hub, root = fragment_labelling
     assert hub.tool == "grabcut"
@@ -183,7 +193,9 @@ def test_a_fragment_model_starts_label_mode_with_grabcut_and_its_object_is_a_fra
     vp = win.canvas.viewport()
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, 30, 30))
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, 250, 130))
-    qtbot.waitUntil(lambda: hub.editor.instances is not None and (hub.editor.instances > 0).any(), timeout=30000)
+    qtbot.waitUntil(
+        lambda: hub.editor.instances is not None and (hub.editor.instances > 0).any(), timeout=30000
+    )
     QTest.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     ls = LabelSet.open(root)
     inst, mask = ls.load_instances(ls.frames[0].stem), ls.load_mask(ls.frames[0].stem)

@@ -5,39 +5,13 @@ and the suggestion strip."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 from segtool.core.label_edit import UNKNOWN
 from segtool.core.labelset import LabelSet, export_cvat, import_cvat
-from tests.gui.helpers import load
-
-
-def vp_point(win, x: float, y: float) -> QPoint:
-    """Viewport position of image pixel (x, y) at the current zoom."""
-    return win.canvas.mapFromScene(x + 0.5, y + 0.5)
-
-
-def drag(win, pts, button=Qt.MouseButton.LeftButton):
-    vp = win.canvas.viewport()
-    QTest.mousePress(vp, button, Qt.KeyboardModifier.NoModifier, vp_point(win, *pts[0]))
-    for p in pts[1:]:
-        QTest.mouseMove(vp, vp_point(win, *p))
-    QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, vp_point(win, *pts[-1]))
-
-
-@pytest.fixture
-def labelling(qtbot, window, gui_checkpoint, clip, tmp_path):
-    load(qtbot, window, gui_checkpoint, clip)
-    window.resize(1000, 760)
-    window.canvas.fit()
-    hub = window.labels
-    hub.new_label_set(tmp_path / "labels")
-    hub.set_active(True)
-    qtbot.waitUntil(lambda: hub.editor is not None, timeout=10000)
-    return window, hub, tmp_path / "labels"
+from tests.gui.label_support import drag, vp_point
 
 
 def test_brush_strokes_with_the_mouse_are_saved_pixel_exact(qtbot, labelling):
@@ -85,7 +59,10 @@ def test_frame_change_autosaves_and_reopening_continues(qtbot, labelling, tmp_pa
     drag(win, [(200, 200), (240, 200)])
     painted = hub.editor.mask.copy()
     win.seek(5)
-    qtbot.waitUntil(lambda: win.current.index == 5 and hub.key is not None and hub.key[1].endswith("000005"), timeout=10000)
+    qtbot.waitUntil(
+        lambda: win.current.index == 5 and hub.key is not None and hub.key[1].endswith("000005"),
+        timeout=10000,
+    )
     assert (hub.editor.mask == UNKNOWN).all()  # a new frame starts unknown
     ls = LabelSet.open(root)
     assert np.array_equal(ls.load_mask("camvid_0016E5_val_15fps_000000"), painted)
@@ -174,7 +151,9 @@ def test_start_from_prediction_then_correct(qtbot, labelling):
 def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
     win, hub, _ = labelling
     with qtbot.waitSignal(hub.strip.finished, timeout=120000) as blocker:
-        hub.strip.start(win.source.spec, win.engine_info.checkpoint, 3, every=10)  # the loaded model, as the menu does
+        hub.strip.start(
+            win.source.spec, win.engine_info.checkpoint, 3, every=10
+        )  # the loaded model, as the menu does
     picks = blocker.args[0]
     assert len(picks) == 3
     assert hub.strip.list.count() == 3
@@ -185,7 +164,9 @@ def test_suggestion_strip_ranks_frames_and_opens_one(qtbot, labelling):
     assert hub.active
 
 
-def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labelling, gui_checkpoint, tmp_path):
+def test_train_on_my_labels_compares_before_after_and_switches_model(
+    qtbot, labelling, gui_checkpoint, tmp_path
+):
     from segtool.training.config import TrainConfig
     from segtool.training.trainer import train
 
@@ -193,16 +174,30 @@ def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labe
     for i in range(6):  # six labelled frames: the model's own mask, corrected by a rock stroke
         if i:
             win.seek(i * 10)
-            qtbot.waitUntil(lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}"), timeout=10000)
+            qtbot.waitUntil(
+                lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}"), timeout=10000
+            )
         hub.start_from_prediction()
         hub.editor.begin_stroke(60, 60, 20, 1)
         hub.editor.end_stroke()
         assert hub.save()
     hub._before = win.engine_info.checkpoint  # what "Train on my labels" records before opening the wizard
     run = tmp_path / "run"
-    train(TrainConfig(data=str(root), output=str(run), init=str(gui_checkpoint), epochs=1, batch_size=2,
-                      crop_size=64, eval_size=64, device="cpu", aux_weight=0.0, workers=0,
-                      auto=["lr", "optimizer", "freeze_backbone"]))  # fine-tuning defaults: lr 0.01 diverges (issue 19)
+    train(
+        TrainConfig(
+            data=str(root),
+            output=str(run),
+            init=str(gui_checkpoint),
+            epochs=1,
+            batch_size=2,
+            crop_size=64,
+            eval_size=64,
+            device="cpu",
+            aux_weight=0.0,
+            workers=0,
+            auto=["lr", "optimizer", "freeze_backbone"],
+        )
+    )  # fine-tuning defaults: lr 0.01 diverges (issue 19)
     with qtbot.waitSignal(hub.comparisonReady, timeout=120000):
         hub.compare_and_switch(run)
     cmp = hub.last_comparison
@@ -212,11 +207,15 @@ def test_train_on_my_labels_compares_before_after_and_switches_model(qtbot, labe
     assert set(cmp["after"]["per_class_iou"]) == {"background", "rock"}
     assert "before" in hub.comparison_box.informativeText()
     assert "held out" in hub.comparison_box.informativeText()
-    if not hub.last_verdict.better:  # one epoch may well be worse: the viewer asks (tests/gui/test_handoffs.py)
+    if (
+        not hub.last_verdict.better
+    ):  # one epoch may well be worse: the viewer asks (tests/gui/test_handoffs.py)
         assert not win.engine_info.path.endswith("best.pt")
         use = next(b for b in hub.comparison_box.buttons() if b.text() == "Use the new model anyway")
         QTest.mouseClick(use, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: win.engine_info is not None and win.engine_info.path.endswith("best.pt"), timeout=30000)
+    qtbot.waitUntil(
+        lambda: win.engine_info is not None and win.engine_info.path.endswith("best.pt"), timeout=30000
+    )
 
 
 def test_lasso_drag_fills_the_traced_outline(qtbot, labelling):

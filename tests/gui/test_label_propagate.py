@@ -86,7 +86,9 @@ def test_propagate_step_accept_correct_and_reopen(qtbot, labelling):
     assert (ls.load_mask(by_frame[3].stem) == UNKNOWN).any()  # what the flow cannot follow stays unknown
 
     click(prop.box.next_btn)  # step to frame 1
-    qtbot.waitUntil(lambda: hub.result is not None and hub.result.index == 1 and hub.editor is not None, timeout=10000)
+    qtbot.waitUntil(
+        lambda: hub.result is not None and hub.result.index == 1 and hub.editor is not None, timeout=10000
+    )
     assert "not reviewed" in prop.box.review.text()
     assert np.array_equal(hub.editor.mask, ls.load_mask(by_frame[1].stem))  # the propagated labels are shown
     click(prop.box.accept_btn)  # accept as is → mark cleared, on to frame 2
@@ -123,7 +125,9 @@ def test_propagation_never_overwrites_the_users_frames(qtbot, labelling):
     win, hub, root = labelling
     prop = hub.propagation
     win.seek(2)
-    qtbot.waitUntil(lambda: hub.result is not None and hub.result.index == 2 and hub.editor is not None, timeout=10000)
+    qtbot.waitUntil(
+        lambda: hub.result is not None and hub.result.index == 2 and hub.editor is not None, timeout=10000
+    )
     paint_frame(win, hub)
     mine = hub.editor.mask.copy()
     assert hub.save()
@@ -162,7 +166,9 @@ def test_propagate_backward_to_the_previous_frames(qtbot, labelling):
     win, hub, root = labelling
     prop = hub.propagation
     win.seek(3)
-    qtbot.waitUntil(lambda: hub.result is not None and hub.result.index == 3 and hub.editor is not None, timeout=10000)
+    qtbot.waitUntil(
+        lambda: hub.result is not None and hub.result.index == 3 and hub.editor is not None, timeout=10000
+    )
     paint_frame(win, hub)
     QTest.mouseClick(prop.box.backward, Qt.MouseButton.LeftButton)
     assert prop.box.backward.isChecked()
@@ -180,7 +186,9 @@ def test_model_fills_what_the_flow_left_unknown(qtbot, labelling):
     prop = hub.propagation
     paint_frame(win, hub)
     QTest.mouseClick(prop.box.fill, Qt.MouseButton.LeftButton)
-    prop.box.fill_min.setValue(0.0)  # any confidence: every pixel the flow left unknown gets the model's class
+    prop.box.fill_min.setValue(
+        0.0
+    )  # any confidence: every pixel the flow left unknown gets the model's class
     prop.box.n.setValue(2)
     click(prop.box.start_btn)
     qtbot.waitUntil(lambda: not prop.running, timeout=60000)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from segtool.core.labelset import INCOMPLETE, LabelSet
-from tests.gui.test_label_mode import labelling  # noqa: F401 (the fixture: a clip in label mode)
 
 
 def _unfinished_set(root):
-    ls = LabelSet.create(root, [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}])
+    ls = LabelSet.create(
+        root, [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]
+    )
     mask = np.full((12, 16), 255, np.uint8)
     mask[2:6, 3:9] = 1
     ls.save(np.zeros((12, 16, 3), np.uint8), mask, source="a.jpg")
@@ -26,7 +27,9 @@ def test_opening_an_unfinished_import_says_so(qtbot, window, tmp_path, monkeypat
     # export from the app is refused with the same reason (the save dialog answered with a file name)
     from segtool.gui.labeling import labelsets
 
-    monkeypatch.setattr(labelsets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "x.zip"), ""))
+    monkeypatch.setattr(
+        labelsets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "x.zip"), "")
+    )
     window.last_error = ""
     hub.choose_export_cvat()
     assert "unfinished import" in window.last_error
@@ -34,7 +37,7 @@ def test_opening_an_unfinished_import_says_so(qtbot, window, tmp_path, monkeypat
 
 
 def test_a_damaged_mask_in_label_mode_is_a_message_not_a_failed_slot(qtbot, labelling):  # noqa: F811
-    from tests.gui.test_label_mode import drag
+    from tests.gui.label_support import drag
 
     win, hub, root = labelling
     drag(win, [(200, 200), (240, 200)])

@@ -64,9 +64,13 @@ def test_grabcut_box_drag_labels_the_rock(qtbot, rock_photo):
     QTest.keyClick(win.canvas, Qt.Key.Key_G)
     assert hub.tool == "grabcut"
     vp = win.canvas.viewport()
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, CX - R - 15, CY - R - 15))
+    QTest.mousePress(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, CX - R - 15, CY - R - 15)
+    )
     QTest.mouseMove(vp, vp_point(win, CX, CY))
-    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, CX + R + 15, CY + R + 15))
+    QTest.mouseRelease(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, CX + R + 15, CY + R + 15)
+    )
     qtbot.waitUntil(lambda: (hub.editor.mask == 1).any(), timeout=30000)
     m = hub.editor.mask
     assert _iou(m == 1, disc) > 0.95
@@ -101,9 +105,13 @@ def test_grabcut_strokes_inside_the_box_refine_it(qtbot, window, tmp_path):
     QTest.keyClick(win.canvas, Qt.Key.Key_G)
     vp = win.canvas.viewport()
     box = (CX - R - 15, CY - R - 15, CX + R + 15, CY + R + 15)
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, box[0], box[1]))
+    QTest.mousePress(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, box[0], box[1])
+    )
     QTest.mouseMove(vp, vp_point(win, CX, CY))
-    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, box[2], box[3]))
+    QTest.mouseRelease(
+        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, box[2], box[3])
+    )
     qtbot.waitUntil(lambda: (hub.editor.mask == 1).any(), timeout=30000)
     hub.smart.wait()
     qtbot.wait(50)
@@ -114,8 +122,16 @@ def test_grabcut_strokes_inside_the_box_refine_it(qtbot, window, tmp_path):
     x0, x1 = int(xs.min()) + 2, int(xs.max()) - 2
     for n, y in enumerate((int(np.median(ys)), int(ys.min()) + 6, int(ys.max()) - 6), 1):
         QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, x0, y))
-        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, x1, y))
-        qtbot.waitUntil(lambda n=n: hub.smart._gc is not None and int((hub.smart._gc["bg"] | hub.smart._gc["fg"]).any(axis=1).sum()) >= 5 * n, timeout=30000)
+        QTest.mouseRelease(
+            vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp_point(win, x1, y)
+        )
+        qtbot.waitUntil(
+            lambda n=n: (
+                hub.smart._gc is not None
+                and int((hub.smart._gc["bg"] | hub.smart._gc["fg"]).any(axis=1).sum()) >= 5 * n
+            ),
+            timeout=30000,
+        )
         hub.smart.wait()
         qtbot.wait(50)
         if (hub.editor.mask == 1)[patch].mean() < 0.1:
@@ -125,5 +141,7 @@ def test_grabcut_strokes_inside_the_box_refine_it(qtbot, window, tmp_path):
     QTest.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     ls = LabelSet.open(root)
     assert np.array_equal(ls.load_mask(ls.frames[0].stem), hub.editor.mask)
-    QTest.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the refined object is one undo step
+    QTest.keyClick(
+        win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+    )  # the refined object is one undo step
     assert not (hub.editor.mask == 1).any()

@@ -20,7 +20,10 @@ def shown(win) -> np.ndarray:
 def test_checkpoint_panel_shows_classes_colours_and_metrics(qtbot, window, gui_checkpoint):
     load(qtbot, window, gui_checkpoint)
     legend = window.panel.legend
-    assert [legend.topLevelItem(i).text(0) for i in range(legend.topLevelItemCount())] == ["background", "rock"]
+    assert [legend.topLevelItem(i).text(0) for i in range(legend.topLevelItemCount())] == [
+        "background",
+        "rock",
+    ]
     assert legend.topLevelItem(1).text(2) == "0.550"
     icon = legend.topLevelItem(1).icon(0).pixmap(14, 14).toImage()
     assert icon.pixelColor(7, 7).getRgb()[:3] == (250, 50, 83)
@@ -31,7 +34,9 @@ def test_checkpoint_panel_shows_classes_colours_and_metrics(qtbot, window, gui_c
     assert "cpu" in window.status_device.text()
 
 
-def test_playing_shows_masks_of_the_frame_they_belong_to(qtbot, window, gui_checkpoint, clip, truth, reference_engine):
+def test_playing_shows_masks_of_the_frame_they_belong_to(
+    qtbot, window, gui_checkpoint, clip, truth, reference_engine
+):
     load(qtbot, window, gui_checkpoint, clip)
     seen = []
     original = window.render
@@ -59,7 +64,9 @@ def test_playing_shows_masks_of_the_frame_they_belong_to(qtbot, window, gui_chec
         expected_mask = reference_engine.predict([np.array(r.rgb)])[0].mask
         assert np.array_equal(r.mask, expected_mask)  # the mask was computed from this very frame
         assert 0 < (r.mask == 1).mean() < 1  # both classes occur: the comparison means something
-        want = compose(r.rgb, r.mask, window.engine_info.palette, alpha=0.6, visible=window.panel.legend.visible())
+        want = compose(
+            r.rgb, r.mask, window.engine_info.palette, alpha=0.6, visible=window.panel.legend.visible()
+        )
         assert np.abs(picture.astype(int) - want).max() <= 1  # the screen shows exactly that pair
         assert not r.rgb.flags.writeable  # read-only copies
         assert not r.mask.flags.writeable
@@ -70,7 +77,9 @@ def test_seek_shows_the_exact_frame(qtbot, window, gui_checkpoint, clip, truth):
     window.panel.opacity.setValue(0)  # the picture is then the bare frame
     for n in (57, 3, 100):
         window.player.frame.setValue(n)  # type a frame number (no keyboard tracking: one seek)
-        qtbot.waitUntil(lambda n=n: window.current.index == n and window.current.mask is not None, timeout=10000)
+        qtbot.waitUntil(
+            lambda n=n: window.current.index == n and window.current.mask is not None, timeout=10000
+        )
         assert nearest_frame(window.current.rgb, truth) == n
         assert nearest_frame(shown(window), truth) == n
         assert window.player.slider.value() == n
@@ -204,7 +213,9 @@ def test_folder_browsing_with_next_and_previous(qtbot, window, gui_checkpoint, t
     assert window.source.frames == 3
     assert window.current.name == "shot0.png"
     window.step(1)
-    qtbot.waitUntil(lambda: window.current.name == "shot10.png" and window.current.mask is not None, timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.current.name == "shot10.png" and window.current.mask is not None, timeout=10000
+    )
     assert window.player.time.text() == "shot10.png"
     window.step(1)
     window.step(1)  # past the end: stays on the last image
@@ -334,7 +345,12 @@ def test_the_window_shows_before_torch_and_closing_it_quits(tmp_path):
         "print('SEEN', seen, 'MAIN', any(type(w).__name__ == 'MainWindow' for w in QApplication.topLevelWidgets()))\n"
         "sys.exit(code)\n"
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "SEEN [False] MAIN False" in proc.stdout, proc.stdout

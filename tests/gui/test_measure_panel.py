@@ -130,8 +130,11 @@ def test_the_size_under_the_pointer_follows_a_new_scale(qtbot, window, rock_imag
     hub = _measured(qtbot, window, rock_image)
     res = hub.current
     t = res.table
-    i = next(i for i in np.argsort(-t.area_px)  # a large counted fragment that contains its centroid
-             if t.use[i] and res.labels[int(round(t.cy[i])), int(round(t.cx[i]))] == t.fragment[i])  # fmt: skip
+    i = next(
+        i
+        for i in np.argsort(-t.area_px)  # a large counted fragment that contains its centroid
+        if t.use[i] and res.labels[int(round(t.cy[i])), int(round(t.cx[i]))] == t.fragment[i]
+    )
     canvas = window.canvas
     # Away first: a move to where the pointer already is (an earlier test may have left it on the same
     # rock) sends no event.
@@ -175,8 +178,14 @@ def test_scale_line_writes_the_sidecar_and_switches_to_mm(qtbot, window, rock_im
     # Opening the source again loads the scale from the sidecar.
     hub.scale_tool.scale = None  # forget it in memory only
     window.open_source(rock_image)
-    qtbot.waitUntil(lambda: hub.scale_tool.scale is not None and hub.current is not None and hub.current.distribution.unit == "mm",
-                    timeout=60000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: (
+            hub.scale_tool.scale is not None
+            and hub.current is not None
+            and hub.current.distribution.unit == "mm"
+        ),
+        timeout=60000,
+    )
     assert hub.scale_tool.scale.mm_per_px == pytest.approx(doc["mm_per_px"])
 
 
@@ -217,7 +226,9 @@ def test_a_scale_tool_chosen_from_the_menu_opens_the_measure_panel(qtbot, window
     assert hub.scale_tool.drawing
     assert hub.scale_tool.kind == "box"
     qtbot.waitUntil(lambda: hub.current is not None, timeout=60000)
-    monkeypatch.setattr(BoxSizeDialog, "exec", lambda dlg: dlg.width.setValue(500.0) or QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(
+        BoxSizeDialog, "exec", lambda dlg: dlg.width.setValue(500.0) or QDialog.DialogCode.Accepted
+    )
     canvas = window.canvas
     p0, p1 = _drag(canvas, _scene_to_viewport(canvas, 100, 150), _scene_to_viewport(canvas, 300, 250))
     assert hub.scale_tool.scale is not None
@@ -362,11 +373,16 @@ def test_model_without_rocks_says_so(qtbot, window, gui_checkpoint, tmp_path, ro
     from segtool.models.classes import make_classes
 
     rocks = load_checkpoint(gui_checkpoint)
-    roads = dataclasses.replace(rocks, classes=make_classes(["background", "road"], [[0, 0, 0], [90, 90, 90]]))
+    roads = dataclasses.replace(
+        rocks, classes=make_classes(["background", "road"], [[0, 0, 0], [90, 90, 90]])
+    )
     ck = save_checkpoint(roads, tmp_path / "roads.pt")
     load(qtbot, window, ck, rock_image, timeout=60000)
     window.measure.set_active(True)
-    qtbot.waitUntil(lambda: window.current is not None and window.current.analysis.get("fragments") is not None, timeout=30000)
+    qtbot.waitUntil(
+        lambda: window.current is not None and window.current.analysis.get("fragments") is not None,
+        timeout=30000,
+    )
     assert "does not know rocks" in window.measure.panel.model_label.text()
     assert window.measure.current is None
 
@@ -408,8 +424,13 @@ def test_video_plots_d50_d80_over_time(qtbot, window, rock_clip):
     assert len(set(np.round(d50, 3))) > 1  # the frames really differ
     # Playing measures every frame it shows: the series stays one point per frame, none failed.
     failed = []
-    window.worker.resultReady.connect(lambda: failed.extend(
-        [1] if window.current is not None and isinstance(window.current.analysis.get("fragments"), Exception) else []))
+    window.worker.resultReady.connect(
+        lambda: failed.extend(
+            [1]
+            if window.current is not None and isinstance(window.current.analysis.get("fragments"), Exception)
+            else []
+        )
+    )
     window.seek(0)
     qtbot.waitUntil(lambda: window.current.index == 0 and hub.current_index == 0, timeout=60000)
     window.toggle_play()
@@ -424,8 +445,12 @@ def test_export_report_writes_the_cli_report_and_says_what(qtbot, window, rock_i
     hub.panel.settings_box.border.setChecked(True)  # the report is made with the panel's settings
     hub.panel.settings_box.min_size.setValue(50)
     said = []
-    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text))))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text))))
+    monkeypatch.setattr(
+        QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text)))
+    )
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text)))
+    )
     from PySide6.QtWidgets import QFileDialog
 
     parent = tmp_path / "reports"
@@ -471,7 +496,11 @@ def test_settings_are_kept_for_the_next_session(qtbot, settings):
     win = MainWindow(settings)
     qtbot.addWidget(win)
     hub, box = win.measure, win.measure.panel.settings_box
-    assert (hub.settings.min_size_px, hub.settings.include_border, hub.settings.min_distance) == (77, True, 11)
+    assert (hub.settings.min_size_px, hub.settings.include_border, hub.settings.min_distance) == (
+        77,
+        True,
+        11,
+    )
     assert (box.min_size.value(), box.border.isChecked(), box.distance.value()) == (77, True, 11)
     win.close()
     # A hand-edited value out of range gives the defaults, not a panel that cannot start.
@@ -490,8 +519,16 @@ def _wheel(widget, steps: int = 5) -> None:
 
     at = QPointF(widget.width() / 2, widget.height() / 2)
     for _ in range(steps):
-        ev = QWheelEvent(at, QPointF(widget.mapToGlobal(at.toPoint())), QPoint(0, 0), QPoint(0, 120),
-                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+        ev = QWheelEvent(
+            at,
+            QPointF(widget.mapToGlobal(at.toPoint())),
+            QPoint(0, 0),
+            QPoint(0, 120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
         QApplication.sendEvent(widget, ev)
 
 
@@ -526,7 +563,10 @@ def test_the_measure_dock_fits_the_default_window(qtbot, settings, rock_clip):
         qtbot.waitUntil(lambda: hub.current_index == 1 and hub.panel.plots.isTabVisible(1), timeout=60000)
         qtbot.wait(200)
         scroll = hub.dock.widget()
-        assert scroll.verticalScrollBar().maximum() == 0, (scroll.viewport().height(), hub.panel.minimumSizeHint())
+        assert scroll.verticalScrollBar().maximum() == 0, (
+            scroll.viewport().height(),
+            hub.panel.minimumSizeHint(),
+        )
         assert hub.panel.curve_plot.height() >= 170
     finally:
         win.close()

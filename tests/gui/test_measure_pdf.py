@@ -37,8 +37,12 @@ def test_pdf_button_writes_the_report_after_an_export(qtbot, window, rock_image,
     btn = hub.panel.pdf_btn
     assert not btn.isEnabled()  # nothing exported yet: no folder to make a PDF from
     said = []
-    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text))))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text))))
+    monkeypatch.setattr(
+        QMessageBox, "information", staticmethod(lambda parent, title, text: said.append((title, text)))
+    )
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda parent, title, text: said.append((title, text)))
+    )
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path)))
     QTest.mouseClick(hub.panel.export_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(said), timeout=180000)
@@ -54,6 +58,8 @@ def test_pdf_button_writes_the_report_after_an_export(qtbot, window, rock_image,
     pdf = out / "report.pdf"
     assert str(pdf) in text  # the export kept overlays: the PDF shows outlines
     assert "thumbnails" in text
-    assert len(re.findall(rb"/Type /Page\b", pdf.read_bytes())) == 5  # title, curves, places, thumbnails, not measured (no GPS: no map)
+    assert (
+        len(re.findall(rb"/Type /Page\b", pdf.read_bytes())) == 5
+    )  # title, curves, places, thumbnails, not measured (no GPS: no map)
     assert btn.isEnabled()
     assert btn.text() == "PDF report"

@@ -25,7 +25,9 @@ def qt_user_settings(tmp_path):
     QSettings.setPath(fmt, scope, os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config"))
 
 
-def test_open_model_dialog_has_the_shipped_models_folder_and_opens_one(qtbot, qt_user_settings, window, tmp_path):
+def test_open_model_dialog_has_the_shipped_models_folder_and_opens_one(
+    qtbot, qt_user_settings, window, tmp_path
+):
     window.act_open_ckpt.trigger()
     dlg = window.model_dialog
     qtbot.waitUntil(dlg.isVisible)
@@ -35,8 +37,14 @@ def test_open_model_dialog_has_the_shipped_models_folder_and_opens_one(qtbot, qt
     sidebar = dlg.findChild(QListView, "sidebar")
     url_role = Qt.ItemDataRole.UserRole + 1  # where Qt's sidebar model keeps each entry's url
     model = sidebar.model()
-    row = next(i for i in range(model.rowCount()) if model.index(i, 0).data(url_role) == QUrl.fromLocalFile(str(ASSETS)))
-    QTest.mouseClick(sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualRect(model.index(row, 0)).center())
+    row = next(
+        i
+        for i in range(model.rowCount())
+        if model.index(i, 0).data(url_role) == QUrl.fromLocalFile(str(ASSETS))
+    )
+    QTest.mouseClick(
+        sidebar.viewport(), Qt.MouseButton.LeftButton, pos=sidebar.visualRect(model.index(row, 0)).center()
+    )
     qtbot.waitUntil(lambda: Path(dlg.directory().absolutePath()) == ASSETS)
     edit = dlg.findChild(QLineEdit, "fileNameEdit")
     with qtbot.waitSignal(window.worker.engineReady, timeout=30000):
@@ -60,4 +68,6 @@ def test_file_menu_opens_a_shipped_model_by_name(qtbot, window):
     assert window.engine_info.path == str(ASSETS / "demo_rocks.pt")
     assert window.engine_info.model.shipped
     assert window.engine_info.model.name == "demo_rocks"
-    assert "the shipped model" not in window.windowTitle()  # nothing odd in the title: the file's name is shown
+    assert (
+        "the shipped model" not in window.windowTitle()
+    )  # nothing odd in the title: the file's name is shown

@@ -16,4 +16,6 @@ def test_static_qt_calls_keep_none_alive(qapp):
     before = sys.getrefcount(None)
     for _ in range(2000):
         QCoreApplication.processEvents()
-    assert sys.getrefcount(None) >= before - 50, "the Qt binding leaks references to None; pin another PySide6"
+    assert sys.getrefcount(None) >= before - 50, (
+        "the Qt binding leaks references to None; pin another PySide6"
+    )

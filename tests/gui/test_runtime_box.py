@@ -39,4 +39,7 @@ def test_an_exported_model_opens_in_the_app(qtbot, window, gui_checkpoint, clip,
     assert "OpenVINO" in window.status_device.text()
     assert "mobilenet_v3_large" in window.panel.summary.text()  # described from the ONNX metadata
     legend = window.panel.legend
-    assert [legend.topLevelItem(i).text(0) for i in range(legend.topLevelItemCount())] == ["background", "rock"]
+    assert [legend.topLevelItem(i).text(0) for i in range(legend.topLevelItemCount())] == [
+        "background",
+        "rock",
+    ]

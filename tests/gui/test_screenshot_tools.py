@@ -20,11 +20,26 @@ def _load(name: str, monkeypatch):
     return module
 
 
-def test_app_screenshot_saves_the_window_at_the_asked_frame(qapp, gui_checkpoint, clip, tmp_path, monkeypatch):
+def test_app_screenshot_saves_the_window_at_the_asked_frame(
+    qapp, gui_checkpoint, clip, tmp_path, monkeypatch
+):
     app_shot = _load("app", monkeypatch)
     out = tmp_path / "shots" / "app.png"
-    rc = app_shot.main([str(out), "--source", str(clip), "-c", str(gui_checkpoint), "--frame", "7",
-                        "--size", "900x600", "--mode", "mask"])
+    rc = app_shot.main(
+        [
+            str(out),
+            "--source",
+            str(clip),
+            "-c",
+            str(gui_checkpoint),
+            "--frame",
+            "7",
+            "--size",
+            "900x600",
+            "--mode",
+            "mask",
+        ]
+    )
     assert rc == 0
     assert out.is_file()
     img = np.asarray(Image.open(out).convert("RGB"))

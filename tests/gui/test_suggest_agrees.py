@@ -13,7 +13,10 @@ from segtool.core.sources import open_source
 from segtool.gui.labeling.suggest import SuggestStrip
 from tests.helpers import make_small_checkpoint
 
-pytestmark = [pytest.mark.gui, pytest.mark.slow]  # scores the 101-frame clip twice: ~17 s on a loaded 2-core CPU
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.slow,
+]  # scores the 101-frame clip twice: ~17 s on a loaded 2-core CPU
 
 
 def test_strip_and_cli_suggest_the_same_frames_in_rank_order(qtbot, clip, tmp_path, capsys):
@@ -24,8 +27,14 @@ def test_strip_and_cli_suggest_the_same_frames_in_rank_order(qtbot, clip, tmp_pa
     priority = [float(r["priority"]) for r in rows]
     assert priority == sorted(priority, reverse=True)
     for r in rows:
-        assert float(r["priority"]) == pytest.approx(float(r["score"]) + float(r["uncertain_share"]), abs=2e-6)
-    printed = [float(line.split("priority ")[1].split()[0]) for line in capsys.readouterr().out.splitlines() if "priority " in line]
+        assert float(r["priority"]) == pytest.approx(
+            float(r["score"]) + float(r["uncertain_share"]), abs=2e-6
+        )
+    printed = [
+        float(line.split("priority ")[1].split()[0])
+        for line in capsys.readouterr().out.splitlines()
+        if "priority " in line
+    ]
     assert printed == sorted(printed, reverse=True)
     assert len(printed) == 5
 

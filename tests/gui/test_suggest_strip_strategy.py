@@ -32,7 +32,9 @@ def test_strip_default_strategy_matches_the_core_and_says_why(qtbot, clip, tmp_p
     # A real click on the second entry opens that frame.
     item = strip.list.item(1)
     with qtbot.waitSignal(strip.frameChosen, timeout=5_000) as chosen:
-        QTest.mouseClick(strip.list.viewport(), Qt.MouseButton.LeftButton, pos=strip.list.visualItemRect(item).center())
+        QTest.mouseClick(
+            strip.list.viewport(), Qt.MouseButton.LeftButton, pos=strip.list.visualItemRect(item).center()
+        )
     assert chosen.args == [picks[1].index]
 
     # Another strategy is honoured and named; an unknown one is refused before any work starts.

@@ -5,82 +5,26 @@ is reported with how to continue, and the window survives it."""
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.gui.wizard_support import RUN_TIMEOUT_MS, check_data, wait_until
 from tests.helpers import make_dataset
 
-RUN_TIMEOUT_MS = 120_000  # a child process imports torch (a few s) and trains a 64-px mobilenet
 
-
-def wait_until(cond, timeout_ms: int) -> None:
-    """Process events until `cond()` holds.
-
-    Not `qtbot.waitUntil`: pytest-qt waits in a nested QEventLoop, and once any earlier test has run
-    `QApplication.exec()` to its end (the app-main tests do), a nested QEventLoop.exec() returns at once
-    without processing events — every later waitUntil would time out. QTest.qWait processes events
-    directly.
-    """
-    from PySide6.QtTest import QTest
-
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout_ms} ms")
-        QTest.qWait(20)
-
-
-def training_children() -> list[int]:
-    """Pids of this process's children running the training child (Linux /proc; [] elsewhere)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmd = (stat.parent / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == os.getpid() and b"segtool.core.train_process" in cmd:
-            out.append(int(stat.parent.name))
-    return out
-
-
-@pytest.fixture(autouse=True)
-def runs_env(tmp_path, monkeypatch):
-    """Runs go to a temporary folder, never the user's; no training process outlives a test."""
-    monkeypatch.setenv("SEGTOOL_RUNS", str(tmp_path / "runs"))
-    yield tmp_path / "runs"
-    assert not training_children(), "a training child process is still running"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    return make_dataset(tmp_path_factory.mktemp("wizdata"))
-
-
-@pytest.fixture
-def wizard(qtbot, runs_env):
-    from segtool.gui.wizard import TrainingWizard
-
-    wiz = TrainingWizard(None, runs_env)
-    qtbot.addWidget(wiz)
-    wiz.show()
-    yield wiz
-    wiz.shutdown()
-    wiz.close()
-
-
-def check_data(qtbot, wiz, data: Path, images: Path | None = None) -> None:
-    wiz.data_page.set_path(data, images)
-    wait_until(lambda: wiz.data_page.check is not None or "cannot" in wiz.data_page.summary.text(), 60_000)
-
-
-def drive_to_training(qtbot, wiz, data: Path, *, epochs: int = 2, repeat: int = 1, eval_size: int = 64,
-                      images: Path | None = None) -> None:  # fmt: skip
+def drive_to_training(
+    qtbot,
+    wiz,
+    data: Path,
+    *,
+    epochs: int = 2,
+    repeat: int = 1,
+    eval_size: int = 64,
+    images: Path | None = None,
+) -> None:
     """Fill the first three pages as a user would and press Start training."""
     check_data(qtbot, wiz, data, images)
     assert wiz.data_page.isComplete(), wiz.data_page.problems.text()
@@ -305,7 +249,9 @@ def _useless_run(run_dir: Path) -> Path:
     cm = ConfusionMatrix(2)
     cm.update(np.zeros_like(labels), labels)
     run_dir.mkdir(parents=True)
-    (run_dir / "report.json").write_text(json.dumps({**report_dict(cm, ["background", "rocks"], 1), "epoch": 3}))
+    (run_dir / "report.json").write_text(
+        json.dumps({**report_dict(cm, ["background", "rocks"], 1), "epoch": 3})
+    )
     return run_dir
 
 
@@ -380,7 +326,9 @@ def test_start_from_viewer_model_shows_and_records_its_network(qtbot, runs_env, 
         wiz.close()
 
 
-def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(qtbot, runs_env, tiny, tmp_path, monkeypatch):
+def test_offline_start_fails_in_plain_words_and_goes_back_with_every_page_kept(
+    qtbot, runs_env, tiny, tmp_path, monkeypatch
+):
     """No internet: the default start works without one; ImageNet weights, chosen on purpose, are said to
     need a download before Start; the failure is a sentence with "Choose another start", which goes back to
     the Model page with the data and schedule kept; the next wizard remembers the dataset."""
@@ -463,9 +411,13 @@ def test_wording_replaces_cli_options():
     from segtool.gui.wizard.wording import in_app_words
 
     out = in_app_words("out of GPU memory with --batch-size 8; try --batch-size 4 or --crop-size 384")
-    assert out == ("out of GPU memory with Batch size 8 (Schedule ▸ Advanced); try Batch size 4 (Schedule ▸ Advanced) "
-                   "or Crop 384 px (Schedule ▸ Advanced)")  # fmt: skip
-    assert "--" not in in_app_words("Offline? pass it with --weights-file PATH, or add a val/ folder or use --val")
+    assert out == (
+        "out of GPU memory with Batch size 8 (Schedule ▸ Advanced); try Batch size 4 (Schedule ▸ Advanced) "
+        "or Crop 384 px (Schedule ▸ Advanced)"
+    )
+    assert "--" not in in_app_words(
+        "Offline? pass it with --weights-file PATH, or add a val/ folder or use --val"
+    )
 
 
 def test_model_page_maps_a_renamed_class(qtbot, runs_env, tmp_path):
@@ -512,10 +464,13 @@ def test_data_page_unknown_class_checkbox_reaches_the_check_and_the_run(qtbot, w
     assert wizard.config["unknown_classes"] == ["background"]
 
 
-def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpoints_size(qtbot, runs_env, tiny):
+def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpoints_size(
+    qtbot, runs_env, tiny
+):
     """Issue 19: the shipped fragment model (mobilenet ×0.5, ASPP 64) read "11 M parameters" and 520 px;
     the counts come from the networks themselves and the size from the checkpoint."""
     from segtool.gui.wizard import TrainingWizard
+
     shipped = Path(__file__).resolve().parents[2] / "assets" / "rock_fragments.pt"
     wiz = TrainingWizard(str(shipped), runs_env)
     qtbot.addWidget(wiz)
@@ -533,7 +488,12 @@ def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpo
         assert mp.eval_size.value() == 512
         assert "checkpoint's own size" in mp.size_note.text()
         cfg = mp.model_config()
-        assert (cfg["width_mult"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (0.5, 64, "v3plus", 512)
+        assert (cfg["width_mult"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (
+            0.5,
+            64,
+            "v3plus",
+            512,
+        )
         mp.eval_size.setValue(384)  # the user's own size stays while the start is unchanged
         mp.class_map.setText("rock=rock")
         assert mp.eval_size.value() == 384

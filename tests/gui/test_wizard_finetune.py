@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from tests.gui.helpers import load
-from tests.gui.test_wizard import check_data, runs_env, tiny, training_children, wait_until  # noqa: F401 - fixtures
+from tests.gui.wizard_support import check_data, training_children, wait_until
 
 CONFIG_TIMEOUT_MS = 120_000  # the child imports torch, reads the label set and scores the start first
 
@@ -32,8 +32,9 @@ def start_and_read_config(wiz) -> dict:
     return cfg
 
 
-def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, window, gui_checkpoint, clip, tmp_path,
-                                                                        monkeypatch):  # fmt: skip
+def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(
+    qtbot, window, gui_checkpoint, clip, tmp_path, monkeypatch
+):
     from segtool.gui.wizard.model_page import cached_weights
     from segtool.models.pretrained import weights_entry
 
@@ -52,7 +53,9 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, 
     for i in range(3):  # three frames: the model's own mask corrected by a rock stroke
         if i:
             window.seek(i * 10)
-            qtbot.waitUntil(lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}"), timeout=10000)
+            qtbot.waitUntil(
+                lambda i=i: hub.key is not None and hub.key[1].endswith(f"{i * 10:06d}"), timeout=10000
+            )
         hub.start_from_prediction()
         hub.editor.begin_stroke(60, 60, 20, 1)
         hub.editor.end_stroke()
@@ -95,7 +98,9 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(qtbot, 
     assert set(cfg["auto"]) == {"eval_size", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone"}
 
 
-def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(qtbot, runs_env, tiny, tmp_path):  # noqa: F811
+def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
+    qtbot, runs_env, tiny, tmp_path
+):  # noqa: F811
     from segtool.gui.wizard import TrainingWizard
     from tests.helpers import make_small_checkpoint
 
@@ -119,7 +124,9 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         wait_until(lambda: sp.speed is not None, 60_000)
         assert "≈" in sp.finetune.text()  # the fine-tuning preset has its own time estimate
         sp.toggle.setChecked(True)
-        QTest.mouseClick(sp.freeze, Qt.MouseButton.LeftButton, pos=QPoint(8, sp.freeze.height() // 2))  # on the box: the backbone learns
+        QTest.mouseClick(
+            sp.freeze, Qt.MouseButton.LeftButton, pos=QPoint(8, sp.freeze.height() // 2)
+        )  # on the box: the backbone learns
         assert not sp.freeze.isChecked()
         assert abs(sp.lr.value() - 1e-4) < 1e-12  # the rate measured for a learning backbone follows
         assert "freeze_backbone" not in sp.schedule_config()["auto"]
@@ -131,7 +138,12 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         wiz.next()
         assert sp.finetune.isHidden()
         assert sp.preset_buttons["quick"].isChecked()
-        assert (sp.epochs.value(), sp.batch.value(), sp.optimizer.currentData(), sp.lr.value()) == (5, 4, "sgd", 0.0)
+        assert (sp.epochs.value(), sp.batch.value(), sp.optimizer.currentData(), sp.lr.value()) == (
+            5,
+            4,
+            "sgd",
+            0.0,
+        )
         assert not sp.freeze.isChecked()
         assert not sp.freeze.isEnabled()
         sp.epochs.setValue(1)
@@ -143,15 +155,21 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         wiz.close()
     assert cfg["init"] == "scratch"
     assert cfg["auto"] == []
-    assert (cfg["width_mult"], cfg["aspp_channels"], cfg["head_lr_mult"]) == (1.0, 256, 1.0)  # nothing of the checkpoint left
+    assert (cfg["width_mult"], cfg["aspp_channels"], cfg["head_lr_mult"]) == (
+        1.0,
+        256,
+        1.0,
+    )  # nothing of the checkpoint left
     assert (cfg["optimizer"], cfg["lr"], cfg["freeze_backbone"], cfg["epochs"]) == ("sgd", 0.0, False, 1)
 
 
 def test_wording_names_the_schedule_fields_for_the_fine_tuning_options():
     from segtool.gui.wizard.wording import in_app_words
 
-    text = in_app_words("only 2 training image(s) × --repeat 1 but one step needs 4: use --batch-size 2 or --repeat 2; "
-                        "Lower --lr (e.g. by 10x), --optimizer sgd, --no-freeze-backbone, --freeze-backbone, --eval-size 512")  # fmt: skip
+    text = in_app_words(
+        "only 2 training image(s) × --repeat 1 but one step needs 4: use --batch-size 2 or --repeat 2; "
+        "Lower --lr (e.g. by 10x), --optimizer sgd, --no-freeze-backbone, --freeze-backbone, --eval-size 512"
+    )
     assert "--" not in text, text
     assert "Repeat photos per epoch 2 (Schedule ▸ Advanced)" in text
     assert "Lower the Learning rate" in text

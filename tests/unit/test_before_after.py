@@ -80,8 +80,13 @@ def test_recorded_start_scores_in_report_json_are_used_and_the_verdict_compares_
     run = tmp_path / "run"
     shutil.copytree(second, run)
     report = json.loads((run / "report.json").read_text())
-    start = {"checkpoint": str(first / "best.pt"), "miou": 0.9, "pixel_accuracy": 0.95,
-             "per_class_iou": {"background": 0.95, "rock": 0.85}, "images": 2}  # fmt: skip
+    start = {
+        "checkpoint": str(first / "best.pt"),
+        "miou": 0.9,
+        "pixel_accuracy": 0.95,
+        "per_class_iou": {"background": 0.95, "rock": 0.85},
+        "images": 2,
+    }
     report["start"], report["warnings"] = start, []
     (run / "report.json").write_text(json.dumps(report))
     assert "from" not in comparison_for_run(run, second / "best.pt")  # recorded for another start model
@@ -102,9 +107,14 @@ def test_verdict_at_least_as_good_worse_and_not_comparable():
     from segtool.core.before_after import verdict
 
     def res(b, a, frames=3):
-        return {"frames": frames, "classes": ["background", "rock"],
-                "before": None if b is None else {"miou": b[0], "per_class_iou": {"background": b[1], "rock": b[2]}},
-                "after": {"miou": a[0], "per_class_iou": {"background": a[1], "rock": a[2]}}}  # fmt: skip
+        return {
+            "frames": frames,
+            "classes": ["background", "rock"],
+            "before": None
+            if b is None
+            else {"miou": b[0], "per_class_iou": {"background": b[1], "rock": b[2]}},
+            "after": {"miou": a[0], "per_class_iou": {"background": a[1], "rock": a[2]}},
+        }
 
     worse = verdict(res((0.657, 0.977, 0.337), (0.322, 0.085, 0.559)))  # the walk
     assert worse.better is False

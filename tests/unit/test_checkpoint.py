@@ -140,7 +140,10 @@ def test_weights_that_do_not_fit_the_stored_config(small_checkpoint, tmp_path):
 @pytest.mark.parametrize(
     "classes,match",
     [
-        ([{"name": "rock", "color": [1, 2, 3]}, {"name": "Rock", "color": [4, 5, 6]}], "duplicate class name"),
+        (
+            [{"name": "rock", "color": [1, 2, 3]}, {"name": "Rock", "color": [4, 5, 6]}],
+            "duplicate class name",
+        ),
         ([{"name": "bg", "color": [0, 0]}, {"name": "rock", "color": [1, 2, 3]}], "not an RGB triple"),
         ([{"name": "bg", "color": [0, 0, 300]}, {"name": "rock", "color": [1, 2, 3]}], "not an RGB triple"),
         ([{"name": "", "color": [0, 0, 0]}, {"name": "rock", "color": [1, 2, 3]}], "has no name"),

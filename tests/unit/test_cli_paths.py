@@ -46,6 +46,12 @@ def test_suggest_output_name_too_long_is_exit_2(small_checkpoint, tmp_path, caps
 
 def test_only_path_errors_become_exit_2():
     assert "too long" in os_error_message(OSError(errno.ENAMETOOLONG, "File name too long", "/x/" + LONG))
-    assert "a file stands where a folder is needed" in os_error_message(NotADirectoryError(errno.ENOTDIR, "Not a directory", "/f/x"))
-    assert os_error_message(OSError(errno.ENAMETOOLONG, "File name too long")) is None  # no path: not the user's
-    assert os_error_message(OSError(errno.ECONNRESET, "reset", "/x")) is None  # not a path problem: stays a traceback
+    assert "a file stands where a folder is needed" in os_error_message(
+        NotADirectoryError(errno.ENOTDIR, "Not a directory", "/f/x")
+    )
+    assert (
+        os_error_message(OSError(errno.ENAMETOOLONG, "File name too long")) is None
+    )  # no path: not the user's
+    assert (
+        os_error_message(OSError(errno.ECONNRESET, "reset", "/x")) is None
+    )  # not a path problem: stays a traceback

@@ -19,18 +19,36 @@ PROBE = (
 
 @pytest.mark.parametrize(
     ("args", "code"),
-    [(["--help"], 0), (["--version"], 0), (["predict", "--help"], 0), (["train", "--help"], 0),
-     (["gui", "--help"], 0), (["predict", "x.mp4"], 2), (["--no-such-option"], 2), (["frobnicate"], 2)],
-)  # fmt: skip
+    [
+        (["--help"], 0),
+        (["--version"], 0),
+        (["predict", "--help"], 0),
+        (["train", "--help"], 0),
+        (["gui", "--help"], 0),
+        (["predict", "x.mp4"], 2),
+        (["--no-such-option"], 2),
+        (["frobnicate"], 2),
+    ],
+)
 def test_light_commands_do_not_import_torch_or_qt(args, code):
-    r = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
-                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == code, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "HEAVY", r.stdout[-300:]
 
 
 def test_app_module_imports_without_torch():
     code = "import sys, segtool.gui.app, segtool.gui.startup; print('torch' in sys.modules)"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert r.stdout.strip() == "False", r.stderr

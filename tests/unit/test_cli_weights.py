@@ -29,9 +29,13 @@ def seed_style_state_dict(tmp_path_factory):
 
 
 def test_version_and_help_from_the_console_script():
-    out = subprocess.run([sys.executable, "-m", "segtool", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "segtool", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"segtool {__version__}"
-    help_text = subprocess.run([sys.executable, "-m", "segtool", "--help"], capture_output=True, text=True, check=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "segtool", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("gui", "info", "import-weights"):
         assert command in help_text
 
@@ -39,8 +43,20 @@ def test_version_and_help_from_the_console_script():
 def test_import_seed_style_file_then_info(seed_style_state_dict, tmp_path, capsys):
     src, tv = seed_style_state_dict
     out = tmp_path / "rocks.pt"
-    rc = main(["import-weights", str(src), "--backbone", "resnet50", "--classes", "background,rock",
-               "--colors", "0,0,0;#fa3253", "-o", str(out)])  # fmt: skip
+    rc = main(
+        [
+            "import-weights",
+            str(src),
+            "--backbone",
+            "resnet50",
+            "--classes",
+            "background,rock",
+            "--colors",
+            "0,0,0;#fa3253",
+            "-o",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert rc == 0, printed
     assert "dropped the auxiliary head: it has 21 outputs" in printed
@@ -97,7 +113,18 @@ def test_import_bad_inputs_exit_2_with_a_reason(seed_style_state_dict, tmp_path,
 
 def test_unknown_backbone_is_a_usage_error(seed_style_state_dict, capsys):
     with pytest.raises(SystemExit) as e:
-        main(["import-weights", str(seed_style_state_dict[0]), "--backbone", "vgg", "--classes", "a,b", "-o", "x.pt"])
+        main(
+            [
+                "import-weights",
+                str(seed_style_state_dict[0]),
+                "--backbone",
+                "vgg",
+                "--classes",
+                "a,b",
+                "-o",
+                "x.pt",
+            ]
+        )
     assert e.value.code == 2
     assert "invalid choice: 'vgg'" in capsys.readouterr().err
 
@@ -122,6 +149,18 @@ def test_info_on_bad_files(tmp_path, capsys):
 def test_import_refuses_a_non_deeplab_state_dict(tmp_path, capsys):
     p = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": torch.zeros(10, 512)}, p)
-    rc, err = _run_bad(["import-weights", str(p), "--backbone", "resnet18", "--classes", "a,b", "-o", str(tmp_path / "o.pt")], capsys)
+    rc, err = _run_bad(
+        [
+            "import-weights",
+            str(p),
+            "--backbone",
+            "resnet18",
+            "--classes",
+            "a,b",
+            "-o",
+            str(tmp_path / "o.pt"),
+        ],
+        capsys,
+    )
     assert rc == 2
     assert "no 'backbone.*' weights" in err

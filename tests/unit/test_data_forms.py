@@ -320,14 +320,17 @@ def test_indexed_classes_json_with_names_but_no_colours_gets_the_default_palette
     for i in range(3):
         photo(tmp_path / "images" / f"{i}.jpg")
         save(tmp_path / "masks" / f"{i}.png", ids_mask(i))
-    (tmp_path / "classes.json").write_text(json.dumps([{"name": "background"}, {"name": "rock"}, {"name": "sky"}]))
+    (tmp_path / "classes.json").write_text(
+        json.dumps([{"name": "background"}, {"name": "rock"}, {"name": "sky"}])
+    )
     data = open_dataset(tmp_path)
     assert data.class_names == ["background", "rock", "sky"]
     assert [c.color for c in data.classes] == [voc_color(0), voc_color(1), voc_color(2)]
     assert check_dataset(data).ok
     # one colour given, the others filled in
-    (tmp_path / "classes.json").write_text(json.dumps([{"name": "background"}, {"name": "rock", "color": [250, 50, 83]},
-                                                        {"name": "sky"}]))  # fmt: skip
+    (tmp_path / "classes.json").write_text(
+        json.dumps([{"name": "background"}, {"name": "rock", "color": [250, 50, 83]}, {"name": "sky"}])
+    )
     assert [c.color for c in open_dataset(tmp_path).classes] == [voc_color(0), (250, 50, 83), voc_color(2)]
 
 

@@ -26,8 +26,11 @@ def test_rocks_cvat_zip_with_images_folder(shared_data):
     assert data.classes[1].color == (250, 50, 83)
     # The zip only has default.txt; the split comes from the images' train/ and val/ folders.
     assert {s.image.name: s.split for s in data.samples} == {
-        "1.jpeg": "train", "2.jpeg": "train", "3.jpeg": "train", "4.jpeg": "val",
-    }  # fmt: skip
+        "1.jpeg": "train",
+        "2.jpeg": "train",
+        "3.jpeg": "train",
+        "4.jpeg": "val",
+    }
     rep = check_dataset(data)
     assert rep.ok, rep.as_text()
     # Rocks cover ~0.6 % of the labelled pixels on photos full of rocks: "no problems" would hide that.

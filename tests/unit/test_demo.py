@@ -59,7 +59,11 @@ def test_demo_checkpoint_is_small_and_describes_itself():
     assert path.stat().st_size < 6e6  # shipped in the package: keep it a few MB
     ck = load_checkpoint(path)
     assert ck.class_names == ["background", "rock"]
-    assert (ck.config.backbone, ck.config.width_mult, ck.config.aspp_channels) == ("mobilenet_v3_large", 0.5, 64)
+    assert (ck.config.backbone, ck.config.width_mult, ck.config.aspp_channels) == (
+        "mobilenet_v3_large",
+        0.5,
+        64,
+    )
     assert ck.preprocess["resize_short"] == 270
     assert ck.train["metrics"]["miou"] > MIOU_THRESHOLD
 
@@ -134,10 +138,15 @@ def test_cli_demo_paths_and_predict_on_a_generated_clip(tmp_path, monkeypatch, c
     assert cli(["demo", "--checkpoint"]) == 0
     ckpt = capsys.readouterr().out.strip()
     assert Path(ckpt) == demo.demo_checkpoint()
-    assert cli(["demo", "--write-clip", str(tmp_path / "c.mp4"), "--size", "160x96", "--frames", "5", "-q"]) == 0
+    assert (
+        cli(["demo", "--write-clip", str(tmp_path / "c.mp4"), "--size", "160x96", "--frames", "5", "-q"]) == 0
+    )
     capsys.readouterr()
     # The README's one-line export, on a small clip.
-    assert cli(["predict", str(tmp_path / "c.mp4"), "-c", ckpt, "-o", str(tmp_path / "out"), "--overlay", "-q"]) == 0
+    assert (
+        cli(["predict", str(tmp_path / "c.mp4"), "-c", ckpt, "-o", str(tmp_path / "out"), "--overlay", "-q"])
+        == 0
+    )
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["complete"]
     assert summary["frames_written"] == 5
@@ -145,7 +154,23 @@ def test_cli_demo_paths_and_predict_on_a_generated_clip(tmp_path, monkeypatch, c
 
 
 def test_cli_make_data_and_bad_size(tmp_path, capsys):
-    assert cli(["demo", "--make-data", str(tmp_path / "ds"), "--train", "2", "--val", "1", "--size", "96x64", "-q"]) == 0
+    assert (
+        cli(
+            [
+                "demo",
+                "--make-data",
+                str(tmp_path / "ds"),
+                "--train",
+                "2",
+                "--val",
+                "1",
+                "--size",
+                "96x64",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "ds" / "train" / "images").iterdir())) == 2
     assert cli(["demo", "--make-data", str(tmp_path / "x"), "--size", "big"]) == 2
     assert "--size 'big'" in capsys.readouterr().err
@@ -158,7 +183,10 @@ def test_pack_stores_half_weights_and_can_recompute_batchnorm(tmp_path):
 
     data = write_dataset(tmp_path / "ds", 8, 0, size=(160, 96), seed=5)
     out = tmp_path / "packed.pt"
-    assert cli(["demo", "--pack", str(demo.demo_checkpoint()), str(out), "--bn-data", str(data / "train"), "-q"]) == 0
+    assert (
+        cli(["demo", "--pack", str(demo.demo_checkpoint()), str(out), "--bn-data", str(data / "train"), "-q"])
+        == 0
+    )
     raw = torch.load(out, weights_only=True)
     assert raw["state_dict"]["classifier.1.weight"].dtype == torch.float16
     assert raw["train"]["bn_recomputed_on"].startswith("8 images")

@@ -68,8 +68,12 @@ def test_eval_cli_prints_the_warning(tmp_path, capsys):
     with torch.no_grad():  # a model that paints background everywhere, whatever the photo
         net.classifier[4].weight.zero_()
         net.classifier[4].bias.copy_(torch.tensor([10.0, -10.0]))
-    ck = save_checkpoint(Checkpoint(config=net.config, classes=make_classes(["background", "rock"]),
-                                    state_dict=net.state_dict()), tmp_path / "m.pt")  # fmt: skip
+    ck = save_checkpoint(
+        Checkpoint(
+            config=net.config, classes=make_classes(["background", "rock"]), state_dict=net.state_dict()
+        ),
+        tmp_path / "m.pt",
+    )
     (tmp_path / "d" / "images").mkdir(parents=True)
     (tmp_path / "d" / "masks").mkdir()
     Image.new("RGB", (64, 48), (0, 0, 0)).save(

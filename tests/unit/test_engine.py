@@ -101,7 +101,9 @@ def test_tiles_cover_every_pixel_exactly_once():
 
 
 def test_classes_without_colours_are_refused(native_ckpt):
-    ck = dataclasses.replace(native_ckpt, classes=[{"name": "background", "color": None}, {"name": "rock", "color": None}])
+    ck = dataclasses.replace(
+        native_ckpt, classes=[{"name": "background", "color": None}, {"name": "rock", "color": None}]
+    )
     with pytest.raises(UserInputError, match="colour"):
         Engine(ck, device="cpu")
 
@@ -189,8 +191,13 @@ def test_24_megapixel_photo_runs_in_bounded_memory(tmp_path):
     path, _ = make_small_checkpoint(tmp_path / "full.pt", width_mult=1.0, aspp_channels=256)
     repo = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
-    res = subprocess.run([sys.executable, "-c", _PEAK_MEMORY_CHILD, str(path)], capture_output=True, text=True,
-                         env=env, timeout=1800)
+    res = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["shape"] == [4000, 6000]

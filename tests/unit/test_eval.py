@@ -53,7 +53,14 @@ def test_eval_dataset_prints_table_and_matches_the_training_report(trained, tmp_
     report = json.loads(out.read_text())
     assert report["split"] == "val"  # the data names a split: val is scored
     assert report["images"] == 2
-    assert set(report) >= {"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes"}
+    assert set(report) >= {
+        "miou",
+        "pixel_accuracy",
+        "mean_accuracy",
+        "per_class_iou",
+        "confusion_matrix",
+        "classes",
+    }
     # The trainer's validation uses predict's preprocessing: the same numbers as `segtool eval`, here through
     # the resize path (images 64 px, network input 40 px), where a different resize would show
     assert load_checkpoint(run / "best.pt").preprocess["resize_short"] == EVAL_SIZE
@@ -61,7 +68,23 @@ def test_eval_dataset_prints_table_and_matches_the_training_report(trained, tmp_
     assert report["confusion_matrix"] == trained_report["confusion_matrix"]
     assert report["miou"] == pytest.approx(trained_report["miou"])
 
-    assert main(["eval", str(run / "best.pt"), str(data), "-o", str(out), "--split", "all", "--device", "cpu", "-q"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(run / "best.pt"),
+                str(data),
+                "-o",
+                str(out),
+                "--split",
+                "all",
+                "--device",
+                "cpu",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["images"] == 6
 
 
@@ -72,25 +95,54 @@ def test_eval_folder_and_video_with_label_frames(trained, tmp_path, capsys):
     rep_all = tmp_path / "all.json"
     main(["eval", ckpt, str(data), "--split", "all", "-o", str(rep_all), "--device", "cpu", "-q"])
     rep_dir = tmp_path / "dir.json"
-    assert main(["eval", ckpt, str(frames), "--labels", str(labels), "-o", str(rep_dir), "--device", "cpu", "-q"]) == 0
+    assert (
+        main(
+            ["eval", ckpt, str(frames), "--labels", str(labels), "-o", str(rep_dir), "--device", "cpu", "-q"]
+        )
+        == 0
+    )
     # same images and labels (natural order of names) → the same matrix as the dataset route
-    assert json.loads(rep_dir.read_text())["confusion_matrix"] == json.loads(rep_all.read_text())["confusion_matrix"]
+    assert (
+        json.loads(rep_dir.read_text())["confusion_matrix"]
+        == json.loads(rep_all.read_text())["confusion_matrix"]
+    )
 
     video = _encode(tmp_path / "clip.mkv", rgb, "ffv1", "bgr0")  # lossless: frames are the images
     rep_vid = tmp_path / "vid.json"
-    assert main(["eval", ckpt, str(video), "--labels", str(labels), "-o", str(rep_vid), "--device", "cpu", "-q"]) == 0
+    assert (
+        main(["eval", ckpt, str(video), "--labels", str(labels), "-o", str(rep_vid), "--device", "cpu", "-q"])
+        == 0
+    )
     vid = json.loads(rep_vid.read_text())
     assert vid["images"] == 6
     assert vid["confusion_matrix"] == json.loads(rep_all.read_text())["confusion_matrix"]
 
     # --labels-glob picks a subset; a count that does not match the frames is refused with the fix
     capsys.readouterr()
-    assert main(["eval", ckpt, str(video), "--labels", str(labels), "--labels-glob", "l00[0-2]*", "-o", str(rep_vid), "-q"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                ckpt,
+                str(video),
+                "--labels",
+                str(labels),
+                "--labels-glob",
+                "l00[0-2]*",
+                "-o",
+                str(rep_vid),
+                "-q",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "(6 frames)" in err
     assert "3 label file(s)" in err
     assert "add the 3 missing label file(s)" in err
-    short = _encode(tmp_path / "short.mkv", rgb[:4], "ffv1", "bgr0")  # more labels than frames: which to remove
+    short = _encode(
+        tmp_path / "short.mkv", rgb[:4], "ffv1", "bgr0"
+    )  # more labels than frames: which to remove
     assert main(["eval", ckpt, str(short), "--labels", str(labels), "-o", str(rep_vid), "-q"]) == 2
     err = capsys.readouterr().err
     assert "4 frame(s)" in err
@@ -107,11 +159,40 @@ def test_eval_refuses_other_classes_and_unknown_label_values(trained, tmp_path, 
     bad = np.zeros((64, 64), np.uint8)
     bad[0, 0] = 11
     Image.fromarray(bad).save(labels / "l000.png")
-    assert main(["eval", str(run / "best.pt"), str(frames), "--labels", str(labels), "-o", str(tmp_path / "r.json"), "-q"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                str(run / "best.pt"),
+                str(frames),
+                "--labels",
+                str(labels),
+                "-o",
+                str(tmp_path / "r.json"),
+                "-q",
+            ]
+        )
+        == 2
+    )
     assert "l000.png" in capsys.readouterr().err
     # naming 11 as void makes it count as ignore
-    assert main(["eval", str(run / "best.pt"), str(frames), "--labels", str(labels), "--void-ids", "11",
-                 "-o", str(tmp_path / "r.json"), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                str(run / "best.pt"),
+                str(frames),
+                "--labels",
+                str(labels),
+                "--void-ids",
+                "11",
+                "-o",
+                str(tmp_path / "r.json"),
+                "-q",
+            ]
+        )
+        == 0
+    )
 
 
 CAMVID_FRAMES = 11  # the first frames of CamVid's val sequence 0016E5: 07959 … 07979
@@ -132,7 +213,9 @@ def camvid_model(shared_data, tmp_path_factory):
     feats = []
     model.classifier[4].register_forward_pre_hook(lambda m, a: feats.append(a[0]))
     x = torch.from_numpy(np.stack(rgb)).permute(0, 3, 1, 2).float() / 255
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
     with torch.no_grad():
         for m in model.modules():  # BatchNorm statistics of these frames: random features that vary
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -142,7 +225,9 @@ def camvid_model(shared_data, tmp_path_factory):
         feats.clear()
         model.eval()(x)
         f = feats[0]  # N, C, h, w
-        y = torch.nn.functional.interpolate(torch.from_numpy(np.stack(labels))[:, None].float(), size=f.shape[-2:], mode="nearest")
+        y = torch.nn.functional.interpolate(
+            torch.from_numpy(np.stack(labels))[:, None].float(), size=f.shape[-2:], mode="nearest"
+        )
         y = y.long().flatten()
         keep = y != CAMVID_VOID_ID
         a = torch.cat([f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]), torch.ones(y.numel(), 1)], 1)[keep]
@@ -150,8 +235,12 @@ def camvid_model(shared_data, tmp_path_factory):
         w = torch.linalg.solve(a.T @ a + 1e-2 * torch.eye(a.shape[1]), a.T @ target)  # (C+1, 11)
         model.classifier[4].weight.copy_(w[:-1].T[:, :, None, None])
         model.classifier[4].bias.copy_(w[-1])
-    ck = Checkpoint(config=model.config, classes=make_classes([c.name for c in CAMVID_CLASSES], [list(c.color) for c in CAMVID_CLASSES]),
-                    state_dict=model.state_dict(), preprocess={"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "resize_short": None})  # fmt: skip
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes([c.name for c in CAMVID_CLASSES], [list(c.color) for c in CAMVID_CLASSES]),
+        state_dict=model.state_dict(),
+        preprocess={"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "resize_short": None},
+    )
     frames = tmp_path_factory.mktemp("camvid") / "frames"
     frames.mkdir()
     for p in names:
@@ -175,8 +264,27 @@ def test_eval_via_core_matches_the_cli_loop_on_real_camvid_frames(camvid_model, 
         ref += np.bincount(label[ok].astype(np.int64) * 11 + pred[ok], minlength=121).reshape(11, 11)
     glob = "0016E5_079[5-7]*.png"  # exactly the frames copied
     out = tmp_path / "report.json"
-    assert main(["eval", str(ckpt), str(frames), "--labels", str(shared_data / "camvid/valannot"), "--labels-glob", glob,
-                 "-o", str(out), "--device", "cpu", "-q", "--batch-size", "3"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                str(ckpt),
+                str(frames),
+                "--labels",
+                str(shared_data / "camvid/valannot"),
+                "--labels-glob",
+                glob,
+                "-o",
+                str(out),
+                "--device",
+                "cpu",
+                "-q",
+                "--batch-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["images"] == CAMVID_FRAMES
     assert report["void_ids"] == [11]
@@ -187,6 +295,10 @@ def test_eval_via_core_matches_the_cli_loop_on_real_camvid_frames(camvid_model, 
     iou = [tp[i] / u for i, u in enumerate(ref.sum(0) + ref.sum(1) - tp) if u]
     assert report["miou"] == pytest.approx(float(np.mean(iou)))
     # the app calls the same function: the same report, field for field
-    again = evaluate(engine, label_folder_frames(frames, engine.checkpoint, shared_data / "camvid/valannot", labels_glob=glob),
-                     checkpoint_label=str(ckpt), data_label=str(frames))  # fmt: skip
+    again = evaluate(
+        engine,
+        label_folder_frames(frames, engine.checkpoint, shared_data / "camvid/valannot", labels_glob=glob),
+        checkpoint_label=str(ckpt),
+        data_label=str(frames),
+    )
     assert json.loads(json.dumps(again)) == report

@@ -50,11 +50,26 @@ def other_ckpt(fast_ckpt, tmp_path_factory):
     sd = dict(ck.state_dict)
     key = next(k for k in sd if k.endswith("weight") and sd[k].dim() == 4)
     sd[key] = sd[key] * 1.01
-    return save_checkpoint(dataclasses.replace(ck, state_dict=sd), tmp_path_factory.mktemp("other") / "other.pt")
+    return save_checkpoint(
+        dataclasses.replace(ck, state_dict=sd), tmp_path_factory.mktemp("other") / "other.pt"
+    )
 
 
 def _argv(clip, ckpt, out, *extra):
-    return ["predict", str(clip), "-c", str(ckpt), "-o", str(out), "-q", "--threads", "1", "--end", str(END), *extra]
+    return [
+        "predict",
+        str(clip),
+        "-c",
+        str(ckpt),
+        "-o",
+        str(out),
+        "-q",
+        "--threads",
+        "1",
+        "--end",
+        str(END),
+        *extra,
+    ]
 
 
 def _masks(out: Path, fmt: str) -> list[np.ndarray]:
@@ -62,7 +77,9 @@ def _masks(out: Path, fmt: str) -> list[np.ndarray]:
         with av.open(str(out / "masks.mkv")) as c:
             return [f.to_ndarray(format="gray") for f in c.decode(video=0)]
     files = sorted((out / "masks").iterdir())
-    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(len(files))], "gap or stray file in masks/"
+    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(len(files))], (
+        "gap or stray file in masks/"
+    )
     return [np.asarray(Image.open(f)) for f in files]
 
 
@@ -87,8 +104,12 @@ def _kill_mid_export(argv, out: Path, rng: random.Random) -> int:
     Returns the number of coverage rows seen before the kill."""
     target = rng.randint(1, END - 2)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "segtool", *argv], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segtool", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     rows, deadline = 0, time.monotonic() + 180
     try:
         while proc.poll() is None and time.monotonic() < deadline:
@@ -119,7 +140,11 @@ def _check_resumed(out: Path, fmt: str, reference, overlay: bool) -> None:
     if overlay:
         with av.open(str(out / "overlay.mp4")) as c:
             assert sum(1 for _ in c.decode(video=0)) == END  # every frame decodes
-    left = [p.name for p in out.rglob("*") if ".partial." in p.name or ".resume." in p.name or is_temp_name(p.name)]
+    left = [
+        p.name
+        for p in out.rglob("*")
+        if ".partial." in p.name or ".resume." in p.name or is_temp_name(p.name)
+    ]
     assert left == []
 
 
@@ -137,7 +162,9 @@ def _kill_and_resume(clip, ckpt, out, fmt, overlay, seed, reference):
 
 
 @pytest.mark.parametrize(("fmt", "overlay"), [("png", True), ("ffv1", False)])
-def test_export_killed_at_a_random_frame_resumes_frame_exact(clip, fast_ckpt, reference, tmp_path, fmt, overlay):
+def test_export_killed_at_a_random_frame_resumes_frame_exact(
+    clip, fast_ckpt, reference, tmp_path, fmt, overlay
+):
     _kill_and_resume(clip, fast_ckpt, tmp_path / "out", fmt, overlay, seed=7, reference=reference)
 
 
@@ -145,11 +172,16 @@ def test_export_killed_at_a_random_frame_resumes_frame_exact(clip, fast_ckpt, re
 @pytest.mark.parametrize("seed", range(1, 6))
 @pytest.mark.parametrize("overlay", [False, True])
 @pytest.mark.parametrize("fmt", ["png", "ffv1"])
-def test_export_killed_at_many_random_moments_resumes_frame_exact(clip, fast_ckpt, reference, tmp_path, fmt, overlay, seed):
+def test_export_killed_at_many_random_moments_resumes_frame_exact(
+    clip, fast_ckpt, reference, tmp_path, fmt, overlay, seed
+):
     out = tmp_path / "out"
     _kill_and_resume(clip, fast_ckpt, out, fmt, overlay, seed, reference)
     # resuming a finished export again is harmless: nothing left to do, nothing changes
-    assert main([*_argv(clip, fast_ckpt, out, "--format", fmt, *(["--overlay"] if overlay else [])), "--resume"]) == 0
+    assert (
+        main([*_argv(clip, fast_ckpt, out, "--format", fmt, *(["--overlay"] if overlay else [])), "--resume"])
+        == 0
+    )
     _check_resumed(out, fmt, reference, overlay=overlay)
 
 
@@ -192,7 +224,9 @@ def test_resume_with_another_checkpoint_is_refused(clip, fast_ckpt, other_ckpt, 
 def test_resume_with_other_tta_or_precision_is_refused(clip, fast_ckpt, tmp_path, capsys):
     out = tmp_path / "o"
     _interrupted(clip, fast_ckpt, out, ExportOptions())
-    assert "tta: [] then, [\"flip\"] now" in _bad([*_argv(clip, fast_ckpt, out), "--resume", "--tta", "flip"], capsys)
+    assert 'tta: [] then, ["flip"] now' in _bad(
+        [*_argv(clip, fast_ckpt, out), "--resume", "--tta", "flip"], capsys
+    )
     assert "precision" in _bad([*_argv(clip, fast_ckpt, out), "--resume", "--precision", "bf16"], capsys)
 
 

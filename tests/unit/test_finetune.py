@@ -38,10 +38,21 @@ def fragment_start(tmp_path_factory) -> Path:
     """A tiny 3-class fragment model (background, rock, rock_edge) as the shipped one is made: its own
     colours, resize_short 48, a `fragments` entry."""
     torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, aux_head=False,
-                                               width_mult=TINY_WIDTH, aspp_channels=TINY_ASPP)).eval()  # fmt: skip
-    ckpt = Checkpoint(config=model.config, classes=make_classes(["background", "rock", "rock_edge"], START_COLOURS),
-                      state_dict=model.state_dict(), fragments={"interior": "rock", "edge": "rock_edge"})  # fmt: skip
+    model = randomize_bn_stats(
+        build_deeplabv3(
+            backbone="mobilenet_v3_large",
+            num_classes=3,
+            aux_head=False,
+            width_mult=TINY_WIDTH,
+            aspp_channels=TINY_ASPP,
+        )
+    ).eval()
+    ckpt = Checkpoint(
+        config=model.config,
+        classes=make_classes(["background", "rock", "rock_edge"], START_COLOURS),
+        state_dict=model.state_dict(),
+        fragments={"interior": "rock", "edge": "rock_edge"},
+    )
     ckpt = dataclasses.replace(ckpt, preprocess=dict(ckpt.preprocess, resize_short=48))
     return save_checkpoint(ckpt, tmp_path_factory.mktemp("start") / "frag.pt")
 
@@ -56,8 +67,24 @@ def scribbles(tmp_path_factory) -> Path:
 
 
 def cli_train(data: Path, run: Path, *extra: str) -> int:
-    return main(["train", str(data), "-o", str(run), "--device", "cpu", "--workers", "0", "-q", "--batch-size", "2",
-                 "--crop-size", str(TINY_DATA_SIZE), *extra])  # fmt: skip
+    return main(
+        [
+            "train",
+            str(data),
+            "-o",
+            str(run),
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "-q",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            str(TINY_DATA_SIZE),
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +102,11 @@ def test_finetune_keeps_colours_preprocessing_fragments_and_names_the_real_netwo
         assert ck.fragments == {"interior": "rock", "edge": "rock_edge"}
     cfg = json.loads((finetuned / "config.json").read_text())
     # the start's network as `segtool info` reports it, not the --width-mult / --aspp-channels defaults
-    assert (cfg["width_mult"], cfg["aspp_channels"], cfg["backbone"]) == (TINY_WIDTH, TINY_ASPP, "mobilenet_v3_large")
+    assert (cfg["width_mult"], cfg["aspp_channels"], cfg["backbone"]) == (
+        TINY_WIDTH,
+        TINY_ASPP,
+        "mobilenet_v3_large",
+    )
     # options not typed are the measured fine-tuning defaults; --epochs was typed
     assert cfg["lr"] == finetune.FINETUNE_DEFAULTS["lr"]
     assert cfg["optimizer"] == finetune.FINETUNE_DEFAULTS["optimizer"]
@@ -98,8 +129,13 @@ def test_explicit_colours_and_eval_size_win_over_the_start(fragment_start, scrib
     data = tmp_path / "data"
     make_dataset(data, n_train=2, n_val=1)
     mine = [[0, 0, 0], [10, 200, 10], [0, 0, 255]]
-    (data / "classes.json").write_text(json.dumps([{"name": n, "color": c} for n, c in zip(["background", "rock", "rock_edge"], mine)]))
-    assert cli_train(data, tmp_path / "run", "--init", str(fragment_start), "--epochs", "1", "--eval-size", "64") == 0
+    (data / "classes.json").write_text(
+        json.dumps([{"name": n, "color": c} for n, c in zip(["background", "rock", "rock_edge"], mine)])
+    )
+    assert (
+        cli_train(data, tmp_path / "run", "--init", str(fragment_start), "--epochs", "1", "--eval-size", "64")
+        == 0
+    )
     ck = load_checkpoint(tmp_path / "run" / "best.pt")
     assert [c["color"] for c in ck.classes] == mine
     assert ck.preprocess["resize_short"] == 64
@@ -114,8 +150,9 @@ def test_fragments_entry_follows_the_classes_that_remain():
     kept, note = finetune.kept_fragments(frag, ["background", "stone"], {})
     assert kept is None
     assert "'rock'" in note
-    assert finetune.kept_fragments(frag, ["background", "stone", "rim"], {"rock": "stone", "rock_edge": "rim"})[0] == \
-        {"interior": "stone", "edge": "rim"}  # fmt: skip
+    assert finetune.kept_fragments(
+        frag, ["background", "stone", "rim"], {"rock": "stone", "rock_edge": "rim"}
+    )[0] == {"interior": "stone", "edge": "rim"}
 
 
 def test_start_is_scored_on_the_same_frames_and_agrees_with_segtool_eval(tmp_path, capsys):
@@ -130,7 +167,22 @@ def test_start_is_scored_on_the_same_frames_and_agrees_with_segtool_eval(tmp_pat
     assert set(s) == {"checkpoint", "miou", "pixel_accuracy", "per_class_iou", "images"}
     assert s["checkpoint"] == str(start)
     assert s["images"] == report["images"] == 2
-    assert main(["eval", str(start), str(data), "--split", "val", "--device", "cpu", "-o", str(tmp_path / "ev.json")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(start),
+                str(data),
+                "--split",
+                "val",
+                "--device",
+                "cpu",
+                "-o",
+                str(tmp_path / "ev.json"),
+            ]
+        )
+        == 0
+    )
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert s["miou"] == pytest.approx(ev["miou"], abs=1e-6)
     assert s["per_class_iou"] == pytest.approx(ev["per_class_iou"], abs=1e-6)
@@ -175,7 +227,9 @@ def test_start_scoring_maps_classes_by_name():
 def test_labelled_only_leaves_out_a_class_nobody_labelled():
     cm = ConfusionMatrix(3)
     cm.update(np.array([0, 1, 2, 1]), np.array([0, 1, 1, 1]))  # class 2 predicted once, never labelled
-    assert report_dict(cm, ["b", "r", "e"], 1)["per_class_iou"]["e"] == 0.0  # the standard definition (segtool eval)
+    assert (
+        report_dict(cm, ["b", "r", "e"], 1)["per_class_iou"]["e"] == 0.0
+    )  # the standard definition (segtool eval)
     rep = report_dict(cm, ["b", "r", "e"], 1, labelled_only=True)
     assert rep["per_class_iou"]["e"] is None
     assert rep["miou"] == pytest.approx((1.0 + 2 / 3) / 2)
@@ -183,26 +237,43 @@ def test_labelled_only_leaves_out_a_class_nobody_labelled():
 
 def test_auto_options_resolve_to_finetune_or_scratch_defaults(fragment_start):
     auto = ["epochs", "lr", "optimizer", "freeze_backbone", "eval_size"]
-    cfg, notes = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=auto, epochs=30, eval_size=520), 48)
-    assert (cfg.epochs, cfg.lr, cfg.eval_size) == (finetune.FINETUNE_DEFAULTS["epochs"], finetune.FINETUNE_DEFAULTS["lr"], 48)
+    cfg, notes = finetune.resolve_auto(
+        TrainConfig(init=str(fragment_start), auto=auto, epochs=30, eval_size=520), 48
+    )
+    assert (cfg.epochs, cfg.lr, cfg.eval_size) == (
+        finetune.FINETUNE_DEFAULTS["epochs"],
+        finetune.FINETUNE_DEFAULTS["lr"],
+        48,
+    )
     assert "fine-tuning defaults" in notes[0]
     cfg, notes = finetune.resolve_auto(TrainConfig(init="scratch", auto=auto, epochs=7), None)
     assert (cfg.epochs, cfg.lr, cfg.eval_size, notes) == (30, 0.0, 520, [])
     cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=[], epochs=3, lr=0.05), 48)
     assert (cfg.epochs, cfg.lr) == (3, 0.05)  # typed options are never replaced
     cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=["lr"], optimizer="sgd"), 48)
-    assert (cfg.optimizer, cfg.lr) == ("sgd", finetune.FINETUNE_LR[("sgd", False)])  # measured for sgd, backbone training
-    cfg, _ = finetune.resolve_auto(TrainConfig(init=str(fragment_start), auto=["lr", "optimizer"], freeze_backbone=False), 48)
-    assert cfg.lr == finetune.FINETUNE_LR[("adamw", False)] < finetune.FINETUNE_DEFAULTS["lr"]  # a training backbone: lower
+    assert (cfg.optimizer, cfg.lr) == (
+        "sgd",
+        finetune.FINETUNE_LR[("sgd", False)],
+    )  # measured for sgd, backbone training
+    cfg, _ = finetune.resolve_auto(
+        TrainConfig(init=str(fragment_start), auto=["lr", "optimizer"], freeze_backbone=False), 48
+    )
+    assert (
+        cfg.lr == finetune.FINETUNE_LR[("adamw", False)] < finetune.FINETUNE_DEFAULTS["lr"]
+    )  # a training backbone: lower
 
 
 def test_divergence_rules():
     ref = 0.45
-    assert diverged(3, 0.5, ref * VAL_LOSS_FACTOR * 1.01, 1.5, ref, "the start model's")["problem"] == "diverged"
+    assert (
+        diverged(3, 0.5, ref * VAL_LOSS_FACTOR * 1.01, 1.5, ref, "the start model's")["problem"] == "diverged"
+    )
     assert diverged(3, 0.5, ref * VAL_LOSS_FACTOR * 0.99, 1.5, ref, "the start model's") is None
     assert "no longer a number" in diverged(2, float("nan"), 1.0, 1.0, ref, "x")["message"]
     assert "training loss rose" in diverged(4, 20.0, None, 1.5, None, "x")["message"]
-    assert diverged(1, 1.5, 0.9, None, None, "x") is None  # the first epoch of a run from scratch has no reference
+    assert (
+        diverged(1, 1.5, 0.9, None, None, "x") is None
+    )  # the first epoch of a run from scratch has no reference
 
 
 def test_exploding_run_stops_and_report_records_it(fragment_start, scribbles, tmp_path, capsys):
@@ -220,21 +291,38 @@ def test_exploding_run_stops_and_report_records_it(fragment_start, scribbles, tm
 
 def test_divergence_stop_raises_for_the_app(fragment_start, scribbles, tmp_path):
     with pytest.raises(TrainingDiverged, match="diverged|loss became"):
-        train(TrainConfig(data=str(scribbles), output=str(tmp_path / "r"), init=str(fragment_start), epochs=4, lr=50.0,
-                          batch_size=2, crop_size=TINY_DATA_SIZE, device="cpu", workers=0))  # fmt: skip
+        train(
+            TrainConfig(
+                data=str(scribbles),
+                output=str(tmp_path / "r"),
+                init=str(fragment_start),
+                epochs=4,
+                lr=50.0,
+                batch_size=2,
+                crop_size=TINY_DATA_SIZE,
+                device="cpu",
+                workers=0,
+            )
+        )
 
 
 def test_schedule_check_flags_label_sets_too_small():
-    rep = check_schedule(ValidationReport(), train=1, val=1, batch_size=8, repeat=1, epochs=10, fine_tune=True)
+    rep = check_schedule(
+        ValidationReport(), train=1, val=1, batch_size=8, repeat=1, epochs=10, fine_tune=True
+    )
     assert "--repeat 8" in rep.errors[0]
     assert "only 1 validation image" in rep.warnings[0]
     rep = check_schedule(ValidationReport(), train=4, val=0, batch_size=2, repeat=1, epochs=30)
     assert not rep.errors
     assert any("no validation images" in w for w in rep.warnings)
     assert any("from scratch" in w for w in rep.warnings)
-    rep = check_schedule(ValidationReport(), train=2, val=5, batch_size=2, repeat=8, epochs=30, fine_tune=True)
+    rep = check_schedule(
+        ValidationReport(), train=2, val=5, batch_size=2, repeat=8, epochs=30, fine_tune=True
+    )
     assert any("240 times" in w for w in rep.warnings)
-    assert check_schedule(ValidationReport(), train=40, val=10, batch_size=8, repeat=1, epochs=30).warnings == []
+    assert (
+        check_schedule(ValidationReport(), train=40, val=10, batch_size=8, repeat=1, epochs=30).warnings == []
+    )
 
 
 def test_check_refuses_a_label_set_too_small_for_the_batch(scribbles, capsys):
@@ -253,8 +341,28 @@ def test_one_photo_label_set_fine_tunes_with_no_schedule_options(fragment_start,
     (data / "classes.json").write_text(json.dumps(["background", "rock", "rock_edge"]))
     assert main(["train", "--check", str(data), "--init", str(fragment_start), "-q"]) == 0
     run = tmp_path / "run"
-    assert main(["train", str(data), "-o", str(run), "--init", str(fragment_start), "--epochs", "1", "--device", "cpu",
-                 "--workers", "0", "--crop-size", str(TINY_DATA_SIZE), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "-o",
+                str(run),
+                "--init",
+                str(fragment_start),
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--workers",
+                "0",
+                "--crop-size",
+                str(TINY_DATA_SIZE),
+                "-q",
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((run / "config.json").read_text())
     assert (cfg["batch_size"], cfg["repeat"]) == (4, 8)
     assert {"batch_size", "repeat"} <= set(cfg["auto"])
@@ -275,9 +383,19 @@ def test_run_messages_name_no_command_line_option(fragment_start, tmp_path):
     data = make_dataset(tmp_path / "data", n_train=1, n_val=1)
     (data / "classes.json").write_text(json.dumps(["background", "rock", "rock_edge"]))
     notes = Notes()
-    train(TrainConfig(data=str(data), output=str(tmp_path / "r"), init=str(fragment_start), epochs=1, crop_size=TINY_DATA_SIZE,
-                      device="cpu", workers=0, auto=["batch_size", "repeat", "lr", "optimizer", "freeze_backbone"]),
-          events=notes)  # fmt: skip
+    train(
+        TrainConfig(
+            data=str(data),
+            output=str(tmp_path / "r"),
+            init=str(fragment_start),
+            epochs=1,
+            crop_size=TINY_DATA_SIZE,
+            device="cpu",
+            workers=0,
+            auto=["batch_size", "repeat", "lr", "optimizer", "freeze_backbone"],
+        ),
+        events=notes,
+    )
     assert any("each shown 8 times" in n for n in notes.lines)
     assert any("start model" in n for n in notes.lines)
     assert not [n for n in notes.lines if "--" in n.replace(str(tmp_path), "")]

@@ -45,11 +45,35 @@ def test_scribbles_on_gravel_keep_what_the_shipped_model_knew(shared_data, tmp_p
     (data / "classes.json").write_text(json.dumps(["background", "rock", "rock_edge"]))  # names only
     start = REPO / "assets" / "rock_fragments.pt"
     run = tmp_path / "run"
-    assert main(["train", str(data), "-o", str(run), "--init", str(start), "--epochs", "1", "--batch-size", "4",
-                 "--repeat", "4", "--device", "cpu", "--workers", "0", "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "-o",
+                str(run),
+                "--init",
+                str(start),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--repeat",
+                "4",
+                "--device",
+                "cpu",
+                "--workers",
+                "0",
+                "-q",
+            ]
+        )
+        == 0
+    )
     ref = load_checkpoint(start)
     best = load_checkpoint(run / "best.pt")
-    assert [c["color"] for c in best.classes] == [c["color"] for c in ref.classes]  # rock stays (200, 120, 60)
+    assert [c["color"] for c in best.classes] == [
+        c["color"] for c in ref.classes
+    ]  # rock stays (200, 120, 60)
     assert best.preprocess["resize_short"] == 512
     assert best.fragments == {"interior": "rock", "edge": "rock_edge"}
     cfg = json.loads((run / "config.json").read_text())

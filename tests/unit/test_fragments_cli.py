@@ -25,7 +25,9 @@ from segtool.models import load_checkpoint, save_checkpoint
 def frag_ckpt(small_checkpoint, tmp_path_factory):
     """The small real checkpoint (background, rock) marked as a rock-only fragments model, run at 96 px."""
     ck = load_checkpoint(small_checkpoint[0])
-    ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=96), fragments={"interior": "rock", "edge": None})
+    ck = dataclasses.replace(
+        ck, preprocess=dict(ck.preprocess, resize_short=96), fragments={"interior": "rock", "edge": None}
+    )
     return save_checkpoint(ck, tmp_path_factory.mktemp("frag") / "frag.pt")
 
 
@@ -50,8 +52,23 @@ def _rows(out):
 
 def test_from_masks_reproduces_labelled_sizes(gravel, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out), "--min-size", "0",
-                 "--include-border", "--scale", "0.39", "--instances", "-q"])  # fmt: skip
+    code = main(
+        [
+            "fragments",
+            str(gravel / "instances"),
+            "--from-masks",
+            "instances",
+            "-o",
+            str(out),
+            "--min-size",
+            "0",
+            "--include-border",
+            "--scale",
+            "0.39",
+            "--instances",
+            "-q",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     rows = _rows(out)
     for i, f in enumerate(sorted((gravel / "instances").glob("*.png"))):
@@ -71,7 +88,22 @@ def test_from_masks_reproduces_labelled_sizes(gravel, tmp_path, capsys):
     assert s["overall"]["fragments"] == len(rows)
     # the default border rule leaves out exactly the fragments touching the border
     out2 = tmp_path / "out2"
-    assert main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out2), "--min-size", "0", "-q"]) == 0
+    assert (
+        main(
+            [
+                "fragments",
+                str(gravel / "instances"),
+                "--from-masks",
+                "instances",
+                "-o",
+                str(out2),
+                "--min-size",
+                "0",
+                "-q",
+            ]
+        )
+        == 0
+    )
     s2 = json.loads((out2 / "summary.json").read_text())
     assert s2["overall"]["fragments"] == sum(r["touches_border"] == "0" for r in rows)
     assert (out2 / "curves.png").stat().st_size > 10_000
@@ -80,7 +112,19 @@ def test_from_masks_reproduces_labelled_sizes(gravel, tmp_path, capsys):
 
 def test_model_run_writes_every_output(gravel, frag_ckpt, tmp_path, capsys):
     out = tmp_path / "m"
-    code = main(["fragments", str(gravel / "images"), "-c", str(frag_ckpt), "-o", str(out), "--instances", "--overlay", "-q"])
+    code = main(
+        [
+            "fragments",
+            str(gravel / "images"),
+            "-c",
+            str(frag_ckpt),
+            "-o",
+            str(out),
+            "--instances",
+            "--overlay",
+            "-q",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     rows = _rows(out)
     assert rows
@@ -108,7 +152,9 @@ def test_interrupt_then_resume_gives_the_same_result(gravel, tmp_path):
     assert full.exit_code == 0
     assert full.frames_done == 5
     cancel = threading.Event()
-    part = run_fragments([str(masks)], tmp_path / "part", opts, progress=lambda n: n >= 2 and cancel.set(), cancel=cancel)
+    part = run_fragments(
+        [str(masks)], tmp_path / "part", opts, progress=lambda n: n >= 2 and cancel.set(), cancel=cancel
+    )
     assert part.exit_code == 130
     assert part.frames_done == 2
     assert json.loads((tmp_path / "part" / "summary.json").read_text())["complete"] is False
@@ -122,7 +168,9 @@ def test_interrupt_then_resume_gives_the_same_result(gravel, tmp_path):
     done = run_fragments([str(masks)], tmp_path / "part", dataclasses.replace(opts, resume=True))
     assert done.exit_code == 0
     assert done.frames_done == 5
-    assert (tmp_path / "part" / "fragments.csv").read_text() == (tmp_path / "full" / "fragments.csv").read_text()
+    assert (tmp_path / "part" / "fragments.csv").read_text() == (
+        tmp_path / "full" / "fragments.csv"
+    ).read_text()
     a = json.loads((tmp_path / "part" / "summary.json").read_text())
     b = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert a["overall"] == b["overall"]
@@ -142,8 +190,25 @@ def test_video_windows_and_over_time(frag_ckpt, tmp_path, capsys):
         for p in st.encode():
             c.mux(p)
     out = tmp_path / "v"
-    code = main(["fragments", str(video), "-c", str(frag_ckpt), "-o", str(out), "--every", "3", "--window", "1",
-                 "--min-size", "0", "--include-border", "--overlay", "-q"])  # fmt: skip
+    code = main(
+        [
+            "fragments",
+            str(video),
+            "-c",
+            str(frag_ckpt),
+            "-o",
+            str(out),
+            "--every",
+            "3",
+            "--window",
+            "1",
+            "--min-size",
+            "0",
+            "--include-border",
+            "--overlay",
+            "-q",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     s = json.loads((out / "summary.json").read_text())
     wins = s["sources"][0]["windows"]
@@ -157,12 +222,57 @@ def test_video_windows_and_over_time(frag_ckpt, tmp_path, capsys):
 
 def test_bad_input_exits_2(gravel, frag_ckpt, tmp_path, capsys):
     out = tmp_path / "o"
-    assert main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out), "-q"]) == 0
-    assert main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out), "-q"]) == 2
+    assert (
+        main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out), "-q"]) == 0
+    )
+    assert (
+        main(["fragments", str(gravel / "instances"), "--from-masks", "instances", "-o", str(out), "-q"]) == 2
+    )
     assert "--resume" in capsys.readouterr().err
-    assert main(["fragments", str(gravel / "images"), "--from-masks", "instances", "-o", str(tmp_path / "x"), "-q"]) == 2
-    assert main(["fragments", str(gravel / "images"), "-c", str(frag_ckpt), "-o", str(tmp_path / "y"), "--scale", "-1"]) == 2
-    assert main(["fragments", str(gravel / "images"), "-c", str(frag_ckpt), "--interior", "sky", "-o", str(tmp_path / "z")]) == 2
+    assert (
+        main(
+            [
+                "fragments",
+                str(gravel / "images"),
+                "--from-masks",
+                "instances",
+                "-o",
+                str(tmp_path / "x"),
+                "-q",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "fragments",
+                str(gravel / "images"),
+                "-c",
+                str(frag_ckpt),
+                "-o",
+                str(tmp_path / "y"),
+                "--scale",
+                "-1",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "fragments",
+                str(gravel / "images"),
+                "-c",
+                str(frag_ckpt),
+                "--interior",
+                "sky",
+                "-o",
+                str(tmp_path / "z"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_shipped_model_by_name(tmp_path, capsys):
@@ -189,13 +299,43 @@ def test_runtime_choice_gives_the_same_fragments(gravel, tmp_path, capsys):
     d50, n = {}, {}
     for rt in ("torch", "onnxruntime"):
         out = tmp_path / rt
-        assert main(["fragments", str(gravel / "images"), "-c", "rock_fragments", "-o", str(out), "-q", "--runtime", rt]) == 0
+        assert (
+            main(
+                [
+                    "fragments",
+                    str(gravel / "images"),
+                    "-c",
+                    "rock_fragments",
+                    "-o",
+                    str(out),
+                    "-q",
+                    "--runtime",
+                    rt,
+                ]
+            )
+            == 0
+        )
         overall = json.loads((out / "summary.json").read_text())["overall"]
         d50[rt], n[rt] = overall["by_area"]["D50"], overall["fragments"]
     assert n["torch"] > 10
     assert n["onnxruntime"] == pytest.approx(n["torch"], rel=0.02)
     assert d50["onnxruntime"] == pytest.approx(d50["torch"], rel=0.02)
     out = tmp_path / "torch"
-    assert main(["fragments", str(gravel / "images"), "-c", "rock_fragments", "-o", str(out), "-q", "--resume",
-                 "--runtime", "onnxruntime"]) == 2  # a resume must continue the same job
+    assert (
+        main(
+            [
+                "fragments",
+                str(gravel / "images"),
+                "-c",
+                "rock_fragments",
+                "-o",
+                str(out),
+                "-q",
+                "--resume",
+                "--runtime",
+                "onnxruntime",
+            ]
+        )
+        == 2
+    )  # a resume must continue the same job
     assert "runtime" in capsys.readouterr().err

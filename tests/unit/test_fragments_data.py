@@ -81,8 +81,11 @@ def _coco(tmp_path, rle=False):
             n += 1
         counts.append(n)
         rock["segmentation"] = {"size": [20, 30], "counts": counts}
-    doc = {"images": [{"id": 7, "file_name": "../images/p.png", "width": 30, "height": 20}],
-           "annotations": [belt, rock], "categories": [{"id": 1, "name": "belt"}, {"id": 2, "name": "rock"}]}  # fmt: skip
+    doc = {
+        "images": [{"id": 7, "file_name": "../images/p.png", "width": 30, "height": 20}],
+        "annotations": [belt, rock],
+        "categories": [{"id": 1, "name": "belt"}, {"id": 2, "name": "rock"}],
+    }
     (tmp_path / "coco.json").write_text(json.dumps(doc))
     return tmp_path / "coco.json"
 
@@ -107,7 +110,9 @@ def test_rle_compressed_string():
     # "52203" (5, 2, 2, then the last two as differences from the run two back: 0 and 3)
     m = rle_decode({"counts": [5, 2, 2, 2, 5], "size": [4, 4]}, 4, 4)
     assert m.astype(int).tolist() == [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
-    assert rle_decode({"counts": "52203", "size": [4, 4]}, 4, 4).astype(int).tolist() == m.astype(int).tolist()
+    assert (
+        rle_decode({"counts": "52203", "size": [4, 4]}, 4, 4).astype(int).tolist() == m.astype(int).tolist()
+    )
 
 
 def test_checkpoint_fragments_entry_roundtrip_and_old_files(tmp_path, small_checkpoint):

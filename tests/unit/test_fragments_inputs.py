@@ -40,9 +40,20 @@ def _run(*args: str) -> int:
     return main(["fragments", *args, "-q"])
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--window", "0"), ("--window", "-5"), ("--window", "nan"),
-                                             ("--scale", "inf"), ("--scale", "1e308"), ("--scale", "nan"), ("--scale", "0"),
-                                             ("--sieve", "10,nan"), ("--sieve", "inf")])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--window", "0"),
+        ("--window", "-5"),
+        ("--window", "nan"),
+        ("--scale", "inf"),
+        ("--scale", "1e308"),
+        ("--scale", "nan"),
+        ("--scale", "0"),
+        ("--sieve", "10,nan"),
+        ("--sieve", "inf"),
+    ],
+)
 def test_bad_numbers_are_refused_before_anything_is_written(masks, tmp_path, capsys, flag, value):
     out = tmp_path / "out"
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out), flag, value) == 2
@@ -76,7 +87,7 @@ def test_a_bad_scale_sidecar_is_exit_2_naming_file_field_and_fix(masks, tmp_path
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out)) == 2
     err = capsys.readouterr().err
     assert str(side) in err, err
-    assert ("fix the value or delete the file" in err or "fix or delete" in err), err
+    assert "fix the value or delete the file" in err or "fix or delete" in err, err
     assert not out.exists()  # refused before OUT is touched
     if edit is not None:
         key = next(iter(edit))
@@ -86,7 +97,23 @@ def test_a_bad_scale_sidecar_is_exit_2_naming_file_field_and_fix(masks, tmp_path
 def _sidecar_mutations(text: str, rng: random.Random):
     for _ in range(80):
         yield text[: rng.randrange(len(text))]
-    values = [None, True, -1, 0, 2.5, float("nan"), 1e308, "x", "", [], {}, [1], ["ab", 3], [[1, 2]], {"a": 1}]
+    values = [
+        None,
+        True,
+        -1,
+        0,
+        2.5,
+        float("nan"),
+        1e308,
+        "x",
+        "",
+        [],
+        {},
+        [1],
+        ["ab", 3],
+        [[1, 2]],
+        {"a": 1},
+    ]
     for _ in range(250):
         d = json.loads(text)
         target = d["reference"] if rng.random() < 0.5 else d
@@ -126,7 +153,9 @@ def test_random_sidecar_edits_never_give_a_traceback_or_a_wrong_scale(tmp_path):
         assert json.loads(mutated)["mm_per_px"] == sc.mm_per_px
         assert 0 < sc.mm_per_px <= 1e6
         assert all(len(p) == 2 and all(np.isfinite(p)) for p in sc.points)
-        assert all(v is None or (np.isfinite(v) and v > 0) for v in (sc.length_mm, sc.height_mm, sc.length_px))
+        assert all(
+            v is None or (np.isfinite(v) and v > 0) for v in (sc.length_mm, sc.height_mm, sc.length_px)
+        )
         Scale.from_dict(sc.to_dict())  # what was read writes back as a valid file
     assert accepted > 0
     assert refused > 0
@@ -185,7 +214,9 @@ def test_from_masks_given_a_video_is_refused_up_front(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("edit", ["rows a text", "frame a text", "a list", "garbage line", "duplicate", "coverage 7"])
+@pytest.mark.parametrize(
+    "edit", ["rows a text", "frame a text", "a list", "garbage line", "duplicate", "coverage 7"]
+)
 def test_resume_after_frames_jsonl_was_edited_is_exit_2_and_keeps_it(masks, tmp_path, capsys, edit):
     out = tmp_path / "out"
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out)) == 0
@@ -200,7 +231,13 @@ def test_resume_after_frames_jsonl_was_edited_is_exit_2_and_keeps_it(masks, tmp_
         rec = [rec]
     elif edit == "coverage 7":
         rec["coverage"] = 7
-    new = [json.dumps(rec)] if edit not in ("garbage line", "duplicate") else ["{not json"] if edit == "garbage line" else [lines[0], lines[0]]
+    new = (
+        [json.dumps(rec)]
+        if edit not in ("garbage line", "duplicate")
+        else ["{not json"]
+        if edit == "garbage line"
+        else [lines[0], lines[0]]
+    )
     edited = "\n".join(new + lines[1:2]) + "\n"  # the third frame is to be measured again
     path.write_text(edited)
     assert _run(str(masks), "--from-masks", "instances", "-o", str(out), "--resume") == 2
@@ -253,7 +290,6 @@ def test_resume_with_settings_edited_to_a_list_is_exit_2(masks, tmp_path, capsys
     assert "--overwrite" in err
 
 
-
 def test_random_record_edits_are_refused_or_build_the_results(masks, tmp_path):
     """frames.jsonl's reader: seeded edits of a valid record either are refused (UserInputError) or give
     records the result builder (the same `finish` a run ends with) turns into results without an error."""
@@ -291,7 +327,9 @@ def test_random_record_edits_are_refused_or_build_the_results(masks, tmp_path):
         accepted += 1
         try:  # a UserInputError here is a message too (e.g. one frame without a scale among scaled ones)
             if accepted == 1:  # every result file, plots included, takes a moment: once
-                finish(out, records, opts, complete=True, seconds=0.0, stopped=None, model=None, method="test")
+                finish(
+                    out, records, opts, complete=True, seconds=0.0, stopped=None, model=None, method="test"
+                )
             else:  # the parts that read the records' numbers, for every accepted edit
                 unit = results._unit(records)
                 results._dist(records, opts.settings, unit)

@@ -141,7 +141,9 @@ def test_analyse_prediction_with_and_without_edge_class():
     ids[10:30, 10:50] = 2  # edge
     ids[12:28, 12:28] = 1
     ids[12:28, 32:48] = 1
-    spec = FragmentSpec.from_checkpoint({"interior": "rock", "edge": "rock_edge"}, ["background", "rock", "rock_edge"])
+    spec = FragmentSpec.from_checkpoint(
+        {"interior": "rock", "edge": "rock_edge"}, ["background", "rock", "rock_edge"]
+    )
     assert spec.edge_id == 2
     assert spec.method == "edge-seeded watershed"
     r = analyse_prediction(ids, None, spec, FragmentSettings(min_size_px=0))

@@ -27,7 +27,9 @@ FAST = ["--runtime", "torch", "--threads", "1"]  # no ONNX export for a few tiny
 def frag_ckpt(small_checkpoint, tmp_path_factory):
     """The small real checkpoint as a rock-only fragments model at 96 px (its record says mIoU 0.5)."""
     ck = load_checkpoint(small_checkpoint[0])
-    ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=96), fragments={"interior": "rock", "edge": None})
+    ck = dataclasses.replace(
+        ck, preprocess=dict(ck.preprocess, resize_short=96), fragments={"interior": "rock", "edge": None}
+    )
     return save_checkpoint(ck, tmp_path_factory.mktemp("frag") / "frag.pt")
 
 
@@ -57,12 +59,20 @@ def check_rfc7946(gj: dict) -> None:
         g = f["geometry"]
         pts = [g["coordinates"]] if g["type"] == "Point" else g["coordinates"]
         assert g["type"] in ("Point", "LineString")
-        assert (g["type"] == "Point" or len(pts) >= 2)
+        assert g["type"] == "Point" or len(pts) >= 2
         for p in pts:
             assert 2 <= len(p) <= 3
             assert -180 <= p[0] <= 180
             assert -90 <= p[1] <= 90
-    lons = [p[0] for f in gj["features"] for p in ([f["geometry"]["coordinates"]] if f["geometry"]["type"] == "Point" else f["geometry"]["coordinates"])]
+    lons = [
+        p[0]
+        for f in gj["features"]
+        for p in (
+            [f["geometry"]["coordinates"]]
+            if f["geometry"]["type"] == "Point"
+            else f["geometry"]["coordinates"]
+        )
+    ]
     assert gj["bbox"][0] == min(lons)
     assert gj["bbox"][2] == max(lons)
 
@@ -70,7 +80,10 @@ def check_rfc7946(gj: dict) -> None:
 def test_photos_get_exif_positions_geojson_and_a_missing_gps_summary(frag_ckpt, tmp_path, capsys):
     photos = _photos(tmp_path / "bench3")
     out = tmp_path / "o"
-    assert main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(out), "--min-size", "0", "-q", *FAST]) == 0
+    assert (
+        main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(out), "--min-size", "0", "-q", *FAST])
+        == 0
+    )
     said = capsys.readouterr().out
     assert "bench3: no position in 1 of 3 photos (from exif)" in said
     recs = [json.loads(x) for x in (out / "frames.jsonl").read_text().splitlines()]
@@ -82,26 +95,68 @@ def test_photos_get_exif_positions_geojson_and_a_missing_gps_summary(frag_ckpt, 
     check_rfc7946(gj)
     pts = [f for f in gj["features"] if f["geometry"]["type"] == "Point"]
     assert [f["properties"]["place"] for f in pts] == ["a", "b"]  # nothing invented for c
-    assert pts[0]["geometry"]["coordinates"][:2] == pytest.approx([-70.64827, -33.45678], abs=1e-6)  # lon first
-    assert {"D10", "D50", "D80", "D90", "fragments", "coverage", "source", "time_start"} <= set(pts[0]["properties"])
+    assert pts[0]["geometry"]["coordinates"][:2] == pytest.approx(
+        [-70.64827, -33.45678], abs=1e-6
+    )  # lon first
+    assert {"D10", "D50", "D80", "D90", "fragments", "coverage", "source", "time_start"} <= set(
+        pts[0]["properties"]
+    )
     places = _csv(out / "places.csv")
     assert [p["place"] for p in places] == ["a", "b", "c"]
     assert places[2]["lat"] == ""
-    assert places[0]["D50"] == ("" if pts[0]["properties"]["D50"] is None else str(pts[0]["properties"]["D50"]))
+    assert places[0]["D50"] == (
+        "" if pts[0]["properties"]["D50"] is None else str(pts[0]["properties"]["D50"])
+    )
     s = json.loads((out / "summary.json").read_text())
     assert s["geo"]["sources"][0]["with_position"] == 2
     assert s["complete"]
     # --position fills in the photo without one and leaves EXIF positions alone; a typo'd source is refused
     out2 = tmp_path / "o2"
-    assert main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(out2), "--position", "bench3=-33.5,-70.6", "-q", *FAST]) == 0
+    assert (
+        main(
+            [
+                "fragments",
+                str(photos),
+                "-c",
+                str(frag_ckpt),
+                "-o",
+                str(out2),
+                "--position",
+                "bench3=-33.5,-70.6",
+                "-q",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     gj2 = json.loads((out2 / "fragments.geojson").read_text())
-    got = {f["properties"]["place"]: (f["geometry"]["coordinates"][:2], f["properties"]["position_from"]) for f in gj2["features"]}
+    got = {
+        f["properties"]["place"]: (f["geometry"]["coordinates"][:2], f["properties"]["position_from"])
+        for f in gj2["features"]
+    }
     assert got["c"] == ([-70.6, -33.5], "--position")
     assert got["a"][1] == "exif"
-    assert main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(tmp_path / "o3"), "--position", "bench=1,2"]) == 2
+    assert (
+        main(
+            [
+                "fragments",
+                str(photos),
+                "-c",
+                str(frag_ckpt),
+                "-o",
+                str(tmp_path / "o3"),
+                "--position",
+                "bench=1,2",
+            ]
+        )
+        == 2
+    )
     assert "none of the sources" in capsys.readouterr().err
     for bad in (["--position", "200,1"], ["--segment", "space:3"], ["--rolling", "0"]):
-        assert main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(tmp_path / "o4"), *bad, "-q"]) == 2
+        assert (
+            main(["fragments", str(photos), "-c", str(frag_ckpt), "-o", str(tmp_path / "o4"), *bad, "-q"])
+            == 2
+        )
     assert not (tmp_path / "o4").exists()  # refused before anything was written
 
 
@@ -124,18 +179,45 @@ def test_srt_video_segments_by_distance_and_rolling_over_time(frag_ckpt, tmp_pat
     blocks = []
     for i in range(20):  # one block per frame; the drone flies north 1 m per frame (~0.000009° lat)
         t0, t1 = i * 100, (i + 1) * 100
-        blocks.append(f"{i + 1}\n00:00:00,{t0:03d} --> 00:00:0{t1 // 1000},{t1 % 1000:03d}\n" if t1 < 1000 else
-                      f"{i + 1}\n00:00:0{t0 // 1000},{t0 % 1000:03d} --> 00:00:0{t1 // 1000},{t1 % 1000:03d}\n")  # fmt: skip
-        blocks[-1] += f"2026-06-01 10:00:0{i // 10}.{i % 10}00\n[latitude: {46.5 + i * 0.000009:.6f}] [longitude: 6.5] [abs_alt: 400.0]\n"
+        blocks.append(
+            f"{i + 1}\n00:00:00,{t0:03d} --> 00:00:0{t1 // 1000},{t1 % 1000:03d}\n"
+            if t1 < 1000
+            else f"{i + 1}\n00:00:0{t0 // 1000},{t0 % 1000:03d} --> 00:00:0{t1 // 1000},{t1 % 1000:03d}\n"
+        )
+        blocks[-1] += (
+            f"2026-06-01 10:00:0{i // 10}.{i % 10}00\n[latitude: {46.5 + i * 0.000009:.6f}] [longitude: 6.5] [abs_alt: 400.0]\n"
+        )
     (tmp_path / "DJI_0007.SRT").write_text("\n".join(blocks))
     out = tmp_path / "v"
-    assert main(["fragments", str(video), "-c", str(frag_ckpt), "-o", str(out), "--segment", "distance:5",
-                 "--rolling", "0.5", "--min-size", "0", "--include-border", "-q", *FAST]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "fragments",
+                str(video),
+                "-c",
+                str(frag_ckpt),
+                "-o",
+                str(out),
+                "--segment",
+                "distance:5",
+                "--rolling",
+                "0.5",
+                "--min-size",
+                "0",
+                "--include-border",
+                "-q",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     places = _csv(out / "places.csv")
     # 1 m per frame cut every 5 m: the frame that reaches 5 m from a segment's first frame starts the next
     assert [p["kind"] for p in places] == ["segment"] * 4
     assert [int(p["frames"]) for p in places] == [5, 5, 5, 5]
-    assert [float(p["track_m"]) for p in places] == pytest.approx([4.0] * 4, abs=0.05)  # along the track inside each
+    assert [float(p["track_m"]) for p in places] == pytest.approx(
+        [4.0] * 4, abs=0.05
+    )  # along the track inside each
     frames = _csv(out / "frames.csv")
     assert len(frames) == 20
     assert frames[3]["time"] == "2026-06-01T10:00:00"
@@ -154,7 +236,12 @@ def test_srt_video_segments_by_distance_and_rolling_over_time(frag_ckpt, tmp_pat
 def test_video_without_position_says_so_and_writes_no_geojson(frag_ckpt, tmp_path, capsys):
     video = _video(tmp_path / "belt.mp4", frames=10)
     out = tmp_path / "v"
-    assert main(["fragments", str(video), "-c", str(frag_ckpt), "-o", str(out), "--segment", "distance:5", *FAST]) == 0
+    assert (
+        main(
+            ["fragments", str(video), "-c", str(frag_ckpt), "-o", str(out), "--segment", "distance:5", *FAST]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     assert "belt.mp4: no position in any of the 10 frames" in said
     assert "fell back to time windows" in said  # distance asked for, no track: said, not hidden
@@ -168,8 +255,27 @@ def test_gopro_sample_geojson_and_report(shared_data, frag_ckpt, tmp_path, capsy
     if not clip.is_file():
         pytest.skip("telemetry/max-heromode.mp4 not found")
     out = tmp_path / "gopro"
-    assert main(["fragments", str(clip), "-c", str(frag_ckpt), "-o", str(out), "--every", "30", "--segment", "time:3",
-                 "--scale", "2", "--overlay", "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "fragments",
+                str(clip),
+                "-c",
+                str(frag_ckpt),
+                "-o",
+                str(out),
+                "--every",
+                "30",
+                "--segment",
+                "time:3",
+                "--scale",
+                "2",
+                "--overlay",
+                "-q",
+            ]
+        )
+        == 0
+    )
     gj = json.loads((out / "fragments.geojson").read_text())
     check_rfc7946(gj)
     kinds = [f["geometry"]["type"] for f in gj["features"]]
@@ -184,7 +290,9 @@ def test_gopro_sample_geojson_and_report(shared_data, frag_ckpt, tmp_path, capsy
     pdf = (out / "report.pdf").read_bytes()
     assert len(re.findall(rb"/Type /Page\b", pdf)) == 7
     if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True
+        ).stdout
         assert "2019-11-18 23:45:14 – 2019-11-18 23:45:25 (UTC)" in text
         assert "track of 191 fixes" in text
 
@@ -197,7 +305,9 @@ def _pdf_pages(path) -> int:
 def _pdf_text(path) -> str | None:
     if not shutil.which("pdftotext"):
         return None
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_report_pdf_pages_and_text(tmp_path, capsys):
@@ -216,8 +326,24 @@ def test_report_pdf_pages_and_text(tmp_path, capsys):
                 lab[y : y + s, x : x + s] = n
         Image.fromarray(lab).save(masks / f"img{k}.png")
     out = tmp_path / "run"
-    assert main(["fragments", str(masks), "--from-masks", "instances", "-o", str(out), "--scale", "0.5",
-                 "--position", "20.5,-100.25", "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "fragments",
+                str(masks),
+                "--from-masks",
+                "instances",
+                "-o",
+                str(out),
+                "--scale",
+                "0.5",
+                "--position",
+                "20.5,-100.25",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert main(["report", str(out), "--site", "Bench 4 north"]) == 0
     said = capsys.readouterr().out
     pdf = out / "report.pdf"
@@ -226,10 +352,21 @@ def test_report_pdf_pages_and_text(tmp_path, capsys):
     assert _pdf_pages(pdf) == 5
     text = _pdf_text(pdf)
     if text is not None:
-        for want in ("Rock fragmentation report", "Site: Bench 4 north", "no model: sizes measured from labelled masks",
-                     "0.5 mm/px, set on the command line (--scale)", "Passing curves, D-values and fits",
-                     "Rosin", "Swebrec", "Sizes per place", "places coloured by D50", "What was not measured",
-                     "Fines below the resolution", "no date or time in the footage", "no thumbnails"):  # fmt: skip
+        for want in (
+            "Rock fragmentation report",
+            "Site: Bench 4 north",
+            "no model: sizes measured from labelled masks",
+            "0.5 mm/px, set on the command line (--scale)",
+            "Passing curves, D-values and fits",
+            "Rosin",
+            "Swebrec",
+            "Sizes per place",
+            "places coloured by D50",
+            "What was not measured",
+            "Fines below the resolution",
+            "no date or time in the footage",
+            "no thumbnails",
+        ):
             assert want in text, want
     # --pdf writes elsewhere; a folder that is no fragments output is refused with the fix
     assert main(["report", str(out), "--pdf", str(tmp_path / "r.pdf"), "--thumbnails", "0"]) == 0
@@ -245,8 +382,18 @@ def test_place_table_runs_onto_more_pages():
 
     from segtool.core.report.pages import TABLE_ROWS, place_table_pages
 
-    rows = [{"place": f"p{i}", "kind": "photo", "lat": 1.0, "lon": 2.0, "fragments": 3, "coverage": 0.5, "D50": 1.5}
-            for i in range(2 * TABLE_ROWS + 1)]  # fmt: skip
+    rows = [
+        {
+            "place": f"p{i}",
+            "kind": "photo",
+            "lat": 1.0,
+            "lon": 2.0,
+            "fragments": 3,
+            "coverage": 0.5,
+            "D50": 1.5,
+        }
+        for i in range(2 * TABLE_ROWS + 1)
+    ]
     pages = place_table_pages(SimpleNamespace(places=rows, unit="mm"))
     assert len(pages) == 3
     assert [t.get_text() for t in pages[2].texts][0].endswith("— 3")

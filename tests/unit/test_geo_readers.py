@@ -116,7 +116,10 @@ ISO:100 Shutter:60 EV: Fnum:2.2
 def test_dji_srt_sidecar(tmp_path):
     (tmp_path / "DJI_0001.SRT").write_text(SRT_NEW)
     fixes = read_srt(tmp_path / "DJI_0001.SRT")
-    assert [(f.t_s, f.lat, f.lon, f.alt) for f in fixes] == [(0.0, 46.5191, 6.5668, 402.3), (1.0, 46.5192, 6.5669, 402.4)]
+    assert [(f.t_s, f.lat, f.lon, f.alt) for f in fixes] == [
+        (0.0, 46.5191, 6.5668, 402.3),
+        (1.0, 46.5192, 6.5669, 402.4),
+    ]
     assert fixes[0].utc == datetime(2026, 6, 1, 10, 21, 32, 123000)  # the 0,0 block (no fix) is dropped
     old = read_srt_text(tmp_path, SRT_OLD)
     assert (old[0].lat, old[0].lon, old[0].alt) == (-20.2533, 149.0251, 16.0)  # GPS(lon, lat, alt)
@@ -164,7 +167,10 @@ def test_quicktime_location_atom_gives_one_position_for_the_video(tmp_path):
         c.metadata["location"] = "+46.5191+006.5668/"  # the mov muxer writes it as the ©xyz atom
         st = c.add_stream("libx264", rate=Fraction(10, 1))
         st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
-        for p in [*st.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")), *st.encode()]:
+        for p in [
+            *st.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")),
+            *st.encode(),
+        ]:
             c.mux(p)
     tr = read_track(path)
     assert tr.origin == "quicktime"
@@ -183,8 +189,11 @@ def test_gpmf_gps9_complex_structure_and_no_fix_samples():
     scal = struct.pack(">9l", 10000000, 10000000, 1000, 1000, 100, 1, 1000, 100, 1)
     rows = struct.pack(">7l2H", 465191000, 65668000, 372000, 0, 0, 9000, 0, 150, 3)
     rows += struct.pack(">7l2H", 465192000, 65669000, 373000, 0, 0, 9000, 0, 150, 0)  # no fix: dropped later
-    strm = (_klv(b"TYPE", b"c", 9, 1, b"lllllllSS") + _klv(b"SCAL", b"l", 4, 9, scal)
-            + _klv(b"GPS9", b"?", 32, 2, rows))  # fmt: skip
+    strm = (
+        _klv(b"TYPE", b"c", 9, 1, b"lllllllSS")
+        + _klv(b"SCAL", b"l", 4, 9, scal)
+        + _klv(b"GPS9", b"?", 32, 2, rows)
+    )
     stream = _klv(b"STRM", b"\0", 4, len(strm) // 4, strm)
     payload = _klv(b"DEVC", b"\0", 4, len(stream) // 4, stream)
     (g,) = gps_from_payload(payload)

@@ -32,8 +32,23 @@ def _run(cmd: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedP
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if res.returncode != 0:
         pytest.fail(f"building the wheel failed:\n{res.stdout}{res.stderr}")
     (path,) = out.glob("segtool-*.whl")
@@ -54,23 +69,46 @@ def test_a_project_with_its_own_models_and_training_packages(wheel, tmp_path):
     venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the checkout must not look installed
-    res = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--ignore-installed",
-                          "-q", str(wheel)], capture_output=True, text=True, timeout=300, env=clean)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "--no-deps",
+            "--ignore-installed",
+            "-q",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=clean,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
-    site = Path(subprocess.check_output([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                        text=True).strip())  # fmt: skip
+    site = Path(
+        subprocess.check_output(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
     (site / "segtool_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     project = tmp_path / "project"  # a typical ML project: its own models/ and training/ packages
     for name in ("models", "training"):
         (project / name).mkdir(parents=True)
-        (project / name / "__init__.py").write_text(f'raise ImportError("the project\'s own {name} package")\n')
+        (project / name / "__init__.py").write_text(
+            f'raise ImportError("the project\'s own {name} package")\n'
+        )
     ckpt, _ = make_small_checkpoint(project / "tiny.pt")
 
     res = _run([str(py), "-m", "segtool", "info", str(ckpt)], project)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "tiny.pt" in res.stdout or "classes" in res.stdout.lower(), res.stdout
-    where = _run([str(py), "-c", "import segtool, segtool.models, segtool.training.trainer as t; print(t.__file__)"],
-                 project)  # fmt: skip
+    where = _run(
+        [str(py), "-c", "import segtool, segtool.models, segtool.training.trainer as t; print(t.__file__)"],
+        project,
+    )
     assert where.returncode == 0, where.stderr
     assert where.stdout.strip().startswith(str(site)), where.stdout  # the installed copy, not the checkout

@@ -28,7 +28,9 @@ def test_new_folder_gets_a_record_before_any_output(tmp_path):
 
 def test_same_identity_resumes_other_identity_is_refused_naming_each_input(tmp_path):
     open_job(tmp_path, "export", {"checkpoint": "abc", "every": 1, "tta": []}, outputs=OUTS)
-    assert open_job(tmp_path, "export", {"checkpoint": "abc", "every": 1, "tta": []}, outputs=OUTS, resume=True).resumed
+    assert open_job(
+        tmp_path, "export", {"checkpoint": "abc", "every": 1, "tta": []}, outputs=OUTS, resume=True
+    ).resumed
     with pytest.raises(UserInputError) as e:
         open_job(tmp_path, "export", {"checkpoint": "xyz", "every": 2, "tta": []}, outputs=OUTS, resume=True)
     assert "checkpoint: 'abc' then, 'xyz' now" in str(e.value)

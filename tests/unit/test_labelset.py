@@ -54,7 +54,9 @@ def test_kill_before_manifest_keeps_the_frame(tmp_path):
     ls = LabelSet.create(tmp_path / "L", CLASSES)
     rgb, mask = _frame(0)
     ls.save(rgb, mask, source="a.jpg")
-    (tmp_path / "L" / "manifest.json").write_text(json.dumps({"frames": []}))  # as if killed before the manifest
+    (tmp_path / "L" / "manifest.json").write_text(
+        json.dumps({"frames": []})
+    )  # as if killed before the manifest
     again = LabelSet.open(tmp_path / "L")
     assert [f.image for f in again.frames] == ["a.png"]
     assert not list((tmp_path / "L").rglob(".*.tmp"))
@@ -90,8 +92,12 @@ def test_cvat_round_trip_keeps_every_pixel_and_unknown(tmp_path):
     with zipfile.ZipFile(z) as zf:
         names = set(zf.namelist())
         labelmap = zf.read("labelmap.txt").decode()
-    assert {"labelmap.txt", "ImageSets/Segmentation/default.txt", "SegmentationClass/clip_000000.png",
-            "SegmentationObject/clip_000000.png"} <= names
+    assert {
+        "labelmap.txt",
+        "ImageSets/Segmentation/default.txt",
+        "SegmentationClass/clip_000000.png",
+        "SegmentationObject/clip_000000.png",
+    } <= names
     assert "unknown:" in labelmap
     assert "rock:250,50,83::" in labelmap
     back = import_cvat(z, tmp_path / "L" / "images", tmp_path / "L2")
@@ -127,8 +133,20 @@ def test_labels_cli_round_trip(tmp_path, capsys):
     rgb, mask = _frame(1)
     ls.save(rgb, mask, source="clip.mp4", frame=4)
     assert main(["labels", "export-cvat", str(tmp_path / "L"), "-o", str(tmp_path / "c.zip")]) == 0
-    assert main(["labels", "import-cvat", str(tmp_path / "c.zip"), "--images", str(tmp_path / "L" / "images"),
-                 "-o", str(tmp_path / "L2")]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                "import-cvat",
+                str(tmp_path / "c.zip"),
+                "--images",
+                str(tmp_path / "L" / "images"),
+                "-o",
+                str(tmp_path / "L2"),
+            ]
+        )
+        == 0
+    )
     assert main(["labels", "info", str(tmp_path / "L2")]) == 0
     out = capsys.readouterr().out
     assert "clip_000004.png: background" in out

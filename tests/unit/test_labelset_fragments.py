@@ -20,8 +20,11 @@ from segtool.training.data.labelset import labelset_classes
 from tests.helpers import make_fragment_checkpoint, tiny_config
 
 FRAG = {"interior": "rock", "edge": "rock_edge"}
-CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [200, 120, 60]},
-           {"name": "rock_edge", "color": [255, 230, 0]}]  # fmt: skip
+CLASSES = [
+    {"name": "background", "color": [0, 0, 0]},
+    {"name": "rock", "color": [200, 120, 60]},
+    {"name": "rock_edge", "color": [255, 230, 0]},
+]
 
 
 def _frame(seed: int = 0, size: int = 64):
@@ -171,7 +174,9 @@ def test_retraining_a_fragment_model_on_its_label_set_keeps_edge_seeded_measurin
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal up to renumbering the ids (0 stays 0)."""
     pairs = {(int(x), int(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True)}
-    return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs}) and all((x == 0) == (y == 0) for x, y in pairs)
+    return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs}) and all(
+        (x == 0) == (y == 0) for x, y in pairs
+    )
 
 
 def test_coco_round_trip_through_the_cli_keeps_fragments_and_background(tmp_path, capsys):
@@ -186,8 +191,20 @@ def test_coco_round_trip_through_the_cli_keeps_fragments_and_background(tmp_path
     out.parent.mkdir()
     assert main(["labels", "export-coco", str(tmp_path / "L"), "-o", str(out)]) == 0
     assert "80 px of rock painted without an outline" in capsys.readouterr().out
-    assert main(["labels", "import-coco", str(out), "--images", str(tmp_path / "L" / "images"),
-                 "-o", str(tmp_path / "back")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "labels",
+                "import-coco",
+                str(out),
+                "--images",
+                str(tmp_path / "L" / "images"),
+                "-o",
+                str(tmp_path / "back"),
+            ]
+        )
+        == 0
+    )
     back = LabelSet.open(tmp_path / "back")
     assert back.fragments == FRAG
     assert back.class_names == ["background", "rock", "rock_edge"]
@@ -227,7 +244,9 @@ def test_start_from_a_prediction_with_fragments_replaces_them_in_one_undo_step()
     assert ed.mask[10, 9] == UNKNOWN
 
 
-def test_real_gravel_outlines_train_the_same_classes_from_a_label_set_as_from_the_instance_folder(tmp_path, shared_data):
+def test_real_gravel_outlines_train_the_same_classes_from_a_label_set_as_from_the_instance_folder(
+    tmp_path, shared_data
+):
     """Every fragment of the real gravel set outlined in a label set: training reads exactly the classes the
     instance importer gives the same outlines (the sand between grains painted background, as the importer's
     default reads it)."""

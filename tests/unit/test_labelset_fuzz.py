@@ -25,8 +25,11 @@ from segtool.cli import main
 from segtool.core.labelset import LabelSet, export_cvat
 
 N = int(os.environ.get("SEGTOOL_FUZZ_N", "20"))
-CLASSES = [{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]},
-           {"name": "sky", "color": [0, 0, 255]}]  # fmt: skip
+CLASSES = [
+    {"name": "background", "color": [0, 0, 0]},
+    {"name": "rock", "color": [250, 50, 83]},
+    {"name": "sky", "color": [0, 0, 255]},
+]
 H, W = 12, 16
 
 
@@ -48,16 +51,40 @@ def pristine(tmp_path_factory):
     rng = np.random.default_rng(0)
     for i, m in enumerate(_masks().values()):
         inst = (m == 1).astype(np.uint16) * 7 if i == 0 else None  # one frame with an outlined fragment
-        ls.save(rng.integers(0, 255, (H, W, 3), dtype=np.uint8), m, source="clip.mp4", frame=i, pts_s=i / 5,
-                instances=inst)
+        ls.save(
+            rng.integers(0, 255, (H, W, 3), dtype=np.uint8),
+            m,
+            source="clip.mp4",
+            frame=i,
+            pts_s=i / 5,
+            instances=inst,
+        )
     export_cvat(ls, root.parent / "c.zip")
     return root
 
 
 # --- edits ------------------------------------------------------------------------------------------------
 
-_VALUES = [None, True, 0, -1, 5, 2**70, 1e308, float("nan"), "", "x", "../../etc/passwd", "a.png", "\x00",
-           "é" * 300, [], [1, 2], {}, {"name": "rock"}]  # fmt: skip
+_VALUES = [
+    None,
+    True,
+    0,
+    -1,
+    5,
+    2**70,
+    1e308,
+    float("nan"),
+    "",
+    "x",
+    "../../etc/passwd",
+    "a.png",
+    "\x00",
+    "é" * 300,
+    [],
+    [1, 2],
+    {},
+    {"name": "rock"},
+]
 
 
 def _edit_bytes(rnd: random.Random, data: bytes) -> tuple[bytes, str]:
@@ -72,7 +99,9 @@ def _edit_bytes(rnd: random.Random, data: bytes) -> tuple[bytes, str]:
             b[rnd.randrange(n)] = rnd.randrange(256)
         return bytes(b), "flip bytes"
     if kind == "insert":
-        return data[:at] + bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 8))) + data[at:], f"insert at {at}"
+        return data[:at] + bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 8))) + data[
+            at:
+        ], f"insert at {at}"
     if kind == "delete":
         return data[:at] + data[at + rnd.randint(1, 8) :], f"delete at {at}"
     return data[:at] + b"\x00" * (n - at), f"zero from {at}"
@@ -134,8 +163,9 @@ def _truth_classes(root: Path):
         if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"].strip():
             return None
         col = c.get("color")
-        if not (isinstance(col, list) and len(col) == 3
-                and all(type(v) is int and 0 <= v <= 255 for v in col)):  # fmt: skip
+        if not (
+            isinstance(col, list) and len(col) == 3 and all(type(v) is int and 0 <= v <= 255 for v in col)
+        ):
             return None
         names.append(c["name"].strip())
     return names if len({n.lower() for n in names}) == len(names) else None
@@ -179,8 +209,11 @@ def _check_export(root: Path, zpath: Path):
     assert names is not None
     classes = json.loads((root / "classes.json").read_text())
     with zipfile.ZipFile(zpath) as z:
-        lm = {ln.split(":")[0]: tuple(map(int, ln.split(":")[1].split(",")))
-              for ln in z.read("labelmap.txt").decode().splitlines() if not ln.startswith("#")}  # fmt: skip
+        lm = {
+            ln.split(":")[0]: tuple(map(int, ln.split(":")[1].split(",")))
+            for ln in z.read("labelmap.txt").decode().splitlines()
+            if not ln.startswith("#")
+        }
         for p in sorted((root / "masks").glob("*.png")):
             m = _truth_mask(p, len(names))
             assert m is not None, f"exit 0 with an invalid mask {p.name}"
@@ -231,8 +264,9 @@ def _case(pristine: Path, tmp_path: Path, i: int) -> Path:
 # --- one property per reader -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["manifest.json", "classes.json", "masks/clip_000001.png",
-                                    "instances/clip_000000.png"])
+@pytest.mark.parametrize(
+    "target", ["manifest.json", "classes.json", "masks/clip_000001.png", "instances/clip_000000.png"]
+)
 def test_edited_label_set_files_never_traceback_nor_lie(pristine, tmp_path, capsys, target):
     rnd = random.Random(f"labels-{target}")
     outcomes = {0: 0, 2: 0}
@@ -269,7 +303,9 @@ def test_edited_cvat_zip_never_tracebacks_nor_imports_wrong_masks(pristine, tmp_
     for i in range(3 * N):
         case = tmp_path / f"z{i}"
         case.mkdir()
-        if rnd.random() < 0.5:  # edit a member (the bytes inside), then re-zip: the reader sees valid zip framing
+        if (
+            rnd.random() < 0.5
+        ):  # edit a member (the bytes inside), then re-zip: the reader sees valid zip framing
             with zipfile.ZipFile(io.BytesIO(zdata)) as z:
                 members = {n: z.read(n) for n in z.namelist()}
             name = rnd.choice(sorted(members))
@@ -285,8 +321,16 @@ def test_edited_cvat_zip_never_tracebacks_nor_imports_wrong_masks(pristine, tmp_
             (case / "c.zip").write_bytes(zdata)
             what = f"zip bytes: {_edit(rnd, case / 'c.zip')}"
         try:
-            rc, _, _ = _run(capsys, "labels", "import-cvat", case / "c.zip", "--images", pristine / "images",
-                            "-o", case / "L")  # fmt: skip
+            rc, _, _ = _run(
+                capsys,
+                "labels",
+                "import-cvat",
+                case / "c.zip",
+                "--images",
+                pristine / "images",
+                "-o",
+                case / "L",
+            )
             outcomes[rc] += 1
             if rc == 0:
                 ls = LabelSet.open(case / "L")

@@ -54,15 +54,31 @@ def test_import_into_an_existing_set_is_refused_and_changes_nothing(tmp_path, ca
     new = make_set(tmp_path / "new", n=2, h=12, w=16)  # the same names, another size
     export_cvat(new, tmp_path / "new.zip")
     before = _snapshot(tmp_path / "old")
-    rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "new.zip", "--images", tmp_path / "new" / "images",
-                      "-o", tmp_path / "old")  # fmt: skip
+    rc, _, err = _run(
+        capsys,
+        "labels",
+        "import-cvat",
+        tmp_path / "new.zip",
+        "--images",
+        tmp_path / "new" / "images",
+        "-o",
+        tmp_path / "old",
+    )
     assert rc == 2
     assert "not empty" in err
     assert "new or empty folder" in err
     assert _snapshot(tmp_path / "old") == before  # not one byte changed
     (tmp_path / "empty").mkdir()  # an existing empty folder is fine (the app's folder dialog picks one)
-    rc, _, _ = _run(capsys, "labels", "import-cvat", tmp_path / "new.zip", "--images", tmp_path / "new" / "images",
-                    "-o", tmp_path / "empty")  # fmt: skip
+    rc, _, _ = _run(
+        capsys,
+        "labels",
+        "import-cvat",
+        tmp_path / "new.zip",
+        "--images",
+        tmp_path / "new" / "images",
+        "-o",
+        tmp_path / "empty",
+    )
     assert rc == 0
     assert not (tmp_path / "empty" / "IMPORT_INCOMPLETE.json").exists()
     assert _run(capsys, "labels", "info", tmp_path / "empty")[0] == 0
@@ -81,8 +97,16 @@ def test_a_stopped_import_is_visibly_unfinished_everywhere(tmp_path, capsys, mon
         return real_save(self, *a, **k)
 
     monkeypatch.setattr(LabelSet, "save", save_then_die)
-    rc, _, _ = _run(capsys, "labels", "import-cvat", tmp_path / "c.zip", "--images", tmp_path / "src" / "images",
-                    "-o", tmp_path / "L")  # fmt: skip
+    rc, _, _ = _run(
+        capsys,
+        "labels",
+        "import-cvat",
+        tmp_path / "c.zip",
+        "--images",
+        tmp_path / "src" / "images",
+        "-o",
+        tmp_path / "L",
+    )
     assert rc == 130
     monkeypatch.undo()
     assert len(list((tmp_path / "L" / "masks").glob("*.png"))) == 2  # 2 of 5 frames written
@@ -97,8 +121,16 @@ def test_a_stopped_import_is_visibly_unfinished_everywhere(tmp_path, capsys, mon
     rc, _, err = _run(capsys, "train", tmp_path / "L", "--check")
     assert rc == 2
     assert "unfinished import" in err
-    rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "c.zip", "--images", tmp_path / "src" / "images",
-                      "-o", tmp_path / "L")  # fmt: skip
+    rc, _, err = _run(
+        capsys,
+        "labels",
+        "import-cvat",
+        tmp_path / "c.zip",
+        "--images",
+        tmp_path / "src" / "images",
+        "-o",
+        tmp_path / "L",
+    )
     assert rc == 2  # says how to finish it
     assert "delete" in err
     assert LabelSet.open(tmp_path / "L").incomplete  # what the app shows (tests/gui: label mode)
@@ -116,8 +148,14 @@ def test_export_and_info_refuse_a_bad_mask_naming_frame_and_value(tmp_path, caps
     make_set(tmp_path / "L")
     p = _mask_path(tmp_path / "L")
     _, mask = _frame(1)
-    expect = {"id7": "class id(s) 7", "size": "16x12 but its image is 32x24", "rgb": "RGB colour image",
-              "16bit": "16-bit image", "undecodable": "cannot decode", "no-image": "was deleted"}[kind]  # fmt: skip
+    expect = {
+        "id7": "class id(s) 7",
+        "size": "16x12 but its image is 32x24",
+        "rgb": "RGB colour image",
+        "16bit": "16-bit image",
+        "undecodable": "cannot decode",
+        "no-image": "was deleted",
+    }[kind]
     if kind == "id7":
         mask[0, 0] = 7
         Image.fromarray(mask).save(p)
@@ -167,16 +205,27 @@ def test_info_refuses_300_classes_and_train_check_refuses_rock_twice(tmp_path, c
     assert "duplicate class name 'rock'" in err
 
 
-@pytest.mark.parametrize("entry", [{"image": 5}, {"image": "../x.png"}, {"image": "a.png", "frame": "7"},
-                                   {"image": "a.png", "pts_s": "nan"}, "a.png"])  # fmt: skip
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"image": 5},
+        {"image": "../x.png"},
+        {"image": "a.png", "frame": "7"},
+        {"image": "a.png", "pts_s": "nan"},
+        "a.png",
+    ],
+)
 def test_a_malformed_manifest_entry_is_exit_2_naming_it(tmp_path, capsys, entry):
     make_set(tmp_path / "L")
     man = tmp_path / "L" / "manifest.json"
     doc = json.loads(man.read_text())
     doc["frames"].append(entry)
     man.write_text(json.dumps(doc))
-    for argv in (["labels", "info", tmp_path / "L"], ["labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip"],
-                 ["train", tmp_path / "L", "--check"]):  # fmt: skip
+    for argv in (
+        ["labels", "info", tmp_path / "L"],
+        ["labels", "export-cvat", tmp_path / "L", "-o", tmp_path / "c.zip"],
+        ["train", tmp_path / "L", "--check"],
+    ):
         rc, _, err = _run(capsys, *argv)
         assert rc == 2, (argv, err)
         assert "frame entry 3" in err, (argv, err)
@@ -200,7 +249,9 @@ def test_export_to_a_folder_or_under_a_file_or_read_only_is_exit_2(tmp_path, cap
     assert "too long" in err
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders"
+)
 def test_export_into_a_read_only_folder_is_exit_2(tmp_path, capsys):
     make_set(tmp_path / "L")
     ro = tmp_path / "ro"
@@ -234,7 +285,8 @@ def test_round_trip_still_exact_after_validation(tmp_path):
     z = export_cvat(ls, tmp_path / "c.zip")
     with zipfile.ZipFile(z) as zf:
         assert sorted(n for n in zf.namelist() if n.startswith("SegmentationClass/")) == [
-            f"SegmentationClass/clip_{i:06d}.png" for i in range(3)]  # fmt: skip
+            f"SegmentationClass/clip_{i:06d}.png" for i in range(3)
+        ]
 
 
 def test_import_of_a_labelmap_that_is_not_utf8_is_exit_2(tmp_path, capsys):
@@ -246,8 +298,16 @@ def test_import_of_a_labelmap_that_is_not_utf8_is_exit_2(tmp_path, capsys):
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as z:
         for n, d in members.items():
             z.writestr(n, d)
-    rc, _, err = _run(capsys, "labels", "import-cvat", tmp_path / "bad.zip", "--images", tmp_path / "src" / "images",
-                      "-o", tmp_path / "L")  # fmt: skip
+    rc, _, err = _run(
+        capsys,
+        "labels",
+        "import-cvat",
+        tmp_path / "bad.zip",
+        "--images",
+        tmp_path / "src" / "images",
+        "-o",
+        tmp_path / "L",
+    )
     assert rc == 2
     assert "labelmap.txt" in err
     assert "UTF-8" in err
@@ -296,9 +356,23 @@ def test_a_real_kill_during_import_leaves_a_set_that_says_it_is_unfinished(tmp_p
     export_cvat(src, tmp_path / "c.zip")
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "segtool", "labels", "import-cvat", str(tmp_path / "c.zip"),
-                             "--images", str(tmp_path / "src" / "images"), "-o", str(tmp_path / "L")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "segtool",
+            "labels",
+            "import-cvat",
+            str(tmp_path / "c.zip"),
+            "--images",
+            str(tmp_path / "src" / "images"),
+            "-o",
+            str(tmp_path / "L"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     masks = tmp_path / "L" / "masks"
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
@@ -329,11 +403,15 @@ def test_coco_import_and_export_follow_the_same_rules(tmp_path, capsys):
     assert _run(capsys, "labels", "export-coco", tmp_path / "F", "-o", out)[0] == 0
     make_set(tmp_path / "old", n=1)
     before = _snapshot(tmp_path / "old")
-    rc, _, err = _run(capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "old")
+    rc, _, err = _run(
+        capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "old"
+    )
     assert rc == 2
     assert "not empty" in err
     assert _snapshot(tmp_path / "old") == before
-    rc, _, _ = _run(capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "new")
+    rc, _, _ = _run(
+        capsys, "labels", "import-coco", out, "--images", tmp_path / "F" / "images", "-o", tmp_path / "new"
+    )
     assert rc == 0
     assert not (tmp_path / "new" / "IMPORT_INCOMPLETE.json").exists()
     (tmp_path / "dir.json").mkdir()

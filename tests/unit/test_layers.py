@@ -18,7 +18,11 @@ import importlinter  # noqa: F401 (fail at collection when the linter is missing
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("segtool", "models", "training")  # folders to copy; segtool/models and segtool/training link to the last two
+PACKAGES = (
+    "segtool",
+    "models",
+    "training",
+)  # folders to copy; segtool/models and segtool/training link to the last two
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
@@ -26,9 +30,19 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
     (so `root` comes first on the import path), without writing caches into the tree."""
     env = dict(os.environ, PYTHONPATH=str(root))
     return subprocess.run(
-        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-         "--no-cache", "--no-logo", str(root / "pyproject.toml")],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+            "--no-cache",
+            "--no-logo",
+            str(root / "pyproject.toml"),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -42,7 +56,9 @@ def test_contracts_hold_on_this_tree():
 @pytest.fixture
 def tree_copy(tmp_path) -> Path:
     for pkg in PACKAGES:  # symlinks=True: the copy's segtool/models points at the copy's models/
-        shutil.copytree(REPO / pkg, tmp_path / pkg, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            REPO / pkg, tmp_path / pkg, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(REPO / "pyproject.toml", tmp_path)
     return tmp_path
 
@@ -86,7 +102,9 @@ def test_models_imports_only_torch_torchvision_and_stdlib():
     """The allow-list a forbidden contract cannot express (it lists what is forbidden), on import-linter's
     own graph: every package segtool.models imports is torch, torchvision, segtool.base or the standard
     library (and timm in segtool.models.efficientnet_lite alone)."""
-    graph = grimp.build_graph("segtool", include_external_packages=True, cache_dir=None)  # no cache in the tree
+    graph = grimp.build_graph(
+        "segtool", include_external_packages=True, cache_dir=None
+    )  # no cache in the tree
     allowed = {"torch", "torchvision", "segtool.models", "segtool.base"} | set(sys.stdlib_module_names)
     # timm builds the EfficientNet-Lite networks (pure torch modules) and may be imported by that module
     # only, lazily (docs/dependencies.md); anywhere else in models it is an offender like any package.
@@ -101,4 +119,6 @@ def test_models_imports_only_torch_torchvision_and_stdlib():
         for i in graph.find_modules_directly_imported_by(m)
     }
     offenders = sorted((m, t) for m, t in imported if t not in allowed and (m, t) not in exceptions)
-    assert offenders == [], f"models/ imports beyond torch, torchvision, base and the standard library: {offenders}"
+    assert offenders == [], (
+        f"models/ imports beyond torch, torchvision, base and the standard library: {offenders}"
+    )

@@ -18,7 +18,10 @@ from segtool.training.data.classes import read_class_file
 def test_plain_tensor_or_foreign_dict_says_use_import_weights(tmp_path, capsys):
     torch.save(torch.zeros(3, 4), tmp_path / "tensor.pt")
     torch.save({"epoch": 3, "note": "x"}, tmp_path / "other.pt")
-    for name, what in (("tensor.pt", "a single tensor of shape [3, 4]"), ("other.pt", "keys 'epoch', 'note'")):
+    for name, what in (
+        ("tensor.pt", "a single tensor of shape [3, 4]"),
+        ("other.pt", "keys 'epoch', 'note'"),
+    ):
         with pytest.raises(CheckpointError) as e:
             load_checkpoint(tmp_path / name)
         assert what in str(e.value)
@@ -60,7 +63,9 @@ def test_labelmap_colour_out_of_range_names_value_and_fix(tmp_path, text, expect
 def test_classes_json_colour_out_of_range(tmp_path):
     p = tmp_path / "classes.json"
     p.write_text(json.dumps([{"name": "bg", "color": [0, 0, 0]}, {"name": "rock", "color": [256, 0, 0]}]))
-    with pytest.raises(UserInputError, match=r"class 1: colour '256,0,0' has 256 outside 0-255.*e\.g\. 255,0,0"):
+    with pytest.raises(
+        UserInputError, match=r"class 1: colour '256,0,0' has 256 outside 0-255.*e\.g\. 255,0,0"
+    ):
         read_class_file(p)
     with pytest.raises(UserInputError, match=r"\(999 outside 0-255\); write it like"):
         check_color([999, 0, 0], "class rock")

@@ -98,8 +98,12 @@ def test_matrix_stays_where_the_batches_are_and_is_read_back_once(monkeypatch):
     kept = cm.tensor
     copies = []
     real_cpu, real_numpy = torch.Tensor.cpu, torch.Tensor.numpy
-    monkeypatch.setattr(torch.Tensor, "cpu", lambda self, *a, **k: copies.append("cpu") or real_cpu(self, *a, **k))
-    monkeypatch.setattr(torch.Tensor, "numpy", lambda self, *a, **k: copies.append("numpy") or real_numpy(self, *a, **k))
+    monkeypatch.setattr(
+        torch.Tensor, "cpu", lambda self, *a, **k: copies.append("cpu") or real_cpu(self, *a, **k)
+    )
+    monkeypatch.setattr(
+        torch.Tensor, "numpy", lambda self, *a, **k: copies.append("numpy") or real_numpy(self, *a, **k)
+    )
     monkeypatch.setattr(torch.Tensor, "item", lambda self: copies.append("item"))
     monkeypatch.setattr(torch.Tensor, "__bool__", lambda self: copies.append("bool") or True)
     for _ in range(4):
@@ -119,9 +123,17 @@ def test_report_dict_fields_and_json():
     cm.update(PRED, TARGET)
     rep = report_dict(cm, ["bg", "rock", "sky", "unused"], images=1)
     assert set(rep) == {
-        "miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes", "images",
-        "fw_iou", "pixel_share", "warnings",
-    }  # fmt: skip
+        "miou",
+        "pixel_accuracy",
+        "mean_accuracy",
+        "per_class_iou",
+        "confusion_matrix",
+        "classes",
+        "images",
+        "fw_iou",
+        "pixel_share",
+        "warnings",
+    }
     assert rep["per_class_iou"] == pytest.approx({"bg": 1 / 3, "rock": 2 / 3, "sky": 1 / 2, "unused": None})
     assert rep["confusion_matrix"][2] == [1, 0, 1, 0]
     assert rep["classes"] == ["bg", "rock", "sky", "unused"]

@@ -175,16 +175,22 @@ BAD_METADATA = {
     # case: (edit of the metadata text, what the message must name)
     "one_class": (_json_edit(_classes(1)), "at least 2 classes"),
     "three_classes": (_json_edit(_classes(3)), "3 classes are named but the model has 2 outputs"),
-    "three_classes_and_config": (_json_edit(lambda m: {**_classes(3)(m), "model": {**m["model"], "num_classes": 3}}),
-                                 "names 3 classes (background, rock, sky) but the network outputs 2 class scores"),
-    "resize_short_negative": (_json_edit(lambda m: {**m, "preprocess": {**m["preprocess"], "resize_short": -5}}),
-                              "resize_short must be an integer >= 16 or null (native size); got -5"),
+    "three_classes_and_config": (
+        _json_edit(lambda m: {**_classes(3)(m), "model": {**m["model"], "num_classes": 3}}),
+        "names 3 classes (background, rock, sky) but the network outputs 2 class scores",
+    ),
+    "resize_short_negative": (
+        _json_edit(lambda m: {**m, "preprocess": {**m["preprocess"], "resize_short": -5}}),
+        "resize_short must be an integer >= 16 or null (native size); got -5",
+    ),
     "cut_short": (lambda text: text[: len(text) // 2], "not valid JSON, perhaps cut short"),
-    "preprocess_missing": (_json_edit(lambda m: {k: v for k, v in m.items() if k != "preprocess"}),
-                           "the entry 'preprocess' is missing"),
+    "preprocess_missing": (
+        _json_edit(lambda m: {k: v for k, v in m.items() if k != "preprocess"}),
+        "the entry 'preprocess' is missing",
+    ),
     "classes_a_string": (_json_edit(lambda m: {**m, "classes": "background,rock"}), "got 'background,rock'"),
     "a_list": (_json_edit(lambda m: [m]), "is a list, not an object"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_METADATA))
@@ -192,7 +198,10 @@ def test_bad_metadata_is_exit_2_in_info_and_predict_with_file_value_and_fix(case
     edit, what = BAD_METADATA[case]
     bad = _edit_metadata(exported, tmp_path / f"{case}.onnx", edit)
     Image.fromarray(_rgb()).save(tmp_path / "a.png")
-    for argv in (["info", str(bad)], ["predict", str(tmp_path / "a.png"), "-c", str(bad), "-o", str(tmp_path / "out"), "-q"]):
+    for argv in (
+        ["info", str(bad)],
+        ["predict", str(tmp_path / "a.png"), "-c", str(bad), "-o", str(tmp_path / "out"), "-q"],
+    ):
         assert segtool_main(argv) == 2, argv
         err = capsys.readouterr().err
         assert str(bad) in err, err
@@ -209,15 +218,21 @@ def test_a_graph_that_does_not_state_its_class_count_is_checked_on_the_first_run
     model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "k"  # K no longer stated
     for p in model.metadata_props:
         if p.key == METADATA_KEY:
-            p.value = json.dumps({**_classes(3)(json.loads(p.value)),
-                                  "model": {**json.loads(p.value)["model"], "num_classes": 3}})  # fmt: skip
+            p.value = json.dumps(
+                {
+                    **_classes(3)(json.loads(p.value)),
+                    "model": {**json.loads(p.value)["model"], "num_classes": 3},
+                }
+            )
     bad = tmp_path / "k.onnx"
     onnx.save(model, str(bad))
     mf = open_model(bad)  # nothing to compare yet
     assert mf.onnx_logits is None
     assert len(mf.class_names) == 3
     e = Engine(mf, device="cpu", runtime="onnxruntime")
-    with pytest.raises(UserInputError, match=r"names 3 classes .* outputs 2 class scores.*segtool export-onnx"):
+    with pytest.raises(
+        UserInputError, match=r"names 3 classes .* outputs 2 class scores.*segtool export-onnx"
+    ):
         e.predict_one(_rgb())
 
 
@@ -255,11 +270,24 @@ def test_a_batch_in_this_process_reads_the_model_once(fragment_ckpt, tmp_path, m
     reads = []
     real = mc.safe_torch_load
     monkeypatch.setattr(mc, "safe_torch_load", lambda p: reads.append(p) or real(p))
-    code = segtool_main(["predict", str(tmp_path / "0.png"), str(tmp_path / "1.png"), str(tmp_path / "2.png"),
-                         "-c", str(fragment_ckpt), "-o", str(tmp_path / "out"), "-q"])  # fmt: skip
+    code = segtool_main(
+        [
+            "predict",
+            str(tmp_path / "0.png"),
+            str(tmp_path / "1.png"),
+            str(tmp_path / "2.png"),
+            "-c",
+            str(fragment_ckpt),
+            "-o",
+            str(tmp_path / "out"),
+            "-q",
+        ]
+    )
     assert code == 0, reads
     assert len(reads) == 1, reads
-    assert json.loads((tmp_path / "out" / "batch.json").read_text())["settings"]["checkpoint"] == str(fragment_ckpt.resolve())
+    assert json.loads((tmp_path / "out" / "batch.json").read_text())["settings"]["checkpoint"] == str(
+        fragment_ckpt.resolve()
+    )
 
 
 def test_a_worker_refuses_a_model_file_that_changed_since_the_batch_checked_it(fragment_ckpt, tmp_path):
@@ -288,7 +316,9 @@ def test_random_edits_of_the_metadata_never_give_a_traceback_or_a_wrong_model(ex
         if i % 2:
             edit = lambda text: text[: rng.randrange(len(text))]  # noqa: E731
         else:
-            key = rng.choice(sorted(meta) + ["preprocess.resize_short", "preprocess.mean", "model.num_classes"])
+            key = rng.choice(
+                sorted(meta) + ["preprocess.resize_short", "preprocess.mean", "model.num_classes"]
+            )
             value = rng.choice(values)
 
             def edit(text, key=key, value=value):

@@ -14,7 +14,9 @@ from segtool.models.heads import ASPPPooling
 @pytest.mark.parametrize("output_stride", [8, 16])
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_combination_runs_at_its_output_stride(backbone, output_stride, decoder):
-    model = build_deeplabv3(backbone=backbone, num_classes=3, output_stride=output_stride, decoder=decoder).eval()
+    model = build_deeplabv3(
+        backbone=backbone, num_classes=3, output_stride=output_stride, decoder=decoder
+    ).eval()
     x = torch.randn(1, 3, 64, 80)
     with torch.no_grad():
         feats = model.backbone(x)
@@ -34,7 +36,9 @@ def test_every_combination_runs_at_its_output_stride(backbone, output_stride, de
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "mobilenet_v3_large"])
 def test_batch_size_one_training_step(backbone):
     """vision #2151: torchvision's ASPP pooling branch raises on a batch of one in training mode."""
-    model = build_deeplabv3(backbone=backbone, num_classes=2, decoder="v3plus" if backbone == "resnet50" else "none")
+    model = build_deeplabv3(
+        backbone=backbone, num_classes=2, decoder="v3plus" if backbone == "resnet50" else "none"
+    )
     model.train()
     out = model(torch.randn(1, 3, 64, 64))
     assert set(out) == {"out", "aux"}

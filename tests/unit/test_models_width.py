@@ -32,17 +32,32 @@ def test_defaults_are_unchanged_and_not_written():
     d = cfg.to_dict()
     assert "width_mult" not in d  # older segtool versions can still read it
     assert "aspp_channels" not in d
-    old = {"backbone": "resnet18", "num_classes": 2, "output_stride": 16, "aspp_rates": [6, 12, 18],
-           "multi_grid": None, "decoder": "none", "aux_head": True}  # fmt: skip
+    old = {
+        "backbone": "resnet18",
+        "num_classes": 2,
+        "output_stride": 16,
+        "aspp_rates": [6, 12, 18],
+        "multi_grid": None,
+        "decoder": "none",
+        "aux_head": True,
+    }
     assert ModelConfig.from_dict(old).to_dict() == old
 
 
 @pytest.mark.parametrize("decoder", ["none", "v3plus"])
 @pytest.mark.parametrize("output_stride", [8, 16])
 def test_slim_mobilenet_builds_runs_and_round_trips(decoder, output_stride):
-    model = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, output_stride=output_stride,
-                            decoder=decoder, width_mult=0.5, aspp_channels=64).eval()  # fmt: skip
-    full = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=3, output_stride=output_stride, decoder=decoder)
+    model = build_deeplabv3(
+        backbone="mobilenet_v3_large",
+        num_classes=3,
+        output_stride=output_stride,
+        decoder=decoder,
+        width_mult=0.5,
+        aspp_channels=64,
+    ).eval()
+    full = build_deeplabv3(
+        backbone="mobilenet_v3_large", num_classes=3, output_stride=output_stride, decoder=decoder
+    )
     assert _params(model) < _params(full) / 4
     with torch.no_grad():
         feats = model.backbone(torch.randn(1, 3, 64, 80))
@@ -76,10 +91,16 @@ def test_bad_values_are_refused_with_a_reason():
 
 def test_half_precision_checkpoint_is_smaller_and_loads_as_float32(tmp_path):
     torch.manual_seed(0)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, width_mult=0.5,
-                                               aspp_channels=64, aux_head=False)).eval()  # fmt: skip
+    model = randomize_bn_stats(
+        build_deeplabv3(
+            backbone="mobilenet_v3_large", num_classes=2, width_mult=0.5, aspp_channels=64, aux_head=False
+        )
+    ).eval()
     ck = Checkpoint(config=model.config, classes=CLASSES, state_dict=model.state_dict())
-    full, half = save_checkpoint(ck, tmp_path / "full.pt"), save_checkpoint(ck, tmp_path / "half.pt", half=True)
+    full, half = (
+        save_checkpoint(ck, tmp_path / "full.pt"),
+        save_checkpoint(ck, tmp_path / "half.pt", half=True),
+    )
     assert half.stat().st_size < 0.6 * full.stat().st_size
     raw = torch.load(half, weights_only=True)["state_dict"]
     assert raw["classifier.1.weight"].dtype == torch.float16  # a conv weight

@@ -38,7 +38,9 @@ def test_palette_rejects_missing_or_bad_colour_naming_the_class(color):
 
 def test_checkpoint_stored_without_colours_is_refused_when_its_palette_is_needed(small_checkpoint, tmp_path):
     ck = load_checkpoint(small_checkpoint[0])
-    plain = dataclasses.replace(ck, classes=[{"name": "background", "color": None}, {"name": "sky", "color": None}])
+    plain = dataclasses.replace(
+        ck, classes=[{"name": "background", "color": None}, {"name": "sky", "color": None}]
+    )
     with pytest.raises(UserInputError, match="'background' has no colour.*import-weights --colors"):
         Engine(plain, device="cpu", threads=1)
     with pytest.raises(UserInputError, match="'sky'"):
@@ -52,10 +54,16 @@ def test_palette_rejects_empty_class_list():
 
 def test_hidden_pixels_is_the_one_lookup_for_blend_and_the_viewer():
     assert hidden_pixels(MASK, 3, None).tolist() == [[0, 0, 0], [0, 1, 0]]  # 255 is no class
-    assert hidden_pixels(MASK, 3, [True, False]).tolist() == [[0, 1, 0], [0, 1, 1]]  # class 2 beyond the flags: shown
+    assert hidden_pixels(MASK, 3, [True, False]).tolist() == [
+        [0, 1, 0],
+        [0, 1, 1],
+    ]  # class 2 beyond the flags: shown
     assert hidden_pixels(np.zeros((2, 2), np.uint8), 3, None) is None
     rgb = np.full((2, 3, 3), 7, np.uint8)
-    for out in (blend(rgb, MASK, PALETTE, 1.0, [True, False]), compose(rgb, MASK, PALETTE, alpha=1.0, visible=[True, False])):
+    for out in (
+        blend(rgb, MASK, PALETTE, 1.0, [True, False]),
+        compose(rgb, MASK, PALETTE, alpha=1.0, visible=[True, False]),
+    ):
         assert out[0, 1].tolist() == [7, 7, 7]
         assert out[0, 0].tolist() == [0, 0, 0]
     masked = compose(rgb, MASK, PALETTE, mode="mask", visible=[True, False])

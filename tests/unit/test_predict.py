@@ -22,8 +22,19 @@ from segtool.core.sources import open_source
 from segtool.models import UserInputError, load_checkpoint
 from tests.videos import N
 
-CAMVID_COLORS = [(128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
-                 (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192)]  # fmt: skip
+CAMVID_COLORS = [
+    (128, 128, 128),
+    (128, 0, 0),
+    (192, 192, 128),
+    (128, 64, 128),
+    (60, 40, 222),
+    (128, 128, 0),
+    (192, 128, 128),
+    (64, 64, 128),
+    (64, 0, 128),
+    (64, 64, 0),
+    (0, 128, 192),
+]
 
 
 class OracleEngine:
@@ -107,16 +118,22 @@ def test_cancel_then_resume_gives_every_frame_once(clip, oracle, labels, fast_ck
             cancel.set()
 
     with open_source(clip) as src:
-        first = run_export(src, oracle, out, ExportOptions(overlay=True), progress=stop_after_20, cancel=cancel)
+        first = run_export(
+            src, oracle, out, ExportOptions(overlay=True), progress=stop_after_20, cancel=cancel
+        )
     assert first.exit_code == 130
     assert first.summary["complete"] is False
     assert json.loads((out / "summary.json").read_text())["complete"] is False
     assert (out / "overlay.partial.mp4").exists()
     assert not (out / "overlay.mp4").exists()
-    with pytest.raises(UserInputError, match=r"already holds a segtool export \(.segtool-export.json\); add --resume"):
+    with pytest.raises(
+        UserInputError, match=r"already holds a segtool export \(.segtool-export.json\); add --resume"
+    ):
         with open_source(clip) as src:
             run_export(src, oracle, out, ExportOptions(overlay=True))
-    assert main(["predict", str(clip), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 2  # CLI: exit 2
+    assert (
+        main(["predict", str(clip), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay"]) == 2
+    )  # CLI: exit 2
     assert "add --resume to continue it" in capsys.readouterr().err
     with open_source(clip) as src:
         second = run_export(src, oracle, out, ExportOptions(overlay=True, resume=True))
@@ -204,16 +221,24 @@ def test_bad_inputs_exit_2_with_a_message(fast_ckpt, small_checkpoint, tmp_path,
     (tmp_path / "fake.mp4").write_text("this is not a video")
     assert "fake.mp4" in _bad(["predict", str(tmp_path / "fake.mp4"), *ck, *out], capsys)
     assert "cam:97" in _bad(["predict", "cam:97", *ck, *out], capsys)
-    err = _bad(["predict", "http://127.0.0.1:9/live.mp4", *ck, *out, "--timeout", "1", "--reconnects", "0"], capsys)
+    err = _bad(
+        ["predict", "http://127.0.0.1:9/live.mp4", *ck, *out, "--timeout", "1", "--reconnects", "0"], capsys
+    )
     assert "127.0.0.1:9" in err
     blocker = tmp_path / "file"
     blocker.write_text("x")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "one.png")
-    assert "choose another -o" in _bad(["predict", str(tmp_path / "one.png"), *ck, "-o", str(blocker / "out"), "-q"], capsys)
+    assert "choose another -o" in _bad(
+        ["predict", str(tmp_path / "one.png"), *ck, "-o", str(blocker / "out"), "-q"], capsys
+    )
     nocolor = load_checkpoint(small_checkpoint[0])
     nocolor = dataclasses.replace(nocolor, classes=[{"name": "background"}, {"name": "rock"}])
-    torch.save({**nocolor.to_dict(), "classes": [{"name": "background"}, {"name": "rock"}]}, tmp_path / "nocolor.pt")
-    assert "colour" in _bad(["predict", str(tmp_path / "one.png"), "-c", str(tmp_path / "nocolor.pt"), *out], capsys)
+    torch.save(
+        {**nocolor.to_dict(), "classes": [{"name": "background"}, {"name": "rock"}]}, tmp_path / "nocolor.pt"
+    )
+    assert "colour" in _bad(
+        ["predict", str(tmp_path / "one.png"), "-c", str(tmp_path / "nocolor.pt"), *out], capsys
+    )
     assert "ffv1" in _bad(["predict", str(tmp_path / "one.png"), *ck, *out, "--format", "ffv1"], capsys)
 
 
@@ -224,7 +249,6 @@ def test_existing_export_needs_resume_or_overwrite(fast_ckpt, tmp_path, capsys):
     assert "--overwrite" in _bad(argv, capsys)
     assert main([*argv, "--overwrite"]) == 0
     assert main([*argv, "--resume"]) == 0  # already complete: nothing to redo
-
 
 
 def test_disk_full_is_reported_and_resumable(clip, fast_ckpt, tiny_disk, capsys):
@@ -258,7 +282,9 @@ def test_latest_policy_drops_and_counts(clip, small_checkpoint):
 
     seen = []
     with open_source(clip) as src:
-        res = run_pipeline(frames(src), FirstCallWaits(), policy="latest", on_result=lambda f, p: seen.append(f.index))
+        res = run_pipeline(
+            frames(src), FirstCallWaits(), policy="latest", on_result=lambda f, p: seen.append(f.index)
+        )
     assert res.complete
     assert res.frames_written == 2
     assert res.dropped == 28
@@ -274,8 +300,20 @@ def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp
     rgb = np.stack([xx * 2, yy * 2, np.full_like(xx, 90)], -1).astype(np.uint8)  # smooth: JPEG stays close
     Image.fromarray(rgb).save(tmp_path / "pic.png")
     out = tmp_path / "out"
-    argv = ["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(out), "-q", "--overlay",
-            "--opacity", "0.8", "--hide", "background"]  # fmt: skip
+    argv = [
+        "predict",
+        str(tmp_path / "pic.png"),
+        "-c",
+        str(fast_ckpt),
+        "-o",
+        str(out),
+        "-q",
+        "--overlay",
+        "--opacity",
+        "0.8",
+        "--hide",
+        "background",
+    ]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["overlay_style"] == {"opacity": 0.8, "hidden_classes": ["background"]}
@@ -289,11 +327,37 @@ def test_overlay_opacity_and_hidden_classes_from_the_command_line(fast_ckpt, tmp
     want = 0.2 * rgb[~is_bg] + 0.8 * palette[1]
     assert np.abs(ov[~is_bg] - want).mean() < 6  # rock at 80 %
 
-    err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o2"), "-q",
-                "--overlay", "--hide", "sky"], capsys)  # fmt: skip
+    err = _bad(
+        [
+            "predict",
+            str(tmp_path / "pic.png"),
+            "-c",
+            str(fast_ckpt),
+            "-o",
+            str(tmp_path / "o2"),
+            "-q",
+            "--overlay",
+            "--hide",
+            "sky",
+        ],
+        capsys,
+    )
     assert "--hide sky" in err
     assert "background, rock" in err
     assert not (tmp_path / "o2").exists()  # refused before OUT was touched (no job record left behind)
-    err = _bad(["predict", str(tmp_path / "pic.png"), "-c", str(fast_ckpt), "-o", str(tmp_path / "o3"), "-q",
-                "--overlay", "--opacity", "1.5"], capsys)  # fmt: skip
+    err = _bad(
+        [
+            "predict",
+            str(tmp_path / "pic.png"),
+            "-c",
+            str(fast_ckpt),
+            "-o",
+            str(tmp_path / "o3"),
+            "-q",
+            "--overlay",
+            "--opacity",
+            "1.5",
+        ],
+        capsys,
+    )
     assert "--opacity 1.5" in err

@@ -44,7 +44,10 @@ def _moving(n: int, canvas: np.ndarray | None = None) -> list[np.ndarray]:
     """Frames of a camera panning over the canvas: frame k's content sits DX*k, DY*k further right/down."""
     c = _canvas() if canvas is None else canvas
     y0, x0 = 60, 60
-    return [np.ascontiguousarray(c[y0 - DY * k : y0 - DY * k + H, x0 - DX * k : x0 - DX * k + W]) for k in range(n)]
+    return [
+        np.ascontiguousarray(c[y0 - DY * k : y0 - DY * k + H, x0 - DX * k : x0 - DX * k + W])
+        for k in range(n)
+    ]
 
 
 def _square_mask(k: int = 0) -> np.ndarray:
@@ -66,8 +69,9 @@ def test_flow_finds_the_known_shift():
 @pytest.mark.parametrize("method", ["dis", "farneback"])
 def test_warp_moves_the_labels_with_the_picture(method):
     a, b = _moving(2)
-    mask_b, inst_b = propagate_step(a, b, _square_mask(0), _square_mask(0).astype(np.uint16) * 7,
-                                    flow=FlowEstimator(method))  # fmt: skip
+    mask_b, inst_b = propagate_step(
+        a, b, _square_mask(0), _square_mask(0).astype(np.uint16) * 7, flow=FlowEstimator(method)
+    )
     truth = _square_mask(1)
     known = mask_b != UNKNOWN
     assert known.mean() > 0.85
@@ -184,8 +188,23 @@ def test_cli_writes_frame_numbered_masks(pan_video, tmp_path, capsys):
     mask = _png(tmp_path / "m2.png", _square_mask(2))
     inst = _png(tmp_path / "i2.png", _square_mask(2).astype(np.uint16) * 300)
     out = tmp_path / "out"
-    rc = main(["propagate", str(pan_video), "--mask", str(mask), "--at", "2", "-n", "3", "-o", str(out),
-               "--instances", str(inst), "-q"])  # fmt: skip
+    rc = main(
+        [
+            "propagate",
+            str(pan_video),
+            "--mask",
+            str(mask),
+            "--at",
+            "2",
+            "-n",
+            "3",
+            "-o",
+            str(out),
+            "--instances",
+            str(inst),
+            "-q",
+        ]
+    )
     assert rc == 0
     assert sorted(p.name for p in out.glob("*.png")) == ["000003.png", "000004.png", "000005.png"]
     for i in (3, 4, 5):
@@ -198,8 +217,25 @@ def test_cli_writes_frame_numbered_masks(pan_video, tmp_path, capsys):
         assert set(np.unique(ids[m == 1]).tolist()) == {300}
     assert "done: 3 frame(s) 3–5" in capsys.readouterr().out
     back = tmp_path / "back"
-    assert main(["propagate", str(pan_video), "--mask", str(mask), "--at", "2", "-n", "5", "-o", str(back),
-                 "--backward", "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "propagate",
+                str(pan_video),
+                "--mask",
+                str(mask),
+                "--at",
+                "2",
+                "-n",
+                "5",
+                "-o",
+                str(back),
+                "--backward",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in back.glob("*.png")) == ["000000.png", "000001.png"]  # clipped at the start
     m0 = np.asarray(Image.open(back / "000000.png"))
     assert (m0[m0 != UNKNOWN] == _square_mask(0)[m0 != UNKNOWN]).mean() > 0.98
@@ -208,8 +244,28 @@ def test_cli_writes_frame_numbered_masks(pan_video, tmp_path, capsys):
 def test_cli_with_a_model_fills_unknown(pan_video, tmp_path, capsys):
     ckpt, _ = make_small_checkpoint(tmp_path / "tiny.pt", resize_short=None)
     mask = _png(tmp_path / "m.png", _square_mask(0))
-    assert main(["propagate", str(pan_video), "--mask", str(mask), "--at", "0", "-n", "2", "-o", str(tmp_path / "o"),
-                 "-c", str(ckpt), "--min-confidence", "0.0", "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "propagate",
+                str(pan_video),
+                "--mask",
+                str(mask),
+                "--at",
+                "0",
+                "-n",
+                "2",
+                "-o",
+                str(tmp_path / "o"),
+                "-c",
+                str(ckpt),
+                "--min-confidence",
+                "0.0",
+                "-q",
+            ]
+        )
+        == 0
+    )
     m = np.asarray(Image.open(tmp_path / "o" / "000002.png"))
     assert (m != UNKNOWN).all()  # with confidence 0 the model fills every pixel the flow left unknown
     assert "the model filled" in capsys.readouterr().out
@@ -230,7 +286,19 @@ def test_cli_with_a_model_fills_unknown(pan_video, tmp_path, capsys):
 )
 def test_cli_refuses_bad_input_with_exit_2(pan_video, tmp_path, capsys, case, expect):
     mask = _png(tmp_path / "m.png", _square_mask(0))
-    args = ["propagate", str(pan_video), "--mask", str(mask), "--at", "0", "-n", "2", "-o", str(tmp_path / "o"), "-q"]
+    args = [
+        "propagate",
+        str(pan_video),
+        "--mask",
+        str(mask),
+        "--at",
+        "0",
+        "-n",
+        "2",
+        "-o",
+        str(tmp_path / "o"),
+        "-q",
+    ]
     if case == "size":
         args[3] = str(_png(tmp_path / "small.png", np.zeros((48, 64), np.uint8)))
     elif case == "past_end":
@@ -262,7 +330,9 @@ def test_cli_refuses_bad_input_with_exit_2(pan_video, tmp_path, capsys, case, ex
 
 
 def test_propagated_mark_survives_reopen_and_clears_on_accept_or_correct(tmp_path):
-    ls = LabelSet.create(tmp_path / "ls", [{"name": "bg", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}])
+    ls = LabelSet.create(
+        tmp_path / "ls", [{"name": "bg", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]
+    )
     rgb = np.zeros((8, 8, 3), np.uint8)
     ls.save(rgb, np.zeros((8, 8), np.uint8), source="v.mp4", frame=0)
     for i in (1, 2):
@@ -270,7 +340,12 @@ def test_propagated_mark_survives_reopen_and_clears_on_accept_or_correct(tmp_pat
     again = LabelSet.open(tmp_path / "ls")
     assert [f.stem for f in again.unreviewed()] == ["v_000001", "v_000002"]
     doc = json.loads((tmp_path / "ls" / "manifest.json").read_text())
-    assert doc["frames"][0].keys() == {"image", "source", "frame", "pts_s"}  # painted frames: format unchanged
+    assert doc["frames"][0].keys() == {
+        "image",
+        "source",
+        "frame",
+        "pts_s",
+    }  # painted frames: format unchanged
     assert doc["frames"][1]["propagated_from"] == "v_000000"
     assert doc["frames"][1]["reviewed"] is False
     again.mark_reviewed("v_000001")  # accepted as it is
@@ -283,13 +358,20 @@ def test_propagated_mark_survives_reopen_and_clears_on_accept_or_correct(tmp_pat
 def test_training_leaves_out_unreviewed_frames_unless_asked(tmp_path):
     from segtool.training.rundata import open_run_data
 
-    ls = LabelSet.create(tmp_path / "ls", [{"name": "bg", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}])
+    ls = LabelSet.create(
+        tmp_path / "ls", [{"name": "bg", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]
+    )
     rng = np.random.default_rng(0)
     mask = np.zeros((64, 64), np.uint8)
     mask[20:40, 20:40] = 1
     for i in range(5):
-        ls.save(rng.integers(0, 255, (64, 64, 3), np.uint8), mask, source="v.mp4", frame=i,
-                propagated_from="v_000000" if i == 3 else None)  # fmt: skip
+        ls.save(
+            rng.integers(0, 255, (64, 64, 3), np.uint8),
+            mask,
+            source="v.mp4",
+            frame=i,
+            propagated_from="v_000000" if i == 3 else None,
+        )
     data, stem, imgs = ls.root, "v_000003", ls.frames
     cfg = tiny_config(data, tmp_path / "run", val_fraction=0.0)
     rd = open_run_data(cfg)
@@ -314,7 +396,24 @@ def test_real_footage_propagation_beats_copying_and_is_frame_exact(shared_data, 
     start = truth[40].copy()
     start[start == 11] = UNKNOWN  # CamVid's unlabelled
     mask = _png(tmp_path / "m40.png", start)
-    assert main(["propagate", str(clip), "--mask", str(mask), "--at", "40", "-n", "2", "-o", str(tmp_path / "o"), "-q"]) == 0
+    assert (
+        main(
+            [
+                "propagate",
+                str(clip),
+                "--mask",
+                str(mask),
+                "--at",
+                "40",
+                "-n",
+                "2",
+                "-o",
+                str(tmp_path / "o"),
+                "-q",
+            ]
+        )
+        == 0
+    )
 
     def agree(m, t):
         k = (m != UNKNOWN) & (t != 11)

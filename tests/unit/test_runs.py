@@ -66,18 +66,63 @@ def test_default_runs_dir_and_new_run_dir(tmp_path, monkeypatch):
 
 def test_progress_from_events(tmp_path):
     p = TrainProgress()
-    p.update({"event": "start", "run_dir": str(tmp_path), "classes": ["a", "b"], "device": "cpu", "epochs": 2,
-              "steps_per_epoch": 4, "start_epoch": 0}, now=0.0)  # fmt: skip
+    p.update(
+        {
+            "event": "start",
+            "run_dir": str(tmp_path),
+            "classes": ["a", "b"],
+            "device": "cpu",
+            "epochs": 2,
+            "steps_per_epoch": 4,
+            "start_epoch": 0,
+        },
+        now=0.0,
+    )
     p.update({"event": "epoch_start", "epoch": 1, "epochs": 2}, now=0.0)
-    p.update({"event": "batch", "epoch": 1, "epochs": 2, "step": 1, "steps": 4, "loss": 1.0, "lr": 0.1,
-              "images_per_s": 2.0, "memory": "1 GiB RAM"}, now=1.0)  # fmt: skip
-    p.update({"event": "batch", "epoch": 1, "epochs": 2, "step": 3, "steps": 4, "loss": 0.5, "lr": 0.1,
-              "images_per_s": 2.0, "memory": "1 GiB RAM"}, now=3.0)  # fmt: skip
+    p.update(
+        {
+            "event": "batch",
+            "epoch": 1,
+            "epochs": 2,
+            "step": 1,
+            "steps": 4,
+            "loss": 1.0,
+            "lr": 0.1,
+            "images_per_s": 2.0,
+            "memory": "1 GiB RAM",
+        },
+        now=1.0,
+    )
+    p.update(
+        {
+            "event": "batch",
+            "epoch": 1,
+            "epochs": 2,
+            "step": 3,
+            "steps": 4,
+            "loss": 0.5,
+            "lr": 0.1,
+            "images_per_s": 2.0,
+            "memory": "1 GiB RAM",
+        },
+        now=3.0,
+    )
     assert p.fraction() == 3 / 8
     assert p.losses == [(0.25, 1.0), (0.75, 0.5)]
     assert abs(p.eta_s(now=3.0) - 2.0 * (5 / 8) / (2 / 8)) < 1e-9  # 2 s for 2 steps, 5 steps left
-    p.update({"event": "epoch_end", "epoch": 1, "epochs": 2, "train_loss": 0.7, "val_loss": 0.8, "lr": 0.1, "seconds": 3,
-              "metrics": {"miou": 0.3, "per_class_iou": {"a": 0.6, "b": None}}, "is_best": True})  # fmt: skip
+    p.update(
+        {
+            "event": "epoch_end",
+            "epoch": 1,
+            "epochs": 2,
+            "train_loss": 0.7,
+            "val_loss": 0.8,
+            "lr": 0.1,
+            "seconds": 3,
+            "metrics": {"miou": 0.3, "per_class_iou": {"a": 0.6, "b": None}},
+            "is_best": True,
+        }
+    )
     assert p.best_miou == 0.3
     assert p.last_metrics["per_class_iou"]["b"] is None
     p.update({"event": "end", "stopped": None})

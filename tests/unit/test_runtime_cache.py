@@ -15,7 +15,7 @@ from segtool.cli import main
 from segtool.core.engine import Engine
 from segtool.core.runtimes import cache
 from segtool.models import load_checkpoint
-from tests.unit.test_runtimes import _tiny_checkpoint
+from tests.helpers import _tiny_checkpoint
 
 
 @pytest.fixture
@@ -32,10 +32,15 @@ def _entry(ck_path):
 FRAME = (np.arange(64 * 80 * 3) % 251).astype(np.uint8).reshape(64, 80, 3)
 
 
-@pytest.mark.parametrize("damage", [
-    "truncated",
-    *(pytest.param(d, marks=pytest.mark.slow) for d in ("garbage", "empty", "no record", "bad record")),  # ~8 s each
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncated",
+        *(
+            pytest.param(d, marks=pytest.mark.slow) for d in ("garbage", "empty", "no record", "bad record")
+        ),  # ~8 s each
+    ],
+)
 def test_a_damaged_entry_is_rebuilt_with_a_note(own_cache, tmp_path, capsys, damage):
     ck = _tiny_checkpoint(tmp_path / "m.pt", seed=3)
     want = Engine(ck, device="cpu", runtime="onnxruntime").predict_one(FRAME).mask
@@ -76,7 +81,19 @@ def test_cli_run_after_a_corrupt_entry_succeeds(own_cache, tmp_path, capsys):
     Engine(ck, device="cpu", runtime="openvino")
     (_entry(ck) / "model.onnx").write_bytes(b"not a model")
     Image.fromarray(FRAME).save(tmp_path / "a.png")
-    code = main(["predict", str(tmp_path / "a.png"), "-c", str(ck), "-o", str(tmp_path / "out"), "--runtime", "openvino", "-q"])
+    code = main(
+        [
+            "predict",
+            str(tmp_path / "a.png"),
+            "-c",
+            str(ck),
+            "-o",
+            str(tmp_path / "out"),
+            "--runtime",
+            "openvino",
+            "-q",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "summary.json").is_file()
 

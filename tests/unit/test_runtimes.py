@@ -4,7 +4,6 @@ and the errors for a bad or missing runtime."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -18,31 +17,12 @@ from segtool.core.engine import Engine
 from segtool.core.onnx_export import METADATA_KEY, export_onnx, read_metadata
 from segtool.core.runtimes import cache
 from segtool.models import (
-    Checkpoint,
     UserInputError,
-    build_deeplabv3,
     load_checkpoint,
-    make_classes,
-    save_checkpoint,
 )
-from tests.helpers import randomize_bn_stats
+from tests.helpers import _tiny_checkpoint
 
 ONNX_RUNTIMES = ("openvino", "onnxruntime")
-
-
-def _tiny_checkpoint(path, seed: int = 0, resize_short: int | None = None):
-    """A small real DeepLabV3 (mobilenet_v3_large x0.5, 32-channel ASPP) whose two classes both occur."""
-    import torch
-
-    torch.manual_seed(seed)
-    model = randomize_bn_stats(build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=False,
-                                               width_mult=0.5, aspp_channels=32), seed).eval()  # fmt: skip
-    with torch.no_grad():
-        model.classifier[-1].weight.mul_(50.0)
-    ck = Checkpoint(config=model.config, classes=make_classes(["background", "rock"], [[0, 0, 0], [250, 50, 83]]),
-                    state_dict=model.state_dict(), train={"dataset": "unit-test"})  # fmt: skip
-    ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
-    return save_checkpoint(ck, path)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +94,9 @@ def test_runtime_agrees_with_torch_on_real_camvid_frames(small_checkpoint, camvi
 def test_tta_tiling_and_confidence_are_the_same_on_every_runtime(tiny, runtime):
     rgb = np.random.default_rng(1).integers(0, 255, (150, 190, 3), dtype=np.uint8)
     rgb[:70] //= 3
-    opts = dict(device="cpu", tta="flip,ms", tile=96, max_pixels=96 * 96)  # 150x190 > max_pixels: sliding window
+    opts = dict(
+        device="cpu", tta="flip,ms", tile=96, max_pixels=96 * 96
+    )  # 150x190 > max_pixels: sliding window
     ref = Engine(tiny, runtime="torch", **opts).predict([rgb, rgb[:, ::-1].copy()], confidence=True)
     got = Engine(tiny, runtime=runtime, **opts).predict([rgb, rgb[:, ::-1].copy()], confidence=True)
     for a, b in zip(ref, got):
@@ -180,7 +162,22 @@ def test_bad_or_missing_runtime_exits_2_with_the_fix(tiny, tmp_path, monkeypatch
     assert "pip install" in err
     assert "Traceback" not in err
     onnx_file = export_onnx(load_checkpoint(tiny), tmp_path / "m.onnx")
-    assert segtool_main(["predict", str(img), "-c", str(onnx_file), "-o", str(tmp_path / "o2"), "-q", "--runtime", "torch"]) == 2
+    assert (
+        segtool_main(
+            [
+                "predict",
+                str(img),
+                "-c",
+                str(onnx_file),
+                "-o",
+                str(tmp_path / "o2"),
+                "-q",
+                "--runtime",
+                "torch",
+            ]
+        )
+        == 2
+    )
     assert "needs the .pt checkpoint" in capsys.readouterr().err
     monkeypatch.setenv("SEGTOOL_RUNTIME", "fast")
     with pytest.raises(UserInputError, match="SEGTOOL_RUNTIME='fast'"):
@@ -197,13 +194,21 @@ def test_predict_and_eval_run_an_exported_model(tiny, tmp_path, capsys):
         Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(img_dir / f"{i}.png")
     onnx_file = export_onnx(load_checkpoint(tiny), tmp_path / "m.onnx")
     out = tmp_path / "out"
-    assert segtool_main(["predict", str(img_dir), "-c", str(onnx_file), "-o", str(out), "-q", "--runtime", "openvino"]) == 0
+    assert (
+        segtool_main(
+            ["predict", str(img_dir), "-c", str(onnx_file), "-o", str(out), "-q", "--runtime", "openvino"]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"]
     assert "OpenVINO" in summary["device"]
     assert summary["frames_written"] == 2
     ref = tmp_path / "ref"
-    assert segtool_main(["predict", str(img_dir), "-c", str(tiny), "-o", str(ref), "-q", "--runtime", "torch"]) == 0
+    assert (
+        segtool_main(["predict", str(img_dir), "-c", str(tiny), "-o", str(ref), "-q", "--runtime", "torch"])
+        == 0
+    )
     for name in ("0.png", "1.png"):
         a, b = np.asarray(Image.open(out / "masks" / name)), np.asarray(Image.open(ref / "masks" / name))
         assert (a == b).mean() > 0.999
@@ -218,34 +223,69 @@ def labelled_rocks(shared_data, tmp_path_factory):
     src = shared_data / "rocks_dense" / "rockpiles"
     for img in sorted((src / "images").glob("*.jpg"))[:16]:
         Image.open(img).convert("RGB").resize((96, 96)).save(root / "images" / f"{img.stem}.png")
-        Image.open(src / "masks" / f"{img.stem}.png").resize((96, 96), Image.NEAREST).save(root / "masks" / f"{img.stem}.png")
-    (root / "classes.json").write_text(json.dumps([{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}]))
+        Image.open(src / "masks" / f"{img.stem}.png").resize((96, 96), Image.NEAREST).save(
+            root / "masks" / f"{img.stem}.png"
+        )
+    (root / "classes.json").write_text(
+        json.dumps([{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}])
+    )
     return root
 
 
 def test_int8_export_is_kept_or_rejected_by_measured_miou(tiny, labelled_rocks, tmp_path, capsys):
     out = tmp_path / "q.onnx"
-    args = ["export-onnx", str(tiny), "-o", str(out), "--int8", "--calibrate", str(labelled_rocks), "--check-frames", "4"]
+    args = [
+        "export-onnx",
+        str(tiny),
+        "-o",
+        str(out),
+        "--int8",
+        "--calibrate",
+        str(labelled_rocks),
+        "--check-frames",
+        "4",
+    ]
     assert segtool_main([*args, "--max-drop", "100"]) == 0
     meta = read_metadata(out)["int8"]
     # 15 pairs and no split named: a quarter at most (3) held out to measure, the other 12 calibrate
     assert meta["kept"]
     assert meta["calibration"]["frames"] == 12
     assert meta["check"]["frames"] == 3
-    assert meta["miou_drop_points"] == pytest.approx((meta["check"]["miou_fp32"] - meta["check"]["miou_int8"]) * 100, abs=1e-3)
+    assert meta["miou_drop_points"] == pytest.approx(
+        (meta["check"]["miou_fp32"] - meta["check"]["miou_int8"]) * 100, abs=1e-3
+    )
     import onnx
 
     ops = {n.op_type for n in onnx.load(str(out)).graph.node}
     assert "QuantizeLinear" in ops
     assert "DequantizeLinear" in ops
-    assert "int8         yes" in (capsys.readouterr(), segtool_main(["info", str(out)]), capsys.readouterr().out)[2]
+    assert (
+        "int8         yes"
+        in (capsys.readouterr(), segtool_main(["info", str(out)]), capsys.readouterr().out)[2]
+    )
     eng = Engine(out, device="cpu", runtime="openvino")
     assert eng.int8
     assert "int8" in eng.device_label
     # a drop that can never be met: the float model is written instead, exit 1, the reason is in the metadata
     rejected = tmp_path / "r.onnx"
-    assert segtool_main(["export-onnx", str(tiny), "-o", str(rejected), "--int8", "--calibrate", str(labelled_rocks),
-                         "--check-frames", "4", "--max-drop", "-1000"]) == 1  # fmt: skip
+    assert (
+        segtool_main(
+            [
+                "export-onnx",
+                str(tiny),
+                "-o",
+                str(rejected),
+                "--int8",
+                "--calibrate",
+                str(labelled_rocks),
+                "--check-frames",
+                "4",
+                "--max-drop",
+                "-1000",
+            ]
+        )
+        == 1
+    )
     assert "INT8 rejected" in capsys.readouterr().err
     meta = read_metadata(rejected)["int8"]
     assert meta["kept"] is False

@@ -47,13 +47,23 @@ def _network_inputs_of_validation(ck, rgb: np.ndarray) -> torch.Tensor:
     model.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
     image = torch.from_numpy(rgb).permute(2, 0, 1).contiguous()  # as EvalSamples gives it
     loader = [([image], [torch.zeros(rgb.shape[:2], dtype=torch.uint8)])]
-    evaluate(model, loader, torch.device("cpu"), num_classes=len(ck.classes), preprocess_cfg=ck.preprocess,
-             channels_last=True)  # fmt: skip
+    evaluate(
+        model,
+        loader,
+        torch.device("cpu"),
+        num_classes=len(ck.classes),
+        preprocess_cfg=ck.preprocess,
+        channels_last=True,
+    )
     return seen[0]
 
 
-@pytest.mark.parametrize(("name", "shrinks"), [("rocks/train/images/1.jpeg", True), ("camvid/val/0016E5_07959.png", False)])
-def test_engine_and_validation_feed_the_network_identical_tensors(small_checkpoint, shared_data, name, shrinks):
+@pytest.mark.parametrize(
+    ("name", "shrinks"), [("rocks/train/images/1.jpeg", True), ("camvid/val/0016E5_07959.png", False)]
+)
+def test_engine_and_validation_feed_the_network_identical_tensors(
+    small_checkpoint, shared_data, name, shrinks
+):
     """A real photo at a size that needs the resize (1600x1066 shrinks to 520 with antialiasing; CamVid's
     480x360 grows to 520): the Engine (predict, eval, the app) and training's validation give the network
     the very same tensor, bit for bit."""
@@ -134,9 +144,18 @@ def test_partial_loading_returns_and_reports_what_it_skipped(tmp_path):
 
     # fine-tuning prints it: the trainer sends build_model's notes as messages (stderr in the CLI)
     ck = tmp_path / "two.pt"
-    save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), ck)
-    _, notes = build_model(TrainConfig(data="x", output="y", init=str(ck), aux_weight=0.0), ["background", "rock"])
-    assert any(n.startswith("warning: ") and "aux_classifier.0.weight: no place in the model" in n for n in notes)
+    save_checkpoint(
+        Checkpoint(
+            config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()
+        ),
+        ck,
+    )
+    _, notes = build_model(
+        TrainConfig(data="x", output="y", init=str(ck), aux_weight=0.0), ["background", "rock"]
+    )
+    assert any(
+        n.startswith("warning: ") and "aux_classifier.0.weight: no place in the model" in n for n in notes
+    )
 
 
 def test_first_ctrl_c_cancels_the_second_interrupts():
@@ -168,8 +187,13 @@ with first_ctrl_c_cancels("stopping after this step") as cancel:
 assert signal.getsignal(signal.SIGINT) is before
 print("restored")
 """
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=str(Path(__file__).resolve().parents[2]))
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["interrupted", "restored"]
     assert "stopping after this step" in res.stderr
@@ -222,12 +246,17 @@ def test_one_colour_rule_for_labelmaps_colors_option_and_checkpoints(tmp_path, b
     from segtool.training.data.classes import read_labelmap
 
     (tmp_path / "labelmap.txt").write_text(f"background:0,0,0::\nrock:{bad}::\n")
-    with pytest.raises(UserInputError, match=f"line 2: colour '{bad}' (is not three whole numbers|has .* outside 0-255)"):
+    with pytest.raises(
+        UserInputError, match=f"line 2: colour '{bad}' (is not three whole numbers|has .* outside 0-255)"
+    ):
         read_labelmap(tmp_path / "labelmap.txt")
     with pytest.raises(UserInputError, match="RGB triple"):
         parse_colors(f"0,0,0;{bad}")
     with pytest.raises(UserInputError, match="'rock' colour"):
-        make_classes(["background", "rock"], [[0, 0, 0], [int(v) if v.lstrip("-").isdigit() else v for v in bad.split(",")]])
+        make_classes(
+            ["background", "rock"],
+            [[0, 0, 0], [int(v) if v.lstrip("-").isdigit() else v for v in bad.split(",")]],
+        )
 
 
 def test_training_child_process_runs_with_loader_workers(tmp_path):
@@ -238,8 +267,17 @@ def test_training_child_process_runs_with_loader_workers(tmp_path):
     from tests.helpers import make_dataset
 
     data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
-    cfg = TrainConfig(data=str(data), output=str(tmp_path / "run"), backbone="mobilenet_v3_large", epochs=1, crop_size=64,
-                      batch_size=2, eval_size=64, device="cpu", workers=1).to_dict()  # fmt: skip
+    cfg = TrainConfig(
+        data=str(data),
+        output=str(tmp_path / "run"),
+        backbone="mobilenet_v3_large",
+        epochs=1,
+        crop_size=64,
+        batch_size=2,
+        eval_size=64,
+        device="cpu",
+        workers=1,
+    ).to_dict()
     proc = TrainProcess(cfg, threads=1).start()
     try:
         if not proc.wait(timeout=240):

@@ -296,7 +296,6 @@ def test_read_only_folder_is_a_user_error(tmp_path):
         out.chmod(0o755)
 
 
-
 def noise(i: int, h: int = 128, w: int = 128) -> tuple[Frame, Prediction]:
     # Random ids do not compress, so each PNG is ~16 KiB and the disk fills within a few frames.
     mask = np.random.default_rng(i).integers(0, 3, (h, w), dtype=np.uint8)
@@ -335,5 +334,7 @@ def test_name_too_long_names_the_limit_and_the_fix(tmp_path):
     sink = PngMaskSink(tmp_path, PALETTE)
     sink.open(resume=False)
     frame, pred = make(0, name="n" * 300 + ".jpg")
-    with pytest.raises(UserInputError, match=r"name is too long \(304 bytes; this file system allows 255.*shorten"):
+    with pytest.raises(
+        UserInputError, match=r"name is too long \(304 bytes; this file system allows 255.*shorten"
+    ):
         sink.write(frame, pred)

@@ -218,7 +218,6 @@ def test_video_output_under_a_regular_file_is_a_user_error(tmp_path):
         Ffv1MaskSink(tmp_path / "f" / "masks.mkv", FPS).open(resume=False)
 
 
-
 def test_disk_full_while_encoding_video_is_a_user_error(tiny_disk):
     sink = Ffv1MaskSink(tiny_disk / "masks.mkv", FPS)
     sink.open(resume=False)

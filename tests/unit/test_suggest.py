@@ -42,7 +42,10 @@ def test_score_is_mean_least_confidence_and_uncertain_share():
 
 def test_pick_diverse_spreads_a_cluster_of_hard_neighbours():
     # Frames 40..49 are the hardest; a plain top-3 would take three neighbours from that one scene.
-    scores = [_fs(i, 0.9 - 0.001 * (i - 40) if 40 <= i < 50 else 0.1 + 0.001 * i, np.eye(4)[i % 4]) for i in range(100)]
+    scores = [
+        _fs(i, 0.9 - 0.001 * (i - 40) if 40 <= i < 50 else 0.1 + 0.001 * i, np.eye(4)[i % 4])
+        for i in range(100)
+    ]
     plain = sorted(scores, key=lambda s: -s.score)[:3]
     assert all(40 <= s.index < 50 for s in plain)
     picks = pick_diverse(scores, 3)
@@ -77,7 +80,10 @@ def test_suggest_cli_on_real_clip(clip, fast_ckpt, tmp_path, capsys):
     from segtool.core.sources import open_source
 
     out = tmp_path / "sug"
-    assert main(["suggest", str(clip), "-c", str(fast_ckpt), "-n", "4", "--every", "10", "-o", str(out), "-q"]) == 0
+    assert (
+        main(["suggest", str(clip), "-c", str(fast_ckpt), "-n", "4", "--every", "10", "-o", str(out), "-q"])
+        == 0
+    )
     rows = list(csv.DictReader(open(out / "suggestions.csv")))
     assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
     frames = [int(r["frame"]) for r in rows]
@@ -105,7 +111,10 @@ def test_suggest_cli_bad_input(clip, fast_ckpt, tmp_path, capsys):
 
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "-n", "0", "-o", str(tmp_path)]) == 2
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--every", "0", "-o", str(tmp_path)]) == 2
-    assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--threshold", "1.5", "-o", str(tmp_path), "-q"]) == 2
+    assert (
+        main(["suggest", str(clip), "-c", str(fast_ckpt), "--threshold", "1.5", "-o", str(tmp_path), "-q"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "-n 0" in err
     assert "--every 0" in err
@@ -152,7 +161,9 @@ def test_kcenter_and_cluster_break_ties_by_uncertainty():
 def test_kcenter_spreads_points_on_a_plane():
     # Generated 2-D features: the 4 corners of a square and noise in the middle; k-centre takes the corners.
     rng = np.random.default_rng(1)
-    pts = [np.array(c, np.float32) for c in ((0, 0), (0, 1), (1, 0), (1, 1))] + list(rng.uniform(0.4, 0.6, (20, 2)))
+    pts = [np.array(c, np.float32) for c in ((0, 0), (0, 1), (1, 0), (1, 1))] + list(
+        rng.uniform(0.4, 0.6, (20, 2))
+    )
     scores = [FrameScore(i, None, None, 0.5, 0.0, p) for i, p in enumerate(pts)]
     scores[0] = FrameScore(0, None, None, 0.6, 0.0, pts[0])  # start from a corner
     picks = pick_kcenter(scores, 4)
@@ -184,7 +195,9 @@ def test_pick_lists_by_priority_and_names_the_choices():
         pr = [p.priority for p in picks]
         assert pr == sorted(pr, reverse=True), strat
     assert DEFAULT_STRATEGY in STRATEGIES
-    with pytest.raises(UserInputError, match="--strategy nope: use one of random, spaced, kcenter, cluster, uncertain"):
+    with pytest.raises(
+        UserInputError, match="--strategy nope: use one of random, spaced, kcenter, cluster, uncertain"
+    ):
         pick(scores, 3, "nope")
     assert pick([], 3) == []
 
@@ -193,8 +206,26 @@ def test_suggest_cli_strategy_option(clip, fast_ckpt, tmp_path, capsys):
     from segtool.cli import main
 
     out = tmp_path / "k"
-    assert main(["suggest", str(clip), "-c", str(fast_ckpt), "-n", "3", "--every", "20", "--strategy", "kcenter",
-                 "-o", str(out), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "suggest",
+                str(clip),
+                "-c",
+                str(fast_ckpt),
+                "-n",
+                "3",
+                "--every",
+                "20",
+                "--strategy",
+                "kcenter",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "strategy kcenter" in capsys.readouterr().out
     assert len(list(csv.DictReader(open(out / "suggestions.csv")))) == 3
     assert main(["suggest", str(clip), "-c", str(fast_ckpt), "--strategy", "best", "-o", str(out), "-q"]) == 2
@@ -219,4 +250,3 @@ def test_random_is_the_default_a_seeded_uniform_sample_listed_by_priority():
         for p in pick_random(scores, n):
             hits[p.index * 4 // 200] += 1
     assert hits.min() > 0.8 * hits.mean(), hits
-

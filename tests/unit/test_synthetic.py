@@ -88,5 +88,9 @@ def test_bigger_dataset_extends_a_smaller_one(tmp_path, n_small, n_big):
     a = write_dataset(tmp_path / "a", n_small, 1, size=SIZE, seed=2)
     b = write_dataset(tmp_path / "b", n_big, 1, size=SIZE, seed=2)
     for name in ("00000.png", "00001.png"):
-        assert np.array_equal(cv2.imread(str(a / "train/masks" / name)), cv2.imread(str(b / "train/masks" / name)))
-    assert np.array_equal(cv2.imread(str(a / "val/masks/00000.png")), cv2.imread(str(b / "val/masks/00000.png")))
+        assert np.array_equal(
+            cv2.imread(str(a / "train/masks" / name)), cv2.imread(str(b / "train/masks" / name))
+        )
+    assert np.array_equal(
+        cv2.imread(str(a / "val/masks/00000.png")), cv2.imread(str(b / "val/masks/00000.png"))
+    )

@@ -43,7 +43,13 @@ def test_run_writes_checkpoints_history_config_report(finished_run, dataset):
     out, result, rec = finished_run
     assert result.stopped is None
     assert result.epochs_done == 2
-    assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "history.csv", "config.json", "report.json"}
+    assert {p.name for p in out.iterdir()} >= {
+        "last.pt",
+        "best.pt",
+        "history.csv",
+        "config.json",
+        "report.json",
+    }
     rows = list(csv.DictReader((out / "history.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "miou", "pixel_accuracy", "lr", "seconds"]
@@ -53,10 +59,20 @@ def test_run_writes_checkpoints_history_config_report(finished_run, dataset):
     assert cfg["epochs"] == 2
     assert cfg["data"] == str(dataset)
     report = json.loads((out / "report.json").read_text())
-    assert set(report) >= {"miou", "pixel_accuracy", "mean_accuracy", "per_class_iou", "confusion_matrix", "classes", "images"}
+    assert set(report) >= {
+        "miou",
+        "pixel_accuracy",
+        "mean_accuracy",
+        "per_class_iou",
+        "confusion_matrix",
+        "classes",
+        "images",
+    }
     assert report["images"] == 1
     assert report["classes"] == ["background", "rock"]
-    assert sum(map(sum, report["confusion_matrix"])) == SIZE * SIZE  # full-resolution labels of the one val image
+    assert (
+        sum(map(sum, report["confusion_matrix"])) == SIZE * SIZE
+    )  # full-resolution labels of the one val image
 
     best = load_checkpoint(out / "best.pt")
     assert best.class_names == ["background", "rock"]
@@ -74,7 +90,18 @@ def test_run_writes_checkpoints_history_config_report(finished_run, dataset):
     assert set(raw["resume"]) >= {"optimizer", "scheduler", "rng", "best_miou", "history"}
     # events in order: start, epoch 1 (2 steps), epoch 2, end
     kinds = [e[0] for e in rec.events]
-    assert kinds == ["start", "epoch_start", "batch", "batch", "epoch_end", "epoch_start", "batch", "batch", "epoch_end", "end"]
+    assert kinds == [
+        "start",
+        "epoch_start",
+        "batch",
+        "batch",
+        "epoch_end",
+        "epoch_start",
+        "batch",
+        "batch",
+        "epoch_end",
+        "end",
+    ]
 
 
 def test_ctrl_c_saves_last_and_resume_matches_uninterrupted_run(finished_run, dataset, tmp_path):
@@ -100,7 +127,9 @@ def test_ctrl_c_saves_last_and_resume_matches_uninterrupted_run(finished_run, da
         assert torch.equal(a[k], b[k]), k
     full_rows = list(csv.DictReader((full_dir / "history.csv").open()))
     rows = list(csv.DictReader((out / "history.csv").open()))
-    assert [(r["epoch"], r["train_loss"], r["miou"]) for r in rows] == [(r["epoch"], r["train_loss"], r["miou"]) for r in full_rows]
+    assert [(r["epoch"], r["train_loss"], r["miou"]) for r in rows] == [
+        (r["epoch"], r["train_loss"], r["miou"]) for r in full_rows
+    ]
 
 
 def test_cancel_event_stops_after_the_step_and_saves_last(dataset, tmp_path):
@@ -167,7 +196,9 @@ def test_checkpoint_start_records_the_network_it_trains(finished_run, dataset, t
 
     out, _, _ = finished_run  # a resnet18 run
     run = tmp_path / "from_ckpt"
-    train(tiny_config(dataset, run, init=str(out / "best.pt"), backbone="resnet50", output_stride=8, epochs=1))
+    train(
+        tiny_config(dataset, run, init=str(out / "best.pt"), backbone="resnet50", output_stride=8, epochs=1)
+    )
     cfg = json.loads((run / "config.json").read_text())
     assert (cfg["backbone"], cfg["output_stride"]) == ("resnet18", 16)
     assert load_checkpoint(run / "best.pt").train["config"]["backbone"] == "resnet18"

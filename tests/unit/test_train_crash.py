@@ -28,7 +28,16 @@ from tests.helpers import Recorder, make_dataset, tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 4
-SMALL = ["--backbone", "mobilenet_v3_large", "--width-mult", "0.5", "--aspp-channels", "32", "--aux-weight", "0"]
+SMALL = [
+    "--backbone",
+    "mobilenet_v3_large",
+    "--width-mult",
+    "0.5",
+    "--aspp-channels",
+    "32",
+    "--aux-weight",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +46,26 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def _argv(dataset, out):
-    return ["train", str(dataset), "-o", str(out), *SMALL, "--epochs", str(EPOCHS), "--batch-size", "2",
-            "--crop-size", "64", "--eval-size", "64", "--device", "cpu", "--workers", "0", "-q"]  # fmt: skip
+    return [
+        "train",
+        str(dataset),
+        "-o",
+        str(out),
+        *SMALL,
+        "--epochs",
+        str(EPOCHS),
+        "--batch-size",
+        "2",
+        "--crop-size",
+        "64",
+        "--eval-size",
+        "64",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "-q",
+    ]
 
 
 @contextlib.contextmanager
@@ -62,8 +89,16 @@ def uninterrupted(dataset, tmp_path_factory):
 
 
 def small_config(dataset, run, **kw):
-    return tiny_config(dataset, run, workers=0, backbone="mobilenet_v3_large", width_mult=0.5, aspp_channels=32,
-                       aux_weight=0.0, **kw)  # fmt: skip
+    return tiny_config(
+        dataset,
+        run,
+        workers=0,
+        backbone="mobilenet_v3_large",
+        width_mult=0.5,
+        aspp_channels=32,
+        aux_weight=0.0,
+        **kw,
+    )
 
 
 def _history(run: Path) -> list[tuple[str, str]]:
@@ -117,10 +152,16 @@ def _check_resumed(run: Path, uninterrupted: Path) -> None:
 
 def _cli_kill_and_resume(dataset, uninterrupted, run, seed):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "segtool", *_argv(dataset, run)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segtool", *_argv(dataset, run)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        _kill_after_first_save(lambda: proc.poll() is None, lambda: proc.send_signal(signal.SIGKILL), run, random.Random(seed))
+        _kill_after_first_save(
+            lambda: proc.poll() is None, lambda: proc.send_signal(signal.SIGKILL), run, random.Random(seed)
+        )
     finally:
         proc.kill()
         proc.wait()
@@ -211,7 +252,9 @@ def test_run_folder_that_is_a_file_or_full_is_a_message(dataset, tmp_path, capsy
 
 def test_read_only_run_folder_is_a_message(dataset, tmp_path, capsys):
     if os.geteuid() == 0:
-        pytest.skip("running as root: chmod does not stop root writing (the file-in-the-way test covers the path)")
+        pytest.skip(
+            "running as root: chmod does not stop root writing (the file-in-the-way test covers the path)"
+        )
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
@@ -256,6 +299,10 @@ def test_checkpoint_save_on_full_disk_is_a_message(dataset, tmp_path, monkeypatc
                 raise OSError(errno.ENOSPC, "No space left on device")
             return 0
 
-    monkeypatch.setattr(atomic, "open", lambda p, m="r", *a, **k: Full(real_open(p, m, *a, **k)), raising=False)
-    with pytest.raises(UserInputError, match=r"disk full while writing .*config\.json|disk full while writing .*last\.pt"):
+    monkeypatch.setattr(
+        atomic, "open", lambda p, m="r", *a, **k: Full(real_open(p, m, *a, **k)), raising=False
+    )
+    with pytest.raises(
+        UserInputError, match=r"disk full while writing .*config\.json|disk full while writing .*last\.pt"
+    ):
         train(small_config(dataset, tmp_path / "run", epochs=1))

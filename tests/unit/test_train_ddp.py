@@ -98,9 +98,35 @@ def test_torchrun_two_processes_trains_and_agrees(tmp_path):
     data = make_dataset(tmp_path / "data", n_train=4, n_val=2)
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "segtool",
-           "train", str(data), "-o", str(out), "--backbone", "resnet18", "--epochs", "1", "--batch-size", "1",
-           "--crop-size", "64", "--eval-size", "64", "--device", "cpu", "--workers", "0", "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "segtool",
+        "train",
+        str(data),
+        "-o",
+        str(out),
+        "--backbone",
+        "resnet18",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1",
+        "--crop-size",
+        "64",
+        "--eval-size",
+        "64",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "-q",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "× 2 processes" in proc.stdout  # only rank 0 prints

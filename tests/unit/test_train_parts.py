@@ -86,7 +86,11 @@ def test_preprocess_resizes_shorter_side_like_the_engine(small_checkpoint, resiz
 
 
 def test_class_weights_by_hand():
-    masks = [np.array([[0, 0, 0, 1]], np.uint8), np.array([[0, 0, 255, 255]], np.uint8), np.array([[2, 2, 0, 0]], np.uint8)]
+    masks = [
+        np.array([[0, 0, 0, 1]], np.uint8),
+        np.array([[0, 0, 255, 255]], np.uint8),
+        np.array([[2, 2, 0, 0]], np.uint8),
+    ]
     pixels, image_pixels = class_pixel_stats(masks, 3)
     assert pixels.tolist() == [7, 1, 2]  # 255 not counted
     assert image_pixels.tolist() == [10, 4, 4]  # labelled pixels of the images that contain the class
@@ -105,7 +109,9 @@ def test_criterion_ignores_void_and_weights_aux():
     out[0, 1] = 5.0  # confident class 1 everywhere
     target = torch.tensor([[[1, 255], [255, 255]]])
     main_only = make_criterion(aux_weight=0.0)({"out": out}, target)
-    assert main_only.item() == pytest.approx(float(torch.nn.functional.cross_entropy(out[:, :, 0, 0], target[:, 0, 0])))
+    assert main_only.item() == pytest.approx(
+        float(torch.nn.functional.cross_entropy(out[:, :, 0, 0], target[:, 0, 0]))
+    )
     with_aux = make_criterion(aux_weight=0.5)({"out": out, "aux": torch.zeros_like(out)}, target)
     assert with_aux.item() == pytest.approx(main_only.item() + 0.5 * np.log(2), rel=1e-5)
     all_void = make_criterion(aux_weight=0.4)({"out": out.requires_grad_()}, torch.full((1, 2, 2), 255))
@@ -131,15 +137,27 @@ def test_init_from_checkpoint_with_other_classes_recreates_the_head(tmp_path):
     torch.manual_seed(1)
     src = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=True)
     path = tmp_path / "rocks.pt"
-    save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), path)
-    cfg = TrainConfig(data="x", output="y", backbone="resnet50", init=str(path))  # architecture comes from the file
+    save_checkpoint(
+        Checkpoint(
+            config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()
+        ),
+        path,
+    )
+    cfg = TrainConfig(
+        data="x", output="y", backbone="resnet50", init=str(path)
+    )  # architecture comes from the file
     model, notes = build_model(cfg, ["background", "rock", "soil"])
     assert model.config.backbone == "mobilenet_v3_large"
     assert model.config.num_classes == 3
     sd, old = model.state_dict(), src.state_dict()
     assert sd["classifier.4.weight"].shape[0] == 3
     assert sd["aux_classifier.4.weight"].shape[0] == 3
-    for k in ("backbone.0.0.weight", "classifier.0.convs.0.0.weight", "classifier.1.weight", "aux_classifier.0.weight"):
+    for k in (
+        "backbone.0.0.weight",
+        "classifier.0.convs.0.0.weight",
+        "classifier.1.weight",
+        "aux_classifier.0.weight",
+    ):
         assert torch.equal(sd[k], old[k]), k
     assert any("re-created" in n and "new: soil" in n for n in notes)
     warning = next(n for n in notes if n.startswith("warning:"))
@@ -165,30 +183,48 @@ def test_config_validation_names_the_option():
 
 
 def test_classes_are_matched_by_name_and_a_renamed_class_is_mapped(tmp_path):
-    """"rock" renamed "rocks" in the data threw the trained classifier away; by name, and with
+    """ "rock" renamed "rocks" in the data threw the trained classifier away; by name, and with
     class_map rock=rocks, each class keeps its own rows of the last layers (wherever it now sits)."""
     torch.manual_seed(1)
     src = build_deeplabv3(backbone="mobilenet_v3_large", num_classes=2, aux_head=True)
     path = tmp_path / "rocks.pt"
-    save_checkpoint(Checkpoint(config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()), path)
+    save_checkpoint(
+        Checkpoint(
+            config=src.config, classes=make_classes(["background", "rock"]), state_dict=src.state_dict()
+        ),
+        path,
+    )
     old = src.state_dict()
     cfg = TrainConfig(data="x", output="y", init=str(path))
     model, notes = build_model(cfg, ["soil", "background", "rocks"])  # background moved, rock renamed
     sd = model.state_dict()
-    for key in ("classifier.4.weight", "classifier.4.bias", "aux_classifier.4.weight", "aux_classifier.4.bias"):
+    for key in (
+        "classifier.4.weight",
+        "classifier.4.bias",
+        "aux_classifier.4.weight",
+        "aux_classifier.4.bias",
+    ):
         assert torch.equal(sd[key][1], old[key][0]), key  # background kept by name
         assert not torch.equal(sd[key][2], old[key][1]), key  # "rocks" is not "rock" without a map
     assert any("new: soil, rocks" in n and "--class-map" in n for n in notes)
 
-    mapped, notes = build_model(TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"),
-                                ["soil", "background", "rocks"])  # fmt: skip
+    mapped, notes = build_model(
+        TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"),
+        ["soil", "background", "rocks"],
+    )
     sd = mapped.state_dict()
-    for key in ("classifier.4.weight", "classifier.4.bias", "aux_classifier.4.weight", "aux_classifier.4.bias"):
+    for key in (
+        "classifier.4.weight",
+        "classifier.4.bias",
+        "aux_classifier.4.weight",
+        "aux_classifier.4.bias",
+    ):
         assert torch.equal(sd[key][1], old[key][0]), key
         assert torch.equal(sd[key][2], old[key][1]), key
     assert any("rock→rocks" in n and "new: soil" in n for n in notes)
-    renamed_only, _ = build_model(TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"),
-                                  ["background", "rocks"])  # fmt: skip
+    renamed_only, _ = build_model(
+        TrainConfig(data="x", output="y", init=str(path), class_map="rock=rocks"), ["background", "rocks"]
+    )
     assert all(torch.equal(v, old[k]) for k, v in renamed_only.state_dict().items())
     with pytest.raises(UserInputError, match="OLD=NEW"):
         TrainConfig(data="x", output="y", class_map="rock").validate()

@@ -21,8 +21,15 @@ class Epochs(TrainingEvents):
         self.rows: list[dict] = []
 
     def on_epoch_end(self, s) -> None:
-        self.rows.append({"epoch": s.epoch, "miou": s.metrics["miou"], "rock": s.metrics["per_class_iou"]["rock"],
-                          "val_loss": s.val_loss, "is_best": s.is_best})  # fmt: skip
+        self.rows.append(
+            {
+                "epoch": s.epoch,
+                "miou": s.metrics["miou"],
+                "rock": s.metrics["per_class_iou"]["rock"],
+                "val_loss": s.val_loss,
+                "is_best": s.is_best,
+            }
+        )
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +44,13 @@ def first_best(rows: list[dict], key) -> int:
 
 @pytest.mark.parametrize(
     ("how", "key"),
-    [("iou:rock", lambda r: r["rock"]), ("loss", lambda r: -r["val_loss"]), ("last", lambda r: r["epoch"]),
-     ("miou", lambda r: r["miou"])],
-)  # fmt: skip
+    [
+        ("iou:rock", lambda r: r["rock"]),
+        ("loss", lambda r: -r["val_loss"]),
+        ("last", lambda r: r["epoch"]),
+        ("miou", lambda r: r["miou"]),
+    ],
+)
 def test_best_pt_is_the_epoch_the_criterion_ranks_first(dataset, tmp_path, how, key):
     ev = Epochs()
     out = tmp_path / "run"
@@ -67,7 +78,9 @@ def test_resume_keeps_the_selection_score(dataset, tmp_path):
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(dataset, tmp_path / "run", epochs=3, select_best="iou:rock"), events=StopAfterEpoch2())
+        train(
+            tiny_config(dataset, tmp_path / "run", epochs=3, select_best="iou:rock"), events=StopAfterEpoch2()
+        )
     resumed = train(tiny_config(dataset, tmp_path / "run"), resume=True)
     assert (resumed.best_epoch, resumed.best_miou) == (full.best_epoch, full.best_miou)
 
@@ -83,8 +96,31 @@ def test_select_best_validation(dataset, tmp_path):
 
 def test_cli_select_best(dataset, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", str(dataset), "-o", str(out), "--backbone", "resnet18", "--crop-size", "64", "--eval-size", "64",
-                 "--batch-size", "2", "--epochs", "2", "--select-best", "last", "--workers", "0", "--device", "cpu", "-q"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            str(dataset),
+            "-o",
+            str(out),
+            "--backbone",
+            "resnet18",
+            "--crop-size",
+            "64",
+            "--eval-size",
+            "64",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "2",
+            "--select-best",
+            "last",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
     assert code == 0
     assert json.loads((out / "config.json").read_text())["select_best"] == "last"
     assert "best.pt = epoch 2 by last" in capsys.readouterr().out

@@ -19,8 +19,9 @@ def _folder(tmp_path, n=3):
     root = tmp_path / "data"
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
-    (root / "classes.json").write_text(json.dumps([{"name": "background", "color": [0, 0, 0]},
-                                                    {"name": "rock", "color": [250, 50, 83]}]))
+    (root / "classes.json").write_text(
+        json.dumps([{"name": "background", "color": [0, 0, 0]}, {"name": "rock", "color": [250, 50, 83]}])
+    )
     rng = np.random.default_rng(0)
     for i in range(n):
         Image.fromarray(rng.integers(0, 255, (32, 40, 3), dtype=np.uint8)).save(root / "images" / f"{i}.png")
@@ -56,7 +57,9 @@ def test_unknown_class_case_insensitive_and_errors(tmp_path):
 def test_run_data_applies_to_training_not_to_separate_val(tmp_path):
     root = _folder(tmp_path)
     val = _folder(tmp_path / "v")
-    cfg = TrainConfig(data=str(root), output=str(tmp_path / "run"), val=str(val), unknown_classes=["background"])
+    cfg = TrainConfig(
+        data=str(root), output=str(tmp_path / "run"), val=str(val), unknown_classes=["background"]
+    )
     rd = open_run_data(cfg)
     assert rd.train_data.unknown_ids == (0,)
     assert rd.val_data.unknown_ids == ()
@@ -67,7 +70,9 @@ def test_cli_flag_reaches_the_config(tmp_path, capsys):
     from segtool.cli import main
 
     root = _folder(tmp_path)
-    assert main(["train", str(root), "--check", "--unknown-class", "background", "--batch-size", "2", "-q"]) == 0
+    assert (
+        main(["train", str(root), "--check", "--unknown-class", "background", "--batch-size", "2", "-q"]) == 0
+    )
     out = capsys.readouterr().out
     assert "unknown" in out
     assert main(["train", str(root), "--check", "--unknown-class", "grass", "-q"]) == 2
@@ -93,10 +98,12 @@ def test_images_for_a_cvat_export_do_not_break_a_folder_val(shared_data, tmp_pat
     if not zips:
         pytest.skip("rocks CVAT export absent")
     val = _folder(tmp_path)
-    (val / "classes.json").write_text(json.dumps([{"name": "background", "color": [0, 0, 0]},
-                                                  {"name": "rocks", "color": [250, 50, 83]}]))
-    cfg = TrainConfig(data=str(zips[0]), images=str(rocks / "train" / "images"), val=str(val),
-                      output=str(tmp_path / "run"))
+    (val / "classes.json").write_text(
+        json.dumps([{"name": "background", "color": [0, 0, 0]}, {"name": "rocks", "color": [250, 50, 83]}])
+    )
+    cfg = TrainConfig(
+        data=str(zips[0]), images=str(rocks / "train" / "images"), val=str(val), output=str(tmp_path / "run")
+    )
     rd = open_run_data(cfg)
     assert len(rd.train) == 3
     assert len(rd.val) == 3

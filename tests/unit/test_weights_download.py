@@ -19,7 +19,9 @@ def _serve(tmp_path, monkeypatch, payload: bytes, name_hash: str):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
     from segtool.models import pretrained
 
-    monkeypatch.setattr(pretrained, "weights_entry", lambda backbone, init: types.SimpleNamespace(url=src.as_uri()))
+    monkeypatch.setattr(
+        pretrained, "weights_entry", lambda backbone, init: types.SimpleNamespace(url=src.as_uri())
+    )
     events: list[dict] = []
     cfg = types.SimpleNamespace(init="imagenet", weights_file=None, backbone="resnet18")
     train_process._download_pretrained(cfg, events.append)
@@ -31,7 +33,12 @@ def test_a_download_lands_under_its_cache_name_complete(tmp_path, monkeypatch):
     dest, events = _serve(tmp_path, monkeypatch, payload, hashlib.sha256(payload).hexdigest()[:8])
     assert dest.read_bytes() == payload
     assert [p.name for p in dest.parent.iterdir()] == [dest.name]  # no temporary left beside it
-    assert events[-1] == {"event": "download", "done": len(payload), "total": len(payload), "url": events[-1]["url"]}
+    assert events[-1] == {
+        "event": "download",
+        "done": len(payload),
+        "total": len(payload),
+        "url": events[-1]["url"],
+    }
 
 
 def test_a_damaged_download_leaves_nothing_and_says_so(tmp_path, monkeypatch):

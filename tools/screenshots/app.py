@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opacity", type=int, default=50)
     ap.add_argument("--size", default="1400x860", help="window size WxH")
     ap.add_argument("--hide", default="", help="comma-separated class names to untick in the legend")
-    ap.add_argument("--export", action="store_true", help="also open the Export dialog and capture the screen")
+    ap.add_argument(
+        "--export", action="store_true", help="also open the Export dialog and capture the screen"
+    )
     args = ap.parse_args(argv)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         if dlg is not None:
             dlg.out.setText(str(Path.home() / "exports" / "clip_masks"))
             dlg.overlay.setChecked(True)
-            dlg.move(win.x() + 40, win.y() + h - dlg.sizeHint().height() - 50)  # over the frame, the mask stays visible
+            dlg.move(
+                win.x() + 40, win.y() + h - dlg.sizeHint().height() - 50
+            )  # over the frame, the mask stays visible
     run_until(lambda: False, 0.5)
     if args.export:
         pix = app.primaryScreen().grabWindow(0, 0, 0, w, h)

@@ -32,14 +32,18 @@ def screenshot(out: str, frame: int = 120, size: tuple[int, int] = (1400, 860)) 
     if ok:
         win.toggle_play()  # pause, then show the chosen frame exactly
         win.seek(frame)
-        ok = run_until(lambda: win.current.index == frame and win.current.mask is not None and not win.playing, 60)
+        ok = run_until(
+            lambda: win.current.index == frame and win.current.mask is not None and not win.playing, 60
+        )
     run_until(lambda: False, 0.5)
     pix = win.grab()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     saved = ok and pix.save(out)
     launcher.shutdown()
     win.close()
-    print(f"saved {out} ({pix.width()}x{pix.height()})" if saved else f"could not save {out}: {win.last_error}")
+    print(
+        f"saved {out} ({pix.width()}x{pix.height()})" if saved else f"could not save {out}: {win.last_error}"
+    )
     return 0 if saved else 1
 
 

@@ -37,7 +37,9 @@ def grab_screen(out: Path, w: int, h: int) -> None:
 
         im = Image.open(out).convert("RGB")
         im = im.resize((SHRINK, round(im.height * SHRINK / im.width)), Image.Resampling.LANCZOS)
-        im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(out, optimize=True)
+        im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(
+            out, optimize=True
+        )
     print(f"saved {out}")
 
 
@@ -62,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", required=True, help="a folder of at least 6 photos")
     ap.add_argument("-c", "--checkpoint", required=True)
     ap.add_argument("--size", default="1280x800")
-    ap.add_argument("--shrink", type=int, default=0, help="save W pixels wide, 256 colours (small PNGs for the docs)")
+    ap.add_argument(
+        "--shrink", type=int, default=0, help="save W pixels wide, 256 colours (small PNGs for the docs)"
+    )
     ap.add_argument("--worse", type=float, default=4.0, help="added to the rock logit of the 'new' model")
     args = ap.parse_args(argv)
     global SHRINK
@@ -80,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     win = open_window(tmp, args.size, 40)
     win.open_checkpoint(args.checkpoint)
     win.open_source(str(photos))
-    if not run_until(lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120):
+    if not run_until(
+        lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120
+    ):
         print("could not load the model or the photos", file=sys.stderr)
         return 1
     hub = win.labels
@@ -113,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     run_until(lambda: False, 0.5)
 
     def shoot_dialog() -> None:
-        dlg = next((d for d in QApplication.topLevelWidgets() if isinstance(d, QFileDialog) and d.isVisible()), None)
+        dlg = next(
+            (d for d in QApplication.topLevelWidgets() if isinstance(d, QFileDialog) and d.isVisible()), None
+        )
         if dlg is None:
             QTimer.singleShot(300, shoot_dialog)
             return
@@ -133,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(6):
         if i:
             win.seek(i)
-        run_until(lambda i=i: win.current.index == i and hub.key is not None and win.current.confidence is not None, 60)
+        run_until(
+            lambda i=i: win.current.index == i and hub.key is not None and win.current.confidence is not None,
+            60,
+        )
         if i:
             hub.panel.threshold.setValue(0.0)
             hub.start_from_prediction()
@@ -158,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     QTest.mouseClick(keep, Qt.MouseButton.LeftButton)  # the cancel path
     run_until(lambda: False, 0.8)
     grab_screen(tmp / "label_swap_kept.png", w, h)  # looked at, not in the docs
-    print(f"verdict: {hub.last_verdict}; viewer: {win.engine_info.path}; status: {win.statusBar().currentMessage()}")
+    print(
+        f"verdict: {hub.last_verdict}; viewer: {win.engine_info.path}; status: {win.statusBar().currentMessage()}"
+    )
     win.close()
     return 0
 

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--source", required=True, help="a picture")
     ap.add_argument("-c", "--checkpoint", required=True, help="a fragment model")
     ap.add_argument("-n", type=int, default=6, help="fragments to click (the largest not on the border)")
-    ap.add_argument("--skip", type=int, default=0, help="pass over this many of the largest first (merged rocks)")
+    ap.add_argument(
+        "--skip", type=int, default=0, help="pass over this many of the largest first (merged rocks)"
+    )
     ap.add_argument("--size", default="1500x960")
     args = ap.parse_args(argv)
 
@@ -38,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     win = open_window(tmp, args.size, 0)
     win.open_checkpoint(args.checkpoint)
     win.open_source(args.source)
-    if not run_until(lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120):
+    if not run_until(
+        lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120
+    ):
         print(f"could not load: {win.last_error}", file=sys.stderr)
         return 1
     hub = win.labels
@@ -72,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         Image.open(tmp_png).convert("RGB").save(args.out, quality=88)  # a photo: JPEG is a tenth of the PNG
     hub.editor.mark_saved()
     win.close()
-    print(f"saved {args.out} ({pix.width()}x{pix.height()}, {done} fragments clicked)" if ok else f"could not save {args.out}")
+    print(
+        f"saved {args.out} ({pix.width()}x{pix.height()}, {done} fragments clicked)"
+        if ok
+        else f"could not save {args.out}"
+    )
     return 0 if ok else 1
 
 

@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     win = open_window(tmp, args.size, 0)
     win.open_checkpoint(args.checkpoint)
     win.open_source(str(src))
-    if not run_until(lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120):
+    if not run_until(
+        lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120
+    ):
         print(f"could not load: {win.last_error}", file=sys.stderr)
         return 1
     hub = win.labels
@@ -79,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     if ok and args.shrink:
         im = Image.open(args.out).convert("RGB")
         im = im.resize((args.shrink, round(im.height * args.shrink / im.width)), Image.Resampling.LANCZOS)
-        im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(args.out, optimize=True)
+        im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(
+            args.out, optimize=True
+        )
     print(f"saved {args.out}" if ok else f"could not save {args.out}")
     return 0 if ok else 1
 

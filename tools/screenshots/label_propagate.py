@@ -19,9 +19,19 @@ from _qt import open_window, run_until
 from PIL import Image
 from PySide6.QtWidgets import QApplication
 
-CAMVID = [("sky", (128, 128, 128)), ("building", (128, 0, 0)), ("pole", (192, 192, 128)), ("road", (128, 64, 128)),
-          ("pavement", (60, 40, 222)), ("tree", (128, 128, 0)), ("sign", (192, 128, 128)), ("fence", (64, 64, 128)),
-          ("car", (64, 0, 128)), ("pedestrian", (64, 64, 0)), ("bicyclist", (0, 128, 192))]  # fmt: skip
+CAMVID = [
+    ("sky", (128, 128, 128)),
+    ("building", (128, 0, 0)),
+    ("pole", (192, 192, 128)),
+    ("road", (128, 64, 128)),
+    ("pavement", (60, 40, 222)),
+    ("tree", (128, 128, 0)),
+    ("sign", (192, 128, 128)),
+    ("fence", (64, 64, 128)),
+    ("car", (64, 0, 128)),
+    ("pedestrian", (64, 64, 0)),
+    ("bicyclist", (0, 128, 192)),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     hub.open_label_set(ls.root)
     hub.set_active(True)
     win.seek(args.at)
-    if not run_until(lambda: hub.result is not None and hub.result.index == args.at and hub.editor is not None, 60):
+    if not run_until(
+        lambda: hub.result is not None and hub.result.index == args.at and hub.editor is not None, 60
+    ):
         return 1
     hub.propagation.box.n.setValue(args.n)
     hub.propagation.start()
@@ -64,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     run_until(lambda: hub.result is not None and hub.result.index == args.show and hub.editor is not None, 60)
     hub.dock.raise_()
     run_until(lambda: False, 0.3)
-    hub.dock.widget().ensureWidgetVisible(hub.propagation.box, 0, 0)  # the panel scrolls: show "Follow the video"
+    hub.dock.widget().ensureWidgetVisible(
+        hub.propagation.box, 0, 0
+    )  # the panel scrolls: show "Follow the video"
     run_until(lambda: False, 0.8)
     pix = win.grab()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,9 @@ def _floats(text: str, n: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Save a screenshot of the Measure panel with a box or line scale.")
+    ap = argparse.ArgumentParser(
+        description="Save a screenshot of the Measure panel with a box or line scale."
+    )
     ap.add_argument("out", help="PNG file to write")
     ap.add_argument("--source", required=True, help="a picture")
     ap.add_argument("-c", "--checkpoint", required=True)
@@ -62,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     win = open_window(tmp, args.size, args.opacity)
     win.open_checkpoint(args.checkpoint)
     win.open_source(str(src))
-    if not run_until(lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120):
+    if not run_until(
+        lambda: win.engine_info is not None and win.current is not None and win.current.mask is not None, 120
+    ):
         print(f"could not load: {win.last_error}", file=sys.stderr)
         return 1
     hub = win.measure
@@ -76,8 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         vp = win.canvas.viewport()
         at = QPointF(win.canvas.mapFromScene(QPointF(hx, hy)))
         # A plain pointer move, as the window gets it from the mouse (no button held).
-        move = QMouseEvent(QEvent.Type.MouseMove, at, vp.mapToGlobal(at), Qt.MouseButton.NoButton,
-                           Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        move = QMouseEvent(
+            QEvent.Type.MouseMove,
+            at,
+            vp.mapToGlobal(at),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
         QApplication.sendEvent(vp, move)
         run_until(lambda: hub.panel.hover.text().startswith("Fragment"), 5)
     run_until(lambda: False, 0.5)
@@ -90,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
         im = Image.open(args.out).convert("RGB")
         im = im.resize((args.shrink, round(im.height * args.shrink / im.width)), Image.Resampling.LANCZOS)
-        im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(args.out, optimize=True)
+        im.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(
+            args.out, optimize=True
+        )
     print(f"saved {args.out}" if ok else f"could not save {args.out}")
     return 0 if ok else 1
 

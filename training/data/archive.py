@@ -122,7 +122,9 @@ def extract_zip(path: Path) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserInputError(describe_write_error(dest.parent, e) + " (or set SEGTOOL_CACHE to a writable folder)") from e
+        raise UserInputError(
+            describe_write_error(dest.parent, e) + " (or set SEGTOOL_CACHE to a writable folder)"
+        ) from e
     with check_zip(path) as zf:
         check_zip_budget(path, zf, dest.parent)
         tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest.parent))
@@ -146,13 +148,16 @@ def extract_zip(path: Path) -> Path:
         except OSError as e:  # a full or read-only cache disk: say which folder and what to do
             shutil.rmtree(tmp, ignore_errors=True)
             raise UserInputError(
-                f"could not extract {path}: " + describe_write_error(getattr(e, "filename", None) or tmp, e)
+                f"could not extract {path}: "
+                + describe_write_error(getattr(e, "filename", None) or tmp, e)
                 + " (or set SEGTOOL_CACHE to a folder on another disk)"
             ) from e
         except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError) as e:
             # NotImplementedError: an unknown compression method; RuntimeError: encrypted; ValueError: a NUL in a name
             shutil.rmtree(tmp, ignore_errors=True)
-            raise UserInputError(f"{path} is damaged or unsupported ({e}); re-download or re-export it") from e
+            raise UserInputError(
+                f"{path} is damaged or unsupported ({e}); re-download or re-export it"
+            ) from e
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

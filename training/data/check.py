@@ -50,7 +50,9 @@ class ValidationReport:
             others = "".join(f"\n  {e}" for e in rest)
             more = f"\n  … and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
             count = f"{len(self.errors) - 1} more dataset error(s):{others}{more}\n" if rest else ""
-            raise UserInputError(f"{first}\n{count}(`segtool train --check DATA` prints the full dataset report)")
+            raise UserInputError(
+                f"{first}\n{count}(`segtool train --check DATA` prints the full dataset report)"
+            )
 
     def to_dict(self) -> dict:
         """Plain types for JSON."""
@@ -319,8 +321,17 @@ FEW_VAL_IMAGES = 3  # scores on fewer validation images than this say little
 MAX_PASSES_FEW = 100  # fine-tuning on 1-3 images: each shown more often than this is learnt by heart
 
 
-def check_schedule(rep: ValidationReport, *, train: int, val: int, batch_size: int, repeat: int, epochs: int,
-                   world_size: int = 1, fine_tune: bool = False) -> ValidationReport:
+def check_schedule(
+    rep: ValidationReport,
+    *,
+    train: int,
+    val: int,
+    batch_size: int,
+    repeat: int,
+    epochs: int,
+    world_size: int = 1,
+    fine_tune: bool = False,
+) -> ValidationReport:
     """Add to `rep` what makes the label set too small for the chosen schedule (in place; returns it).
 
     An error when not one step can be taken (training refuses it too: rundata.require_trainable);
@@ -332,21 +343,31 @@ def check_schedule(rep: ValidationReport, *, train: int, val: int, batch_size: i
     """
     per_step = batch_size * world_size
     if train and train * repeat < per_step:
-        rep.errors.append(f"only {train} training image(s) × --repeat {repeat} but one step needs {per_step} "
-                          f"(--batch-size {batch_size}); use --batch-size {max(1, (train * repeat) // world_size)} "
-                          f"or --repeat {-(-per_step // train)}")  # fmt: skip
+        rep.errors.append(
+            f"only {train} training image(s) × --repeat {repeat} but one step needs {per_step} "
+            f"(--batch-size {batch_size}); use --batch-size {max(1, (train * repeat) // world_size)} "
+            f"or --repeat {-(-per_step // train)}"
+        )
     if val == 0:
-        rep.warnings.append("no validation images: nothing scores the model (best.pt is simply the last epoch) and a "
-                            "fine-tuned model cannot be compared with its start; label one more image or give a validation set")  # fmt: skip
+        rep.warnings.append(
+            "no validation images: nothing scores the model (best.pt is simply the last epoch) and a "
+            "fine-tuned model cannot be compared with its start; label one more image or give a validation set"
+        )
     elif val < FEW_VAL_IMAGES:
-        rep.warnings.append(f"only {val} validation image(s): mIoU and the comparison with the start model rest on "
-                            "them alone; label more images for a score worth trusting")  # fmt: skip
+        rep.warnings.append(
+            f"only {val} validation image(s): mIoU and the comparison with the start model rest on "
+            "them alone; label more images for a score worth trusting"
+        )
     if not fine_tune and 0 < train < SCRATCH_MIN_IMAGES:
-        rep.warnings.append(f"{train} training image(s) are too few to train a model from scratch; start from an "
-                            "existing model instead (fine-tune it) or label more images")  # fmt: skip
+        rep.warnings.append(
+            f"{train} training image(s) are too few to train a model from scratch; start from an "
+            "existing model instead (fine-tune it) or label more images"
+        )
     passes = epochs * repeat
     if fine_tune and 0 < train <= 3 and passes > MAX_PASSES_FEW:
-        rep.warnings.append(f"fine-tuning on {train} image(s) for {epochs} epoch(s), each repeated {repeat} times "
-                            f"an epoch, shows each image {passes} times: the model learns these labels by heart and forgets the rest; "
-                            f"use fewer epochs (the fine-tuning default is measured in docs/training.md)")  # fmt: skip
+        rep.warnings.append(
+            f"fine-tuning on {train} image(s) for {epochs} epoch(s), each repeated {repeat} times "
+            f"an epoch, shows each image {passes} times: the model learns these labels by heart and forgets the rest; "
+            f"use fewer epochs (the fine-tuning default is measured in docs/training.md)"
+        )
     return rep

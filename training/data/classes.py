@@ -53,10 +53,28 @@ CAMVID_CLASSES = [
 CAMVID_VOID_ID = 11
 
 VOC_NAMES = [
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
     "tvmonitor",
-]  # fmt: skip
+]
 VOC_VOID_COLOR: RGB = (224, 224, 192)  # the palette entry of index 255 (object borders, "difficult")
 
 
@@ -102,7 +120,9 @@ def read_labelmap(path: Path) -> ClassList:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8 (a damaged or foreign file)
-        raise UserInputError(f"cannot read {path} ({exc}); a CVAT labelmap is UTF-8 text — export it again") from exc
+        raise UserInputError(
+            f"cannot read {path} ({exc}); a CVAT labelmap is UTF-8 text — export it again"
+        ) from exc
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -145,15 +165,18 @@ def read_classes_json(path: Path) -> ClassList:
         return ClassList(default_classes(doc), str(path.name), void_colors, void_ids, colors_given=False)
     for i, c in enumerate(doc):
         if not isinstance(c, dict) or "name" not in c:
-            raise UserInputError(f"{path}: class {i} must have a 'name' (and may have a 'color' [r, g, b]) — fix the entry")
+            raise UserInputError(
+                f"{path}: class {i} must have a 'name' (and may have a 'color' [r, g, b]) — fix the entry"
+            )
     if any("color" not in c for c in doc):
         # Names without colours (for indexed masks): the default palette fills in, as for a list of names.
         palette = default_classes([str(c["name"]) for c in doc])
         classes = [
             ClassInfo(str(c["name"]), _parse_rgb(",".join(map(str, c["color"])), f"{path} class {i}"))
-            if "color" in c else palette[i]
+            if "color" in c
+            else palette[i]
             for i, c in enumerate(doc)
-        ]  # fmt: skip
+        ]
         _check_unique(classes, path)
         return ClassList(classes, path.name, void_colors, void_ids, colors_given=False)
     classes = [
@@ -184,7 +207,9 @@ def find_class_file(*folders: Path) -> Path | None:
 
 
 def _check_unique(classes: list[ClassInfo], path: Path) -> None:
-    check_unique_names([c.name for c in classes], str(path))  # the same check as a checkpoint's and a label set's
+    check_unique_names(
+        [c.name for c in classes], str(path)
+    )  # the same check as a checkpoint's and a label set's
     seen: dict[RGB, str] = {}
     for c in classes:
         if c.color in seen:

@@ -122,7 +122,8 @@ class LabelledData:
             )
         self.unknown_ids = tuple(sorted(set(ids)))
         self.notes.append(
-            "pixels of " + ", ".join(repr(self.classes[i].name) for i in self.unknown_ids)
+            "pixels of "
+            + ", ".join(repr(self.classes[i].name) for i in self.unknown_ids)
             + " are read as unknown (not trained on, not scored)"
         )
 
@@ -158,12 +159,15 @@ class LabelledData:
                     size = image_size(sample.image)
                 ids, unknown = decode_labelme(doc, self.classes, self.ignore_index, size)
             else:
-                ids, unknown = decode_raster(read_mask_image(sample.mask), self.classes, self.coding, self.ignore_index)
+                ids, unknown = decode_raster(
+                    read_mask_image(sample.mask), self.classes, self.coding, self.ignore_index
+                )
                 if self.fragments is not None:
                     from .labelset import decode_labelset_fragments  # it imports this module
 
-                    ids = decode_labelset_fragments(ids, sample.mask, self.class_names, self.coding, self.fragments,
-                                                    self.ignore_index)  # fmt: skip
+                    ids = decode_labelset_fragments(
+                        ids, sample.mask, self.class_names, self.coding, self.fragments, self.ignore_index
+                    )
         except UserInputError as exc:
             raise UserInputError(f"mask {self.display(sample.mask)}: {exc}") from exc
         except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError for some corrupt PNGs

@@ -30,9 +30,12 @@ def list_images(folder: Path, recursive: bool = True) -> list[Path]:
         return []
     it = folder.rglob("*") if recursive else folder.iterdir()
     found = [
-        p for p in it
-        if p.is_file() and is_image(p) and not any(part in _IGNORED_NAMES for part in p.relative_to(folder).parts)
-    ]  # fmt: skip
+        p
+        for p in it
+        if p.is_file()
+        and is_image(p)
+        and not any(part in _IGNORED_NAMES for part in p.relative_to(folder).parts)
+    ]
     return sorted(found, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
 
 

@@ -57,9 +57,13 @@ class InstanceOptions:
 
     def validate(self) -> InstanceOptions:
         if not isinstance(self.edge_width, int) or self.edge_width < 1 or self.edge_width > 64:
-            raise UserInputError(f"--edge-width must be a whole number of pixels from 1 to 64; got {self.edge_width!r}")
+            raise UserInputError(
+                f"--edge-width must be a whole number of pixels from 1 to 64; got {self.edge_width!r}"
+            )
         if self.unlabelled not in UNLABELLED:
-            raise UserInputError(f"--unlabelled must be one of {', '.join(UNLABELLED)}; got {self.unlabelled!r}")
+            raise UserInputError(
+                f"--unlabelled must be one of {', '.join(UNLABELLED)}; got {self.unlabelled!r}"
+            )
         return self
 
 
@@ -203,7 +207,9 @@ def read_coco(path: str | Path) -> dict:
 
 
 def is_coco_doc(doc) -> bool:
-    return isinstance(doc, dict) and all(isinstance(doc.get(k), list) for k in ("images", "annotations", "categories"))
+    return isinstance(doc, dict) and all(
+        isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")
+    )
 
 
 def coco_instances(
@@ -270,14 +276,24 @@ def find_coco_files(root: Path, limit: int = 4) -> list[Path]:
 
 
 def _coding(opts: InstanceOptions, kind: str) -> MaskCoding:
-    return MaskCoding(kind, edge_width=opts.edge_width, unlabelled=opts.unlabelled,
-                      background_categories=tuple(opts.background_categories))  # fmt: skip
+    return MaskCoding(
+        kind,
+        edge_width=opts.edge_width,
+        unlabelled=opts.unlabelled,
+        background_categories=tuple(opts.background_categories),
+    )
 
 
 def import_instance_folder(root: Path, opts: InstanceOptions, val_fraction: float, seed: int) -> LabelledData:
     opts.validate()
-    data = LabelledData(classes=list(FRAGMENT_CLASSES), samples=[], form="instances", root=root,
-                        coding=_coding(opts, "instances"), class_source="fragment outlines")  # fmt: skip
+    data = LabelledData(
+        classes=list(FRAGMENT_CLASSES),
+        samples=[],
+        form="instances",
+        root=root,
+        coding=_coding(opts, "instances"),
+        class_source="fragment outlines",
+    )
     pairs = instance_folder_pairs(root)
     for split, images_dir, inst_dir in pairs:
         imgs, _ = index_by_stem(list_images(images_dir), images_dir)
@@ -290,10 +306,14 @@ def import_instance_folder(root: Path, opts: InstanceOptions, val_fraction: floa
             data.samples.append(Sample(imgs[key], masks[key], s))
         data.unmatched_masks.extend(masks[k] for k in sorted(masks, key=natural_key) if k not in imgs)
     if not data.samples:
-        raise UserInputError(f"{root}: no image in images/ has an instance PNG with the same name in instances/")
+        raise UserInputError(
+            f"{root}: no image in images/ has an instance PNG with the same name in instances/"
+        )
     data.notes.append(_note(opts, coco=False))
     named = sorted({f"{s}/" for s, _, _ in pairs if s})
-    data.assign_splits(val_fraction, seed, origin="folders " + " and ".join(named) if named else "folder names")
+    data.assign_splits(
+        val_fraction, seed, origin="folders " + " and ".join(named) if named else "folder names"
+    )
     return data
 
 
@@ -302,8 +322,14 @@ def import_coco(
 ) -> LabelledData:
     opts.validate()
     files = files or find_coco_files(root)
-    data = LabelledData(classes=list(FRAGMENT_CLASSES), samples=[], form="coco", root=root,
-                        coding=_coding(opts, "coco"), class_source="COCO fragment outlines")  # fmt: skip
+    data = LabelledData(
+        classes=list(FRAGMENT_CLASSES),
+        samples=[],
+        form="coco",
+        root=root,
+        coding=_coding(opts, "coco"),
+        class_source="COCO fragment outlines",
+    )
     images = {p.name: p for d in (root, root / "images") for p in list_images(d, recursive=d != root)}
     for f in files:
         doc = read_coco(f)
@@ -311,8 +337,10 @@ def import_coco(
         cats = set(doc["categories"].values())
         missing = [c for c in opts.background_categories if c not in cats]
         if missing:
-            raise UserInputError(f"{f.name}: no category {', '.join(missing)} (it has {', '.join(sorted(cats))}) — "
-                                 "fix --background-category")  # fmt: skip
+            raise UserInputError(
+                f"{f.name}: no category {', '.join(missing)} (it has {', '.join(sorted(cats))}) — "
+                "fix --background-category"
+            )
         for name in sorted(doc["images"], key=natural_key):
             img = images.get(name)
             if img is None:
@@ -320,7 +348,9 @@ def import_coco(
                 continue
             data.samples.append(Sample(img, f, split or ""))
     if not data.samples:
-        raise UserInputError(f"{root}: no image named in {', '.join(p.name for p in files)} was found beside it or in images/")
+        raise UserInputError(
+            f"{root}: no image named in {', '.join(p.name for p in files)} was found beside it or in images/"
+        )
     data.notes.append(_note(opts, coco=True))
     data.assign_splits(val_fraction, seed, origin="COCO file names")
     return data
@@ -328,11 +358,18 @@ def import_coco(
 
 def _note(opts: InstanceOptions, coco: bool) -> str:
     unl = resolve_unlabelled(opts.unlabelled, coco, opts.background_categories)
-    bg = f"; {', '.join(opts.background_categories)} annotations are background" if opts.background_categories else ""
-    return (f"fragment outlines → background / rock / rock_edge (edge band {opts.edge_width} px); "
-            f"pixels outside every fragment are {unl} (255 = ignored)" if unl == "unknown" else
-            f"fragment outlines → background / rock / rock_edge (edge band {opts.edge_width} px); "
-            f"pixels outside every fragment are background{bg}")  # fmt: skip
+    bg = (
+        f"; {', '.join(opts.background_categories)} annotations are background"
+        if opts.background_categories
+        else ""
+    )
+    return (
+        f"fragment outlines → background / rock / rock_edge (edge band {opts.edge_width} px); "
+        f"pixels outside every fragment are {unl} (255 = ignored)"
+        if unl == "unknown"
+        else f"fragment outlines → background / rock / rock_edge (edge band {opts.edge_width} px); "
+        f"pixels outside every fragment are background{bg}"
+    )
 
 
 def resolve_unlabelled(unlabelled: str, coco: bool, background_categories: tuple[str, ...]) -> str:
@@ -355,4 +392,3 @@ def decode_instance_sample(sample: Sample, coding: MaskCoding, ignore: int) -> t
     elif known is None:
         known = np.zeros(inst.shape, bool)
     return instances_to_classes(inst, coding.edge_width, known, ignore), {}
-

@@ -72,7 +72,9 @@ def import_labelme(root: Path, class_file: Path | None, val_fraction: float, see
             if image is None:
                 data.warnings.append(f"cannot read labelme file {data.display(jp)}: {exc} — fix or remove it")
             else:
-                data.samples.append(Sample(image, jp, split_from_parts(jp.relative_to(root).parts[:-1]) or ""))
+                data.samples.append(
+                    Sample(image, jp, split_from_parts(jp.relative_to(root).parts[:-1]) or "")
+                )
             continue
         image = _find_image(jp, doc)
         if image is None:

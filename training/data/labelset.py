@@ -78,14 +78,23 @@ def labelset_classes(
     return ids
 
 
-def decode_labelset_fragments(ids: np.ndarray, mask_path: Path, names: list[str], coding: MaskCoding,
-                              fragments: dict, ignore: int) -> np.ndarray:  # fmt: skip
+def decode_labelset_fragments(
+    ids: np.ndarray, mask_path: Path, names: list[str], coding: MaskCoding, fragments: dict, ignore: int
+) -> np.ndarray:
     """Class ids of a label-set frame of a fragment model: `ids` (the decoded mask) with its instances
     PNG (if any) applied by `labelset_classes`."""
     p = labelset_instances_path(Path(mask_path))
     inst = read_instance_png(p) if p.is_file() else None
     if inst is not None and inst.shape != ids.shape:
-        raise UserInputError(f"instance mask {p} is {inst.shape[1]}×{inst.shape[0]} but its mask is "
-                             f"{ids.shape[1]}×{ids.shape[0]} — re-save the frame in label mode or remove the file")  # fmt: skip
-    return labelset_classes(ids, inst, names.index(fragments["interior"]), names.index(fragments["edge"]),
-                            coding.edge_width, ignore)  # fmt: skip
+        raise UserInputError(
+            f"instance mask {p} is {inst.shape[1]}×{inst.shape[0]} but its mask is "
+            f"{ids.shape[1]}×{ids.shape[0]} — re-save the frame in label mode or remove the file"
+        )
+    return labelset_classes(
+        ids,
+        inst,
+        names.index(fragments["interior"]),
+        names.index(fragments["edge"]),
+        coding.edge_width,
+        ignore,
+    )

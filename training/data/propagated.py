@@ -23,8 +23,11 @@ def unreviewed_stems(root: str | Path) -> set[str]:
     try:
         doc = json.loads(man.read_text(encoding="utf-8"))
         frames = doc.get("frames", []) if doc.get("format") == "segtool-labels" else []
-        return {Path(f["image"]).stem for f in frames
-                if f.get("propagated_from") is not None and not f.get("reviewed", False)}  # fmt: skip
+        return {
+            Path(f["image"]).stem
+            for f in frames
+            if f.get("propagated_from") is not None and not f.get("reviewed", False)
+        }
     except (ValueError, TypeError, AttributeError, KeyError):
         return set()  # a damaged manifest: the check reports the data itself; nothing is marked
 

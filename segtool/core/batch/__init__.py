@@ -13,4 +13,13 @@ arguments and `BatchState` for its batch.json; see docs/batch.md "For developers
 from segtool.core.batch.expand import BatchItem, expand_sources, unique_names
 from segtool.core.batch.state import BatchState, SourceState, merge_batches, parse_shard, select_shard
 
-__all__ = ["BatchItem", "expand_sources", "unique_names", "BatchState", "SourceState", "merge_batches", "parse_shard", "select_shard"]
+__all__ = [
+    "BatchItem",
+    "expand_sources",
+    "unique_names",
+    "BatchState",
+    "SourceState",
+    "merge_batches",
+    "parse_shard",
+    "select_shard",
+]

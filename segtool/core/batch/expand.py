@@ -31,8 +31,21 @@ from segtool.core.sources.images import IMAGE_EXTENSIONS, natural_key
 # Containers PyAV/FFmpeg reads that users actually bring (GoPro .mp4/.mov, phone .mov, IP-camera
 # .mkv/.ts/.avi, exported .webm). A folder's other files are not guessed at.
 VIDEO_EXTENSIONS: tuple[str, ...] = (
-    ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp",
-)  # fmt: skip
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".avi",
+    ".webm",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".wmv",
+    ".flv",
+    ".3gp",
+)
 
 _GLOB = re.compile(r"[*?\[]")
 _LIVE = re.compile(r"(cam:|[a-zA-Z][a-zA-Z0-9+.-]*://)", re.IGNORECASE)
@@ -92,8 +105,12 @@ def _one(spec: str, base: Path | None, depth: int) -> tuple[list[str], bool]:
         raise UserInputError("a SOURCE is empty; give a file, folder, glob, cam:N, URL or @list.txt")
     if text.startswith("@"):
         if depth > 0:
-            raise UserInputError(f"{text!r} inside a list file: lists cannot include other lists; inline its lines")
-        return _list_file(Path(text[1:]).expanduser() if base is None else base / Path(text[1:]).expanduser()), True
+            raise UserInputError(
+                f"{text!r} inside a list file: lists cannot include other lists; inline its lines"
+            )
+        return _list_file(
+            Path(text[1:]).expanduser() if base is None else base / Path(text[1:]).expanduser()
+        ), True
     if _LIVE.match(text):
         return [text], False
     path = Path(text).expanduser()
@@ -107,7 +124,9 @@ def _one(spec: str, base: Path | None, depth: int) -> tuple[list[str], bool]:
     if _GLOB.search(text):
         matches = sorted(glob.glob(str(path), recursive=True), key=natural_key)
         if not matches:
-            raise UserInputError(f"glob {text!r} matches nothing; check the pattern (quote it so the shell leaves it alone)")
+            raise UserInputError(
+                f"glob {text!r} matches nothing; check the pattern (quote it so the shell leaves it alone)"
+            )
         out: list[str] = []
         for m in matches:
             mp = Path(m)
@@ -117,16 +136,24 @@ def _one(spec: str, base: Path | None, depth: int) -> tuple[list[str], bool]:
                 out.append(os.path.abspath(m))
         return out, True
     hint = f" (for camera {text} write cam:{text})" if text.isdigit() else ""
-    raise UserInputError(f"SOURCE {text!r} does not exist{hint}; give a file, folder, glob, cam:N, URL or @list.txt")
+    raise UserInputError(
+        f"SOURCE {text!r} does not exist{hint}; give a file, folder, glob, cam:N, URL or @list.txt"
+    )
 
 
 def _list_file(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()  # utf-8-sig: Windows Notepad starts files with a BOM
+        lines = path.read_text(
+            encoding="utf-8-sig"
+        ).splitlines()  # utf-8-sig: Windows Notepad starts files with a BOM
     except OSError as e:
-        raise UserInputError(f"cannot read source list {str(path)!r} ({e.strerror or e}); give @FILE with one SOURCE per line") from e
+        raise UserInputError(
+            f"cannot read source list {str(path)!r} ({e.strerror or e}); give @FILE with one SOURCE per line"
+        ) from e
     except UnicodeDecodeError as e:
-        raise UserInputError(f"source list {str(path)!r} is not UTF-8 text; give @FILE with one SOURCE per line") from e
+        raise UserInputError(
+            f"source list {str(path)!r} is not UTF-8 text; give @FILE with one SOURCE per line"
+        ) from e
     out: list[str] = []
     for n, line in enumerate(lines, 1):
         line = line.strip()

@@ -77,11 +77,22 @@ class _Tally:
         total = None if any(v is None for v in known) else sum(known)  # type: ignore[arg-type]
         written = sum(self.written.values())
         el = time.perf_counter() - self.t0
-        return BatchProgress(sum(self.pos.values()), total, written, written / el if el > 0 else 0.0,
-                             list(self.running), self.finished, len(self.expected), dict(self.pos), dict(self.expected))  # fmt: skip
+        return BatchProgress(
+            sum(self.pos.values()),
+            total,
+            written,
+            written / el if el > 0 else 0.0,
+            list(self.running),
+            self.finished,
+            len(self.expected),
+            dict(self.pos),
+            dict(self.expected),
+        )
 
 
-def plan_workers(spec: EngineSpec, workers: int = 1, devices: Sequence[str] | None = None) -> list[EngineSpec]:
+def plan_workers(
+    spec: EngineSpec, workers: int = 1, devices: Sequence[str] | None = None
+) -> list[EngineSpec]:
     """The engine of each worker: one per device in `devices`, else `workers` copies of `spec` with the
     CPU threads (`spec.threads`, default all cores) divided between them, at least one each."""
     if devices:
@@ -102,12 +113,18 @@ def cap_workers(requested: int, sources: int, cores: int | None = None) -> tuple
     n = max(1, min(requested, sources, cores))
     if n == requested:
         return n, None
-    why = [f"{sources} source(s) to run" if sources <= n else "", f"{cores} CPU core(s)" if cores <= n else ""]  # the binding limits
+    why = [
+        f"{sources} source(s) to run" if sources <= n else "",
+        f"{cores} CPU core(s)" if cores <= n else "",
+    ]  # the binding limits
     return n, f"--workers {requested}: starting {n} worker(s) ({' and '.join(w for w in why if w)})"
 
 
 def prepare(
-    state: BatchState, items: Sequence[BatchItem], opts: ExportOptions, on_state: Callable[[Any], None] | None = None
+    state: BatchState,
+    items: Sequence[BatchItem],
+    opts: ExportOptions,
+    on_state: Callable[[Any], None] | None = None,
 ) -> tuple[list[BatchItem], dict[str, int | None]]:
     """Sources left to run, and their frame counts. Complete sources are skipped when resuming; a
     source that cannot even be opened is recorded as failed here, before any worker starts."""
@@ -177,13 +194,19 @@ def run_batch(
         if why:
             (note or _note)(why)
     specs = plan_workers(spec, workers, devices)
-    if todo and devices and len(specs) > len(todo):  # a device with no source to run would only load the model
-        (note or _note)(f"--devices: {len(specs)} given, {len(todo)} source(s) to run; starting {len(todo)} worker(s)")
+    if (
+        todo and devices and len(specs) > len(todo)
+    ):  # a device with no source to run would only load the model
+        (note or _note)(
+            f"--devices: {len(specs)} given, {len(todo)} source(s) to run; starting {len(todo)} worker(s)"
+        )
         specs = specs[: len(todo)]
     if not todo:
         return state
     if len(specs) == 1 and not devices:
-        _run_here(state, todo, specs[0], opts, tally, checkpoint_label, progress, on_state, cancel, engine, model)
+        _run_here(
+            state, todo, specs[0], opts, tally, checkpoint_label, progress, on_state, cancel, engine, model
+        )
     else:
         _run_processes(state, todo, specs, opts, tally, checkpoint_label, progress, on_state, cancel)
     return state
@@ -207,7 +230,9 @@ def _run_here(state, todo, spec, opts, tally, label, progress, on_state, cancel,
             if progress is not None:
                 progress(tally.snapshot())
 
-        o = export_one(it, engine, state.out, opts, checkpoint_label=label, progress=on_progress, cancel=cancel)
+        o = export_one(
+            it, engine, state.out, opts, checkpoint_label=label, progress=on_progress, cancel=cancel
+        )
         tally.running, tally.finished = [], tally.finished + 1
         if o.state == "complete":
             tally.source(it.name, o.frames_written, o.frames_expected)
@@ -230,7 +255,9 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(3)
 
 
-def _worker(wid: int, spec: dict, out: str, opts: dict, label: str, tasks, events, cancel, parent: int) -> None:
+def _worker(
+    wid: int, spec: dict, out: str, opts: dict, label: str, tasks, events, cancel, parent: int
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
@@ -256,7 +283,9 @@ def _worker(wid: int, spec: dict, out: str, opts: dict, label: str, tasks, event
                 _last[0] = now
                 events.put(("progress", wid, name, done, todo_n))
 
-        o = export_one(item, engine, out, options, checkpoint_label=label, progress=on_progress, cancel=cancel)
+        o = export_one(
+            item, engine, out, options, checkpoint_label=label, progress=on_progress, cancel=cancel
+        )
         events.put(("done", wid, asdict(o)))
 
 
@@ -268,8 +297,12 @@ def _run_processes(state, todo, specs, opts, tally, label, progress, on_state, c
     for _ in specs:
         tasks.put(None)
     procs = [
-        ctx.Process(target=_worker, name=f"segtool-batch-{w}", daemon=True,
-                    args=(w, asdict(sp), str(state.out), asdict(opts), label, tasks, events, stop, os.getpid()))  # fmt: skip
+        ctx.Process(
+            target=_worker,
+            name=f"segtool-batch-{w}",
+            daemon=True,
+            args=(w, asdict(sp), str(state.out), asdict(opts), label, tasks, events, stop, os.getpid()),
+        )
         for w, sp in enumerate(specs)
     ]
     for p in procs:
@@ -288,7 +321,16 @@ def _run_processes(state, todo, specs, opts, tally, label, progress, on_state, c
                 for w, p in enumerate(procs):
                     if not p.is_alive() and w in current:  # died mid-source (killed, out of memory)
                         name = current.pop(w)
-                        _record(state, Outcome(name, "failed", message=f"worker process died (exit code {p.exitcode}) while exporting it; --resume retries it"), workers_of.get(w, ""), on_state)
+                        _record(
+                            state,
+                            Outcome(
+                                name,
+                                "failed",
+                                message=f"worker process died (exit code {p.exitcode}) while exporting it; --resume retries it",
+                            ),
+                            workers_of.get(w, ""),
+                            on_state,
+                        )
                         tally.finished += 1
                         left -= 1
                 if all(not p.is_alive() for p in procs) and events.empty():
@@ -328,6 +370,11 @@ def _run_processes(state, todo, specs, opts, tally, label, progress, on_state, c
                 p.join(5)
         for w, name in current.items():  # never reported back: resumable from its folder
             if state.get(name).state == "running":
-                _record(state, Outcome(name, "partial", message="interrupted (the batch was stopped while it ran)"), workers_of.get(w, ""), on_state)
+                _record(
+                    state,
+                    Outcome(name, "partial", message="interrupted (the batch was stopped while it ran)"),
+                    workers_of.get(w, ""),
+                    on_state,
+                )
     if fatal is not None:
         raise UserInputError(fatal)

@@ -26,7 +26,9 @@ from segtool.core.batch.state import BatchState
 from segtool.core.errors import UserInputError
 from segtool.core.export import ExportOptions
 
-INSTALL_HINT = "--ray needs Ray: pip install 'segtool[cluster]' (or pip install 'ray>=2.9'), or run without --ray"
+INSTALL_HINT = (
+    "--ray needs Ray: pip install 'segtool[cluster]' (or pip install 'ray>=2.9'), or run without --ray"
+)
 
 _ENGINES: dict[tuple, Any] = {}  # per Ray worker process: model loaded once, reused by later tasks
 
@@ -95,22 +97,33 @@ def run_batch_ray(
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **(init_kwargs or {}))
         except (ConnectionError, ValueError, RuntimeError) as e:
-            raise UserInputError(f"--ray {address or ''}: cannot reach a Ray cluster ({e}); check the address or start one with `ray start --head`") from e
+            raise UserInputError(
+                f"--ray {address or ''}: cannot reach a Ray cluster ({e}); check the address or start one with `ray start --head`"
+            ) from e
     try:
         num_cpus, num_gpus, task_spec = task_resources(spec, ray.cluster_resources().get("GPU", 0))
-        remote = ray.remote(_export_task).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max(0, retries), retry_exceptions=False)
+        remote = ray.remote(_export_task).options(
+            num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max(0, retries), retry_exceptions=False
+        )
         tally = _Tally(expected)
         refs: dict[Any, str] = {}
         for it in todo:
             ref = remote.remote(asdict(it), asdict(task_spec), str(out), asdict(opts), checkpoint_label)
             refs[ref] = it.name
-            state.update(it.name, state="pending", message="queued on Ray", attempts=state.get(it.name).attempts + 1)
+            state.update(
+                it.name, state="pending", message="queued on Ray", attempts=state.get(it.name).attempts + 1
+            )
         tally.running = sorted(refs.values())
         while refs:
             if cancel is not None and cancel.is_set():
                 for ref, name in refs.items():
                     ray.cancel(ref, force=True)
-                    _record(state, Outcome(name, "partial", message="cancelled; --resume continues it"), "", on_state)
+                    _record(
+                        state,
+                        Outcome(name, "partial", message="cancelled; --resume continues it"),
+                        "",
+                        on_state,
+                    )
                 break
             done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
             for ref in done:
@@ -121,7 +134,11 @@ def run_batch_ray(
                     worker = r.pop("worker", "")
                     o = Outcome(**r)
                 except Exception as e:  # noqa: BLE001 - RayTaskError, WorkerCrashedError, …: recorded per source
-                    o = Outcome(name, "failed", message=f"Ray task failed after up to {retries + 1} attempt(s): {type(e).__name__}: {e}")
+                    o = Outcome(
+                        name,
+                        "failed",
+                        message=f"Ray task failed after up to {retries + 1} attempt(s): {type(e).__name__}: {e}",
+                    )
                 tally.finished += 1
                 tally.running = sorted(refs.values())
                 tally.pos[name] = tally.written[name] = o.frames_written  # Ray reports a source when it ends
@@ -138,4 +155,3 @@ def _record(state: BatchState, o: Outcome, worker: str, on_state) -> None:
     s = state.update(o.name, worker=worker, **o.fields())
     if on_state is not None:
         on_state(s)
-

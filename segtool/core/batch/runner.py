@@ -50,10 +50,19 @@ class EngineSpec:
         if model is None:
             model = open_model(self.checkpoint)
             if self.stamp is not None and model.stamp != tuple(self.stamp):
-                raise UserInputError(f"{model.path} changed since the batch checked it (replaced or edited); rerun the batch "
-                         "(--resume keeps what was written) so that every source uses the same model")  # fmt: skip
-        return Engine(model, device=self.device, precision=self.precision, tta=self.tta, tile=self.tile,
-                      threads=self.threads, runtime=self.runtime)  # fmt: skip
+                raise UserInputError(
+                    f"{model.path} changed since the batch checked it (replaced or edited); rerun the batch "
+                    "(--resume keeps what was written) so that every source uses the same model"
+                )
+        return Engine(
+            model,
+            device=self.device,
+            precision=self.precision,
+            tta=self.tta,
+            tile=self.tile,
+            threads=self.threads,
+            runtime=self.runtime,
+        )
 
     def on(self, device: str, threads: int | None) -> EngineSpec:
         return replace(self, device=device, threads=threads)
@@ -142,7 +151,12 @@ def export_one(
     except UserInputError as e:
         return Outcome(item.name, "failed", message=str(e), seconds=round(time.perf_counter() - t0, 3))
     except Exception as e:  # noqa: BLE001 - an unreadable source is recorded, the batch goes on
-        return Outcome(item.name, "failed", message=f"{type(e).__name__}: {e}", seconds=round(time.perf_counter() - t0, 3))
+        return Outcome(
+            item.name,
+            "failed",
+            message=f"{type(e).__name__}: {e}",
+            seconds=round(time.perf_counter() - t0, 3),
+        )
 
     def on_progress(p) -> None:
         if progress is not None:
@@ -152,26 +166,61 @@ def export_one(
         expected = expected_frames(src, opts)
         try:
             try:
-                result = run_export(src, engine, out, opts, checkpoint_label=checkpoint_label, progress=on_progress, cancel=ev)
+                result = run_export(
+                    src, engine, out, opts, checkpoint_label=checkpoint_label, progress=on_progress, cancel=ev
+                )
             except UserInputError:
                 if not (opts.resume and not (out / SUMMARY).exists()):
                     raise
                 fresh = ExportOptions(**{**asdict(opts), "resume": False})
-                result = run_export(src, engine, out, fresh, checkpoint_label=checkpoint_label, progress=on_progress, cancel=ev)
+                result = run_export(
+                    src,
+                    engine,
+                    out,
+                    fresh,
+                    checkpoint_label=checkpoint_label,
+                    progress=on_progress,
+                    cancel=ev,
+                )
         except UserInputError as e:  # e.g. --format ffv1 for a folder of images: this source only
             msg = str(e)
-            return Outcome(item.name, "failed", 0, expected, round(time.perf_counter() - t0, 3), msg, fatal="disk full" in msg)
+            return Outcome(
+                item.name,
+                "failed",
+                0,
+                expected,
+                round(time.perf_counter() - t0, 3),
+                msg,
+                fatal="disk full" in msg,
+            )
         except Exception as e:  # noqa: BLE001
-            return Outcome(item.name, "failed", 0, expected, round(time.perf_counter() - t0, 3), f"{type(e).__name__}: {e}")
+            return Outcome(
+                item.name,
+                "failed",
+                0,
+                expected,
+                round(time.perf_counter() - t0, 3),
+                f"{type(e).__name__}: {e}",
+            )
     s = result.summary
     code = result.exit_code
     written, seconds = int(s.get("frames_written") or 0), float(s.get("seconds") or 0.0)
     if code == 0:
         return Outcome(item.name, "complete", written, expected, seconds)
     if code == 1:
-        return Outcome(item.name, "partial", written, expected, seconds, s.get("stopped", "the source broke off"))
+        return Outcome(
+            item.name, "partial", written, expected, seconds, s.get("stopped", "the source broke off")
+        )
     if code == 130:
-        return Outcome(item.name, "partial", written, expected, seconds, "cancelled; --resume continues it", cancelled=True)
+        return Outcome(
+            item.name,
+            "partial",
+            written,
+            expected,
+            seconds,
+            "cancelled; --resume continues it",
+            cancelled=True,
+        )
     msg = s.get("stopped") or "stopped by an error"
     fatal = "disk full" in msg  # the next source would hit the same full disk
     return Outcome(item.name, "failed", written, expected, seconds, msg, fatal=fatal)

@@ -56,16 +56,25 @@ class SourceState:
 
 _FIX = "restore it from the batch's own run, or delete it and start again (--overwrite)"
 _SOURCE_TYPES: dict[str, tuple[type, ...]] = {
-    "source": (str,), "name": (str,), "output": (str,), "state": (str,), "frames_written": (int,),
-    "frames_expected": (int, type(None)), "seconds": (int, float), "message": (str,), "attempts": (int,),
+    "source": (str,),
+    "name": (str,),
+    "output": (str,),
+    "state": (str,),
+    "frames_written": (int,),
+    "frames_expected": (int, type(None)),
+    "seconds": (int, float),
+    "message": (str,),
+    "attempts": (int,),
     "worker": (str,),
-}  # fmt: skip
+}
 
 
 def _bad(path: str | Path, where: str, value: Any, want: str) -> UserInputError:
     shown = repr(value)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return UserInputError(f"{path}: {where} is {shown}, expected {want}; the file was edited or damaged — {_FIX}")
+    return UserInputError(
+        f"{path}: {where} is {shown}, expected {want}; the file was edited or damaged — {_FIX}"
+    )
 
 
 def read_batch_file(path: str | Path) -> dict[str, Any]:
@@ -82,16 +91,22 @@ def read_batch_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise _bad(path, "the whole file", doc, "a JSON object")
     if doc.get("format") != FORMAT:
-        raise UserInputError(f"{path} is not a segtool batch file (no \"format\": \"{FORMAT}\"); {_FIX}")
-    for key, types, want in (("command", (str,), "a text"), ("settings", (dict,), "an object"),
-                             ("fingerprint", (str,), "a text"), ("total_sources", (int,), "a whole number >= 0"),
-                             ("sources", (list,), "a list of sources")):  # fmt: skip
+        raise UserInputError(f'{path} is not a segtool batch file (no "format": "{FORMAT}"); {_FIX}')
+    for key, types, want in (
+        ("command", (str,), "a text"),
+        ("settings", (dict,), "an object"),
+        ("fingerprint", (str,), "a text"),
+        ("total_sources", (int,), "a whole number >= 0"),
+        ("sources", (list,), "a list of sources"),
+    ):
         v = doc.get(key)
         if not isinstance(v, types) or isinstance(v, bool) or (key == "total_sources" and v < 0):
             raise _bad(path, f'"{key}"', v, want)
     shard = doc.get("shard")
     if shard is not None:
-        ok = isinstance(shard, dict) and all(isinstance(shard.get(k), int) and not isinstance(shard.get(k), bool) for k in ("index", "count"))
+        ok = isinstance(shard, dict) and all(
+            isinstance(shard.get(k), int) and not isinstance(shard.get(k), bool) for k in ("index", "count")
+        )
         if not ok or not 1 <= shard["index"] <= shard["count"]:
             raise _bad(path, '"shard"', shard, 'null or {"index": I, "count": N} with 1 <= I <= N')
     names: set[str] = set()
@@ -104,7 +119,12 @@ def read_batch_file(path: str | Path) -> dict[str, Any]:
             if key not in s and key not in ("source", "name", "state"):
                 continue  # optional (an older segtool's file may lack it): the default applies
             if not isinstance(v, types) or isinstance(v, bool):
-                raise _bad(path, f'{where}["{key}"]', v, " or ".join("null" if t is type(None) else t.__name__ for t in types))
+                raise _bad(
+                    path,
+                    f'{where}["{key}"]',
+                    v,
+                    " or ".join("null" if t is type(None) else t.__name__ for t in types),
+                )
         for key in ("frames_written", "frames_expected", "attempts", "seconds"):
             if isinstance(s.get(key), (int, float)) and s[key] < 0:
                 raise _bad(path, f'{where}["{key}"]', s[key], "a number >= 0")
@@ -194,10 +214,14 @@ class BatchState:
         out = prepare_dir(Path(out))
         all_items = list(all_items if all_items is not None else items)
         state = cls(
-            out=out, command=command, settings=dict(settings), fingerprint=fingerprint(all_items),
-            total_sources=len(all_items), shard=shard,
+            out=out,
+            command=command,
+            settings=dict(settings),
+            fingerprint=fingerprint(all_items),
+            total_sources=len(all_items),
+            shard=shard,
             sources=[SourceState(it.source, it.name, it.name) for it in items],
-        )  # fmt: skip
+        )
         if state.path.exists() and not overwrite:
             if not resume:
                 raise UserInputError(
@@ -211,9 +235,18 @@ class BatchState:
     def _adopt(self, path: Path) -> None:
         old = read_batch_file(path)
         if old.get("settings") != self.settings or old.get("command") != self.command:
-            mine, theirs = {"command": self.command, **self.settings}, {"command": old.get("command"), **(old.get("settings") or {})}
-            diff = ", ".join(f"{k}: {theirs.get(k)!r} then, {mine.get(k)!r} now" for k in mine if mine.get(k) != theirs.get(k))
-            raise UserInputError(f"--resume: {path} was run with other settings ({diff or 'differ'}); use the same ones or another -o")
+            mine, theirs = (
+                {"command": self.command, **self.settings},
+                {"command": old.get("command"), **(old.get("settings") or {})},
+            )
+            diff = ", ".join(
+                f"{k}: {theirs.get(k)!r} then, {mine.get(k)!r} now"
+                for k in mine
+                if mine.get(k) != theirs.get(k)
+            )
+            raise UserInputError(
+                f"--resume: {path} was run with other settings ({diff or 'differ'}); use the same ones or another -o"
+            )
         if old.get("fingerprint") != self.fingerprint:
             raise UserInputError(
                 f"--resume: the SOURCE arguments now name other sources than {path} records "
@@ -225,7 +258,15 @@ class BatchState:
         for s in self.sources:
             prev = by_name.get(s.name)
             if prev:
-                for k in ("state", "frames_written", "frames_expected", "seconds", "message", "attempts", "worker"):
+                for k in (
+                    "state",
+                    "frames_written",
+                    "frames_expected",
+                    "seconds",
+                    "message",
+                    "attempts",
+                    "worker",
+                ):
                     if k in prev:
                         setattr(s, k, prev[k])
                 if s.state == "running":  # killed while it ran: its folder resumes like a partial one
@@ -298,10 +339,14 @@ def find_batch_files(folders: Sequence[str | Path]) -> list[Path]:
             found.append(f)
             continue
         if not f.is_dir():
-            raise UserInputError(f"{str(f)!r} does not exist; give the -o folder of a batch (or its batch.json)")
+            raise UserInputError(
+                f"{str(f)!r} does not exist; give the -o folder of a batch (or its batch.json)"
+            )
         here = sorted(p for p in f.iterdir() if p.name == BATCH_FILE or _SHARD_FILE.fullmatch(p.name))
         if not here:
-            raise UserInputError(f"{str(f)!r} holds no batch.json or batch-I-of-N.json; is it the -o folder of a batch?")
+            raise UserInputError(
+                f"{str(f)!r} holds no batch.json or batch-I-of-N.json; is it the -o folder of a batch?"
+            )
         found += here
     return found
 
@@ -329,7 +374,9 @@ def merge_batches(files: Sequence[Path]) -> dict[str, Any]:
     total = max((d.get("total_sources", 0) for _, d in docs), default=0)
     shard_counts = {d["shard"]["count"] for _, d in docs if d.get("shard")}
     present = {(d["shard"]["index"], d["shard"]["count"]) for _, d in docs if d.get("shard")}
-    missing_shards = [f"{i}/{n}" for n in sorted(shard_counts) for i in range(1, n + 1) if (i, n) not in present]
+    missing_shards = [
+        f"{i}/{n}" for n in sorted(shard_counts) for i in range(1, n + 1) if (i, n) not in present
+    ]
     counts = {k: sum(1 for s in sources if s.get("state") == k) for k in STATES}
     missing = max(0, total - len(sources))
     return {

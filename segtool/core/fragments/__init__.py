@@ -23,8 +23,28 @@ from .scale import Scale, load_scale, save_scale, sidecar_path
 from .split import MIN_DISTANCE, split_by_distance, split_with_edges
 
 __all__ = [
-    "MIN_DISTANCE", "MIN_SIZE_PX", "Distribution", "FragmentSettings", "FragmentSpec", "FragmentTable",
-    "FrameFragments", "Scale", "analyse_binary", "analyse_labels", "analyse_prediction", "d_value",
-    "distribution_of", "fit_rosin_rammler", "fit_swebrec", "load_scale", "measure", "passing", "rosin_rammler",
-    "save_scale", "sidecar_path", "split_by_distance", "split_with_edges", "swebrec",
-]  # fmt: skip
+    "MIN_DISTANCE",
+    "MIN_SIZE_PX",
+    "Distribution",
+    "FragmentSettings",
+    "FragmentSpec",
+    "FragmentTable",
+    "FrameFragments",
+    "Scale",
+    "analyse_binary",
+    "analyse_labels",
+    "analyse_prediction",
+    "d_value",
+    "distribution_of",
+    "fit_rosin_rammler",
+    "fit_swebrec",
+    "load_scale",
+    "measure",
+    "passing",
+    "rosin_rammler",
+    "save_scale",
+    "sidecar_path",
+    "split_by_distance",
+    "split_with_edges",
+    "swebrec",
+]

@@ -60,14 +60,21 @@ class FragmentSettings:
             raise UserInputError(f"--min-distance {self.min_distance}: use 1 or more pixels")
         if self.fit_basis not in ("area", "count", "volume"):
             raise UserInputError(f"--fit-basis {self.fit_basis!r}: use area, count or volume")
-        if self.sieve is not None and (not self.sieve or not all(0 < s < float("inf") for s in self.sieve)):  # nan fails too
+        if self.sieve is not None and (
+            not self.sieve or not all(0 < s < float("inf") for s in self.sieve)
+        ):  # nan fails too
             raise UserInputError("--sieve needs positive sizes, e.g. 10,20,50,100")
         return self
 
     def to_dict(self) -> dict:
-        return {"min_size_px": self.min_size_px, "include_border": self.include_border, "min_distance": self.min_distance,
-                "fit_basis": self.fit_basis, "sieve": list(self.sieve) if self.sieve else None,
-                "work_pixels": self.work_pixels}  # fmt: skip
+        return {
+            "min_size_px": self.min_size_px,
+            "include_border": self.include_border,
+            "min_distance": self.min_distance,
+            "fit_basis": self.fit_basis,
+            "sieve": list(self.sieve) if self.sieve else None,
+            "work_pixels": self.work_pixels,
+        }
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,15 @@ class FragmentSpec:
     edge: str | None = None
 
     @classmethod
-    def from_checkpoint(cls, fragments: dict | None, class_names: list[str], *, interior: str | None = None) -> FragmentSpec:
+    def from_checkpoint(
+        cls, fragments: dict | None, class_names: list[str], *, interior: str | None = None
+    ) -> FragmentSpec:
         """From a checkpoint's `fragments` entry. A checkpoint without one can still be used when the
         interior class is named (`interior`, the CLI's --interior) or a class is called "rock"/"rocks"."""
         if fragments is None:
-            guess = interior or next((n for n in class_names if n.lower() in ("rock", "rocks", "stone", "stones")), None)
+            guess = interior or next(
+                (n for n in class_names if n.lower() in ("rock", "rocks", "stone", "stones")), None
+            )
             if guess is None:
                 raise UserInputError(
                     f"the checkpoint does not say which class is a rock fragment (classes: {', '.join(class_names)}); "
@@ -95,7 +106,9 @@ class FragmentSpec:
         if interior is not None and interior != name_i:
             name_i, name_e = interior, None
         if name_i not in class_names:
-            raise UserInputError(f"interior class {name_i!r} is not one of the model's classes ({', '.join(class_names)})")
+            raise UserInputError(
+                f"interior class {name_i!r} is not one of the model's classes ({', '.join(class_names)})"
+            )
         edge_id = class_names.index(name_e) if name_e in class_names else None
         return cls(class_names.index(name_i), edge_id, name_i, name_e if edge_id is not None else None)
 
@@ -127,7 +140,9 @@ class FrameFragments:
         return self.table.rows(self.mm_per_px)
 
 
-def distribution_of(tables: list[FragmentTable], settings: FragmentSettings, mm_per_px: float | None) -> Distribution:
+def distribution_of(
+    tables: list[FragmentTable], settings: FragmentSettings, mm_per_px: float | None
+) -> Distribution:
     """One distribution over the fragments in `use` of several tables (a source, a time window, all).
     Tables may carry different scales only through `scaled_tables`; here one scale applies."""
     s = float(mm_per_px) if mm_per_px else 1.0
@@ -137,8 +152,15 @@ def distribution_of(tables: list[FragmentTable], settings: FragmentSettings, mm_
     fines_mask = [t.fines & (settings.include_border | ~t.touches_border) for t in used]
     fines_area = sum(float(t.area_px[m].sum()) for t, m in zip(used, fines_mask, strict=True)) * s * s
     fines = sum(int(m.sum()) for m in fines_mask)
-    return distribution(sizes, areas, fines_area=fines_area, fines=fines, sieve=np.asarray(settings.sieve) if settings.sieve else None,
-                        unit="mm" if mm_per_px else "px", fit_basis=settings.fit_basis)  # fmt: skip
+    return distribution(
+        sizes,
+        areas,
+        fines_area=fines_area,
+        fines=fines,
+        sieve=np.asarray(settings.sieve) if settings.sieve else None,
+        unit="mm" if mm_per_px else "px",
+        fit_basis=settings.fit_basis,
+    )
 
 
 def analyse_labels(
@@ -151,7 +173,9 @@ def analyse_labels(
 ) -> FrameFragments:
     """Measure a fragment label image as it is (instance masks: `--from-masks instances`)."""
     labels = relabel_sequential(np.asarray(labels))
-    table = measure(labels, confidence, min_size_px=settings.min_size_px, include_border=settings.include_border)
+    table = measure(
+        labels, confidence, min_size_px=settings.min_size_px, include_border=settings.include_border
+    )
     cover = float((labels > 0).mean()) if rock is None else float(np.asarray(rock, bool).mean())
     return FrameFragments(labels, table, distribution_of([table], settings, mm_per_px), cover, mm_per_px)
 
@@ -181,7 +205,9 @@ def analyse_prediction(
     import cv2
 
     small = relabel_sequential(
-        split_classes(ids[::step, ::step], spec.interior_id, spec.edge_id, max(1, round(settings.min_distance / step)))
+        split_classes(
+            ids[::step, ::step], spec.interior_id, spec.edge_id, max(1, round(settings.min_distance / step))
+        )
     )
     hs, ws = small.shape
     sy, sx = h / hs, w / ws
@@ -201,11 +227,19 @@ def analyse_prediction(
     dtype = np.uint16 if small.max() < 65536 else np.float32  # cv2 resizes neither int32 nor int64
     labels = cv2.resize(small.astype(dtype), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int32)
     labels[~rock] = 0
-    return FrameFragments(labels, t, distribution_of([t], settings, mm_per_px), float(rock.mean()), mm_per_px,
-                          notes=[f"split and measured on a {ws}x{hs} map (1/{step} of the frame)"])  # fmt: skip
+    return FrameFragments(
+        labels,
+        t,
+        distribution_of([t], settings, mm_per_px),
+        float(rock.mean()),
+        mm_per_px,
+        notes=[f"split and measured on a {ws}x{hs} map (1/{step} of the frame)"],
+    )
 
 
-def analyse_binary(mask: np.ndarray, settings: FragmentSettings = FragmentSettings(), *, mm_per_px: float | None = None) -> FrameFragments:
+def analyse_binary(
+    mask: np.ndarray, settings: FragmentSettings = FragmentSettings(), *, mm_per_px: float | None = None
+) -> FrameFragments:
     """A rock/background mask (`--from-masks binary`): split like a model without an edge class."""
     rock = np.asarray(mask) > 0
     labels = split_by_distance(rock, settings.min_distance)

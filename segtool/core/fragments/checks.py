@@ -26,7 +26,9 @@ def check_numbers(*, scale: float | None, window_s: float, every: int) -> None:
     if scale is not None:
         check_mm_per_px(scale, "--scale (millimetres per pixel)")
     if not isinstance(window_s, (int, float)) or not math.isfinite(window_s) or window_s <= 0:
-        raise UserInputError(f"--window {window_s}: give the window length in seconds, a positive number (e.g. 10)")
+        raise UserInputError(
+            f"--window {window_s}: give the window length in seconds, a positive number (e.g. 10)"
+        )
     if every < 1:
         raise UserInputError(f"--every {every}: use 1 or more")
 
@@ -34,7 +36,9 @@ def check_numbers(*, scale: float | None, window_s: float, every: int) -> None:
 def check_output(out: Path) -> None:
     """-o must be a folder (or not exist yet), not a file."""
     if out.exists() and not out.is_dir():
-        raise UserInputError(f"-o {str(out)!r} is a file; give a folder for the results (it is created when missing)")
+        raise UserInputError(
+            f"-o {str(out)!r} is a file; give a folder for the results (it is created when missing)"
+        )
 
 
 def check_mask_sources(sources: list[str]) -> None:
@@ -46,8 +50,10 @@ def check_mask_sources(sources: list[str]) -> None:
             from segtool.core.batch.expand import is_video_file
 
             what = "a video" if is_video_file(p) else f"a {p.suffix or 'suffix-less'} file"
-            raise UserInputError(f"--from-masks: {src} is {what}; give a folder of mask images ({', '.join(MASK_EXTS)}) "
-                                 "or measure the footage with a model: -c CHECKPOINT")  # fmt: skip
+            raise UserInputError(
+                f"--from-masks: {src} is {what}; give a folder of mask images ({', '.join(MASK_EXTS)}) "
+                "or measure the footage with a model: -c CHECKPOINT"
+            )
 
 
 def read_mask(path: Path) -> np.ndarray:
@@ -58,14 +64,25 @@ def read_mask(path: Path) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:  # PIL raises all of these on damage
-        raise UserInputError(f"{path} cannot be read as an image ({e}); replace or remove it, then rerun with --resume") from e
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as e:  # PIL raises all of these on damage
+        raise UserInputError(
+            f"{path} cannot be read as an image ({e}); replace or remove it, then rerun with --resume"
+        ) from e
     if arr.ndim == 3:
         if not ((arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all()):
-            raise UserInputError(f"{path} is a colour image; --from-masks needs one-channel masks (ids or 0/1)")
+            raise UserInputError(
+                f"{path} is a colour image; --from-masks needs one-channel masks (ids or 0/1)"
+            )
         arr = arr[..., 0]
     if arr.ndim != 2 or arr.dtype.kind not in "uib":
-        raise UserInputError(f"{path} is not a mask ({arr.dtype} {arr.shape}); --from-masks needs one-channel integer masks")
+        raise UserInputError(
+            f"{path} is not a mask ({arr.dtype} {arr.shape}); --from-masks needs one-channel integer masks"
+        )
     return arr.astype(np.int64)
 
 
@@ -87,7 +104,11 @@ def check_record(rec: Any) -> str | None:
     than these (added by later versions) are left alone."""
     if not isinstance(rec, dict):
         return f"{type(rec).__name__} instead of an object"
-    missing = [k for k in ("key", "source", "frame", "pts_s", "name", "mm_per_px", "coverage", "rows") if k not in rec]
+    missing = [
+        k
+        for k in ("key", "source", "frame", "pts_s", "name", "mm_per_px", "coverage", "rows")
+        if k not in rec
+    ]
     if missing:
         return f"{', '.join(missing)} missing"
     for key in ("key", "source", "name"):
@@ -141,7 +162,9 @@ def read_records(path: Path) -> list[dict]:
         if problem is None and rec["key"] in seen:
             problem = f"frame {rec['key']!r} is recorded twice"
         if problem is not None:
-            raise UserInputError(f"--resume: {path} line {n} is not a frame record as segtool wrote it: {problem}; {_FIX}")
+            raise UserInputError(
+                f"--resume: {path} line {n} is not a frame record as segtool wrote it: {problem}; {_FIX}"
+            )
         seen.add(rec["key"])
         out.append(rec)
     return out

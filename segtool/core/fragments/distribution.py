@@ -97,13 +97,15 @@ class Distribution:
     def summary(self) -> dict:
         """The summary.json block (plain types)."""
         return {
-            "fragments": self.fragments, "fines": self.fines, "fines_share": _r(self.fines_share),
+            "fragments": self.fragments,
+            "fines": self.fines,
+            "fines_share": _r(self.fines_share),
             "by_area": {k: _r(v) for k, v in self.d_by_area.items()},
             "by_count": {k: _r(v) for k, v in self.d_by_count.items()},
             "rosin_rammler": {k: _r(v) for k, v in self.rosin_rammler.items()},
             "swebrec": {k: _r(v) for k, v in self.swebrec.items()},
             "fit_basis": self.fit_basis,
-        }  # fmt: skip
+        }
 
 
 def _r(v, nd: int = 4):
@@ -147,8 +149,19 @@ def distribution(
     rr = fit_rosin_rammler(sizes, fit_w)
     sw = fit_swebrec(sizes, fit_w)
     return Distribution(
-        fragments=int(len(sizes)), fines=int(fines), fines_share=share,
-        d_by_area=d_values(sizes, wa), d_by_count=d_values(sizes, wc), rosin_rammler=rr, swebrec=sw,
-        sieve=sv, passing_by_count=passing(sizes, wc, sv), passing_by_area=passing(sizes, wa, sv),
-        passing_by_volume=passing(sizes, wv, sv), unit=unit, fit_basis=fit_basis, sizes=sizes, areas=areas,
-    )  # fmt: skip
+        fragments=int(len(sizes)),
+        fines=int(fines),
+        fines_share=share,
+        d_by_area=d_values(sizes, wa),
+        d_by_count=d_values(sizes, wc),
+        rosin_rammler=rr,
+        swebrec=sw,
+        sieve=sv,
+        passing_by_count=passing(sizes, wc, sv),
+        passing_by_area=passing(sizes, wa, sv),
+        passing_by_volume=passing(sizes, wv, sv),
+        unit=unit,
+        fit_basis=fit_basis,
+        sizes=sizes,
+        areas=areas,
+    )

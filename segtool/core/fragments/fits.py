@@ -82,8 +82,9 @@ def fit_swebrec(sizes: np.ndarray, weights: np.ndarray) -> dict[str, float | Non
     top, low = float(x.max()), float(x.min())
     x50_0 = float(np.clip(np.interp(0.5, y, x), low, top * 0.999))
     try:
-        x50, xmax, b = _fit(swebrec, x, y, (x50_0, top * 1.2, 2.0),
-                            ([low * 0.5, top, 0.05], [top, top * XMAX_FACTOR, 20.0]))  # fmt: skip
+        x50, xmax, b = _fit(
+            swebrec, x, y, (x50_0, top * 1.2, 2.0), ([low * 0.5, top, 0.05], [top, top * XMAX_FACTOR, 20.0])
+        )
     except (RuntimeError, ValueError):
         return none
     return {"x50": float(x50), "xmax": float(xmax), "b": float(b), "r2": _r2(y, swebrec(x, x50, xmax, b))}

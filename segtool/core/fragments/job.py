@@ -64,10 +64,18 @@ class FragmentsOptions:
 
     def selection(self) -> dict[str, Any]:
         """What must match when resuming."""
-        return {"checkpoint": self.checkpoint and str(Path(self.checkpoint).resolve()), "from_masks": self.from_masks,
-                "interior": self.interior, "scale": self.scale, "every": self.every, "instances": self.instances,
-                "overlay": self.overlay, "settings": self.settings.to_dict(), "runtime": self.runtime,
-                **({"positions": self.positions} if self.positions else {})}  # fmt: skip
+        return {
+            "checkpoint": self.checkpoint and str(Path(self.checkpoint).resolve()),
+            "from_masks": self.from_masks,
+            "interior": self.interior,
+            "scale": self.scale,
+            "every": self.every,
+            "instances": self.instances,
+            "overlay": self.overlay,
+            "settings": self.settings.to_dict(),
+            "runtime": self.runtime,
+            **({"positions": self.positions} if self.positions else {}),
+        }
 
 
 @dataclass
@@ -101,10 +109,14 @@ def _mask_files(src: Path) -> list[Path]:
         return [src]
     if not src.is_dir():
         raise UserInputError(f"--from-masks: {src} does not exist; give a folder of mask PNGs (or one PNG)")
-    files = sorted((p for p in src.iterdir() if p.suffix.lower() in MASK_EXTS and not p.name.startswith(".")),
-                   key=lambda p: natural_key(p.name))  # fmt: skip
+    files = sorted(
+        (p for p in src.iterdir() if p.suffix.lower() in MASK_EXTS and not p.name.startswith(".")),
+        key=lambda p: natural_key(p.name),
+    )
     if not files:
-        raise UserInputError(f"--from-masks: {src} holds no mask images (.png/.tif); give the instances/ or masks/ folder")
+        raise UserInputError(
+            f"--from-masks: {src} holds no mask images (.png/.tif); give the instances/ or masks/ folder"
+        )
     return files
 
 
@@ -124,18 +136,38 @@ def iter_items(sources: list[str], opts: FragmentsOptions, open_source) -> Itera
         prefix = f"{sname.replace('/', '_')}_" if multi else ""
         if opts.from_masks:
             for i, p in enumerate(_mask_files(Path(src))[:: opts.every]):
-                yield _Item(f"{sname}|{p.name}", sname, i * opts.every, None, prefix + p.stem, lambda p=p: read_mask(p), p)
+                yield _Item(
+                    f"{sname}|{p.name}",
+                    sname,
+                    i * opts.every,
+                    None,
+                    prefix + p.stem,
+                    lambda p=p: read_mask(p),
+                    p,
+                )
             continue
         with open_source(src) as source:
             folder = source.kind == "folder"
             for fr in source.frames(every=opts.every):
                 if source.kind in ("image", "folder"):
-                    stem = Path(fr.name).with_suffix("").as_posix().replace("/", "_") if fr.name else f"{fr.index:06d}"
+                    stem = (
+                        Path(fr.name).with_suffix("").as_posix().replace("/", "_")
+                        if fr.name
+                        else f"{fr.index:06d}"
+                    )
                     scale_from = Path(src) / fr.name if folder and fr.name else None
                 else:
                     stem = f"{Path(src).stem}_{fr.index:06d}"
                     scale_from = None
-                yield _Item(f"{sname}|{fr.index}", sname, fr.index, fr.pts_s, prefix + stem, lambda fr=fr: fr.rgb, scale_from)
+                yield _Item(
+                    f"{sname}|{fr.index}",
+                    sname,
+                    fr.index,
+                    fr.pts_s,
+                    prefix + stem,
+                    lambda fr=fr: fr.rgb,
+                    scale_from,
+                )
 
 
 # --- records ---------------------------------------------------------------------------------------
@@ -146,22 +178,40 @@ def _prepare(out: Path, opts: FragmentsOptions, sources: list[str]) -> list[dict
     out.mkdir(parents=True, exist_ok=True)
     have = (out / SETTINGS).is_file() or (out / RECORDS).is_file()
     if have and opts.overwrite:
-        for name in (RECORDS, SETTINGS, "summary.json", "fragments.csv", "distribution.csv", "curves.png", "over_time.png",
-                     "places.csv", "frames.csv", "fragments.geojson"):
+        for name in (
+            RECORDS,
+            SETTINGS,
+            "summary.json",
+            "fragments.csv",
+            "distribution.csv",
+            "curves.png",
+            "over_time.png",
+            "places.csv",
+            "frames.csv",
+            "fragments.geojson",
+        ):
             (out / name).unlink(missing_ok=True)
         have = False
     if have and not opts.resume:
-        raise UserInputError(f"{out} already holds a fragments run; continue it with --resume or replace it with --overwrite")
+        raise UserInputError(
+            f"{out} already holds a fragments run; continue it with --resume or replace it with --overwrite"
+        )
     if have:
         try:
             old = json.loads((out / SETTINGS).read_text())
         except (OSError, ValueError) as e:
-            raise UserInputError(f"--resume: {out / SETTINGS} is unreadable ({e}); start again with --overwrite") from e
+            raise UserInputError(
+                f"--resume: {out / SETTINGS} is unreadable ({e}); start again with --overwrite"
+            ) from e
         if not isinstance(old, dict):
-            raise UserInputError(f"--resume: {out / SETTINGS} is not a settings object (it was edited); start again with --overwrite")
+            raise UserInputError(
+                f"--resume: {out / SETTINGS} is not a settings object (it was edited); start again with --overwrite"
+            )
         if old != settings_doc:
             diff = [k for k in settings_doc if old.get(k) != settings_doc[k]]
-            raise UserInputError(f"--resume: {out} was made with other settings ({', '.join(diff)}); use the same flags, or --overwrite")
+            raise UserInputError(
+                f"--resume: {out} was made with other settings ({', '.join(diff)}); use the same flags, or --overwrite"
+            )
         recs = read_records(out / RECORDS)
         # rewrite without a torn tail so appends start on a clean line
         atomic_write(out / RECORDS, "".join(json.dumps(r) + "\n" for r in recs))
@@ -203,7 +253,9 @@ def run_fragments(
 
     check_numbers(scale=opts.scale, window_s=opts.window_s, every=opts.every)
     if (opts.checkpoint is None) == (opts.from_masks is None):
-        raise UserInputError("give either -c CHECKPOINT (fragments from a model) or --from-masks instances|binary")
+        raise UserInputError(
+            "give either -c CHECKPOINT (fragments from a model) or --from-masks instances|binary"
+        )
     if opts.from_masks not in (None, "instances", "binary"):
         raise UserInputError(f"--from-masks {opts.from_masks!r}: use instances or binary")
     if opts.from_masks and opts.overlay:
@@ -222,7 +274,9 @@ def run_fragments(
         from segtool.core.engine import Engine
 
         engine = Engine(opts.checkpoint, device=opts.device, threads=opts.threads, runtime=opts.runtime)
-        spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names, interior=opts.interior)
+        spec = FragmentSpec.from_checkpoint(
+            engine.checkpoint.fragments, engine.class_names, interior=opts.interior
+        )
     geo = _geo_lookup(sources, opts)
     records = _prepare(out, opts, sources)
     done = {r["key"] for r in records}
@@ -253,13 +307,24 @@ def run_fragments(
                     res = analyse_binary(data, opts.settings, mm_per_px=mm)
                 if opts.instances:
                     if len(res.table) > 65535:
-                        raise UserInputError(f"{item.name}: {len(res.table)} fragments do not fit a 16-bit PNG")
+                        raise UserInputError(
+                            f"{item.name}: {len(res.table)} fragments do not fit a 16-bit PNG"
+                        )
                     _save_png(out / "instances" / f"{item.name}.png", res.labels.astype(np.uint16))
                 if opts.overlay:
                     _save_jpg(out / "overlays" / f"{item.name}.jpg", _overlay(data, res))
-                rec = {"key": item.key, "source": item.source, "frame": item.frame, "pts_s": item.pts_s, "name": item.name,
-                       "mm_per_px": mm, "scale_file": mm_from, "coverage": round(res.coverage, 5),
-                       "method": spec.method if spec else opts.from_masks, "rows": _rows(res)}  # fmt: skip
+                rec = {
+                    "key": item.key,
+                    "source": item.source,
+                    "frame": item.frame,
+                    "pts_s": item.pts_s,
+                    "name": item.name,
+                    "mm_per_px": mm,
+                    "scale_file": mm_from,
+                    "coverage": round(res.coverage, 5),
+                    "method": spec.method if spec else opts.from_masks,
+                    "rows": _rows(res),
+                }
                 rec.update(_geo_fields(geo, item, sources, opts))
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
@@ -278,9 +343,16 @@ def run_fragments(
     complete = stopped is None and error is None
     if complete and opts.overlay:
         _encode_overlay_videos(out, records)
-    summary = finish(out, records, opts, complete=complete, seconds=time.perf_counter() - t0,
-                     stopped=error or stopped, model=str(opts.checkpoint) if opts.checkpoint else None,
-                     method=spec.method if spec else f"--from-masks {opts.from_masks}")  # fmt: skip
+    summary = finish(
+        out,
+        records,
+        opts,
+        complete=complete,
+        seconds=time.perf_counter() - t0,
+        stopped=error or stopped,
+        model=str(opts.checkpoint) if opts.checkpoint else None,
+        method=spec.method if spec else f"--from-masks {opts.from_masks}",
+    )
     if records:
         _write_geo(out, records, opts, summary, geo, sources)
     code = 0 if complete else (2 if error else (130 if stopped == "interrupted" else 1))
@@ -300,11 +372,18 @@ def _geo_lookup(sources: list[str], opts: FragmentsOptions):
 
 def _geo_fields(geo, item: _Item, sources: list[str], opts: FragmentsOptions) -> dict:
     src = next(s for s in sources if item.key.startswith(_source_name(s, len(sources) > 1) + "|"))
-    return geo.record(src, item.source, item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None),
-                      item.pts_s, masks=bool(opts.from_masks))  # fmt: skip
+    return geo.record(
+        src,
+        item.source,
+        item.scale_from if item.scale_from is not None else (Path(src) if Path(src).is_file() else None),
+        item.pts_s,
+        masks=bool(opts.from_masks),
+    )
 
 
-def _write_geo(out: Path, records: list[dict], opts: FragmentsOptions, summary: dict, geo, sources: list[str]) -> None:
+def _write_geo(
+    out: Path, records: list[dict], opts: FragmentsOptions, summary: dict, geo, sources: list[str]
+) -> None:
     from segtool.core.geo.run import write_outputs
 
     write_outputs(out, records, opts, summary, geo, {_source_name(s, len(sources) > 1): s for s in sources})

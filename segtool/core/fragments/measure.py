@@ -17,7 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-COLUMNS = ("fragment", "area_px", "diameter_px", "feret_min_px", "feret_max_px", "cx", "cy", "touches_border", "confidence")
+COLUMNS = (
+    "fragment",
+    "area_px",
+    "diameter_px",
+    "feret_min_px",
+    "feret_max_px",
+    "cx",
+    "cy",
+    "touches_border",
+    "confidence",
+)
 
 
 @dataclass
@@ -47,23 +57,43 @@ class FragmentTable:
         out = []
         for i in range(len(self)):
             r = {
-                "fragment": int(self.fragment[i]), "area_px": int(self.area_px[i]),
-                "diameter_px": round(float(self.diameter_px[i]), 3), "feret_min_px": round(float(self.feret_min_px[i]), 3),
-                "feret_max_px": round(float(self.feret_max_px[i]), 3), "cx": round(float(self.cx[i]), 2),
-                "cy": round(float(self.cy[i]), 2), "touches_border": int(bool(self.touches_border[i])),
+                "fragment": int(self.fragment[i]),
+                "area_px": int(self.area_px[i]),
+                "diameter_px": round(float(self.diameter_px[i]), 3),
+                "feret_min_px": round(float(self.feret_min_px[i]), 3),
+                "feret_max_px": round(float(self.feret_max_px[i]), 3),
+                "cx": round(float(self.cx[i]), 2),
+                "cy": round(float(self.cy[i]), 2),
+                "touches_border": int(bool(self.touches_border[i])),
                 "confidence": None if np.isnan(self.confidence[i]) else round(float(self.confidence[i]), 4),
-            }  # fmt: skip
+            }
             if mm_per_px:
                 s = float(mm_per_px)
-                r.update(area_mm2=round(float(self.area_px[i]) * s * s, 4), diameter_mm=round(float(self.diameter_px[i]) * s, 4),
-                         feret_min_mm=round(float(self.feret_min_px[i]) * s, 4), feret_max_mm=round(float(self.feret_max_px[i]) * s, 4))  # fmt: skip
+                r.update(
+                    area_mm2=round(float(self.area_px[i]) * s * s, 4),
+                    diameter_mm=round(float(self.diameter_px[i]) * s, 4),
+                    feret_min_mm=round(float(self.feret_min_px[i]) * s, 4),
+                    feret_max_mm=round(float(self.feret_max_px[i]) * s, 4),
+                )
             out.append(r)
         return out
 
 
 def _empty() -> FragmentTable:
     z = np.zeros(0)
-    return FragmentTable(z.astype(np.int32), z.astype(np.int64), z, z, z, z, z, z.astype(bool), z, z.astype(bool), z.astype(bool))
+    return FragmentTable(
+        z.astype(np.int32),
+        z.astype(np.int64),
+        z,
+        z,
+        z,
+        z,
+        z,
+        z.astype(bool),
+        z,
+        z.astype(bool),
+        z.astype(bool),
+    )
 
 
 def _calipers(pts: np.ndarray) -> tuple[float, float]:

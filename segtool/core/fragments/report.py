@@ -21,8 +21,20 @@ from segtool.base.errors import UserInputError
 from .distribution import Distribution
 from .fits import rosin_rammler, swebrec
 
-FRAGMENT_COLUMNS = ["source", "frame", "pts_s", "fragment", "area_px", "diameter_px", "feret_min_px", "feret_max_px",
-                    "cx", "cy", "touches_border", "confidence"]  # fmt: skip
+FRAGMENT_COLUMNS = [
+    "source",
+    "frame",
+    "pts_s",
+    "fragment",
+    "area_px",
+    "diameter_px",
+    "feret_min_px",
+    "feret_max_px",
+    "cx",
+    "cy",
+    "touches_border",
+    "confidence",
+]
 MM_COLUMNS = ["area_mm2", "diameter_mm", "feret_min_mm", "feret_max_mm"]
 DISTRIBUTION_COLUMNS = ["scope", "size", "passing_by_count", "passing_by_area", "passing_by_volume"]
 
@@ -38,7 +50,9 @@ def atomic_write(path: Path, data: bytes | str) -> Path:
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise UserInputError(f"cannot write {path}: {e.strerror or e}; check free space and permissions") from e
+        raise UserInputError(
+            f"cannot write {path}: {e.strerror or e}; check free space and permissions"
+        ) from e
     return path
 
 
@@ -58,7 +72,15 @@ def distribution_csv(scopes: list[tuple[str, Distribution]]) -> str:
     w.writerow(DISTRIBUTION_COLUMNS)
     for scope, d in scopes:
         for i, size in enumerate(d.sieve):
-            w.writerow([scope, f"{size:.4g}", f"{d.passing_by_count[i]:.3f}", f"{d.passing_by_area[i]:.3f}", f"{d.passing_by_volume[i]:.3f}"])
+            w.writerow(
+                [
+                    scope,
+                    f"{size:.4g}",
+                    f"{d.passing_by_count[i]:.3f}",
+                    f"{d.passing_by_area[i]:.3f}",
+                    f"{d.passing_by_volume[i]:.3f}",
+                ]
+            )
     return buf.getvalue()
 
 
@@ -98,24 +120,46 @@ def draw_curves(ax, d: Distribution, title: str = "", legend_size: float = 7) ->
     grid = np.geomspace(max(x.min() * 0.8, 1e-6), x.max() * 1.3, 200)
     rr, sw = d.rosin_rammler, d.swebrec
     if rr.get("xc"):
-        ax.plot(grid, 100 * rosin_rammler(grid, rr["xc"], rr["n"]), color="tab:blue", lw=1,
-                label=f"Rosin–Rammler xc={rr['xc']:.3g} n={rr['n']:.2f} (R²={rr['r2']:.3f})")
+        ax.plot(
+            grid,
+            100 * rosin_rammler(grid, rr["xc"], rr["n"]),
+            color="tab:blue",
+            lw=1,
+            label=f"Rosin–Rammler xc={rr['xc']:.3g} n={rr['n']:.2f} (R²={rr['r2']:.3f})",
+        )
     if sw.get("x50"):
-        ax.plot(grid, 100 * swebrec(grid, sw["x50"], sw["xmax"], sw["b"]), color="tab:green", lw=1,
-                label=f"Swebrec x50={sw['x50']:.3g} xmax={sw['xmax']:.3g} b={sw['b']:.2f} (R²={sw['r2']:.3f})")
+        ax.plot(
+            grid,
+            100 * swebrec(grid, sw["x50"], sw["xmax"], sw["b"]),
+            color="tab:green",
+            lw=1,
+            label=f"Swebrec x50={sw['x50']:.3g} xmax={sw['xmax']:.3g} b={sw['b']:.2f} (R²={sw['r2']:.3f})",
+        )
     for key, pct in (("D50", 50), ("D80", 80)):
         v = d.d_by_area.get(key)
         if v:
             ax.axhline(pct, color="0.85", lw=0.8, zorder=0)
             ax.plot([v, v], [0, pct], color="tab:red", lw=1)
-            ax.annotate(f"{key} {v:.3g} {d.unit}", (v, pct), textcoords="offset points", xytext=(4, -12), color="tab:red", fontsize=8)
+            ax.annotate(
+                f"{key} {v:.3g} {d.unit}",
+                (v, pct),
+                textcoords="offset points",
+                xytext=(4, -12),
+                color="tab:red",
+                fontsize=8,
+            )
     ax.set_xscale("log")
     _plain_log_ticks(ax, float(grid[0]), float(grid[-1]))
     ax.set_ylim(0, 100)
     ax.set_xlabel(f"size: equivalent-circle diameter ({d.unit})")
     ax.set_ylabel("% passing")
-    fines = ", fines not measured" if d.fines_share is None else f", fines {100 * d.fines_share:.1f} % of area"
-    ax.set_title((title + "\n" if title else "") + f"{d.fragments} fragments{fines}; fits to the {d.fit_basis} curve", fontsize=9)
+    fines = (
+        ", fines not measured" if d.fines_share is None else f", fines {100 * d.fines_share:.1f} % of area"
+    )
+    ax.set_title(
+        (title + "\n" if title else "") + f"{d.fragments} fragments{fines}; fits to the {d.fit_basis} curve",
+        fontsize=9,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=legend_size, loc="lower right")
 
@@ -124,7 +168,11 @@ def _plain_log_ticks(ax, lo: float, hi: float) -> None:
     """1-2-5 ticks written as plain numbers (matplotlib's default 3×10⁰ minor labels overlap)."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
 
-    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1) for m in (1, 2, 5)]
+    ticks = [
+        m * 10.0**e
+        for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+        for m in (1, 2, 5)
+    ]
     ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
     fmt = ScalarFormatter()
     fmt.set_scientific(False)
@@ -133,8 +181,15 @@ def _plain_log_ticks(ax, lo: float, hi: float) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def over_time_png(path: Path, t: list[float], d50: list[float | None], d80: list[float | None], coverage: list[float],
-                  unit: str, windows: list[dict] | None = None) -> Path | None:  # fmt: skip
+def over_time_png(
+    path: Path,
+    t: list[float],
+    d50: list[float | None],
+    d80: list[float | None],
+    coverage: list[float],
+    unit: str,
+    windows: list[dict] | None = None,
+) -> Path | None:
     """D50/D80 (by area) and rock coverage against time, per frame; window means with their spread."""
     if not t:
         return None

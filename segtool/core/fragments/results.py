@@ -21,8 +21,10 @@ def _unit(records: list[dict]) -> str:
     scaled = {r["mm_per_px"] is not None for r in records}
     if len(scaled) > 1:
         without = [r["name"] for r in records if r["mm_per_px"] is None][:3]
-        raise UserInputError(f"some images have a scale and others not (e.g. {', '.join(without)}): sizes would mix mm and px; "
-                             "give --scale or a scale file for every image")  # fmt: skip
+        raise UserInputError(
+            f"some images have a scale and others not (e.g. {', '.join(without)}): sizes would mix mm and px; "
+            "give --scale or a scale file for every image"
+        )
     return "mm" if scaled == {True} else "px"
 
 
@@ -39,8 +41,15 @@ def _dist(records: list[dict], settings: FragmentSettings, unit: str) -> Distrib
                 fines_area += a
                 fines += 1
     sieve = np.asarray(settings.sieve, float) if settings.sieve else None
-    return distribution(np.asarray(sizes, float), np.asarray(areas, float), fines_area=fines_area, fines=fines,
-                        sieve=sieve, unit=unit, fit_basis=settings.fit_basis)  # fmt: skip
+    return distribution(
+        np.asarray(sizes, float),
+        np.asarray(areas, float),
+        fines_area=fines_area,
+        fines=fines,
+        sieve=sieve,
+        unit=unit,
+        fit_basis=settings.fit_basis,
+    )
 
 
 def _windows(recs: list[dict], settings: FragmentSettings, unit: str, window_s: float) -> list[dict]:
@@ -56,18 +65,36 @@ def _windows(recs: list[dict], settings: FragmentSettings, unit: str, window_s: 
         if not win:
             continue
         d = _dist(win, settings, unit)
-        row = {"start_s": lo, "end_s": hi, "frames": len(win), **d.summary(),
-               "coverage_mean": round(float(np.mean([r["coverage"] for r in win])), 4)}  # fmt: skip
+        row = {
+            "start_s": lo,
+            "end_s": hi,
+            "frames": len(win),
+            **d.summary(),
+            "coverage_mean": round(float(np.mean([r["coverage"] for r in win])), 4),
+        }
         for key in ("D50", "D80"):
-            vals = [per_frame[r["key"]].d_by_area[key] for r in win if per_frame[r["key"]].d_by_area[key] is not None]
+            vals = [
+                per_frame[r["key"]].d_by_area[key]
+                for r in win
+                if per_frame[r["key"]].d_by_area[key] is not None
+            ]
             row[f"{key}_mean"] = round(float(np.mean(vals)), 4) if vals else None
             row[f"{key}_std"] = round(float(np.std(vals)), 4) if len(vals) > 1 else None
         out.append(row)
     return out
 
 
-def finish(out: Path, records: list[dict], opts, *, complete: bool, seconds: float,
-           stopped: str | None, model: str | None, method: str) -> dict[str, Any]:  # fmt: skip
+def finish(
+    out: Path,
+    records: list[dict],
+    opts,
+    *,
+    complete: bool,
+    seconds: float,
+    stopped: str | None,
+    model: str | None,
+    method: str,
+) -> dict[str, Any]:
     """(Re)write every result file from the per-frame records."""
     unit = _unit(records) if records else "px"
     settings = opts.settings
@@ -86,14 +113,31 @@ def finish(out: Path, records: list[dict], opts, *, complete: bool, seconds: flo
         recs = [r for r in records if r["source"] == name]
         d = _dist(recs, settings, unit)
         scopes.append((name, d))
-        entry = {"source": name, "frames": len(recs), **d.summary(),
-                 "coverage_mean": round(float(np.mean([r["coverage"] for r in recs])), 4)}  # fmt: skip
+        entry = {
+            "source": name,
+            "frames": len(recs),
+            **d.summary(),
+            "coverage_mean": round(float(np.mean([r["coverage"] for r in recs])), 4),
+        }
         wins = _windows(recs, settings, unit, opts.window_s)
         if wins:
             entry["windows"] = wins
             windows_all.append((name, recs, wins))
             for w in wins:
-                scopes.append((f"{name}@{w['start_s']:g}-{w['end_s']:g}s", _dist([r for r in recs if r.get("pts_s") is not None and w["start_s"] <= r["pts_s"] < w["end_s"]], settings, unit)))
+                scopes.append(
+                    (
+                        f"{name}@{w['start_s']:g}-{w['end_s']:g}s",
+                        _dist(
+                            [
+                                r
+                                for r in recs
+                                if r.get("pts_s") is not None and w["start_s"] <= r["pts_s"] < w["end_s"]
+                            ],
+                            settings,
+                            unit,
+                        ),
+                    )
+                )
         sources.append(entry)
     atomic_write(out / "distribution.csv", distribution_csv(scopes))
     curves_png(out / "curves.png", overall, title=", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
@@ -101,15 +145,34 @@ def finish(out: Path, records: list[dict], opts, *, complete: bool, seconds: flo
         timed = sorted((r for r in recs if r.get("pts_s") is not None), key=lambda r: r["pts_s"])
         per = [_dist([r], settings, unit) for r in timed]
         fname = "over_time.png" if i == 0 else f"over_time_{Path(name).stem}.png"
-        over_time_png(out / fname, [r["pts_s"] for r in timed], [d.d_by_area["D50"] for d in per],
-                      [d.d_by_area["D80"] for d in per], [r["coverage"] for r in timed], unit, wins)  # fmt: skip
+        over_time_png(
+            out / fname,
+            [r["pts_s"] for r in timed],
+            [d.d_by_area["D50"] for d in per],
+            [d.d_by_area["D80"] for d in per],
+            [r["coverage"] for r in timed],
+            unit,
+            wins,
+        )
     summary = {
-        "unit": unit, "scale_mm_per_px": scales[0] if len(scales) == 1 else (scales or None),
-        "settings": {**settings.to_dict(), "method": method, "model": model, "every": opts.every, "window_s": opts.window_s,
-                     "size": "equivalent-circle diameter 2*sqrt(area/pi)",
-                     "d_values": "linear interpolation on the cumulative curve of sorted sizes"},
-        "complete": complete, "stopped": stopped, "frames": len(records), "seconds": round(seconds, 2),
-        "segtool_version": __version__, "overall": overall.summary(), "sources": sources,
-    }  # fmt: skip
+        "unit": unit,
+        "scale_mm_per_px": scales[0] if len(scales) == 1 else (scales or None),
+        "settings": {
+            **settings.to_dict(),
+            "method": method,
+            "model": model,
+            "every": opts.every,
+            "window_s": opts.window_s,
+            "size": "equivalent-circle diameter 2*sqrt(area/pi)",
+            "d_values": "linear interpolation on the cumulative curve of sorted sizes",
+        },
+        "complete": complete,
+        "stopped": stopped,
+        "frames": len(records),
+        "seconds": round(seconds, 2),
+        "segtool_version": __version__,
+        "overall": overall.summary(),
+        "sources": sources,
+    }
     write_json(out / "summary.json", summary)
     return summary

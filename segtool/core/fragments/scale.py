@@ -39,9 +39,16 @@ _FIX = "fix the value or delete the file (the Measure panel's scale tool writes 
 
 def check_mm_per_px(value: Any, what: str, fix: str = "") -> float:
     """`value` as millimetres per pixel: a finite number in (0, MAX_MM_PER_PX]; else UserInputError."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or not 0 < value <= MAX_MM_PER_PX:
-        raise UserInputError(f"{what} is {value!r}: give millimetres per pixel, a positive number up to {MAX_MM_PER_PX:g} "
-                             f"(e.g. 0.39){'; ' + fix if fix else ''}")  # fmt: skip
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not 0 < value <= MAX_MM_PER_PX
+    ):
+        raise UserInputError(
+            f"{what} is {value!r}: give millimetres per pixel, a positive number up to {MAX_MM_PER_PX:g} "
+            f"(e.g. 0.39){'; ' + fix if fix else ''}"
+        )
     return float(value)
 
 
@@ -62,11 +69,16 @@ def _opt_positive(where: str, name: str, v: Any) -> float | None:
 def _points(where: str, v: Any) -> list[list[float]]:
     if v is None:
         return []
-    ok = isinstance(v, list) and len(v) <= 16 and all(
-        isinstance(p, list) and len(p) == 2
-        and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in p)
-        for p in v
-    )  # fmt: skip
+    ok = (
+        isinstance(v, list)
+        and len(v) <= 16
+        and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in p)
+            for p in v
+        )
+    )
     if not ok:
         raise _field(where, "reference.points", v, "a list of [x, y] pixel pairs")
     return [[float(a), float(b)] for a, b in v]
@@ -87,11 +99,19 @@ class Scale:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "version": 1, "mm_per_px": float(self.mm_per_px),
-            "reference": {"kind": self.kind, "points": [[float(a), float(b)] for a, b in self.points],
-                          "length_mm": self.length_mm, "height_mm": self.height_mm, "length_px": self.length_px},
-            "image_size": self.image_size, "note": self.note,
-        }  # fmt: skip
+            "format": FORMAT,
+            "version": 1,
+            "mm_per_px": float(self.mm_per_px),
+            "reference": {
+                "kind": self.kind,
+                "points": [[float(a), float(b)] for a, b in self.points],
+                "length_mm": self.length_mm,
+                "height_mm": self.height_mm,
+                "length_px": self.length_px,
+            },
+            "image_size": self.image_size,
+            "note": self.note,
+        }
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "scale file") -> Scale:
@@ -101,20 +121,28 @@ class Scale:
             UserInputError: not a scale file, or a field of the wrong type or out of range.
         """
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise UserInputError(f"{where} is not a segtool scale file (no \"format\": \"{FORMAT}\"); {_FIX}")
+            raise UserInputError(f'{where} is not a segtool scale file (no "format": "{FORMAT}"); {_FIX}')
         mm = check_mm_per_px(d.get("mm_per_px"), f"{where}: mm_per_px", _FIX)
         ref = d.get("reference")
         if ref is None:
             ref = {}
         if not isinstance(ref, dict):
-            raise _field(where, "reference", ref, 'an object like {"kind": "line", "points": [[x, y], [x, y]], ...}')
+            raise _field(
+                where, "reference", ref, 'an object like {"kind": "line", "points": [[x, y], [x, y]], ...}'
+            )
         kind = ref.get("kind", "given")
         if kind not in KINDS:
             raise _field(where, "reference.kind", kind, f"one of {', '.join(KINDS)}")
-        lengths = [_opt_positive(where, f"reference.{k}", ref.get(k)) for k in ("length_mm", "height_mm", "length_px")]
+        lengths = [
+            _opt_positive(where, f"reference.{k}", ref.get(k))
+            for k in ("length_mm", "height_mm", "length_px")
+        ]
         size = d.get("image_size")
-        if size is not None and not (isinstance(size, list) and len(size) == 2
-                                     and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):  # fmt: skip
+        if size is not None and not (
+            isinstance(size, list)
+            and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+        ):
             raise _field(where, "image_size", size, "[width, height] in pixels or null")
         note = d.get("note", "")
         if note is None:
@@ -143,11 +171,15 @@ def from_line(p0: tuple[float, float], p1: tuple[float, float], length_mm: float
     return Scale(mm / px, "line", [list(p0), list(p1)], mm, None, px)
 
 
-def from_box(p0: tuple[float, float], p1: tuple[float, float], width_mm: float, height_mm: float | None = None) -> Scale:
+def from_box(
+    p0: tuple[float, float], p1: tuple[float, float], width_mm: float, height_mm: float | None = None
+) -> Scale:
     """A box drawn around a scale object of known width (and height): the mean of both ratios."""
     w, h = abs(p1[0] - p0[0]), abs(p1[1] - p0[1])
     if w < 2 or h < 2:
-        raise UserInputError("the reference box is less than 2 pixels wide or high; draw it around the whole object")
+        raise UserInputError(
+            "the reference box is less than 2 pixels wide or high; draw it around the whole object"
+        )
     wm = _positive(width_mm, "the reference width (mm)")
     hm = _positive(height_mm, "the reference height (mm)") if height_mm is not None else wm
     return Scale((wm / w + hm / h) / 2, "box", [list(p0), list(p1)], wm, hm, (w + h) / 2)
@@ -183,7 +215,9 @@ def save_scale(source: str | os.PathLike, scale: Scale) -> Path:
     return path
 
 
-def load_scale(source: str | os.PathLike, *, image: str | os.PathLike | None = None) -> tuple[Scale, Path] | None:
+def load_scale(
+    source: str | os.PathLike, *, image: str | os.PathLike | None = None
+) -> tuple[Scale, Path] | None:
     """The scale saved for `image` (inside the folder `source`) or for `source`, with the file it came
     from; None when there is none. A damaged file raises UserInputError (never ignored silently)."""
     for cand in ([image] if image is not None else []) + [source]:

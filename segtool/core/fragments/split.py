@@ -34,7 +34,10 @@ LONELY_MAX_PX = 150
 
 
 def split_with_edges(
-    interior: np.ndarray, rock: np.ndarray, max_grow: float | None = MAX_GROW, lonely_max_px: int | None = LONELY_MAX_PX
+    interior: np.ndarray,
+    rock: np.ndarray,
+    max_grow: float | None = MAX_GROW,
+    lonely_max_px: int | None = LONELY_MAX_PX,
 ) -> np.ndarray:
     """HxW int32 fragment ids from an interior mask and the rock mask (interior | edge).
 

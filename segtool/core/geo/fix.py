@@ -36,8 +36,13 @@ class Fix:
 
 def valid(lat: float, lon: float) -> bool:
     """A real position: in range, and not the 0,0 a receiver without a fix writes."""
-    return (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
-            and not (lat == 0 and lon == 0))  # fmt: skip
+    return (
+        math.isfinite(lat)
+        and math.isfinite(lon)
+        and -90 <= lat <= 90
+        and -180 <= lon <= 180
+        and not (lat == 0 and lon == 0)
+    )
 
 
 def distance_m(a: Fix, b: Fix) -> float:
@@ -48,19 +53,25 @@ def distance_m(a: Fix, b: Fix) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-_POS = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*[, ]\s*([+-]?\d+(?:\.\d+)?)(?:\s*[, ]\s*([+-]?\d+(?:\.\d+)?))?\s*$")
+_POS = re.compile(
+    r"^\s*([+-]?\d+(?:\.\d+)?)\s*[, ]\s*([+-]?\d+(?:\.\d+)?)(?:\s*[, ]\s*([+-]?\d+(?:\.\d+)?))?\s*$"
+)
 
 
 def parse_position(text: str, what: str = "--position") -> Fix:
     """'LAT,LON' or 'LAT,LON,ALT' in decimal degrees (e.g. 46.5191,6.5668 or 46.5191,6.5668,372)."""
     m = _POS.match(text or "")
     if not m:
-        raise UserInputError(f"{what} {text!r}: give LAT,LON in decimal degrees (optionally ,ALT in metres), "
-                             "e.g. 46.5191,6.5668")  # fmt: skip
+        raise UserInputError(
+            f"{what} {text!r}: give LAT,LON in decimal degrees (optionally ,ALT in metres), "
+            "e.g. 46.5191,6.5668"
+        )
     lat, lon = float(m.group(1)), float(m.group(2))
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise UserInputError(f"{what} {text!r}: latitude must be within -90..90 and longitude within -180..180 "
-                             "(latitude first, e.g. 46.5191,6.5668)")  # fmt: skip
+        raise UserInputError(
+            f"{what} {text!r}: latitude must be within -90..90 and longitude within -180..180 "
+            "(latitude first, e.g. 46.5191,6.5668)"
+        )
     return Fix(lat, lon, float(m.group(3)) if m.group(3) else None)
 
 

@@ -101,7 +101,9 @@ def gps_from_payload(buf: bytes) -> list[dict]:
                 f_k, utc_k = fix, None
                 if key9 == "GPS9" and len(row) > 8:  # per-sample time (days since 2000, seconds) and fix
                     f_k = row[8]
-                    utc_k = GPS9_EPOCH + timedelta(days=row[5] / (div[5] or 1), seconds=row[6] / (div[6] or 1))
+                    utc_k = GPS9_EPOCH + timedelta(
+                        days=row[5] / (div[5] or 1), seconds=row[6] / (div[6] or 1)
+                    )
                 pts.append((d[0], d[1], d[2] if len(d) > 2 else None, f_k, utc_k))
             out.append({"samples": pts, "utc": utc, "fix": fix, "dop": dop})
     return out

@@ -78,7 +78,9 @@ def quicktime_location(video: str | Path) -> Fix | None:
 
     try:
         with av.open(str(video)) as c:
-            return parse_iso6709(c.metadata.get("location") or c.metadata.get("com.apple.quicktime.location.ISO6709", ""))
+            return parse_iso6709(
+                c.metadata.get("location") or c.metadata.get("com.apple.quicktime.location.ISO6709", "")
+            )
     except (OSError, av.error.FFmpegError):
         return None
 
@@ -92,7 +94,9 @@ def parse_given(values: list[str] | None) -> dict[str | None, Fix]:
         fix = parse_position(pos, what=f"--position {v!r}:")
         k = key.strip() or None
         if k in out:
-            raise UserInputError(f"--position given twice for {k or 'every source'}; give one position per source")
+            raise UserInputError(
+                f"--position given twice for {k or 'every source'}; give one position per source"
+            )
         out[k] = fix
     return out
 
@@ -116,8 +120,10 @@ class GeoLookup:
         known = {str(s) for s in sources} | set(names) | {Path(str(s).rstrip("/")).name for s in sources}
         bad = [k for k in self.given if k is not None and k not in known]
         if bad:
-            raise UserInputError(f"--position {bad[0]}=…: {bad[0]!r} is none of the sources ({', '.join(sorted(set(names)))}); "
-                                 "name a source as given on the command line or by its file name")  # fmt: skip
+            raise UserInputError(
+                f"--position {bad[0]}=…: {bad[0]!r} is none of the sources ({', '.join(sorted(set(names)))}); "
+                "name a source as given on the command line or by its file name"
+            )
 
     def track_for(self, src: str, name: str) -> Track | None:
         """The video's track, read once."""
@@ -146,4 +152,10 @@ class GeoLookup:
         if fix is None:
             return {"lat": None, "lon": None, "alt": None, "time": t, "position_from": None}
         alt = None if fix.alt is None else round(fix.alt, 2)
-        return {"lat": round(fix.lat, 7), "lon": round(fix.lon, 7), "alt": alt, "time": t, "position_from": origin}
+        return {
+            "lat": round(fix.lat, 7),
+            "lon": round(fix.lon, 7),
+            "alt": alt,
+            "time": t,
+            "position_from": origin,
+        }

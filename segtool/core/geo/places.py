@@ -27,10 +27,44 @@ from segtool.core.fragments.results import _dist  # one definition of what a sco
 from .fix import Fix, distance_m
 
 D_KEYS = ("D10", "D20", "D50", "D80", "D90", "Dmax")
-PLACE_COLUMNS = ["place", "source", "kind", "frames", "start_s", "end_s", "time_start", "time_end", "lat", "lon", "alt",
-                 "position_from", "track_m", "fragments", "coverage", *D_KEYS, "fines_share", "unit"]  # fmt: skip
-FRAME_COLUMNS = ["source", "frame", "pts_s", "name", "time", "lat", "lon", "alt", "position_from", "fragments", "coverage",
-                 *D_KEYS, "D50_rolling", "D80_rolling", "coverage_rolling", "unit"]  # fmt: skip
+PLACE_COLUMNS = [
+    "place",
+    "source",
+    "kind",
+    "frames",
+    "start_s",
+    "end_s",
+    "time_start",
+    "time_end",
+    "lat",
+    "lon",
+    "alt",
+    "position_from",
+    "track_m",
+    "fragments",
+    "coverage",
+    *D_KEYS,
+    "fines_share",
+    "unit",
+]
+FRAME_COLUMNS = [
+    "source",
+    "frame",
+    "pts_s",
+    "name",
+    "time",
+    "lat",
+    "lon",
+    "alt",
+    "position_from",
+    "fragments",
+    "coverage",
+    *D_KEYS,
+    "D50_rolling",
+    "D80_rolling",
+    "coverage_rolling",
+    "unit",
+]
 MAX_TRACK_POINTS = 5000
 
 
@@ -44,7 +78,9 @@ def parse_segment(text: str | None, window_s: float) -> tuple[str, float]:
     except ValueError:
         v = -1.0
     if kind not in ("time", "distance") or not v > 0 or not math.isfinite(v):
-        raise UserInputError(f"--segment {text!r}: give time:SECONDS (e.g. time:10) or distance:METRES (e.g. distance:25)")
+        raise UserInputError(
+            f"--segment {text!r}: give time:SECONDS (e.g. time:10) or distance:METRES (e.g. distance:25)"
+        )
     return kind, v
 
 
@@ -57,25 +93,41 @@ def _mean_pos(recs: list[dict]) -> dict:
     if not pos:
         return {"lat": None, "lon": None, "alt": None, "position_from": None}
     alts = [r["alt"] for r in pos if r.get("alt") is not None]
-    return {"lat": round(float(np.mean([r["lat"] for r in pos])), 7), "lon": round(float(np.mean([r["lon"] for r in pos])), 7),
-            "alt": round(float(np.mean(alts)), 2) if alts else None,
-            "position_from": ",".join(sorted({r["position_from"] for r in pos}))}  # fmt: skip
+    return {
+        "lat": round(float(np.mean([r["lat"] for r in pos])), 7),
+        "lon": round(float(np.mean([r["lon"] for r in pos])), 7),
+        "alt": round(float(np.mean(alts)), 2) if alts else None,
+        "position_from": ",".join(sorted({r["position_from"] for r in pos})),
+    }
 
 
 def _place(name: str, kind: str, recs: list[dict], settings, unit: str, track_m: float | None) -> dict:
     d = _dist(recs, settings, unit)
     times = [r["time"] for r in recs if r.get("time")]
     pts = [r["pts_s"] for r in recs if r.get("pts_s") is not None]
-    row = {"place": name, "source": recs[0]["source"], "kind": kind, "frames": len(recs),
-           "start_s": _r(min(pts), 3) if pts else None, "end_s": _r(max(pts), 3) if pts else None,
-           "time_start": min(times) if times else None, "time_end": max(times) if times else None,
-           **_mean_pos(recs), "track_m": _r(track_m, 1), "fragments": d.fragments,
-           "coverage": _r(float(np.mean([r["coverage"] for r in recs]))), "fines_share": _r(d.fines_share), "unit": unit}  # fmt: skip
+    row = {
+        "place": name,
+        "source": recs[0]["source"],
+        "kind": kind,
+        "frames": len(recs),
+        "start_s": _r(min(pts), 3) if pts else None,
+        "end_s": _r(max(pts), 3) if pts else None,
+        "time_start": min(times) if times else None,
+        "time_end": max(times) if times else None,
+        **_mean_pos(recs),
+        "track_m": _r(track_m, 1),
+        "fragments": d.fragments,
+        "coverage": _r(float(np.mean([r["coverage"] for r in recs]))),
+        "fines_share": _r(d.fines_share),
+        "unit": unit,
+    }
     row.update({k: _r(d.d_by_area.get(k)) for k in D_KEYS})
     return row
 
 
-def _segments(recs: list[dict], kind: str, size: float) -> tuple[list[tuple[list[dict], float | None]], str | None]:
+def _segments(
+    recs: list[dict], kind: str, size: float
+) -> tuple[list[tuple[list[dict], float | None]], str | None]:
     """The frames of one video cut into segments; (segments with their track length, a note when the
     distance cut fell back to time because the video has no positions)."""
     recs = sorted(recs, key=lambda r: r["pts_s"])
@@ -113,7 +165,9 @@ def _track_len(recs: list[dict]) -> float | None:
     return sum(distance_m(a, b) for a, b in zip(pos, pos[1:], strict=False)) if len(pos) > 1 else None
 
 
-def places(records: list[dict], settings, unit: str, segment: tuple[str, float]) -> tuple[list[dict], list[str]]:
+def places(
+    records: list[dict], settings, unit: str, segment: tuple[str, float]
+) -> tuple[list[dict], list[str]]:
     """Rows of places.csv (photos in record order, then each video's segments) and notes on fallbacks."""
     rows, notes = [], []
     videos: dict[str, list[dict]] = {}
@@ -159,7 +213,10 @@ def frame_rows(records: list[dict], settings, unit: str, rolling_s: float) -> li
     rows = []
     for r in records:
         n, dv = _frame_d(r, unit)
-        row = {k: r.get(k) for k in ("source", "frame", "pts_s", "name", "time", "lat", "lon", "alt", "position_from")}
+        row = {
+            k: r.get(k)
+            for k in ("source", "frame", "pts_s", "name", "time", "lat", "lon", "alt", "position_from")
+        }
         row.update({"fragments": n, "coverage": r["coverage"], "unit": unit})
         row.update({k: _r(dv.get(k)) for k in D_KEYS})
         rows.append(row)
@@ -194,18 +251,36 @@ def geojson(rows: list[dict], tracks: dict) -> dict | None:
             continue
         xy = [row["lon"], row["lat"]] + ([row["alt"]] if row.get("alt") is not None else [])
         props = {k: v for k, v in row.items() if k not in ("lat", "lon", "alt")}
-        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": xy}, "properties": props})
+        feats.append(
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": xy}, "properties": props}
+        )
     for name, tr in tracks.items():
         fx = list(tr.fixes)
         if len(fx) < 2:
             continue
         step = max(1, math.ceil(len(fx) / MAX_TRACK_POINTS))
         keep = fx[::step] + ([fx[-1]] if (len(fx) - 1) % step else [])
-        coords = [[round(f.lon, 7), round(f.lat, 7)] + ([round(f.alt, 2)] if f.alt is not None else []) for f in keep]
-        props = {"source": name, "kind": "track", "position_from": tr.origin, "fixes": len(fx),
-                 "start_s": _r(fx[0].t_s, 3), "end_s": _r(fx[-1].t_s, 3),
-                 "time_start": fx[0].time_text(), "time_end": fx[-1].time_text()}  # fmt: skip
-        feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords}, "properties": props})
+        coords = [
+            [round(f.lon, 7), round(f.lat, 7)] + ([round(f.alt, 2)] if f.alt is not None else [])
+            for f in keep
+        ]
+        props = {
+            "source": name,
+            "kind": "track",
+            "position_from": tr.origin,
+            "fixes": len(fx),
+            "start_s": _r(fx[0].t_s, 3),
+            "end_s": _r(fx[-1].t_s, 3),
+            "time_start": fx[0].time_text(),
+            "time_end": fx[-1].time_text(),
+        }
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": coords},
+                "properties": props,
+            }
+        )
     if not feats:
         return None
     xs = [c[0] for f in feats for c in _coords(f["geometry"])]
@@ -241,8 +316,15 @@ def source_notes(records: list[dict], tracks: dict) -> list[dict]:
     return out
 
 
-def write_geo_outputs(out: Path, records: list[dict], settings, unit: str, tracks: dict,
-                      segment: tuple[str, float], rolling_s: float) -> dict:  # fmt: skip
+def write_geo_outputs(
+    out: Path,
+    records: list[dict],
+    settings,
+    unit: str,
+    tracks: dict,
+    segment: tuple[str, float],
+    rolling_s: float,
+) -> dict:
     """places.csv, frames.csv and (with any position) fragments.geojson; returns summary.json's "geo" block."""
     rows, notes = places(records, settings, unit, segment)
     atomic_write(out / "places.csv", _csv(rows, PLACE_COLUMNS))
@@ -253,5 +335,11 @@ def write_geo_outputs(out: Path, records: list[dict], settings, unit: str, track
         atomic_write(path, json.dumps(gj, indent=1, allow_nan=False) + "\n")
     else:
         path.unlink(missing_ok=True)  # a rerun without positions must not leave an old map behind
-    return {"segment": f"{segment[0]}:{segment[1]:g}", "rolling_s": rolling_s, "geojson": gj is not None,
-            "places": len(rows), "sources": source_notes(records, tracks), "notes": notes}  # fmt: skip
+    return {
+        "segment": f"{segment[0]}:{segment[1]:g}",
+        "rolling_s": rolling_s,
+        "geojson": gj is not None,
+        "places": len(rows),
+        "sources": source_notes(records, tracks),
+        "notes": notes,
+    }

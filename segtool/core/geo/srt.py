@@ -20,7 +20,9 @@ _TIMING = re.compile(r"(\d+):(\d+):(\d+)[,.](\d+)\s*-->")
 _LAT = re.compile(r"latitude\s*:\s*([+-]?\d+(?:\.\d+)?)", re.I)
 _LON = re.compile(r"longi?tude\s*:\s*([+-]?\d+(?:\.\d+)?)", re.I)
 _ALT = re.compile(r"(?:abs_alt|altitude)\s*:\s*([+-]?\d+(?:\.\d+)?)", re.I)
-_GPS_OLD = re.compile(r"GPS\s*\(\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)(?:\s*,\s*([+-]?\d+(?:\.\d+)?))?")
+_GPS_OLD = re.compile(
+    r"GPS\s*\(\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)(?:\s*,\s*([+-]?\d+(?:\.\d+)?))?"
+)
 _WHEN = re.compile(r"(\d{4})[-.](\d\d)[-.](\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?")
 
 
@@ -58,10 +60,12 @@ def read_srt(path: str | Path) -> list[Fix]:
                 alt = float(g.group(3)) if g.group(3) else None
         if lat is None or not valid(lat, lon):
             continue
-        w = _WHEN.search(block[m.end():])
+        w = _WHEN.search(block[m.end() :])
         when = None
         if w:
             y, mo, d, hh, mm, ss, frac = w.groups()
-            when = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss), int((frac or "0")[:6].ljust(6, "0")))
+            when = datetime(
+                int(y), int(mo), int(d), int(hh), int(mm), int(ss), int((frac or "0")[:6].ljust(6, "0"))
+            )
         fixes.append(Fix(lat, lon, alt, t_s=t, utc=when))
     return fixes

@@ -27,7 +27,9 @@ class ReportResult:
     notes: list[str]  # what the report could not show, in words
 
 
-def write_report(out: str | Path, *, site: str | None = None, pdf: str | Path | None = None, thumbnails: int = 4) -> ReportResult:
+def write_report(
+    out: str | Path, *, site: str | None = None, pdf: str | Path | None = None, thumbnails: int = 4
+) -> ReportResult:
     """Write the PDF report of the fragments output folder `out` (to OUT/report.pdf unless `pdf` is given)."""
     import matplotlib
 
@@ -40,7 +42,11 @@ def write_report(out: str | Path, *, site: str | None = None, pdf: str | Path | 
 
     d = load(out)
     site = site or d.out.resolve().name
-    rolling = float((d.summary.get("geo") or {}).get("rolling_s") or (d.summary.get("settings") or {}).get("window_s") or 10.0)
+    rolling = float(
+        (d.summary.get("geo") or {}).get("rolling_s")
+        or (d.summary.get("settings") or {}).get("window_s")
+        or 10.0
+    )
     figs: list[tuple[str, object]] = [("title", P.title_page(d, site)), ("curves", P.curves_page(d))]
     figs += [("places", f) for f in P.place_table_pages(d)]
     notes = []
@@ -48,7 +54,9 @@ def write_report(out: str | Path, *, site: str | None = None, pdf: str | Path | 
     if m is not None:
         figs.append(("map", m))
     else:
-        notes.append("no map: no photo or frame has a position (EXIF GPS, GoPro GPMF, DJI .SRT or --position)")
+        notes.append(
+            "no map: no photo or frame has a position (EXIF GPS, GoPro GPMF, DJI .SRT or --position)"
+        )
     t = P.over_time_page(d, rolling)
     if t is not None:
         figs.append(("over time", t))
@@ -59,8 +67,12 @@ def write_report(out: str | Path, *, site: str | None = None, pdf: str | Path | 
         notes.append(note)
     figs.append(("not measured", not_measured_page(d, notes)))
     buf = io.BytesIO()
-    with rc_context({"pdf.fonttype": 42}), PdfPages(buf, metadata={"Title": f"Rock fragmentation report: {site}",
-                                                                    "Creator": "segtool report"}) as pp:  # fmt: skip
+    with (
+        rc_context({"pdf.fonttype": 42}),
+        PdfPages(
+            buf, metadata={"Title": f"Rock fragmentation report: {site}", "Creator": "segtool report"}
+        ) as pp,
+    ):
         for _, f in figs:
             pp.savefig(f)
     path = Path(pdf) if pdf else d.out / "report.pdf"
@@ -74,12 +86,16 @@ def not_measured_page(d: ReportData, notes: list[str]):
 
     st = d.summary.get("settings") or {}
     rows = [f for r in d.records for f in r["rows"]]
-    border = sum(1 for f in rows if f.get("touches_border") and not f.get("in_distribution") and not f.get("fines"))
+    border = sum(
+        1 for f in rows if f.get("touches_border") and not f.get("in_distribution") and not f.get("fines")
+    )
     min_px = st.get("min_size_px") or 0
     mm = sorted({r["mm_per_px"] for r in d.records if r.get("mm_per_px")})
     fines_size = f"{2 * (min_px / 3.141592653589793) ** 0.5:.1f} px"
     if mm:
-        fines_size += f" (about {2 * (min_px / 3.141592653589793) ** 0.5 * mm[0]:.3g} mm at {mm[0]:.4g} mm/px)"
+        fines_size += (
+            f" (about {2 * (min_px / 3.141592653589793) ** 0.5 * mm[0]:.3g} mm at {mm[0]:.4g} mm/px)"
+        )
     unscaled = [r["name"] for r in d.records if r.get("mm_per_px") is None]
     unplaced = [r["name"] for r in d.records if r.get("lat") is None]
     o = d.overall
@@ -88,20 +104,29 @@ def not_measured_page(d: ReportData, notes: list[str]):
         f"are not sized; they are {o.fines} pieces, {100 * (o.fines_share or 0):.1f} % of the measured rock area. Finer "
         "material between the fragments is not seen at all: the curves start at the smallest measured fragment.",
         f"Fragments cut by the image border: {border} "
-        + ("were counted (--include-border: their sizes are lower bounds)." if st.get("include_border")
-           else "were left out (only part of each is visible, so their size is unknown)."),  # fmt: skip
+        + (
+            "were counted (--include-border: their sizes are lower bounds)."
+            if st.get("include_border")
+            else "were left out (only part of each is visible, so their size is unknown)."
+        ),
         "Sizes are of the surface seen from the camera: hidden fragments and the third dimension are not measured; "
         "'by area' is the usual proxy for mass.",
     ]
     if unscaled:
-        lines.append(f"Photos / frames without a scale: {len(unscaled)} of {len(d.records)} — their sizes are in pixels"
-                     + (f" (e.g. {', '.join(unscaled[:3])})." if len(unscaled) < len(d.records) else "."))  # fmt: skip
+        lines.append(
+            f"Photos / frames without a scale: {len(unscaled)} of {len(d.records)} — their sizes are in pixels"
+            + (f" (e.g. {', '.join(unscaled[:3])})." if len(unscaled) < len(d.records) else ".")
+        )
     else:
         lines.append("Every photo / frame had a scale.")
     if unplaced:
-        lines.append(f"Without a position: {len(unplaced)} of {len(d.records)} photos / frames (none was invented).")
+        lines.append(
+            f"Without a position: {len(unplaced)} of {len(d.records)} photos / frames (none was invented)."
+        )
     if not d.summary.get("complete", True):
-        lines.append(f"The run is incomplete ({d.summary.get('stopped')}): frames after it stopped are missing.")
+        lines.append(
+            f"The run is incomplete ({d.summary.get('stopped')}): frames after it stopped are missing."
+        )
     if d.model.get("miou") is None and d.model.get("note"):
         lines.append(f"Model accuracy: {d.model['note']}.")
     lines += [f"Not in this report: {n}." for n in notes]

@@ -60,8 +60,14 @@ def model_record(path: str | None) -> dict[str, Any]:
         return rec
     t = d.get("train") or {}
     m = t.get("metrics") or {}
-    rec.update({"miou": m.get("miou"), "dataset": t.get("dataset"), "per_class_iou": m.get("per_class_iou") or {},
-                "epochs": t.get("epochs")})  # fmt: skip
+    rec.update(
+        {
+            "miou": m.get("miou"),
+            "dataset": t.get("dataset"),
+            "per_class_iou": m.get("per_class_iou") or {},
+            "epochs": t.get("epochs"),
+        }
+    )
     if m.get("miou") is None:
         rec["note"] = "the checkpoint records no measured accuracy (no validation set in its training)"
     return rec
@@ -75,13 +81,19 @@ def load(out: str | Path) -> ReportData:
     need = [out / "summary.json", out / RECORDS]
     missing = [p.name for p in need if not p.is_file()]
     if missing:
-        raise UserInputError(f"{out} holds no {', '.join(missing)}: it is not a `segtool fragments` output folder; "
-                             "run `segtool fragments SOURCE -c MODEL -o OUT` first, then `segtool report OUT`")  # fmt: skip
+        raise UserInputError(
+            f"{out} holds no {', '.join(missing)}: it is not a `segtool fragments` output folder; "
+            "run `segtool fragments SOURCE -c MODEL -o OUT` first, then `segtool report OUT`"
+        )
     try:
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        settings_doc = json.loads((out / SETTINGS).read_text(encoding="utf-8")) if (out / SETTINGS).is_file() else {}
+        settings_doc = (
+            json.loads((out / SETTINGS).read_text(encoding="utf-8")) if (out / SETTINGS).is_file() else {}
+        )
     except ValueError as e:
-        raise UserInputError(f"{out}/summary.json is unreadable ({e}); rerun `segtool fragments … --resume` to rebuild it") from e
+        raise UserInputError(
+            f"{out}/summary.json is unreadable ({e}); rerun `segtool fragments … --resume` to rebuild it"
+        ) from e
     records = read_records(out / RECORDS)
     if not records:
         raise UserInputError(f"{out}/{RECORDS} holds no measured frame; nothing to report")
@@ -94,9 +106,23 @@ def load(out: str | Path) -> ReportData:
 
     seg = (summary.get("geo") or {}).get("segment")
     window = float((summary.get("settings") or {}).get("window_s") or 10.0)
-    places = place_rows(records, settings, unit, parse_segment(seg, window))[0]  # also for runs made before places.csv
+    places = place_rows(records, settings, unit, parse_segment(seg, window))[
+        0
+    ]  # also for runs made before places.csv
     gj = None
     if (out / "fragments.geojson").is_file():
         gj = json.loads((out / "fragments.geojson").read_text(encoding="utf-8"))
     model = model_record((summary.get("settings") or {}).get("model"))
-    return ReportData(out, summary, settings_doc, records, settings, unit, _dist(records, settings, unit), per, places, gj, model)
+    return ReportData(
+        out,
+        summary,
+        settings_doc,
+        records,
+        settings,
+        unit,
+        _dist(records, settings, unit),
+        per,
+        places,
+        gj,
+        model,
+    )

@@ -35,7 +35,9 @@ def _fmt(v, nd: int = 3) -> str:
     return str(v)
 
 
-def _text_block(fig, y: float, lines: list[str], size: float = 9, x: float = 0.08, step: float = 0.0195) -> float:
+def _text_block(
+    fig, y: float, lines: list[str], size: float = 9, x: float = 0.08, step: float = 0.0195
+) -> float:
     for line in lines:
         fig.text(x, y, line, fontsize=size, va="top", family="DejaVu Sans")
         y -= step * size / 9
@@ -55,11 +57,20 @@ def date_range(d: ReportData) -> str:
 def scale_text(d: ReportData) -> str:
     scales = sorted({(r.get("mm_per_px"), r.get("scale_file")) for r in d.records}, key=str)
     if all(s[0] is None for s in scales):
-        return "none: sizes are in pixels (no --scale and no scale file); they are not comparable between photos"
+        return (
+            "none: sizes are in pixels (no --scale and no scale file); they are not comparable between photos"
+        )
     how = {s[1] for s in scales if s[0] is not None}
     vals = sorted({s[0] for s in scales if s[0] is not None})
-    val = f"{vals[0]:.4g} mm/px" if len(vals) == 1 else f"{vals[0]:.4g}–{vals[-1]:.4g} mm/px ({len(vals)} values)"
-    src = ["on the command line (--scale)" if h == "--scale" else f"by the scale file {Path(h).name}" for h in sorted(how)]
+    val = (
+        f"{vals[0]:.4g} mm/px"
+        if len(vals) == 1
+        else f"{vals[0]:.4g}–{vals[-1]:.4g} mm/px ({len(vals)} values)"
+    )
+    src = [
+        "on the command line (--scale)" if h == "--scale" else f"by the scale file {Path(h).name}"
+        for h in sorted(how)
+    ]
     return f"{val}, set {', '.join(src)}"
 
 
@@ -92,16 +103,21 @@ def title_page(d: ReportData, site: str):
         f"  every {st.get('every')} frame(s); video windows {st.get('window_s')} s; places: {(s.get('geo') or {}).get('segment', '–')}",
         "",
         "Result (all sources, by area):",
-        f"  {o.fragments} fragments; " + ", ".join(f"{k} {_fmt(o.d_by_area.get(k))} {d.unit}" for k in ("D10", "D50", "D80", "D90")),
+        f"  {o.fragments} fragments; "
+        + ", ".join(f"{k} {_fmt(o.d_by_area.get(k))} {d.unit}" for k in ("D10", "D50", "D80", "D90")),
         f"  fines: {o.fines} pieces, {_fmt(100 * o.fines_share if o.fines_share is not None else None)} % of the rock area",
         "",
         "Where:",
     ]
     geo = (s.get("geo") or {}).get("sources") or []
-    lines += [f"  {g['note']}" for g in geo] or ["  no position information recorded (run made before positions were read)"]
+    lines += [f"  {g['note']}" for g in geo] or [
+        "  no position information recorded (run made before positions were read)"
+    ]
     _text_block(fig, 0.85, lines)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    fig.text(0.08, 0.04, f"segtool {__version__} · written {stamp} from {d.out.resolve()}", fontsize=7, color="0.4")
+    fig.text(
+        0.08, 0.04, f"segtool {__version__} · written {stamp} from {d.out.resolve()}", fontsize=7, color="0.4"
+    )
     return fig
 
 
@@ -119,23 +135,48 @@ def curves_page(d: ReportData):
         top = 0.93 - i * h
         ax = fig.add_axes([0.1, top - h * 0.62, 0.85, h * 0.58])
         draw_curves(ax, dist, title=name, legend_size=6)
-        rows = ["by area:  " + "  ".join(f"{k} {_fmt(dist.d_by_area.get(k))}" for k in ("D10", "D20", "D50", "D80", "D90", "Dmax")),
-                "by count: " + "  ".join(f"{k} {_fmt(dist.d_by_count.get(k))}" for k in ("D10", "D20", "D50", "D80", "D90", "Dmax")),
-                f"sizes in {dist.unit}; {dist.fragments} fragments"]  # fmt: skip
+        rows = [
+            "by area:  "
+            + "  ".join(
+                f"{k} {_fmt(dist.d_by_area.get(k))}" for k in ("D10", "D20", "D50", "D80", "D90", "Dmax")
+            ),
+            "by count: "
+            + "  ".join(
+                f"{k} {_fmt(dist.d_by_count.get(k))}" for k in ("D10", "D20", "D50", "D80", "D90", "Dmax")
+            ),
+            f"sizes in {dist.unit}; {dist.fragments} fragments",
+        ]
         _text_block(fig, top - h * 0.74, rows, size=8, x=0.1)
     return fig
 
 
 def place_table_pages(d: ReportData) -> list:
     """The table per place, TABLE_ROWS rows a page."""
-    cols = [("place", "place"), ("kind", "kind"), ("time_start", "time"), ("lat", "lat"), ("lon", "lon"),
-            ("fragments", "n"), ("coverage", "cover"), ("D10", "D10"), ("D50", "D50"), ("D80", "D80"), ("D90", "D90")]  # fmt: skip
+    cols = [
+        ("place", "place"),
+        ("kind", "kind"),
+        ("time_start", "time"),
+        ("lat", "lat"),
+        ("lon", "lon"),
+        ("fragments", "n"),
+        ("coverage", "cover"),
+        ("D10", "D10"),
+        ("D50", "D50"),
+        ("D80", "D80"),
+        ("D90", "D90"),
+    ]
     rows = d.places
     pages = []
     for start in range(0, max(len(rows), 1), TABLE_ROWS):
         fig = _fig()
-        fig.suptitle(f"Sizes per place ({d.unit}, by area)" + (f" — {start // TABLE_ROWS + 1}" if len(rows) > TABLE_ROWS else ""),
-                     fontsize=13, x=0.08, ha="left", y=0.975)  # fmt: skip
+        fig.suptitle(
+            f"Sizes per place ({d.unit}, by area)"
+            + (f" — {start // TABLE_ROWS + 1}" if len(rows) > TABLE_ROWS else ""),
+            fontsize=13,
+            x=0.08,
+            ha="left",
+            y=0.975,
+        )
         chunk = rows[start : start + TABLE_ROWS]
         cells = []
         for r in chunk:
@@ -178,17 +219,35 @@ def map_page(d: ReportData):
     for f in feats:
         if f["geometry"]["type"] == "LineString":
             c = np.asarray([p[:2] for p in f["geometry"]["coordinates"]])
-            ax.plot(c[:, 0], c[:, 1], color="0.45", lw=2, zorder=1, label=f"GPS track {f['properties']['source']}")
+            ax.plot(
+                c[:, 0], c[:, 1], color="0.45", lw=2, zorder=1, label=f"GPS track {f['properties']['source']}"
+            )
     xy = np.asarray([f["geometry"]["coordinates"][:2] for f in pts], float)
-    d50 = np.asarray([np.nan if f["properties"].get("D50") is None else f["properties"]["D50"] for f in pts], float)
+    d50 = np.asarray(
+        [np.nan if f["properties"].get("D50") is None else f["properties"]["D50"] for f in pts], float
+    )
     has = np.isfinite(d50)
     if (~has).any():
-        ax.scatter(xy[~has, 0], xy[~has, 1], s=40, facecolors="none", edgecolors="0.3", label="no fragments measured", zorder=2)
+        ax.scatter(
+            xy[~has, 0],
+            xy[~has, 1],
+            s=40,
+            facecolors="none",
+            edgecolors="0.3",
+            label="no fragments measured",
+            zorder=2,
+        )
     if has.any():
         sc = ax.scatter(xy[has, 0], xy[has, 1], c=d50[has], cmap="viridis", s=60, edgecolors="k", zorder=3)
         fig.colorbar(sc, ax=ax, label=f"D50 ({d.unit})", shrink=0.8)
     for (x, y), f in zip(xy, pts, strict=True):
-        ax.annotate(str(f["properties"].get("place"))[-24:], (x, y), fontsize=6, xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            str(f["properties"].get("place"))[-24:],
+            (x, y),
+            fontsize=6,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
     ax.margins(0.15)  # room for the labels of the outermost places
     lat0 = float(np.mean(xy[:, 1]))
     ax.set_aspect(1 / max(math.cos(math.radians(lat0)), 0.01), adjustable="datalim")  # metres look square
@@ -204,7 +263,9 @@ def map_page(d: ReportData):
     if any(f["geometry"]["type"] == "LineString" for f in feats) or (~has).any():
         ax.legend(fontsize=7, loc="best")
     bb = (d.geojson or {}).get("bbox")
-    lines = [f"{len(pts)} places with a position; WGS84. The same points are in fragments.geojson (open it in QGIS)."]
+    lines = [
+        f"{len(pts)} places with a position; WGS84. The same points are in fragments.geojson (open it in QGIS)."
+    ]
     if bb:
         from segtool.core.geo.fix import Fix, distance_m
 
@@ -240,8 +301,16 @@ def over_time_page(d: ReportData, rolling_s: float):
         ax.set_ylabel(f"size ({d.unit})")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-        ax2.plot(t, 100 * np.asarray([r["coverage"] for r in rr], float), color="tab:brown", lw=0.8, alpha=0.5)
-        ax2.plot(t, 100 * np.asarray([np.nan if r["coverage_rolling"] is None else r["coverage_rolling"] for r in rr]), color="tab:brown", lw=1.5)
+        ax2.plot(
+            t, 100 * np.asarray([r["coverage"] for r in rr], float), color="tab:brown", lw=0.8, alpha=0.5
+        )
+        ax2.plot(
+            t,
+            100
+            * np.asarray([np.nan if r["coverage_rolling"] is None else r["coverage_rolling"] for r in rr]),
+            color="tab:brown",
+            lw=1.5,
+        )
         ax2.set_ylabel("cover (%)")
         ax2.set_xlabel("time in the video (s)")
         ax2.set_ylim(0, 102)

@@ -66,8 +66,10 @@ def pick(d: ReportData, n: int = 4) -> tuple[list[tuple[dict, np.ndarray]], str 
             seen_src[r["source"]] = seen_src.get(r["source"], 0) + 1
     note = None
     if not picked:
-        note = ("no thumbnails: the run kept no outlines (rerun `segtool fragments` with --overlay, or --instances "
-                "for photos) — the sizes above do not depend on it")  # fmt: skip
+        note = (
+            "no thumbnails: the run kept no outlines (rerun `segtool fragments` with --overlay, or --instances "
+            "for photos) — the sizes above do not depend on it"
+        )
     return picked, note
 
 
@@ -76,7 +78,12 @@ def thumbs_page(d: ReportData, picked: list[tuple[dict, np.ndarray]]):
 
     fig = _fig()
     fig.suptitle("Photos with the measured outlines", fontsize=13, x=0.08, ha="left", y=0.975)
-    fig.text(0.08, 0.945, "yellow: counted fragments · cyan: cut by the border (left out) · grey: fines", fontsize=8)
+    fig.text(
+        0.08,
+        0.945,
+        "yellow: counted fragments · cyan: cut by the border (left out) · grey: fines",
+        fontsize=8,
+    )
     for i, (r, img) in enumerate(picked[:4]):
         row, col = divmod(i, 2)
         ax = fig.add_axes([0.05 + col * 0.47, 0.52 - row * 0.45, 0.43, 0.4])
@@ -84,6 +91,12 @@ def thumbs_page(d: ReportData, picked: list[tuple[dict, np.ndarray]]):
         ax.axis("off")
         n = sum(1 for f in r["rows"] if f.get("in_distribution"))
         where = f"{r['lat']:.5f}, {r['lon']:.5f}" if r.get("lat") is not None else "no position"
-        when = f"t={r['pts_s']:.1f} s" if r.get("pts_s") is not None else (r.get("time") or "").replace("T", " ")[:19]
-        ax.set_title(f"{r['name'][-40:]}\n" + " · ".join(x for x in (f"{n} fragments", where, when) if x), fontsize=7)
+        when = (
+            f"t={r['pts_s']:.1f} s"
+            if r.get("pts_s") is not None
+            else (r.get("time") or "").replace("T", " ")[:19]
+        )
+        ax.set_title(
+            f"{r['name'][-40:]}\n" + " · ".join(x for x in (f"{n} fragments", where, when) if x), fontsize=7
+        )
     return fig

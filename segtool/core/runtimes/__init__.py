@@ -16,11 +16,21 @@ from segtool.base.errors import UserInputError
 from segtool.core.runtimes.base import LABELS, RUNTIMES, Backend
 from segtool.models.checkpoint import Checkpoint
 
-__all__ = ["RUNTIMES", "LABELS", "Backend", "installed_runtimes", "resolve_runtime", "open_backend", "CPU_PREFERENCE"]
+__all__ = [
+    "RUNTIMES",
+    "LABELS",
+    "Backend",
+    "installed_runtimes",
+    "resolve_runtime",
+    "open_backend",
+    "CPU_PREFERENCE",
+]
 
 CPU_PREFERENCE = ("openvino", "onnxruntime", "torch")
 _MODULES = {"torch": "torch", "openvino": "openvino", "onnxruntime": "onnxruntime"}
-INSTALL_HINT = "pip install onnx onnxruntime openvino (they are segtool dependencies; reinstall segtool to get them)"
+INSTALL_HINT = (
+    "pip install onnx onnxruntime openvino (they are segtool dependencies; reinstall segtool to get them)"
+)
 
 
 def installed_runtimes() -> list[str]:
@@ -36,7 +46,9 @@ def requested_runtime(name: str | None) -> str:
         env = os.environ.get("SEGTOOL_RUNTIME", "").strip().lower()
         if env:
             if env not in RUNTIMES:
-                raise UserInputError(f"SEGTOOL_RUNTIME={env!r} is not a runtime; use one of {', '.join(RUNTIMES)} or unset it")
+                raise UserInputError(
+                    f"SEGTOOL_RUNTIME={env!r} is not a runtime; use one of {', '.join(RUNTIMES)} or unset it"
+                )
             return env
     return name
 
@@ -56,18 +68,24 @@ def resolve_runtime(name: str, device: torch.device, *, onnx_model: bool = False
             if onnx_model:
                 if device.type == "cuda" and "onnxruntime" in have:
                     return "onnxruntime"
-                raise UserInputError(f"an exported .onnx model cannot run on {device} here; use --device cpu, "
-                                     "or give the .pt checkpoint to run it with PyTorch on the GPU")  # fmt: skip
+                raise UserInputError(
+                    f"an exported .onnx model cannot run on {device} here; use --device cpu, "
+                    "or give the .pt checkpoint to run it with PyTorch on the GPU"
+                )
             return "torch"  # PyTorch with cuDNN / Metal is the fast path on GPUs
         for r in CPU_PREFERENCE:
             if r in have and not (onnx_model and r == "torch"):
                 return r
         raise UserInputError(f"no runtime that reads .onnx models is installed; {INSTALL_HINT}")
     if name not in have:
-        raise UserInputError(f"--runtime {name}: {LABELS[name]} is not installed here; {INSTALL_HINT}, or use --runtime auto")
+        raise UserInputError(
+            f"--runtime {name}: {LABELS[name]} is not installed here; {INSTALL_HINT}, or use --runtime auto"
+        )
     if name == "torch" and onnx_model:
-        raise UserInputError("--runtime torch needs the .pt checkpoint (PyTorch cannot run an exported .onnx model); "
-                             "use --runtime openvino or onnxruntime, or give the .pt file")  # fmt: skip
+        raise UserInputError(
+            "--runtime torch needs the .pt checkpoint (PyTorch cannot run an exported .onnx model); "
+            "use --runtime openvino or onnxruntime, or give the .pt file"
+        )
     return name
 
 
@@ -95,11 +113,17 @@ def open_backend(
         from segtool.core.runtimes.onnx_rt import OnnxRuntimeBackend
 
         if precision not in ("auto", "fp32"):
-            raise UserInputError(f"--precision {precision} is not available with ONNX Runtime; use auto or fp32")
-        return OnnxRuntimeBackend(path, device, threads, "int8 convolutions, fp32 elsewhere" if int8 else "fp32")
+            raise UserInputError(
+                f"--precision {precision} is not available with ONNX Runtime; use auto or fp32"
+            )
+        return OnnxRuntimeBackend(
+            path, device, threads, "int8 convolutions, fp32 elsewhere" if int8 else "fp32"
+        )
     from segtool.core.runtimes.openvino_rt import OpenVINOBackend
 
     backend = OpenVINOBackend(path, device, threads, precision, openvino_cache_dir(path))
     if int8:
-        backend.label = backend.label.replace(f", {backend.precision}", f", int8 convolutions, {backend.precision} elsewhere")
+        backend.label = backend.label.replace(
+            f", {backend.precision}", f", int8 convolutions, {backend.precision} elsewhere"
+        )
     return backend

@@ -54,7 +54,9 @@ def checkpoint_key(ck: Checkpoint) -> str:
     h.update(EXPORT_POLICY.encode())
     h.update(json.dumps(ck.config.to_dict(), sort_keys=True).encode())
     for name in sorted(ck.state_dict):
-        t = ck.state_dict[name].detach().cpu().contiguous().reshape(-1)  # 0-d tensors cannot be viewed as bytes
+        t = (
+            ck.state_dict[name].detach().cpu().contiguous().reshape(-1)
+        )  # 0-d tensors cannot be viewed as bytes
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:32]
@@ -88,7 +90,9 @@ def cached_onnx(ck: Checkpoint) -> Path:
     except OSError as e:
         from segtool.base.errors import UserInputError
 
-        raise UserInputError(f"cannot create the runtime cache {folder}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder") from e
+        raise UserInputError(
+            f"cannot create the runtime cache {folder}: {e.strerror or e}; set SEGTOOL_CACHE to a writable folder"
+        ) from e
     tmp = folder / f".model.{os.getpid()}@{socket.gethostname()}.tmp.onnx"
     try:
         export_onnx(ck, tmp)
@@ -127,8 +131,12 @@ def verify_entry(folder: Path) -> str | None:
         return f"{RECORD} is missing (a conversion was killed, or an older segtool made it)"
     except (OSError, ValueError) as e:
         return f"{RECORD} is unreadable ({e})"
-    if not isinstance(rec, dict) or rec.get("format") != RECORD_FORMAT or not isinstance(rec.get("size"), int) \
-            or not isinstance(rec.get("sha256"), str):  # fmt: skip
+    if (
+        not isinstance(rec, dict)
+        or rec.get("format") != RECORD_FORMAT
+        or not isinstance(rec.get("size"), int)
+        or not isinstance(rec.get("sha256"), str)
+    ):
         return f"{RECORD} is not a cache record"
     try:
         size = path.stat().st_size
@@ -149,8 +157,10 @@ def _discard(folder: Path) -> None:
         except OSError as e:
             from segtool.base.errors import UserInputError
 
-            raise UserInputError(f"the runtime cache entry {folder} is damaged and cannot be removed ({e.strerror or e}); "
-                                 "delete that folder by hand") from e  # fmt: skip
+            raise UserInputError(
+                f"the runtime cache entry {folder} is damaged and cannot be removed ({e.strerror or e}); "
+                "delete that folder by hand"
+            ) from e
     shutil.rmtree(folder / "openvino", ignore_errors=True)
 
 
@@ -179,7 +189,9 @@ def clean_stale_temporaries(root: Path, *, now: float | None = None) -> list[Pat
     host = socket.gethostname()
     for entry in entries:
         try:
-            temps = [p for p in entry.iterdir() if p.name.startswith(".") and ".tmp" in p.name and p.is_file()]
+            temps = [
+                p for p in entry.iterdir() if p.name.startswith(".") and ".tmp" in p.name and p.is_file()
+            ]
         except OSError:
             continue
         for p in temps:

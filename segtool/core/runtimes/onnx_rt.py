@@ -26,7 +26,9 @@ class OnnxRuntimeBackend:
                 )
             providers = [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
         elif device.type != "cpu":
-            raise UserInputError(f"--runtime onnxruntime runs on the CPU (or CUDA), not {device}; use --runtime torch or --device cpu")
+            raise UserInputError(
+                f"--runtime onnxruntime runs on the CPU (or CUDA), not {device}; use --runtime torch or --device cpu"
+            )
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1

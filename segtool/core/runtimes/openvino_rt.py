@@ -19,13 +19,19 @@ class OpenVINOBackend:
     name = "openvino"
     channels_last = False
 
-    def __init__(self, onnx_path: Path, device: torch.device, threads: int, precision: str, cache_dir: Path | None) -> None:
+    def __init__(
+        self, onnx_path: Path, device: torch.device, threads: int, precision: str, cache_dir: Path | None
+    ) -> None:
         import openvino as ov
 
         if device.type != "cpu":
-            raise UserInputError(f"--runtime openvino runs on the CPU here, not {device}; use --runtime torch on the GPU, or --device cpu")
+            raise UserInputError(
+                f"--runtime openvino runs on the CPU here, not {device}; use --runtime torch on the GPU, or --device cpu"
+            )
         if precision not in ("auto", "fp32", "bf16"):
-            raise UserInputError(f"--precision {precision} is not available with OpenVINO; use auto, fp32 or bf16")
+            raise UserInputError(
+                f"--precision {precision} is not available with OpenVINO; use auto, fp32 or bf16"
+            )
         core = ov.Core()
         config: dict[str, object] = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY"}
         config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
@@ -36,11 +42,17 @@ class OpenVINOBackend:
             self.compiled = core.compile_model(str(onnx_path), "CPU", config)
         except RuntimeError as e:
             if precision == "bf16" and "bf16" in str(e).lower():
-                raise UserInputError("--precision bf16: this CPU has no bfloat16 support in OpenVINO; use fp32 or auto") from e
+                raise UserInputError(
+                    "--precision bf16: this CPU has no bfloat16 support in OpenVINO; use fp32 or auto"
+                ) from e
             raise
         self.compiles = 1  # compiled once with dynamic N, H, W: frame-size changes do not recompile
         self.request = self.compiled.create_infer_request()
-        hint = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).replace("<Type: '", "").replace("'>", "")
+        hint = (
+            str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+            .replace("<Type: '", "")
+            .replace("'>", "")
+        )
         self.precision = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(hint, hint)
         self.label = f"OpenVINO {ov.__version__.split('-')[0]}, {self.precision}"
 

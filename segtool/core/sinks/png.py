@@ -146,8 +146,14 @@ class OverlayJpgSink(_PerFrameFileSink):
     suffix = ".jpg"
     trailer = b"\xff\xd9"  # JPEG end-of-image marker
 
-    def __init__(self, out_dir: str | Path, palette: np.ndarray, alpha: float = 0.5, quality: int = 90,
-                 visible: Sequence[bool] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        out_dir: str | Path,
+        palette: np.ndarray,
+        alpha: float = 0.5,
+        quality: int = 90,
+        visible: Sequence[bool] | None = None,
+    ):
         super().__init__(out_dir)
         self._palette = np.asarray(palette, np.uint8).reshape(-1, 3)
         self._alpha = alpha

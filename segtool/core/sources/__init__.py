@@ -46,7 +46,10 @@ _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
 def open_source(
-    spec: str | os.PathLike, *, connect_timeout_s: float = 10.0, max_reconnects: int = 3,
+    spec: str | os.PathLike,
+    *,
+    connect_timeout_s: float = 10.0,
+    max_reconnects: int = 3,
     frame_threads: bool = True,
 ) -> Source:
     """Open whatever a SOURCE argument names.

@@ -84,8 +84,10 @@ class Source(abc.ABC):
             UserInputError: this source cannot seek (a camera or a stream).
             IndexError: `index` is outside the source.
         """
-        raise UserInputError(f"{self.description or self.kind}: a {self.kind} cannot jump to frame {index}; "
-                             "its frames arrive live, in order")  # fmt: skip
+        raise UserInputError(
+            f"{self.description or self.kind}: a {self.kind} cannot jump to frame {index}; "
+            "its frames arrive live, in order"
+        )
 
     @property
     def origin(self) -> str:

@@ -23,9 +23,23 @@ if TYPE_CHECKING:
 # GUI thread with the frame and the prediction made from it (read-only arrays it may keep); what it
 # returns lands in `ViewResult.analysis[name]`. It must not touch the Engine or the Source.
 __all__ = [
-    "Analysis", "ApplySettings", "Command", "EngineInfo", "LiveStats", "LoadCheckpoint", "OpenSource", "Pause",
-    "Play", "SessionEvents", "SetDevice", "ShowFrame", "SourceInfo", "Stop", "ViewResult", "ViewSettings",
-]  # fmt: skip
+    "Analysis",
+    "ApplySettings",
+    "Command",
+    "EngineInfo",
+    "LiveStats",
+    "LoadCheckpoint",
+    "OpenSource",
+    "Pause",
+    "Play",
+    "SessionEvents",
+    "SetDevice",
+    "ShowFrame",
+    "SourceInfo",
+    "Stop",
+    "ViewResult",
+    "ViewSettings",
+]
 
 Analysis = Callable[[Frame, Prediction], Any]
 

@@ -82,8 +82,13 @@ class ViewerSession:
         connect_timeout_s: how long opening a camera or stream may take.
     """
 
-    def __init__(self, events: SessionEvents | None = None, *, threads: int | None = None,
-                 connect_timeout_s: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        events: SessionEvents | None = None,
+        *,
+        threads: int | None = None,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
         self.events = events or SessionEvents()
         self.threads, self.connect_timeout_s = threads, connect_timeout_s
         self._inbox = Inbox()
@@ -193,7 +198,9 @@ class ViewerSession:
             return
         self.events.busy(f"Moving the model to {device}…")
         self._engine = None
-        self._engine = Engine(self._model, device=device, precision=precision, threads=self.threads, runtime=runtime)
+        self._engine = Engine(
+            self._model, device=device, precision=precision, threads=self.threads, runtime=runtime
+        )
         self.events.engine_ready(self._engine_info())
 
     def _engine_info(self) -> EngineInfo:
@@ -212,9 +219,17 @@ class ViewerSession:
         n = src.frames_expected  # counting an MKV's packets happens here, not on the caller's thread
         names = src.names
         self.events.source_opened(
-            SourceInfo(self._source_id, spec, src.kind, src.description, src.is_live, src.fps, n,
-                       [str(x) for x in names] if names is not None else None)
-        )  # fmt: skip
+            SourceInfo(
+                self._source_id,
+                spec,
+                src.kind,
+                src.description,
+                src.is_live,
+                src.fps,
+                n,
+                [str(x) for x in names] if names is not None else None,
+            )
+        )
 
     def _close_source(self) -> None:
         if self._source is not None:
@@ -245,7 +260,9 @@ class ViewerSession:
             return
         if src.is_live and self._live_used:  # a camera or stream can be read once: reconnect
             self._close_source()
-            src = self._source = open_source(self._spec, connect_timeout_s=self.connect_timeout_s, frame_threads=False)  # type: ignore[arg-type]
+            src = self._source = open_source(
+                self._spec, connect_timeout_s=self.connect_timeout_s, frame_threads=False
+            )  # type: ignore[arg-type]
         if src.is_live:
             self._live_used, start = True, 0
         cancel = self._inbox.start_playback()
@@ -264,10 +281,15 @@ class ViewerSession:
 
         try:
             res = run_pipeline(
-                paced_frames(src, start, cancel, self._inbox.settings), engine or _FramesOnly(),  # type: ignore[arg-type]
-                on_result=on_result, progress=meter.on_progress, policy="latest", pace=False, cancel=cancel,
+                paced_frames(src, start, cancel, self._inbox.settings),
+                engine or _FramesOnly(),  # type: ignore[arg-type]
+                on_result=on_result,
+                progress=meter.on_progress,
+                policy="latest",
+                pace=False,
+                cancel=cancel,
                 confidence=self._inbox.settings().confidence and engine is not None,
-            )  # fmt: skip
+            )
         finally:
             self._inbox.end_playback()
         if res.error is not None:
@@ -306,8 +328,20 @@ class ViewerSession:
                         log.exception("viewer analysis %r failed", name)
                         analysis[name] = e
             cov = coverage(m, num_classes) if m is not None and num_classes else None
-            return ViewResult(source_id, frame.index, frame.pts_s, frame.name, rgb, m, conf, cov, latency,
-                              playing, time.perf_counter(), MappingProxyType(analysis))  # fmt: skip
+            return ViewResult(
+                source_id,
+                frame.index,
+                frame.pts_s,
+                frame.name,
+                rgb,
+                m,
+                conf,
+                cov,
+                latency,
+                playing,
+                time.perf_counter(),
+                MappingProxyType(analysis),
+            )
 
         return make
 

@@ -78,8 +78,11 @@ class FragmentClicker(QObject):
             bar.showMessage("Waiting for the model's prediction of this frame…", 3000)
             return
         if ids is None or hub.result is None:
-            bar.showMessage("Click a fragment needs a fragment model (e.g. rock_fragments.pt) open with the same "
-                            "classes as the label set: open one with Ctrl+O", 8000)  # fmt: skip
+            bar.showMessage(
+                "Click a fragment needs a fragment model (e.g. rock_fragments.pt) open with the same "
+                "classes as the label set: open one with Ctrl+O",
+                8000,
+            )
             return
         if self._key != self._split_key():
             self._pending.append((x, y))
@@ -93,8 +96,11 @@ class FragmentClicker(QObject):
         hub.editor.add_fragment(region, ids[0])
         hub._redraw()
         hub._update_state()
-        bar.showMessage(f"Fragment labelled ({int(region.sum())} px): correct it with the brush or eraser, "
-                        "or undo (Ctrl+Z)", 5000)  # fmt: skip
+        bar.showMessage(
+            f"Fragment labelled ({int(region.sum())} px): correct it with the brush or eraser, "
+            "or undo (Ctrl+Z)",
+            5000,
+        )
 
     def wait(self, timeout: float = 30.0) -> None:
         """Tests and shutdown: wait for splits in flight."""

@@ -121,8 +121,12 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             w.addAction(a)
             return a
 
-        self.act_mode = act("Label &mode", lambda on: self.set_active(on), "Ctrl+L",
-                            "Paint and correct masks on the frame on screen")  # fmt: skip
+        self.act_mode = act(
+            "Label &mode",
+            lambda on: self.set_active(on),
+            "Ctrl+L",
+            "Paint and correct masks on the frame on screen",
+        )
         self.act_mode.setCheckable(True)
         menu.addSeparator()
         self.act_new = act("&New label set…", self.choose_new_label_set)
@@ -135,8 +139,11 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.act_import = act("&Import CVAT export…", self.choose_import_cvat)
         self.act_export = act("&Export to CVAT…", self.choose_export_cvat)
         menu.addSeparator()
-        self.act_sam = act("Use &SAM ONNX files (optional)…", lambda: self.sam.choose_files(),
-                           tip="Click-to-mask with a Segment-Anything encoder + decoder you already have")  # fmt: skip
+        self.act_sam = act(
+            "Use &SAM ONNX files (optional)…",
+            lambda: self.sam.choose_files(),
+            tip="Click-to-mask with a Segment-Anything encoder + decoder you already have",
+        )
         menu.addSeparator()
         self.act_suggest = act("Suggest &frames to label…", self.suggest_frames)
         self.act_train = act("&Train on my labels…", self.train_on_labels)
@@ -171,7 +178,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         layer.doubleClicked.connect(self._double)
         layer.hover.connect(self._hover)
         layer.key.connect(self._key)
-        layer.brushWheel.connect(lambda d: p.brush.setValue(p.brush.value() + d * max(1, p.brush.value() // 8)))
+        layer.brushWheel.connect(
+            lambda d: p.brush.setValue(p.brush.value() + d * max(1, p.brush.value() // 8))
+        )
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -201,8 +210,11 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         """Enter or leave label mode. Entering pauses playback; leaving saves (or asks) first."""
         w = self.window
         if on and (w.source is None or w.source.is_live):
-            w.show_error("Nothing to label", "Open a video, an image or a folder first; label mode works on "
-                         "files, not on a camera or a stream.")  # fmt: skip
+            w.show_error(
+                "Nothing to label",
+                "Open a video, an image or a folder first; label mode works on "
+                "files, not on a camera or a stream.",
+            )
             on = False
         if not on and self.active and not self.confirm_leave():
             on = True
@@ -220,7 +232,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         if on:
             if w.playing:
                 w.toggle_play()
-            w.worker.confidence = True  # always on (the window's confidence line and "start from the prediction")
+            w.worker.confidence = (
+                True  # always on (the window's confidence line and "start from the prediction")
+            )
             self._show_classes()  # a fragment model's edge class is not offered (tools.py)
             if self.fragments is not None and not self._tool_chosen:
                 self.set_tool(FRAGMENT_DEFAULT_TOOL)
@@ -243,7 +257,9 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             return
-        self._tool_chosen = True  # the user's choice is kept over the default when label mode is entered again
+        self._tool_chosen = (
+            True  # the user's choice is kept over the default when label mode is entered again
+        )
         self.tool = tool
         self.panel.set_tool(tool)
         self._poly = []
@@ -291,13 +307,19 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.result, self.key = r, (path, stem)
         try:
             saved = self.labelset.load_mask(stem) if self.labelset is not None else None
-        except UserInputError as e:  # a damaged, colour or 16-bit mask file: say so instead of failing the slot
-            self.window.show_error("Labels could not be read", f"{e}\n\nStarting empty; painting replaces the file.")
+        except (
+            UserInputError
+        ) as e:  # a damaged, colour or 16-bit mask file: say so instead of failing the slot
+            self.window.show_error(
+                "Labels could not be read", f"{e}\n\nStarting empty; painting replaces the file."
+            )
             saved = None
         if saved is not None and saved.shape != r.rgb.shape[:2]:
-            self.window.show_error("Labels do not fit this frame",
-                                   f"The saved mask of {stem} is {saved.shape[1]}×{saved.shape[0]} but the frame is "
-                                   f"{r.rgb.shape[1]}×{r.rgb.shape[0]}; it was made for another picture. Starting empty.")  # fmt: skip
+            self.window.show_error(
+                "Labels do not fit this frame",
+                f"The saved mask of {stem} is {saved.shape[1]}×{saved.shape[0]} but the frame is "
+                f"{r.rgb.shape[1]}×{r.rgb.shape[0]}; it was made for another picture. Starting empty.",
+            )
             saved = None
         inst = self.labelset.load_instances(stem) if self.labelset is not None and saved is not None else None
         self.editor = LabelEditor(saved, shape=r.rgb.shape[:2], instances=inst)
@@ -319,10 +341,17 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             return True
         if self.labelset is not None and self.panel.autosave.isChecked():
             return self.save()
-        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved labels",
-                          "This frame has labels that are not saved.", parent=self.window)  # fmt: skip
-        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                               | QMessageBox.StandardButton.Cancel)  # fmt: skip
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unsaved labels",
+            "This frame has labels that are not saved.",
+            parent=self.window,
+        )
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
         answer = box.exec()
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
@@ -344,8 +373,14 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
                 return False
         path, _, index = self.frame_key(r)
         try:
-            self.labelset.save(r.rgb, ed.mask.copy(), source=path, frame=index, pts_s=r.pts_s,
-                               instances=None if ed.instances is None else ed.instances.copy())  # fmt: skip
+            self.labelset.save(
+                r.rgb,
+                ed.mask.copy(),
+                source=path,
+                frame=index,
+                pts_s=r.pts_s,
+                instances=None if ed.instances is None else ed.instances.copy(),
+            )
         except (UserInputError, OSError) as e:
             self.window.show_error("Could not save the labels", str(e))
             return False
@@ -355,7 +390,12 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         return True
 
     def _autosave(self) -> None:
-        if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
+        if (
+            self.editor is not None
+            and self.editor.dirty
+            and self.labelset is not None
+            and self.panel.autosave.isChecked()
+        ):
             self.save()
 
     def undo(self) -> None:
@@ -374,11 +414,15 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
             return
         info = self.window.engine_info
         if r.mask is None or info is None:
-            self.window.show_error("No prediction", "Open a model (Ctrl+O) first: its mask is the starting point.")
+            self.window.show_error(
+                "No prediction", "Open a model (Ctrl+O) first: its mask is the starting point."
+            )
             return
         if list(info.class_names) != self.class_names:
-            self.window.show_error("Different classes", "The model's classes differ from the label set's, so its "
-                                   "mask cannot be used as labels here.")  # fmt: skip
+            self.window.show_error(
+                "Different classes",
+                "The model's classes differ from the label set's, so its mask cannot be used as labels here.",
+            )
             return
         thr = self.panel.threshold.value()
         if thr > 0 and r.confidence is None:
@@ -394,14 +438,19 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
 
     def _redraw(self) -> None:
         ed = self.editor
-        self.layer.show_labels(None if ed is None else ed.mask, self.palette, self.opacity,
-                               None if ed is None else ed.instances)  # fmt: skip
+        self.layer.show_labels(
+            None if ed is None else ed.mask, self.palette, self.opacity, None if ed is None else ed.instances
+        )
 
     def _use_label_set_text(self) -> None:
         if self.labelset is not None:
-            unfinished = "<br><b>UNFINISHED import — frames are missing</b>" if self.labelset.incomplete else ""
-            self.panel.set_label.setText(f"<b>{self.labelset.root.name}</b> — {len(self.labelset.frames)} frame(s) "
-                                         f"labelled{unfinished}<br><small>{self.labelset.root}</small>")  # fmt: skip
+            unfinished = (
+                "<br><b>UNFINISHED import — frames are missing</b>" if self.labelset.incomplete else ""
+            )
+            self.panel.set_label.setText(
+                f"<b>{self.labelset.root.name}</b> — {len(self.labelset.frames)} frame(s) "
+                f"labelled{unfinished}<br><small>{self.labelset.root}</small>"
+            )
 
     def _update_state(self) -> None:
         self.propagation.refresh()
@@ -422,7 +471,12 @@ class LabelHub(LabelSetActions, TeachingActions, ToolHandlers, QObject):
         self.smart.wait(10.0)
         self.clicker.wait(10.0)
         self.sam.wait(10.0)
-        if self.editor is not None and self.editor.dirty and self.labelset is not None and self.panel.autosave.isChecked():
+        if (
+            self.editor is not None
+            and self.editor.dirty
+            and self.labelset is not None
+            and self.panel.autosave.isChecked()
+        ):
             self.save()
         self.strip.shutdown()
         self.wait_superpixels(10.0)

@@ -38,8 +38,11 @@ class LabelSetActions:
             colors = default_colors(len(names))
         if len(names) < 2:
             raise UserInputError("a label set needs at least two classes (e.g. background, rock)")
-        ls = LabelSet.create(folder, [{"name": n, "color": list(c)} for n, c in zip(names, colors)],
-                             fragments=self.model_fragments())  # fmt: skip
+        ls = LabelSet.create(
+            folder,
+            [{"name": n, "color": list(c)} for n, c in zip(names, colors)],
+            fragments=self.model_fragments(),
+        )
         self._use_label_set(ls)
         return ls
 
@@ -53,7 +56,9 @@ class LabelSetActions:
         if model is not None and list(model.class_names) != ls.class_names:
             self.window.statusBar().showMessage(
                 f"The label set's classes ({', '.join(ls.class_names)}) differ from the model's "
-                f"({', '.join(model.class_names)}): \"Start from the prediction\" is off", 10000)  # fmt: skip
+                f'({", ".join(model.class_names)}): "Start from the prediction" is off',
+                10000,
+            )
         self.labelset = ls
         self._use_label_set_text()
         if ls.incomplete:  # said once, loudly: training and export refuse this set until it is imported again
@@ -82,10 +87,16 @@ class LabelSetActions:
         path, _, index = self.frame_key(self.result)
         if ls.find(path, index) is None or ls.load_mask(ls.stem_for(path, index)) is None:
             return True
-        box = QMessageBox(QMessageBox.Icon.Question, "Labels for this frame already exist",
-                          f"{ls.root.name} already holds labels for this frame, and the frame on screen has "
-                          "labels that are not saved.", parent=self.window)  # fmt: skip
-        mine = box.addButton("Keep mine (replace the saved ones when saved)", QMessageBox.ButtonRole.AcceptRole)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Labels for this frame already exist",
+            f"{ls.root.name} already holds labels for this frame, and the frame on screen has "
+            "labels that are not saved.",
+            parent=self.window,
+        )
+        mine = box.addButton(
+            "Keep mine (replace the saved ones when saved)", QMessageBox.ButtonRole.AcceptRole
+        )
         box.addButton("Load the saved ones (drop mine)", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(mine)
         box.exec()
@@ -99,17 +110,24 @@ class LabelSetActions:
         return default_label_folder(self.window.source)
 
     def choose_new_label_set(self) -> None:
-        if self.labelset is not None and not self.confirm_leave():  # the frame's edits go to the set they were made in
+        if (
+            self.labelset is not None and not self.confirm_leave()
+        ):  # the frame's edits go to the set they were made in
             return
         folder, _ = QFileDialog.getSaveFileName(
-            self.window, "New label set: name its folder", str(self.default_folder()), "Label-set folder (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite)  # fmt: skip
+            self.window,
+            "New label set: name its folder",
+            str(self.default_folder()),
+            "Label-set folder (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if not folder:
             return
         names = None
         if not self.class_names:
-            text, ok = QInputDialog.getText(self.window, "Classes", "Class names, comma separated:",
-                                            text="background, rock")  # fmt: skip
+            text, ok = QInputDialog.getText(
+                self.window, "Classes", "Class names, comma separated:", text="background, rock"
+            )
             if not ok:
                 return
             names = [n.strip() for n in text.split(",") if n.strip()]
@@ -129,12 +147,17 @@ class LabelSetActions:
                 self.window.show_error("Could not open the label set", str(e))
 
     def choose_import_cvat(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "CVAT export (Segmentation mask 1.1)", str(Path.home()),
-                                              "CVAT export (*.zip);;All files (*)")  # fmt: skip
+        path, _ = QFileDialog.getOpenFileName(
+            self.window,
+            "CVAT export (Segmentation mask 1.1)",
+            str(Path.home()),
+            "CVAT export (*.zip);;All files (*)",
+        )
         if not path:
             return
-        images = QFileDialog.getExistingDirectory(self.window, "The photos of that export (Cancel if it holds them)",
-                                                  str(Path(path).parent))  # fmt: skip
+        images = QFileDialog.getExistingDirectory(
+            self.window, "The photos of that export (Cancel if it holds them)", str(Path(path).parent)
+        )
         folder = QFileDialog.getExistingDirectory(self.window, "New label set folder", str(Path(path).parent))
         if not folder:
             return
@@ -145,14 +168,19 @@ class LabelSetActions:
 
     def choose_export_cvat(self) -> None:
         if self.labelset is None:
-            self.window.show_error("No label set", "Create or open a label set first (Label ▸ New label set…).")
+            self.window.show_error(
+                "No label set", "Create or open a label set first (Label ▸ New label set…)."
+            )
             return
         self.save()
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export to CVAT", str(self.labelset.root.with_suffix(".zip")),
-                                              "Zip (*.zip)")  # fmt: skip
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export to CVAT", str(self.labelset.root.with_suffix(".zip")), "Zip (*.zip)"
+        )
         if path:
             try:
                 export_cvat(self.labelset, path)
-                self.window.statusBar().showMessage(f"Exported to {path} — import it in CVAT as 'Segmentation mask 1.1'", 10000)
+                self.window.statusBar().showMessage(
+                    f"Exported to {path} — import it in CVAT as 'Segmentation mask 1.1'", 10000
+                )
             except UserInputError as e:
                 self.window.show_error("Could not export", str(e))

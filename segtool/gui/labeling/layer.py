@@ -32,7 +32,9 @@ TOOLS = {
 }
 
 
-def label_rgba(mask: np.ndarray, palette: np.ndarray, opacity: float, instances: np.ndarray | None = None) -> np.ndarray:
+def label_rgba(
+    mask: np.ndarray, palette: np.ndarray, opacity: float, instances: np.ndarray | None = None
+) -> np.ndarray:
     """H x W x 4 uint8: class colours at `opacity`, unknown pixels fully transparent, the edges of painted
     areas light grey and fragment outlines (where the instance id changes) opaque white."""
     lut = np.zeros((256, 4), np.uint8)
@@ -75,9 +77,23 @@ class LabelLayer(QObject):
     key = Signal(int)
     brushWheel = Signal(int)
 
-    KEYS = {Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape,
-            Qt.Key.Key_B, Qt.Key.Key_E, Qt.Key.Key_P, Qt.Key.Key_R, Qt.Key.Key_O, Qt.Key.Key_G, Qt.Key.Key_I, Qt.Key.Key_C, Qt.Key.Key_A,
-            *(getattr(Qt.Key, f"Key_{d}") for d in range(10))}  # fmt: skip
+    KEYS = {
+        Qt.Key.Key_BracketLeft,
+        Qt.Key.Key_BracketRight,
+        Qt.Key.Key_Return,
+        Qt.Key.Key_Enter,
+        Qt.Key.Key_Escape,
+        Qt.Key.Key_B,
+        Qt.Key.Key_E,
+        Qt.Key.Key_P,
+        Qt.Key.Key_R,
+        Qt.Key.Key_O,
+        Qt.Key.Key_G,
+        Qt.Key.Key_I,
+        Qt.Key.Key_C,
+        Qt.Key.Key_A,
+        *(getattr(Qt.Key, f"Key_{d}") for d in range(10)),
+    }
 
     def __init__(self, canvas: QGraphicsView) -> None:
         super().__init__(canvas)
@@ -102,8 +118,13 @@ class LabelLayer(QObject):
 
     # --- drawing ---------------------------------------------------------------------------------
 
-    def show_labels(self, mask: np.ndarray | None, palette: np.ndarray | None, opacity: float,
-                    instances: np.ndarray | None = None) -> None:  # fmt: skip
+    def show_labels(
+        self,
+        mask: np.ndarray | None,
+        palette: np.ndarray | None,
+        opacity: float,
+        instances: np.ndarray | None = None,
+    ) -> None:
         if mask is None or palette is None or not self.active:
             self.item.setPixmap(QPixmap())
             return
@@ -155,7 +176,11 @@ class LabelLayer(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt naming)
         t = event.type()
         if obj is self.canvas:
-            if t == QEvent.Type.ShortcutOverride and event.key() in self.KEYS and self.accepts_key(event.key()):
+            if (
+                t == QEvent.Type.ShortcutOverride
+                and event.key() in self.KEYS
+                and self.accepts_key(event.key())
+            ):
                 event.accept()  # the key goes to the canvas as a key press, not to a window shortcut
                 return True
             if t == QEvent.Type.KeyPress and event.key() in self.KEYS and self.accepts_key(event.key()):
@@ -164,7 +189,9 @@ class LabelLayer(QObject):
             return False
         if t == QEvent.Type.MouseButtonPress:
             pan = event.button() == Qt.MouseButton.MiddleButton or (
-                event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                event.button() == Qt.MouseButton.LeftButton
+                and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
             if pan:
                 self._panning = event.position()
                 return True
@@ -177,7 +204,9 @@ class LabelLayer(QObject):
             if self._panning is not None:
                 d = event.position() - self._panning
                 self._panning = event.position()
-                self.canvas.horizontalScrollBar().setValue(self.canvas.horizontalScrollBar().value() - int(d.x()))
+                self.canvas.horizontalScrollBar().setValue(
+                    self.canvas.horizontalScrollBar().value() - int(d.x())
+                )
                 self.canvas.verticalScrollBar().setValue(self.canvas.verticalScrollBar().value() - int(d.y()))
                 return True
             p = self._scene(event)

@@ -44,7 +44,9 @@ class LabelPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.set_label = QLabel("No label set. <i>New…</i> makes one (a folder <code>segtool train</code> reads).")
+        self.set_label = QLabel(
+            "No label set. <i>New…</i> makes one (a folder <code>segtool train</code> reads)."
+        )
         self.set_label.setWordWrap(True)
         self.new_btn = QPushButton("New…")
         self.open_btn = QPushButton("Open…")
@@ -81,8 +83,10 @@ class LabelPanel(QWidget):
         form.addRow("Brush radius", self.brush)
         form.addRow("Region size", self.superpixel_size)
         grid.addLayout(form, len(TOOLS), 0)
-        help_ = QLabel("Left: paint · Shift/middle drag: pan · wheel: zoom · polygon/outline: click points, "
-                       "double-click or Enter closes, Esc cancels")  # fmt: skip
+        help_ = QLabel(
+            "Left: paint · Shift/middle drag: pan · wheel: zoom · polygon/outline: click points, "
+            "double-click or Enter closes, Esc cancels"
+        )
         help_.setWordWrap(True)
         help_.setStyleSheet("color: gray")
         grid.addWidget(help_, len(TOOLS) + 1, 0)
@@ -110,7 +114,9 @@ class LabelPanel(QWidget):
         self.autosave.setChecked(True)
         vf.addRow(self.autosave)
         self.threshold = QDoubleSpinBox(minimum=0.0, maximum=0.99, singleStep=0.05, value=0.0, decimals=2)
-        self.threshold.setToolTip("Start from the prediction: pixels where the model's confidence is below this stay unknown")
+        self.threshold.setToolTip(
+            "Start from the prediction: pixels where the model's confidence is below this stay unknown"
+        )
         self.from_pred_btn = QPushButton("Start from the prediction")
         self.from_pred_btn.setToolTip("Fill this frame with the model's mask, to correct it")
         r2 = QHBoxLayout()
@@ -134,7 +140,9 @@ class LabelPanel(QWidget):
         self.suggest_btn = QPushButton("Suggest frames to label…")
         self.suggest_btn.setToolTip("Rank the frames of the video by how unsure the model is")
         self.train_btn = QPushButton("Train on my labels…")
-        self.train_btn.setToolTip("Open the training wizard with this label set, starting from the model in the viewer")
+        self.train_btn.setToolTip(
+            "Open the training wizard with this label set, starting from the model in the viewer"
+        )
         ll.addWidget(self.suggest_btn)
         ll.addWidget(self.train_btn)
 
@@ -143,8 +151,9 @@ class LabelPanel(QWidget):
             lay.addWidget(w)
         lay.addStretch(1)
 
-    def set_classes(self, names: Sequence[str], palette: np.ndarray, ids: Sequence[int] | None = None,
-                    note: str = "") -> None:  # fmt: skip
+    def set_classes(
+        self, names: Sequence[str], palette: np.ndarray, ids: Sequence[int] | None = None, note: str = ""
+    ) -> None:
         """List the classes `ids` (all by default) of `names`; the number keys pick rows in this order.
         `note` says why a class is not listed (a fragment model's edge class)."""
         ids = list(range(len(names))) if ids is None else list(ids)

@@ -42,14 +42,19 @@ class PropagateBox(QGroupBox):
         self.n = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" frames")
         self.n.setToolTip("How many frames after this one get its labels, carried along by optical flow")
         self.start_btn = QPushButton("Propagate to next N frames")
-        self.start_btn.setToolTip("Save this frame, then carry its labels forward; pixels the flow cannot follow "
-                                  "stay unknown. The frames are saved as 'propagated, not reviewed'.")  # fmt: skip
+        self.start_btn.setToolTip(
+            "Save this frame, then carry its labels forward; pixels the flow cannot follow "
+            "stay unknown. The frames are saved as 'propagated, not reviewed'."
+        )
         self.backward = QCheckBox("Backward: to the previous frames")
         self.backward.toggled.connect(
-            lambda on: self.start_btn.setText(f"Propagate to {'previous' if on else 'next'} N frames"))
+            lambda on: self.start_btn.setText(f"Propagate to {'previous' if on else 'next'} N frames")
+        )
         self.fill = QCheckBox("Model fills unknown where sure ≥")
-        self.fill.setToolTip("Pixels the flow leaves unknown take the model's class where its probability is at least "
-                             "this (the model in the viewer; its classes must be the label set's)")  # fmt: skip
+        self.fill.setToolTip(
+            "Pixels the flow leaves unknown take the model's class where its probability is at least "
+            "this (the model in the viewer; its classes must be the label set's)"
+        )
         self.fill_min = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=0.9, decimals=2)
         self.progress = QProgressBar()
         self.cancel_btn = QPushButton("Cancel")
@@ -60,8 +65,10 @@ class PropagateBox(QGroupBox):
         self.next_btn = QPushButton("Next ▸")
         self.prev_btn.setToolTip("The previous propagated frame not reviewed yet")
         self.next_btn.setToolTip("The next propagated frame not reviewed yet")
-        self.accept_btn.setToolTip("These labels are right: clear the 'not reviewed' mark (corrections are saved "
-                                   "first), then go to the next frame to review")  # fmt: skip
+        self.accept_btn.setToolTip(
+            "These labels are right: clear the 'not reviewed' mark (corrections are saved "
+            "first), then go to the next frame to review"
+        )
         lay = QVBoxLayout(self)
         r1 = QHBoxLayout()
         r1.addWidget(self.start_btn, 1)
@@ -133,10 +140,14 @@ class Propagation(QObject):
         if self.running or hub.editor is None or hub.result is None:
             return
         if w.source is None or w.source.kind != "video":
-            w.show_error("Not a video", "Labels follow a video's frames: open a video file to propagate them.")
+            w.show_error(
+                "Not a video", "Labels follow a video's frames: open a video file to propagate them."
+            )
             return
         if (hub.editor.mask == UNKNOWN).all():
-            w.show_error("Nothing to propagate", "Label something on this frame first (or start from the prediction).")
+            w.show_error(
+                "Nothing to propagate", "Label something on this frame first (or start from the prediction)."
+            )
             return
         if hub.labelset is None or hub.editor.dirty or self.current() is None:
             if not hub.save():  # the start frame is saved first (asks for a label set when none is open)
@@ -148,8 +159,11 @@ class Propagation(QObject):
         step = -1 if self.box.backward.isChecked() else 1
         n = self._room_ahead(path, at, self.box.n.value(), step)
         if n == 0:
-            w.show_error("Nothing to propagate to", f"Frame {at + step} is outside the video or already has labels you "
-                         "made or accepted (propagation never overwrites those).")  # fmt: skip
+            w.show_error(
+                "Nothing to propagate to",
+                f"Frame {at + step} is outside the video or already has labels you "
+                "made or accepted (propagation never overwrites those).",
+            )
             return
         self._from, self._path, self._total, self._done, self._worst = stem, path, n, 0, None
         self._labelset = hub.labelset  # results go into this set only
@@ -159,9 +173,12 @@ class Propagation(QObject):
         self.box.progress.setRange(0, n)
         self.box.progress.setValue(0)
         self.box.set_running(True)
-        self._thread = threading.Thread(target=self._run, args=(w.source.spec, at, n, step < 0, mask, inst, model,
-                                                                self.box.fill_min.value(), self._cancel),
-                                        name="label-propagate", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(w.source.spec, at, n, step < 0, mask, inst, model, self.box.fill_min.value(), self._cancel),
+            name="label-propagate",
+            daemon=True,
+        )
         self._thread.start()
 
     def _room_ahead(self, path: str, at: int, n: int, step: int) -> int:
@@ -186,16 +203,33 @@ class Propagation(QObject):
             return None
         w, info = self.hub.window, self.hub.window.engine_info
         if info is None:
-            w.show_error("No model", "Open a model (Ctrl+O) to fill unknown pixels, or untick 'Model fills unknown'.")
+            w.show_error(
+                "No model", "Open a model (Ctrl+O) to fill unknown pixels, or untick 'Model fills unknown'."
+            )
             return False
         if list(info.class_names) != self.hub.labelset.class_names:
-            w.show_error("Different classes", f"The model's classes ({', '.join(info.class_names)}) are not the label "
-                         f"set's ({', '.join(self.hub.labelset.class_names)}); untick 'Model fills unknown'.")  # fmt: skip
+            w.show_error(
+                "Different classes",
+                f"The model's classes ({', '.join(info.class_names)}) are not the label "
+                f"set's ({', '.join(self.hub.labelset.class_names)}); untick 'Model fills unknown'.",
+            )
             return False
-        return info.model if info.model is not None else info.path  # the viewer's opened model file, not read again
+        return (
+            info.model if info.model is not None else info.path
+        )  # the viewer's opened model file, not read again
 
-    def _run(self, spec, at: int, n: int, backward: bool, mask: np.ndarray, inst, model, min_conf: float,
-             cancel: threading.Event) -> None:  # fmt: skip
+    def _run(
+        self,
+        spec,
+        at: int,
+        n: int,
+        backward: bool,
+        mask: np.ndarray,
+        inst,
+        model,
+        min_conf: float,
+        cancel: threading.Event,
+    ) -> None:
         """Worker thread: its own source (and Engine, when filling); each propagated frame goes to the GUI
         thread as a signal."""
         error = ""
@@ -206,8 +240,14 @@ class Propagation(QObject):
 
                 engine = Engine(model)
             with open_source(spec, frame_threads=False) as src:
-                for p in propagate_frames(frames_around(src, at, n, backward), mask, inst, cancel=cancel,
-                                          model=engine, min_confidence=min_conf):  # fmt: skip
+                for p in propagate_frames(
+                    frames_around(src, at, n, backward),
+                    mask,
+                    inst,
+                    cancel=cancel,
+                    model=engine,
+                    min_confidence=min_conf,
+                ):
                     self.resultReady.emit(p)
         except Exception as e:  # noqa: BLE001 — a failing job reports, it never takes the window down
             error = str(e) if isinstance(e, (UserInputError, OSError)) else f"{type(e).__name__}: {e}"
@@ -222,8 +262,15 @@ class Propagation(QObject):
         on_screen = hub.key == (self._path, stem) and hub.editor is not None and hub.editor.dirty
         if not on_screen:  # the user is correcting that very frame: their labels win
             try:
-                hub.labelset.save(p.rgb, p.mask, source=self._path, frame=p.index, pts_s=p.pts_s,
-                                  instances=p.instances, propagated_from=self._from)  # fmt: skip
+                hub.labelset.save(
+                    p.rgb,
+                    p.mask,
+                    source=self._path,
+                    frame=p.index,
+                    pts_s=p.pts_s,
+                    instances=p.instances,
+                    propagated_from=self._from,
+                )
             except (UserInputError, OSError) as e:
                 self._cancel.set()
                 hub.window.show_error("Could not save a propagated frame", str(e))
@@ -269,7 +316,9 @@ class Propagation(QObject):
         hub, src = self.hub, self.hub.window.source
         if hub.labelset is None or src is None:
             return []
-        return sorted(f.frame for f in hub.labelset.unreviewed() if f.source == str(src.spec) and f.frame is not None)
+        return sorted(
+            f.frame for f in hub.labelset.unreviewed() if f.source == str(src.spec) and f.frame is not None
+        )
 
     def current(self):
         """The label-set entry of the frame on screen, or None."""
@@ -284,8 +333,10 @@ class Propagation(QObject):
         f, todo = self.current(), self._unreviewed_here()
         here = f is not None and not f.reviewed
         if here:
-            text = (f"<b>Propagated from {f.propagated_from}, not reviewed.</b> Correct it (saving marks it reviewed) "
-                    "or accept it.")  # fmt: skip
+            text = (
+                f"<b>Propagated from {f.propagated_from}, not reviewed.</b> Correct it (saving marks it reviewed) "
+                "or accept it."
+            )
         elif f is not None and f.propagated_from:
             text = f"Propagated from {f.propagated_from}, reviewed."
         else:

@@ -52,7 +52,9 @@ class SamClick(QObject):
             self.hub.window.show_error("Could not use these SAM files", str(e))
             return False
         self._key, self._emb = None, None
-        self.hub.window.statusBar().showMessage("SAM loaded: choose the SAM tool (A) and click an object", 6000)
+        self.hub.window.statusBar().showMessage(
+            "SAM loaded: choose the SAM tool (A) and click an object", 6000
+        )
         return True
 
     def prepare(self) -> None:
@@ -92,8 +94,9 @@ class SamClick(QObject):
         if hub.editor is None:
             return
         if self.model is None:
-            hub.window.statusBar().showMessage("SAM needs your encoder and decoder .onnx files: Label ▸ Use SAM "
-                                               "ONNX files…", 8000)  # fmt: skip
+            hub.window.statusBar().showMessage(
+                "SAM needs your encoder and decoder .onnx files: Label ▸ Use SAM ONNX files…", 8000
+            )
             return
         if self._key != hub.key:
             self._pending.append((x, y))

@@ -79,8 +79,15 @@ class SmartTools(QObject):
         if r is None or abs(x - x0) < 3 or abs(y - y0) < 3:
             return
         h, w = r.rgb.shape[:2]
-        state = {"key": key, "box": (x0, y0, x, y), "fg": np.zeros((h, w), bool), "bg": np.zeros((h, w), bool),
-                 "cls": cls, "region": None, "edit": None}  # fmt: skip
+        state = {
+            "key": key,
+            "box": (x0, y0, x, y),
+            "fg": np.zeros((h, w), bool),
+            "bg": np.zeros((h, w), bool),
+            "cls": cls,
+            "region": None,
+            "edit": None,
+        }
         self._run(state)
 
     def _refine(self, pts: list[tuple[float, float]]) -> None:
@@ -95,7 +102,9 @@ class SmartTools(QObject):
         cv2.polylines(line, [xy], False, 1, thickness=5)  # a 2-px brush either side of the drag
         x0, y0 = int(round(pts[0][0])), int(round(pts[0][1]))
         h, w = line.shape
-        on_object = gc["region"] is not None and bool(gc["region"][min(h - 1, max(0, y0)), min(w - 1, max(0, x0))])
+        on_object = gc["region"] is not None and bool(
+            gc["region"][min(h - 1, max(0, y0)), min(w - 1, max(0, x0))]
+        )
         state = dict(gc, fg=gc["fg"].copy(), bg=gc["bg"].copy())
         (state["bg"] if on_object else state["fg"])[line > 0] = True
         (state["fg"] if on_object else state["bg"])[line > 0] = False
@@ -106,7 +115,9 @@ class SmartTools(QObject):
         fg, bg = state["fg"].copy(), state["bg"].copy()
 
         def work() -> None:
-            region = grabcut_box(rgb, state["box"], foreground=fg if fg.any() else None, background=bg if bg.any() else None)
+            region = grabcut_box(
+                rgb, state["box"], foreground=fg if fg.any() else None, background=bg if bg.any() else None
+            )
             self.grabcutReady.emit(state["key"], region, state["cls"], state)
 
         t = threading.Thread(target=work, name="segtool-grabcut", daemon=True)
@@ -124,8 +135,11 @@ class SmartTools(QObject):
         state = dict(state, region=region, edit=None)
         self._gc = state
         if not region.any():
-            hub.window.statusBar().showMessage("GrabCut found no object in that box: drag a stroke inside the box "
-                                               "over the object (\"this too\"), or drag a larger box", 6000)  # fmt: skip
+            hub.window.statusBar().showMessage(
+                "GrabCut found no object in that box: drag a stroke inside the box "
+                'over the object ("this too"), or drag a larger box',
+                6000,
+            )
         else:
             f = hub.fragments  # a fragment model: GrabCut's object in the interior class is one fragment
             if f is not None and cls == hub.class_names.index(f["interior"]):
@@ -175,7 +189,13 @@ class SmartTools(QObject):
         wire, pts, first = self._wire, self._points, self._first
         self._points, self._first = [], None
         self.hub.layer.show_path([])
-        if wire is None or first is None or len(pts) < 3 or self.hub.editor is None or self._wire_key != self.hub.key:
+        if (
+            wire is None
+            or first is None
+            or len(pts) < 3
+            or self.hub.editor is None
+            or self._wire_key != self.hub.key
+        ):
             return False
         pts = pts + [(float(px), float(py)) for px, py in wire.path_to(*first)[1:]]
         if self.hub.editor.fill_polygon(pts, self.hub.cls):

@@ -42,7 +42,9 @@ class SuggestStrip(QWidget):
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setMaximumHeight(44)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.list.itemClicked.connect(lambda it: self.frameChosen.emit(int(it.data(Qt.ItemDataRole.UserRole))))
+        self.list.itemClicked.connect(
+            lambda it: self.frameChosen.emit(int(it.data(Qt.ItemDataRole.UserRole)))
+        )
         self.bar = QProgressBar(maximumWidth=160)
         self.cancel_btn = QPushButton("Cancel")
         self.close_btn = QPushButton("×")
@@ -68,8 +70,17 @@ class SuggestStrip(QWidget):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, source_spec: str, checkpoint, n: int, *, every: int | None = None, threshold: float = 0.6,
-              strategy: str | None = None, model_path: str | None = None) -> None:  # fmt: skip
+    def start(
+        self,
+        source_spec: str,
+        checkpoint,
+        n: int,
+        *,
+        every: int | None = None,
+        threshold: float = 0.6,
+        strategy: str | None = None,
+        model_path: str | None = None,
+    ) -> None:
         """Score every `every`-th frame of the source (None: as `segtool suggest` does) in a background
         thread and pick `n` by `strategy` (None: the core's default, as the CLI). `checkpoint`: a loaded
         Checkpoint (shared read-only; the Engine copies its weights) or a file path; `model_path` names it
@@ -102,9 +113,16 @@ class SuggestStrip(QWidget):
                     total = src.frames_expected
                     k = default_every(total) if every is None else every
                     total = None if total is None else len(range(0, total, k))
-                    _, picks, _ = suggest(src, engine, n, strategy=strategy, every=k,
-                                          threshold=threshold, cancel=cancel,
-                                          progress=lambda p: self._progress.emit(p.done, total or 0))  # fmt: skip
+                    _, picks, _ = suggest(
+                        src,
+                        engine,
+                        n,
+                        strategy=strategy,
+                        every=k,
+                        threshold=threshold,
+                        cancel=cancel,
+                        progress=lambda p: self._progress.emit(p.done, total or 0),
+                    )
                 self._done.emit((run, picks), "cancelled" if cancel.is_set() else "")
             except Exception as e:  # noqa: BLE001 - shown to the user, never kills the window
                 self._done.emit((run, []), f"{type(e).__name__}: {e}" if not str(e) else str(e))
@@ -142,13 +160,17 @@ class SuggestStrip(QWidget):
             from segtool.core.suggest import STRATEGIES, STRATEGY_LINES
 
             self.title.setText(f"{len(picks)} frames to label, {STRATEGY_LINES[self.strategy]}:")
-            self.title.setToolTip(f"Strategy {self.strategy} (segtool suggest --strategy {self.strategy}): "
-                                  f"{STRATEGIES[self.strategy]}. Listed most uncertain first. "
-                                  "See docs/labelling.md for what was measured.")  # fmt: skip
+            self.title.setToolTip(
+                f"Strategy {self.strategy} (segtool suggest --strategy {self.strategy}): "
+                f"{STRATEGIES[self.strategy]}. Listed most uncertain first. "
+                "See docs/labelling.md for what was measured."
+            )
         for rank, p in enumerate(picks, 1):
             it = QListWidgetItem(f"#{rank}  frame {p.index}  ({100 * p.uncertain_share:.0f} % unsure)")
             it.setData(Qt.ItemDataRole.UserRole, p.index)
-            it.setToolTip(f"mean uncertainty {p.score:.3f}; {100 * p.uncertain_share:.1f} % of pixels below the threshold")
+            it.setToolTip(
+                f"mean uncertainty {p.score:.3f}; {100 * p.uncertain_share:.1f} % of pixels below the threshold"
+            )
             self.list.addItem(it)
         self.finished.emit(picks)
 

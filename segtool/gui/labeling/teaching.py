@@ -24,9 +24,13 @@ class TeachingActions:
             # the model file the viewer already opened (not read again)
             info = w.engine_info
             model = info.model if info is not None else None
-            self.strip.start(w.source.spec, model if info is not None else str(w.checkpoint_path), n,
-                             every=max(1, (w.source.frames or 1) // 200),
-                             model_path=info.path if info is not None else str(w.checkpoint_path))  # fmt: skip
+            self.strip.start(
+                w.source.spec,
+                model if info is not None else str(w.checkpoint_path),
+                n,
+                every=max(1, (w.source.frames or 1) // 200),
+                model_path=info.path if info is not None else str(w.checkpoint_path),
+            )
 
     def _viewer_changed(self, model_path: str | None = None, source_spec: str | None = None) -> None:
         """A model or source was opened: suggestions ranked by another model, or on other footage, are
@@ -34,7 +38,9 @@ class TeachingActions:
         made = self.strip.made_for
         if made is None:
             return
-        if (model_path is not None and str(model_path) != made[0]) or (source_spec is not None and str(source_spec) != made[1]):
+        if (model_path is not None and str(model_path) != made[0]) or (
+            source_spec is not None and str(source_spec) != made[1]
+        ):
             self.strip.clear()
 
     def _open_suggestion(self, index: int) -> None:
@@ -75,11 +81,15 @@ class TeachingActions:
         from segtool.core.before_after import comparison_for_run
 
         run_dir, before, before_path = Path(run_dir), self._before, getattr(self, "_before_path", None)
-        self.window.statusBar().showMessage("Scoring the model before and after on your held-out labelled frames…")
+        self.window.statusBar().showMessage(
+            "Scoring the model before and after on your held-out labelled frames…"
+        )
 
         def work() -> None:
             try:
-                self.comparisonReady.emit(run_dir, comparison_for_run(run_dir, before, before_path=before_path))
+                self.comparisonReady.emit(
+                    run_dir, comparison_for_run(run_dir, before, before_path=before_path)
+                )
             except Exception as e:  # noqa: BLE001 - shown to the user
                 self.comparisonReady.emit(run_dir, str(e) or type(e).__name__)
 
@@ -94,10 +104,14 @@ class TeachingActions:
 
         best = run_dir / "best.pt"
         if isinstance(result, str):
-            self.window.show_error("Could not compare the models", f"{result}\n\nThe viewer keeps the model it had; "
-                                   "the new one is " + str(best))  # fmt: skip
-            self._tell_results_page(f"The viewer keeps the model it had: the new one could not be compared with "
-                                    f"it ({result}).", kept=True)  # fmt: skip
+            self.window.show_error(
+                "Could not compare the models",
+                f"{result}\n\nThe viewer keeps the model it had; the new one is " + str(best),
+            )
+            self._tell_results_page(
+                f"The viewer keeps the model it had: the new one could not be compared with it ({result}).",
+                kept=True,
+            )
             return
         self.last_comparison = result
         v = self.last_verdict = verdict(result)
@@ -107,14 +121,21 @@ class TeachingActions:
         if v.better or (v.before is None and self._before is None):
             self._switch_to(best, v, table)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning if v.better is False else QMessageBox.Icon.Question,
-                          "The new model is worse" if v.better is False else "Switch to the new model?", "",
-                          parent=self.window)  # fmt: skip
+        box = QMessageBox(
+            QMessageBox.Icon.Warning if v.better is False else QMessageBox.Icon.Question,
+            "The new model is worse" if v.better is False else "Switch to the new model?",
+            "",
+            parent=self.window,
+        )
         if v.better is False:
-            box.setText(f"<b>The new model scored lower than the one in the viewer.</b><br>{html.escape(v.text(few=False))}")
+            box.setText(
+                f"<b>The new model scored lower than the one in the viewer.</b><br>{html.escape(v.text(few=False))}"
+            )
         else:
-            box.setText("<b>The new model could not be compared with the one in the viewer</b> "
-                        f"({html.escape(result.get('note') or 'no score for the old model')}).<br>{html.escape(v.text(few=False))}")  # fmt: skip
+            box.setText(
+                "<b>The new model could not be compared with the one in the viewer</b> "
+                f"({html.escape(result.get('note') or 'no score for the old model')}).<br>{html.escape(v.text(few=False))}"
+            )
         box.setInformativeText(f"<pre>{html.escape(table)}</pre>")
         keep = box.addButton("Keep the old model", QMessageBox.ButtonRole.RejectRole)
         use = box.addButton("Use the new model anyway", QMessageBox.ButtonRole.AcceptRole)
@@ -126,11 +147,18 @@ class TeachingActions:
             if button is use:
                 self._switch_to(best, v, table)
             else:
-                why = ("it scored lower" if v.better is False else "the two could not be compared") + f": {v.text()}"
-                self.window.statusBar().showMessage(f"Kept {old} in the viewer; the new model is {best}", 15000)
-                self._tell_results_page(f"<b>The viewer keeps the old model</b> ({html.escape(old)}): "
-                                        f"the new one {html.escape(why)} <b>Use this model</b> loads the new one "
-                                        "anyway.", kept=True)  # fmt: skip
+                why = (
+                    "it scored lower" if v.better is False else "the two could not be compared"
+                ) + f": {v.text()}"
+                self.window.statusBar().showMessage(
+                    f"Kept {old} in the viewer; the new model is {best}", 15000
+                )
+                self._tell_results_page(
+                    f"<b>The viewer keeps the old model</b> ({html.escape(old)}): "
+                    f"the new one {html.escape(why)} <b>Use this model</b> loads the new one "
+                    "anyway.",
+                    kept=True,
+                )
 
         box.buttonClicked.connect(answered)
         box.show()
@@ -140,8 +168,12 @@ class TeachingActions:
         if best.is_file():
             self.window.open_checkpoint(str(best))  # the viewer switches to the new model
         self._tell_results_page(f"The viewer now shows the new model. {html.escape(v.text())}", kept=False)
-        box = QMessageBox(QMessageBox.Icon.Information, "Before and after training on your labels", "", parent=self.window)
-        box.setText("<b>Per-class IoU on your held-out labelled frames</b> (the viewer now shows the new model)")
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "Before and after training on your labels", "", parent=self.window
+        )
+        box.setText(
+            "<b>Per-class IoU on your held-out labelled frames</b> (the viewer now shows the new model)"
+        )
         box.setInformativeText(f"<pre>{html.escape(table)}</pre>")
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.show()

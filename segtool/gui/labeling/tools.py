@@ -18,8 +18,17 @@ from segtool.core.label_edit import UNKNOWN, superpixels
 from segtool.core.labelset import labelset_fragments
 from segtool.gui.labeling.smart import SMART_TOOLS
 
-_TOOL_KEYS = {Qt.Key.Key_B: "brush", Qt.Key.Key_E: "eraser", Qt.Key.Key_P: "polygon", Qt.Key.Key_R: "region",
-              Qt.Key.Key_O: "outline", Qt.Key.Key_G: "grabcut", Qt.Key.Key_I: "scissors", Qt.Key.Key_C: "fragment", Qt.Key.Key_A: "sam"}  # fmt: skip
+_TOOL_KEYS = {
+    Qt.Key.Key_B: "brush",
+    Qt.Key.Key_E: "eraser",
+    Qt.Key.Key_P: "polygon",
+    Qt.Key.Key_R: "region",
+    Qt.Key.Key_O: "outline",
+    Qt.Key.Key_G: "grabcut",
+    Qt.Key.Key_I: "scissors",
+    Qt.Key.Key_C: "fragment",
+    Qt.Key.Key_A: "sam",
+}
 
 
 class ToolHandlers:
@@ -69,9 +78,15 @@ class ToolHandlers:
         """Fill the panel's class list with the paintable classes."""
         palette = self.palette if self.palette is not None else np.zeros((0, 3), np.uint8)
         f = self.fragments
-        note = (f"Fragments: box one with GrabCut (G) and refine with strokes, click one the model sees (C), "
+        note = (
+            (
+                f"Fragments: box one with GrabCut (G) and refine with strokes, click one the model sees (C), "
                 f"outline it (O), or fill it with a polygon (P) as {f['interior']}; "
-                f"{f['edge']} is not painted — training draws it along your outlines.") if f else ""  # fmt: skip
+                f"{f['edge']} is not painted — training draws it along your outlines."
+            )
+            if f
+            else ""
+        )
         self.panel.set_classes(self.class_names, palette, self.paintable_classes(), note)
 
     def _press(self, x: float, y: float) -> None:

@@ -74,12 +74,19 @@ class MeasureHub(QObject):
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.store = getattr(window, "settings", None)  # the window's AppSettings (the panel's settings persist)
+        self.store = getattr(
+            window, "settings", None
+        )  # the window's AppSettings (the panel's settings persist)
         self.settings = load_settings(self.store)
         self.active = False
         # (token, spec, mm_per_px, settings): replaced as a whole, read by the analysis thread without a lock;
         # a new token (model or settings changed) makes results still in flight stale.
-        self._state: tuple[int, FragmentSpec | None, float | None, FragmentSettings] = (0, None, None, self.settings)
+        self._state: tuple[int, FragmentSpec | None, float | None, FragmentSettings] = (
+            0,
+            None,
+            None,
+            self.settings,
+        )
         self._checkpoint = None  # the Checkpoint the state was made for
         self.problem: str | None = None  # why this model cannot measure fragments
         self.current: FrameFragments | None = None  # fragments of the frame on screen (current scale)
@@ -108,7 +115,10 @@ class MeasureHub(QObject):
         scroll.setWidgetResizable(True)
         self.dock = QDockWidget("Measure", window)
         self.dock.setObjectName("measure-dock")
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.dock.setWidget(scroll)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         side = window.findChild(QDockWidget, "side-dock")
@@ -179,7 +189,9 @@ class MeasureHub(QObject):
             w.worker.update_settings(analyses=(("fragments", self._analyse),))
             self._ask_again()
         else:
-            w.worker.update_settings(analyses=tuple(a for a in w.worker.settings.analyses if a[0] != "fragments"))
+            w.worker.update_settings(
+                analyses=tuple(a for a in w.worker.settings.analyses if a[0] != "fragments")
+            )
             self.set_scale_tool(False)
             self.layer.setPixmap(QPixmap())
             self._highlight(None)
@@ -234,7 +246,9 @@ class MeasureHub(QObject):
         if r.mask is None or m is None:
             self.current = None
             self.layer.setPixmap(QPixmap())
-            self.panel.summary.setText("Waiting for the model's mask of this frame…" if self.problem is None else "")
+            self.panel.summary.setText(
+                "Waiting for the model's mask of this frame…" if self.problem is None else ""
+            )
             return
         if m.token != self._state[0]:  # made for a model that has been replaced since
             self.layer.setPixmap(QPixmap())
@@ -269,7 +283,14 @@ class MeasureHub(QObject):
     def _rescaled(self, res: FrameFragments) -> FrameFragments:
         """The same fragments with the distribution in the current unit (no splitting again)."""
         mm = self._mm()
-        return FrameFragments(res.labels, res.table, distribution_of([res.table], self.settings, mm), res.coverage, mm, res.notes)
+        return FrameFragments(
+            res.labels,
+            res.table,
+            distribution_of([res.table], self.settings, mm),
+            res.coverage,
+            mm,
+            res.notes,
+        )
 
     def _show(self) -> None:
         p = self.panel
@@ -278,9 +299,13 @@ class MeasureHub(QObject):
         if mm is not None:
             f = self.scale_tool.file
             where = f" (from {f.name})" if f is not None else " (not saved)"
-            p.scale_label.setText(f"Scale: {mm:.4g} mm/px, {reference_text(self.scale_tool.scale)}{where} — sizes in mm.")
+            p.scale_label.setText(
+                f"Scale: {mm:.4g} mm/px, {reference_text(self.scale_tool.scale)}{where} — sizes in mm."
+            )
         else:
-            p.scale_label.setText("Scale: none — sizes in pixels (draw a scale line, box or circle, or type mm/px).")
+            p.scale_label.setText(
+                "Scale: none — sizes in pixels (draw a scale line, box or circle, or type mm/px)."
+            )
         res = self.current
         if self.problem is not None or res is None:
             if self.problem is not None:
@@ -290,7 +315,9 @@ class MeasureHub(QObject):
             return
         d = res.distribution
         spec = self._state[1]
-        p.summary.setText(summary_text(res, self.settings.min_size_px, spec is not None and spec.edge is not None))
+        p.summary.setText(
+            summary_text(res, self.settings.min_size_px, spec is not None and spec.edge is not None)
+        )
         p.show_curve(d)
         self._show_series()
 
@@ -305,7 +332,13 @@ class MeasureHub(QObject):
         d50 = [b * mm if b is not None else math.nan for _, b, _ in items]
         d80 = [c * mm if c is not None else math.nan for _, _, c in items]
         timed = src.is_live or src.kind == "video"
-        self.panel.show_over_time(t, d50, d80, "mm" if self._mm() is not None else "px", "time (s)" if timed else "image / frame number")
+        self.panel.show_over_time(
+            t,
+            d50,
+            d80,
+            "mm" if self._mm() is not None else "px",
+            "time (s)" if timed else "image / frame number",
+        )
 
     # --- hover ---------------------------------------------------------------------------------------
 
@@ -367,7 +400,9 @@ class MeasureHub(QObject):
         if kind is not None:
             tool.set_kind(kind)
             self.panel.show_kind(kind)
-        buttons = [(self.panel.scale_btn, on)] + [(a, on and k == tool.kind) for k, a in self.act_scale.items()]
+        buttons = [(self.panel.scale_btn, on)] + [
+            (a, on and k == tool.kind) for k, a in self.act_scale.items()
+        ]
         for b, checked in buttons:
             b.blockSignals(True)
             b.setChecked(checked)
@@ -424,7 +459,11 @@ class MeasureHub(QObject):
             return False
         p = self.window.canvas.mapToScene(event.position().toPoint())
         tool = self.scale_tool
-        if tool.drawing and t == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.RightButton:
+        if (
+            tool.drawing
+            and t == QEvent.Type.MouseButtonPress
+            and event.button() == Qt.MouseButton.RightButton
+        ):
             self.set_scale_tool(False)  # right-click cancels the drawing
             return True
         left = t != QEvent.Type.MouseMove and event.button() == Qt.MouseButton.LeftButton

@@ -28,8 +28,11 @@ from segtool.core.fragments.distribution import Distribution
 from segtool.core.fragments.fits import MIN_POINTS, rosin_rammler, swebrec
 from segtool.gui.measure.settings_box import SettingsBox
 
-SCALE_KINDS = {"line": "Line along a known length", "box": "Box around a scale object",
-               "circle": "Circle over a round object"}  # fmt: skip
+SCALE_KINDS = {
+    "line": "Line along a known length",
+    "box": "Box around a scale object",
+    "circle": "Circle over a round object",
+}
 
 
 def fmt_size(v: float | None, unit: str) -> str:
@@ -86,8 +89,10 @@ class MeasurePanel(QWidget):
         self.scale_btn.setCheckable(True)
         self.scale_btn.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.scale_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.scale_btn.setToolTip("Draw a reference of known size on the picture, then type its size in mm; "
-                                  "the arrow chooses a line, a box or a circle")  # fmt: skip
+        self.scale_btn.setToolTip(
+            "Draw a reference of known size on the picture, then type its size in mm; "
+            "the arrow chooses a line, a box or a circle"
+        )
         menu = QMenu(self.scale_btn)
         group = QActionGroup(menu)
         self.kind_actions = {}
@@ -106,13 +111,17 @@ class MeasurePanel(QWidget):
         self.scale_spin.setSuffix(" mm/px")
         self.scale_spin.setSpecialValueText("type mm/px")  # shown at 0 = no scale
         self.scale_spin.setKeyboardTracking(False)  # applied on Enter or leaving the field, not per digit
-        self.scale_spin.setToolTip("Type a known scale in millimetres per pixel and press Enter (saved beside the "
-                                   "picture, like a drawn scale; the CLI's --scale)")  # fmt: skip
+        self.scale_spin.setToolTip(
+            "Type a known scale in millimetres per pixel and press Enter (saved beside the "
+            "picture, like a drawn scale; the CLI's --scale)"
+        )
         self.clear_btn = QPushButton("Clear scale")
         self.export_btn = QPushButton("Export report…")
         self.pdf_btn = QPushButton("PDF report")  # enabled once an export is written (gui/measure/report.py)
         self.pdf_btn.setEnabled(False)
-        self.pdf_btn.setToolTip("Write report.pdf (curves, places, map, thumbnails) into the last exported report's folder")
+        self.pdf_btn.setToolTip(
+            "Write report.pdf (curves, places, map, thumbnails) into the last exported report's folder"
+        )
         row.addWidget(self.scale_btn)
         row.addWidget(QLabel("or"))
         row.addWidget(self.scale_spin, 1)
@@ -125,21 +134,35 @@ class MeasurePanel(QWidget):
         lay.addWidget(self.settings_box)
         lay.addWidget(self.hover)
 
-        self.curve_plot = pg.PlotWidget(title="Passing (by area), this frame", axisItems={"bottom": _SizeAxis("bottom")})
+        self.curve_plot = pg.PlotWidget(
+            title="Passing (by area), this frame", axisItems={"bottom": _SizeAxis("bottom")}
+        )
         self.curve_plot.setLogMode(x=True, y=False)
         self.curve_plot.setYRange(0, 100)
         self.curve_plot.setLabel("left", "% passing")
         self.curve_plot.setMinimumHeight(170)
         self.curve_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
-        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4,
-                                          name="measured")  # fmt: skip
-        self.rr_curve = self.curve_plot.plot([], [], pen=pg.mkPen((120, 255, 120), width=1), name="Rosin–Rammler fit")
-        self.sw_curve = self.curve_plot.plot([], [], pen=pg.mkPen((230, 140, 255), width=1, style=Qt.PenStyle.DotLine),
-                                             name="Swebrec fit")  # fmt: skip
-        self.d50_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((80, 200, 255), style=Qt.PenStyle.DashLine),
-                                        label="D50", labelOpts={"position": 0.92, "color": (80, 200, 255)})  # fmt: skip
-        self.d80_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((255, 110, 80), style=Qt.PenStyle.DashLine),
-                                        label="D80", labelOpts={"position": 0.8, "color": (255, 110, 80)})  # fmt: skip
+        self.curve = self.curve_plot.plot(
+            [], [], pen=pg.mkPen((240, 200, 60), width=2), symbol="o", symbolSize=4, name="measured"
+        )
+        self.rr_curve = self.curve_plot.plot(
+            [], [], pen=pg.mkPen((120, 255, 120), width=1), name="Rosin–Rammler fit"
+        )
+        self.sw_curve = self.curve_plot.plot(
+            [], [], pen=pg.mkPen((230, 140, 255), width=1, style=Qt.PenStyle.DotLine), name="Swebrec fit"
+        )
+        self.d50_line = pg.InfiniteLine(
+            angle=90,
+            pen=pg.mkPen((80, 200, 255), style=Qt.PenStyle.DashLine),
+            label="D50",
+            labelOpts={"position": 0.92, "color": (80, 200, 255)},
+        )
+        self.d80_line = pg.InfiniteLine(
+            angle=90,
+            pen=pg.mkPen((255, 110, 80), style=Qt.PenStyle.DashLine),
+            label="D80",
+            labelOpts={"position": 0.8, "color": (255, 110, 80)},
+        )
         for line in (self.d50_line, self.d80_line):
             self.curve_plot.addItem(line)
             line.hide()
@@ -194,7 +217,11 @@ class MeasurePanel(QWidget):
     def _show_fits(self, d: Distribution | None) -> None:
         """The fitted curves over the measured size range (empty when the core did not fit)."""
         sizes = d.sizes[d.sizes > 0] if d is not None else np.zeros(0)
-        x = np.geomspace(sizes.min(), sizes.max(), 60) if len(sizes) > 1 and sizes.max() > sizes.min() else np.zeros(0)
+        x = (
+            np.geomspace(sizes.min(), sizes.max(), 60)
+            if len(sizes) > 1 and sizes.max() > sizes.min()
+            else np.zeros(0)
+        )
         rr = d.rosin_rammler if d is not None else {}
         sw = d.swebrec if d is not None else {}
         if len(x) and rr.get("xc") is not None:
@@ -212,7 +239,9 @@ class MeasurePanel(QWidget):
         self.scale_spin.setValue(mm_per_px or 0.0)
         self.scale_spin.blockSignals(False)
 
-    def show_over_time(self, t: list[float], d50: list[float], d80: list[float], unit: str, xlabel: str = "time (s)") -> None:
+    def show_over_time(
+        self, t: list[float], d50: list[float], d80: list[float], unit: str, xlabel: str = "time (s)"
+    ) -> None:
         self.plots.setTabVisible(1, True)
         self.time_plot.setLabel("bottom", xlabel)
         self.time_plot.setLabel("left", f"size ({unit})")
@@ -230,17 +259,26 @@ def fragment_row(res: FrameFragments, i: int) -> dict:
     t = res.table
     s = res.mm_per_px or 1.0
     unit = "mm" if res.mm_per_px else "px"
-    return {"fragment": int(t.fragment[i]), "unit": unit, "diameter": float(t.diameter_px[i]) * s,
-            "feret_min": float(t.feret_min_px[i]) * s, "feret_max": float(t.feret_max_px[i]) * s,
-            "area": float(t.area_px[i]) * s * s, "fines": bool(t.fines[i]), "touches_border": bool(t.touches_border[i])}  # fmt: skip
+    return {
+        "fragment": int(t.fragment[i]),
+        "unit": unit,
+        "diameter": float(t.diameter_px[i]) * s,
+        "feret_min": float(t.feret_min_px[i]) * s,
+        "feret_max": float(t.feret_max_px[i]) * s,
+        "area": float(t.area_px[i]) * s * s,
+        "fines": bool(t.fines[i]),
+        "touches_border": bool(t.touches_border[i]),
+    }
 
 
 def describe(row: dict) -> str:
     """The hover text for one fragment (tests compare with this)."""
     u = row["unit"]
     area = f"{row['area']:.0f} px²" if u == "px" else f"{row['area']:.1f} mm²"
-    text = (f"Fragment {row['fragment']}: equivalent diameter {fmt_size(row['diameter'], u)}, "
-            f"Feret min {fmt_size(row['feret_min'], u)}, max {fmt_size(row['feret_max'], u)}, area {area}")  # fmt: skip
+    text = (
+        f"Fragment {row['fragment']}: equivalent diameter {fmt_size(row['diameter'], u)}, "
+        f"Feret min {fmt_size(row['feret_min'], u)}, max {fmt_size(row['feret_max'], u)}, area {area}"
+    )
     if row["fines"]:
         text += " — fines (not counted)"
     elif row["touches_border"]:
@@ -257,12 +295,20 @@ def model_text(ck) -> tuple[FragmentSpec | None, str | None, str]:
     try:
         spec = FragmentSpec.from_checkpoint(ck.fragments, list(ck.class_names))
     except UserInputError:
-        problem = (f"This model does not know rocks (classes: {', '.join(ck.class_names)}): it has no fragments "
-                   "entry and no class called rock, so there is nothing to measure.")  # fmt: skip
+        problem = (
+            f"This model does not know rocks (classes: {', '.join(ck.class_names)}): it has no fragments "
+            "entry and no class called rock, so there is nothing to measure."
+        )
         return None, problem, problem
     if ck.fragments is None:
-        return spec, None, (f"This model has no fragments entry: its class {spec.interior!r} is taken as rock and touching "
-                            "rocks are split by distance transform (no edge class), which merges or cuts some of them.")  # fmt: skip
+        return (
+            spec,
+            None,
+            (
+                f"This model has no fragments entry: its class {spec.interior!r} is taken as rock and touching "
+                "rocks are split by distance transform (no edge class), which merges or cuts some of them."
+            ),
+        )
     edges = f", edges {spec.edge!r}" if spec.edge else ""
     return spec, None, f"Fragments: class {spec.interior!r}{edges} ({spec.method})."
 
@@ -279,13 +325,21 @@ def summary_text(res: FrameFragments, min_size_px: int, with_edges: bool) -> str
     else:
         pct = 100 * d.fines_share
         share = "< 0.1 %" if pct < 0.05 else f"{pct:.1f} %"
-        fines = (f"{d.fines} piece{'s' if d.fines != 1 else ''}, {share} of all fragment area "
-                 "(only what the split resolved; finer material is not measured)")  # fmt: skip
-    across = f", ≈ {2 * math.sqrt(min_size_px / math.pi) * res.mm_per_px:.2g} mm across" if res.mm_per_px and min_size_px else ""
-    lines = [f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
-             f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
-             f"Fines (< {min_size_px} px{across}): {fines}",
-             f"Unit: {d.unit}   Rock cover{' (with edges)' if with_edges else ''}: {100 * res.coverage:.0f} %"]  # fmt: skip
+        fines = (
+            f"{d.fines} piece{'s' if d.fines != 1 else ''}, {share} of all fragment area "
+            "(only what the split resolved; finer material is not measured)"
+        )
+    across = (
+        f", ≈ {2 * math.sqrt(min_size_px / math.pi) * res.mm_per_px:.2g} mm across"
+        if res.mm_per_px and min_size_px
+        else ""
+    )
+    lines = [
+        f"Fragments: {d.fragments}" + (f"  (+{border} cut by the border, not counted)" if border else ""),
+        f"D50: {fmt_size(d.d_by_area.get('D50'), d.unit)}    D80: {fmt_size(d.d_by_area.get('D80'), d.unit)}  (by area)",
+        f"Fines (< {min_size_px} px{across}): {fines}",
+        f"Unit: {d.unit}   Rock cover{' (with edges)' if with_edges else ''}: {100 * res.coverage:.0f} %",
+    ]
     if d.fragments < 10:
         lines.append(f"Only {d.fragments} fragments: D-values of this frame are rough.")
     lines += fits_text(d)
@@ -304,9 +358,15 @@ def fits_text(d: Distribution) -> list[str]:
     if rr.get("xc") is None and sw.get("x50") is None:
         return [f"Fits (by {d.fit_basis}): {why}"]
     out = [f"Fits to the curve by {d.fit_basis}:"]
-    out.append(f"  Rosin–Rammler: {why}" if rr.get("xc") is None else
-               f"  Rosin–Rammler: xc {fmt_size(rr['xc'], d.unit)}, n {_num(rr['n'])}, R² {_num(rr['r2'])}")  # fmt: skip
-    out.append(f"  Swebrec: {why}" if sw.get("x50") is None else
-               f"  Swebrec: x50 {fmt_size(sw['x50'], d.unit)}, xmax {fmt_size(sw['xmax'], d.unit)}, b {_num(sw['b'])}, "
-               f"R² {_num(sw['r2'])}")  # fmt: skip
+    out.append(
+        f"  Rosin–Rammler: {why}"
+        if rr.get("xc") is None
+        else f"  Rosin–Rammler: xc {fmt_size(rr['xc'], d.unit)}, n {_num(rr['n'])}, R² {_num(rr['r2'])}"
+    )
+    out.append(
+        f"  Swebrec: {why}"
+        if sw.get("x50") is None
+        else f"  Swebrec: x50 {fmt_size(sw['x50'], d.unit)}, xmax {fmt_size(sw['xmax'], d.unit)}, b {_num(sw['b'])}, "
+        f"R² {_num(sw['r2'])}"
+    )
     return out

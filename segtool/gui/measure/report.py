@@ -31,10 +31,12 @@ def describe_report(res, source: str) -> str:
     files = sorted(p.name for p in Path(res.out).iterdir())
     ov, unit = res.summary.get("overall") or {}, res.summary.get("unit", "px")
     by_area = ov.get("by_area") or {}
-    return (f"Measured {res.frames_done} frame(s) of {Path(source).name} into {res.out}\n"
-            f"Files: {', '.join(files)}\n"
-            f"Overall: {ov.get('fragments', 0)} fragments, D50 {fmt_size(by_area.get('D50'), unit)}, "
-            f"D80 {fmt_size(by_area.get('D80'), unit)} (by area), sizes in {unit}")  # fmt: skip
+    return (
+        f"Measured {res.frames_done} frame(s) of {Path(source).name} into {res.out}\n"
+        f"Files: {', '.join(files)}\n"
+        f"Overall: {ov.get('fragments', 0)} fragments, D50 {fmt_size(by_area.get('D50'), unit)}, "
+        f"D80 {fmt_size(by_area.get('D80'), unit)} (by area), sizes in {unit}"
+    )
 
 
 class ReportRunner(QObject):
@@ -50,12 +52,32 @@ class ReportRunner(QObject):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, source: str, out: str | Path, checkpoint: str, settings: FragmentSettings, device: str = "auto") -> None:
+    def start(
+        self, source: str, out: str | Path, checkpoint: str, settings: FragmentSettings, device: str = "auto"
+    ) -> None:
         """`segtool fragments` in a child process (its own engine and threads: a second engine in this
         process beside the viewer's hung or crashed now and then in tests), watched by a thread."""
-        cmd = [sys.executable, "-m", "segtool", "fragments", str(source), "-c", str(checkpoint), "-o", str(out),
-               "--overlay", "--device", device, "-q", "--min-size", str(settings.min_size_px),
-               "--min-distance", str(settings.min_distance), "--fit-basis", settings.fit_basis]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "segtool",
+            "fragments",
+            str(source),
+            "-c",
+            str(checkpoint),
+            "-o",
+            str(out),
+            "--overlay",
+            "--device",
+            device,
+            "-q",
+            "--min-size",
+            str(settings.min_size_px),
+            "--min-distance",
+            str(settings.min_distance),
+            "--fit-basis",
+            settings.fit_basis,
+        ]
         if settings.include_border:
             cmd.append("--include-border")
         self.cancel.clear()
@@ -73,10 +95,17 @@ class ReportRunner(QObject):
             err = proc.communicate()[1] or ""
             summary = Path(out) / "summary.json"
             if not summary.is_file():
-                self.done.emit(err.strip()[-2000:] or f"segtool fragments stopped (exit code {proc.returncode}) without a report")
+                self.done.emit(
+                    err.strip()[-2000:]
+                    or f"segtool fragments stopped (exit code {proc.returncode}) without a report"
+                )
                 return
             doc = json.loads(summary.read_text(encoding="utf-8"))
-            self.done.emit(SimpleNamespace(out=Path(out), summary=doc, frames_done=doc.get("frames", 0), exit_code=proc.returncode))
+            self.done.emit(
+                SimpleNamespace(
+                    out=Path(out), summary=doc, frames_done=doc.get("frames", 0), exit_code=proc.returncode
+                )
+            )
 
         self._thread = threading.Thread(target=job, name="measure-report", daemon=True)
         self._thread.start()
@@ -89,7 +118,7 @@ class ReportRunner(QObject):
 
 
 class ReportExport(QObject):
-    """"Export report…" of one Measure panel: where to, the runner, what the dialog says after; the
+    """ "Export report…" of one Measure panel: where to, the runner, what the dialog says after; the
     report is made with the panel's settings (`hub.settings`), so it matches what the panel shows."""
 
     def __init__(self, hub) -> None:
@@ -109,7 +138,9 @@ class ReportExport(QObject):
             QMessageBox.information(w, "Export report", hub.problem or "Open a model and a source first.")
             return
         if src.is_live or "://" in src.spec:
-            QMessageBox.information(w, "Export report", "A camera or stream has no end: export a report from a file or folder.")
+            QMessageBox.information(
+                w, "Export report", "A camera or stream has no end: export a report from a file or folder."
+            )
             return
         if self.runner.running():
             QMessageBox.information(w, "Export report", "A report is being written; wait for it to finish.")
@@ -177,7 +208,9 @@ class PdfReport(QObject):
 
         def job() -> None:
             try:
-                self._proc = proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                self._proc = proc = subprocess.Popen(
+                    cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
             except OSError as e:
                 self.done.emit(f"cannot start segtool report: {e}")
                 return
@@ -186,7 +219,9 @@ class PdfReport(QObject):
                 return  # the window is closing: no dialog
             pdf = folder / "report.pdf"
             if proc.returncode != 0 or not pdf.is_file():
-                self.done.emit((err or "").strip()[-2000:] or f"segtool report stopped (exit code {proc.returncode})")
+                self.done.emit(
+                    (err or "").strip()[-2000:] or f"segtool report stopped (exit code {proc.returncode})"
+                )
                 return
             self.done.emit((pdf, out.strip()))
 

@@ -25,9 +25,11 @@ from PySide6.QtWidgets import (
 from segtool.core.fragments.scale import Scale, from_box, from_circle, from_line
 
 KINDS = ("line", "box", "circle")
-HINTS = {"line": "Drag a line along something of known length",
-         "box": "Drag a box around a scale object, corner to corner",
-         "circle": "Drag from the centre of a round scale object to its rim"}  # fmt: skip
+HINTS = {
+    "line": "Drag a line along something of known length",
+    "box": "Drag a box around a scale object, corner to corner",
+    "circle": "Drag from the centre of a round scale object to its rim",
+}
 
 Point = tuple[float, float]
 
@@ -49,7 +51,11 @@ class Shape:
         pen.setCosmetic(True)
         if dashed:
             pen.setStyle(Qt.PenStyle.DashLine)
-        self.items = {"line": QGraphicsLineItem(), "box": QGraphicsRectItem(), "circle": QGraphicsEllipseItem()}
+        self.items = {
+            "line": QGraphicsLineItem(),
+            "box": QGraphicsRectItem(),
+            "circle": QGraphicsEllipseItem(),
+        }
         for item in self.items.values():
             item.setPen(pen)
             item.setZValue(4)
@@ -93,7 +99,9 @@ class BoxSizeDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Scale")
         form = QFormLayout(self)
-        form.addRow(QLabel(f"The box is {w_px:.0f} × {h_px:.0f} px. Real size of the object it is drawn around:"))
+        form.addRow(
+            QLabel(f"The box is {w_px:.0f} × {h_px:.0f} px. Real size of the object it is drawn around:")
+        )
         self.width = QDoubleSpinBox()
         self.height = QDoubleSpinBox()
         for box in (self.width, self.height):
@@ -107,7 +115,9 @@ class BoxSizeDialog(QDialog):
         self.height.setToolTip("Leave at 'same as width' for a square object")
         form.addRow("Width (left–right):", self.width)
         form.addRow("Height (top–bottom):", self.height)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -128,8 +138,12 @@ def ask_scale(parent: QWidget, kind: str, p0: Point, p1: Point) -> Scale | None:
         return from_box(p0, p1, *dlg.sizes())
     if kind == "circle":
         d_px = 2 * math.dist(p0, p1)
-        mm, ok = QInputDialog.getDouble(parent, "Scale", f"Diameter of the round object ({d_px:.1f} px) in mm:", 100.0, 0.001, 1e7, 2)
+        mm, ok = QInputDialog.getDouble(
+            parent, "Scale", f"Diameter of the round object ({d_px:.1f} px) in mm:", 100.0, 0.001, 1e7, 2
+        )
         return from_circle(p0, p1, mm) if ok else None
     px = math.dist(p0, p1)
-    mm, ok = QInputDialog.getDouble(parent, "Scale", f"Length of the line ({px:.1f} px) in mm:", 100.0, 0.001, 1e7, 2)
+    mm, ok = QInputDialog.getDouble(
+        parent, "Scale", f"Length of the line ({px:.1f} px) in mm:", 100.0, 0.001, 1e7, 2
+    )
     return from_line(p0, p1, mm) if ok else None

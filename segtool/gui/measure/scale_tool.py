@@ -111,7 +111,9 @@ class ScaleTool(QObject):
         try:
             sc = given(mm_per_px)
         except UserInputError as e:
-            QMessageBox.warning(self.window, "Scale", str(e).replace("--scale (mm per pixel)", "The scale (mm per pixel)"))
+            QMessageBox.warning(
+                self.window, "Scale", str(e).replace("--scale (mm per pixel)", "The scale (mm per pixel)")
+            )
             return
         sc.note = "typed in the Measure panel"
         self.apply(sc)
@@ -124,12 +126,16 @@ class ScaleTool(QObject):
         target, file = self.target(), None
         bar = self.window.statusBar()
         if target is None:
-            bar.showMessage("Scale set for this session only (a camera or stream has no file to save it beside)", 8000)
+            bar.showMessage(
+                "Scale set for this session only (a camera or stream has no file to save it beside)", 8000
+            )
         else:
             try:
                 file = save_scale(target, sc)
             except UserInputError as e:
-                QMessageBox.warning(self.window, "Scale not saved", f"{e}\nThe scale is used for this session only.")
+                QMessageBox.warning(
+                    self.window, "Scale not saved", f"{e}\nThe scale is used for this session only."
+                )
             else:
                 bar.showMessage(f"Scale {sc.mm_per_px:.4g} mm/px saved to {file}", 8000)
         self._set(sc, file)

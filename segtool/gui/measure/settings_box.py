@@ -13,12 +13,19 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QSpinBox, QWidg
 from segtool.base.errors import UserInputError
 from segtool.core.fragments.analyse import FragmentSettings
 
-KEYS = {"min_size_px": ("measure/min_size_px", int), "include_border": ("measure/include_border", bool),
-        "min_distance": ("measure/min_distance", int)}  # fmt: skip
-DISTANCE_WITH_EDGES = ("This model has an edge class: touching rocks are split along its edges, "
-                       "so the split distance is not used.")  # fmt: skip
-DISTANCE_TIP = ("Splitting by distance transform (models without an edge class): seeds closer than this "
-                "are merged — larger merges more, smaller cuts more (CLI --min-distance).")  # fmt: skip
+KEYS = {
+    "min_size_px": ("measure/min_size_px", int),
+    "include_border": ("measure/include_border", bool),
+    "min_distance": ("measure/min_distance", int),
+}
+DISTANCE_WITH_EDGES = (
+    "This model has an edge class: touching rocks are split along its edges, "
+    "so the split distance is not used."
+)
+DISTANCE_TIP = (
+    "Splitting by distance transform (models without an edge class): seeds closer than this "
+    "are merged — larger merges more, smaller cuts more (CLI --min-distance)."
+)
 
 
 class SettingsBox(QGroupBox):
@@ -33,11 +40,15 @@ class SettingsBox(QGroupBox):
         self.min_size = QSpinBox()
         self.min_size.setRange(0, 10_000_000)
         self.min_size.setSuffix(" px")
-        self.min_size.setToolTip("Pieces with a smaller area (in pixels of the frame) are fines: outlined grey, "
-                                 "counted apart, not in the distribution; 0 keeps all (CLI --min-size)")  # fmt: skip
+        self.min_size.setToolTip(
+            "Pieces with a smaller area (in pixels of the frame) are fines: outlined grey, "
+            "counted apart, not in the distribution; 0 keeps all (CLI --min-size)"
+        )
         self.border = QCheckBox("count fragments cut by the border")
-        self.border.setToolTip("Their sizes are lower bounds (part is outside the picture), so by default they are "
-                               "left out of the distribution (CLI --include-border)")  # fmt: skip
+        self.border.setToolTip(
+            "Their sizes are lower bounds (part is outside the picture), so by default they are "
+            "left out of the distribution (CLI --include-border)"
+        )
         self.distance = QSpinBox()
         self.distance.setRange(1, 1000)
         self.distance.setSuffix(" px")
@@ -53,8 +64,12 @@ class SettingsBox(QGroupBox):
 
     def settings(self, base: FragmentSettings) -> FragmentSettings:
         """`base` with the values shown here."""
-        return dataclasses.replace(base, min_size_px=self.min_size.value(), include_border=self.border.isChecked(),
-                                   min_distance=self.distance.value())  # fmt: skip
+        return dataclasses.replace(
+            base,
+            min_size_px=self.min_size.value(),
+            include_border=self.border.isChecked(),
+            min_distance=self.distance.value(),
+        )
 
     def set_settings(self, s: FragmentSettings) -> None:
         for w in (self.min_size, self.border, self.distance):

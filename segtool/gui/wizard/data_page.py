@@ -85,9 +85,11 @@ class DataPage(QWizardPage):
         # Sparse exports (a few objects painted, the rest saved as background): that class's pixels are
         # read as unknown, so the unpainted objects are not taught as background.
         self.unknown = QCheckBox("Unpainted pixels are unknown, not this class:")
-        self.unknown.setToolTip("For labels where only some objects were painted and everything else was saved as "
-                                "one class (usually background): those pixels are then neither trained on nor "
-                                "scored. Paint some real background in label mode too.")  # fmt: skip
+        self.unknown.setToolTip(
+            "For labels where only some objects were painted and everything else was saved as "
+            "one class (usually background): those pixels are then neither trained on nor "
+            "scored. Paint some real background in label mode too."
+        )
         self.unknown_class = QComboBox()
         self.unknown_class.setEnabled(False)
         self.unknown.toggled.connect(self.unknown_class.setEnabled)
@@ -162,7 +164,9 @@ class DataPage(QWizardPage):
             self.set_path(p)
 
     def _choose_zip(self) -> None:
-        p, _ = QFileDialog.getOpenFileName(self, "Dataset zip", self._start_folder(self.path.text()), "Zip archives (*.zip)")
+        p, _ = QFileDialog.getOpenFileName(
+            self, "Dataset zip", self._start_folder(self.path.text()), "Zip archives (*.zip)"
+        )
         if p:
             self.set_path(p)
 
@@ -174,7 +178,10 @@ class DataPage(QWizardPage):
 
     def _choose_classes(self) -> None:
         p, _ = QFileDialog.getOpenFileName(
-            self, "Class file", self._start_folder(self.class_file.text()), "Class files (*.txt *.json);;All files (*)"
+            self,
+            "Class file",
+            self._start_folder(self.class_file.text()),
+            "Class files (*.txt *.json);;All files (*)",
         )
         if p:
             self.class_file.setText(p)
@@ -207,9 +214,12 @@ class DataPage(QWizardPage):
             "val_fraction": round(self.val_fraction.value(), 4),
             "seed": self.seed.value(),
             # the data's own split unless the user picked the random one over it
-            "random_split": bool(self.check is not None and self.check.own_split and self.random_split.isChecked()),
+            "random_split": bool(
+                self.check is not None and self.check.own_split and self.random_split.isChecked()
+            ),
             "unknown_classes": [self.unknown_class.currentText()]
-            if self.unknown.isChecked() and self.unknown_class.currentText() else [],
+            if self.unknown.isChecked() and self.unknown_class.currentText()
+            else [],
         }
 
     def start_check(self, force: bool = True) -> None:
@@ -266,12 +276,18 @@ class DataPage(QWizardPage):
         self.own_split.setToolTip(
             "" if check.own_split else "this dataset has no train/val folders or ImageSets lists"
         )
-        self.random_split.setToolTip("replaces the split this dataset names (train/ and val/ folders or ImageSets lists)"
-                                     if check.own_split else "")  # fmt: skip
+        self.random_split.setToolTip(
+            "replaces the split this dataset names (train/ and val/ folders or ImageSets lists)"
+            if check.own_split
+            else ""
+        )
         rep = check.reports[0]
         c = rep["counts"]
-        verdict = ("<b style='color:#1b7f3a'>✓ Ready to train.</b>" if check.ok else
-                   f"<b style='color:#b00020'>✗ {len(check.errors)} problem(s) must be fixed before training.</b>")  # fmt: skip
+        verdict = (
+            "<b style='color:#1b7f3a'>✓ Ready to train.</b>"
+            if check.ok
+            else f"<b style='color:#b00020'>✗ {len(check.errors)} problem(s) must be fixed before training.</b>"
+        )
         self.summary.setText(
             f"{verdict} {c.get('pairs', 0)} photos matched with their masks "
             f"({check.form} layout) — {check.train} for training, {check.val} for validation. "
@@ -291,7 +307,11 @@ class DataPage(QWizardPage):
         self.unknown_class.blockSignals(True)
         self.unknown_class.clear()
         self.unknown_class.addItems(names)
-        pick = current if current in names else next((n for n in names if n.lower() == "background"), names[0] if names else "")
+        pick = (
+            current
+            if current in names
+            else next((n for n in names if n.lower() == "background"), names[0] if names else "")
+        )
         self.unknown_class.setCurrentText(pick)
         self.unknown_class.blockSignals(False)
         self.classes.setRowCount(len(classes))
@@ -299,8 +319,11 @@ class DataPage(QWizardPage):
             swatch = QTableWidgetItem("")
             swatch.setBackground(QColor(*c["color"]))
             share = QTableWidgetItem(
-                f"{100 * c['share']:.2f} %" if c["pixels"]
-                else "none — drawn along outlined fragments" if c.get("derived") else "none — add labels or remove the class"
+                f"{100 * c['share']:.2f} %"
+                if c["pixels"]
+                else "none — drawn along outlined fragments"
+                if c.get("derived")
+                else "none — add labels or remove the class"
             )
             share.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for col, item in enumerate(

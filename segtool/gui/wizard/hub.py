@@ -84,7 +84,9 @@ class TrainingHub(QObject):
             if self.wizard is not None:
                 self._old_wizards.append(self.wizard)
             ck = getattr(self.window, "checkpoint_path", None)
-            self.wizard = TrainingWizard(ck, self.runs_dir, self.window, settings=getattr(self.window, "settings", None))
+            self.wizard = TrainingWizard(
+                ck, self.runs_dir, self.window, settings=getattr(self.window, "settings", None)
+            )
             self.wizard.useModel.connect(self.use_model)
             self.wizard.progressChanged.connect(self._progress)
             self.wizard.runEnded.connect(self._ended)

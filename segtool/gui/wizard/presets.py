@@ -25,13 +25,19 @@ PRESETS = {
 }
 # Starting from a trained model: the settings measured best for correcting it (docs/training.md
 # "Fine-tuning a model"); shown, and chosen by default, only for a checkpoint start.
-FINETUNE = Preset("Fine-tune (measured defaults)", FINETUNE_DEFAULTS["epochs"], 512, FINETUNE_DEFAULTS["batch_size"],
-                  "corrects the model you start from")  # fmt: skip
+FINETUNE = Preset(
+    "Fine-tune (measured defaults)",
+    FINETUNE_DEFAULTS["epochs"],
+    512,
+    FINETUNE_DEFAULTS["batch_size"],
+    "corrects the model you start from",
+)
 FINETUNE_NOTE = (
     "Proposed because you start from a trained model: the settings measured best for correcting one — the backbone "
     "kept as trained, AdamW at learning rate 0.001, 10 epochs, 4 photos a step, 8 crops an epoch. The old defaults "
     "(SGD 0.01, the whole network learning) spoiled the shipped fragment model. Settings you change are yours; the "
-    "run chooses the others and records them. The time shown is on the high side: the backbone does not learn.")  # fmt: skip
+    "run chooses the others and records them. The time shown is on the high side: the backbone does not learn."
+)
 # Schedule settings the run can choose itself (TrainConfig.auto) while the user leaves them as proposed.
 SCHEDULE_AUTO = ("epochs", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone")
 
@@ -46,8 +52,17 @@ def repeat_for(n_train: int, batch: int) -> int:
     return max(1, math.ceil(4 * batch / max(1, n_train)))
 
 
-def estimate_seconds(s_per_px: float, *, epochs: int, crop: int, batch: int, n_train: int, repeat: int,
-                     n_val: int, eval_size: int) -> float:  # fmt: skip
+def estimate_seconds(
+    s_per_px: float,
+    *,
+    epochs: int,
+    crop: int,
+    batch: int,
+    n_train: int,
+    repeat: int,
+    n_val: int,
+    eval_size: int,
+) -> float:
     """Training steps at the measured speed, plus validation (a forward pass ≈ 1/3 of a training step on
     a 4:3 photo at `eval_size`), plus ~10 s of start-up."""
     steps = max(1, n_train * repeat // batch)

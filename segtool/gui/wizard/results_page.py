@@ -159,13 +159,24 @@ class ResultsPage(QWizardPage):
 
         items = "".join(f"<li>{cap(str(w.get('message', w)))}.</li>" for w in warnings)
         tries: list[str] = []
-        for w in warnings:  # training's own warnings (divergence, worse than the start) may come without advice
+        for (
+            w
+        ) in warnings:  # training's own warnings (divergence, worse than the start) may come without advice
             tries += [t for t in w.get("try") or [] if t not in tries]
         useless = all(w.get("problem") in USELESS_PROBLEMS for w in warnings)
-        head = ("<b>⚠ This model is not useful yet</b> — the scores below look better than the model is." if useless
-                else "<b>⚠ Training warned about this model</b>")  # fmt: skip
-        advice = ("What to try, in a new run (<b>Train…</b> in the main window):"
-                  f"<ul style='margin:2px'>{''.join(f'<li>{cap(t)}</li>' for t in tries)}</ul>") if tries else ""  # fmt: skip
+        head = (
+            "<b>⚠ This model is not useful yet</b> — the scores below look better than the model is."
+            if useless
+            else "<b>⚠ Training warned about this model</b>"
+        )
+        advice = (
+            (
+                "What to try, in a new run (<b>Train…</b> in the main window):"
+                f"<ul style='margin:2px'>{''.join(f'<li>{cap(t)}</li>' for t in tries)}</ul>"
+            )
+            if tries
+            else ""
+        )
         self.warning.setText(f"{head}<ul style='margin:2px'>{items}</ul>{advice}")
 
     def _fill_table(self, r: dict) -> None:
@@ -178,8 +189,11 @@ class ResultsPage(QWizardPage):
                 item.setData(
                     Qt.ItemDataRole.DecorationRole, QColor(*colors[row])
                 )  # a colour swatch beside the name
-            cells = (item, QTableWidgetItem("not present" if iou is None else f"{iou:.3f}"),
-                     QTableWidgetItem(f"{100 * share.get(name, 0.0):.2f} %"))  # fmt: skip
+            cells = (
+                item,
+                QTableWidgetItem("not present" if iou is None else f"{iou:.3f}"),
+                QTableWidgetItem(f"{100 * share.get(name, 0.0):.2f} %"),
+            )
             if iou is None:
                 cells[1].setToolTip(
                     "neither labelled nor predicted in the validation photos: left out of the mIoU"

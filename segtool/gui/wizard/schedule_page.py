@@ -122,15 +122,19 @@ class SchedulePage(QWizardPage):
         self.scale_max = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=4.0, singleStep=0.1, value=2.0)
         self.aux = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.1, value=0.4)
         self.freeze = QCheckBox("keep the backbone as it is (only the last layers learn)")
-        self.freeze.setToolTip("For a start from a trained model: the part that recognises textures and shapes stays "
-                               "as trained, so a few labelled photos cannot spoil it.")  # fmt: skip
+        self.freeze.setToolTip(
+            "For a start from a trained model: the part that recognises textures and shapes stays "
+            "as trained, so a few labelled photos cannot spoil it."
+        )
         grid = QGridLayout(self.advanced)
-        rows = [("Epochs", self.epochs, "Repeat photos per epoch", self.repeat),
-                ("Crop", self.crop, "Batch size", self.batch),
-                ("Optimizer", self.optimizer, "Learning rate", self.lr),
-                ("Weight decay", self.weight_decay, "Class weights", self.class_weights),
-                ("Scale from", self.scale_min, "to", self.scale_max),
-                ("Auxiliary loss", self.aux, "", self.flip)]  # fmt: skip
+        rows = [
+            ("Epochs", self.epochs, "Repeat photos per epoch", self.repeat),
+            ("Crop", self.crop, "Batch size", self.batch),
+            ("Optimizer", self.optimizer, "Learning rate", self.lr),
+            ("Weight decay", self.weight_decay, "Class weights", self.class_weights),
+            ("Scale from", self.scale_min, "to", self.scale_max),
+            ("Auxiliary loss", self.aux, "", self.flip),
+        ]
         for r, (a, wa, b, wb) in enumerate(rows):
             grid.addWidget(QLabel(a), r, 0)
             grid.addWidget(wa, r, 1)
@@ -141,18 +145,31 @@ class SchedulePage(QWizardPage):
         self.advanced.hide()
         self._fine: bool | None = None  # the start is a checkpoint (fine-tuning); None before the first visit
         self._auto: set[str] = set()  # SCHEDULE_AUTO settings still as the fine-tuning preset proposed them
-        for w in (self.epochs, self.repeat, self.crop, self.batch, self.lr, self.weight_decay, self.scale_min,
-                  self.scale_max, self.aux):  # fmt: skip
+        for w in (
+            self.epochs,
+            self.repeat,
+            self.crop,
+            self.batch,
+            self.lr,
+            self.weight_decay,
+            self.scale_min,
+            self.scale_max,
+            self.aux,
+        ):
             w.valueChanged.connect(self._edited)
         for w in (self.optimizer, self.class_weights):
             w.currentIndexChanged.connect(self._edited)
         for w in (self.flip, self.jitter, self.freeze):
             w.toggled.connect(self._edited)
         # A setting the user changes is theirs from then on (no longer chosen by the run).
-        for name, w, sig in (("epochs", self.epochs, "valueChanged"), ("repeat", self.repeat, "valueChanged"),
-                             ("batch_size", self.batch, "valueChanged"), ("lr", self.lr, "valueChanged"),
-                             ("optimizer", self.optimizer, "currentIndexChanged"),
-                             ("freeze_backbone", self.freeze, "toggled")):  # fmt: skip
+        for name, w, sig in (
+            ("epochs", self.epochs, "valueChanged"),
+            ("repeat", self.repeat, "valueChanged"),
+            ("batch_size", self.batch, "valueChanged"),
+            ("lr", self.lr, "valueChanged"),
+            ("optimizer", self.optimizer, "currentIndexChanged"),
+            ("freeze_backbone", self.freeze, "toggled"),
+        ):
             getattr(w, sig).connect(lambda *_, n=name: self._user_set(n))
         self.device.currentIndexChanged.connect(self._measure)
 
@@ -318,9 +335,17 @@ class SchedulePage(QWizardPage):
         cfg = self.state.config
         device = self.device.currentData() or "auto"
         probe = 256 if device.startswith("cuda") else 128
-        net = {k: cfg[k] for k in ("width_mult", "aspp_channels", "decoder") if k in cfg}  # a checkpoint start's network
-        self.job = StepTimeJob(cfg.get("backbone", "resnet50"), int(cfg.get("output_stride", 16)), device, probe, self,
-                               network=net)  # fmt: skip
+        net = {
+            k: cfg[k] for k in ("width_mult", "aspp_channels", "decoder") if k in cfg
+        }  # a checkpoint start's network
+        self.job = StepTimeJob(
+            cfg.get("backbone", "resnet50"),
+            int(cfg.get("output_stride", 16)),
+            device,
+            probe,
+            self,
+            network=net,
+        )
         self.job.done.connect(self._measured)
         self.job.failed.connect(self._not_measured)
         self.job.start()
@@ -343,21 +368,44 @@ class SchedulePage(QWizardPage):
             crop = min(p.crop, eval_size)
             text = f"{p.label} — {p.epochs} epochs · crop {crop} px · {p.note}"
             if self.speed:
-                secs = estimate_seconds(self.speed["s_per_px"], epochs=p.epochs, crop=crop, batch=p.batch, n_train=n_train,
-                                        repeat=repeat_for(n_train, p.batch), n_val=n_val, eval_size=eval_size)  # fmt: skip
+                secs = estimate_seconds(
+                    self.speed["s_per_px"],
+                    epochs=p.epochs,
+                    crop=crop,
+                    batch=p.batch,
+                    n_train=n_train,
+                    repeat=repeat_for(n_train, p.batch),
+                    n_val=n_val,
+                    eval_size=eval_size,
+                )
                 text += f" · ≈ {format_duration(secs)}"
             self.preset_buttons[key].setText(text)
         crop = min(FINETUNE.crop, eval_size)
         text = f"{FINETUNE.label} — {FINETUNE.epochs} epochs · crop {crop} px · {FINETUNE.note}"
         if self.speed:
-            secs = estimate_seconds(self.speed["s_per_px"], epochs=FINETUNE.epochs, crop=crop, batch=FINETUNE.batch,
-                                    n_train=n_train, repeat=finetune_repeat(n_train), n_val=n_val, eval_size=eval_size)  # fmt: skip
+            secs = estimate_seconds(
+                self.speed["s_per_px"],
+                epochs=FINETUNE.epochs,
+                crop=crop,
+                batch=FINETUNE.batch,
+                n_train=n_train,
+                repeat=finetune_repeat(n_train),
+                n_val=n_val,
+                eval_size=eval_size,
+            )
             text += f" · ≈ {format_duration(secs)}"
         self.finetune.setText(text)
         if self.speed:
-            secs = estimate_seconds(self.speed["s_per_px"], epochs=self.epochs.value(), crop=self.crop.value(),
-                                    batch=self.batch.value(), n_train=n_train, repeat=self.repeat.value(), n_val=n_val,
-                                    eval_size=eval_size)  # fmt: skip
+            secs = estimate_seconds(
+                self.speed["s_per_px"],
+                epochs=self.epochs.value(),
+                crop=self.crop.value(),
+                batch=self.batch.value(),
+                n_train=n_train,
+                repeat=self.repeat.value(),
+                n_val=n_val,
+                eval_size=eval_size,
+            )
             self.custom.setText(
                 f"Custom — {self.epochs.value()} epochs · crop {self.crop.value()} px · ≈ {format_duration(secs)}"
             )
@@ -379,14 +427,26 @@ class SchedulePage(QWizardPage):
 
     def schedule_config(self) -> dict:
         """The TrainConfig fields this page decides."""
-        return {"freeze_backbone": self.freeze.isChecked() and self.freeze.isEnabled(), "auto": self.auto_options(),
-                "epochs": self.epochs.value(), "repeat": self.repeat.value(), "crop_size": self.crop.value(),
-                "batch_size": self.batch.value(), "optimizer": self.optimizer.currentData(), "lr": self.lr.value(),
-                "weight_decay": self.weight_decay.value(), "class_weights": self.class_weights.currentData(),
-                "hflip": self.flip.isChecked(), "color_jitter": self.jitter.isChecked(),
-                "scale_min": self.scale_min.value(), "scale_max": self.scale_max.value(), "aux_weight": self.aux.value(),
-                "device": self.device.currentData() or "auto", "output": self.out.text().strip(),
-                "workers": default_loader_workers()}  # fmt: skip
+        return {
+            "freeze_backbone": self.freeze.isChecked() and self.freeze.isEnabled(),
+            "auto": self.auto_options(),
+            "epochs": self.epochs.value(),
+            "repeat": self.repeat.value(),
+            "crop_size": self.crop.value(),
+            "batch_size": self.batch.value(),
+            "optimizer": self.optimizer.currentData(),
+            "lr": self.lr.value(),
+            "weight_decay": self.weight_decay.value(),
+            "class_weights": self.class_weights.currentData(),
+            "hflip": self.flip.isChecked(),
+            "color_jitter": self.jitter.isChecked(),
+            "scale_min": self.scale_min.value(),
+            "scale_max": self.scale_max.value(),
+            "aux_weight": self.aux.value(),
+            "device": self.device.currentData() or "auto",
+            "output": self.out.text().strip(),
+            "workers": default_loader_workers(),
+        }
 
     def validatePage(self) -> bool:  # noqa: N802 - Next = start training
         from segtool.base.errors import UserInputError

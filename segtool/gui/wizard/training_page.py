@@ -50,9 +50,11 @@ def set_class_bars(plot: pg.PlotWidget, names: list[str], values: list[float | N
 def failure_sentence(outcome) -> str:
     """A failed start in plain words, naming the app's buttons (never a traceback or a CLI option)."""
     if outcome.error_type == "PretrainedWeightsUnavailable":
-        return ("The pretrained weights could not be downloaded — this computer seems to be offline. "
-                "Press Choose another start: the model open in the viewer, From scratch, or a weights file "
-                "copied from a computer with internet (Local file…).")  # fmt: skip
+        return (
+            "The pretrained weights could not be downloaded — this computer seems to be offline. "
+            "Press Choose another start: the model open in the viewer, From scratch, or a weights file "
+            "copied from a computer with internet (Local file…)."
+        )
     if outcome.user_error:
         text = in_app_words(outcome.message)
         return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
@@ -127,7 +129,9 @@ class TrainingPage(QWizardPage):
             run.ended.connect(self._ended, Qt.ConnectionType.UniqueConnection)
         self._shown_lines = 0
         self.log.clear()
-        self.another_btn.setVisible(run is not None and run.outcome is not None and run.outcome.kind == "error")
+        self.another_btn.setVisible(
+            run is not None and run.outcome is not None and run.outcome.kind == "error"
+        )
         self.refresh()
 
     def cancel(self) -> None:

@@ -46,8 +46,13 @@ class TrainingWizard(QWizard):
     runEnded = Signal(object)
     statusMessage = Signal(str)
 
-    def __init__(self, viewer_checkpoint: str | Path | None = None, runs_dir: str | Path | None = None,
-                 parent: QWidget | None = None, settings=None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        viewer_checkpoint: str | Path | None = None,
+        runs_dir: str | Path | None = None,
+        parent: QWidget | None = None,
+        settings=None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -60,7 +65,9 @@ class TrainingWizard(QWizard):
         self.config: dict[str, Any] = {}
         self.check: DataCheck | None = None
         self.run: TrainingRun | None = None
-        self._ended_runs: list[TrainingRun] = []  # runs replaced by "Choose another start" (kept alive for Qt)
+        self._ended_runs: list[
+            TrainingRun
+        ] = []  # runs replaced by "Choose another start" (kept alive for Qt)
         self.data_page = DataPage(self)
         self.model_page = ModelPage(self)
         self.schedule_page = SchedulePage(self)

@@ -7,7 +7,10 @@ import re
 
 # (pattern, replacement), applied in order; the specific forms come before the bare option names.
 _RULES: tuple[tuple[str, str], ...] = (
-    (r"pass the image folder with --images DIR \(images=DIR\)", "choose the photos folder in the Photos field"),
+    (
+        r"pass the image folder with --images DIR \(images=DIR\)",
+        "choose the photos folder in the Photos field",
+    ),
     (r"--images DIR(?: \(images=DIR\))?", "the Photos field"),
     (r"(?:check the |drop )?--images(?: \S+)? folder", "the Photos field"),
     (r"drop --images", "empty the Photos field"),
