@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segtool.base.errors import UserInputError
-from segtool.models.classes import check_color, check_unique_names
+from segtool.models.classes import VOC_CLASSES, check_color, check_unique_names
 from segtool.models.classes import voc_color as models_voc_color
 
 RGB = tuple[int, int, int]
@@ -54,27 +54,8 @@ CAMVID_VOID_ID = 11
 
 VOC_NAMES = [
     "background",
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-]
+    *VOC_CLASSES[1:],
+]  # torchvision's VOC categories, "__background__" named as in VOC masks
 VOC_VOID_COLOR: RGB = (224, 224, 192)  # the palette entry of index 255 (object borders, "difficult")
 
 
