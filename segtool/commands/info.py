@@ -63,6 +63,14 @@ def format_text(d: dict[str, Any]) -> str:
         f"preprocess   mean {', '.join(f'{x:.3f}' for x in pre['mean'])}; std {', '.join(f'{x:.3f}' for x in pre['std'])}; "
         f"resize {resize}"
     )
+    frag = d.get("fragments")
+    if frag:  # a fragment model: which split the Measure panel and `segtool fragments` use
+        split = (
+            f"edge-seeded watershed, edges {frag['edge']!r}"
+            if frag.get("edge")
+            else "distance-transform split"
+        )
+        lines.append(f"fragments    interior {frag['interior']!r}; {split}")
     t = d.get("train") or {}
     if not t:
         lines.append("training     no training record")

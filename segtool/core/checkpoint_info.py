@@ -32,6 +32,7 @@ def describe(model: ModelFile | str | os.PathLike) -> dict[str, Any]:
         "classes": ck.classes,
         "ignore_index": ck.ignore_index,
         "preprocess": ck.preprocess,
+        "fragments": ck.fragments,
         "train": ck.train,
     }
     if mf.shipped:

@@ -262,3 +262,17 @@ def test_real_gravel_outlines_train_the_same_classes_from_a_label_set_as_from_th
     by_stem = {s.image.stem: s for s in theirs.samples}
     for s in ours.samples:
         assert np.array_equal(ours.load_mask(s), theirs.load_mask(by_stem[s.image.stem])), s.image.stem
+
+
+def test_info_says_which_split_a_fragment_model_uses(tmp_path, capsys):
+    """`segtool info` names a checkpoint's fragments entry (a retrained model can be checked for it), and
+    says nothing of fragments for a plain model."""
+    from segtool.cli import main
+    from tests.helpers import make_fragment_checkpoint, make_small_checkpoint
+
+    frag = make_fragment_checkpoint(tmp_path / "frag.pt")
+    assert main(["info", str(frag)]) == 0
+    assert "fragments    interior 'rock'; edge-seeded watershed, edges 'rock_edge'" in capsys.readouterr().out
+    plain, _ = make_small_checkpoint(tmp_path / "plain.pt")
+    assert main(["info", str(plain)]) == 0
+    assert "fragments" not in capsys.readouterr().out
