@@ -3,7 +3,6 @@ validation frames, and a run that diverges stops and says so (issue 19)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 import torch
 
 from segtool.cli import main
-from segtool.models import Checkpoint, build_deeplabv3, load_checkpoint, make_classes, save_checkpoint
+from segtool.models import load_checkpoint
 from segtool.training import finetune
 from segtool.training.config import TrainConfig
 from segtool.training.data import ValidationReport
@@ -26,8 +25,8 @@ from tests.helpers import (
     TINY_DATA_SIZE,
     TINY_WIDTH,
     make_dataset,
+    make_fragment_checkpoint,
     make_small_checkpoint,
-    randomize_bn_stats,
 )
 
 START_COLOURS = [[0, 0, 0], [200, 120, 60], [255, 230, 0]]
@@ -36,25 +35,8 @@ START_COLOURS = [[0, 0, 0], [200, 120, 60], [255, 230, 0]]
 @pytest.fixture(scope="module")
 def fragment_start(tmp_path_factory) -> Path:
     """A tiny 3-class fragment model (background, rock, rock_edge) as the shipped one is made: its own
-    colours, resize_short 48, a `fragments` entry."""
-    torch.manual_seed(0)
-    model = randomize_bn_stats(
-        build_deeplabv3(
-            backbone="mobilenet_v3_large",
-            num_classes=3,
-            aux_head=False,
-            width_mult=TINY_WIDTH,
-            aspp_channels=TINY_ASPP,
-        )
-    ).eval()
-    ckpt = Checkpoint(
-        config=model.config,
-        classes=make_classes(["background", "rock", "rock_edge"], START_COLOURS),
-        state_dict=model.state_dict(),
-        fragments={"interior": "rock", "edge": "rock_edge"},
-    )
-    ckpt = dataclasses.replace(ckpt, preprocess=dict(ckpt.preprocess, resize_short=48))
-    return save_checkpoint(ckpt, tmp_path_factory.mktemp("start") / "frag.pt")
+    colours (START_COLOURS), resize_short 48, a `fragments` entry."""
+    return make_fragment_checkpoint(tmp_path_factory.mktemp("start") / "frag.pt", resize_short=48)
 
 
 @pytest.fixture(scope="module")
