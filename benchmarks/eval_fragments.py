@@ -2,6 +2,8 @@
 
     python benchmarks/eval_fragments.py -c MODEL.pt [--interior rock] [--sets gravel conveyor muckseg rockpiles]
     python benchmarks/eval_fragments.py --oracle --edge-width 3     # labels → classes → split: the ceiling
+    python benchmarks/eval_fragments.py --oracle-centre --centre-fraction 0.5   # the same for the centre split
+    python benchmarks/eval_fragments.py --oracle-centre --sets grains --all      # every image, not the hold-out
 
 Per set: detection precision / recall / F1 (a predicted fragment matches a labelled one at IoU ≥ 0.5,
 one-to-one), and the relative error of D50 and D80, by area and by count, of the predicted fragments
@@ -35,8 +37,14 @@ from segtool.core.fragments import (  # noqa: E402
     analyse_prediction,
 )
 from segtool.core.fragments.distribution import d_value  # noqa: E402
-from segtool.core.fragments.split import split_with_edges  # noqa: E402
-from segtool.training.data.instances import edge_band  # noqa: E402
+from segtool.core.fragments.split import (  # noqa: E402
+    CENTRE_FLOOD,
+    CENTRE_FLOODS,
+    MIN_SEED_PX,
+    split_with_centres,
+    split_with_edges,
+)
+from segtool.training.data.instances import CENTRE_FRACTION, edge_band, instances_to_classes  # noqa: E402
 
 
 def match(pred: np.ndarray, gt: np.ndarray, known: np.ndarray | None, min_size: int) -> tuple[int, int, int]:
@@ -85,6 +93,17 @@ def main() -> None:
         action="store_true",
         help="labels → one rock mask → distance-transform split: the best a perfect rock-only model could do",
     )
+    ap.add_argument(
+        "--oracle-centre",
+        action="store_true",
+        help="labels → background/rock/edge/centre → centre split: the ceiling of the learned centre split",
+    )
+    ap.add_argument("--centre-fraction", type=float, default=CENTRE_FRACTION)
+    ap.add_argument(
+        "--flood", choices=CENTRE_FLOODS, default=CENTRE_FLOOD, help="the centre split's flooding"
+    )
+    ap.add_argument("--min-seed", type=int, default=MIN_SEED_PX, help="centre split: smallest seed (px)")
+    ap.add_argument("--all", action="store_true", help="score every labelled image, not only the hold-out")
     ap.add_argument("--edge-width", type=int, default=3)
     ap.add_argument("--sets", nargs="+", default=["gravel", "conveyor", "muckseg", "rockpiles"])
     ap.add_argument("--min-size", type=int, default=20)
@@ -114,7 +133,7 @@ def main() -> None:
         t0 = time.perf_counter()
         n_img = 0
         for _stem, rgb, inst, known, hold in labelled_items(set_name):
-            if not hold:
+            if not (hold or a.all):
                 continue
             n_img += 1
             g = analyse_labels(inst, settings)
@@ -123,6 +142,10 @@ def main() -> None:
                 r = analyse_prediction(pred.mask, pred.confidence, spec, settings)
             elif a.oracle_binary:
                 r = analyse_binary(inst > 0, settings)
+            elif a.oracle_centre:
+                ids = instances_to_classes(inst, a.edge_width, centre=a.centre_fraction)
+                split = split_with_centres(ids == 3, ids > 0, ids == 2, a.flood, a.min_seed)
+                r = analyse_labels(split, settings)
             else:
                 edge = edge_band(inst, a.edge_width)
                 r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)

@@ -1,12 +1,14 @@
 """Training folders and the fixed hold-out split for the rock-fragment model (docs/fragments.md).
 
-    python benchmarks/fragments_data.py build OUT --sets gravel conveyor [--edge-width 3] [--rock-only]
+    python benchmarks/fragments_data.py build OUT --sets gravel conveyor [--edge-width 3] [--rock-only | --centre [F]]
     python benchmarks/fragments_data.py init-v3plus assets/demo_rocks.pt OUT.pt   # demo weights + a new decoder
 
 `build` writes OUT/train/{images,masks}, OUT/val/{images,masks} (val = the hold-out below) and
 OUT/classes.json, with masks derived from the fragment outlines by training/data/instances.py:
 background / rock / rock_edge, 255 where nobody labelled (the conveyor's unlabelled area).
-`--rock-only` writes background / rock (no edge class) for the distance-transform baseline.
+`--rock-only` writes background / rock (no edge class) for the distance-transform baseline; `--centre`
+adds rock_centre (the core of every fragment, fraction F of its largest inner distance, default
+instances.CENTRE_FRACTION) for the learned centre split.
 
 Hold-out (fixed by file name, never trained on; the numbers in docs/fragments.md are measured on it):
   gravel:    6_P1060355_0, 7_P1060359_3 (the last two of six)
@@ -31,7 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from segtool.training.data.instances import (  # noqa: E402
+    CENTRE_FRACTION,
     FRAGMENT_CLASSES,
+    FRAGMENT_CLASSES_CENTRE,
     coco_instances,
     instances_to_classes,
     read_instance_png,
@@ -92,15 +96,17 @@ def labelled_items(set_name: str, root: Path = DENSE):
             )
 
 
-def build(out: Path, sets: list[str], edge_width: int, rock_only: bool) -> None:
-    classes = FRAGMENT_CLASSES[:2] if rock_only else FRAGMENT_CLASSES
+def build(out: Path, sets: list[str], edge_width: int, rock_only: bool, centre: float | None = None) -> None:
+    if rock_only and centre is not None:
+        raise SystemExit("--rock-only and --centre exclude each other")
+    classes = FRAGMENT_CLASSES[:2] if rock_only else FRAGMENT_CLASSES_CENTRE if centre else FRAGMENT_CLASSES
     for split in ("train", "val"):
         for sub in ("images", "masks"):
             (out / split / sub).mkdir(parents=True, exist_ok=True)
     counts = {"train": 0, "val": 0}
     for set_name in sets:
         for stem, rgb, inst, known, hold in labelled_items(set_name):
-            ids = instances_to_classes(inst, edge_width, known)
+            ids = instances_to_classes(inst, edge_width, known, centre=centre)
             if rock_only:
                 ids[ids == 2] = 1
             split = "val" if hold else "train"
@@ -112,7 +118,8 @@ def build(out: Path, sets: list[str], edge_width: int, rock_only: bool) -> None:
         json.dumps([{"name": c.name, "color": list(c.color)} for c in classes], indent=1)
     )
     print(
-        f"{out}: {counts['train']} train / {counts['val']} val images ({', '.join(sets)}; edge {edge_width} px)"
+        f"{out}: {counts['train']} train / {counts['val']} val images ({', '.join(sets)}; edge {edge_width} px"
+        + (f"; centre fraction {centre:g})" if centre else ")")
     )
 
 
@@ -163,13 +170,22 @@ def main() -> None:
     b.add_argument("--sets", nargs="+", default=["gravel", "conveyor"])
     b.add_argument("--edge-width", type=int, default=3)
     b.add_argument("--rock-only", action="store_true")
+    b.add_argument(
+        "--centre",
+        nargs="?",
+        type=float,
+        const=CENTRE_FRACTION,
+        default=None,
+        metavar="F",
+        help=f"4 classes: + rock_centre, the fragment cores (fraction F, default {CENTRE_FRACTION})",
+    )
     i = sub.add_parser("init-v3plus")
     i.add_argument("src")
     i.add_argument("dst")
     i.add_argument("--classes", type=int, default=3)
     a = ap.parse_args()
     if a.cmd == "build":
-        build(Path(a.out), a.sets, a.edge_width, a.rock_only)
+        build(Path(a.out), a.sets, a.edge_width, a.rock_only, a.centre)
     else:
         init_v3plus(Path(a.src), Path(a.dst), a.classes)
 

@@ -4,9 +4,11 @@ Format (plain types and tensors only, loadable with `torch.load(weights_only=Tru
     {"format": "segtool-checkpoint", "version": 1, "model": ModelConfig.to_dict(),
      "classes": [{"name", "color"}], "ignore_index": 255,
      "preprocess": {"mean", "std", "resize_short"}, "state_dict": {...}, "train": {...} | None,
-     "fragments": {"interior": CLASS, "edge": CLASS | None} | None}
+     "fragments": {"interior": CLASS, "edge": CLASS | None[, "centre": CLASS, "split": "centre"]} | None}
 `fragments` (optional; older files lack it) names the class that is the inside of a rock fragment and
-the class of its edge band, so fragment tools know how to split a prediction into fragments.
+the class of its edge band, so fragment tools know how to split a prediction into fragments. A model
+trained for the learned centre split also names its `centre` class (the core of every fragment) and
+says `"split": "centre"`; without a "split" key the edge split is used, as for every older file.
 """
 
 from __future__ import annotations
@@ -188,13 +190,14 @@ def fingerprint(ckpt: Checkpoint) -> str:
 
 def check_fragments(value: Any, class_names: list[str]) -> dict[str, Any] | None:
     """Validate a checkpoint's `fragments` entry: None, or {"interior": class, "edge": class | None}
-    naming two different classes of the model."""
+    naming two different classes of the model, optionally with "centre": class and "split": "centre"
+    (the learned centre split; "split": "edge" is the default and is not written)."""
     if value is None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("interior"), str):
         raise UserInputError(f'fragments must be {{"interior": CLASS, "edge": CLASS or null}}; got {value!r}')
-    interior, edge = value["interior"], value.get("edge")
-    for what, name in (("interior", interior), ("edge", edge)):
+    interior, edge, centre = value["interior"], value.get("edge"), value.get("centre")
+    for what, name in (("interior", interior), ("edge", edge), ("centre", centre)):
         if name is not None and name not in class_names:
             raise UserInputError(
                 f"fragments {what} class {name!r} is not one of the model's classes ({', '.join(class_names)})"
@@ -203,7 +206,19 @@ def check_fragments(value: Any, class_names: list[str]) -> dict[str, Any] | None
         raise UserInputError(
             f"fragments edge must be another class than the interior ({interior!r}) or null; got {edge!r}"
         )
-    return {"interior": interior, "edge": edge}
+    split = value.get("split", "edge")
+    if split not in ("edge", "centre"):
+        raise UserInputError(f'fragments split must be "edge" or "centre"; got {split!r}')
+    if split == "centre" and (centre is None or centre in (interior, edge)):
+        raise UserInputError(
+            f'fragments "split": "centre" needs a centre class other than the interior and edge; got {centre!r}'
+        )
+    out = {"interior": interior, "edge": edge}
+    if centre is not None:
+        out["centre"] = centre
+    if split == "centre":
+        out["split"] = "centre"
+    return out
 
 
 def _stored(t: torch.Tensor, half: bool) -> torch.Tensor:

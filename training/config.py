@@ -69,10 +69,12 @@ class TrainConfig:
         device: auto, cpu, cuda, cuda:N, mps.
         seed: seeds the split, initialisation, augmentations and order.
         limit: use only the first N training and N validation samples (quick trials); 0 = all.
-        fragments: "INTERIOR[,EDGE]": the classes a fragment's inside and edge are, written to the
+        fragments: "INTERIOR[,EDGE[,CENTRE]]": the classes a fragment's inside, edge and core are, written to the
             checkpoint's `fragments` entry; "" = automatic (rock,rock_edge for fragment-outline data).
         edge_width, unlabelled, background_categories: how fragment outlines (instance PNGs, COCO) become
             classes (see training/data/instances.py).
+        fragment_classes: "edge" (background / rock / rock_edge, the edge split) or "edge+centre" (+
+            rock_centre, the core of every fragment: the learned centre split); for fragment outlines.
         freeze_backbone: the backbone's weights and BatchNorm statistics stay as loaded; only the heads learn.
         auto: options (from AUTO_OPTIONS) the run chooses itself: with a checkpoint start the measured
             fine-tuning defaults (training.finetune.FINETUNE_DEFAULTS) and the start's resize_short as
@@ -124,13 +126,21 @@ class TrainConfig:
     edge_width: int = 3
     unlabelled: str = "auto"
     background_categories: list[str] = field(default_factory=list)
+    fragment_classes: str = "edge"
     freeze_backbone: bool = False
     auto: list[str] = field(default_factory=list)
 
     def instance_options(self):
-        from segtool.training.data.instances import InstanceOptions
+        from segtool.training.data.instances import CENTRE_FRACTION, InstanceOptions
 
-        return InstanceOptions(self.edge_width, self.unlabelled, tuple(self.background_categories)).validate()
+        if self.fragment_classes not in ("edge", "edge+centre"):
+            raise UserInputError(
+                f"--fragment-classes must be edge or edge+centre; got {self.fragment_classes!r}"
+            )
+        centre = CENTRE_FRACTION if self.fragment_classes == "edge+centre" else None
+        return InstanceOptions(
+            self.edge_width, self.unlabelled, tuple(self.background_categories), centre
+        ).validate()
 
     @property
     def base_lr(self) -> float:

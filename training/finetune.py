@@ -104,6 +104,14 @@ def kept_fragments(
         return {"interior": interior, "edge": None}, (
             f"the start's edge class {edge!r} is not among the data's classes: fragments are split by distance"
         )
+    centre = start_fragments.get("centre")
+    centre = mapping.get(centre, centre) if centre else None
+    if start_fragments.get("split") == "centre":
+        if centre in names and edge is not None:
+            return {"interior": interior, "edge": edge, "centre": centre, "split": "centre"}, None
+        return {"interior": interior, "edge": edge}, (
+            f"the start's centre class {centre!r} is not among the data's classes: fragments are split by edges"
+        )
     return {"interior": interior, "edge": edge}, None
 
 

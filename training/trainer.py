@@ -82,19 +82,24 @@ class TrainResult:
 def fragments_entry(
     spec: str, form: str, names: list[str], data_fragments: dict | None = None
 ) -> dict[str, Any] | None:
-    """The checkpoint's `fragments` entry: from --fragments INTERIOR[,EDGE], else automatic for data made
-    from fragment outlines (instance PNGs / COCO give background, rock, rock_edge) and for a label set of a
+    """The checkpoint's `fragments` entry: from --fragments INTERIOR[,EDGE[,CENTRE]], else automatic for data made
+    from fragment outlines (instance PNGs / COCO give background, rock, rock_edge, with
+    --fragment-classes edge+centre also rock_centre and "split": "centre") and for a label set of a
     fragment model (`data_fragments`, `LabelledData.fragments`)."""
     from segtool.models.checkpoint import check_fragments
 
     if spec:
         parts = [p.strip() for p in spec.split(",")]
         value = {"interior": parts[0], "edge": parts[1] if len(parts) > 1 and parts[1] else None}
+        if len(parts) > 2 and parts[2]:  # INTERIOR,EDGE,CENTRE: the learned centre split
+            value.update(centre=parts[2], split="centre")
         try:
             return check_fragments(value, names)
         except UserInputError as e:
             raise UserInputError(f"--fragments {spec}: {e}") from e
     if form in ("instances", "coco"):
+        if "rock_centre" in names:  # --fragment-classes edge+centre: the learned centre split
+            return {"interior": "rock", "edge": "rock_edge", "centre": "rock_centre", "split": "centre"}
         return {"interior": "rock", "edge": "rock_edge"}
     return dict(data_fragments) if data_fragments else None
 

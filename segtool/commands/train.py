@@ -75,11 +75,20 @@ def add_parser(sub) -> None:
         help="COCO category that is background, not a fragment (e.g. a belt); repeatable",
     )
     g.add_argument(
+        "--fragment-classes",
+        default="edge",
+        choices=("edge", "edge+centre"),
+        help="classes fragment outlines become: edge = background, rock, rock_edge (split by the edge band; "
+        "default); edge+centre = also rock_centre, the core of every fragment, and fragments are split by "
+        "their centres (docs/fragments.md)",
+    )
+    g.add_argument(
         "--fragments",
         default="",
-        metavar="INTERIOR[,EDGE]",
-        help="record in the checkpoint which class is a fragment's inside and which its edge "
-        "(automatic for fragment-outline data: rock,rock_edge)",
+        metavar="INTERIOR[,EDGE[,CENTRE]]",
+        help="record in the checkpoint which class is a fragment's inside, which its edge and (the "
+        "learned centre split) which its core (automatic for fragment-outline data: rock,rock_edge; "
+        "with --fragment-classes edge+centre rock,rock_edge,rock_centre)",
     )
     g = p.add_argument_group("model")
     g.add_argument(
@@ -264,6 +273,7 @@ def _config(args: argparse.Namespace):
         limit=args.limit,
         fragments=args.fragments,
         edge_width=args.edge_width,
+        fragment_classes=args.fragment_classes,
         unlabelled=args.unlabelled,
         background_categories=list(args.background_category),
         class_map=",".join(args.class_map or []),

@@ -8,7 +8,8 @@ Two forms are read:
 
 Every fragment becomes *rock*, a band of `edge_width` pixels inside its outline becomes *rock_edge*
 (only where the outline is a real outline: a fragment cut by the image border gets no edge there),
-and the rest *background*. Pixels nobody labelled can be made unknown (255, ignored by the loss):
+and the rest *background*. With `centre=f` (the learned centre split, `--fragment-classes edge+centre`)
+the core of every fragment becomes a 4th class, *rock_centre* (`centre_core`). Pixels nobody labelled can be made unknown (255, ignored by the loss):
   * `unlabelled="background"`: pixels outside every fragment are background (the instance PNG
     default: the sets we know outline every fragment and leave sand / belt as 0);
   * `unlabelled="unknown"`: they are unknown; for COCO, annotations of the `background_categories`
@@ -20,16 +21,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 from scipy import ndimage
 
 from segtool.base.errors import UserInputError
 
 from .classes import ClassInfo
+from .coco import coco_instances, is_coco_doc, read_coco, rle_decode, rle_encode  # noqa: F401 (re-exported)
 from .dataset import LabelledData, Sample
 from .files import index_by_stem, list_images, natural_key, split_from_parts
 from .masks import MaskCoding
@@ -44,6 +45,13 @@ FRAGMENT_CLASSES = [
     ClassInfo("rock_edge", (255, 230, 0)),
 ]
 FRAGMENTS_FIELD = {"interior": "rock", "edge": "rock_edge"}
+# The learned centre split: a 4th class, the core of every fragment (docs/fragments.md, "Splitting by
+# centres"). CENTRE_FRACTION chosen by the labels-through-the-split oracle (benchmarks/eval_fragments.py
+# --oracle-centre): see the table there.
+CENTRE_FRACTION = 0.5
+CENTRE_CLASS = ClassInfo("rock_centre", (255, 0, 160))
+FRAGMENT_CLASSES_CENTRE = [*FRAGMENT_CLASSES, CENTRE_CLASS]
+FRAGMENTS_FIELD_CENTRE = {**FRAGMENTS_FIELD, "centre": "rock_centre", "split": "centre"}
 UNLABELLED = ("auto", "background", "unknown")
 
 
@@ -54,6 +62,11 @@ class InstanceOptions:
     edge_width: int = EDGE_WIDTH
     unlabelled: str = "auto"
     background_categories: tuple[str, ...] = ()
+    centre: float | None = None  # None: 3 classes; f: + rock_centre, the cores (`centre_core`)
+
+    @property
+    def classes(self) -> list[ClassInfo]:
+        return list(FRAGMENT_CLASSES if self.centre is None else FRAGMENT_CLASSES_CENTRE)
 
     def validate(self) -> InstanceOptions:
         if not isinstance(self.edge_width, int) or self.edge_width < 1 or self.edge_width > 64:
@@ -63,6 +76,10 @@ class InstanceOptions:
         if self.unlabelled not in UNLABELLED:
             raise UserInputError(
                 f"--unlabelled must be one of {', '.join(UNLABELLED)}; got {self.unlabelled!r}"
+            )
+        if self.centre is not None and not 0.0 < float(self.centre) < 1.0:
+            raise UserInputError(
+                f"the centre fraction must lie between 0 and 1 (e.g. 0.5); got {self.centre!r}"
             )
         return self
 
@@ -102,138 +119,47 @@ def edge_band(instances: np.ndarray, width: int) -> np.ndarray:
     return (inst > 0) & (dist < width)
 
 
+def centre_core(instances: np.ndarray, fraction: float = CENTRE_FRACTION, min_px: float = 1.0) -> np.ndarray:
+    """The core of every fragment (HxW bool): its pixels whose distance to the fragment's own outline is at
+    least `fraction` of the fragment's largest inner distance, and at least `min_px` (the edge band's width
+    when the core goes with an edge class, so the core lies inside the band). A fragment too thin for that
+    keeps its deepest pixels: every fragment has a core. Distances are taken from the outline pixels
+    (`edge_band` of width 1: the image border is no outline), so an outline pixel is at 0."""
+    inst = np.asarray(instances)
+    frag = inst > 0
+    if not frag.any():
+        return np.zeros(inst.shape, bool)
+    # From inside a fragment the nearest outline pixel is its own (a straight line out crosses it first).
+    dist = ndimage.distance_transform_edt(~edge_band(inst, 1))
+    ids, flat = np.unique(inst[frag], return_inverse=True)
+    deepest = np.zeros(len(ids))
+    np.maximum.at(deepest, flat, dist[frag])
+    need = np.minimum(np.maximum(fraction * deepest, min_px), deepest)
+    core = np.zeros(inst.shape, bool)
+    core[frag] = dist[frag] >= need[flat] - 1e-9
+    return core
+
+
 def instances_to_classes(
-    instances: np.ndarray, edge_width: int = EDGE_WIDTH, known: np.ndarray | None = None, ignore: int = 255
+    instances: np.ndarray,
+    edge_width: int = EDGE_WIDTH,
+    known: np.ndarray | None = None,
+    ignore: int = 255,
+    centre: float | None = None,
 ) -> np.ndarray:
-    """HxW uint8: 0 background, 1 rock (fragment interior), 2 rock_edge; `ignore` where `known` is False
-    and no fragment lies (unlabelled pixels)."""
+    """HxW uint8: 0 background, 1 rock (fragment interior), 2 rock_edge, with `centre` 3 rock_centre (the
+    `centre_core` of fraction `centre`, at least `edge_width` px from the outline where the fragment is
+    thick enough, so it is drawn over rock inside the edge band); `ignore` where `known` is False and no
+    fragment lies (unlabelled pixels)."""
     inst = np.asarray(instances)
     ids = np.zeros(inst.shape, np.uint8)
     ids[inst > 0] = 1
     ids[edge_band(inst, edge_width)] = 2
+    if centre is not None:
+        ids[centre_core(inst, centre, float(edge_width))] = 3
     if known is not None:
         ids[(inst == 0) & ~known] = ignore
     return ids
-
-
-# --- COCO ------------------------------------------------------------------------------------------
-
-
-def rle_decode(rle: dict, height: int, width: int) -> np.ndarray:
-    """COCO RLE (uncompressed `counts` list or the compressed string) → HxW bool (column-major runs)."""
-    counts = rle.get("counts")
-    if isinstance(counts, str):
-        counts = _rle_string_counts(counts)
-    if not isinstance(counts, list):
-        raise UserInputError(f"COCO RLE counts must be a list or a string; got {type(counts).__name__}")
-    flat = np.zeros(height * width, bool)
-    pos, val = 0, False
-    for n in counts:
-        n = int(n)
-        if val:
-            flat[pos : pos + n] = True
-        pos += n
-        val = not val
-    return flat.reshape(width, height).T
-
-
-def rle_encode(mask: np.ndarray) -> dict:
-    """HxW bool → COCO uncompressed RLE (`counts` of column-major runs, starting with a run of 0s)."""
-    flat = np.asarray(mask, bool).T.ravel()
-    change = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
-    bounds = np.concatenate([[0], change, [flat.size]])
-    counts = np.diff(bounds).tolist()
-    if flat.size and flat[0]:
-        counts = [0, *counts]
-    return {"counts": [int(c) for c in counts], "size": [int(mask.shape[0]), int(mask.shape[1])]}
-
-
-def _rle_string_counts(s: str) -> list[int]:
-    """pycocotools' compressed RLE string (LEB128-like, 5 bits a char, deltas from the count two back)."""
-    counts: list[int] = []
-    p = 0
-    while p < len(s):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(s[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(counts) > 2:
-            x += counts[-2]
-        counts.append(x)
-    return counts
-
-
-def _segmentation_mask(seg, height: int, width: int) -> np.ndarray:
-    if isinstance(seg, str):  # some exporters store the polygon list as a JSON string
-        try:
-            seg = json.loads(seg)
-        except ValueError as exc:
-            raise UserInputError(f"COCO segmentation {seg[:40]!r}… is neither polygons nor RLE") from exc
-    if isinstance(seg, dict):
-        return rle_decode(seg, height, width)
-    canvas = Image.new("1", (width, height), 0)
-    draw = ImageDraw.Draw(canvas)
-    for poly in seg or []:
-        pts = [(float(poly[i]), float(poly[i + 1])) for i in range(0, len(poly) - 1, 2)]
-        if len(pts) >= 3:
-            draw.polygon(pts, outline=1, fill=1)
-    return np.asarray(canvas, bool)
-
-
-@lru_cache(maxsize=8)
-def _read_coco(path: str, mtime: float) -> dict:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise UserInputError(f"cannot read COCO file {path}: {exc} — fix or re-export it") from exc
-    if not is_coco_doc(doc):
-        raise UserInputError(f"{path} is not a COCO instance file (needs images, annotations and categories)")
-    by_image: dict[int, list[dict]] = {}
-    for a in doc["annotations"]:
-        by_image.setdefault(a.get("image_id"), []).append(a)
-    cats = {c["id"]: str(c.get("name", c["id"])) for c in doc["categories"]}
-    images = {Path(str(im["file_name"]).replace("\\", "/")).name: im for im in doc["images"]}
-    return {"images": images, "by_image": by_image, "categories": cats}
-
-
-def read_coco(path: str | Path) -> dict:
-    p = Path(path)
-    return _read_coco(str(p.resolve()), p.stat().st_mtime)
-
-
-def is_coco_doc(doc) -> bool:
-    return isinstance(doc, dict) and all(
-        isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")
-    )
-
-
-def coco_instances(
-    coco_path: str | Path, image_name: str, background_categories: tuple[str, ...] = ()
-) -> tuple[np.ndarray, np.ndarray]:
-    """(instances HxW int32, labelled HxW bool) of one image of a COCO file. Annotations of
-    `background_categories` are not fragments but mark their pixels as labelled background;
-    fragments are painted in file order (a later one wins an overlap)."""
-    doc = read_coco(coco_path)
-    im = doc["images"].get(Path(image_name).name)
-    if im is None:
-        raise UserInputError(f"{coco_path} has no image named {Path(image_name).name}")
-    h, w = int(im["height"]), int(im["width"])
-    inst = np.zeros((h, w), np.int32)
-    known = np.zeros((h, w), bool)
-    k = 0
-    for a in doc["by_image"].get(im["id"], []):
-        m = _segmentation_mask(a.get("segmentation"), h, w)
-        known |= m
-        if doc["categories"].get(a.get("category_id")) in background_categories:
-            continue
-        k += 1
-        inst[m] = k
-    return inst, known
 
 
 # --- importers -------------------------------------------------------------------------------------
@@ -279,6 +205,7 @@ def _coding(opts: InstanceOptions, kind: str) -> MaskCoding:
     return MaskCoding(
         kind,
         edge_width=opts.edge_width,
+        centre=opts.centre,
         unlabelled=opts.unlabelled,
         background_categories=tuple(opts.background_categories),
     )
@@ -287,7 +214,7 @@ def _coding(opts: InstanceOptions, kind: str) -> MaskCoding:
 def import_instance_folder(root: Path, opts: InstanceOptions, val_fraction: float, seed: int) -> LabelledData:
     opts.validate()
     data = LabelledData(
-        classes=list(FRAGMENT_CLASSES),
+        classes=opts.classes,
         samples=[],
         form="instances",
         root=root,
@@ -323,7 +250,7 @@ def import_coco(
     opts.validate()
     files = files or find_coco_files(root)
     data = LabelledData(
-        classes=list(FRAGMENT_CLASSES),
+        classes=opts.classes,
         samples=[],
         form="coco",
         root=root,
@@ -363,13 +290,11 @@ def _note(opts: InstanceOptions, coco: bool) -> str:
         if opts.background_categories
         else ""
     )
-    return (
-        f"fragment outlines → background / rock / rock_edge (edge band {opts.edge_width} px); "
-        f"pixels outside every fragment are {unl} (255 = ignored)"
-        if unl == "unknown"
-        else f"fragment outlines → background / rock / rock_edge (edge band {opts.edge_width} px); "
-        f"pixels outside every fragment are background{bg}"
-    )
+    centre = "" if opts.centre is None else f" / rock_centre (cores, fraction {opts.centre:g})"
+    head = f"fragment outlines → background / rock / rock_edge{centre} (edge band {opts.edge_width} px); "
+    if unl == "unknown":
+        return head + f"pixels outside every fragment are {unl} (255 = ignored)"
+    return head + f"pixels outside every fragment are background{bg}"
 
 
 def resolve_unlabelled(unlabelled: str, coco: bool, background_categories: tuple[str, ...]) -> str:
@@ -391,4 +316,4 @@ def decode_instance_sample(sample: Sample, coding: MaskCoding, ignore: int) -> t
         known = None
     elif known is None:
         known = np.zeros(inst.shape, bool)
-    return instances_to_classes(inst, coding.edge_width, known, ignore), {}
+    return instances_to_classes(inst, coding.edge_width, known, ignore, coding.centre), {}

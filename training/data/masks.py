@@ -46,6 +46,7 @@ class MaskCoding:
     edge_width: int = 3
     unlabelled: str = "auto"
     background_categories: tuple[str, ...] = ()
+    centre: float | None = None
 
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -79,19 +79,24 @@ class FragmentSettings:
 
 @dataclass(frozen=True)
 class FragmentSpec:
-    """Which class ids are a fragment's inside and its edge (edge None: split by distance transform)."""
+    """Which class ids are a fragment's inside, its edge and its centre (edge None: split by distance
+    transform; centre given: split by centres, the learned centre split)."""
 
     interior_id: int
     edge_id: int | None = None
     interior: str = "rock"
     edge: str | None = None
+    centre_id: int | None = None
+    centre: str | None = None
 
     @classmethod
     def from_checkpoint(
         cls, fragments: dict | None, class_names: list[str], *, interior: str | None = None
     ) -> FragmentSpec:
         """From a checkpoint's `fragments` entry. A checkpoint without one can still be used when the
-        interior class is named (`interior`, the CLI's --interior) or a class is called "rock"/"rocks"."""
+        interior class is named (`interior`, the CLI's --interior) or a class is called "rock"/"rocks".
+        `"split": "centre"` with a `centre` class: split by centres; without a "split" key (every
+        checkpoint before the centre split) by the edge class as always."""
         if fragments is None:
             guess = interior or next(
                 (n for n in class_names if n.lower() in ("rock", "rocks", "stone", "stones")), None
@@ -103,18 +108,42 @@ class FragmentSpec:
                 )
             fragments = {"interior": guess, "edge": None}
         name_i, name_e = fragments["interior"], fragments.get("edge")
+        name_c = fragments.get("centre") if fragments.get("split") == "centre" else None
         if interior is not None and interior != name_i:
-            name_i, name_e = interior, None
+            name_i, name_e, name_c = interior, None, None
         if name_i not in class_names:
             raise UserInputError(
                 f"interior class {name_i!r} is not one of the model's classes ({', '.join(class_names)})"
             )
         edge_id = class_names.index(name_e) if name_e in class_names else None
-        return cls(class_names.index(name_i), edge_id, name_i, name_e if edge_id is not None else None)
+        centre_id = class_names.index(name_c) if name_c in class_names else None
+        return cls(
+            class_names.index(name_i),
+            edge_id,
+            name_i,
+            name_e if edge_id is not None else None,
+            centre_id,
+            name_c if centre_id is not None else None,
+        )
 
     @property
     def method(self) -> str:
+        if self.centre_id is not None:
+            return "centre-seeded watershed"
         return "edge-seeded watershed" if self.edge_id is not None else "distance-transform watershed"
+
+    def rock(self, class_ids: np.ndarray) -> np.ndarray:
+        """HxW bool: the pixels of any fragment class (interior, edge, centre)."""
+        ids = np.asarray(class_ids)
+        rock = ids == self.interior_id
+        for k in (self.edge_id, self.centre_id):
+            if k is not None:
+                rock |= ids == k
+        return rock
+
+    def split(self, class_ids: np.ndarray, min_distance: int = MIN_DISTANCE) -> np.ndarray:
+        """HxW int32 fragment ids of a class-id map, by this spec's method."""
+        return split_classes(class_ids, self.interior_id, self.edge_id, min_distance, self.centre_id)
 
 
 @dataclass
@@ -194,21 +223,15 @@ def analyse_prediction(
     step = 1
     if settings.work_pixels and h * w > settings.work_pixels:
         step = int(np.ceil(np.sqrt(h * w / settings.work_pixels)))
-    rock = ids == spec.interior_id
-    if spec.edge_id is not None:
-        rock |= ids == spec.edge_id
+    rock = spec.rock(ids)
     if step == 1:
-        labels = split_classes(ids, spec.interior_id, spec.edge_id, settings.min_distance)
+        labels = spec.split(ids, settings.min_distance)
         return analyse_labels(labels, settings, mm_per_px=mm_per_px, confidence=confidence, rock=rock)
     # Split and measure on the subsampled map (min_distance scaled with it); sizes are converted to
     # full-frame pixels and the ids brought back to full size for display and --instances.
     import cv2
 
-    small = relabel_sequential(
-        split_classes(
-            ids[::step, ::step], spec.interior_id, spec.edge_id, max(1, round(settings.min_distance / step))
-        )
-    )
+    small = relabel_sequential(spec.split(ids[::step, ::step], max(1, round(settings.min_distance / step))))
     hs, ws = small.shape
     sy, sx = h / hs, w / ws
     conf = None if confidence is None else np.asarray(confidence)[::step, ::step]
