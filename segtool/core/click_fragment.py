@@ -19,9 +19,13 @@ from segtool.core.fragments.split import relabel_sequential, split_classes
 SNAP_PX = 6
 
 
-def split_prediction(class_ids: np.ndarray, interior_id: int, edge_id: int | None) -> np.ndarray:
-    """HxW int32 fragment ids 1..N (0 = no fragment) of a class-id prediction, split as the Measure panel does."""
-    return relabel_sequential(split_classes(np.asarray(class_ids), interior_id, edge_id)).astype(np.int32)
+def split_prediction(
+    class_ids: np.ndarray, interior_id: int, edge_id: int | None, centre_id: int | None = None
+) -> np.ndarray:
+    """HxW int32 fragment ids 1..N (0 = no fragment) of a class-id prediction, split as the Measure panel does
+    (by the centre class when the model has one: the learned centre split)."""
+    ids = np.asarray(class_ids)
+    return relabel_sequential(split_classes(ids, interior_id, edge_id, centre_id=centre_id)).astype(np.int32)
 
 
 def fragment_at(fragments: np.ndarray, x: float, y: float, snap_px: int = SNAP_PX) -> np.ndarray | None:

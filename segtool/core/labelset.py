@@ -300,9 +300,10 @@ class LabelSet:
 
     @property
     def paintable(self) -> list[int]:
-        """Class ids the user paints: every class but a fragment model's edge class (derived in training)."""
-        edge = self.fragments["edge"] if self.fragments else None
-        return [i for i, n in enumerate(self.class_names) if n != edge]
+        """Class ids the user paints: every class but a fragment model's edge (and centre) class (derived in
+        training)."""
+        derived = (self.fragments["edge"], self.fragments.get("centre")) if self.fragments else ()
+        return [i for i, n in enumerate(self.class_names) if n not in derived]
 
     # --- propagated frames (issue 21) -------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from segtool.base.errors import UserInputError
 
-from .instances import EDGE_WIDTH, FRAGMENTS_FIELD, edge_band, read_instance_png
+from .instances import CENTRE_FRACTION, EDGE_WIDTH, FRAGMENTS_FIELD, centre_core, edge_band, read_instance_png
 from .masks import MaskCoding
 
 LABELSET_FORMAT = "segtool-labels"
@@ -25,10 +25,14 @@ LABELSET_FORMAT = "segtool-labels"
 def labelset_fragments(manifest: dict | None, names: list[str]) -> dict | None:
     """The `fragments` entry of a label set: the manifest's own, else inferred when the classes hold the
     fragment classes outlines are turned into (rock and rock_edge). None when the set is not for a fragment
-    model with an edge class (then nothing is derived)."""
+    model with an edge class (then nothing is derived). A centre-split model's entry keeps its centre class
+    (`"split": "centre"`): that class is derived from the outlines too."""
     entry = manifest.get("fragments") if isinstance(manifest, dict) else None
     if isinstance(entry, dict) and entry.get("interior") in names and entry.get("edge") in names:
-        return {"interior": entry["interior"], "edge": entry["edge"]}
+        out = {"interior": entry["interior"], "edge": entry["edge"]}
+        if entry.get("split") == "centre" and entry.get("centre") in names:
+            out.update(centre=entry["centre"], split="centre")
+        return out
     if FRAGMENTS_FIELD["interior"] in names and FRAGMENTS_FIELD["edge"] in names:
         return dict(FRAGMENTS_FIELD)
     return None
@@ -55,6 +59,8 @@ def labelset_classes(
     edge: int,
     edge_width: int = EDGE_WIDTH,
     ignore: int = 255,
+    centre: int | None = None,
+    centre_fraction: float | None = None,
 ) -> np.ndarray:
     """The class ids a fragment model learns from one label-set frame (HxW uint8).
 
@@ -63,12 +69,21 @@ def labelset_classes(
     outline to say where its edge is: its pixels within `edge_width` of other labelled pixels
     (background, another class, a fragment) become `ignore`, never background, and the rest stay
     `interior`. Background, other classes, unknown and edge pixels kept from a prediction stay as painted.
+    With `centre` (a centre-split model) the outlined fragments' cores (`centre_core`) become `centre`;
+    centre pixels kept from a prediction outside any outline become `interior` (a core needs an outline).
     """
     ids = np.array(mask, np.uint8, copy=True)
     frag = np.zeros(ids.shape, bool) if instances is None else np.asarray(instances) > 0
     if frag.any():
         ids[frag] = interior
         ids[edge_band(np.where(frag, instances, 0), edge_width)] = edge
+        if centre is not None:
+            core = centre_core(
+                np.where(frag, instances, 0), centre_fraction or CENTRE_FRACTION, float(edge_width)
+            )
+            ids[core] = centre
+    if centre is not None:
+        ids[(np.asarray(mask) == centre) & ~frag] = interior
     plain = (np.asarray(mask) == interior) & ~frag
     if plain.any():
         other = (np.asarray(mask) != ignore) & (np.asarray(mask) != edge) & ~plain
@@ -97,4 +112,6 @@ def decode_labelset_fragments(
         names.index(fragments["edge"]),
         coding.edge_width,
         ignore,
+        names.index(fragments["centre"]) if fragments.get("split") == "centre" else None,
+        coding.centre,
     )

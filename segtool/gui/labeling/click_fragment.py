@@ -30,15 +30,21 @@ class FragmentClicker(QObject):
         self._threads: list[threading.Thread] = []
         self.splitReady.connect(self._split_ready)
 
-    def _ids(self) -> tuple[int, int | None] | None:
-        """(interior id, edge id) of the loaded fragment model, or None when there is none to click with."""
+    def _ids(self) -> tuple[int, int | None, int | None] | None:
+        """(interior id, edge id, centre id) of the loaded fragment model, or None when there is none to click
+        with."""
         hub = self.hub
         f = hub.fragments
         info = getattr(hub.window, "engine_info", None)
         if f is None or info is None or list(info.class_names) != hub.class_names:
             return None
         names = hub.class_names
-        return names.index(f["interior"]), names.index(f["edge"]) if f.get("edge") in names else None
+        edge = names.index(f["edge"]) if f.get("edge") in names else None
+        return (
+            names.index(f["interior"]),
+            edge,
+            names.index(f["centre"]) if f.get("split") == "centre" else None,
+        )
 
     def _split_key(self):
         r = self.hub.result

@@ -51,9 +51,10 @@ class ToolHandlers:
         return getattr(ck, "fragments", None)
 
     def paintable_classes(self) -> list[int]:
-        """Class ids offered in the class list: all but a fragment model's edge class."""
+        """Class ids offered in the class list: all but a fragment model's edge (and centre) class."""
         f = self.fragments
-        return [i for i, n in enumerate(self.class_names) if f is None or n != f["edge"]]
+        derived = () if f is None else (f["edge"], f.get("centre"))
+        return [i for i, n in enumerate(self.class_names) if n not in derived]
 
     def prediction_start(self, r) -> tuple[np.ndarray, np.ndarray | None]:
         """(class mask, fragment ids or None) that "Start from the prediction" puts in the frame. For a fragment
@@ -66,7 +67,8 @@ class ToolHandlers:
         from segtool.core.fragments.split import relabel_sequential, split_classes
 
         interior, edge = self.class_names.index(f["interior"]), self.class_names.index(f["edge"])
-        frags = relabel_sequential(split_classes(r.mask, interior, edge))
+        centre = self.class_names.index(f["centre"]) if f.get("split") == "centre" else None
+        frags = relabel_sequential(split_classes(r.mask, interior, edge, centre_id=centre))
         if frags.max() > 65535:  # more than a 16-bit PNG holds: keep the classes, let the user outline
             return r.mask, None
         mask = np.array(r.mask, np.uint8, copy=True)

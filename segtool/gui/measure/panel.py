@@ -310,6 +310,7 @@ def model_text(ck) -> tuple[FragmentSpec | None, str | None, str]:
             ),
         )
     edges = f", edges {spec.edge!r}" if spec.edge else ""
+    edges += f", centres {spec.centre!r}" if spec.centre else ""
     return spec, None, f"Fragments: class {spec.interior!r}{edges} ({spec.method})."
 
 
