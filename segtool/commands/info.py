@@ -66,7 +66,9 @@ def format_text(d: dict[str, Any]) -> str:
     frag = d.get("fragments")
     if frag:  # a fragment model: which split the Measure panel and `segtool fragments` use
         split = (
-            f"edge-seeded watershed, edges {frag['edge']!r}"
+            f"centre-seeded watershed, centres {frag.get('centre')!r}, edges {frag['edge']!r}"
+            if frag.get("split") == "centre"
+            else f"edge-seeded watershed, edges {frag['edge']!r}"
             if frag.get("edge")
             else "distance-transform split"
         )

@@ -202,6 +202,9 @@ def test_cli_fragments_on_a_four_class_checkpoint(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     s = json.loads((out / "summary.json").read_text())
     assert s["settings"]["method"] == "centre-seeded watershed"
+    capsys.readouterr()
+    assert main(["info", str(ckpt)]) == 0
+    assert "centre-seeded watershed, centres 'rock_centre'" in capsys.readouterr().out
     engine = Engine(str(ckpt), device="cpu", threads=1)
     spec = FragmentSpec.from_checkpoint(engine.checkpoint.fragments, engine.class_names)
     for i in range(2):
@@ -229,3 +232,30 @@ def test_label_set_of_a_centre_model_derives_the_cores():
     want = instances_to_classes(inst, edge_width=1, centre=0.5)
     want[0, 11] = 1
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.slow  # a real (tiny) training run: ~9 s on the loaded 2-core machine
+def test_training_on_outlines_with_centres_writes_four_classes(tmp_path):
+    from segtool.training.trainer import train
+    from tests.helpers import tiny_config
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 2), ("val", 1)):
+        for i in range(n):
+            img = rng.integers(0, 90, (64, 64, 3), np.uint8)
+            inst = np.zeros((64, 64), np.uint16)
+            inst[8:30, 8:30] = 1
+            inst[8:30, 30:52] = 2
+            img[inst > 0] += 140
+            for sub, arr, ext in (("images", img, ".jpg"), ("instances", inst, ".png")):
+                (tmp_path / "d" / split / sub).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(arr).save(tmp_path / "d" / split / sub / f"{split}{i}{ext}")
+    cfg = tiny_config(
+        tmp_path / "d", tmp_path / "run", epochs=1, edge_width=2, fragment_classes="edge+centre"
+    )
+    train(cfg)
+    ck = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ck.class_names == NAMES4
+    assert ck.fragments == CENTRE
+    with pytest.raises(UserInputError, match="--fragment-classes"):
+        dataclasses.replace(cfg, fragment_classes="centre").validate()
