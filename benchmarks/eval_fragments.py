@@ -125,7 +125,9 @@ def main() -> None:
         spec = FragmentSpec.from_checkpoint(
             engine.checkpoint.fragments, engine.class_names, interior=a.interior
         )
-        print(f"model {a.checkpoint}: {spec.method} (interior {spec.interior}, edge {spec.edge})")
+        print(
+            f"model {a.checkpoint}: {spec.method} (interior {spec.interior}, edge {spec.edge}, centre {spec.centre})"
+        )
     results = {}
     for set_name in a.sets:
         tp = npred = ngt = 0

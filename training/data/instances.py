@@ -9,7 +9,8 @@ Two forms are read:
 Every fragment becomes *rock*, a band of `edge_width` pixels inside its outline becomes *rock_edge*
 (only where the outline is a real outline: a fragment cut by the image border gets no edge there),
 and the rest *background*. With `centre=f` (the learned centre split, `--fragment-classes edge+centre`)
-the core of every fragment becomes a 4th class, *rock_centre* (`centre_core`). Pixels nobody labelled can be made unknown (255, ignored by the loss):
+the core of every fragment becomes a 4th class, *rock_centre* (`centre_core`). Pixels nobody labelled
+can be made unknown (255, ignored by the loss):
   * `unlabelled="background"`: pixels outside every fragment are background (the instance PNG
     default: the sets we know outline every fragment and leave sand / belt as 0);
   * `unlabelled="unknown"`: they are unknown; for COCO, annotations of the `background_categories`
