@@ -304,6 +304,7 @@ class _Run:
             scale=(cfg.scale_min, cfg.scale_max),
             hflip=cfg.hflip,
             color_jitter=cfg.color_jitter,
+            field_augment=cfg.field_augment,
             mean=self.preprocess["mean"],
             std=self.preprocess["std"],
         )
