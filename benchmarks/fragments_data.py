@@ -12,6 +12,7 @@ Hold-out (fixed by file name, never trained on; the numbers in docs/fragments.md
   gravel:    6_P1060355_0, 7_P1060359_3 (the last two of six)
   conveyor:  tiles whose number is divisible by 5 (image05, images0010, …): 36 of 174
   muckseg:   the bottom half (rows 2048-4095) of its one image; the top half is its training part
+  grains:    the 3 images sorted last by name (sveg_IMG_5220, sveg_barton_creek, sveg_california_gravel)
   rockpiles: all 15 (no licence: test only)
 """
 
@@ -41,11 +42,15 @@ from segtool.training.data.instances import (  # noqa: E402
 DENSE = Path(os.environ.get("SEGTOOL_SHARED_DATA", REPO.parent / "shared" / "data")) / "rocks_dense"
 GRAVEL_HOLDOUT = {"6_P1060355_0", "7_P1060359_3"}
 MUCK_SPLIT_ROW = 2048
+GRAINS_HOLDOUT_LAST = 3
 
 
 def is_holdout(set_name: str, stem: str) -> bool:
     if set_name == "gravel":
         return stem in GRAVEL_HOLDOUT
+    if set_name == "grains":
+        names = sorted(p.stem for p in (DENSE / "grains" / "images").iterdir())
+        return stem in names[-GRAINS_HOLDOUT_LAST:]
     if set_name == "conveyor":
         m = re.search(r"(\d+)$", stem)
         return bool(m) and int(m.group(1)) % 5 == 0
