@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -29,20 +30,23 @@ FRAGMENTS = {"interior": "rock", "edge": "rock_edge"}
 
 
 def _instances() -> np.ndarray:
-    """300x400 ids: a row of four 60x60 blocks touching each other, six discs apart, background around."""
-    inst = np.zeros((300, 400), np.int32)
+    """360x400 ids: a row of four 60x60 blocks touching each other, six discs and three 14-px thin bars
+    (just thick enough for a stroke) apart, background around."""
+    inst = np.zeros((360, 400), np.int32)
     for i in range(4):
         inst[20:80, 40 + 60 * i : 100 + 60 * i] = i + 1
     yy, xx = np.indices(inst.shape)
     for j in range(6):
-        cy, cx = 170 + 70 * (j // 3), 70 + 130 * (j % 3)
+        cy, cx = 130 + 70 * (j // 3), 70 + 130 * (j % 3)
         inst[(yy - cy) ** 2 + (xx - cx) ** 2 <= 28**2] = 5 + j
+    for j in range(3):
+        inst[300:314, 30 + 120 * j : 110 + 120 * j] = 11 + j
     return inst
 
 
 def test_strokes_lie_where_their_class_is_and_leave_the_rest_unknown():
     inst = _instances()
-    plan = StrokePlan(interior=5, edges=4, background=3)
+    plan = StrokePlan(interior=13, edges=4, background=3)
     m, st = simulate_strokes(inst, seed=3, plan=plan)
     assert m.dtype == np.uint8 and m.shape == inst.shape
     assert set(np.unique(m).tolist()) == {0, 1, 2, 255}
@@ -51,13 +55,30 @@ def test_strokes_lie_where_their_class_is_and_leave_the_rest_unknown():
     assert (inst[rock] > 0).all() and not (rock & band).any()  # inside fragments, clear of their edge band
     assert band[edge].all()  # edge strokes only on the outline's band
     assert (inst[bg] == 0).all()  # background only between fragments
-    assert (st.interior_strokes, st.edge_strokes, st.background_strokes) == (5, 4, 3)
+    assert (st.interior_strokes, st.edge_strokes, st.background_strokes) == (13, 4, 3)
     assert (st.rock_px, st.edge_px, st.background_px) == (rock.sum(), edge.sum(), bg.sum())
     assert 0.85 < st.unknown_share < 1.0  # scribbles: most of the image stays unknown
-    # each rock stroke is one fragment's own: 5 fragments get rock pixels
-    assert len(np.unique(inst[rock])) == 5
-    # edge strokes go where fragments touch first (the four blocks), where the split needs them
-    assert set(np.unique(inst[edge]).tolist()) <= {1, 2, 3, 4}
+    # every fragment is thick enough: each gets one stroke, the thin bars theirs along their middle
+    assert len(np.unique(inst[rock])) == 13 and {11, 12, 13} <= set(inst[rock].tolist())
+    # edge strokes go where fragments touch first (the four blocks), where the split needs them, and
+    # are short arcs (a stroke of at most StrokePlan.length), not a whole outline
+    assert set(np.unique(inst[edge]).tolist()) == {1, 2, 3, 4}
+    half = plan.length(min(inst.shape)) // 2
+    for k in (1, 2, 3, 4):
+        assert 0 < ((inst == k) & edge).sum() <= 4 * half * plan.edge_width < (band & (inst == k)).sum() / 2
+
+
+def test_background_strokes_stay_in_narrow_gaps():
+    """A dense pile: 40-px blocks with 14-px gaps; background strokes must follow the gaps, never cross
+    a fragment, and keep clear of the edge band (the distance a person keeps from a rock's edge)."""
+    inst = np.zeros((300, 300), np.int32)
+    for i in range(5):
+        for j in range(5):
+            inst[10 + 58 * i : 54 + 58 * i, 10 + 58 * j : 54 + 58 * j] = 1 + 5 * i + j
+    m, st = simulate_strokes(inst, seed=2, plan=StrokePlan(interior=0, edges=0, background=6))
+    assert st.background_strokes >= 3 and st.background_px > 0
+    near = ndimage.distance_transform_edt(inst == 0) <= StrokePlan().edge_width
+    assert not ((m == 0) & (near | (inst > 0))).any()
 
 
 def test_strokes_are_the_same_for_a_seed_and_differ_between_seeds():
