@@ -175,6 +175,19 @@ def summary(json_dir: Path) -> list[str]:
     return out
 
 
+def done_before(jpath: Path, common: dict, ap: argparse.ArgumentParser) -> bool:
+    """Whether this run's JSON exists (then it is skipped); refuses a folder holding another start's runs."""
+    if not jpath.is_file():
+        return False
+    r = json.loads(jpath.read_text())
+    if (r.get("start"), r.get("set")) != (common["start"], common["set"]):
+        ap.error(
+            f"{jpath} is a run of --start {r.get('start')} on {r.get('set')}, not of --start {common['start']} "
+            f"on {common['set']}: use another --out for another start model or set"
+        )
+    return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--start", required=True, help="a fragment model NOT trained on --set")
@@ -197,16 +210,17 @@ def main() -> None:
     root = Path(a.data_root)
     start = Path(a.start).resolve()
     if not (root / a.set).is_dir():
-        raise SystemExit(
-            f"{root / a.set}: no such data set (see /work/shared/data/README.md); pass --data-root"
-        )
+        ap.error(f"{root / a.set}: no such data set (see ../shared/data/README.md); pass --data-root")
     if not start.is_file():
-        raise SystemExit(f"--start {a.start}: no such checkpoint")
+        ap.error(f"--start {a.start}: no such checkpoint; give the start model's .pt file")
     from segtool.models import load_checkpoint
 
-    ck = load_checkpoint(start)
+    try:
+        ck = load_checkpoint(start)
+    except Exception as e:  # any unreadable file: say which and why, no traceback
+        ap.error(f"--start {a.start}: cannot be read as a segtool checkpoint ({e})")
     if not ck.fragments or not ck.fragments.get("edge"):
-        raise SystemExit(f"--start {a.start}: not a fragment model with an edge class (no fragments entry)")
+        ap.error(f"--start {a.start}: not a fragment model with an edge class (no fragments entry)")
     crop = min(512, ck.preprocess.get("resize_short") or 512)  # the wizard's Fine-tune preset
     extra: list[str] = []
     if a.quick:
@@ -215,7 +229,9 @@ def main() -> None:
     holdout = [(s, v[0], v[1], v[2]) for s, v in items.items() if v[3]][: 1 if a.quick else None]
     pool = sorted(s for s, v in items.items() if not v[3])
     if max(a.n) > len(pool):
-        raise SystemExit(f"--n {max(a.n)}: the pool of {a.set} has only {len(pool)} images")
+        ap.error(
+            f"--n {max(a.n)}: the pool of {a.set} has only {len(pool)} images; use --n up to {len(pool)}"
+        )
     src = {p.stem: p for p in (root / a.set / "images").iterdir()}
     table = Path(a.table) if a.table else None
     (out / "json").mkdir(parents=True, exist_ok=True)
@@ -223,7 +239,7 @@ def main() -> None:
     common = {"set": a.set, "start": str(start), "holdout": [h[0] for h in holdout], "quick": a.quick}
 
     jpath = out / "json" / f"{tag}start.json"
-    if not jpath.is_file():
+    if not done_before(jpath, common, ap):
         r = {**common, "n": 0, "kind": "none", "seed": "-", "picked": []}
         r["score"] = score(start, holdout, a.min_size, a.min_distance)
         atomic_write(jpath, json.dumps(r, indent=1))
@@ -233,7 +249,7 @@ def main() -> None:
             for n in a.n:
                 name = f"{tag}{kind}_n{n}_s{seed}"
                 jpath = out / "json" / f"{name}.json"
-                if jpath.is_file():
+                if done_before(jpath, common, ap):
                     print(f"{name}: done before ({jpath})", flush=True)
                     continue
                 picked = pick(pool, n, seed)

@@ -15,6 +15,7 @@ from scipy import ndimage
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from adapt_fragments import main as adapt_main  # noqa: E402
 from adapt_fragments import pick  # noqa: E402
 from adapt_labels import StrokePlan, simulate_strokes, write_outlines, write_strokes  # noqa: E402
 
@@ -139,6 +140,34 @@ def test_picks_are_seeded_and_nested():
     assert pick(pool, 4, 0)[:2] == pick(pool, 2, 0) and pick(pool, 2, 0)[:1] == pick(pool, 1, 0)
     assert len(set(pick(pool, 4, 1))) == 4
     assert {tuple(pick(pool, 2, s)) for s in range(5)} != {tuple(pick(pool, 2, 0))}
+
+
+def test_bad_input_exits_2_naming_the_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "grains").mkdir()
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    cases = {
+        ("--data-root", str(tmp_path / "none")): "no such data set",
+        (
+            "--data-root",
+            str(tmp_path),
+            "--start",
+            str(tmp_path / "missing.pt"),
+        ): "missing.pt: no such checkpoint",
+        ("--data-root", str(tmp_path), "--start", str(tmp_path / "bad.pt")): "bad.pt: cannot be read",
+    }
+    for args, words in cases.items():
+        argv = [
+            "adapt_fragments.py",
+            "--start",
+            str(tmp_path / "bad.pt"),
+            "--out",
+            str(tmp_path / "w"),
+            *args,
+        ]
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as e:
+            adapt_main()
+        assert e.value.code == 2 and words in capsys.readouterr().err
 
 
 GRAINS = REPO.parent / "shared" / "data" / "rocks_dense" / "grains"
