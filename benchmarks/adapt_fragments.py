@@ -19,9 +19,10 @@ then retrained with the wizard's fine-tuning defaults (`segtool train DATA -o RU
 every fine-tuning option left to the run — AdamW 1e-3, frozen backbone, 10 epochs, 8 crops an epoch,
 batch 4 — the Fine-tune preset's crop, min(512, the start's input size), and the wizard's split of
 the labelled images: a seeded 20 % for validation, so N=1 trains on its one image with no validation
-and N=2 on one image) on the CPU with one thread, and scored on the hold-out with the matching of
-benchmarks/eval_fragments.py (IoU ≥ 0.5 one to one; D50/D80 by area and by count; same defaults). The
-start model itself is scored once (N=0). One JSON per run in OUT/json/ (a run whose JSON exists is
+and N=2 on one image) on the CPU with one thread (`--workers 0` and OMP_NUM_THREADS=1, where the
+wizard would add cores − 1 data-loading processes; the other settings are the wizard's own), and scored
+on the hold-out with the matching of benchmarks/eval_fragments.py (IoU ≥ 0.5 one to one; D50/D80 by
+area and by count; same defaults). The start model itself is scored once (N=0). One JSON per run in OUT/json/ (a run whose JSON exists is
 skipped: the script resumes); a markdown row per run is printed and appended to `--table`, and
 `--summary` prints mean ± spread over seeds per N and kind.
 """
