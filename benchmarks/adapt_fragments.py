@@ -156,7 +156,7 @@ def summary(json_dir: Path) -> list[str]:
         r = json.loads(p.read_text())
         groups.setdefault((r["n"], r["kind"]), []).append(r)
     out = [
-        "| images labelled | labels | runs | F1 | D50 area err | D80 area err | train min (wall) |",
+        "| images labelled | labels | runs | F1 | D50 area err (abs) | D80 area err (abs) | train min (wall) |",
         "|---|---|---|---|---|---|---|",
     ]
 
