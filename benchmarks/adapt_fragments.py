@@ -201,6 +201,11 @@ def main() -> None:
     ap.add_argument("--table", help="append the markdown rows here")
     ap.add_argument("--min-size", type=int, default=20, help="as eval_fragments.py")
     ap.add_argument("--min-distance", type=int, default=7, help="as eval_fragments.py")
+    ap.add_argument(
+        "--train-args",
+        default="",
+        help='extra `segtool train` options for a variant of the defaults, e.g. "--lr 1e-4" (recorded in the JSON)',
+    )
     ap.add_argument("--quick", action="store_true", help="N=1, seed 0, 1 epoch, crop 128, 1 hold-out image")
     ap.add_argument("--summary", action="store_true", help="only print mean ± spread of OUT/json/")
     a = ap.parse_args()
@@ -223,7 +228,7 @@ def main() -> None:
     if not ck.fragments or not ck.fragments.get("edge"):
         ap.error(f"--start {a.start}: not a fragment model with an edge class (no fragments entry)")
     crop = min(512, ck.preprocess.get("resize_short") or 512)  # the wizard's Fine-tune preset
-    extra: list[str] = []
+    extra: list[str] = a.train_args.split()
     if a.quick:
         a.n, a.seeds, crop, extra = [1], [0], 128, ["--epochs", "1"]
     items = {stem: (rgb, inst, known, hold) for stem, rgb, inst, known, hold in labelled_items(a.set, root)}
