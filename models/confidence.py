@@ -47,8 +47,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def make_reference(values: list[float], source: str, data: str | None = None) -> dict[str, Any] | None:
     """The checkpoint's `confidence_reference` from per-image `rescaled_mean` values (None for none):
-    {"mean", "p10" (10th percentile of the per-image values), "images", "source", "data"}."""
-    if not values:
+    {"mean", "p10" (10th percentile of the per-image values), "images", "source", "data"}.
+    A model whose output is not finite on some image (a diverged run) has no reference: None."""
+    if not values or not all(math.isfinite(v) for v in values):
         return None
     return check_reference(
         {

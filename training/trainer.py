@@ -450,6 +450,11 @@ class _Run:
         self.reference = None
         if not self.rd.val:
             return {}, None
+        if self.dist.enabled:
+            # Every rank scores the model rank 0 saves: DDP hands out rank 0's BatchNorm statistics at each
+            # training forward, but each rank's own last step then moved its own copy.
+            for buf in self.net.buffers():
+                torch.distributed.broadcast(buf.data, src=0)
         mine = list(range(len(self.rd.val)))[self.dist.rank :: self.dist.world_size]
         loader = DataLoader(
             EvalSamples(self.rd.val_data, self.rd.val),

@@ -155,6 +155,7 @@ def test_make_reference_and_percentile_match_numpy():
     ref = make_reference(values, "images", "x/")
     assert ref["mean"] == pytest.approx(np.mean(values), abs=1e-4) and ref["images"] == 7
     assert make_reference([], "validation") is None
+    assert make_reference([0.5, float("nan")], "validation") is None  # a diverged model's NaN output
 
 
 def test_info_adds_a_reference_to_an_old_checkpoint_atomically(dataset, tmp_path, capsys):
