@@ -88,15 +88,15 @@ class ConfidenceMeter:
         frames = f"{len(self.values)} frame{'s' if len(self.values) != 1 else ''}"
         ref = self.reference
         if ref:
-            own = f"{ref['mean']:.2f} on {_where(ref)} ({ref['p10']:.2f} on their hardest tenth)"
-            rule = f"unsure below {self.limit:.2f} = {RATIO:g} × {ref['p10']:.2f}"
+            own = f", against {ref['mean']:.2f} on {_where(ref)}"
+            rule = f"unsure below {self.limit:.2f}, {RATIO:g} × their hardest tenth"
         else:
-            own = "this model file records no confidence of its own"
+            own = "; this model file records no confidence of its own"
             rule = f"unsure below {LOW:.2f}, a generic threshold"
         if v < self.limit:
             return (
-                f"⚠ The model is unsure on this footage: confidence {v:.2f} here over {frames}, {own} "
-                f"(1 = sure; {rule}). It was probably trained on different pictures: its masks here are "
+                f"⚠ The model is unsure on this footage: confidence {v:.2f} over {frames} here{own} "
+                f"({rule}; 1 = sure). It was probably trained on different pictures: its masks here are "
                 "guesses — train it on labelled frames of this footage (Train…)."
             )
-        return f"Model confidence on this footage: {v:.2f} over {frames}; {own} (1 = sure; {rule})."
+        return f"Model confidence on this footage: {v:.2f} over {frames}{own} ({rule}; 1 = sure)."

@@ -36,10 +36,10 @@ def test_notice_widget_judges_by_the_models_own_reference(qtbot):
     assert notice.isHidden()
     notice.add(_frame(0.58), 3)
     assert notice.isVisible() and AMBER not in notice.styleSheet()
-    assert "0.58 over 1 frame" in notice.text() and "0.76 on its 38 validation images" in notice.text()
+    assert "0.58 over 1 frame, against 0.76 on its 38 validation images" in notice.text()
     for _ in range(30):
         notice.add(_frame(0.30), 3)  # footage far below what it saw in validation
-    assert AMBER in notice.styleSheet() and "unsure" in notice.text() and "0.30 here" in notice.text()
+    assert AMBER in notice.styleSheet() and "unsure" in notice.text() and "0.30 over 30 frames here" in notice.text()
     notice.reset()  # a new source keeps the model's reference
     assert notice.isHidden() and notice.meter.reference == REF
 
@@ -54,7 +54,7 @@ def test_loading_a_model_gives_the_notice_its_reference(qtbot, window, gui_check
     assert window.fit_notice.meter.reference == ref
     assert window.fit_notice.isVisible()
     assert "on its 5 validation images" in window.fit_notice.text()
-    assert "unsure below 0.80 = 0.8 × 1.00" in window.fit_notice.text()
+    assert "unsure below 0.80, 0.8 × their hardest tenth" in window.fit_notice.text()
     load(qtbot, window, gui_checkpoint)  # a model without one: back to the generic threshold
     assert window.fit_notice.meter.reference is None
     window.seek(3)

@@ -64,8 +64,8 @@ def test_the_fragment_models_own_gravel_is_no_longer_unsure_but_was_under_the_ge
     assert abs(new.limit - RATIO * 0.611) < 1e-9
     text = new.text()
     # both numbers: here, and on its validation images
-    assert "0.58 over 2 frames" in text and "0.76 on its 38 validation images" in text, text
-    assert "0.61 on their hardest tenth" in text and "unsure below 0.49" in text
+    assert "0.58 over 2 frames, against 0.76 on its 38 validation images" in text, text
+    assert "unsure below 0.49, 0.8 × their hardest tenth" in text
 
 
 def test_demo_model_on_a_street_is_unsure_against_its_own_reference():
@@ -79,8 +79,8 @@ def test_demo_model_on_a_street_is_unsure_against_its_own_reference():
         m.add(_frame(v), 2)
     assert m.unsure
     text = m.text()
-    assert text.startswith("⚠ The model is unsure on this footage: confidence 0.54 here over 3 frames")
-    assert "0.88 on its 40 reference images" in text and "unsure below 0.64 = 0.8 × 0.80" in text
+    assert text.startswith("⚠ The model is unsure on this footage: confidence 0.54 over 3 frames here")
+    assert "against 0.88 on its 40 reference images (unsure below 0.64, 0.8 × their hardest tenth" in text
 
 
 def test_set_reference_forgets_the_frames_and_none_falls_back():
