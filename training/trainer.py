@@ -344,8 +344,8 @@ class _Run:
         if not self.rd.val:
             ev.on_message(
                 "no validation images: the checkpoints get no confidence reference, so the app's "
-                "'model is unsure' notice will use a generic threshold for this model (add one later with "
-                "`segtool info MODEL --add-confidence-reference IMAGES -o OUT.pt`)"
+                "'model is unsure' notice will use a generic threshold for this model (a run with validation "
+                "images stores one; `segtool info` can add one to the file later)"
             )
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, self.net)
