@@ -81,8 +81,8 @@ def test_no_validation_images_means_no_reference_and_the_log_says_so(dataset, tm
     rec = Messages()
     train(tiny_config(data, tmp_path / "r", epochs=1, val_fraction=0.0), events=rec)
     assert load_checkpoint(tmp_path / "r" / "last.pt").confidence_reference is None
-    note = [m for m in rec.messages if "no validation images" in m]
-    assert note and "generic threshold" in note[0], rec.messages
+    note = [m for m in rec.messages if "confidence reference" in m]
+    assert note and "no validation images" in note[0] and "generic threshold" in note[0], rec.messages
     assert "--" not in note[0]  # the app's training log shows it as it is: no command-line option
 
 
