@@ -6,6 +6,7 @@ precision, ONNX, `segtool demo --pack`), new for a fine-tuned model, addable to 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -180,6 +181,8 @@ def test_info_adds_a_reference_to_an_old_checkpoint_atomically(dataset, tmp_path
     assert f"confidence   {ref['mean']:.3f} mean, {ref['p10']:.3f} 10th percentile on 3 reference" in (
         capsys.readouterr().out
     )
+    assert main(["info", str(tmp_path / "ref.pt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["confidence_reference"] == ref
     # writing over the model itself goes through a temporary name and a rename
     assert main([*argv, str(tmp_path / "half.pt")]) == 0
     assert load_checkpoint(tmp_path / "half.pt").confidence_reference == ref
