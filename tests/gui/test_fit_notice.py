@@ -39,7 +39,11 @@ def test_notice_widget_judges_by_the_models_own_reference(qtbot):
     assert "0.58 over 1 frame, against 0.76 on its 38 validation images" in notice.text()
     for _ in range(30):
         notice.add(_frame(0.30), 3)  # footage far below what it saw in validation
-    assert AMBER in notice.styleSheet() and "unsure" in notice.text() and "0.30 over 30 frames here" in notice.text()
+    assert (
+        AMBER in notice.styleSheet()
+        and "unsure" in notice.text()
+        and "0.30 over 30 frames here" in notice.text()
+    )
     notice.reset()  # a new source keeps the model's reference
     assert notice.isHidden() and notice.meter.reference == REF
 
