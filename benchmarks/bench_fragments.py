@@ -1,6 +1,11 @@
 """Fragment extraction + measurement per 1080p frame, as a share of the model's own time on the CPU.
 
     python benchmarks/bench_fragments.py [-c assets/rock_fragments.pt] [--image PHOTO] [--repeats 5] [--threads 1]
+    python benchmarks/bench_fragments.py -c OLD.pt -c NEW.pt --runtime openvino --rounds 3   # side by side
+
+With several -c, the models are timed in turn (round-robin, --rounds times) in one process, and each
+model's total (model + fragments) is printed as a ratio to the first one's: the ratio is what to read on
+a shared machine.
 
 The photo (default: the seed's quarry photo) is resized to 1920x1080. Timed separately, each the
 median of --repeats runs after one warm-up:
@@ -28,41 +33,56 @@ sys.path.insert(0, str(REPO))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-c", "--checkpoint", default=str(REPO / "assets" / "rock_fragments.pt"))
+    ap.add_argument(
+        "-c", "--checkpoint", action="append", help="default: assets/rock_fragments.pt; repeatable"
+    )
     ap.add_argument(
         "--image", default=str(REPO.parent / "shared" / "data" / "rocks" / "val" / "images" / "4.jpeg")
     )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--interior", help="force distance-transform splitting with this class")
+    ap.add_argument("--runtime", default="auto", help="auto, torch, openvino, onnxruntime")
+    ap.add_argument("--rounds", type=int, default=1, help="with several -c: alternate this many times")
     a = ap.parse_args()
+    paths = a.checkpoint or [str(REPO / "assets" / "rock_fragments.pt")]
 
     from segtool.core.engine import Engine
     from segtool.core.fragments import FragmentSettings, FragmentSpec, analyse_prediction
 
     rgb = np.asarray(Image.open(a.image).convert("RGB").resize((1920, 1080), Image.BICUBIC))
-    eng = Engine(a.checkpoint, device="cpu", threads=a.threads)
-    spec = FragmentSpec.from_checkpoint(eng.checkpoint.fragments, eng.class_names, interior=a.interior)
     settings = FragmentSettings()
-    pred = eng.predict_one(rgb, confidence=True)
-    analyse_prediction(pred.mask, pred.confidence, spec, settings)
-    tm, tf = [], []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        pred = eng.predict_one(rgb, confidence=True)
-        t1 = time.perf_counter()
-        res = analyse_prediction(pred.mask, pred.confidence, spec, settings)
-        t2 = time.perf_counter()
-        tm.append(t1 - t0)
-        tf.append(t2 - t1)
-    m, f = statistics.median(tm), statistics.median(tf)
-    print(
-        f"checkpoint {Path(a.checkpoint).name} ({spec.method}), 1920x1080, network at resize_short "
-        f"{eng.resize_short}, {a.threads} thread(s), load average {os.getloadavg()[0]:.1f}"
-    )
-    print(f"fragments found: {len(res.table)} ({int(res.table.use.sum())} counted)")
-    print(f"model     {m * 1000:7.0f} ms  (median of {a.repeats})")
-    print(f"fragments {f * 1000:7.0f} ms  = {f / m:.0%} of the model's time")
+    runs = []
+    for path in paths:
+        eng = Engine(path, device="cpu", threads=a.threads, runtime=a.runtime)
+        spec = FragmentSpec.from_checkpoint(eng.checkpoint.fragments, eng.class_names, interior=a.interior)
+        pred = eng.predict_one(rgb, confidence=True)  # warm-up (a runtime compiles on the first frame)
+        analyse_prediction(pred.mask, pred.confidence, spec, settings)
+        runs.append({"path": path, "eng": eng, "spec": spec, "tm": [], "tf": []})
+    for _ in range(max(1, a.rounds)):
+        for r in runs:
+            for _ in range(a.repeats):
+                t0 = time.perf_counter()
+                pred = r["eng"].predict_one(rgb, confidence=True)
+                t1 = time.perf_counter()
+                r["res"] = analyse_prediction(pred.mask, pred.confidence, r["spec"], settings)
+                t2 = time.perf_counter()
+                r["tm"].append(t1 - t0)
+                r["tf"].append(t2 - t1)
+    print(f"1920x1080, {a.threads} thread(s), load average {os.getloadavg()[0]:.1f}")
+    base = None
+    for r in runs:
+        m, f = statistics.median(r["tm"]), statistics.median(r["tf"])
+        total = m + f
+        base = base or total
+        eng, res = r["eng"], r["res"]
+        print(
+            f"{Path(r['path']).name} ({r['spec'].method}, {eng.runtime}, network at resize_short "
+            f"{eng.resize_short}): {len(res.table)} fragments ({int(res.table.use.sum())} counted)"
+        )
+        print(f"  model     {m * 1000:7.0f} ms  (median of {len(r['tm'])})")
+        print(f"  fragments {f * 1000:7.0f} ms  = {f / m:.0%} of the model's time")
+        print(f"  total     {total * 1000:7.0f} ms  = {total / base:.2f}x the first model")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,28 @@ def dvals(tables) -> dict[str, float | None]:
     return out
 
 
+def summarise(tp: int, npred: int, ngt: int, pred_tables, gt_tables) -> dict:
+    """Precision, recall, F1 from the summed `match` counts, and the D50/D80 of the predicted and labelled
+    fragments with the relative error of each (None where the labels give no value)."""
+    p = tp / npred if npred else 0.0
+    rc = tp / ngt if ngt else 0.0
+    f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
+    dp, dg = dvals(pred_tables), dvals(gt_tables)
+    err = {
+        k: (None if dp[k] is None or not dg[k] else round((dp[k] - dg[k]) / dg[k], 4)) for k in dg if k != "n"
+    }
+    return {
+        "precision": round(p, 4),
+        "recall": round(rc, 4),
+        "f1": round(f1, 4),
+        "pred_fragments": npred,
+        "gt_fragments": ngt,
+        "rel_err": err,
+        "pred": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dp.items()},
+        "gt": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dg.items()},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-c", "--checkpoint")
@@ -155,28 +177,13 @@ def main() -> None:
             tp, npred, ngt = tp + x[0], npred + x[1], ngt + x[2]
             pt.append(r.table)
             gt_t.append(g.table)
-        p = tp / npred if npred else 0.0
-        rc = tp / ngt if ngt else 0.0
-        f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
-        dp, dg = dvals(pt), dvals(gt_t)
-        err = {
-            k: (None if dp[k] is None or not dg[k] else round((dp[k] - dg[k]) / dg[k], 4))
-            for k in dg
-            if k != "n"
-        }
         results[set_name] = {
             "images": n_img,
-            "precision": round(p, 4),
-            "recall": round(rc, 4),
-            "f1": round(f1, 4),
-            "pred_fragments": npred,
-            "gt_fragments": ngt,
-            "rel_err": err,
-            "pred": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dp.items()},
-            "gt": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in dg.items()},
+            **summarise(tp, npred, ngt, pt, gt_t),
             "seconds": round(time.perf_counter() - t0, 1),
         }
-        e = err
+        p, rc, f1 = (results[set_name][k] for k in ("precision", "recall", "f1"))
+        e = results[set_name]["rel_err"]
         print(
             f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f}  ({npred} pred / {ngt} gt)  "
             f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"

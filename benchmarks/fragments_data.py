@@ -1,6 +1,6 @@
 """Training folders and the fixed hold-out split for the rock-fragment model (docs/fragments.md).
 
-    python benchmarks/fragments_data.py build OUT --sets gravel conveyor [--edge-width 3] [--rock-only | --centre [F]]
+    python benchmarks/fragments_data.py build OUT --sets gravel conveyor grains muckseg [--edge-width 3] [--rock-only | --centre [F]]
     python benchmarks/fragments_data.py init-v3plus assets/demo_rocks.pt OUT.pt   # demo weights + a new decoder
 
 `build` writes OUT/train/{images,masks}, OUT/val/{images,masks} (val = the hold-out below) and
@@ -14,6 +14,8 @@ Hold-out (fixed by file name, never trained on; the numbers in docs/fragments.md
   gravel:    6_P1060355_0, 7_P1060359_3 (the last two of six)
   conveyor:  tiles whose number is divisible by 5 (image05, images0010, …): 36 of 174
   muckseg:   the bottom half (rows 2048-4095) of its one image; the top half is its training part
+  grains:    the 3 of its 9 photos sorted last by name (sveg_IMG_5220, sveg_barton_creek,
+             sveg_california_gravel): whole photos, each from another place than the others
   rockpiles: all 15 (no licence: test only)
 """
 
@@ -44,12 +46,15 @@ from segtool.training.data.instances import (  # noqa: E402
 # SEGTOOL_SHARED_DATA: the shared data folder when the checkout is not beside it (a git worktree)
 DENSE = Path(os.environ.get("SEGTOOL_SHARED_DATA", REPO.parent / "shared" / "data")) / "rocks_dense"
 GRAVEL_HOLDOUT = {"6_P1060355_0", "7_P1060359_3"}
+GRAINS_HOLDOUT = {"sveg_IMG_5220", "sveg_barton_creek", "sveg_california_gravel"}
 MUCK_SPLIT_ROW = 2048
 
 
 def is_holdout(set_name: str, stem: str) -> bool:
     if set_name == "gravel":
         return stem in GRAVEL_HOLDOUT
+    if set_name == "grains":
+        return stem in GRAINS_HOLDOUT
     if set_name == "conveyor":
         m = re.search(r"(\d+)$", stem)
         return bool(m) and int(m.group(1)) % 5 == 0

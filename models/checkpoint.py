@@ -4,11 +4,14 @@ Format (plain types and tensors only, loadable with `torch.load(weights_only=Tru
     {"format": "segtool-checkpoint", "version": 1, "model": ModelConfig.to_dict(),
      "classes": [{"name", "color"}], "ignore_index": 255,
      "preprocess": {"mean", "std", "resize_short"}, "state_dict": {...}, "train": {...} | None,
-     "fragments": {"interior": CLASS, "edge": CLASS | None[, "centre": CLASS, "split": "centre"]} | None}
+     "fragments": {"interior": CLASS, "edge": CLASS | None[, "centre": CLASS, "split": "centre"]} | None,
+     "confidence_reference": {"mean", "p10", "images", "source", "data"} | None}
 `fragments` (optional; older files lack it) names the class that is the inside of a rock fragment and
 the class of its edge band, so fragment tools know how to split a prediction into fragments. A model
 trained for the learned centre split also names its `centre` class (the core of every fragment) and
 says `"split": "centre"`; without a "split" key the edge split is used, as for every older file.
+`confidence_reference` (optional; models.confidence) is how sure the model was on its own validation
+images: the app's "model is unsure" notice compares the footage with it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from torch import nn
 from segtool.base.atomic import atomic_writer, describe_write_error
 from segtool.base.errors import CheckpointError, UserInputError
 from segtool.models.classes import class_palette, validate_classes
+from segtool.models.confidence import check_reference
 from segtool.models.config import ModelConfig
 from segtool.models.deeplab import DeepLabV3, build_from_config
 from segtool.models.state_dict import explain_mismatch, is_state_dict, strip_prefixes
@@ -67,6 +71,7 @@ class Checkpoint:
     train: dict[str, Any] | None = None
     source: str | None = field(default=None, compare=False)  # the file it was loaded from (for messages)
     fragments: dict[str, Any] | None = None
+    confidence_reference: dict[str, Any] | None = None  # models.confidence.make_reference
 
     @property
     def class_names(self) -> list[str]:
@@ -109,6 +114,7 @@ class Checkpoint:
             "state_dict": {k: _stored(v, half) for k, v in self.state_dict.items()},
             "train": self.train,
             "fragments": check_fragments(self.fragments, self.class_names),
+            "confidence_reference": check_reference(self.confidence_reference),
         }
         if not weights:
             del out["state_dict"]
@@ -117,7 +123,7 @@ class Checkpoint:
     @classmethod
     def from_dict(cls, obj: dict[str, Any], *, source: str | None = None, weights: bool = True) -> Checkpoint:
         """The one reader of the format's fields (after the caller checked `format`/`version`): config,
-        classes, preprocessing, fragments and, with `weights`, the state dict, each validated.
+        classes, preprocessing, fragments, confidence reference and, with `weights`, the state dict, each validated.
         `weights=False` gives a weightless Checkpoint (an exported model's metadata).
 
         Raises:
@@ -155,6 +161,7 @@ class Checkpoint:
                 train=train,
                 source=source,
                 fragments=check_fragments(obj.get("fragments"), [c["name"] for c in classes]),
+                confidence_reference=check_reference(obj.get("confidence_reference")),
             )
         except KeyError as e:
             raise UserInputError(f"the entry {e} is missing") from e

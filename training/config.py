@@ -52,6 +52,7 @@ class TrainConfig:
         scale_min, scale_max: random scale range (relative to eval_size) before cropping.
         hflip: random horizontal flips.
         color_jitter: random brightness/contrast/saturation/hue.
+        field_augment: rotation, exposure, white balance, blur and JPEG as in field footage.
         optimizer: "sgd" (momentum 0.9) or "adamw".
         lr: base learning rate (backbone); 0 = 0.01 for SGD, 1e-4 for AdamW.
         weight_decay: 1e-4 (5e-4 is the other common choice; AdamW default 1e-2 when left at 0).
@@ -106,6 +107,7 @@ class TrainConfig:
     scale_max: float = 2.0
     hflip: bool = True
     color_jitter: bool = False
+    field_augment: bool = False
     optimizer: str = "sgd"
     lr: float = 0.0
     weight_decay: float = 1e-4

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from segtool.base.errors import UserInputError
+from segtool.models.confidence import rescaled_mean
 from segtool.models.preprocess import Preprocess
 from segtool.training import distributed
 from segtool.training.metrics import ConfusionMatrix
@@ -136,6 +137,9 @@ class EvalResult:
     matrix: ConfusionMatrix
     loss: float | None
     images: int
+    # per image of this process, in the loader's order: the confidence as the app measures it on footage
+    # (models.confidence.rescaled_mean); the checkpoint's confidence_reference is made from them
+    confidences: list[float] = field(default_factory=list)
 
 
 @torch.inference_mode()
@@ -166,7 +170,7 @@ def evaluate(
 
     Returns:
         The confusion matrix, the mean cross-entropy per labelled pixel (None without labelled
-        pixels) and the number of images (over all processes).
+        pixels), the number of images (over all processes) and this process's per-image confidences.
     """
     model.eval()
     pre = Preprocess(preprocess_cfg, device)
@@ -175,8 +179,10 @@ def evaluate(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     weight_sum = torch.zeros((), dtype=torch.float64, device=device)
     done = 0
+    confidences: list[float] = []
     w = weight.to(device) if weight is not None else None
     for images, targets in loader:
+        conf = [0.0] * len(images)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, im in enumerate(images):
             groups.setdefault(tuple(im.shape), []).append(i)
@@ -187,6 +193,9 @@ def evaluate(
                 logits = model(pre(x, channels_last=channels_last))["out"]
             logits = F.interpolate(logits.float(), size=y.shape[-2:], mode="bilinear", align_corners=False)
             cm.update(logits.argmax(1), y)
+            top = logits.softmax(1).amax(1)  # the app's confidence map: softmax of the upsampled logits
+            for j, i in enumerate(idx):
+                conf[i] = rescaled_mean(top[j], num_classes)
             # labels that are no class are reported when the matrix is read; the loss leaves them out
             counted = (y >= 0) & (y < num_classes)
             y = torch.where(counted, y, ignore_index)
@@ -200,6 +209,7 @@ def evaluate(
                 else counted.sum().double()
             )
             done += len(idx)
+        confidences += conf
         if on_progress is not None:
             on_progress(done)
     rd = distributed.reduce_device(device)
@@ -207,4 +217,4 @@ def evaluate(
     count = torch.tensor(float(done), dtype=torch.float64, device=loss_sum.device)
     totals = distributed.all_reduce_sum(torch.stack([loss_sum, weight_sum, count]).to(rd)).cpu()
     loss = float(totals[0] / totals[1]) if totals[1] > 0 else None
-    return EvalResult(cm, loss, int(totals[2]))
+    return EvalResult(cm, loss, int(totals[2]), confidences)

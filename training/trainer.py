@@ -34,6 +34,7 @@ from segtool.base.atomic import remove_temp_files
 from segtool.base.errors import UserInputError
 from segtool.models import Checkpoint, default_preprocess, load_checkpoint, make_classes
 from segtool.models.checkpoint import atomic_torch_save, load_weights, safe_torch_load
+from segtool.models.confidence import make_reference
 from segtool.models.deeplab import build_from_config
 from segtool.models.device import resolve_device, resolve_precision
 from segtool.training import distributed, finetune
@@ -163,6 +164,9 @@ class _Run:
         self.best_score: float | None = None  # what --select-best compares (higher is better)
         self.best_epoch: int | None = None
         self.seconds_before = 0.0
+        # models.confidence: how sure the model with the current weights is on the validation images
+        # (measured in each validation pass); stored in best.pt / last.pt only beside those very weights
+        self.reference: dict[str, Any] | None = None
 
     # -- setup -------------------------------------------------------------------------------------
 
@@ -309,6 +313,7 @@ class _Run:
             scale=(cfg.scale_min, cfg.scale_max),
             hflip=cfg.hflip,
             color_jitter=cfg.color_jitter,
+            field_augment=cfg.field_augment,
             mean=self.preprocess["mean"],
             std=self.preprocess["std"],
         )
@@ -342,6 +347,12 @@ class _Run:
         start_epoch, start_step, stats = self._restore()
         self.start_loss, self.best_report, self.divergence = None, None, None
         self.start_report = self._score_start()
+        if not self.rd.val:
+            ev.on_message(
+                "no validation images: the checkpoints get no confidence reference, so the app's "
+                "'model is unsure' notice will use a generic threshold for this model (a run with validation "
+                "images stores one; `segtool info` can add one to the file later)"
+            )
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, self.net)
             remove_temp_files(self.run_dir)  # half-written checkpoints of a killed run
@@ -442,8 +453,14 @@ class _Run:
         )
 
     def _validate(self) -> tuple[dict[str, Any], float | None]:
+        self.reference = None
         if not self.rd.val:
             return {}, None
+        if self.dist.enabled:
+            # Every rank scores the model rank 0 saves: DDP hands out rank 0's BatchNorm statistics at each
+            # training forward, but each rank's own last step then moved its own copy.
+            for buf in self.net.buffers():
+                torch.distributed.broadcast(buf.data, src=0)
         mine = list(range(len(self.rd.val)))[self.dist.rank :: self.dist.world_size]
         loader = DataLoader(
             EvalSamples(self.rd.val_data, self.rd.val),
@@ -464,6 +481,14 @@ class _Run:
             amp_dtype=self.amp_dtype,
             channels_last=self.channels_last,
             on_progress=lambda done: self.events.on_validation_progress(done, total),
+        )
+        values = r.confidences
+        if self.dist.enabled:  # every rank scored its share: put each value at its image's place and sum
+            full = torch.zeros(len(self.rd.val), dtype=torch.float64)
+            full[mine] = torch.tensor(values, dtype=torch.float64)
+            values = distributed.all_reduce_sum(full.to(distributed.reduce_device(self.device))).tolist()
+        self.reference = make_reference(
+            values, "validation", self.cfg.val or f"{self.cfg.data} (its validation split)"
         )
         return report_dict(r.matrix, self.names, r.images, labelled_only=self.start is not None), r.loss
 
@@ -548,7 +573,7 @@ class _Run:
             # previous last.pt (rewriting best.pt / report.json / history.csv as it goes); a kill after it
             # finds every other file of this epoch already written.
             if is_best:
-                self._write(self.run_dir / "best.pt", report, resume=None)
+                self._write(self.run_dir / "best.pt", report, resume=None, reference=self.reference)
                 if report:
                     full = {
                         **report,
@@ -565,7 +590,7 @@ class _Run:
                     self.best_report = full
                     write_text_atomic(self.run_dir / "report.json", json.dumps(full, indent=2) + "\n")
             write_history(self.run_dir / "history.csv", self.history)
-            self._save_last(epoch + 1, EpochStats(), report=report)
+            self._save_last(epoch + 1, EpochStats(), report=report, reference=self.reference)
         self.last_summary = EpochSummary(
             epoch + 1, cfg.epochs, stats.mean_loss, val_loss, lr, stats.seconds, report, is_best
         )
@@ -582,8 +607,11 @@ class _Run:
     def _elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.t0
 
-    def _save_last(self, epoch: int, stats: EpochStats, report: dict | None = None) -> None:
-        """last.pt with the resume state at (epoch, stats.steps): an epoch boundary or a mid-epoch stop."""
+    def _save_last(
+        self, epoch: int, stats: EpochStats, report: dict | None = None, reference: dict | None = None
+    ) -> None:
+        """last.pt with the resume state at (epoch, stats.steps): an epoch boundary or a mid-epoch stop
+        (`reference`: the confidence reference of exactly these weights, from the epoch's validation)."""
         if not self.dist.is_main:
             return
         state = {
@@ -611,7 +639,12 @@ class _Run:
             last = self.history[-1]
             report = {"miou": last["miou"], "pixel_accuracy": last["pixel_accuracy"]}
         self._write(
-            self.run_dir / "last.pt", report or {}, resume=state, epochs=epoch, partial_steps=stats.steps
+            self.run_dir / "last.pt",
+            report or {},
+            resume=state,
+            epochs=epoch,
+            partial_steps=stats.steps,
+            reference=reference,
         )
 
     def _write(
@@ -622,6 +655,7 @@ class _Run:
         resume: dict | None,
         epochs: int | None = None,
         partial_steps: int = 0,
+        reference: dict | None = None,
     ) -> None:
         done = epochs if epochs is not None else len(self.history)
         metrics = {
@@ -650,6 +684,7 @@ class _Run:
             ignore_index=self.ignore_index,
             train=train_info,
             fragments=self.fragments,
+            confidence_reference=reference,
         )
         obj = ckpt.to_dict()
         if resume is not None:

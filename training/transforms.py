@@ -48,6 +48,42 @@ class RandomShortSideScale(v2.Transform):
         return self._call_kernel(TF.resize, inpt, size=params["size"], antialias=True)
 
 
+class RandomWhiteBalance(v2.Transform):
+    """Multiply each colour channel of the image by its own gain in [1 - spread, 1 + spread]: the colour
+    cast of another camera, light or time of day. Masks pass through unchanged."""
+
+    _transformed_types = (tv_tensors.Image,)
+
+    def __init__(self, spread: float) -> None:
+        super().__init__()
+        self.spread = float(spread)
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return {"gains": 1.0 + self.spread * (2.0 * torch.rand(3) - 1.0)}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        gains = params["gains"].view(3, 1, 1)
+        out = (inpt.to(torch.float32) * gains).clamp_(0, 255).round_().to(inpt.dtype)
+        return tv_tensors.wrap(out, like=inpt)
+
+
+def field_steps() -> list[Any]:
+    """Augmentation that matches field footage (`--field-augment`), applied to the uint8 crop.
+
+    What a photo or video frame from another camera, day or site differs by: a tilted camera
+    (rotation up to ±20°, the corners become unknown for the loss, never background), exposure
+    (brightness ×0.6–1.5, contrast ×0.7–1.3), white balance (each channel ×0.85–1.15), focus and
+    motion (Gaussian blur σ 0.1–2 px on 30 % of crops) and compression (JPEG quality 30–90 on half of
+    them: phone and action-camera footage is heavily compressed)."""
+    return [
+        v2.RandomRotation(20, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}),
+        v2.ColorJitter(brightness=(0.6, 1.5), contrast=(0.7, 1.3), saturation=(0.8, 1.2)),
+        RandomWhiteBalance(0.15),
+        v2.RandomApply([v2.GaussianBlur(kernel_size=7, sigma=(0.1, 2.0))], p=0.3),
+        v2.RandomApply([v2.JPEG(quality=(30, 90))], p=0.5),
+    ]
+
+
 def train_transform(
     crop_size: int,
     *,
@@ -55,10 +91,12 @@ def train_transform(
     scale: tuple[float, float] = (0.5, 2.0),
     hflip: bool = True,
     color_jitter: bool = False,
+    field_augment: bool = False,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
 ) -> v2.Compose:
-    """Random scale → crop (padding: image 0, labels IGNORE_INDEX) → flip → [colour jitter] → normalise.
+    """Random scale → crop (padding: image 0, labels IGNORE_INDEX) → flip → [colour jitter] →
+    [field augmentation, `field_steps`] → normalise.
 
     Input: (tv_tensors.Image uint8 3xHxW, tv_tensors.Mask uint8 HxW); output: (float 3xCxC, int64 CxC).
     Padding labels with the ignore index, never 0, keeps padded borders out of the loss instead of
@@ -74,6 +112,8 @@ def train_transform(
         steps.append(v2.RandomHorizontalFlip())
     if color_jitter:
         steps.append(v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05))
+    if field_augment:
+        steps += field_steps()
     steps += [
         v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64}, scale=True),
         v2.Normalize(mean=list(mean), std=list(std)),

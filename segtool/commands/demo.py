@@ -194,6 +194,12 @@ def _pack(
         with _bar(len(files), "BatchNorm statistics", quiet) as bar:
             ckpt.state_dict = recompute_bn_stats(ckpt, files, progress=lambda n: bar.update(n))
         info["bn_recomputed_on"] = f"{len(files)} images of {bn_data}"
+        if ckpt.confidence_reference is not None:  # measured with the old statistics: no longer this model's
+            ckpt.confidence_reference = None
+            print(
+                "note: the confidence reference was measured before the BatchNorm statistics changed and is "
+                f"left out; measure it again: segtool info {dst} --add-confidence-reference VAL_IMAGES -o OUT.pt"
+            )
     ckpt.train = {**(ckpt.train or {}), **info}
     save_checkpoint(ckpt, dst, half=True)
     print(f"{dst}: {Path(dst).stat().st_size / 1e6:.2f} MB (from {Path(src).stat().st_size / 1e6:.2f} MB)")

@@ -1,4 +1,5 @@
-"""`segtool info CKPT`: describe a checkpoint."""
+"""`segtool info CKPT`: describe a checkpoint; with `--add-confidence-reference IMAGES -o OUT.pt`, write
+it again with the confidence measured on IMAGES (`segtool.core.confidence_reference`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ def add_parser(sub) -> None:
         help="segtool checkpoint (.pt), exported model (.onnx) or shipped model (rock_fragments, demo_rocks)",
     )
     p.add_argument("--json", action="store_true", help="print the description as JSON")
+    p.add_argument(
+        "--add-confidence-reference",
+        metavar="IMAGES",
+        help="measure how sure the model is on IMAGES (a folder of images the model was not trained on, a "
+        "dataset's val/ folder, or a video) and write the checkpoint again with it as -o OUT.pt: the app's "
+        "'model is unsure' notice compares footage with it. For checkpoints made before segtool stored one",
+    )
+    p.add_argument("-o", "--output", help="with --add-confidence-reference: the new checkpoint (.pt)")
+    p.add_argument(
+        "--reference-frames",
+        type=int,
+        default=200,
+        metavar="N",
+        help="with --add-confidence-reference: at most N frames, evenly spaced (default 200)",
+    )
+    p.add_argument("--device", default="auto", help="with --add-confidence-reference: auto, cpu, cuda, …")
     p.set_defaults(run=run)
 
 
@@ -93,9 +110,27 @@ def format_text(d: dict[str, Any]) -> str:
             lines.append(f"  IoU {cname:<{width}} {_fmt_metric(iou)}")
         for note in t.get("notes") or []:
             lines.append(f"  note: {note}")
+    lines.append(_reference_line(d.get("confidence_reference")))
     if "onnx" in d:
         lines += _onnx_lines(d["onnx"])
     return "\n".join(lines)
+
+
+def _reference_line(ref: dict[str, Any] | None) -> str:
+    from segtool.core.confidence import LOW, limit_for
+
+    if not ref:
+        return (
+            "confidence   no reference stored (made before segtool stored one, or trained without validation "
+            f"images): the app's 'unsure' notice uses the generic {LOW:.2f}; add one with "
+            "segtool info MODEL --add-confidence-reference IMAGES -o OUT.pt"
+        )
+    what = "validation images" if ref["source"] == "validation" else "reference images"
+    return (
+        f"confidence   {ref['mean']:.3f} mean, {ref['p10']:.3f} 10th percentile on {ref['images']} {what}"
+        + (f" ({ref['data']})" if ref.get("data") else "")
+        + f"; the app says 'unsure' below {limit_for(ref):.2f}"
+    )
 
 
 def _onnx_lines(o: dict[str, Any]) -> list[str]:
@@ -123,8 +158,56 @@ def _onnx_lines(o: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from segtool.base.errors import UserInputError
     from segtool.core.checkpoint_info import describe
 
+    if args.output and not args.add_confidence_reference:
+        raise UserInputError(
+            f"-o {args.output}: give --add-confidence-reference IMAGES too (-o is its output)"
+        )
+    if args.add_confidence_reference:
+        if not args.output:
+            raise UserInputError(
+                "--add-confidence-reference writes a new checkpoint: give its name with -o OUT.pt"
+            )
+        return _add_reference(args)
     d = describe(args.checkpoint)
     print(json.dumps(d, indent=2) if args.json else format_text(d))
+    return 0
+
+
+def _add_reference(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from segtool.core.confidence import limit_for
+    from segtool.core.confidence_reference import check_output, measure_reference, write_with_reference
+    from segtool.core.model_file import open_model
+
+    mf = open_model(args.checkpoint)
+    check_output(mf, args.output)  # before minutes of measuring
+    with tqdm(total=0, unit="frame", desc="confidence", disable=args.json, leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        ref = measure_reference(
+            mf,
+            args.add_confidence_reference,
+            max_frames=args.reference_frames,
+            device=args.device,
+            progress=progress,
+        )
+    out, notes = write_with_reference(mf, ref, args.output)
+    if args.json:
+        print(json.dumps({"output": str(out), "confidence_reference": ref, "notes": notes}, indent=2))
+        return 0
+    print(
+        f"{out}: confidence reference {ref['mean']:.3f} mean, {ref['p10']:.3f} 10th percentile on {ref['images']} "
+        f"frame(s) of {args.add_confidence_reference}; the app says 'unsure' below {limit_for(ref):.2f}"
+    )
+    if ref["images"] < 10:
+        print(f"note: only {ref['images']} frame(s): the 10th percentile is about their lowest value")
+    for n in notes:
+        print(f"note: {n}")
     return 0

@@ -161,6 +161,11 @@ def add_parser(sub) -> None:
     g.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     g.add_argument("--color-jitter", action="store_true", help="random brightness/contrast/saturation/hue")
     g.add_argument(
+        "--field-augment",
+        action="store_true",
+        help="augmentation that matches field footage: rotation, exposure, white balance, blur, JPEG",
+    )
+    g.add_argument(
         "--optimizer",
         default=None,
         choices=("sgd", "adamw"),
@@ -260,6 +265,7 @@ def _config(args: argparse.Namespace):
         scale_max=args.scale[1],
         hflip=not args.no_flip,
         color_jitter=args.color_jitter,
+        field_augment=args.field_augment,
         weight_decay=args.weight_decay,
         head_lr_mult=args.head_lr_mult,
         warmup_iters=args.warmup_iters,

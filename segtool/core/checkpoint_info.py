@@ -33,6 +33,7 @@ def describe(model: ModelFile | str | os.PathLike) -> dict[str, Any]:
         "ignore_index": ck.ignore_index,
         "preprocess": ck.preprocess,
         "fragments": ck.fragments,
+        "confidence_reference": ck.confidence_reference,
         "train": ck.train,
     }
     if mf.shipped:

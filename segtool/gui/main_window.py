@@ -300,7 +300,7 @@ class MainWindow(OpeningMixin, QMainWindow):
     def _engine_ready(self, info: EngineInfo) -> None:
         self.engine_info = info
         self.checkpoint_path = Path(info.path)
-        self.fit_notice.reset()
+        self.fit_notice.set_reference(info.checkpoint.confidence_reference if info.checkpoint else None)
         self.panel.show_model(info.description, info.class_names, info.palette, info.device_label)
         self.status_device.setText(info.device_label)
         self.settings.push_recent("recent/checkpoints", info.path)

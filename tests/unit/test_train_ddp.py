@@ -138,3 +138,17 @@ def test_torchrun_two_processes_trains_and_agrees(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 2  # both val images, one per process, summed
     assert last["resume"]["history"][0]["epoch"] == 1
+    # the confidence reference holds both ranks' validation images, as one process measures them
+    from segtool.core.confidence import rescaled_mean
+    from segtool.core.engine import Engine
+    from segtool.core.sources import load_image
+
+    engine = Engine(out / "last.pt", device="cpu", runtime="torch")
+    values = [
+        rescaled_mean(engine.predict_one(load_image(str(p)), confidence=True).confidence, 2)
+        for p in sorted((data / "val" / "images").glob("*.png"))
+    ]
+    ref = last["confidence_reference"]
+    assert ref["images"] == 2
+    assert ref["mean"] == pytest.approx(float(np.mean(values)), abs=2e-4)
+    assert ref["p10"] == pytest.approx(float(np.percentile(values, 10)), abs=2e-4)
