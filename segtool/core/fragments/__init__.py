@@ -20,7 +20,7 @@ from .distribution import Distribution, d_value, passing
 from .fits import fit_rosin_rammler, fit_swebrec, rosin_rammler, swebrec
 from .measure import FragmentTable, measure
 from .scale import Scale, load_scale, save_scale, sidecar_path
-from .split import MIN_DISTANCE, split_by_distance, split_with_edges
+from .split import MIN_DISTANCE, split_by_distance, split_with_centres, split_with_edges
 
 __all__ = [
     "MIN_DISTANCE",
@@ -45,6 +45,7 @@ __all__ = [
     "save_scale",
     "sidecar_path",
     "split_by_distance",
+    "split_with_centres",
     "split_with_edges",
     "swebrec",
 ]
