@@ -6,7 +6,8 @@
     python benchmarks/eval_fragments.py --oracle-centre --sets grains --all      # every image, not the hold-out
 
 Per set: detection precision / recall / F1 (a predicted fragment matches a labelled one at IoU ≥ 0.5,
-one-to-one), and the relative error of D50 and D80, by area and by count, of the predicted fragments
+one-to-one; F1 from the set's summed counts, and `f1_mean_per_image`, the mean of each image's F1, as the
+independent check of held-back images reports it), and the relative error of D50 and D80, by area and by count, of the predicted fragments
 against the labelled ones, both measured by segtool's own code with the same rules (border fragments
 out, pieces under --min-size are fines). Predicted pieces lying mostly where nobody labelled (the
 conveyor's unlabelled area) are not counted as false positives. The hold-out is fixed in
@@ -153,7 +154,7 @@ def main() -> None:
     results = {}
     for set_name in a.sets:
         tp = npred = ngt = 0
-        pt, gt_t = [], []
+        pt, gt_t, f1_each = [], [], []
         t0 = time.perf_counter()
         n_img = 0
         for _stem, rgb, inst, known, hold in labelled_items(set_name):
@@ -175,17 +176,20 @@ def main() -> None:
                 r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)
             x = match(r.labels, inst, known, a.min_size)
             tp, npred, ngt = tp + x[0], npred + x[1], ngt + x[2]
+            f1_each.append(2 * x[0] / (x[1] + x[2]) if x[1] + x[2] else 0.0)
             pt.append(r.table)
             gt_t.append(g.table)
         results[set_name] = {
             "images": n_img,
             **summarise(tp, npred, ngt, pt, gt_t),
+            "f1_mean_per_image": round(float(np.mean(f1_each)), 4) if f1_each else None,
             "seconds": round(time.perf_counter() - t0, 1),
         }
         p, rc, f1 = (results[set_name][k] for k in ("precision", "recall", "f1"))
         e = results[set_name]["rel_err"]
         print(
-            f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f}  ({npred} pred / {ngt} gt)  "
+            f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f} (per image {results[set_name]['f1_mean_per_image']:.3f})  "
+            f"({npred} pred / {ngt} gt)  "
             f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"
             if None not in e.values()
             else f"{set_name}: {results[set_name]}",
