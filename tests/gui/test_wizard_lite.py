@@ -9,9 +9,7 @@ import pytest
 
 from tests.gui.wizard_support import check_data
 
-# slow (out of the default run) like tests/unit/test_efficientnet_lite.py: timm networks in the shared pytest
-# process were followed by a SIGSEGV later in the suite; run with -m slow
-pytestmark = [pytest.mark.gui, pytest.mark.slow]
+pytestmark = pytest.mark.gui
 
 
 @pytest.mark.skipif(

