@@ -6,8 +6,8 @@
     python benchmarks/eval_fragments.py --oracle-centre --sets grains --all      # every image, not the hold-out
 
 Per set: detection precision / recall / F1 (a predicted fragment matches a labelled one at IoU ≥ 0.5,
-one-to-one; F1 from the set's summed counts, and `f1_mean_per_image`, the mean of each image's F1, as the
-independent check of held-back images reports it), and the relative error of D50 and D80, by area and by count, of the predicted fragments
+one-to-one; F1 from the set's summed counts, and `f1_mean_per_image`, the mean of each image's F1 over the images with a labelled or a found fragment,
+as the independent check of held-back images reports it), and the relative error of D50 and D80, by area and by count, of the predicted fragments
 against the labelled ones, both measured by segtool's own code with the same rules (border fragments
 out, pieces under --min-size are fines). Predicted pieces lying mostly where nobody labelled (the
 conveyor's unlabelled area) are not counted as false positives. The hold-out is fixed in
@@ -176,7 +176,8 @@ def main() -> None:
                 r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)
             x = match(r.labels, inst, known, a.min_size)
             tp, npred, ngt = tp + x[0], npred + x[1], ngt + x[2]
-            f1_each.append(2 * x[0] / (x[1] + x[2]) if x[1] + x[2] else 0.0)
+            if x[1] + x[2]:  # an image with nothing labelled and nothing found has no F1: left out
+                f1_each.append(2 * x[0] / (x[1] + x[2]))
             pt.append(r.table)
             gt_t.append(g.table)
         results[set_name] = {
