@@ -119,9 +119,10 @@ def write_with_reference(
         )
     old = mf.checkpoint.confidence_reference
     if old:
-        notes.append(
-            f"replaced the reference it had ({old['mean']:.2f} on {old['images']} {old['source']} images)"
-        )
+        kind = (
+            "" if old["source"] == "images" else f"{old['source']} "
+        )  # "validation images", not "images images"
+        notes.append(f"replaced the reference it had ({old['mean']:.2f} on {old['images']} {kind}images)")
     # a copy: the ModelFile's checkpoint is shared and read-only
     save_checkpoint(dataclasses.replace(mf.checkpoint, confidence_reference=reference), out, half=half)
     return out, notes
