@@ -82,9 +82,16 @@ def split_with_edges(
     # background marker gets any of it.
     cv2.watershed(np.where(rock, 0, 255).astype(np.uint8)[..., None].repeat(3, axis=2), markers)
     labels = np.where((markers > 0) & (markers != bg), markers, 0).astype(np.int32)
-    # cv2 leaves -1 where two floods meet (and on the image's outer frame), and a 1-px rock sliver
-    # along the background can fall to it: give such rock pixels to the neighbouring fragment.
-    for _ in range(3):
+    return _claim_leftovers(labels, rock, cv2_seams=True)
+
+
+def _claim_leftovers(labels: np.ndarray, rock: np.ndarray, *, cv2_seams: bool) -> np.ndarray:
+    """Rock pixels that no flood took get a fragment: with `cv2_seams`, first the neighbouring one (cv2's
+    watershed leaves -1 where two floods meet and on the image's outer frame, and a 1-px rock sliver along
+    the background can fall to it); whatever is left is a fragment per connected piece."""
+    import cv2
+
+    for _ in range(3 if cv2_seams else 0):
         left = rock & (labels == 0)
         if not left.any():
             break
@@ -174,19 +181,7 @@ def split_with_centres(
         level = np.where(rock, 0, 255).astype(np.uint8)
         cv2.watershed(level[..., None].repeat(3, axis=2), markers)
         labels = np.where((markers > 0) & (markers != bg), markers, 0).astype(np.int32)
-        # -1 where two floods meet: the pixel goes to a neighbouring fragment (as in split_with_edges)
-        for _ in range(3):
-            left = rock & (labels == 0)
-            if not left.any():
-                break
-            near = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-            fill = left & (near > 0)
-            labels[fill] = near[fill]
-    left = rock & (labels == 0)
-    if left.any():
-        extra = cc_label(left, connectivity=1).astype(np.int32)
-        labels[left] = extra[left] + int(labels.max())
-    return labels
+    return _claim_leftovers(labels, rock, cv2_seams=flood != "distance")
 
 
 def split_classes(
