@@ -1,6 +1,6 @@
 """Training folders and the fixed hold-out split for the rock-fragment model (docs/fragments.md).
 
-    python benchmarks/fragments_data.py build OUT --sets gravel conveyor grains muckseg [--edge-width 3] [--rock-only | --centre [F]]
+    python benchmarks/fragments_data.py build OUT --sets gravel conveyor grains muckseg [--edge-width 3] [--rock-only | --centre [F]] [--unknown-outside grains]
     python benchmarks/fragments_data.py init-v3plus assets/demo_rocks.pt OUT.pt   # demo weights + a new decoder
 
 `build` writes OUT/train/{images,masks}, OUT/val/{images,masks} (val = the hold-out below) and
@@ -8,7 +8,9 @@ OUT/classes.json, with masks derived from the fragment outlines by training/data
 background / rock / rock_edge, 255 where nobody labelled (the conveyor's unlabelled area).
 `--rock-only` writes background / rock (no edge class) for the distance-transform baseline; `--centre`
 adds rock_centre (the core of every fragment, fraction F of its largest inner distance, default
-instances.CENTRE_FRACTION) for the learned centre split.
+instances.CENTRE_FRACTION) for the learned centre split. `--unknown-outside SET` writes 255 (unknown, not
+trained on) instead of background outside every fragment of that set: the grains photos leave small
+grains and the gaps between grains unlabelled, and as background they teach "small grain = background".
 
 Hold-out (fixed by file name, never trained on; the numbers in docs/fragments.md are measured on it):
   gravel:    6_P1060355_0, 7_P1060359_3 (the last two of six)
@@ -101,7 +103,14 @@ def labelled_items(set_name: str, root: Path = DENSE):
             )
 
 
-def build(out: Path, sets: list[str], edge_width: int, rock_only: bool, centre: float | None = None) -> None:
+def build(
+    out: Path,
+    sets: list[str],
+    edge_width: int,
+    rock_only: bool,
+    centre: float | None = None,
+    unknown_outside: tuple[str, ...] = (),
+) -> None:
     if rock_only and centre is not None:
         raise SystemExit("--rock-only and --centre exclude each other")
     classes = FRAGMENT_CLASSES[:2] if rock_only else FRAGMENT_CLASSES_CENTRE if centre else FRAGMENT_CLASSES
@@ -111,6 +120,8 @@ def build(out: Path, sets: list[str], edge_width: int, rock_only: bool, centre: 
     counts = {"train": 0, "val": 0}
     for set_name in sets:
         for stem, rgb, inst, known, hold in labelled_items(set_name):
+            if set_name in unknown_outside:
+                known = np.zeros(inst.shape, bool)  # only the outlined fragments are known
             ids = instances_to_classes(inst, edge_width, known, centre=centre)
             if rock_only:
                 ids[ids == 2] = 1
@@ -124,7 +135,8 @@ def build(out: Path, sets: list[str], edge_width: int, rock_only: bool, centre: 
     )
     print(
         f"{out}: {counts['train']} train / {counts['val']} val images ({', '.join(sets)}; edge {edge_width} px"
-        + (f"; centre fraction {centre:g})" if centre else ")")
+        + (f"; centre fraction {centre:g}" if centre else "")
+        + (f"; unknown outside the fragments of {', '.join(unknown_outside)})" if unknown_outside else ")")
     )
 
 
@@ -184,13 +196,20 @@ def main() -> None:
         metavar="F",
         help=f"4 classes: + rock_centre, the fragment cores (fraction F, default {CENTRE_FRACTION})",
     )
+    b.add_argument(
+        "--unknown-outside",
+        nargs="+",
+        default=[],
+        metavar="SET",
+        help="sets whose pixels outside every fragment are unknown (255), not background: grains",
+    )
     i = sub.add_parser("init-v3plus")
     i.add_argument("src")
     i.add_argument("dst")
     i.add_argument("--classes", type=int, default=3)
     a = ap.parse_args()
     if a.cmd == "build":
-        build(Path(a.out), a.sets, a.edge_width, a.rock_only, a.centre)
+        build(Path(a.out), a.sets, a.edge_width, a.rock_only, a.centre, tuple(a.unknown_outside))
     else:
         init_v3plus(Path(a.src), Path(a.dst), a.classes)
 
