@@ -22,7 +22,13 @@ the labelled images: a seeded 20 % for validation, so N=1 trains on its one imag
 and N=2 on one image) on the CPU with one thread (`--workers 0` and OMP_NUM_THREADS=1, where the
 wizard would add cores − 1 data-loading processes; the other settings are the wizard's own), and scored
 on the hold-out with the matching of benchmarks/eval_fragments.py (IoU ≥ 0.5 one to one; D50/D80 by
-area and by count; same defaults). The start model itself is scored once (N=0). One JSON per run in OUT/json/ (a run whose JSON exists is
+area and by count; same defaults). The start model itself is scored once (N=0).
+
+`--design site` is the other reading of "a new site": the set's pictures come from different places
+(grains: nine photos, nine rivers and beaches), so labelling photo A and scoring photos B-D measures how
+far a few labels carry to *other* places. A site's footage looks alike; with `--design site` each seed
+is one hold-out photo (seed k: the k-th), its left half cut 2x2 into four tiles to label (N of them, in
+a seeded order) and its right half scored, start model included (one N=0 row per seed). One JSON per run in OUT/json/ (a run whose JSON exists is
 skipped: the script resumes); a markdown row per run is printed and appended to `--table`, and
 `--summary` prints mean ± spread over seeds per N and kind.
 """
@@ -60,6 +66,20 @@ def pick(pool: list[str], n: int, seed: int) -> list[str]:
     """The first `n` of a seeded shuffle of `pool`: a larger N keeps the images of a smaller one."""
     order = np.random.default_rng(seed).permutation(len(pool))
     return [pool[i] for i in order[:n]]
+
+
+def site_plan(stem: str, rgb, inst, known):
+    """`--design site`: ({tile name: (rgb, instances, known)} of the left half cut 2x2, the right half as
+    the hold-out list). Fragments cut by a tile or the middle line are scored as the pieces seen."""
+    h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
+    cut = lambda a, sl: None if a is None else np.ascontiguousarray(a[sl])  # noqa: E731
+    tiles = {}
+    for r in range(2):
+        for c in range(2):
+            sl = (slice(r * h, (r + 1) * h), slice(c * (w // 2), (c + 1) * (w // 2)))
+            tiles[f"{stem}_L{r}{c}"] = (cut(rgb, sl), cut(inst, sl), cut(known, sl))
+    right = (slice(None), slice(w, None))
+    return tiles, [(f"{stem}_right", cut(rgb, right), cut(inst, right), cut(known, right))]
 
 
 def score(checkpoint: Path, holdout: list, min_size: int, min_distance: int) -> dict:
@@ -206,6 +226,13 @@ def main() -> None:
         default="",
         help='extra `segtool train` options for a variant of the defaults, e.g. "--lr 1e-4" (recorded in the JSON)',
     )
+    ap.add_argument(
+        "--design",
+        choices=("images", "site"),
+        default="images",
+        help="images: label pool photos, score the other places' hold-out photos; site: label tiles of the "
+        "left half of one hold-out photo, score its right half (seed k = the k-th hold-out photo)",
+    )
     ap.add_argument("--quick", action="store_true", help="N=1, seed 0, 1 epoch, crop 128, 1 hold-out image")
     ap.add_argument("--summary", action="store_true", help="only print mean ± spread of OUT/json/")
     a = ap.parse_args()
@@ -232,56 +259,79 @@ def main() -> None:
     if a.quick:
         a.n, a.seeds, crop, extra = [1], [0], 128, ["--epochs", "1"]
     items = {stem: (rgb, inst, known, hold) for stem, rgb, inst, known, hold in labelled_items(a.set, root)}
+    src = {p.stem: p for p in (root / a.set / "images").iterdir()}
     holdout = [(s, v[0], v[1], v[2]) for s, v in items.items() if v[3]][: 1 if a.quick else None]
     pool = sorted(s for s, v in items.items() if not v[3])
-    if max(a.n) > len(pool):
-        ap.error(
-            f"--n {max(a.n)}: the pool of {a.set} has only {len(pool)} images; use --n up to {len(pool)}"
+    sites = [(s, *v[:3]) for s, v in items.items() if v[3]]
+    need = 4 if a.design == "site" else len(pool)
+    if max(a.n) > need:
+        what = (
+            "a site has 4 tiles" if a.design == "site" else f"the pool of {a.set} has only {len(pool)} images"
         )
-    src = {p.stem: p for p in (root / a.set / "images").iterdir()}
+        ap.error(f"--n {max(a.n)}: {what}; use --n up to {need}")
     table = Path(a.table) if a.table else None
     (out / "json").mkdir(parents=True, exist_ok=True)
-    tag = "quick_" if a.quick else ""
-    common = {"set": a.set, "start": str(start), "holdout": [h[0] for h in holdout], "quick": a.quick}
+    tag = ("quick_" if a.quick else "") + ("site_" if a.design == "site" else "")
+    common = {"set": a.set, "start": str(start), "design": a.design, "quick": a.quick}
 
-    jpath = out / "json" / f"{tag}start.json"
-    if not done_before(jpath, common, ap):
-        r = {**common, "n": 0, "kind": "none", "seed": "-", "picked": []}
-        r["score"] = score(start, holdout, a.min_size, a.min_distance)
-        atomic_write(jpath, json.dumps(r, indent=1))
-        emit(r, table)
+    def plan(seed: int):
+        """(labelable items {name: (rgb, inst, known)}, their source files, hold-out list) for a seed."""
+        if a.design == "images":
+            return {s: v[:3] for s, v in items.items()}, src, pool, holdout
+        stem, rgb, inst, known = sites[seed % len(sites)]
+        tiles, hold = site_plan(stem, rgb, inst, known)
+        return tiles, {t: src[stem] for t in tiles}, sorted(tiles), hold
+
+    starts = sorted({s % len(sites) for s in a.seeds}) if a.design == "site" else [None]
+    for k in starts:
+        jpath = out / "json" / (f"{tag}start.json" if k is None else f"{tag}start_s{k}.json")
+        hold = plan(k)[3] if k is not None else holdout
+        if not done_before(jpath, common, ap):
+            r = {
+                **common,
+                "holdout": [h[0] for h in hold],
+                "n": 0,
+                "kind": "none",
+                "seed": "-" if k is None else k,
+            }
+            r["picked"] = []
+            r["score"] = score(start, hold, a.min_size, a.min_distance)
+            atomic_write(jpath, json.dumps(r, indent=1))
+            emit(r, table)
     for kind in a.kinds:
         for seed in a.seeds:
+            labelable, sources, choices, hold = plan(seed)
             for n in a.n:
                 name = f"{tag}{kind}_n{n}_s{seed}"
                 jpath = out / "json" / f"{name}.json"
                 if done_before(jpath, common, ap):
                     print(f"{name}: done before ({jpath})", flush=True)
                     continue
-                picked = pick(pool, n, seed)
+                picked = pick(choices, n, seed)
                 data = out / "data" / name
                 if data.exists():
                     shutil.rmtree(data)
-                r = {**common, "n": n, "kind": kind, "seed": seed, "picked": picked}
+                r = {**common, "holdout": [h[0] for h in hold], "n": n, "kind": kind, "seed": seed}
+                r["picked"] = picked
                 if kind == "outlines":
-                    write_outlines(data, [(s, items[s][0], items[s][1]) for s in picked])
+                    write_outlines(data, [(s, labelable[s][0], labelable[s][1]) for s in picked])
                 else:
-                    plan = StrokePlan() if kind == "strokes" else StrokePlan(edges=0)
+                    plan_s = StrokePlan() if kind == "strokes" else StrokePlan(edges=0)
                     r["strokes"] = write_strokes(
                         data,
-                        [(s, items[s][0], items[s][1], src[s]) for s in picked],
+                        [(s, labelable[s][0], labelable[s][1], sources[s]) for s in picked],
                         ck.classes,
                         ck.fragments,
                         seed=seed,
-                        plan=plan,
+                        plan=plan_s,
                     )
                     r["stroke_plan"] = {
-                        "interior": plan.interior,
-                        "edges": plan.edges,
-                        "background": plan.background,
+                        "interior": plan_s.interior,
+                        "edges": plan_s.edges,
+                        "background": plan_s.background,
                     }
                 r.update(train(data, out / "runs" / name, start, crop, extra))
-                r["score"] = score(out / "runs" / name / "best.pt", holdout, a.min_size, a.min_distance)
+                r["score"] = score(out / "runs" / name / "best.pt", hold, a.min_size, a.min_distance)
                 atomic_write(jpath, json.dumps(r, indent=1))
                 emit(r, table)
 
