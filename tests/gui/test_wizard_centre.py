@@ -187,6 +187,7 @@ def test_a_centre_split_start_keeps_its_centres_and_edges_say_what_is_dropped(
         text = mp.split_note.note.text()
         assert "drops rock_centre" in text and "splits by edges" in text
         assert mp.split_note.keep_btn.isVisible()
+        assert "rename" not in mp.class_map_note.text()  # rock_centre is no renamed class
         click(mp.split_note.keep_btn)
         assert wiz.currentPage() is page
         assert page.split.centres.isChecked()

@@ -404,6 +404,11 @@ class ModelPage(QWizardPage):
             self.class_map_note.setText(
                 "Every class of the model matches a class of your data: all it learned is kept."
             )
+        elif check.form in OUTLINE_FORMS and set(lost + new) == {"rock_centre"}:  # not a renamed class
+            self.class_map_note.setText(
+                f"{'Model class without a match' if lost else 'New in your data'}: <b>rock_centre</b> — "
+                "the split of touching rocks, below."
+            )
         else:
             self.class_map_note.setText(
                 f"Model classes without a match: <b>{', '.join(lost) or 'none'}</b>; new in your data: "
