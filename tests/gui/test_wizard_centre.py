@@ -88,6 +88,11 @@ def class_names(page) -> list[str]:
     return [page.classes.item(r, 0).text() for r in range(page.classes.rowCount())]
 
 
+def shares(page) -> list[float]:
+    """The class table's "Share of pixels" column, in %."""
+    return [float(page.classes.item(r, 2).text().rstrip(" %")) for r in range(page.classes.rowCount())]
+
+
 def rechecked(page, n_classes: int) -> None:
     wait_until(lambda: page.check is not None and page.classes.rowCount() == n_classes, 60_000)
 
@@ -253,3 +258,39 @@ def test_start_split_note_for_every_case():
     )
     assert "is no fragment model" in start_split_note(None, "edge+centre")[0]
     assert start_split_note(edge, "edge") == ("", False)
+
+
+def test_wording_names_the_split_choice():
+    from segtool.gui.wizard.wording import in_app_words
+
+    got = in_app_words("--fragment-classes must be edge or edge+centre; got 'x'")
+    assert got.startswith("'How touching rocks are split' on the Data page must be")
+    assert (
+        in_app_words("use --fragment-classes edge+centre")
+        == "use 'How touching rocks are split' on the Data page"
+    )
+
+
+@pytest.mark.slow
+def test_real_gravel_outlines_get_the_choice_and_rock_centre(qtbot, wizard, shared_data):
+    """The gravel photos' outlines (rocks_dense/gravel: images/ + instances/): the choice is shown, and
+    edges + centres draws a rock_centre core in every photo."""
+    gravel = shared_data / "rocks_dense" / "gravel"
+    if not (gravel / "instances").is_dir():
+        pytest.skip(f"{gravel} not found")
+    page = wizard.data_page
+    check_data(qtbot, wizard, gravel)
+    assert page.check.form == "instances" and page.split.isVisible()
+    assert class_names(page) == NAMES3
+    before = shares(page)
+    click(page.split.centres)
+    rechecked(page, 4)
+    assert class_names(page) == NAMES4
+    photos = page.check.reports[0]["counts"]["pairs"]
+    assert page.classes.item(3, 3).text() == str(photos)  # a core in every photo
+    after = shares(page)
+    assert after[0] == pytest.approx(before[0], abs=0.02)  # background untouched
+    assert after[3] > 1.0
+    # the cores come out of the inside, the edge band stays (thin fragments' cores lie over it)
+    assert after[1] + after[2] + after[3] == pytest.approx(before[1] + before[2], abs=0.05)
+    assert after[2] <= before[2] + 0.02
