@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from segtool.gui.wizard.fragment_split import EDGE, OUTLINE_FORMS, SplitChoice, splits_by_centres
 from segtool.gui.wizard.jobs import DataCheck, DataCheckJob, stop_thread
 from segtool.gui.wizard.wording import in_app_words
 
@@ -95,6 +96,12 @@ class DataPage(QWizardPage):
         self.unknown.toggled.connect(self.unknown_class.setEnabled)
         self.unknown.toggled.connect(lambda _checked: self.start_check(force=False))
         self.unknown_class.activated.connect(lambda _i: self.start_check(force=False))
+        # Outlined fragments (instance PNGs, COCO): edge split or the learned centre split (--fragment-classes).
+        # Proposed as the viewer's model splits, the usual start; the Model page says so when they differ.
+        self.split = SplitChoice(splits_by_centres(_viewer_fragments(state)))
+        self.split.hide()  # until the check has found outlined fragments
+        # the class table gains or loses rock_centre: check again
+        self.split.centres.toggled.connect(lambda _checked: self.start_check(force=False))
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Dataset"), 0, 0)
@@ -142,6 +149,7 @@ class DataPage(QWizardPage):
         unknown_row.addWidget(self.unknown_class)
         unknown_row.addStretch(1)
         lay.addLayout(unknown_row)
+        lay.addWidget(self.split)
         lay.addWidget(self.busy)
         lay.addWidget(self.summary)
         lay.addWidget(self.classes)
@@ -220,6 +228,8 @@ class DataPage(QWizardPage):
             "unknown_classes": [self.unknown_class.currentText()]
             if self.unknown.isChecked() and self.unknown_class.currentText()
             else [],
+            # read only for outlined fragments; validatePage records "edge" for any other data
+            "fragment_classes": self.split.value(),
         }
 
     def start_check(self, force: bool = True) -> None:
@@ -259,6 +269,7 @@ class DataPage(QWizardPage):
         if not self._current(token):
             return
         self.busy.hide()
+        self.split.hide()
         self.summary.setText("<b style='color:#b00020'>This dataset cannot be read.</b>")
         self.problems.setText(f"<p style='color:#b00020'>✗ {html.escape(in_app_words(message))}</p>")
 
@@ -294,6 +305,7 @@ class DataPage(QWizardPage):
             f"<br><small>{html.escape(check.split_note)}</small>"
         )
         self._fill_classes(rep["classes"])
+        self.split.setVisible(check.form in OUTLINE_FORMS)
         parts = [f"<p style='color:#b00020'>✗ {html.escape(in_app_words(e))}</p>" for e in check.errors]
         parts += [f"<p style='color:#8a5a00'>! {html.escape(in_app_words(w))}</p>" for w in check.warnings]
         if not parts:
@@ -339,6 +351,8 @@ class DataPage(QWizardPage):
 
     def validatePage(self) -> bool:  # noqa: N802
         cfg = self.data_config()
+        if self.check is None or self.check.form not in OUTLINE_FORMS:
+            cfg["fragment_classes"] = EDGE  # the run's config.json says what was trained: no unused choice
         self.state.config.update(cfg)
         if hasattr(self.state, "remember_data"):
             self.state.remember_data(cfg["data"], cfg["images"])
@@ -347,3 +361,11 @@ class DataPage(QWizardPage):
     def shutdown(self) -> None:
         for job in [*self._old_jobs, self.job]:
             stop_thread(job)
+
+
+def _viewer_fragments(state) -> dict | None:
+    """The `fragments` entry of the model open in the viewer (the usual start), or None."""
+    from segtool.gui.wizard.model_page import checkpoint_network
+
+    net = checkpoint_network(getattr(state, "viewer_checkpoint", None))
+    return net.get("fragments") if net else None

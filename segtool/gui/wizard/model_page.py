@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from segtool.gui.wizard.fragment_split import OUTLINE_FORMS, StartSplitNote
+
 # Parameter counts are not written here: they are counted from the network itself (`network_params`), so
 # the standard mobilenet reads 11.0 M and a checkpoint's slim one (×0.5, ASPP 64) its own 1.8 M.
 BACKBONE_NOTES = {
@@ -92,6 +94,7 @@ def checkpoint_network(path: str | Path | None) -> dict | None:
                 ]
                 pre = obj.get("preprocess") if isinstance(obj.get("preprocess"), dict) else {}
                 net["resize_short"] = pre.get("resize_short")
+                net["fragments"] = obj.get("fragments") if isinstance(obj.get("fragments"), dict) else None
             _NETWORKS[key] = net
         except Exception:  # noqa: BLE001 - not a segtool checkpoint: training says why when it starts
             _NETWORKS[key] = None
@@ -226,6 +229,8 @@ class ModelPage(QWizardPage):
         self.class_map_note = QLabel("")
         self.class_map_note.setWordWrap(True)
         self.class_map_note.setStyleSheet("color: palette(mid);")
+        # outlined fragments and a checkpoint start: what becomes of the start's edge or centre split
+        self.split_note = StartSplitNote(self._keep_centres)
         self.backbone.currentIndexChanged.connect(self._update)
         self.stride.currentIndexChanged.connect(self._update)
         self.source.currentIndexChanged.connect(self._update)
@@ -250,6 +255,7 @@ class ModelPage(QWizardPage):
         form.addRow(self.arch_note)
         form.addRow("Renamed classes", self.class_map)
         form.addRow("", self.class_map_note)
+        form.addRow("", self.split_note)
 
         lay = QVBoxLayout(self)
         lay.addWidget(start)
@@ -338,6 +344,13 @@ class ModelPage(QWizardPage):
             else ""
         )
         self._update_class_map(from_ckpt)
+        check = self.state.check
+        self.split_note.show_for(
+            net.get("fragments") if net else None,
+            self.state.config.get("fragment_classes", "edge"),
+            outlines=check is not None and check.form in OUTLINE_FORMS,
+            from_ckpt=net is not None,
+        )
         source = self.source.currentData()
         if self.weights.text().strip():
             note = "uses the local file (no internet needed)"
@@ -391,12 +404,24 @@ class ModelPage(QWizardPage):
             self.class_map_note.setText(
                 "Every class of the model matches a class of your data: all it learned is kept."
             )
+        elif check.form in OUTLINE_FORMS and set(lost + new) == {"rock_centre"}:  # not a renamed class
+            self.class_map_note.setText(
+                f"{'Model class without a match' if lost else 'New in your data'}: <b>rock_centre</b> — "
+                "the split of touching rocks, below."
+            )
         else:
             self.class_map_note.setText(
                 f"Model classes without a match: <b>{', '.join(lost) or 'none'}</b>; new in your data: "
                 f"<b>{', '.join(new) or 'none'}</b>. If one was only renamed, map it here (model=data) to keep "
                 "what the model learned for it."
             )
+
+    def _keep_centres(self) -> None:
+        """Back to the Data page with "edges + centres" chosen (the data are checked again, 4 classes)."""
+        wiz = self.wizard()
+        if wiz is not None:
+            wiz.back()
+        self.state.data_page.split.centres.setChecked(True)
 
     def _show_network(self, from_ckpt: bool) -> None:
         """Starting from a checkpoint, the combos show the network that will be trained: the checkpoint's

@@ -35,6 +35,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"add a val/ folder or use --val", "add a val/ folder or choose a Random split"),
     (r"--val(?: DATA)?", "a validation split (Random split on the Data page)"),
     (r"--unknown-class(?: NAME)?", "'Unpainted pixels are unknown' on the Data page"),
+    (r"--fragment-classes(?: edge\+centre| edge)?", "'How touching rocks are split' on the Data page"),
     (r"--classes(?: FILE)?", "the Classes field"),
     (r"--init(?: \S+)?", "Start from (Model page)"),
     (r"--resume", "Resume"),
