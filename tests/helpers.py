@@ -252,6 +252,49 @@ def make_fragment_checkpoint(path: Path, *, resize_short: int | None = None) -> 
     return save_checkpoint(ck, path)
 
 
+def make_outlines(root: Path, n_train: int = 3, n_val: int = 1, seed: int = 0) -> Path:
+    """`train/` + `val/` folders of `images/` and `instances/` (16-bit fragment ids, 0 = none): on every
+    TINY_DATA_SIZE-px photo two pairs of touching bright squares, the layout `segtool train` reads as outlines."""
+    rng = np.random.default_rng(seed)
+    size = TINY_DATA_SIZE
+    for split, n in (("train", n_train), ("val", n_val)):
+        for i in range(n):
+            img = rng.integers(0, 60, (size, size, 3), np.uint8)
+            inst = np.zeros((size, size), np.uint16)
+            for k, (y, x) in enumerate(((6, 6), (6, 26), (36, 10), (36, 30)), start=1):
+                dy, dx = rng.integers(0, 4, 2)
+                inst[y + dy : y + dy + 18, x + dx : x + dx + 20] = k  # the pairs share a side: they touch
+                img[inst == k] = rng.integers(120, 250, 3)
+            for sub, arr in (("images", img), ("instances", inst)):
+                (root / split / sub).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(arr).save(root / split / sub / f"{split}{i}.png")
+    return root
+
+
+def make_centre_checkpoint(path: Path) -> Path:
+    """A tiny real 4-class checkpoint of the learned centre split (untrained: its entry and classes matter)."""
+    torch.manual_seed(0)
+    model = randomize_bn_stats(
+        build_deeplabv3(
+            backbone="mobilenet_v3_large",
+            num_classes=4,
+            aux_head=False,
+            width_mult=TINY_WIDTH,
+            aspp_channels=TINY_ASPP,
+        )
+    ).eval()
+    ck = Checkpoint(
+        config=model.config,
+        classes=make_classes(
+            [n for n, _ in FRAGMENT_CLASSES] + ["rock_centre"],
+            [[0, 0, 0], [200, 120, 60], [255, 230, 0], [255, 0, 160]],
+        ),
+        state_dict=model.state_dict(),
+        fragments={"interior": "rock", "edge": "rock_edge", "centre": "rock_centre", "split": "centre"},
+    )
+    return save_checkpoint(dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=None)), path)
+
+
 def _tiny_checkpoint(path, seed: int = 0, resize_short: int | None = None):
     """A small real DeepLabV3 (mobilenet_v3_large x0.5, 32-channel ASPP) whose two classes both occur."""
     import torch

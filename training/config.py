@@ -18,7 +18,16 @@ OPTIMIZERS = ("sgd", "adamw")
 CLASS_WEIGHTS = ("none", "log", "median")
 SELECT_BEST = ("miou", "loss", "last")  # or "iou:CLASS"
 # Options `auto` may name: chosen by the run (training.finetune) for a checkpoint start, else the defaults.
-AUTO_OPTIONS = ("optimizer", "lr", "epochs", "freeze_backbone", "eval_size", "batch_size", "repeat")
+AUTO_OPTIONS = (
+    "optimizer",
+    "lr",
+    "epochs",
+    "freeze_backbone",
+    "eval_size",
+    "batch_size",
+    "repeat",
+    "fragment_classes",
+)
 
 
 @dataclass

@@ -37,16 +37,19 @@ CROPS_PER_EPOCH = (
 )
 # --lr not given: the rate measured best for the optimiser and the frozen (True) or training backbone
 FINETUNE_LR = {("adamw", True): 1e-3, ("adamw", False): 1e-4, ("sgd", True): 1e-3, ("sgd", False): 1e-4}
-assert set(FINETUNE_DEFAULTS) | {"eval_size", "repeat"} == set(AUTO_OPTIONS)
+assert set(FINETUNE_DEFAULTS) | {"eval_size", "repeat", "fragment_classes"} == set(AUTO_OPTIONS)
 
 
 def is_checkpoint_start(cfg: TrainConfig) -> bool:
     return cfg.init not in INITS
 
 
-def resolve_auto(cfg: TrainConfig, start_resize_short: int | None) -> tuple[TrainConfig, list[str]]:
-    """Fill in the options named in `cfg.auto`: for a checkpoint start the fine-tuning defaults and the
-    start's resize_short (as eval_size); otherwise the from-scratch defaults. Returns (config, notes)."""
+def resolve_auto(
+    cfg: TrainConfig, start_resize_short: int | None, start_fragments: dict | None = None
+) -> tuple[TrainConfig, list[str]]:
+    """Fill in the options named in `cfg.auto`: for a checkpoint start the fine-tuning defaults, the
+    start's resize_short (as eval_size) and its split (fragment outlines become rock_centre too when the
+    start splits by centres); otherwise the from-scratch defaults. Returns (config, notes)."""
     auto = set(cfg.auto)
     if not auto:
         return cfg, []
@@ -62,6 +65,9 @@ def resolve_auto(cfg: TrainConfig, start_resize_short: int | None) -> tuple[Trai
         ]
     if "eval_size" in auto:
         values["eval_size"] = (start_resize_short or 0) if fine else base.eval_size
+    if "fragment_classes" in auto:
+        centre = fine and (start_fragments or {}).get("split") == "centre"
+        values["fragment_classes"] = "edge+centre" if centre else base.fragment_classes
     new = dataclasses.replace(cfg, **values)
     notes = []
     if fine:
@@ -113,6 +119,21 @@ def kept_fragments(
             f"the start's centre class {centre!r} is not among the data's classes: fragments are split by edges"
         )
     return {"interior": interior, "edge": edge}, None
+
+
+def dropped_centres(start_fragments: dict | None, new_fragments: dict | None) -> str | None:
+    """A note when the start splits by centres and the new model will not (its data has no rock_centre:
+    `--fragment-classes edge` typed, or data that are not fragment outlines)."""
+    if (start_fragments or {}).get("split") != "centre" or (new_fragments or {}).get("split") == "centre":
+        return None
+    how = (
+        "by edges" if (new_fragments or {}).get("edge") else "by distance" if new_fragments else "not at all"
+    )
+    return (
+        f"the start splits fragments by centres ({start_fragments.get('centre')}); the new model has no centre "
+        f"class and splits them {how}: for fragment outlines, leave out --fragment-classes (or give "
+        "edge+centre) to keep the centres"
+    )
 
 
 def start_colours(

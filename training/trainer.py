@@ -174,7 +174,9 @@ class _Run:
         ev = self.events
         self.start = load_checkpoint(self.cfg.init) if finetune.is_checkpoint_start(self.cfg) else None
         self.cfg, notes0 = finetune.resolve_auto(
-            self.cfg, self.start.preprocess.get("resize_short") if self.start else None
+            self.cfg,
+            self.start.preprocess.get("resize_short") if self.start else None,
+            self.start.fragments if self.start else None,
         )
         cfg = self.cfg
         for n in notes0:
@@ -220,6 +222,9 @@ class _Run:
                 self.fragments, note = finetune.kept_fragments(self.start.fragments, self.names, mapping)
                 if note:
                     ev.on_message(note)
+            note = finetune.dropped_centres(self.start.fragments, self.fragments)
+            if note:
+                ev.on_message(note)
             self.preprocess = {**self.start.preprocess, "resize_short": cfg.eval_size or None}
         self.classes = make_classes(self.names, colours)
         self.resume_state: dict[str, Any] | None = None

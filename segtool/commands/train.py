@@ -76,11 +76,11 @@ def add_parser(sub) -> None:
     )
     g.add_argument(
         "--fragment-classes",
-        default="edge",
+        default=None,
         choices=("edge", "edge+centre"),
         help="classes fragment outlines become: edge = background, rock, rock_edge (split by the edge band; "
         "default); edge+centre = also rock_centre, the core of every fragment, and fragments are split by "
-        "their centres (docs/fragments.md)",
+        "their centres (docs/fragments.md); not given with --init CKPT: as CKPT splits",
     )
     g.add_argument(
         "--fragments",
@@ -237,6 +237,7 @@ def _config(args: argparse.Namespace):
         "freeze_backbone": args.freeze_backbone,
         "batch_size": args.batch_size,
         "repeat": args.repeat,
+        "fragment_classes": args.fragment_classes,
     }
     auto = [k for k, v in typed.items() if v is None]
     base = TrainConfig()
@@ -279,7 +280,6 @@ def _config(args: argparse.Namespace):
         limit=args.limit,
         fragments=args.fragments,
         edge_width=args.edge_width,
-        fragment_classes=args.fragment_classes,
         unlabelled=args.unlabelled,
         background_categories=list(args.background_category),
         class_map=",".join(args.class_map or []),
@@ -355,7 +355,15 @@ def run_check(args: argparse.Namespace) -> int:
     from segtool.training.finetune import auto_repeat, is_checkpoint_start, resolve_auto
     from segtool.training.rundata import open_run_data
 
-    cfg, _ = resolve_auto(_config(args), None)  # the schedule a run would use (fine-tuning or not)
+    cfg = _config(args)
+    start = None
+    if is_checkpoint_start(cfg):  # the classes and schedule a run from it would use
+        from segtool.models import load_checkpoint
+
+        start = load_checkpoint(cfg.init)
+    cfg, _ = resolve_auto(
+        cfg, start.preprocess.get("resize_short") if start else None, start.fragments if start else None
+    )
     rd = open_run_data(cfg)
     cfg, _ = auto_repeat(cfg, len(rd.train))
     datasets = [rd.train_data] + ([rd.val_data] if rd.val_data is not rd.train_data else [])

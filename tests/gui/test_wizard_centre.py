@@ -6,73 +6,24 @@ says what is dropped, with a button that keeps them."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from tests.gui.wizard_support import RUN_TIMEOUT_MS, check_data, wait_until
 from tests.helpers import (
-    TINY_ASPP,
-    TINY_DATA_SIZE,
-    TINY_WIDTH,
+    make_centre_checkpoint,
     make_dataset,
     make_fragment_checkpoint,
-    randomize_bn_stats,
+    make_outlines,
 )
 
 CENTRE_ENTRY = {"interior": "rock", "edge": "rock_edge", "centre": "rock_centre", "split": "centre"}
 NAMES3 = ["background", "rock", "rock_edge"]
 NAMES4 = [*NAMES3, "rock_centre"]
-
-
-def make_outlines(root: Path, n_train: int = 3, n_val: int = 1, seed: int = 0) -> Path:
-    """`train/` + `val/` folders of `images/` and `instances/` (16-bit fragment ids, 0 = none): on every
-    TINY_DATA_SIZE-px photo two pairs of touching bright squares, the layout `segtool train` reads as outlines."""
-    rng = np.random.default_rng(seed)
-    size = TINY_DATA_SIZE
-    for split, n in (("train", n_train), ("val", n_val)):
-        for i in range(n):
-            img = rng.integers(0, 60, (size, size, 3), np.uint8)
-            inst = np.zeros((size, size), np.uint16)
-            for k, (y, x) in enumerate(((6, 6), (6, 26), (36, 10), (36, 30)), start=1):
-                dy, dx = rng.integers(0, 4, 2)
-                inst[y + dy : y + dy + 18, x + dx : x + dx + 20] = k  # the pairs share a side: they touch
-                img[inst == k] = rng.integers(120, 250, 3)
-            for sub, arr in (("images", img), ("instances", inst)):
-                (root / split / sub).mkdir(parents=True, exist_ok=True)
-                Image.fromarray(arr).save(root / split / sub / f"{split}{i}.png")
-    return root
-
-
-def make_centre_checkpoint(path: Path) -> Path:
-    """A tiny real 4-class checkpoint of the learned centre split (untrained: its entry and classes matter)."""
-    import torch
-
-    from segtool.models import Checkpoint, build_deeplabv3, make_classes, save_checkpoint
-
-    torch.manual_seed(0)
-    model = randomize_bn_stats(
-        build_deeplabv3(
-            backbone="mobilenet_v3_large",
-            num_classes=4,
-            aux_head=False,
-            width_mult=TINY_WIDTH,
-            aspp_channels=TINY_ASPP,
-        )
-    ).eval()
-    ck = Checkpoint(
-        config=model.config,
-        classes=make_classes(NAMES4, [[0, 0, 0], [200, 120, 60], [255, 230, 0], [255, 0, 160]]),
-        state_dict=model.state_dict(),
-        fragments=dict(CENTRE_ENTRY),
-    )
-    return save_checkpoint(dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=None)), path)
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,10 @@ from tests.helpers import (
     TINY_ASPP,
     TINY_DATA_SIZE,
     TINY_WIDTH,
+    make_centre_checkpoint,
     make_dataset,
     make_fragment_checkpoint,
+    make_outlines,
     make_small_checkpoint,
 )
 
@@ -381,3 +383,39 @@ def test_run_messages_name_no_command_line_option(fragment_start, tmp_path):
     assert any("each shown 8 times" in n for n in notes.lines)
     assert any("start model" in n for n in notes.lines)
     assert not [n for n in notes.lines if "--" in n.replace(str(tmp_path), "")]
+
+
+def test_outlines_fine_tuned_from_a_centre_split_start_keep_its_centres(tmp_path, capsys):
+    """`--fragment-classes` left out with a centre-split start: the outlines become 4 classes and the new
+    model splits by centres, as the start does; `--fragment-classes edge` typed: 3 classes, and the run says
+    the centres are dropped."""
+    data = make_outlines(tmp_path / "outlines", n_train=2, n_val=1)
+    start = make_centre_checkpoint(tmp_path / "centre.pt")
+    names4 = ["background", "rock", "rock_edge", "rock_centre"]
+    assert cli_train(data, tmp_path / "kept", "--init", str(start), "--epochs", "1") == 0
+    kept = load_checkpoint(tmp_path / "kept" / "best.pt")
+    assert kept.class_names == names4
+    assert kept.fragments == {
+        "interior": "rock",
+        "edge": "rock_edge",
+        "centre": "rock_centre",
+        "split": "centre",
+    }
+    cfg = json.loads((tmp_path / "kept" / "config.json").read_text())
+    assert cfg["fragment_classes"] == "edge+centre" and "fragment_classes" in cfg["auto"]
+    first = capsys.readouterr()
+    assert "the start splits fragments by centres" not in first.out + first.err
+    run = tmp_path / "edges"
+    assert cli_train(data, run, "--init", str(start), "--epochs", "1", "--fragment-classes", "edge") == 0
+    edges = load_checkpoint(run / "best.pt")
+    assert edges.class_names == names4[:3]
+    assert edges.fragments == {"interior": "rock", "edge": "rock_edge"}
+    out = capsys.readouterr()
+    assert "the start splits fragments by centres (rock_centre)" in out.out + out.err
+    # the same outlines from scratch stay 3 classes unless asked: the default follows a start only
+    assert (
+        finetune.resolve_auto(TrainConfig(init="scratch", auto=["fragment_classes"]), None)[
+            0
+        ].fragment_classes
+        == "edge"
+    )
