@@ -248,9 +248,9 @@ def _hybrid_flood(seeds: np.ndarray, rock: np.ndarray, edge: np.ndarray) -> np.n
     npieces, pieces = cv2.connectedComponents(rock.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     seeded = np.zeros(npieces, bool)
     seeded[pieces[centre]] = True
-    seeded[0] = False
-    rest = (labels == 0) & seeded[pieces]
-    labels[rest] = np.maximum(markers[rest], 0)
+    rest = np.flatnonzero(rock & (labels == 0))
+    rest = rest[seeded[pieces.ravel()[rest]]]
+    labels.ravel()[rest] = np.maximum(markers.ravel()[rest], 0)
     return labels
 
 
