@@ -222,18 +222,22 @@ def _hybrid_flood(seeds: np.ndarray, rock: np.ndarray, edge: np.ndarray) -> np.n
     home = np.zeros(n + 1, np.int32)
     home[seeds[centre]] = comps[centre]
     count = np.bincount(home[1:], minlength=nc)
-    owner = np.zeros(nc, np.int32)
+    # per inside: its seed when it holds one, -1 when it holds several (the watershed's), else 0
+    owner = np.where(count >= 2, -1, 0).astype(np.int32)
     one = count[home] == 1
     one[0] = False
     owner[home[one]] = np.flatnonzero(one)
-    labels = np.where(centre, seeds, owner[comps])
-    todo = inside & ~centre & (count >= 2)[comps]
+    mine = owner[comps]
+    todo = (mine < 0) & ~centre
+    labels = np.where(centre, seeds, np.maximum(mine, 0))
     if todo.any():
         # the watershed on the bounding box of what it decides (less to pad and convert)
         rim = centre & cv2.dilate(todo.astype(np.uint8), _CROSS).astype(bool)
         ys, xs = np.nonzero(todo.any(axis=1))[0], np.nonzero(todo.any(axis=0))[0]
         box = np.s_[max(ys[0] - 1, 0) : ys[-1] + 2, max(xs[0] - 1, 0) : xs[-1] + 2]
-        dist = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        # OpenCV's 5x5-mask distance: within ~2 % of the exact one, a third of its cost here, and the
+        # same scores (eval_fragments --oracle-centre and the centre_s0 model: F1 equal to 0.001)
+        dist = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
         part = todo[box]
         flooded = watershed(-dist[box], markers=np.where(rim[box], seeds[box], 0), mask=part | rim[box])
         labels[box][part] = flooded[part]
@@ -242,8 +246,8 @@ def _hybrid_flood(seeds: np.ndarray, rock: np.ndarray, edge: np.ndarray) -> np.n
     # pixel that touches both it and a fragment a seam (-1), and a 1-px sliver of rock along the
     # background would stop the flood (the rock behind it left to fragments of its own).
     markers = labels.copy()
-    level = np.where(rock, 0, 255).astype(np.uint8)
-    cv2.watershed(cv2.merge([level, level, level]), markers)
+    level = (~rock).view(np.uint8) * np.uint8(255)
+    cv2.watershed(cv2.cvtColor(level, cv2.COLOR_GRAY2BGR), markers)
     # rock reached only through the background (a rock piece no seed touches) is not a fragment's
     npieces, pieces = cv2.connectedComponents(rock.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
     seeded = np.zeros(npieces, bool)
