@@ -197,6 +197,30 @@ def test_hybrid_flood_one_seed_no_seed_and_a_sliver_along_the_background():
     assert split_mod.CENTRE_FLOOD == "hybrid" and "hybrid" in split_mod.CENTRE_FLOODS
 
 
+def test_hybrid_flood_on_real_gravel_outlines_matches_the_distance_flood(shared_data):
+    """The ceiling's setting on a real hold-out photo's outlines (labels -> 4 classes -> split): the hybrid
+    flood finds the distance flood's fragments, and as many of the labelled ones."""
+    from segtool.training.data.instances import read_instance_png
+
+    truth = read_instance_png(shared_data / "rocks_dense" / "gravel" / "instances" / "6_P1060355_0.png")
+    ids = instances_to_classes(truth, edge_width=3, centre=0.5)
+    rock = ids > 0
+    got = {f: split_with_centres(ids == 3, rock, ids == 2, f) for f in ("hybrid", "distance")}
+    assert (got["hybrid"] == got["distance"])[rock].mean() > 0.97
+
+    def found(labels: np.ndarray) -> int:  # labelled fragments matched at IoU >= 0.5
+        both = (labels > 0) & (truth > 0)
+        pairs, inter = np.unique(labels[both].astype(np.int64) * (1 << 20) + truth[both], return_counts=True)
+        la, ta = np.bincount(labels.ravel()), np.bincount(truth.ravel())
+        iou = inter / (la[pairs >> 20] + ta[pairs & ((1 << 20) - 1)] - inter)
+        return int((iou >= 0.5).sum())
+
+    n = len(np.unique(truth[truth > 0]))
+    hybrid, distance = found(got["hybrid"]), found(got["distance"])
+    assert n > 50 and hybrid >= 0.85 * n, (hybrid, n)
+    assert abs(hybrid - distance) <= 0.02 * n, (hybrid, distance, n)  # 131 and 133 of 135 when written
+
+
 def test_split_classes_reads_the_flood_at_call_time(monkeypatch):
     """benchmarks/eval_fragments.py and bench_fragments.py compare floods through the class-id entry
     point every caller uses by setting CENTRE_FLOOD: the splits must follow it."""
