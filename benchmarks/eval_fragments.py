@@ -4,6 +4,7 @@
     python benchmarks/eval_fragments.py --oracle --edge-width 3     # labels → classes → split: the ceiling
     python benchmarks/eval_fragments.py --oracle-centre --centre-fraction 0.5   # the same for the centre split
     python benchmarks/eval_fragments.py --oracle-centre --sets grains --all      # every image, not the hold-out
+    python benchmarks/eval_fragments.py -c CENTRE.pt --flood distance --flood hybrid   # floods side by side
 
 Per set: detection precision / recall / F1 (a predicted fragment matches a labelled one at IoU ≥ 0.5,
 one-to-one; F1 from the set's summed counts, and `f1_mean_per_image`, the mean of each image's F1 over the images with a labelled or a found fragment,
@@ -12,6 +13,10 @@ against the labelled ones, both measured by segtool's own code with the same rul
 out, pieces under --min-size are fines). Predicted pieces lying mostly where nobody labelled (the
 conveyor's unlabelled area) are not counted as false positives. The hold-out is fixed in
 benchmarks/fragments_data.py.
+
+--flood (repeatable) picks the centre split's flooding, for --oracle-centre and for a centre-split model;
+with several, each image is predicted once and split by each, one row per flood (in --json: the set's
+numbers under "flood <name>" keys beside the default's).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from segtool.core.fragments import (  # noqa: E402
     analyse_labels,
     analyse_prediction,
 )
+from segtool.core.fragments import split as split_mod  # noqa: E402
 from segtool.core.fragments.distribution import d_value  # noqa: E402
 from segtool.core.fragments.split import (  # noqa: E402
     CENTRE_FLOOD,
@@ -123,7 +129,10 @@ def main() -> None:
     )
     ap.add_argument("--centre-fraction", type=float, default=CENTRE_FRACTION)
     ap.add_argument(
-        "--flood", choices=CENTRE_FLOODS, default=CENTRE_FLOOD, help="the centre split's flooding"
+        "--flood",
+        action="append",
+        choices=CENTRE_FLOODS,
+        help=f"the centre split's flooding (default {CENTRE_FLOOD}); repeatable: one row per flood",
     )
     ap.add_argument("--min-seed", type=int, default=MIN_SEED_PX, help="centre split: smallest seed (px)")
     ap.add_argument("--all", action="store_true", help="score every labelled image, not only the hold-out")
@@ -151,10 +160,12 @@ def main() -> None:
         print(
             f"model {a.checkpoint}: {spec.method} (interior {spec.interior}, edge {spec.edge}, centre {spec.centre})"
         )
+    centre_split = a.oracle_centre or (spec is not None and spec.centre_id is not None)
+    floods = (a.flood or [CENTRE_FLOOD]) if centre_split else [None]
     results = {}
     for set_name in a.sets:
-        tp = npred = ngt = 0
-        pt, gt_t, f1_each = [], [], []
+        acc = {f: {"tp": 0, "npred": 0, "ngt": 0, "pt": [], "f1_each": []} for f in floods}
+        gt_t = []
         t0 = time.perf_counter()
         n_img = 0
         for _stem, rgb, inst, known, hold in labelled_items(set_name):
@@ -162,40 +173,50 @@ def main() -> None:
                 continue
             n_img += 1
             g = analyse_labels(inst, settings)
-            if engine is not None:
-                pred = engine.predict_one(rgb, confidence=True)
-                r = analyse_prediction(pred.mask, pred.confidence, spec, settings)
-            elif a.oracle_binary:
-                r = analyse_binary(inst > 0, settings)
-            elif a.oracle_centre:
-                ids = instances_to_classes(inst, a.edge_width, centre=a.centre_fraction)
-                split = split_with_centres(ids == 3, ids > 0, ids == 2, a.flood, a.min_seed)
-                r = analyse_labels(split, settings)
-            else:
-                edge = edge_band(inst, a.edge_width)
-                r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)
-            x = match(r.labels, inst, known, a.min_size)
-            tp, npred, ngt = tp + x[0], npred + x[1], ngt + x[2]
-            if x[1] + x[2]:  # an image with nothing labelled and nothing found has no F1: left out
-                f1_each.append(2 * x[0] / (x[1] + x[2]))
-            pt.append(r.table)
             gt_t.append(g.table)
-        results[set_name] = {
-            "images": n_img,
-            **summarise(tp, npred, ngt, pt, gt_t),
-            "f1_mean_per_image": round(float(np.mean(f1_each)), 4) if f1_each else None,
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
-        p, rc, f1 = (results[set_name][k] for k in ("precision", "recall", "f1"))
-        e = results[set_name]["rel_err"]
-        print(
-            f"{set_name:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f} (per image {results[set_name]['f1_mean_per_image']:.3f})  "
-            f"({npred} pred / {ngt} gt)  "
-            f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"
-            if None not in e.values()
-            else f"{set_name}: {results[set_name]}",
-            flush=True,
-        )
+            pred = engine.predict_one(rgb, confidence=True) if engine is not None else None
+            for flood in floods:
+                if pred is not None:
+                    if flood:
+                        split_mod.CENTRE_FLOOD = flood  # split_classes reads it at call time
+                    r = analyse_prediction(pred.mask, pred.confidence, spec, settings)
+                elif a.oracle_binary:
+                    r = analyse_binary(inst > 0, settings)
+                elif a.oracle_centre:
+                    ids = instances_to_classes(inst, a.edge_width, centre=a.centre_fraction)
+                    split = split_with_centres(ids == 3, ids > 0, ids == 2, flood, a.min_seed)
+                    r = analyse_labels(split, settings)
+                else:
+                    edge = edge_band(inst, a.edge_width)
+                    r = analyse_labels(split_with_edges((inst > 0) & ~edge, inst > 0), settings)
+                x = match(r.labels, inst, known, a.min_size)
+                c = acc[flood]
+                c["tp"], c["npred"], c["ngt"] = c["tp"] + x[0], c["npred"] + x[1], c["ngt"] + x[2]
+                if x[1] + x[2]:  # an image with nothing labelled and nothing found has no F1: left out
+                    c["f1_each"].append(2 * x[0] / (x[1] + x[2]))
+                c["pt"].append(r.table)
+        for flood in floods:
+            c = acc[flood]
+            key = set_name if flood in (None, floods[0]) else f"{set_name} flood {flood}"
+            results[key] = {
+                "images": n_img,
+                **({"flood": flood} if flood else {}),
+                **summarise(c["tp"], c["npred"], c["ngt"], c["pt"], gt_t),
+                "f1_mean_per_image": round(float(np.mean(c["f1_each"])), 4) if c["f1_each"] else None,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+            res = results[key]
+            p, rc, f1 = (res[k] for k in ("precision", "recall", "f1"))
+            e = res["rel_err"]
+            label = f"{set_name} ({flood})" if len(floods) > 1 else set_name
+            print(
+                f"{label:9s} {n_img:3d} img  P {p:.3f} R {rc:.3f} F1 {f1:.3f} (per image {res['f1_mean_per_image']:.3f})  "
+                f"({c['npred']} pred / {c['ngt']} gt)  "
+                f"D50 area {e['D50_area']:+.1%} count {e['D50_count']:+.1%}  D80 area {e['D80_area']:+.1%} count {e['D80_count']:+.1%}"
+                if None not in e.values()
+                else f"{label}: {res}",
+                flush=True,
+            )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
 

@@ -15,6 +15,7 @@ from PIL import Image
 from segtool.base.errors import CheckpointError, UserInputError
 from segtool.cli import main
 from segtool.core.fragments import FragmentSettings, FragmentSpec, analyse_prediction
+from segtool.core.fragments import split as split_mod
 from segtool.core.fragments.split import relabel_sequential, split_with_centres, split_with_edges
 from segtool.models import Checkpoint, load_checkpoint, save_checkpoint
 from segtool.models.classes import make_classes
@@ -85,7 +86,7 @@ def _bridged_discs() -> tuple[np.ndarray, np.ndarray]:
     return ids.astype(np.uint8), truth
 
 
-@pytest.mark.parametrize("flood", ["distance", "flat"])
+@pytest.mark.parametrize("flood", ["distance", "flat", "hybrid"])
 def test_centre_split_separates_discs_the_edge_split_merges(flood):
     ids, truth = _bridged_discs()
     rock = ids > 0
@@ -119,6 +120,119 @@ def test_centre_split_seedless_rock_and_small_seeds():
     assert len(np.unique(labels)) - 1 == 3
     assert (labels > 0).sum() == rock.sum()
     assert not split_with_centres(np.zeros_like(rock), np.zeros_like(rock)).any()
+
+
+def _unequal_discs() -> tuple[np.ndarray, np.ndarray]:
+    """(4-class prediction, truth ids) of a large and a small disc touching at column 40, their insides
+    joined by a bridge across the contact (so one inside holds both cores: the watershed decides)."""
+    yy, xx = np.mgrid[:44, :80]
+    truth = np.zeros((44, 80), np.int32)
+    truth[(yy - 22) ** 2 + (xx - 22) ** 2 <= 18**2] = 1
+    truth[((yy - 22) ** 2 + (xx - 49) ** 2 <= 10**2) & (truth == 0)] = 2
+    ids = instances_to_classes(truth, edge_width=2, centre=0.5)
+    bridge = (abs(yy - 22) <= 3) & (xx >= 36) & (xx <= 44)
+    ids[bridge & (ids == 2)] = 1
+    return ids.astype(np.uint8), truth
+
+
+def _iou(labels: np.ndarray, truth: np.ndarray, k: int) -> float:
+    frag = np.unique(labels[labels > 0])
+    return max(((labels == f) & (truth == k)).sum() / ((labels == f) | (truth == k)).sum() for f in frag)
+
+
+def test_hybrid_flood_splits_unequal_discs_at_the_neck_like_the_distance_flood():
+    ids, truth = _unequal_discs()
+    rock = ids > 0
+    assert not (ids[22, 36:45] == 2).any()  # the bridge: the insides are one piece along the middle row
+    got = {f: split_with_centres(ids == 3, rock, ids == 2, f) for f in ("hybrid", "distance", "flat")}
+    for flood in ("hybrid", "distance"):
+        lab = got[flood]
+        assert len(np.unique(lab[lab > 0])) == 2 and (lab > 0).sum() == rock.sum()
+        # the seam lies at the neck (the contact is column 40): the middle row changes fragment there
+        row = lab[22, 30:50]
+        assert np.flatnonzero(row[1:] != row[:-1]).tolist() == [9], (flood, row)
+        assert _iou(lab, truth, 1) > 0.99 and _iou(lab, truth, 2) > 0.99
+    np.testing.assert_array_equal(got["hybrid"], got["distance"])
+    # breadth-first flooding meets halfway between the cores instead: 2 px into the large disc
+    assert _iou(got["flat"], truth, 2) < 0.95
+
+
+def test_hybrid_flood_one_seed_no_seed_and_a_sliver_along_the_background():
+    rock = np.zeros((30, 64), bool)
+    edge = np.zeros_like(rock)
+    centre = np.zeros_like(rock)
+    # A and A2: rocks with one core each, their insides ringed by edge
+    for x0 in (2, 24):
+        rock[2:14, x0 : x0 + 12] = edge[2:14, x0 : x0 + 12] = True
+        edge[4:12, x0 + 2 : x0 + 10] = False
+        centre[6:10, x0 + 4 : x0 + 8] = True
+    # B between them: an inside with no core, fenced off from both by edge, nearer A's inside (0 px of
+    # edge of its own on A's side, 2 px on A2's). Like the edge bands, it is flooded breadth-first from
+    # both (the distance flood's order after every inside with a core is done): A takes the larger part.
+    rock[2:14, 14:24] = edge[2:14, 14:24] = True
+    edge[4:12, 14:22] = False
+    # C: a rock piece of its own with no core: a fragment of its own
+    rock[20:26, 2:10] = True
+    # D: a cored rock with a 1-px strip of edge along the background leading to an edge blob (E): one
+    # fragment, as with the distance flood (a background marker would make the strip a seam)
+    rock[18:28, 38:48] = edge[18:28, 38:48] = True
+    edge[20:26, 40:46] = False
+    centre[22:24, 42:44] = True
+    rock[22, 48:56] = edge[22, 48:56] = True
+    rock[20:25, 56:61] = edge[20:25, 56:61] = True
+    got = {}
+    for flood in ("hybrid", "distance"):
+        lab = split_with_centres(centre, rock, edge, flood)
+        assert (lab > 0).sum() == rock.sum(), flood
+        a, a2 = lab[7, 7], lab[7, 29]
+        assert a != a2 and (lab[2:14, 2:14] == a).all() and (lab[2:14, 26:36] == a2).all(), flood
+        assert (lab[4:12, 14:18] == a).all() and (lab[4:12, 20:22] == a2).all(), flood  # B: shared
+        assert len(np.unique(lab[20:26, 2:10])) == 1 and lab[20, 2] not in (a, a2), flood  # C: its own
+        d = np.unique(lab[rock & (np.arange(64) >= 38)])
+        assert len(d) == 1 and d[0] not in (a, a2, lab[20, 2]), flood  # D, the strip and E: one
+        assert len(np.unique(lab[lab > 0])) == 4, flood
+        got[flood] = lab
+    # the same fragments; only the 1-px seam where two breadth-first fronts meet may fall differently
+    assert (got["hybrid"] != got["distance"]).sum() <= 8
+    assert split_mod.CENTRE_FLOOD == "hybrid" and "hybrid" in split_mod.CENTRE_FLOODS
+
+
+def test_hybrid_flood_on_real_gravel_outlines_matches_the_distance_flood(shared_data):
+    """The ceiling's setting on a real hold-out photo's outlines (labels -> 4 classes -> split): the hybrid
+    flood finds the distance flood's fragments, and as many of the labelled ones."""
+    from segtool.training.data.instances import read_instance_png
+
+    truth = read_instance_png(shared_data / "rocks_dense" / "gravel" / "instances" / "6_P1060355_0.png")
+    ids = instances_to_classes(truth, edge_width=3, centre=0.5)
+    rock = ids > 0
+    got = {f: split_with_centres(ids == 3, rock, ids == 2, f) for f in ("hybrid", "distance")}
+    assert (got["hybrid"] == got["distance"])[rock].mean() > 0.97
+
+    def found(labels: np.ndarray) -> int:  # labelled fragments matched at IoU >= 0.5
+        both = (labels > 0) & (truth > 0)
+        pairs, inter = np.unique(labels[both].astype(np.int64) * (1 << 20) + truth[both], return_counts=True)
+        la, ta = np.bincount(labels.ravel()), np.bincount(truth.ravel())
+        iou = inter / (la[pairs >> 20] + ta[pairs & ((1 << 20) - 1)] - inter)
+        return int((iou >= 0.5).sum())
+
+    n = len(np.unique(truth[truth > 0]))
+    hybrid, distance = found(got["hybrid"]), found(got["distance"])
+    assert n > 50 and hybrid >= 0.85 * n, (hybrid, n)
+    assert abs(hybrid - distance) <= 0.02 * n, (hybrid, distance, n)  # 131 and 133 of 135 when written
+
+
+def test_split_classes_reads_the_flood_at_call_time(monkeypatch):
+    """benchmarks/eval_fragments.py and bench_fragments.py compare floods through the class-id entry
+    point every caller uses by setting CENTRE_FLOOD: the splits must follow it."""
+    ids, _truth = _unequal_discs()
+    spec = FragmentSpec.from_checkpoint(CENTRE, NAMES4)
+    for flood in ("flat", "distance"):
+        monkeypatch.setattr(split_mod, "CENTRE_FLOOD", flood)
+        np.testing.assert_array_equal(spec.split(ids), split_with_centres(ids == 3, ids > 0, ids == 2, flood))
+    assert not np.array_equal(
+        split_with_centres(ids == 3, ids > 0, ids == 2, "flat"),
+        split_with_centres(ids == 3, ids > 0, ids == 2, "distance"),
+    )
 
 
 def test_checkpoint_split_roundtrip_and_old_entries(tmp_path):
