@@ -220,9 +220,8 @@ class _Run:
                 colours = finetune.start_colours(self.start.classes, self.names, colours, mapping)
             if self.fragments is None and not cfg.fragments:
                 self.fragments, note = finetune.kept_fragments(self.start.fragments, self.names, mapping)
-                if note:
-                    ev.on_message(note)
-            note = finetune.dropped_centres(self.start.fragments, self.fragments)
+            else:  # outlines made into classes here: say when the start's centres are not among them
+                note = finetune.dropped_centres(self.start.fragments, self.fragments)
             if note:
                 ev.on_message(note)
             self.preprocess = {**self.start.preprocess, "resize_short": cfg.eval_size or None}

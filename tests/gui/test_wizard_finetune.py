@@ -1,5 +1,5 @@
 """Issue 19: a start from a trained model proposes the measured fine-tuning defaults (frozen backbone,
-AdamW 0.001, 10 epochs, batch 4, 8 crops an epoch) and hands what the user leaves untouched to the run as
+AdamW 1e-4, 10 epochs, batch 4, 8 crops an epoch) and hands what the user leaves untouched to the run as
 `auto`; a from-scratch start keeps the old defaults. Driven through label mode's "Train on my labels"
 with real clicks, checked on the run's own config.json."""
 
@@ -80,7 +80,7 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(
         assert "--" not in sp.finetune_note.text()
         assert (sp.epochs.value(), sp.batch.value(), sp.optimizer.currentData()) == (10, 4, "adamw")
         assert sp.freeze.isChecked()
-        assert abs(sp.lr.value() - 0.001) < 1e-9
+        assert abs(sp.lr.value() - 1e-4) < 1e-9
         assert sp.repeat.value() == -(-8 // n_train)  # as the run chooses: 8 crops an epoch
         assert sp.crop.value() == 64  # never above the input size
         assert sp.finetune.text().startswith("Fine-tune (measured defaults) — 10 epochs")
@@ -92,8 +92,8 @@ def test_train_on_my_labels_proposes_and_passes_the_fine_tuning_defaults(
     assert cfg["init"] == str(gui_checkpoint)
     assert cfg["optimizer"] == "adamw"
     assert cfg["freeze_backbone"] is True
-    assert cfg["lr"] == 0.001
-    assert cfg["head_lr_mult"] == 1.0  # as measured: the heads learn at 0.001 too, not 10×
+    assert cfg["lr"] == 1e-4
+    assert cfg["head_lr_mult"] == 1.0  # as measured: the heads learn at the same rate, not 10×
     assert (cfg["epochs"], cfg["batch_size"], cfg["repeat"], cfg["eval_size"]) == (1, 4, -(-8 // n_train), 64)
     assert set(cfg["auto"]) == {"eval_size", "repeat", "batch_size", "optimizer", "lr", "freeze_backbone"}
 
@@ -126,6 +126,8 @@ def test_from_scratch_keeps_the_old_defaults_and_a_changed_setting_is_the_users(
         )  # 2 timed training steps; minutes on a loaded 2-core CI
         assert "≈" in sp.finetune.text()  # the fine-tuning preset has its own time estimate
         sp.toggle.setChecked(True)
+        sp.optimizer.setCurrentIndex(sp.optimizer.findData("sgd"))  # SGD: 0.001 frozen, 1e-4 learning
+        assert abs(sp.lr.value() - 1e-3) < 1e-12  # the rate measured for the optimiser follows
         QTest.mouseClick(
             sp.freeze, Qt.MouseButton.LeftButton, pos=QPoint(8, sp.freeze.height() // 2)
         )  # on the box: the backbone learns

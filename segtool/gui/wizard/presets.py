@@ -34,8 +34,9 @@ FINETUNE = Preset(
 )
 FINETUNE_NOTE = (
     "Proposed because you start from a trained model: the settings measured best for correcting one — the backbone "
-    "kept as trained, AdamW at learning rate 0.001, 10 epochs, 4 photos a step, 8 crops an epoch. The old defaults "
-    "(SGD 0.01, the whole network learning) spoiled the shipped fragment model. Settings you change are yours; the "
+    "kept as trained, AdamW at learning rate 0.0001, 10 epochs, 4 photos a step, 8 crops an epoch. Faster rates "
+    "spoiled fragment models: SGD 0.01 with the whole network learning, and AdamW 0.001 on a new material. Settings "
+    "you change are yours; the "
     "run chooses the others and records them. The time shown is on the high side: the backbone does not learn."
 )
 # Schedule settings the run can choose itself (TrainConfig.auto) while the user leaves them as proposed.
