@@ -6,8 +6,8 @@
 
 With several -c, the models are timed in turn (round-robin, --rounds times) in one process, and each
 model's total (model + fragments) is printed as a ratio to the first one's: the ratio is what to read on
-a shared machine. --clock cpu times the process's CPU time (all its threads, OpenCV's own included: it
-is not bound by --threads) instead of the wall clock: steadier while other work loads the machine.
+a shared machine. --clock cpu times the process's CPU time (all its threads) instead of the wall clock:
+steadier while other work loads the machine. --threads bounds the network's runtime and OpenCV.
 With --flood (repeatable), a centre-split checkpoint is timed once per flood of the centre split
 (segtool.core.fragments.split.CENTRE_FLOODS), each its own row: every flood splits the same
 predictions, so the rows share the network's time.
@@ -71,6 +71,9 @@ def main() -> None:
     if bad := [f for f in floods if f not in split_mod.CENTRE_FLOODS]:
         sys.exit(f"--flood {bad[0]}: not one of {', '.join(split_mod.CENTRE_FLOODS)}")
 
+    import cv2
+
+    cv2.setNumThreads(a.threads)  # the splits' OpenCV calls too: "one thread" means one thread
     rgb = np.asarray(Image.open(a.image).convert("RGB").resize((1920, 1080), Image.BICUBIC))
     settings = FragmentSettings()
     runs = []

@@ -12,6 +12,7 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
+from segtool.core.fragments import FragmentSpec
 from segtool.core.fragments.split import split_classes
 from segtool.core.label_edit import UNKNOWN
 from segtool.core.labelset import LabelSet
@@ -51,7 +52,9 @@ def test_one_click_labels_the_models_fragment(qtbot, rocks):
     assert hub.tool == "fragment"
     qtbot.waitUntil(lambda: hub.result.mask is not None, timeout=30000)
     pred = np.array(hub.result.mask)
-    split = split_classes(pred, 1, 2)  # the Measure panel's split of the model's prediction
+    spec = FragmentSpec.from_checkpoint(win.engine_info.checkpoint.fragments, win.engine_info.class_names)
+    # the Measure panel's split of the model's prediction
+    split = split_classes(pred, spec.interior_id, spec.edge_id, centre_id=spec.centre_id)
     cx, cy, r, _ = ROCKS[0]
     expected = split == split[cy, cx]
     assert split[cy, cx] > 0

@@ -153,6 +153,7 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     panel cuts it, with no rock_edge pixel in the mask; undo takes them away again."""
     from pathlib import Path
 
+    from segtool.core.fragments import FragmentSpec
     from segtool.core.fragments.split import split_classes
     from segtool.training.data import open_dataset
 
@@ -167,7 +168,9 @@ def test_start_from_the_prediction_of_the_shipped_fragment_model_gives_its_fragm
     hub.panel.from_pred_btn.click()
     pred = window.current.mask
     inst, mask = hub.editor.instances, hub.editor.mask
-    expect = split_classes(pred, 1, 2)
+    info = window.engine_info
+    spec = FragmentSpec.from_checkpoint(info.checkpoint.fragments, info.class_names)
+    expect = split_classes(pred, spec.interior_id, spec.edge_id, centre_id=spec.centre_id)
     assert inst is not None
     assert len(np.unique(inst[inst > 0])) == len(np.unique(expect[expect > 0])) > 5
     assert not (mask == 2).any()

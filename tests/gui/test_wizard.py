@@ -470,6 +470,7 @@ def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpo
     """Issue 19: the shipped fragment model (mobilenet ×0.5, ASPP 64) read "11 M parameters" and 520 px;
     the counts come from the networks themselves and the size from the checkpoint."""
     from segtool.gui.wizard import TrainingWizard
+    from segtool.models import load_checkpoint
 
     shipped = Path(__file__).resolve().parents[2] / "assets" / "rock_fragments.pt"
     wiz = TrainingWizard(str(shipped), runs_env)
@@ -481,19 +482,25 @@ def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpo
         mp = wiz.model_page
         assert mp.from_viewer.isChecked()
         note = mp.backbone_note.text()
-        assert "1.8 M parameters" in note
-        assert "×0.5" in note
-        assert "ASPP 64" in note
-        assert "11" not in note
-        assert mp.eval_size.value() == 512
+        ck = load_checkpoint(shipped)
+        c = ck.config
+        params = sum(p.numel() for p in ck.build_model().parameters())
+        assert f"{params / 1e6:.1f} M parameters" in note  # counted on the network, not looked up
+        assert c.backbone in note and f"ASPP {c.aspp_channels}" in note
+        if c.backbone.startswith("mobilenet"):
+            assert f"×{c.width_mult:g}" in note
+        assert "11 M" not in note
+        assert mp.eval_size.value() == ck.preprocess["resize_short"] == 512
         assert "checkpoint's own size" in mp.size_note.text()
         cfg = mp.model_config()
-        assert (cfg["width_mult"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (
-            0.5,
-            64,
+        assert (cfg["backbone"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (
+            c.backbone,
+            c.aspp_channels,
             "v3plus",
             512,
         )
+        if c.backbone.startswith("mobilenet"):  # a width only MobileNet has
+            assert cfg["width_mult"] == c.width_mult
         mp.eval_size.setValue(384)  # the user's own size stays while the start is unchanged
         mp.class_map.setText("rock=rock")
         assert mp.eval_size.value() == 384

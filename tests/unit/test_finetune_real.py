@@ -71,15 +71,23 @@ def test_scribbles_on_gravel_keep_what_the_shipped_model_knew(shared_data, tmp_p
     )
     ref = load_checkpoint(start)
     best = load_checkpoint(run / "best.pt")
-    assert [c["color"] for c in best.classes] == [
-        c["color"] for c in ref.classes
-    ]  # rock stays (200, 120, 60)
+    # the data's three classes keep the start's colours (rock stays (200, 120, 60)); its 4th class, the
+    # centre of the learned split, is not among them, so the new model splits by edges and says so
+    assert [c["color"] for c in best.classes] == [c["color"] for c in ref.classes][:3]
     assert best.preprocess["resize_short"] == 512
     assert best.fragments == {"interior": "rock", "edge": "rock_edge"}
     cfg = json.loads((run / "config.json").read_text())
-    assert (cfg["width_mult"], cfg["aspp_channels"], cfg["freeze_backbone"]) == (0.5, 64, True)
+    net = ref.config
+    assert (cfg["backbone"], cfg["width_mult"], cfg["aspp_channels"], cfg["freeze_backbone"]) == (
+        net.backbone,
+        net.width_mult,
+        net.aspp_channels,
+        True,
+    )
     report = json.loads((run / "report.json").read_text())
     assert report["start"]["images"] == report["images"] == 1
     assert report["start"]["miou"] is not None
     assert report["start"]["per_class_iou"]["rock_edge"] is None  # nobody stroked the edge: not scored
-    assert "start model" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "start model" in out.out
+    assert "centre class 'rock_centre' is not among the data's classes" in out.out + out.err

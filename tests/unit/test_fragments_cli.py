@@ -282,8 +282,15 @@ def test_shipped_model_by_name(tmp_path, capsys):
     assert path is not None
     assert path.stat().st_size < 8_000_000
     ck = load_checkpoint(path)
-    assert ck.fragments == {"interior": "rock", "edge": "rock_edge"}
-    assert ck.class_names == ["background", "rock", "rock_edge"]
+    # the learned centre split (docs/fragments.md, "The shipped model")
+    assert ck.fragments == {
+        "interior": "rock",
+        "edge": "rock_edge",
+        "centre": "rock_centre",
+        "split": "centre",
+    }
+    assert ck.class_names == ["background", "rock", "rock_edge", "rock_centre"]
+    assert ck.confidence_reference and ck.confidence_reference["images"] >= 40
     img = tmp_path / "pile.png"
     from segtool.demo_footage import make_image
 
@@ -291,7 +298,7 @@ def test_shipped_model_by_name(tmp_path, capsys):
     assert main(["fragments", str(img), "-c", "rock_fragments", "-o", str(tmp_path / "o"), "-q"]) == 0
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["complete"]
-    assert s["settings"]["method"] == "edge-seeded watershed"
+    assert s["settings"]["method"] == "centre-seeded watershed"
 
 
 def test_runtime_choice_gives_the_same_fragments(gravel, tmp_path, capsys):
