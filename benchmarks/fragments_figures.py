@@ -3,7 +3,10 @@
     python benchmarks/fragments_figures.py QUARRY_OUT GRAVEL_MODEL_OUT docs/images/
 
 QUARRY_OUT: `segtool fragments <copy of rocks/val/images/4.jpeg> -c assets/rock_fragments.pt --overlay`
-(with its scale file beside it); GRAVEL_MODEL_OUT: the same on the gravel hold-out images. Writes
+with its scale file beside it, a line along the frame's front bar assumed 1 m:
+`save_scale(photo, from_line((882, 737), (1205, 724), 1000))` (segtool.core.fragments.scale; the points
+read back from the magenta line of the earlier figure); GRAVEL_MODEL_OUT: `segtool fragments` with
+`--instances` on a folder holding the two gravel hold-out images (6_P1060355_0, 7_P1060359_3). Writes
 fragments_quarry.jpg (overlay + the scale line), fragments_quarry_curves.png, fragments_gravel.jpg
 (photo | labels' outlines | model's outlines).
 """
