@@ -106,6 +106,10 @@ def test_from_masks_reproduces_labelled_sizes(gravel, tmp_path, capsys):
     )
     s2 = json.loads((out2 / "summary.json").read_text())
     assert s2["overall"]["fragments"] == sum(r["touches_border"] == "0" for r in rows)
+    rows2 = _rows(out2)  # fragments.csv says which pieces count: its in_distribution column
+    assert list(rows2[0])[-2:] == ["fines", "in_distribution"]
+    assert sum(r["in_distribution"] == "1" for r in rows2) == s2["overall"]["fragments"] > 0
+    assert all(r["in_distribution"] == ("1" if r["touches_border"] == "0" else "0") for r in rows2)
     assert (out2 / "curves.png").stat().st_size > 10_000
     assert (out2 / "distribution.csv").is_file()
 
@@ -129,6 +133,7 @@ def test_model_run_writes_every_output(gravel, frag_ckpt, tmp_path, capsys):
     rows = _rows(out)
     assert rows
     assert all(r["confidence"] for r in rows)
+    assert list(rows[0])[-2:] == ["fines", "in_distribution"]  # the columns docs/fragments.md promises
     for i, img in enumerate(sorted((gravel / "images").glob("*.jpg"))):
         lab = np.asarray(Image.open(out / "instances" / f"{img.stem}.png")).astype(np.int64)
         counts = np.bincount(lab.ravel())

@@ -36,6 +36,9 @@ FRAGMENT_COLUMNS = [
     "confidence",
 ]
 MM_COLUMNS = ["area_mm2", "diameter_mm", "feret_min_mm", "feret_max_mm"]
+# last: whether the piece is below the minimum size, and whether it counts in the distribution (not fines,
+# not cut by the border): without them a reader of fragments.csv cannot tell the counted fragments apart
+FLAG_COLUMNS = ["fines", "in_distribution"]
 DISTRIBUTION_COLUMNS = ["scope", "size", "passing_by_count", "passing_by_area", "passing_by_volume"]
 
 
@@ -57,7 +60,7 @@ def atomic_write(path: Path, data: bytes | str) -> Path:
 
 
 def fragments_csv(rows: list[dict], scaled: bool) -> str:
-    cols = FRAGMENT_COLUMNS + (MM_COLUMNS if scaled else [])
+    cols = FRAGMENT_COLUMNS + (MM_COLUMNS if scaled else []) + FLAG_COLUMNS
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
