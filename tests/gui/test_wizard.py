@@ -490,14 +490,16 @@ def test_model_page_counts_the_real_networks_parameters_and_proposes_the_checkpo
         if c.backbone.startswith("mobilenet"):
             assert f"×{c.width_mult:g}" in note
         assert "11 M" not in note
-        assert mp.eval_size.value() == ck.preprocess["resize_short"] == 512
+        assert (
+            mp.eval_size.value() == ck.preprocess["resize_short"] == 448
+        )  # the shipped model: 448 px (docs/fragments.md, "Speed")
         assert "checkpoint's own size" in mp.size_note.text()
         cfg = mp.model_config()
         assert (cfg["backbone"], cfg["aspp_channels"], cfg["decoder"], cfg["eval_size"]) == (
             c.backbone,
             c.aspp_channels,
             "v3plus",
-            512,
+            448,
         )
         if c.backbone.startswith("mobilenet"):  # a width only MobileNet has
             assert cfg["width_mult"] == c.width_mult

@@ -74,7 +74,7 @@ def test_scribbles_on_gravel_keep_what_the_shipped_model_knew(shared_data, tmp_p
     # the data's three classes keep the start's colours (rock stays (200, 120, 60)); its 4th class, the
     # centre of the learned split, is not among them, so the new model splits by edges and says so
     assert [c["color"] for c in best.classes] == [c["color"] for c in ref.classes][:3]
-    assert best.preprocess["resize_short"] == 512
+    assert best.preprocess["resize_short"] == ref.preprocess["resize_short"] == 448  # the start's size stays
     assert best.fragments == {"interior": "rock", "edge": "rock_edge"}
     cfg = json.loads((run / "config.json").read_text())
     net = ref.config
