@@ -229,13 +229,18 @@ FRAGMENT_CLASSES = [("background", (0, 0, 0)), ("rock", (200, 120, 60)), ("rock_
 
 
 def make_fragment_checkpoint(path: Path, *, resize_short: int | None = None) -> Path:
-    """A tiny real 3-class checkpoint with the shipped fragment model's classes (background / rock /
-    rock_edge) and `fragments` entry (untrained: for label-mode and retraining tests, not for its masks)."""
+    """A tiny real 3-class checkpoint with the edge-split fragment classes (background / rock / rock_edge)
+    and `fragments` entry (untrained: for label-mode and retraining tests, not for its masks)."""
+    pre = {} if resize_short is None else {"resize_short": resize_short}
+    return _tiny_fragment_checkpoint(path, FRAGMENT_CLASSES, {"interior": "rock", "edge": "rock_edge"}, pre)
+
+
+def _tiny_fragment_checkpoint(path: Path, classes, fragments: dict, preprocess: dict) -> Path:
     torch.manual_seed(0)
     model = randomize_bn_stats(
         build_deeplabv3(
             backbone="mobilenet_v3_large",
-            num_classes=3,
+            num_classes=len(classes),
             aux_head=False,
             width_mult=TINY_WIDTH,
             aspp_channels=TINY_ASPP,
@@ -243,13 +248,11 @@ def make_fragment_checkpoint(path: Path, *, resize_short: int | None = None) -> 
     ).eval()
     ck = Checkpoint(
         config=model.config,
-        classes=make_classes([n for n, _ in FRAGMENT_CLASSES], [list(c) for _, c in FRAGMENT_CLASSES]),
+        classes=make_classes([n for n, _ in classes], [list(c) for _, c in classes]),
         state_dict=model.state_dict(),
-        fragments={"interior": "rock", "edge": "rock_edge"},
+        fragments=fragments,
     )
-    if resize_short is not None:
-        ck = dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=resize_short))
-    return save_checkpoint(ck, path)
+    return save_checkpoint(dataclasses.replace(ck, preprocess={**ck.preprocess, **preprocess}), path)
 
 
 def make_outlines(root: Path, n_train: int = 3, n_val: int = 1, seed: int = 0) -> Path:
@@ -272,27 +275,14 @@ def make_outlines(root: Path, n_train: int = 3, n_val: int = 1, seed: int = 0) -
 
 
 def make_centre_checkpoint(path: Path) -> Path:
-    """A tiny real 4-class checkpoint of the learned centre split (untrained: its entry and classes matter)."""
-    torch.manual_seed(0)
-    model = randomize_bn_stats(
-        build_deeplabv3(
-            backbone="mobilenet_v3_large",
-            num_classes=4,
-            aux_head=False,
-            width_mult=TINY_WIDTH,
-            aspp_channels=TINY_ASPP,
-        )
-    ).eval()
-    ck = Checkpoint(
-        config=model.config,
-        classes=make_classes(
-            [n for n, _ in FRAGMENT_CLASSES] + ["rock_centre"],
-            [[0, 0, 0], [200, 120, 60], [255, 230, 0], [255, 0, 160]],
-        ),
-        state_dict=model.state_dict(),
-        fragments={"interior": "rock", "edge": "rock_edge", "centre": "rock_centre", "split": "centre"},
+    """A tiny real 4-class checkpoint of the learned centre split (untrained: its entry and classes matter),
+    at the photos' own size (no resize_short)."""
+    return _tiny_fragment_checkpoint(
+        path,
+        [*FRAGMENT_CLASSES, ("rock_centre", (255, 0, 160))],
+        {"interior": "rock", "edge": "rock_edge", "centre": "rock_centre", "split": "centre"},
+        {"resize_short": None},
     )
-    return save_checkpoint(dataclasses.replace(ck, preprocess=dict(ck.preprocess, resize_short=None)), path)
 
 
 def _tiny_checkpoint(path, seed: int = 0, resize_short: int | None = None):

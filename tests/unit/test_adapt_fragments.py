@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from adapt_fragments import main as adapt_main  # noqa: E402
-from adapt_fragments import pick  # noqa: E402
+from adapt_fragments import pick, site_plan  # noqa: E402
 from adapt_labels import StrokePlan, simulate_strokes, write_outlines, write_strokes  # noqa: E402
 
 from segtool.training.data import open_dataset  # noqa: E402
@@ -140,6 +140,23 @@ def test_picks_are_seeded_and_nested():
     assert pick(pool, 4, 0)[:2] == pick(pool, 2, 0) and pick(pool, 2, 0)[:1] == pick(pool, 1, 0)
     assert len(set(pick(pool, 4, 1))) == 4
     assert {tuple(pick(pool, 2, s)) for s in range(5)} != {tuple(pick(pool, 2, 0))}
+
+
+def test_site_design_labels_the_left_tiles_and_scores_the_right_half():
+    """--design site: one photo is the site; its left half in 2x2 tiles to label, its right half scored,
+    every pixel in exactly one of them and nothing shifted."""
+    inst = _instances()
+    rgb = np.stack([inst * 3 % 256] * 3, -1).astype(np.uint8)
+    known = inst >= 0
+    tiles, hold = site_plan("ph", rgb, inst, known)
+    assert sorted(tiles) == ["ph_L00", "ph_L01", "ph_L10", "ph_L11"]
+    ((name, rgb_r, inst_r, known_r),) = hold
+    assert name == "ph_right" and inst_r.shape == (360, 200)
+    assert np.array_equal(inst_r, inst[:, 200:]) and np.array_equal(rgb_r, rgb[:, 200:]) and known_r.all()
+    t = {k: v[1] for k, v in tiles.items()}
+    left = np.block([[t["ph_L00"], t["ph_L01"]], [t["ph_L10"], t["ph_L11"]]])
+    assert np.array_equal(left, inst[:, :200])
+    assert all(v[2] is None for v in site_plan("ph", rgb, inst, None)[0].values())
 
 
 def test_bad_input_exits_2_naming_the_file(tmp_path, monkeypatch, capsys):
