@@ -105,7 +105,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(300)
+        # wide enough for the panel with the vertical scrollbar shown: narrower, a horizontal scrollbar
+        # appeared and the right edge (the end of the "unsure" notice) slid under the vertical one
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(max(300, self.panel.minimumSizeHint().width() + bar + 2 * scroll.frameWidth()))
         dock = QDockWidget("Model and view", self)
         dock.setObjectName("side-dock")
         dock.setFeatures(

@@ -64,3 +64,17 @@ def test_loading_a_model_gives_the_notice_its_reference(qtbot, window, gui_check
     window.seek(3)
     qtbot.waitUntil(lambda: window.fit_notice.meter.value is not None, timeout=10000)
     assert "generic threshold" in window.fit_notice.text()
+
+
+def test_side_panel_is_never_wider_than_its_scroll_area(qtbot, window):
+    """With the vertical scrollbar shown (a short window), the whole panel still fits beside it: no
+    horizontal scrollbar, so the notice's right edge is not hidden under the vertical one."""
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = window.panel.parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea)
+    window.resize(1024, 480)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().isVisible(), timeout=5000)
+    qtbot.wait(50)
+    assert scroll.viewport().width() >= window.panel.minimumSizeHint().width()
+    assert not scroll.horizontalScrollBar().isVisible()
