@@ -195,6 +195,11 @@ def fingerprint(ckpt: Checkpoint) -> str:
     return h.hexdigest()
 
 
+def splits_by_centres(fragments: Any) -> bool:
+    """True for a `fragments` entry of the learned centre split (`"split": "centre"`)."""
+    return isinstance(fragments, dict) and fragments.get("split") == "centre"
+
+
 def check_fragments(value: Any, class_names: list[str]) -> dict[str, Any] | None:
     """Validate a checkpoint's `fragments` entry: None, or {"interior": class, "edge": class | None}
     naming two different classes of the model, optionally with "centre": class and "split": "centre"

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from segtool.models.checkpoint import splits_by_centres
 from segtool.training.config import AUTO_OPTIONS, INITS, TrainConfig, parse_class_map
 
 # Options a fine-tuning run chooses itself unless the user set them (TrainConfig.auto lists them). The
@@ -69,7 +70,7 @@ def resolve_auto(
     if "eval_size" in auto:
         values["eval_size"] = (start_resize_short or 0) if fine else base.eval_size
     if "fragment_classes" in auto:
-        centre = fine and (start_fragments or {}).get("split") == "centre"
+        centre = fine and splits_by_centres(start_fragments)
         values["fragment_classes"] = "edge+centre" if centre else base.fragment_classes
     new = dataclasses.replace(cfg, **values)
     notes = []
@@ -115,7 +116,7 @@ def kept_fragments(
         )
     centre = start_fragments.get("centre")
     centre = mapping.get(centre, centre) if centre else None
-    if start_fragments.get("split") == "centre":
+    if splits_by_centres(start_fragments):
         if centre in names and edge is not None:
             return {"interior": interior, "edge": edge, "centre": centre, "split": "centre"}, None
         return {"interior": interior, "edge": edge}, (
@@ -127,7 +128,7 @@ def kept_fragments(
 def dropped_centres(start_fragments: dict | None, new_fragments: dict | None) -> str | None:
     """A note when the start splits by centres and the new model will not (its data has no rock_centre:
     `--fragment-classes edge` typed, or data that are not fragment outlines)."""
-    if (start_fragments or {}).get("split") != "centre" or (new_fragments or {}).get("split") == "centre":
+    if not splits_by_centres(start_fragments) or splits_by_centres(new_fragments):
         return None
     how = (
         "by edges" if (new_fragments or {}).get("edge") else "by distance" if new_fragments else "not at all"

@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from segtool.gui.wizard.fragment_split import EDGE, OUTLINE_FORMS, SplitChoice, splits_by_centres
+from segtool.gui.wizard.fragment_split import EDGE, OUTLINE_FORMS, SplitChoice
 from segtool.gui.wizard.jobs import DataCheck, DataCheckJob, stop_thread
 from segtool.gui.wizard.wording import in_app_words
+from segtool.models.checkpoint import splits_by_centres
 
 
 class DataPage(QWizardPage):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QRadioButton, QWidget
 
+from segtool.models.checkpoint import splits_by_centres
+
 # The data forms whose classes are drawn from fragment outlines (LabelledData.form); only these take the
 # choice. A label set of a fragment model has its classes already: its model decides its split.
 OUTLINE_FORMS = ("instances", "coco")
@@ -22,8 +24,9 @@ EDGES_TIP = (
 )
 CENTRES_TIP = (
     "adds rock_centre, the core of every fragment: one seed per core, so rocks whose insides touch stay "
-    "apart (measured better on dense piles, grains and belts, equal on gravel); costs a slower split — "
-    "about 0.6 s against 0.2 s a 1080p frame on one CPU thread (docs/fragments.md)"
+    "apart (measured better on dense piles, grains and belts, equal on gravel); costs a slightly slower "
+    "split — splitting and measuring about 120 ms against 100 ms a 1080p frame on one CPU thread "
+    "(docs/fragments.md)"
 )
 
 
@@ -51,11 +54,6 @@ class SplitChoice(QWidget):
     def value(self) -> str:
         """The `fragment_classes` chosen: "edge" or "edge+centre"."""
         return CENTRE if self.centres.isChecked() else EDGE
-
-
-def splits_by_centres(fragments: object) -> bool:
-    """True for a checkpoint's `fragments` entry of the learned centre split (`"split": "centre"`)."""
-    return isinstance(fragments, dict) and fragments.get("split") == "centre"
 
 
 def start_split_note(start_fragments: object, fragment_classes: str) -> tuple[str, bool]:
